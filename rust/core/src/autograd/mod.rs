@@ -1,0 +1,399 @@
+//! The tape: nodes recorded on op outputs, saved tensors with version checks, grad mode, and
+//! the backward engine. Backward rules are written with differentiable tensor ops, so running
+//! them with grad mode on (`create_graph`) records the graph of the gradient itself.
+use crate::error::{Error, Result};
+use crate::tensor::{Tensor, TensorImpl};
+use std::cell::Cell;
+use std::collections::HashMap;
+use std::sync::{Arc, Mutex, Weak};
+
+thread_local! {
+    static GRAD_ENABLED: Cell<bool> = const { Cell::new(true) };
+}
+
+pub fn is_grad_enabled() -> bool {
+    GRAD_ENABLED.with(|g| g.get())
+}
+/// Sets grad mode for this thread and returns the previous mode.
+pub fn set_grad_enabled(enabled: bool) -> bool {
+    GRAD_ENABLED.with(|g| g.replace(enabled))
+}
+
+/// Restores the previous grad mode when dropped.
+pub struct GradModeGuard(bool);
+impl GradModeGuard {
+    pub fn new(enabled: bool) -> Self {
+        GradModeGuard(set_grad_enabled(enabled))
+    }
+}
+impl Drop for GradModeGuard {
+    fn drop(&mut self) {
+        set_grad_enabled(self.0);
+    }
+}
+
+/// Where a gradient flowing out of a node goes.
+pub enum Edge {
+    /// Into the node that produced the input.
+    Node(Arc<Node>),
+    /// Into the `.grad` of a leaf that requires grad.
+    Leaf(Tensor),
+}
+
+/// A tensor a backward rule needs, with the version it had when saved.
+pub struct SavedTensor {
+    tensor: SavedRef,
+    version: u64,
+    producer: Option<&'static str>,
+    desc: String,
+}
+enum SavedRef {
+    Strong(Tensor),
+    // An op's own output is held weakly: a strong reference would make a cycle through the
+    // output's grad_fn. Whenever a node runs, its output is alive (the edge into it holds it).
+    Weak(Weak<TensorImpl>),
+}
+
+impl SavedTensor {
+    fn new(t: &Tensor, weak: bool) -> Self {
+        SavedTensor {
+            tensor: if weak { SavedRef::Weak(t.downgrade()) } else { SavedRef::Strong(t.clone()) },
+            version: t.storage().version(),
+            producer: t.grad_fn().map(|n| n.name),
+            desc: format!("torch.{} {:?}", t.dtype().tensor_type_name(), t.shape()),
+        }
+    }
+    fn unpack(&self, freed_msg: impl Fn() -> Error) -> Result<Tensor> {
+        let t = match &self.tensor {
+            SavedRef::Strong(t) => t.clone(),
+            SavedRef::Weak(w) => Tensor(w.upgrade().ok_or_else(&freed_msg)?),
+        };
+        let now = t.storage().version();
+        if now != self.version {
+            let of = self.producer.map(|p| format!(", which is output 0 of {p},")).unwrap_or_default();
+            return Err(Error::Autograd(format!(
+                "one of the variables needed for gradient computation has been modified by an inplace operation: [{}]{} is at version {}; expected version {} instead. Hint: the tensor was changed in place after it was saved for backward; clone it before the in-place op.",
+                self.desc, of, now, self.version
+            )));
+        }
+        Ok(t)
+    }
+}
+
+type Rule = dyn Fn(&Ctx, &Tensor) -> Result<Vec<Option<Tensor>>> + Send + Sync;
+
+pub struct Node {
+    pub name: &'static str,
+    edges: Vec<Option<Edge>>,
+    saved: Mutex<Option<Vec<SavedTensor>>>,
+    saved_any: bool,
+    rule: Box<Rule>,
+    retained: Mutex<Vec<Weak<TensorImpl>>>,
+}
+
+/// What a backward rule sees: its saved tensors and which inputs need a gradient.
+pub struct Ctx<'a> {
+    saved: &'a [SavedTensor],
+    needs: Vec<bool>,
+}
+impl Ctx<'_> {
+    pub fn saved(&self, i: usize) -> Result<Tensor> {
+        self.saved[i].unpack(freed_error)
+    }
+    pub fn needs(&self, i: usize) -> bool {
+        self.needs[i]
+    }
+}
+
+fn freed_error() -> Error {
+    Error::Autograd("Trying to backward through the graph a second time (or directly access saved tensors after they have already been freed). Saved intermediate values of the graph are freed when you call .backward() or autograd.grad(). Specify retain_graph=True if you need to backward through the graph a second time or if you need to access saved tensors after calling backward.".into())
+}
+
+impl Node {
+    pub(crate) fn add_retained(&self, t: &Tensor) {
+        let mut r = self.retained.lock().unwrap_or_else(|e| e.into_inner());
+        if !r.iter().any(|w| w.as_ptr() == Arc::as_ptr(&t.0)) {
+            r.push(t.downgrade());
+        }
+    }
+    pub(crate) fn retains(&self, t: &Tensor) -> bool {
+        let r = self.retained.lock().unwrap_or_else(|e| e.into_inner());
+        r.iter().any(|w| w.as_ptr() == Arc::as_ptr(&t.0))
+    }
+    fn key(self: &Arc<Self>) -> usize {
+        Arc::as_ptr(self) as *const u8 as usize
+    }
+}
+
+/// Whether an op on these inputs must be recorded.
+pub fn any_requires_grad(inputs: &[&Tensor]) -> bool {
+    is_grad_enabled() && inputs.iter().any(|t| t.requires_grad())
+}
+
+/// Records how to differentiate an op.
+pub struct Recorder {
+    name: &'static str,
+    edges: Vec<Option<Edge>>,
+    saved: Vec<SavedTensor>,
+}
+
+impl Recorder {
+    /// None when nothing needs a gradient (grad mode off, or no input requires grad).
+    pub fn new(name: &'static str, inputs: &[&Tensor]) -> Option<Recorder> {
+        if !any_requires_grad(inputs) {
+            return None;
+        }
+        let edges = inputs
+            .iter()
+            .map(|t| {
+                let m = t.meta();
+                match &m.grad_fn {
+                    Some(n) => Some(Edge::Node(n.clone())),
+                    None if m.requires_grad => Some(Edge::Leaf((*t).clone())),
+                    None => None,
+                }
+            })
+            .collect();
+        Some(Recorder { name, edges, saved: vec![] })
+    }
+    pub fn needs(&self, i: usize) -> bool {
+        self.edges[i].is_some()
+    }
+    /// Saves an input (or any tensor that is not this op's output); returns its index.
+    pub fn save(&mut self, t: &Tensor) -> usize {
+        self.saved.push(SavedTensor::new(t, false));
+        self.saved.len() - 1
+    }
+    /// Attaches the rule to `out` and returns it. `out` may be saved by the rule as index
+    /// `saved_len` when `save_output` is set.
+    pub fn finish(
+        mut self,
+        out: Tensor,
+        save_output: bool,
+        rule: impl Fn(&Ctx, &Tensor) -> Result<Vec<Option<Tensor>>> + Send + Sync + 'static,
+    ) -> Tensor {
+        if save_output {
+            self.saved.push(SavedTensor::new(&out, true));
+        }
+        let node = Arc::new(Node {
+            name: self.name,
+            saved_any: !self.saved.is_empty(),
+            edges: self.edges,
+            saved: Mutex::new(Some(self.saved)),
+            rule: Box::new(rule),
+            retained: Mutex::new(vec![]),
+        });
+        out.set_grad_fn(Some(node));
+        out
+    }
+}
+
+/// Runs backward from `roots`, accumulating into the `.grad` of leaves and of tensors that
+/// retain grad.
+pub fn backward(roots: &[Tensor], grads: Vec<Option<Tensor>>, retain_graph: bool, create_graph: bool) -> Result<()> {
+    run(roots, grads, retain_graph, create_graph, None).map(|_| ())
+}
+
+/// `torch.autograd.grad`: gradients of `roots` with respect to `inputs`, leaving `.grad` alone.
+pub fn grad(
+    roots: &[Tensor],
+    grads: Vec<Option<Tensor>>,
+    inputs: &[Tensor],
+    retain_graph: bool,
+    create_graph: bool,
+    allow_unused: bool,
+) -> Result<Vec<Option<Tensor>>> {
+    for t in inputs {
+        if !t.requires_grad() {
+            return Err(Error::Autograd("One of the differentiated Tensors does not require grad".into()));
+        }
+    }
+    let out = run(roots, grads, retain_graph, create_graph, Some(inputs))?;
+    if !allow_unused && out.iter().any(|g| g.is_none()) {
+        return Err(Error::Autograd(
+            "One of the differentiated Tensors appears to not have been used in the graph. Set allow_unused=True if this is the desired behavior.".into(),
+        ));
+    }
+    Ok(out)
+}
+
+fn accumulate(slot: &mut Option<Tensor>, g: Tensor) -> Result<()> {
+    *slot = Some(match slot.take() {
+        None => g,
+        Some(prev) => prev.add(&g)?,
+    });
+    Ok(())
+}
+
+/// Adds a gradient into a leaf's `.grad`, as PyTorch's AccumulateGrad does.
+fn accumulate_into_grad(t: &Tensor, g: Tensor, create_graph: bool) -> Result<()> {
+    let new = match t.grad() {
+        None if create_graph => g,
+        // Steal a gradient nobody else holds; copy one the caller may still use (e.g. the
+        // `gradient` argument) so that later in-place accumulation cannot change it.
+        None if Arc::strong_count(&g.0) == 1 && Arc::strong_count(g.storage()) == 1 => g.detach(),
+        None => g.detach().clone_data()?,
+        Some(prev) if create_graph || prev.requires_grad() => prev.add(&g)?,
+        Some(prev) => {
+            prev.write_from(&prev.add(&g)?)?;
+            prev
+        }
+    };
+    t.meta().grad = Some(new);
+    Ok(())
+}
+
+fn run(
+    roots: &[Tensor],
+    root_grads: Vec<Option<Tensor>>,
+    retain_graph: bool,
+    create_graph: bool,
+    capture: Option<&[Tensor]>,
+) -> Result<Vec<Option<Tensor>>> {
+    let _mode = GradModeGuard::new(create_graph);
+    // Gradients waiting at each node (keyed by node) and at each leaf (keyed by tensor id).
+    let mut node_grads: HashMap<usize, Tensor> = HashMap::new();
+    let mut leaf_grads: HashMap<usize, (Tensor, Option<Tensor>)> = HashMap::new();
+    let mut root_nodes = vec![];
+    for (i, (root, g)) in roots.iter().zip(root_grads).enumerate() {
+        if !root.requires_grad() {
+            return Err(Error::Autograd(format!(
+                "element {i} of tensors does not require grad and does not have a grad_fn"
+            )));
+        }
+        let g = match g {
+            Some(g) => {
+                if g.shape() != root.shape() {
+                    return Err(Error::Shape(format!(
+                        "Mismatch in shape: grad_output[{i}] has a shape of {:?} and output[{i}] has a shape of {:?}.",
+                        g.shape(),
+                        root.shape()
+                    )));
+                }
+                g
+            }
+            None => {
+                if root.numel() != 1 {
+                    return Err(Error::Autograd("grad can be implicitly created only for scalar outputs".into()));
+                }
+                Tensor::full_dtype(root.shape(), 1.0, root.dtype())?
+            }
+        };
+        match root.grad_fn() {
+            Some(node) => {
+                let slot = node_grads.remove(&node.key());
+                let mut s = slot;
+                accumulate(&mut s, g)?;
+                node_grads.insert(node.key(), s.expect("just accumulated"));
+                root_nodes.push(node);
+            }
+            None => {
+                let e = leaf_grads.entry(root.id()).or_insert((root.clone(), None));
+                accumulate(&mut e.1, g)?;
+            }
+        }
+    }
+
+    // Topological order of the nodes reachable from the roots (inputs after consumers).
+    let order = topological_order(&root_nodes);
+    let capture_keys: Vec<usize> = capture
+        .map(|ts| ts.iter().map(|t| t.grad_fn().map_or(t.id(), |n| n.key())).collect())
+        .unwrap_or_default();
+    let mut captured: HashMap<usize, Tensor> = HashMap::new();
+
+    for node in &order {
+        let Some(g) = node_grads.remove(&node.key()) else { continue };
+        if capture.is_some() {
+            if capture_keys.contains(&node.key()) {
+                let mut s = captured.remove(&node.key());
+                accumulate(&mut s, g.clone())?;
+                captured.insert(node.key(), s.expect("just accumulated"));
+            }
+        } else {
+            let retained: Vec<Tensor> = {
+                let r = node.retained.lock().unwrap_or_else(|e| e.into_inner());
+                r.iter().filter_map(|w| w.upgrade().map(Tensor)).collect()
+            };
+            for t in retained {
+                accumulate_into_grad(&t, g.clone(), create_graph)?;
+            }
+        }
+        let input_grads = {
+            let mut saved_guard = node.saved.lock().unwrap_or_else(|e| e.into_inner());
+            let saved = match saved_guard.as_ref() {
+                Some(s) => s,
+                None if !node.saved_any => &vec![],
+                None => return Err(freed_error()),
+            };
+            let ctx = Ctx { saved, needs: node.edges.iter().map(|e| e.is_some()).collect() };
+            let grads = (node.rule)(&ctx, &g)?;
+            if !retain_graph {
+                *saved_guard = None;
+            }
+            grads
+        };
+        for (edge, grad) in node.edges.iter().zip(input_grads) {
+            let (Some(edge), Some(grad)) = (edge, grad) else { continue };
+            match edge {
+                Edge::Node(n) => {
+                    let mut s = node_grads.remove(&n.key());
+                    accumulate(&mut s, grad)?;
+                    node_grads.insert(n.key(), s.expect("just accumulated"));
+                }
+                Edge::Leaf(t) => {
+                    let e = leaf_grads.entry(t.id()).or_insert((t.clone(), None));
+                    accumulate(&mut e.1, grad)?;
+                }
+            }
+        }
+    }
+
+    match capture {
+        Some(inputs) => Ok(inputs
+            .iter()
+            .zip(&capture_keys)
+            .map(|(t, k)| {
+                if t.grad_fn().is_some() {
+                    captured.remove(k)
+                } else {
+                    leaf_grads.get(k).and_then(|(_, g)| g.clone())
+                }
+            })
+            .collect()),
+        None => {
+            for (_, (t, g)) in leaf_grads {
+                if let Some(g) = g {
+                    accumulate_into_grad(&t, g, create_graph)?;
+                }
+            }
+            Ok(vec![])
+        }
+    }
+}
+
+/// Nodes reachable from `roots`, each after every node that feeds gradient into it.
+fn topological_order(roots: &[Arc<Node>]) -> Vec<Arc<Node>> {
+    let mut visited = std::collections::HashSet::new();
+    let mut post = vec![];
+    // Iterative DFS: graphs of long loops (RNNs) would overflow a recursive one.
+    let mut stack: Vec<(Arc<Node>, usize)> = vec![];
+    for r in roots {
+        if visited.insert(r.key()) {
+            stack.push((r.clone(), 0));
+        }
+        while let Some((node, i)) = stack.pop() {
+            if i < node.edges.len() {
+                stack.push((node.clone(), i + 1));
+                if let Some(Edge::Node(child)) = &node.edges[i] {
+                    if visited.insert(child.key()) {
+                        stack.push((child.clone(), 0));
+                    }
+                }
+            } else {
+                post.push(node);
+            }
+        }
+    }
+    post.reverse();
+    post
+}

@@ -1,0 +1,43 @@
+//! Every failure a user can cause, as one enum. The bindings map each variant to the Python
+//! exception PyTorch raises for it.
+use thiserror::Error;
+
+#[derive(Debug, Error, Clone, PartialEq)]
+pub enum Error {
+    /// Shapes, sizes or dims that do not fit together (RuntimeError in PyTorch).
+    #[error("{0}")]
+    Shape(String),
+    /// A dim or element index out of range (IndexError in PyTorch).
+    #[error("{0}")]
+    Index(String),
+    /// An argument value that is not allowed (ValueError in PyTorch).
+    #[error("{0}")]
+    Value(String),
+    /// A dtype an op does not accept (RuntimeError in PyTorch).
+    #[error("{0}")]
+    DType(String),
+    /// A wrong argument type (TypeError in PyTorch).
+    #[error("{0}")]
+    Type(String),
+    /// Autograd misuse: missing grad_fn, freed graph, in-place modification of saved tensors.
+    #[error("{0}")]
+    Autograd(String),
+    /// Tensors on different devices, or an op a device cannot run.
+    #[error("{0}")]
+    Device(String),
+    /// An op not implemented for the given arguments (NotImplementedError).
+    #[error("{0}")]
+    NotImplemented(String),
+    /// An allocation that cannot be satisfied.
+    #[error("{0}")]
+    OutOfMemory(String),
+}
+
+pub type Result<T> = std::result::Result<T, Error>;
+
+#[macro_export]
+macro_rules! bail {
+    ($kind:ident, $($arg:tt)*) => {
+        return Err($crate::error::Error::$kind(format!($($arg)*)))
+    };
+}

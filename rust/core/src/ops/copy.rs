@@ -1,0 +1,150 @@
+//! Dtype casts, copies, and the in-place machinery (writes, version bumps, history rebase).
+use crate::autograd::{is_grad_enabled, Recorder};
+use crate::dtype::{DType, Element};
+use crate::error::{Error, Result};
+use crate::tensor::Tensor;
+
+impl Tensor {
+    /// A contiguous copy in `dtype` (no autograd).
+    fn cast_data(&self, dtype: DType) -> Result<Tensor> {
+        crate::with_dtype!(dtype, T, {
+            let data = self.contiguous_data::<T>().into_owned();
+            Tensor::from_vec(data, self.shape())
+        })
+    }
+
+    /// `to(dtype)`: the same tensor when the dtype already matches, else a converted copy.
+    pub fn to_dtype(&self, dtype: DType) -> Result<Tensor> {
+        if dtype == self.dtype() {
+            return Ok(self.clone());
+        }
+        let out = self.cast_data(dtype)?;
+        if !dtype.is_float() {
+            return Ok(out);
+        }
+        match Recorder::new("ToCopyBackward0", &[self]) {
+            Some(rec) if self.dtype().is_float() => {
+                let src = self.dtype();
+                Ok(rec.finish(out, false, move |_, g| Ok(vec![Some(g.to_dtype(src)?)])))
+            }
+            _ => Ok(out),
+        }
+    }
+
+    /// A contiguous copy that keeps the autograd history (`clone()`).
+    pub fn clone_data(&self) -> Result<Tensor> {
+        let out = self.cast_data(self.dtype())?;
+        Ok(match Recorder::new("CloneBackward0", &[self]) {
+            Some(rec) => rec.finish(out, false, |_, g| Ok(vec![Some(g.clone())])),
+            None => out,
+        })
+    }
+
+    /// This tensor if contiguous, else a contiguous copy (with history).
+    pub fn contiguous(&self) -> Result<Tensor> {
+        if self.is_contiguous() {
+            Ok(self.clone())
+        } else {
+            self.clone_data()
+        }
+    }
+
+    /// Writes `src` (broadcast to this shape, cast to this dtype) into this tensor's memory,
+    /// through its layout, and bumps the storage version. No autograd.
+    pub fn write_from(&self, src: &Tensor) -> Result<()> {
+        let src = src.layout().expand(self.shape()).map(|_| src.clone()).map_err(|_| {
+            Error::Shape(format!(
+                "output with shape {:?} doesn't match the broadcast shape {:?}",
+                self.shape(),
+                crate::layout::broadcast_shapes(self.shape(), src.shape()).unwrap_or_else(|_| src.shape().to_vec())
+            ))
+        })?;
+        crate::with_dtype!(self.dtype(), T, self.write_typed::<T>(&src))
+    }
+
+    fn write_typed<T: Element>(&self, src: &Tensor) -> Result<()> {
+        // Values come out in row-major order of the broadcast source; copying them first also
+        // makes writing into memory the source shares safe.
+        let src_layout = src.layout().expand(self.shape())?;
+        let values: Vec<T> = if src.dtype() == T::DTYPE && !src.same_storage(self) {
+            let data = src.storage().slice::<T>();
+            let mut v = Vec::with_capacity(self.numel());
+            src_layout.for_each_offset(|o| v.push(data[o]));
+            v
+        } else {
+            src.view_with_layout(src_layout).to_vec::<T>()
+        };
+        // SAFETY: `values` is an owned copy, so no other reference into this storage is live.
+        let dst = unsafe { self.storage().slice_mut::<T>() };
+        let mut it = values.into_iter();
+        self.layout().for_each_offset(|o| dst[o] = it.next().expect("same element count"));
+        self.storage().bump_version();
+        Ok(())
+    }
+
+    /// Applies an in-place op: `f` computes the new value from the current one, which is then
+    /// written into this tensor's memory. With autograd, the history is rebased onto the
+    /// result (PyTorch's semantics for in-place ops on non-leaf tensors).
+    pub fn apply_inplace(&self, others: &[&Tensor], f: impl FnOnce(&Tensor) -> Result<Tensor>) -> Result<()> {
+        let tracked = is_grad_enabled() && (self.requires_grad() || others.iter().any(|t| t.requires_grad()));
+        if !tracked {
+            let result = f(self)?;
+            check_inplace_result(self, &result)?;
+            return self.write_from(&result);
+        }
+        if self.is_leaf() && self.requires_grad() {
+            return Err(Error::Autograd(
+                "a leaf Variable that requires grad is being used in an in-place operation.".into(),
+            ));
+        }
+        if self.is_view() {
+            return Err(Error::NotImplemented(format!(
+                "in-place modification of a view (shape {:?}) while autograd records it is not supported; use an out-of-place op (torch.where, torch.cat, ...) or wrap it in torch.no_grad()",
+                self.shape()
+            )));
+        }
+        // The op reads a copy, so tensors saved for its backward are not the ones overwritten.
+        let input = if self.requires_grad() { self.clone_data()? } else { self.detach().clone_data()? };
+        let result = f(&input)?;
+        check_inplace_result(self, &result)?;
+        let result = if result.dtype() != self.dtype() { result.to_dtype(self.dtype())? } else { result };
+        self.write_from(&result.detach())?;
+        self.set_grad_fn(result.grad_fn());
+        Ok(())
+    }
+}
+
+fn check_inplace_result(dst: &Tensor, result: &Tensor) -> Result<()> {
+    if result.shape() != dst.shape() && result.layout().expand(dst.shape()).is_err() {
+        return Err(Error::Shape(format!(
+            "output with shape {:?} doesn't match the broadcast shape {:?}",
+            dst.shape(),
+            result.shape()
+        )));
+    }
+    if result.shape() != dst.shape() && crate::layout::broadcast_shapes(dst.shape(), result.shape())? != dst.shape() {
+        return Err(Error::Shape(format!(
+            "output with shape {:?} doesn't match the broadcast shape {:?}",
+            dst.shape(),
+            result.shape()
+        )));
+    }
+    if result.dtype() > dst.dtype() && result.dtype().category() > dst.dtype().category() {
+        return Err(Error::DType(format!(
+            "result type {} can't be cast to the desired output type {}",
+            titled(result.dtype()),
+            titled(dst.dtype())
+        )));
+    }
+    Ok(())
+}
+
+/// PyTorch's capitalised scalar type names ("Float", "Long") used in some messages.
+pub fn titled(d: DType) -> &'static str {
+    match d {
+        DType::Bool => "Bool",
+        DType::I64 => "Long",
+        DType::F32 => "Float",
+        DType::F64 => "Double",
+    }
+}

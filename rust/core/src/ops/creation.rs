@@ -1,0 +1,131 @@
+//! Creation ops that need more than a fill: ranges, eye, random numbers (one seedable
+//! generator per process), and the in-place random fills.
+use crate::dtype::{DType, Element};
+use crate::error::{Error, Result};
+use crate::tensor::Tensor;
+use rand::{rngs::SmallRng, Rng, SeedableRng};
+use rand_distr::{Distribution, StandardNormal};
+use std::sync::Mutex;
+
+static RNG: Mutex<Option<SmallRng>> = Mutex::new(None);
+
+/// Seeds the global generator (`torch.manual_seed`).
+pub fn manual_seed(seed: u64) {
+    *RNG.lock().unwrap_or_else(|e| e.into_inner()) = Some(SmallRng::seed_from_u64(seed));
+}
+
+fn with_rng<R>(f: impl FnOnce(&mut SmallRng) -> R) -> R {
+    let mut guard = RNG.lock().unwrap_or_else(|e| e.into_inner());
+    let rng = guard.get_or_insert_with(|| SmallRng::seed_from_u64(std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).map_or(0, |d| d.as_nanos() as u64)));
+    f(rng)
+}
+
+fn fill_with<T: Element>(shape: &[usize], mut f: impl FnMut(&mut SmallRng) -> T) -> Result<Tensor> {
+    let n = crate::layout::checked_numel(shape)?;
+    let mut v = crate::storage::try_with_capacity::<T>(n)?;
+    with_rng(|rng| v.extend((0..n).map(|_| f(rng))));
+    Tensor::from_vec(v, shape)
+}
+
+fn require_float(dtype: DType, op: &str) -> Result<()> {
+    if !dtype.is_float() {
+        return Err(Error::DType(format!("\"{op}\" not implemented for '{}'", crate::ops::copy::titled(dtype))));
+    }
+    Ok(())
+}
+
+impl Tensor {
+    /// Uniform on [low, high).
+    pub fn rand_uniform(shape: &[usize], low: f64, high: f64, dtype: DType) -> Result<Tensor> {
+        require_float(dtype, "check_uniform_bounds")?;
+        crate::with_float!(dtype, T, fill_with::<T>(shape, |r| T::from_f64(low + (high - low) * r.random::<f64>())), unreachable!())
+    }
+    /// Normal with the given mean and std.
+    pub fn rand_normal(shape: &[usize], mean: f64, std: f64, dtype: DType) -> Result<Tensor> {
+        require_float(dtype, "normal_kernel_cpu")?;
+        if std < 0.0 {
+            return Err(Error::Value(format!("normal expects std >= 0.0, but found std {std}")));
+        }
+        crate::with_float!(
+            dtype,
+            T,
+            fill_with::<T>(shape, |r| {
+                let z: f64 = StandardNormal.sample(r);
+                T::from_f64(mean + std * z)
+            }),
+            unreachable!()
+        )
+    }
+    /// Integers uniform on [low, high).
+    pub fn randint(low: i64, high: i64, shape: &[usize], dtype: DType) -> Result<Tensor> {
+        if high <= low {
+            return Err(Error::Value(format!("random_ expects 'from' to be less than 'to', but got from={low} >= to={high}")));
+        }
+        let t = fill_with::<i64>(shape, |r| r.random_range(low..high))?;
+        t.to_dtype(dtype)
+    }
+    /// A random permutation of 0..n.
+    pub fn randperm(n: usize) -> Result<Tensor> {
+        let mut v: Vec<i64> = (0..n as i64).collect();
+        with_rng(|r| {
+            for i in (1..n).rev() {
+                let j = r.random_range(0..=i);
+                v.swap(i, j);
+            }
+        });
+        Tensor::from_vec(v, &[n])
+    }
+    /// Bernoulli draws with probability `p` (as the dtype of `like`).
+    pub fn bernoulli_mask(shape: &[usize], p: f64, dtype: DType) -> Result<Tensor> {
+        Tensor::rand_uniform(shape, 0.0, 1.0, DType::F64)?
+            .binary(crate::ops::BinaryOp::Lt, &Tensor::wrapped_scalar(p))?
+            .to_dtype(dtype)
+    }
+
+    /// `arange(start, end, step)` with PyTorch's length rule.
+    pub fn arange(start: f64, end: f64, step: f64, dtype: DType) -> Result<Tensor> {
+        if step == 0.0 {
+            return Err(Error::Value("step must be nonzero".into()));
+        }
+        if !(start.is_finite() && end.is_finite()) {
+            return Err(Error::Value(format!("unsupported range: {start} -> {end}")));
+        }
+        if (step > 0.0 && end < start) || (step < 0.0 && end > start) {
+            return Err(Error::Value("upper bound and larger bound inconsistent with step sign".into()));
+        }
+        let n = ((end - start) / step).ceil().max(0.0) as usize;
+        if n > (isize::MAX as usize) / 8 {
+            return Err(Error::OutOfMemory(format!("arange of {n} elements is too large")));
+        }
+        crate::with_dtype!(dtype, T, {
+            let v: Vec<T> = if dtype == DType::I64 {
+                (0..n).map(|i| T::from_i64(start as i64 + (i as i64) * step as i64)).collect()
+            } else {
+                (0..n).map(|i| T::from_f64(start + i as f64 * step)).collect()
+            };
+            Tensor::from_vec(v, &[n])
+        })
+    }
+
+    pub fn linspace(start: f64, end: f64, steps: usize, dtype: DType) -> Result<Tensor> {
+        let step = if steps > 1 { (end - start) / (steps - 1) as f64 } else { 0.0 };
+        let half = steps / 2;
+        crate::with_dtype!(dtype, T, {
+            // Filled from both ends, as PyTorch does, so the last value is exactly `end`.
+            let v: Vec<T> = (0..steps)
+                .map(|i| T::from_f64(if i < half { start + step * i as f64 } else { end - step * (steps - 1 - i) as f64 }))
+                .collect();
+            Tensor::from_vec(v, &[steps])
+        })
+    }
+
+    pub fn eye(n: usize, m: usize, dtype: DType) -> Result<Tensor> {
+        crate::with_dtype!(dtype, T, {
+            let mut v = crate::storage::try_vec::<T>(crate::layout::checked_numel(&[n, m])?, T::zero())?;
+            for i in 0..n.min(m) {
+                v[i * m + i] = T::one();
+            }
+            Tensor::from_vec(v, &[n, m])
+        })
+    }
+}

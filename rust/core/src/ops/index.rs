@@ -1,0 +1,374 @@
+//! Index-driven ops: index_select/index_add, gather/scatter/scatter_add, where, masked_select,
+//! nonzero, and flat take/put for advanced indexing. Each gather-like op's backward is its
+//! scatter-like partner and the other way round.
+use crate::autograd::Recorder;
+use crate::dtype::{result_type, DType, Element};
+use crate::error::{Error, Result};
+use crate::layout::{broadcast_shapes, wrap_dim, Layout};
+use crate::tensor::Tensor;
+
+fn check_index_dtype(index: &Tensor, op: &str) -> Result<()> {
+    if index.dtype() != DType::I64 {
+        return Err(Error::DType(format!("{op}(): Expected dtype int64 for index, got {}", index.dtype())));
+    }
+    Ok(())
+}
+
+/// Index values wrapped into `0..size`, with PyTorch's out-of-range error.
+fn wrapped_indices(index: &Tensor, size: usize, dim: usize, op: &str) -> Result<Vec<usize>> {
+    index
+        .contiguous_data::<i64>()
+        .iter()
+        .map(|&i| {
+            let j = if i < 0 { i + size as i64 } else { i };
+            if j < 0 || j >= size as i64 {
+                Err(Error::Index(format!("{op}(): index {i} is out of bounds for dimension {dim} with size {size}")))
+            } else {
+                Ok(j as usize)
+            }
+        })
+        .collect()
+}
+
+impl Tensor {
+    /// Elements along `dim` at the positions of a 1-D int64 `index`.
+    pub fn index_select(&self, dim: i64, index: &Tensor) -> Result<Tensor> {
+        check_index_dtype(index, "index_select")?;
+        if index.ndim() > 1 {
+            return Err(Error::Index("index_select(): Index is supposed to be a vector".into()));
+        }
+        let x = if self.ndim() == 0 { self.reshape_usize(&[1])? } else { self.clone() };
+        let d = wrap_dim(dim, x.ndim())?;
+        let idx = wrapped_indices(index, x.shape()[d], d, "index_select")?;
+        let mut shape = x.shape().to_vec();
+        shape[d] = idx.len();
+        let out = crate::with_dtype!(x.dtype(), T, {
+            let src = x.storage().slice::<T>();
+            let mut out: Vec<T> = Vec::with_capacity(shape.iter().product());
+            let outer: usize = x.shape()[..d].iter().product();
+            let l = x.layout();
+            let inner = Layout { shape: l.shape[d + 1..].to_vec(), strides: l.strides[d + 1..].to_vec(), offset: 0 };
+            let outer_l = Layout { shape: l.shape[..d].to_vec(), strides: l.strides[..d].to_vec(), offset: l.offset };
+            let mut outer_offs = Vec::with_capacity(outer);
+            outer_l.for_each_offset(|o| outer_offs.push(o));
+            for &ob in &outer_offs {
+                for &i in &idx {
+                    let base = ob + i * l.strides[d];
+                    let il = Layout { offset: base, ..inner.clone() };
+                    il.for_each_offset(|o| out.push(src[o]));
+                }
+            }
+            Tensor::from_vec(out, &shape)?
+        });
+        let out = if self.ndim() == 0 { out.reshape_usize(&[])? } else { out };
+        let Some(rec) = Recorder::new("IndexSelectBackward0", &[self]) else { return Ok(out) };
+        let (src_shape, index) = (self.shape().to_vec(), index.clone());
+        Ok(rec.finish(out, false, move |_, g| {
+            let zeros = Tensor::zeros(&src_shape, g.dtype())?;
+            Ok(vec![Some(zeros.index_add(dim, &index, g)?)])
+        }))
+    }
+
+    /// A copy of `self` with `source` slices added at `index` along `dim`.
+    pub fn index_add(&self, dim: i64, index: &Tensor, source: &Tensor) -> Result<Tensor> {
+        check_index_dtype(index, "index_add")?;
+        let x = if self.ndim() == 0 { self.reshape_usize(&[1])? } else { self.clone() };
+        let s = if source.ndim() == 0 { source.reshape_usize(&[1])? } else { source.clone() };
+        let d = wrap_dim(dim, x.ndim())?;
+        let idx = wrapped_indices(index, x.shape()[d], d, "index_add")?;
+        let mut expect = x.shape().to_vec();
+        expect[d] = idx.len();
+        if s.shape() != expect.as_slice() {
+            return Err(Error::Shape(format!(
+                "index_add_(): source shape {:?} does not match self shape {:?} with {} indices along dim {}",
+                s.shape(), x.shape(), idx.len(), d
+            )));
+        }
+        let out = crate::with_dtype!(x.dtype(), T, {
+            let mut data = x.contiguous_data::<T>().into_owned();
+            let src = s.contiguous_data::<T>();
+            let inner: usize = x.shape()[d + 1..].iter().product();
+            let outer: usize = x.shape()[..d].iter().product();
+            let (len, n) = (x.shape()[d], idx.len());
+            for o in 0..outer {
+                for (j, &i) in idx.iter().enumerate() {
+                    let dst = &mut data[(o * len + i) * inner..(o * len + i + 1) * inner];
+                    let sr = &src[(o * n + j) * inner..(o * n + j + 1) * inner];
+                    for (a, &b) in dst.iter_mut().zip(sr) {
+                        *a = add_elem(*a, b);
+                    }
+                }
+            }
+            Tensor::from_vec(data, x.shape())?
+        });
+        let out = if self.ndim() == 0 { out.reshape_usize(&[])? } else { out };
+        let Some(rec) = Recorder::new("IndexAddBackward0", &[self, source]) else { return Ok(out) };
+        let index = index.clone();
+        let src_shape = source.shape().to_vec();
+        Ok(rec.finish(out, false, move |ctx, g| {
+            let gs = if ctx.needs(1) { Some(g.index_select(dim, &index)?.reshape_usize(&src_shape)?) } else { None };
+            Ok(vec![Some(g.clone()), gs])
+        }))
+    }
+
+    /// `gather(dim, index)`: out[i][j] = self[i][index[i][j]] for dim 1, and so on.
+    pub fn gather(&self, dim: i64, index: &Tensor) -> Result<Tensor> {
+        check_index_dtype(index, "gather")?;
+        let d = wrap_dim(dim, self.ndim())?;
+        check_scatter_shapes(self, index, d, "gather")?;
+        let size = if self.ndim() == 0 { 1 } else { self.shape()[d] };
+        let idx = wrapped_indices(index, size, d, "gather")?;
+        let il = Layout::contiguous(index.shape());
+        let out = crate::with_dtype!(self.dtype(), T, {
+            let src = self.storage().slice::<T>();
+            let l = self.layout();
+            let mut out: Vec<T> = Vec::with_capacity(idx.len());
+            let mut pos = 0;
+            for_each_index_pos(&il, |coords| {
+                let mut off = l.offset;
+                for (k, &c) in coords.iter().enumerate() {
+                    off += if k == d { idx[pos] } else { c } * l.strides.get(k).copied().unwrap_or(0);
+                }
+                out.push(src[off]);
+                pos += 1;
+            });
+            Tensor::from_vec(out, index.shape())?
+        });
+        let Some(rec) = Recorder::new("GatherBackward0", &[self]) else { return Ok(out) };
+        let (shape, index) = (self.shape().to_vec(), index.clone());
+        Ok(rec.finish(out, false, move |_, g| {
+            Ok(vec![Some(Tensor::zeros(&shape, g.dtype())?.scatter_add(dim, &index, g)?)])
+        }))
+    }
+
+    fn scatter_impl(&self, dim: i64, index: &Tensor, src: &Tensor, add: bool) -> Result<Tensor> {
+        let op = if add { "scatter_add" } else { "scatter" };
+        check_index_dtype(index, op)?;
+        let d = wrap_dim(dim, self.ndim())?;
+        check_scatter_shapes(self, index, d, op)?;
+        let src = if src.ndim() == 0 && index.ndim() > 0 {
+            src.expand_to(index.shape())?
+        } else {
+            for k in 0..index.ndim() {
+                if index.shape()[k] > src.shape().get(k).copied().unwrap_or(1) {
+                    return Err(Error::Shape(format!(
+                        "Expected index {:?} to be smaller than self {:?} apart from dimension {} and to be smaller size than src {:?}",
+                        index.shape(), self.shape(), d, src.shape()
+                    )));
+                }
+            }
+            src.clone()
+        };
+        let size = if self.ndim() == 0 { 1 } else { self.shape()[d] };
+        let idx = wrapped_indices(index, size, d, op)?;
+        let il = Layout::contiguous(index.shape());
+        let out = crate::with_dtype!(self.dtype(), T, {
+            let mut data = self.contiguous_data::<T>().into_owned();
+            let sdata = src.to_dtype(self.dtype())?;
+            let sl = sdata.layout().clone();
+            let sv = sdata.storage().slice::<T>();
+            let strides = crate::layout::contiguous_strides(self.shape());
+            let mut pos = 0;
+            for_each_index_pos(&il, |coords| {
+                let mut off = 0;
+                let mut soff = sl.offset;
+                for (k, &c) in coords.iter().enumerate() {
+                    off += if k == d { idx[pos] } else { c } * strides.get(k).copied().unwrap_or(0);
+                    soff += c * sl.strides.get(k).copied().unwrap_or(0);
+                }
+                data[off] = if add { add_elem(data[off], sv[soff]) } else { sv[soff] };
+                pos += 1;
+            });
+            Tensor::from_vec(data, self.shape())?
+        });
+        let name = if add { "ScatterAddBackward0" } else { "ScatterBackward0" };
+        let Some(rec) = Recorder::new(name, &[self, &src]) else { return Ok(out) };
+        let index = index.clone();
+        let src_shape = src.shape().to_vec();
+        Ok(rec.finish(out, false, move |ctx, g| {
+            let gself = if !ctx.needs(0) {
+                None
+            } else if add {
+                Some(g.clone())
+            } else {
+                Some(g.scatter(dim, &index, &Tensor::zeros(&[], g.dtype())?)?)
+            };
+            let gsrc = if ctx.needs(1) {
+                let gi = g.gather(dim, &index)?;
+                Some(if gi.shape() == src_shape.as_slice() { gi } else { Tensor::zeros(&src_shape, g.dtype())?.slice_assign_prefix(&gi)? })
+            } else {
+                None
+            };
+            Ok(vec![gself, gsrc])
+        }))
+    }
+
+    /// A copy of `self` with `src` values written at `index` along `dim`.
+    pub fn scatter(&self, dim: i64, index: &Tensor, src: &Tensor) -> Result<Tensor> {
+        self.scatter_impl(dim, index, src, false)
+    }
+    /// A copy of `self` with `src` values added at `index` along `dim`.
+    pub fn scatter_add(&self, dim: i64, index: &Tensor, src: &Tensor) -> Result<Tensor> {
+        self.scatter_impl(dim, index, src, true)
+    }
+
+    /// `self` with `small` written into its leading corner (for gradients of partial sources).
+    fn slice_assign_prefix(&self, small: &Tensor) -> Result<Tensor> {
+        let mut out = small.clone();
+        for d in 0..self.ndim() {
+            let mut pads = vec![0i64; 2 * self.ndim()];
+            pads[2 * (self.ndim() - 1 - d) + 1] = (self.shape()[d] - small.shape()[d]) as i64;
+            out = out.pad(&pads, 0.0)?;
+        }
+        Ok(out)
+    }
+
+    /// `torch.where(self, a, b)` with `self` as the condition; broadcasts all three.
+    pub fn where_(&self, a: &Tensor, b: &Tensor) -> Result<Tensor> {
+        let cond = if self.dtype() == DType::Bool {
+            self.clone()
+        } else {
+            return Err(Error::DType(format!("where expected condition to be a boolean tensor, but got a tensor with dtype {}", self.dtype())));
+        };
+        let shape = broadcast_shapes(&broadcast_shapes(cond.shape(), a.shape())?, b.shape())?;
+        let dt = result_type(&[a.operand(), b.operand()]);
+        let (ac, bc) = (a.to_dtype(dt)?.detach(), b.to_dtype(dt)?.detach());
+        let out = crate::with_dtype!(dt, T, {
+            let (lc, la, lb) = (cond.layout().expand(&shape)?, ac.layout().expand(&shape)?, bc.layout().expand(&shape)?);
+            let (dc, da, db) = (cond.storage().slice::<bool>(), ac.storage().slice::<T>(), bc.storage().slice::<T>());
+            let mut offs_c = Vec::with_capacity(lc.numel());
+            lc.for_each_offset(|o| offs_c.push(o));
+            let mut out: Vec<T> = Vec::with_capacity(offs_c.len());
+            let mut i = 0;
+            crate::cpu::for_each_offset2(&la, &lb, |oa, ob| {
+                out.push(if dc[offs_c[i]] { da[oa] } else { db[ob] });
+                i += 1;
+            });
+            Tensor::from_vec(out, &shape)?
+        });
+        if !dt.is_float() {
+            return Ok(out);
+        }
+        let Some(rec) = Recorder::new("WhereBackward0", &[a, b]) else { return Ok(out) };
+        let (sa, sb) = ((a.shape().to_vec(), a.dtype()), (b.shape().to_vec(), b.dtype()));
+        let cond = cond.clone();
+        Ok(rec.finish(out, false, move |ctx, g| {
+            let zero = Tensor::zeros(&[], g.dtype())?;
+            let ga = if ctx.needs(0) { crate::ops::binary::reduce_grad(Some(cond.where_(g, &zero)?), &sa)? } else { None };
+            let gb = if ctx.needs(1) { crate::ops::binary::reduce_grad(Some(cond.where_(&zero, g)?), &sb)? } else { None };
+            Ok(vec![ga, gb])
+        }))
+    }
+
+    /// Indices of non-zero elements as an [n, ndim] int64 tensor.
+    pub fn nonzero(&self) -> Result<Tensor> {
+        let flags = self.to_dtype(DType::Bool)?;
+        let flags = flags.contiguous_data::<bool>();
+        let shape = self.shape();
+        let nd = shape.len();
+        let strides = crate::layout::contiguous_strides(shape);
+        let mut out = vec![];
+        let mut count = 0;
+        for (lin, &f) in flags.iter().enumerate() {
+            if f {
+                count += 1;
+                for k in 0..nd {
+                    out.push(((lin / strides[k]) % shape[k]) as i64);
+                }
+            }
+        }
+        Tensor::from_vec(out, &[count, nd])
+    }
+
+    /// Elements of the flattened tensor at int64 `index` (any shape); the result has index's shape.
+    pub fn take(&self, index: &Tensor) -> Result<Tensor> {
+        check_index_dtype(index, "take")?;
+        let flat = self.reshape_usize(&[self.numel()])?;
+        let idx = index.reshape_usize(&[index.numel()])?;
+        let numel = self.numel();
+        let wrapped = idx.contiguous_data::<i64>().iter().map(|&i| {
+            let j = if i < 0 { i + numel as i64 } else { i };
+            if j < 0 || j >= numel as i64 {
+                Err(Error::Index(format!("index {i} is out of bounds for dimension 0 with size {numel}")))
+            } else {
+                Ok(j)
+            }
+        }).collect::<Result<Vec<_>>>()?;
+        let idx = Tensor::from_vec(wrapped, &[idx.numel()])?;
+        flat.index_select(0, &idx)?.reshape_usize(index.shape())
+    }
+
+    /// A copy of `self` with `values` (broadcast to index's shape) written, or added when
+    /// `accumulate`, at int64 positions of the flattened tensor.
+    pub fn put(&self, index: &Tensor, values: &Tensor, accumulate: bool) -> Result<Tensor> {
+        check_index_dtype(index, "index_put")?;
+        let numel = self.numel();
+        let idx = index.reshape_usize(&[index.numel()])?;
+        let wrapped = idx.contiguous_data::<i64>().iter().map(|&i| {
+            let j = if i < 0 { i + numel as i64 } else { i };
+            if j < 0 || j >= numel as i64 {
+                Err(Error::Index(format!("index {i} is out of bounds for dimension 0 with size {numel}")))
+            } else {
+                Ok(j)
+            }
+        }).collect::<Result<Vec<_>>>()?;
+        let idx = Tensor::from_vec(wrapped, &[idx.numel()])?;
+        let vals = values.to_dtype(self.dtype())?.expand_to(index.shape()).map_err(|_| {
+            Error::Shape(format!(
+                "shape mismatch: value tensor of shape {:?} cannot be broadcast to indexing result of shape {:?}",
+                values.shape(),
+                index.shape()
+            ))
+        })?;
+        let vals = vals.reshape_usize(&[idx.numel()])?;
+        let flat = self.reshape_usize(&[numel])?;
+        let out = if accumulate { flat.index_add(0, &idx, &vals)? } else { flat.scatter(0, &idx, &vals)? };
+        out.reshape_usize(self.shape())
+    }
+}
+
+fn add_elem<T: Element>(a: T, b: T) -> T {
+    match T::DTYPE {
+        DType::Bool => T::from_i64((a.to_i64() | b.to_i64()) & 1),
+        DType::I64 => T::from_i64(a.to_i64().wrapping_add(b.to_i64())),
+        _ => T::from_f64(a.to_f64() + b.to_f64()),
+    }
+}
+
+/// Calls `f` with the coordinates of every position of a contiguous layout, row-major.
+fn for_each_index_pos(l: &Layout, mut f: impl FnMut(&[usize])) {
+    let n = l.numel();
+    let mut coords = vec![0usize; l.ndim()];
+    for _ in 0..n {
+        f(&coords);
+        for k in (0..l.ndim()).rev() {
+            coords[k] += 1;
+            if coords[k] < l.shape[k] {
+                break;
+            }
+            coords[k] = 0;
+        }
+    }
+}
+
+fn check_scatter_shapes(x: &Tensor, index: &Tensor, d: usize, op: &str) -> Result<()> {
+    let xn = x.ndim().max(1);
+    let inn = index.ndim().max(1);
+    if xn != inn {
+        return Err(Error::Shape(format!(
+            "Index tensor must have the same number of dimensions as input tensor ({op}: index {:?}, input {:?})",
+            index.shape(),
+            x.shape()
+        )));
+    }
+    for k in 0..index.ndim() {
+        if k != d && index.shape()[k] > x.shape().get(k).copied().unwrap_or(1) {
+            return Err(Error::Shape(format!(
+                "Size does not match at dimension {k} expected index {:?} to be smaller than self {:?} apart from dimension {d}",
+                index.shape(),
+                x.shape()
+            )));
+        }
+    }
+    Ok(())
+}

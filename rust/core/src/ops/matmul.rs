@@ -1,0 +1,210 @@
+//! Matrix products: `matmul` with PyTorch's 1-D/2-D/batched-broadcast rules, `mm`, `bmm`,
+//! `dot`. Floats go through the `gemm` crate with both operands' strides (no copies for
+//! transposed views); int64 uses a plain loop.
+use crate::autograd::Recorder;
+use crate::dtype::DType;
+use crate::error::{Error, Result};
+use crate::layout::{broadcast_shapes, Layout};
+use crate::storage::try_vec;
+use crate::tensor::Tensor;
+use gemm::Parallelism;
+
+/// Work (m*n*k) above which gemm may use every core.
+const GEMM_PAR_WORK: usize = 1 << 18;
+
+fn gemm_threads(work: usize) -> Parallelism {
+    if work >= GEMM_PAR_WORK {
+        Parallelism::Rayon(rayon::current_num_threads())
+    } else {
+        Parallelism::None
+    }
+}
+
+/// Out[b] = A[b] @ B[b] for operands of shape [..batch, m, k] and [..batch, k, n] whose batch
+/// dims are already broadcast to `batch`. The output is contiguous.
+fn batched_matmul_forward(a: &Tensor, b: &Tensor, batch: &[usize]) -> Result<Tensor> {
+    let (m, k) = (a.shape()[a.ndim() - 2], a.shape()[a.ndim() - 1]);
+    let n = b.shape()[b.ndim() - 1];
+    let nb: usize = batch.iter().product();
+    let mut out_shape = batch.to_vec();
+    out_shape.extend([m, n]);
+    let la = a.layout();
+    let lb = b.layout();
+    // Batch offsets of each operand, from its batch strides.
+    let batch_offsets = |l: &Layout| -> Vec<usize> {
+        let bl = Layout { shape: batch.to_vec(), strides: l.strides[..l.ndim() - 2].to_vec(), offset: l.offset };
+        let mut v = Vec::with_capacity(nb);
+        bl.for_each_offset(|o| v.push(o));
+        v
+    };
+    let (oa, ob) = (batch_offsets(la), batch_offsets(lb));
+    let (ars, acs) = (la.strides[la.ndim() - 2] as isize, la.strides[la.ndim() - 1] as isize);
+    let (brs, bcs) = (lb.strides[lb.ndim() - 2] as isize, lb.strides[lb.ndim() - 1] as isize);
+    crate::with_float!(
+        a.dtype(),
+        T,
+        {
+            let mut out = try_vec::<T>(nb * m * n, 0.0)?;
+            if m * n > 0 && k > 0 {
+                let (da, db) = (a.storage().slice::<T>(), b.storage().slice::<T>());
+                let par = gemm_threads(m * n * k);
+                for i in 0..nb {
+                    let dst = out[i * m * n..].as_mut_ptr();
+                    // SAFETY: the output block holds m*n elements (row stride n, col stride 1);
+                    // every lhs/rhs index reached through the strides lies within the operand's
+                    // layout, which `Tensor` guarantees fits its storage.
+                    unsafe {
+                        gemm::gemm(
+                            m, n, k, dst, 1, n as isize, false,
+                            da.as_ptr().add(oa[i]), acs, ars,
+                            db.as_ptr().add(ob[i]), bcs, brs,
+                            0.0, 1.0, false, false, false, par,
+                        );
+                    }
+                }
+            }
+            Tensor::from_vec(out, &out_shape)
+        },
+        {
+            let (ad, bd) = (a.storage().slice::<i64>(), b.storage().slice::<i64>());
+            let mut out = try_vec::<i64>(nb * m * n, 0)?;
+            for i in 0..nb {
+                for r in 0..m {
+                    for c in 0..n {
+                        let mut acc = 0i64;
+                        for t in 0..k {
+                            let x = ad[oa[i] + r * ars as usize + t * acs as usize];
+                            let y = bd[ob[i] + t * brs as usize + c * bcs as usize];
+                            acc = acc.wrapping_add(x.wrapping_mul(y));
+                        }
+                        out[i * m * n + r * n + c] = acc;
+                    }
+                }
+            }
+            Tensor::from_vec(out, &out_shape)
+        }
+    )
+}
+
+impl Tensor {
+    /// Batched matmul of operands with >= 2 dims, broadcasting the batch dims.
+    fn matmul_nd(&self, other: &Tensor) -> Result<Tensor> {
+        let (a, b) = (self, other);
+        let (m, k) = (a.shape()[a.ndim() - 2], a.shape()[a.ndim() - 1]);
+        let (k2, n) = (b.shape()[b.ndim() - 2], b.shape()[b.ndim() - 1]);
+        if k != k2 {
+            return Err(Error::Shape(format!(
+                "mat1 and mat2 shapes cannot be multiplied ({}x{} and {}x{})",
+                a.shape()[..a.ndim() - 1].iter().product::<usize>(),
+                k,
+                k2,
+                n
+            )));
+        }
+        let batch = broadcast_shapes(&a.shape()[..a.ndim() - 2], &b.shape()[..b.ndim() - 2])?;
+        let mut sa = batch.clone();
+        sa.extend([m, k]);
+        let mut sb = batch.clone();
+        sb.extend([k, n]);
+        let (ae, be) = (a.detach().expand_to(&sa)?, b.detach().expand_to(&sb)?);
+        let out = batched_matmul_forward(&ae, &be, &batch)?;
+        let Some(mut rec) = Recorder::new("MmBackward0", &[a, b]) else { return Ok(out) };
+        let (na, nb) = (rec.needs(0), rec.needs(1));
+        let ia = nb.then(|| rec.save(a));
+        let ib = na.then(|| rec.save(b));
+        let (shape_a, shape_b) = (a.shape().to_vec(), b.shape().to_vec());
+        Ok(rec.finish(out, false, move |ctx, g| {
+            let ga = match ib {
+                Some(i) => Some(g.matmul_nd(&ctx.saved(i)?.transpose(-1, -2)?)?.sum_to_shape(&shape_a)?),
+                None => None,
+            };
+            let gb = match ia {
+                Some(i) => Some(ctx.saved(i)?.transpose(-1, -2)?.matmul_nd(g)?.sum_to_shape(&shape_b)?),
+                None => None,
+            };
+            Ok(vec![ga, gb])
+        }))
+    }
+
+    fn check_matmul_dtypes(&self, other: &Tensor) -> Result<()> {
+        if self.dtype() != other.dtype() {
+            return Err(Error::DType(format!(
+                "expected m1 and m2 to have the same dtype, but got: {} != {}",
+                self.dtype(),
+                other.dtype()
+            )));
+        }
+        if self.dtype() == DType::Bool {
+            return Err(Error::DType("\"addmm_impl_cpu_\" not implemented for 'Bool'".into()));
+        }
+        Ok(())
+    }
+
+    /// `matmul` with PyTorch's rules for 1-D, 2-D and batched operands.
+    pub fn matmul(&self, other: &Tensor) -> Result<Tensor> {
+        self.check_matmul_dtypes(other)?;
+        let (da, db) = (self.ndim(), other.ndim());
+        if da == 0 || db == 0 {
+            return Err(Error::Shape(format!(
+                "both arguments to matmul need to be at least 1D, but they are {da}D and {db}D"
+            )));
+        }
+        match (da, db) {
+            (1, 1) => self.dot(other),
+            (1, _) => self.unsqueeze(0)?.matmul_nd(other)?.squeeze(Some(&[-2])),
+            (_, 1) => self.matmul_nd(&other.unsqueeze(1)?)?.squeeze(Some(&[-1])),
+            _ => self.matmul_nd(other),
+        }
+    }
+
+    pub fn mm(&self, other: &Tensor) -> Result<Tensor> {
+        if self.ndim() != 2 {
+            return Err(Error::Shape(format!("self must be a matrix, got {}D", self.ndim())));
+        }
+        if other.ndim() != 2 {
+            return Err(Error::Shape(format!("mat2 must be a matrix, got {}D", other.ndim())));
+        }
+        self.check_matmul_dtypes(other)?;
+        self.matmul_nd(other)
+    }
+
+    pub fn bmm(&self, other: &Tensor) -> Result<Tensor> {
+        if self.ndim() != 3 || other.ndim() != 3 {
+            return Err(Error::Shape(format!(
+                "batch1 must be a 3D tensor and batch2 must be a 3D tensor, got {}D and {}D",
+                self.ndim(),
+                other.ndim()
+            )));
+        }
+        if self.shape()[0] != other.shape()[0] {
+            return Err(Error::Shape(format!(
+                "batch1 and batch2 must have same number of batches, got {} and {}",
+                self.shape()[0],
+                other.shape()[0]
+            )));
+        }
+        self.check_matmul_dtypes(other)?;
+        self.matmul_nd(other)
+    }
+
+    pub fn dot(&self, other: &Tensor) -> Result<Tensor> {
+        if self.ndim() != 1 || other.ndim() != 1 {
+            return Err(Error::Shape(format!(
+                "1D tensors expected, but got {}D and {}D tensors",
+                self.ndim(),
+                other.ndim()
+            )));
+        }
+        if self.shape() != other.shape() {
+            return Err(Error::Shape(format!(
+                "inconsistent tensor size, expected tensor [{}] and src [{}] to have the same number of elements, but got {} and {} elements respectively",
+                self.shape()[0],
+                other.shape()[0],
+                self.shape()[0],
+                other.shape()[0]
+            )));
+        }
+        self.check_matmul_dtypes(other)?;
+        self.unsqueeze(0)?.matmul_nd(&other.unsqueeze(1)?)?.reshape_usize(&[])
+    }
+}

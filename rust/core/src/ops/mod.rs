@@ -1,0 +1,14 @@
+//! Ops, one file per family: argument checks, the kernel call, and the backward rule.
+pub mod binary;
+pub mod copy;
+pub mod creation;
+pub mod index;
+pub mod matmul;
+pub mod nn;
+pub mod reduce;
+pub mod shape;
+pub mod unary;
+pub mod view;
+
+pub use binary::BinaryOp;
+pub use unary::UnaryOp;

@@ -1,0 +1,247 @@
+//! Neural-network kernels that frameworks fuse: softmax/log_softmax along a dim, clamp, and
+//! the im2col pair (unfold/fold) that conv2d and the pools are built on.
+use crate::autograd::Recorder;
+use crate::dtype::{result_type, DType, Element, Float, Operand};
+use crate::error::{Error, Result};
+use crate::layout::wrap_dim;
+use crate::ops::BinaryOp;
+use crate::storage::try_vec;
+use crate::tensor::Tensor;
+use rayon::prelude::*;
+
+fn softmax_run<T: Float>(run: &mut [T], log: bool) {
+    let m = run.iter().fold(T::neg_inf(), |a, &b| if b > a || b.is_nan() { b } else { a });
+    // An all -inf run has max -inf; shifting by 0 keeps exp well defined.
+    let shift = if m == T::neg_inf() { T::zero() } else { m };
+    if log {
+        let s: T = run.iter().map(|&v| (v - shift).exp()).sum();
+        let ls = s.ln();
+        for v in run.iter_mut() {
+            *v = *v - shift - ls;
+        }
+    } else {
+        let mut s = T::zero();
+        for v in run.iter_mut() {
+            *v = (*v - shift).exp();
+            s = s + *v;
+        }
+        for v in run.iter_mut() {
+            *v = *v / s;
+        }
+    }
+}
+
+/// Geometry of a 2-D sliding window (kernel, dilation, padding, stride) over an H x W input.
+#[derive(Clone, Copy, Debug, PartialEq)]
+pub struct Window {
+    pub kernel: (usize, usize),
+    pub dilation: (usize, usize),
+    pub padding: (usize, usize),
+    pub stride: (usize, usize),
+}
+
+impl Window {
+    /// Output size along one axis, or an error naming the sizes when the window does not fit.
+    fn out_len(input: usize, k: usize, d: usize, p: usize, s: usize) -> Result<usize> {
+        let span = d * (k - 1) + 1;
+        if input + 2 * p < span {
+            return Err(Error::Shape(format!(
+                "Calculated output size is too small: input size {input} with padding {p} is smaller than the effective kernel size {span}"
+            )));
+        }
+        Ok((input + 2 * p - span) / s + 1)
+    }
+    pub fn output_size(&self, h: usize, w: usize) -> Result<(usize, usize)> {
+        let Window { kernel: (kh, kw), dilation: (dh, dw), padding: (ph, pw), stride: (sh, sw) } = *self;
+        if kh == 0 || kw == 0 || sh == 0 || sw == 0 || dh == 0 || dw == 0 {
+            return Err(Error::Value(format!("kernel size, stride and dilation must be greater than zero, got {self:?}")));
+        }
+        Ok((Window::out_len(h, kh, dh, ph, sh)?, Window::out_len(w, kw, dw, pw, sw)?))
+    }
+}
+
+impl Tensor {
+    /// Softmax (or log-softmax) along `dim`, computed stably in one pass per row.
+    pub fn softmax(&self, dim: i64, log: bool) -> Result<Tensor> {
+        let x = if self.dtype().is_float() { self.clone() } else { self.to_dtype(DType::F32)? };
+        let n = x.ndim();
+        let d = wrap_dim(dim, n)?;
+        let last = n.max(1) as i64 - 1;
+        let moved = if n == 0 { x.detach() } else { x.detach().movedim(d as i64, last)? };
+        let k = if n == 0 { 1 } else { moved.shape()[n - 1] };
+        let out = crate::with_float!(
+            x.dtype(),
+            T,
+            {
+                let mut data = moved.contiguous_data::<T>().into_owned();
+                if k > 0 {
+                    if data.len() >= crate::cpu::PAR_THRESHOLD {
+                        data.par_chunks_mut(k).for_each(|r| softmax_run(r, log));
+                    } else {
+                        data.chunks_mut(k).for_each(|r| softmax_run(r, log));
+                    }
+                }
+                Tensor::from_vec(data, moved.shape())?
+            },
+            unreachable!()
+        );
+        let out = if n == 0 { out } else { out.movedim(last, d as i64)?.contiguous()?.detach() };
+        let name = if log { "LogSoftmaxBackward0" } else { "SoftmaxBackward0" };
+        let Some(rec) = Recorder::new(name, &[&x]) else { return Ok(out) };
+        Ok(rec.finish(out, true, move |ctx, g| {
+            let y = ctx.saved(0)?;
+            let dims = [d as i64];
+            let gx = if log {
+                g.sub(&y.exp()?.mul(&g.sum(Some(&dims), true)?)?)?
+            } else {
+                y.mul(&g.sub(&g.mul(&y)?.sum(Some(&dims), true)?)?)?
+            };
+            Ok(vec![Some(gx)])
+        }))
+    }
+
+    /// Clamps to [min, max] (either bound optional); NaN stays NaN.
+    pub fn clamp(&self, min: Option<f64>, max: Option<f64>) -> Result<Tensor> {
+        if min.is_none() && max.is_none() {
+            return Err(Error::Value("torch.clamp: At least one of 'min' or 'max' must not be None".into()));
+        }
+        let mut operands = vec![self.operand()];
+        operands.extend(min.iter().chain(max.iter()).map(|v| Operand::Wrapped(if v.fract() == 0.0 && !self.dtype().is_float() { DType::I64 } else { DType::F64 })));
+        let dt = result_type(&operands);
+        let x = self.to_dtype(dt)?;
+        let mut out = x.detach();
+        if let Some(lo) = min {
+            out = out.binary(BinaryOp::Maximum, &Tensor::wrapped_scalar(lo).to_dtype(dt)?)?;
+        }
+        if let Some(hi) = max {
+            out = out.binary(BinaryOp::Minimum, &Tensor::wrapped_scalar(hi).to_dtype(dt)?)?;
+        }
+        if let (Some(lo), Some(hi)) = (min, max) {
+            if lo > hi {
+                // PyTorch sets everything to max when min > max.
+                out = Tensor::full_dtype(x.shape(), hi, dt)?;
+            }
+        }
+        if !dt.is_float() {
+            return Ok(out);
+        }
+        let Some(mut rec) = Recorder::new("ClampBackward1", &[&x]) else { return Ok(out) };
+        rec.save(&x);
+        Ok(rec.finish(out, false, move |ctx, g| {
+            let x = ctx.saved(0)?;
+            let mut mask = Tensor::full(x.shape(), true)?;
+            if let Some(lo) = min {
+                mask = mask.binary(BinaryOp::LogicalAnd, &x.binary(BinaryOp::Ge, &Tensor::wrapped_scalar(lo))?)?;
+            }
+            if let Some(hi) = max {
+                mask = mask.binary(BinaryOp::LogicalAnd, &x.binary(BinaryOp::Le, &Tensor::wrapped_scalar(hi))?)?;
+            }
+            Ok(vec![Some(mask.where_(g, &Tensor::zeros(&[], g.dtype())?)?)])
+        }))
+    }
+
+    /// im2col: [N, C, H, W] -> [N, C*kh*kw, L], padding with `pad_value`.
+    pub fn im2col(&self, w: Window, pad_value: f64) -> Result<Tensor> {
+        if self.ndim() != 4 {
+            return Err(Error::Shape(format!(
+                "Expected 4D (batched) input to unfold, but got input of size: {:?}",
+                self.shape()
+            )));
+        }
+        if !self.dtype().is_float() {
+            return Err(Error::DType(format!("\"im2col\" not implemented for '{}'", crate::ops::copy::titled(self.dtype()))));
+        }
+        let (n, c, h, wd) = (self.shape()[0], self.shape()[1], self.shape()[2], self.shape()[3]);
+        let (oh, ow) = w.output_size(h, wd)?;
+        let Window { kernel: (kh, kw), dilation: (dh, dw), padding: (ph, pw), stride: (sh, sw) } = w;
+        let (rows, l) = (c * kh * kw, oh * ow);
+        let out = crate::with_float!(
+            self.dtype(),
+            T,
+            {
+                let x = self.contiguous_data::<T>();
+                let mut out = try_vec::<T>(n * rows * l, T::from_f64(pad_value))?;
+                let pad = T::from_f64(pad_value);
+                out.par_chunks_mut(l.max(1)).enumerate().for_each(|(row_id, dst)| {
+                    if l == 0 {
+                        return;
+                    }
+                    let (b, r) = (row_id / rows, row_id % rows);
+                    let (ci, ki, kj) = (r / (kh * kw), (r / kw) % kh, r % kw);
+                    let plane = &x[(b * c + ci) * h * wd..(b * c + ci + 1) * h * wd];
+                    for oy in 0..oh {
+                        let iy = (oy * sh + ki * dh) as isize - ph as isize;
+                        for ox in 0..ow {
+                            let ix = (ox * sw + kj * dw) as isize - pw as isize;
+                            dst[oy * ow + ox] = if iy >= 0 && (iy as usize) < h && ix >= 0 && (ix as usize) < wd {
+                                plane[iy as usize * wd + ix as usize]
+                            } else {
+                                pad
+                            };
+                        }
+                    }
+                });
+                Tensor::from_vec(out, &[n, rows, l])?
+            },
+            unreachable!()
+        );
+        let Some(rec) = Recorder::new("Im2ColBackward0", &[self]) else { return Ok(out) };
+        Ok(rec.finish(out, false, move |_, g| Ok(vec![Some(g.col2im((h, wd), w)?)])))
+    }
+
+    /// col2im: [N, C*kh*kw, L] -> [N, C, H, W], summing overlapping windows.
+    pub fn col2im(&self, size: (usize, usize), w: Window) -> Result<Tensor> {
+        let (h, wd) = size;
+        let (oh, ow) = w.output_size(h, wd)?;
+        let Window { kernel: (kh, kw), dilation: (dh, dw), padding: (ph, pw), stride: (sh, sw) } = w;
+        if self.ndim() != 3 || self.shape()[1] % (kh * kw) != 0 || self.shape()[2] != oh * ow {
+            return Err(Error::Shape(format!(
+                "Expected input of shape [N, C*{}*{}, {}] to fold into {:?}, but got {:?}",
+                kh,
+                kw,
+                oh * ow,
+                size,
+                self.shape()
+            )));
+        }
+        let (n, rows, l) = (self.shape()[0], self.shape()[1], oh * ow);
+        let c = rows / (kh * kw);
+        let out = crate::with_float!(
+            self.dtype(),
+            T,
+            {
+                let cols = self.contiguous_data::<T>();
+                let mut out = try_vec::<T>(n * c * h * wd, T::zero())?;
+                out.par_chunks_mut((h * wd).max(1)).enumerate().for_each(|(plane_id, plane)| {
+                    if h * wd == 0 {
+                        return;
+                    }
+                    let (b, ci) = (plane_id / c, plane_id % c);
+                    for ki in 0..kh {
+                        for kj in 0..kw {
+                            let r = (ci * kh + ki) * kw + kj;
+                            let src = &cols[(b * rows + r) * l..(b * rows + r + 1) * l];
+                            for oy in 0..oh {
+                                let iy = (oy * sh + ki * dh) as isize - ph as isize;
+                                if iy < 0 || iy as usize >= h {
+                                    continue;
+                                }
+                                for ox in 0..ow {
+                                    let ix = (ox * sw + kj * dw) as isize - pw as isize;
+                                    if ix >= 0 && (ix as usize) < wd {
+                                        let p = &mut plane[iy as usize * wd + ix as usize];
+                                        *p = *p + src[oy * ow + ox];
+                                    }
+                                }
+                            }
+                        }
+                    }
+                });
+                Tensor::from_vec(out, &[n, c, h, wd])?
+            },
+            return Err(Error::DType(format!("\"col2im\" not implemented for '{}'", crate::ops::copy::titled(self.dtype()))))
+        );
+        let Some(rec) = Recorder::new("Col2ImBackward0", &[self]) else { return Ok(out) };
+        Ok(rec.finish(out, false, move |_, g| Ok(vec![Some(g.im2col(w, 0.0)?)])))
+    }
+}

@@ -1,0 +1,153 @@
+//! Ops that build new tensors from pieces: cat, flip, constant pad.
+use crate::autograd::Recorder;
+use crate::dtype::result_type;
+use crate::error::{Error, Result};
+use crate::layout::wrap_dim;
+use crate::tensor::Tensor;
+
+impl Tensor {
+    /// Joins tensors along an existing dim.
+    pub fn cat(tensors: &[Tensor], dim: i64) -> Result<Tensor> {
+        if tensors.is_empty() {
+            return Err(Error::Value("torch.cat(): expected a non-empty list of Tensors".into()));
+        }
+        // Legacy rule: 1-D empty tensors are skipped.
+        let parts: Vec<&Tensor> = tensors.iter().filter(|t| !(t.ndim() == 1 && t.numel() == 0)).collect();
+        if parts.is_empty() {
+            return Ok(tensors[0].clone());
+        }
+        let first = parts[0];
+        if first.ndim() == 0 {
+            return Err(Error::Shape("zero-dimensional tensor (at position 0) cannot be concatenated".into()));
+        }
+        let d = wrap_dim(dim, first.ndim())?;
+        for (i, t) in parts.iter().enumerate() {
+            if t.ndim() != first.ndim() {
+                return Err(Error::Shape(format!(
+                    "Tensors must have same number of dimensions: got {} and {}",
+                    first.ndim(),
+                    t.ndim()
+                )));
+            }
+            for k in 0..first.ndim() {
+                if k != d && t.shape()[k] != first.shape()[k] {
+                    return Err(Error::Shape(format!(
+                        "Sizes of tensors must match except in dimension {d}. Expected size {} but got size {} for tensor number {i} in the list.",
+                        first.shape()[k],
+                        t.shape()[k]
+                    )));
+                }
+            }
+        }
+        let dt = result_type(&parts.iter().map(|t| crate::dtype::Operand::Dim(t.dtype())).collect::<Vec<_>>());
+        let mut shape = first.shape().to_vec();
+        shape[d] = parts.iter().map(|t| t.shape()[d]).sum();
+        let out = Tensor::zeros(&shape, dt)?;
+        let mut start = 0;
+        for t in &parts {
+            let len = t.shape()[d];
+            out.view_with_layout(out.layout().slice(d, start, start + len, 1)).write_from(t)?;
+            start += len;
+        }
+        out.storage().bump_version();
+        let inputs: Vec<&Tensor> = parts.to_vec();
+        let Some(rec) = Recorder::new("CatBackward0", &inputs) else { return Ok(out) };
+        let sizes: Vec<(usize, crate::dtype::DType)> = parts.iter().map(|t| (t.shape()[d], t.dtype())).collect();
+        Ok(rec.finish(out, false, move |ctx, g| {
+            let mut start = 0i64;
+            let mut grads = vec![];
+            for (i, &(len, dtype)) in sizes.iter().enumerate() {
+                grads.push(if ctx.needs(i) { Some(g.narrow(d as i64, start, len as i64)?.to_dtype(dtype)?) } else { None });
+                start += len as i64;
+            }
+            Ok(grads)
+        }))
+    }
+
+    /// Reverses the order of elements along `dims` (a copy, as in PyTorch).
+    pub fn flip(&self, dims: &[i64]) -> Result<Tensor> {
+        let ds = crate::ops::reduce::reduce_dims(Some(dims), self.ndim())?;
+        let mut l = self.layout().clone();
+        let mut rev_offsets = vec![];
+        for &d in &ds {
+            if l.shape[d] > 0 {
+                rev_offsets.push(d);
+            }
+        }
+        // Walk the flipped dims backwards by enumerating indices manually.
+        let out = crate::with_dtype!(self.dtype(), T, {
+            let src = self.storage().slice::<T>();
+            let n = l.numel();
+            let mut out: Vec<T> = Vec::with_capacity(n);
+            let nd = l.ndim();
+            let mut coords = vec![0usize; nd];
+            for _ in 0..n {
+                let mut off = l.offset;
+                for k in 0..nd {
+                    let c = if rev_offsets.contains(&k) { l.shape[k] - 1 - coords[k] } else { coords[k] };
+                    off += c * l.strides[k];
+                }
+                out.push(src[off]);
+                for k in (0..nd).rev() {
+                    coords[k] += 1;
+                    if coords[k] < l.shape[k] {
+                        break;
+                    }
+                    coords[k] = 0;
+                }
+            }
+            l = crate::layout::Layout::contiguous(&l.shape);
+            Tensor::from_vec(out, &l.shape)?
+        });
+        let Some(rec) = Recorder::new("FlipBackward0", &[self]) else { return Ok(out) };
+        let dims = dims.to_vec();
+        Ok(rec.finish(out, false, move |_, g| Ok(vec![Some(g.flip(&dims)?)])))
+    }
+
+    /// Constant padding with PyTorch's `F.pad` order (last dim first: left, right, ...).
+    /// Negative amounts crop.
+    pub fn pad(&self, pads: &[i64], value: f64) -> Result<Tensor> {
+        if pads.len() % 2 != 0 {
+            return Err(Error::Value("Padding length must be divisible by 2".into()));
+        }
+        if pads.len() / 2 > self.ndim() {
+            return Err(Error::Value(format!(
+                "Padding length should be less than or equal to two times the input dimension but got padding length {} and input of dimension {}",
+                pads.len(),
+                self.ndim()
+            )));
+        }
+        let nd = self.ndim();
+        let mut out_shape = self.shape().to_vec();
+        let mut src = self.clone().detach();
+        let mut dst_ranges = vec![];
+        for (i, pair) in pads.chunks(2).enumerate() {
+            let d = nd - 1 - i;
+            let (lo, hi) = (pair[0], pair[1]);
+            let size = self.shape()[d] as i64 + lo + hi;
+            if size < 0 {
+                return Err(Error::Shape(format!(
+                    "The input size {}, plus negative padding {} and {} resulted in a negative output size, which is invalid. Check dimension {} of your input.",
+                    self.shape()[d], lo, hi, d
+                )));
+            }
+            out_shape[d] = size as usize;
+            // Crop the source where padding is negative.
+            let (crop_lo, crop_hi) = ((-lo).max(0), (-hi).max(0));
+            let keep = (self.shape()[d] as i64 - crop_lo - crop_hi).max(0);
+            src = src.narrow(d as i64, crop_lo.min(self.shape()[d] as i64), keep)?;
+            dst_ranges.push((d, lo.max(0) as usize, keep as usize));
+        }
+        let out = Tensor::full_dtype(&out_shape, value, self.dtype())?;
+        let mut l = out.layout().clone();
+        for &(d, start, len) in &dst_ranges {
+            l = l.slice(d, start, start + len, 1);
+        }
+        if l.numel() > 0 {
+            out.view_with_layout(l).write_from(&src)?;
+        }
+        let Some(rec) = Recorder::new("ConstantPadNdBackward0", &[self]) else { return Ok(out) };
+        let neg: Vec<i64> = pads.iter().map(|p| -p).collect();
+        Ok(rec.finish(out, false, move |_, g| Ok(vec![Some(g.pad(&neg, 0.0)?)])))
+    }
+}

@@ -1,0 +1,295 @@
+//! Element-wise unary ops: math functions with their derivatives, rounding, logic and tests.
+use crate::autograd::Recorder;
+use crate::cpu::unary_map;
+use crate::dtype::DType;
+use crate::error::{Error, Result};
+use crate::ops::BinaryOp;
+use crate::tensor::Tensor;
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum UnaryOp {
+    Neg,
+    Abs,
+    Exp,
+    Log,
+    Log2,
+    Log10,
+    Log1p,
+    Expm1,
+    Sqrt,
+    Rsqrt,
+    Square,
+    Reciprocal,
+    Sin,
+    Cos,
+    Tan,
+    Asin,
+    Acos,
+    Atan,
+    Sinh,
+    Cosh,
+    Tanh,
+    Sigmoid,
+    Relu,
+    Erf,
+    Sign,
+    Floor,
+    Ceil,
+    Round,
+    Trunc,
+    Frac,
+    LogicalNot,
+    BitwiseNot,
+    IsNan,
+    IsInf,
+    IsFinite,
+}
+
+impl UnaryOp {
+    pub fn name(self) -> &'static str {
+        use UnaryOp::*;
+        match self {
+            Neg => "neg",
+            Abs => "abs",
+            Exp => "exp",
+            Log => "log",
+            Log2 => "log2",
+            Log10 => "log10",
+            Log1p => "log1p",
+            Expm1 => "expm1",
+            Sqrt => "sqrt",
+            Rsqrt => "rsqrt",
+            Square => "square",
+            Reciprocal => "reciprocal",
+            Sin => "sin",
+            Cos => "cos",
+            Tan => "tan",
+            Asin => "asin",
+            Acos => "acos",
+            Atan => "atan",
+            Sinh => "sinh",
+            Cosh => "cosh",
+            Tanh => "tanh",
+            Sigmoid => "sigmoid",
+            Relu => "relu",
+            Erf => "erf",
+            Sign => "sign",
+            Floor => "floor",
+            Ceil => "ceil",
+            Round => "round",
+            Trunc => "trunc",
+            Frac => "frac",
+            LogicalNot => "logical_not",
+            BitwiseNot => "bitwise_not",
+            IsNan => "isnan",
+            IsInf => "isinf",
+            IsFinite => "isfinite",
+        }
+    }
+    /// Ops that compute in floating point (an integer input gives float32).
+    fn is_float_op(self) -> bool {
+        use UnaryOp::*;
+        matches!(
+            self,
+            Exp | Log | Log2 | Log10 | Log1p | Expm1 | Sqrt | Rsqrt | Reciprocal | Sin | Cos | Tan | Asin | Acos | Atan | Sinh | Cosh | Tanh | Sigmoid | Erf
+        )
+    }
+    fn backward_name(self) -> &'static str {
+        use UnaryOp::*;
+        match self {
+            Neg => "NegBackward0",
+            Abs => "AbsBackward0",
+            Exp => "ExpBackward0",
+            Log => "LogBackward0",
+            Log2 => "Log2Backward0",
+            Log10 => "Log10Backward0",
+            Log1p => "Log1PBackward0",
+            Expm1 => "Expm1Backward0",
+            Sqrt => "SqrtBackward0",
+            Rsqrt => "RsqrtBackward0",
+            Square => "PowBackward0",
+            Reciprocal => "ReciprocalBackward0",
+            Sin => "SinBackward0",
+            Cos => "CosBackward0",
+            Tan => "TanBackward0",
+            Asin => "AsinBackward0",
+            Acos => "AcosBackward0",
+            Atan => "AtanBackward0",
+            Sinh => "SinhBackward0",
+            Cosh => "CoshBackward0",
+            Tanh => "TanhBackward0",
+            Sigmoid => "SigmoidBackward0",
+            Relu => "ReluBackward0",
+            Erf => "ErfBackward0",
+            Sign => "SignBackward0",
+            Floor => "FloorBackward0",
+            Ceil => "CeilBackward0",
+            Round => "RoundBackward0",
+            Trunc => "TruncBackward0",
+            Frac => "FracBackward0",
+            _ => "NotDifferentiable",
+        }
+    }
+}
+
+macro_rules! float_fn {
+    ($op:expr, $T:ty, $x:expr) => {{
+        use UnaryOp::*;
+        let f: fn($T) -> $T = match $op {
+            Neg => |v| -v,
+            Abs => |v| v.abs(),
+            Exp => |v| v.exp(),
+            Log => |v| v.ln(),
+            Log2 => |v| v.log2(),
+            Log10 => |v| v.log10(),
+            Log1p => |v| v.ln_1p(),
+            Expm1 => |v| v.exp_m1(),
+            Sqrt => |v| v.sqrt(),
+            Rsqrt => |v| 1.0 / v.sqrt(),
+            Square => |v| v * v,
+            Reciprocal => |v| 1.0 / v,
+            Sin => |v| v.sin(),
+            Cos => |v| v.cos(),
+            Tan => |v| v.tan(),
+            Asin => |v| v.asin(),
+            Acos => |v| v.acos(),
+            Atan => |v| v.atan(),
+            Sinh => |v| v.sinh(),
+            Cosh => |v| v.cosh(),
+            Tanh => |v| v.tanh(),
+            Sigmoid => |v| 1.0 / (1.0 + (-v).exp()),
+            Relu => |v| if v > 0.0 { v } else if v.is_nan() { v } else { 0.0 },
+            Erf => |v| libm::erf(v as f64) as $T,
+            Sign => |v| if v > 0.0 { 1.0 } else if v < 0.0 { -1.0 } else { v * 0.0 },
+            Floor => |v| v.floor(),
+            Ceil => |v| v.ceil(),
+            Round => |v| v.round_ties_even(),
+            Trunc => |v| v.trunc(),
+            Frac => |v| v.fract(),
+            _ => unreachable!("not a float->float op"),
+        };
+        unary_map::<$T, $T>($x, f)
+    }};
+}
+
+/// The forward computation of a unary op, no autograd.
+pub fn unary_forward(op: UnaryOp, x: &Tensor) -> Result<Tensor> {
+    use UnaryOp::*;
+    let dt = x.dtype();
+    match op {
+        LogicalNot => return unary_map::<bool, bool>(&x.to_dtype(DType::Bool)?, |v| !v),
+        IsNan => {
+            return match dt {
+                DType::F32 => unary_map::<f32, bool>(x, |v| v.is_nan()),
+                DType::F64 => unary_map::<f64, bool>(x, |v| v.is_nan()),
+                _ => Tensor::full(x.shape(), false),
+            }
+        }
+        IsInf => {
+            return match dt {
+                DType::F32 => unary_map::<f32, bool>(x, |v| v.is_infinite()),
+                DType::F64 => unary_map::<f64, bool>(x, |v| v.is_infinite()),
+                _ => Tensor::full(x.shape(), false),
+            }
+        }
+        IsFinite => {
+            return match dt {
+                DType::F32 => unary_map::<f32, bool>(x, |v| v.is_finite()),
+                DType::F64 => unary_map::<f64, bool>(x, |v| v.is_finite()),
+                _ => Tensor::full(x.shape(), true),
+            }
+        }
+        BitwiseNot => {
+            return match dt {
+                DType::Bool => unary_map::<bool, bool>(x, |v| !v),
+                DType::I64 => unary_map::<i64, i64>(x, |v| !v),
+                d => Err(Error::DType(format!("\"bitwise_not_cpu\" not implemented for '{}'", crate::ops::copy::titled(d)))),
+            }
+        }
+        _ => {}
+    }
+    if dt == DType::Bool && op == Neg {
+        return Err(Error::DType("Negation, the `-` operator, on a bool tensor is not supported. If you are trying to invert a mask, use the `~` or `logical_not()` operator instead.".into()));
+    }
+    if !dt.is_float() && !op.is_float_op() {
+        // Integer versions: rounding is the identity, the rest stay integral.
+        let xi = x.to_dtype(DType::I64)?;
+        let out = match op {
+            Floor | Ceil | Round | Trunc => return Ok(x.clone_data()?.detach()),
+            Frac => return Err(Error::DType("\"frac_cpu\" not implemented for 'Long'".into())),
+            Neg => unary_map::<i64, i64>(&xi, |v| v.wrapping_neg())?,
+            Abs => unary_map::<i64, i64>(&xi, |v| v.wrapping_abs())?,
+            Square => unary_map::<i64, i64>(&xi, |v| v.wrapping_mul(v))?,
+            Relu => unary_map::<i64, i64>(&xi, |v| v.max(0))?,
+            Sign => unary_map::<i64, i64>(&xi, |v| v.signum())?,
+            _ => unreachable!("float ops handled below"),
+        };
+        return if dt == DType::Bool { out.to_dtype(DType::Bool) } else { Ok(out) };
+    }
+    let xf = x.to_dtype(dt.to_float())?.detach();
+    match xf.dtype() {
+        DType::F32 => float_fn!(op, f32, &xf),
+        _ => float_fn!(op, f64, &xf),
+    }
+}
+
+impl Tensor {
+    pub fn unary(&self, op: UnaryOp) -> Result<Tensor> {
+        use UnaryOp::*;
+        let out = unary_forward(op, self)?;
+        if !out.dtype().is_float() || matches!(op, LogicalNot | BitwiseNot | IsNan | IsInf | IsFinite) {
+            return Ok(out);
+        }
+        let Some(mut rec) = Recorder::new(op.backward_name(), &[self]) else { return Ok(out) };
+        let uses_output = matches!(op, Exp | Expm1 | Sqrt | Rsqrt | Reciprocal | Tan | Tanh | Sigmoid | Relu);
+        if !uses_output {
+            rec.save(self);
+        }
+        Ok(rec.finish(out, uses_output, move |ctx, g| {
+            let s = |v: f64| Tensor::wrapped_scalar(v);
+            let v = ctx.saved(0)?;
+            let d = match op {
+                Neg => return Ok(vec![Some(g.neg()?)]),
+                Abs => v.unary(Sign)?,
+                Exp => v,
+                Log => return Ok(vec![Some(g.div(&v)?)]),
+                Log2 => return Ok(vec![Some(g.div(&v.mul_scalar(std::f64::consts::LN_2)?)?)]),
+                Log10 => return Ok(vec![Some(g.div(&v.mul_scalar(std::f64::consts::LN_10)?)?)]),
+                Log1p => return Ok(vec![Some(g.div(&v.add_scalar(1.0)?)?)]),
+                Expm1 => v.add_scalar(1.0)?,
+                Sqrt => return Ok(vec![Some(g.div(&v.mul_scalar(2.0)?)?)]),
+                Rsqrt => v.mul(&v)?.mul(&v)?.mul_scalar(-0.5)?,
+                Square => v.mul_scalar(2.0)?,
+                Reciprocal => v.mul(&v)?.neg()?,
+                Sin => v.unary(Cos)?,
+                Cos => v.unary(Sin)?.neg()?,
+                Tan => v.mul(&v)?.add_scalar(1.0)?,
+                Asin => s(1.0).sub(&v.mul(&v)?)?.unary(Rsqrt)?,
+                Acos => s(1.0).sub(&v.mul(&v)?)?.unary(Rsqrt)?.neg()?,
+                Atan => v.mul(&v)?.add_scalar(1.0)?.unary(Reciprocal)?,
+                Sinh => v.unary(Cosh)?,
+                Cosh => v.unary(Sinh)?,
+                Tanh => s(1.0).sub(&v.mul(&v)?)?,
+                Sigmoid => v.mul(&s(1.0).sub(&v)?)?,
+                Relu => v.binary(BinaryOp::Gt, &s(0.0))?.to_dtype(v.dtype())?,
+                Erf => v.mul(&v)?.neg()?.unary(Exp)?.mul_scalar(std::f64::consts::FRAC_2_SQRT_PI)?,
+                Sign | Floor | Ceil | Round | Trunc => return Ok(vec![Some(Tensor::zeros(g.shape(), g.dtype())?)]),
+                Frac => return Ok(vec![Some(g.clone())]),
+                LogicalNot | BitwiseNot | IsNan | IsInf | IsFinite => unreachable!("not recorded"),
+            };
+            Ok(vec![Some(g.mul(&d)?)])
+        }))
+    }
+    pub fn neg(&self) -> Result<Tensor> {
+        self.unary(UnaryOp::Neg)
+    }
+    pub fn exp(&self) -> Result<Tensor> {
+        self.unary(UnaryOp::Exp)
+    }
+    pub fn log(&self) -> Result<Tensor> {
+        self.unary(UnaryOp::Log)
+    }
+    pub fn sqrt(&self) -> Result<Tensor> {
+        self.unary(UnaryOp::Sqrt)
+    }
+}

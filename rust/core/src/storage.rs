@@ -1,0 +1,115 @@
+//! Tensor memory: one allocation (ours or borrowed from a foreign owner such as a numpy
+//! array), its dtype, its device, and the version counter in-place ops bump.
+use crate::device::Device;
+use crate::dtype::{DType, Element};
+use crate::error::{Error, Result};
+use std::any::Any;
+use std::ptr::NonNull;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::Arc;
+
+pub struct Storage {
+    ptr: NonNull<u8>,
+    len: usize,
+    dtype: DType,
+    device: Device,
+    version: AtomicU64,
+    // Keeps the memory behind `ptr` alive: our own Vec, or a foreign owner.
+    _owner: Box<dyn Any + Send + Sync>,
+}
+
+// SAFETY: the memory behind `ptr` is owned by `_owner`, which is Send + Sync; concurrent
+// writes are the user's responsibility exactly as in PyTorch (in-place ops are not atomic).
+unsafe impl Send for Storage {}
+// SAFETY: see Send above.
+unsafe impl Sync for Storage {}
+
+impl Storage {
+    pub fn from_vec<T: Element>(mut v: Vec<T>) -> Arc<Storage> {
+        let len = v.len();
+        let ptr = NonNull::new(v.as_mut_ptr() as *mut u8).expect("Vec pointer is never null");
+        // Moving the Vec into the box does not move its heap buffer, so `ptr` stays valid.
+        Arc::new(Storage {
+            ptr,
+            len,
+            dtype: T::DTYPE,
+            device: Device::Cpu,
+            version: AtomicU64::new(0),
+            _owner: Box::new(v),
+        })
+    }
+
+    /// Wraps memory owned by someone else (a numpy array) without copying.
+    ///
+    /// # Safety
+    /// `ptr` must point to at least `len` initialised, aligned elements of `dtype` that stay
+    /// valid as long as `owner` lives.
+    pub unsafe fn from_foreign(ptr: *mut u8, len: usize, dtype: DType, owner: Box<dyn Any + Send + Sync>) -> Result<Arc<Storage>> {
+        let ptr = NonNull::new(ptr).ok_or_else(|| Error::Value("null data pointer".into()))?;
+        Ok(Arc::new(Storage { ptr, len, dtype, device: Device::Cpu, version: AtomicU64::new(0), _owner: owner }))
+    }
+
+    pub fn len(&self) -> usize {
+        self.len
+    }
+    pub fn is_empty(&self) -> bool {
+        self.len == 0
+    }
+    pub fn dtype(&self) -> DType {
+        self.dtype
+    }
+    pub fn device(&self) -> Device {
+        self.device
+    }
+    pub fn data_ptr(&self) -> *mut u8 {
+        self.ptr.as_ptr()
+    }
+    pub fn version(&self) -> u64 {
+        self.version.load(Ordering::Relaxed)
+    }
+    pub fn bump_version(&self) {
+        self.version.fetch_add(1, Ordering::Relaxed);
+    }
+
+    /// The elements, read-only. Panics if `T` is not this storage's dtype (a bug, not user input).
+    pub fn slice<T: Element>(&self) -> &[T] {
+        assert_eq!(T::DTYPE, self.dtype, "storage dtype mismatch");
+        // SAFETY: ptr points to `len` initialised elements of T (checked dtype), alive while self is.
+        unsafe { std::slice::from_raw_parts(self.ptr.as_ptr() as *const T, self.len) }
+    }
+
+    /// The elements, writable, for in-place ops.
+    ///
+    /// # Safety
+    /// No other reference into this storage may be used while the returned slice lives.
+    /// In-place ops copy a source that shares this storage before writing.
+    #[allow(clippy::mut_from_ref)]
+    pub unsafe fn slice_mut<T: Element>(&self) -> &mut [T] {
+        assert_eq!(T::DTYPE, self.dtype, "storage dtype mismatch");
+        std::slice::from_raw_parts_mut(self.ptr.as_ptr() as *mut T, self.len)
+    }
+}
+
+/// Allocates a vector of `n` elements, refusing absurd sizes with an error instead of aborting.
+pub fn try_vec<T: Element>(n: usize, value: T) -> Result<Vec<T>> {
+    let mut v = Vec::new();
+    v.try_reserve_exact(n).map_err(|_| {
+        Error::OutOfMemory(format!(
+            "cannot allocate {} elements of {} ({} bytes)",
+            n,
+            T::DTYPE,
+            n as u128 * T::DTYPE.size_of() as u128
+        ))
+    })?;
+    v.resize(n, value);
+    Ok(v)
+}
+
+/// Allocates an empty vector with room for `n` elements, refusing absurd sizes.
+pub fn try_with_capacity<T: Element>(n: usize) -> Result<Vec<T>> {
+    let mut v = Vec::new();
+    v.try_reserve_exact(n).map_err(|_| {
+        Error::OutOfMemory(format!("cannot allocate {} elements of {}", n, T::DTYPE))
+    })?;
+    Ok(v)
+}

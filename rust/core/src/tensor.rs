@@ -1,0 +1,277 @@
+//! The tensor handle: shared storage, a layout into it, and autograd metadata.
+use crate::autograd::{self, Node};
+use crate::device::Device;
+use crate::dtype::{DType, Element};
+use crate::error::{Error, Result};
+use crate::layout::{checked_numel, Layout};
+use crate::storage::{try_vec, Storage};
+use std::borrow::Cow;
+use std::sync::{Arc, Mutex, MutexGuard, Weak};
+
+#[derive(Default)]
+pub struct AutogradMeta {
+    /// The leaf flag; a tensor with a grad_fn always requires grad.
+    pub requires_grad: bool,
+    pub grad: Option<Tensor>,
+    pub grad_fn: Option<Arc<Node>>,
+}
+
+pub struct TensorImpl {
+    pub(crate) storage: Arc<Storage>,
+    pub(crate) layout: Layout,
+    pub(crate) meta: Mutex<AutogradMeta>,
+    /// A Python number turned into a 0-d tensor: it takes part in promotion as a scalar.
+    pub(crate) wrapped_number: bool,
+    /// Created as a view of another tensor's storage (in-place autograd on views is refused).
+    pub(crate) is_view: bool,
+}
+
+/// A cheap, clonable handle; clones share everything, including autograd metadata.
+#[derive(Clone)]
+pub struct Tensor(pub(crate) Arc<TensorImpl>);
+
+impl std::fmt::Debug for Tensor {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "Tensor(shape={:?}, dtype={})", self.shape(), self.dtype())
+    }
+}
+
+impl Tensor {
+    pub fn from_parts(storage: Arc<Storage>, layout: Layout) -> Tensor {
+        Tensor(Arc::new(TensorImpl {
+            storage,
+            layout,
+            meta: Mutex::new(AutogradMeta::default()),
+            wrapped_number: false,
+            is_view: false,
+        }))
+    }
+    /// A new handle on the same memory with another layout, without autograd history.
+    pub(crate) fn view_with_layout(&self, layout: Layout) -> Tensor {
+        Tensor(Arc::new(TensorImpl {
+            storage: self.0.storage.clone(),
+            layout,
+            meta: Mutex::new(AutogradMeta::default()),
+            wrapped_number: false,
+            is_view: true,
+        }))
+    }
+    pub fn from_vec<T: Element>(data: Vec<T>, shape: &[usize]) -> Result<Tensor> {
+        let n = checked_numel(shape)?;
+        if n != data.len() {
+            return Err(Error::Shape(format!("{} values cannot fill a tensor of shape {:?}", data.len(), shape)));
+        }
+        Ok(Tensor::from_parts(Storage::from_vec(data), Layout::contiguous(shape)))
+    }
+    pub fn full<T: Element>(shape: &[usize], value: T) -> Result<Tensor> {
+        let n = checked_numel(shape)?;
+        Tensor::from_vec(try_vec(n, value)?, shape)
+    }
+    pub fn full_dtype(shape: &[usize], value: f64, dtype: DType) -> Result<Tensor> {
+        crate::with_dtype!(dtype, T, Tensor::full::<T>(shape, T::from_f64(value)))
+    }
+    pub fn zeros(shape: &[usize], dtype: DType) -> Result<Tensor> {
+        Tensor::full_dtype(shape, 0.0, dtype)
+    }
+    pub fn scalar<T: Element>(v: T) -> Tensor {
+        Tensor::from_parts(Storage::from_vec(vec![v]), Layout::contiguous(&[]))
+    }
+    /// A Python number as a 0-d tensor that promotes like a scalar.
+    pub fn wrapped_scalar<T: Element>(v: T) -> Tensor {
+        Tensor(Arc::new(TensorImpl {
+            storage: Storage::from_vec(vec![v]),
+            layout: Layout::contiguous(&[]),
+            meta: Mutex::new(AutogradMeta::default()),
+            wrapped_number: true,
+            is_view: false,
+        }))
+    }
+
+    pub fn storage(&self) -> &Arc<Storage> {
+        &self.0.storage
+    }
+    pub fn layout(&self) -> &Layout {
+        &self.0.layout
+    }
+    pub fn shape(&self) -> &[usize] {
+        &self.0.layout.shape
+    }
+    pub fn strides(&self) -> &[usize] {
+        &self.0.layout.strides
+    }
+    pub fn offset(&self) -> usize {
+        self.0.layout.offset
+    }
+    pub fn ndim(&self) -> usize {
+        self.0.layout.shape.len()
+    }
+    pub fn numel(&self) -> usize {
+        self.0.layout.numel()
+    }
+    pub fn dtype(&self) -> DType {
+        self.0.storage.dtype()
+    }
+    pub fn device(&self) -> Device {
+        self.0.storage.device()
+    }
+    pub fn is_contiguous(&self) -> bool {
+        self.0.layout.is_contiguous()
+    }
+    pub fn is_wrapped_number(&self) -> bool {
+        self.0.wrapped_number
+    }
+    pub fn is_view(&self) -> bool {
+        self.0.is_view
+    }
+    /// Identity of this handle's impl (shared by clones of the handle).
+    pub fn id(&self) -> usize {
+        Arc::as_ptr(&self.0) as usize
+    }
+    pub fn same_storage(&self, other: &Tensor) -> bool {
+        Arc::ptr_eq(&self.0.storage, &other.0.storage)
+    }
+    pub(crate) fn downgrade(&self) -> Weak<TensorImpl> {
+        Arc::downgrade(&self.0)
+    }
+    pub(crate) fn meta(&self) -> MutexGuard<'_, AutogradMeta> {
+        // A poisoned lock only means another thread panicked mid-update; the data is plain.
+        self.0.meta.lock().unwrap_or_else(|e| e.into_inner())
+    }
+    /// Operand kind for type promotion.
+    pub fn operand(&self) -> crate::dtype::Operand {
+        use crate::dtype::Operand;
+        if self.0.wrapped_number {
+            Operand::Wrapped(self.dtype())
+        } else if self.ndim() == 0 {
+            Operand::ZeroDim(self.dtype())
+        } else {
+            Operand::Dim(self.dtype())
+        }
+    }
+
+    /// The elements in row-major order as `T`, borrowed when already contiguous and of type `T`.
+    pub fn contiguous_data<T: Element>(&self) -> Cow<'_, [T]> {
+        let l = &self.0.layout;
+        if self.dtype() == T::DTYPE {
+            let data = self.0.storage.slice::<T>();
+            if let Some(r) = l.contiguous_range() {
+                return Cow::Borrowed(&data[r]);
+            }
+            let mut out = Vec::with_capacity(l.numel());
+            l.for_each_offset(|o| out.push(data[o]));
+            return Cow::Owned(out);
+        }
+        crate::with_dtype!(self.dtype(), S, {
+            let data = self.0.storage.slice::<S>();
+            let mut out = Vec::with_capacity(l.numel());
+            l.for_each_offset(|o| out.push(data[o].cast::<T>()));
+            Cow::Owned(out)
+        })
+    }
+    pub fn to_vec<T: Element>(&self) -> Vec<T> {
+        self.contiguous_data::<T>().into_owned()
+    }
+    /// The single element of a one-element tensor.
+    pub fn item<T: Element>(&self) -> Result<T> {
+        if self.numel() != 1 {
+            return Err(Error::Value(format!(
+                "a Tensor with {} elements cannot be converted to Scalar",
+                self.numel()
+            )));
+        }
+        Ok(self.contiguous_data::<T>()[0])
+    }
+
+    // ---- autograd metadata ----
+
+    pub fn requires_grad(&self) -> bool {
+        let m = self.meta();
+        m.requires_grad || m.grad_fn.is_some()
+    }
+    pub fn set_requires_grad(&self, flag: bool) -> Result<()> {
+        let mut m = self.meta();
+        if m.grad_fn.is_some() {
+            if !flag {
+                return Err(Error::Autograd(
+                    "you can only change requires_grad flags of leaf variables. If you want to use a computed variable in a subgraph that doesn't require differentiation use var_no_grad = var.detach().".into(),
+                ));
+            }
+            return Ok(());
+        }
+        if flag && !self.dtype().is_float() {
+            return Err(Error::Autograd(format!(
+                "only Tensors of floating point dtype can require gradients (got {})",
+                self.dtype()
+            )));
+        }
+        m.requires_grad = flag;
+        Ok(())
+    }
+    pub fn grad_fn(&self) -> Option<Arc<Node>> {
+        self.meta().grad_fn.clone()
+    }
+    pub(crate) fn set_grad_fn(&self, node: Option<Arc<Node>>) {
+        let mut m = self.meta();
+        m.requires_grad = node.is_some() || m.requires_grad;
+        m.grad_fn = node;
+    }
+    pub fn is_leaf(&self) -> bool {
+        self.meta().grad_fn.is_none()
+    }
+    pub fn grad(&self) -> Option<Tensor> {
+        self.meta().grad.clone()
+    }
+    pub fn set_grad(&self, grad: Option<Tensor>) -> Result<()> {
+        if let Some(g) = &grad {
+            if g.shape() != self.shape() {
+                return Err(Error::Shape(format!(
+                    "assigned grad has data of a different size: grad shape {:?}, tensor shape {:?}",
+                    g.shape(),
+                    self.shape()
+                )));
+            }
+            if g.dtype() != self.dtype() {
+                return Err(Error::DType(format!(
+                    "assigned grad has data of a different type: grad dtype {}, tensor dtype {}",
+                    g.dtype(),
+                    self.dtype()
+                )));
+            }
+        }
+        self.meta().grad = grad;
+        Ok(())
+    }
+    /// Keep `.grad` for a non-leaf tensor after backward.
+    pub fn retain_grad(&self) -> Result<()> {
+        match self.grad_fn() {
+            Some(node) => {
+                node.add_retained(self);
+                Ok(())
+            }
+            None if self.requires_grad() => Ok(()),
+            None => Err(Error::Autograd("can't retain_grad on Tensor that has requires_grad=False".into())),
+        }
+    }
+    pub fn retains_grad(&self) -> bool {
+        self.grad_fn().is_some_and(|n| n.retains(self))
+    }
+    /// Same data, no history.
+    pub fn detach(&self) -> Tensor {
+        Tensor(Arc::new(TensorImpl {
+            storage: self.0.storage.clone(),
+            layout: self.0.layout.clone(),
+            meta: Mutex::new(AutogradMeta::default()),
+            wrapped_number: self.0.wrapped_number,
+            is_view: self.0.is_view,
+        }))
+    }
+    pub fn detach_(&self) {
+        let mut m = self.meta();
+        m.grad_fn = None;
+        m.requires_grad = false;
+    }
+    /// Runs backward from this tensor, accumulating into leaves' `.grad`.
+    pub fn backward(&self, gradient: Option<Tensor>, retain_graph: bool, create_graph: bool) -> Result<()> {
+        autograd::backward(&[self.clone()], vec![gradient], retain_graph, create_graph)
+    }
+}
