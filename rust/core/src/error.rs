@@ -28,6 +28,9 @@ pub enum Error {
     /// An op not implemented for the given arguments (NotImplementedError).
     #[error("{0}")]
     NotImplemented(String),
+    /// Any other runtime failure (RuntimeError in PyTorch).
+    #[error("{0}")]
+    Runtime(String),
     /// An allocation that cannot be satisfied.
     #[error("{0}")]
     OutOfMemory(String),

@@ -256,7 +256,7 @@ pub fn binary_forward(op: BinaryOp, a: &Tensor, b: &Tensor) -> Result<Tensor> {
     if compute == DType::I64 && matches!(op, BinaryOp::FloorDivide | BinaryOp::Remainder) {
         let bi = b.to_dtype(DType::I64)?;
         if bi.contiguous_data::<i64>().contains(&0) {
-            return Err(Error::Value("ZeroDivisionError: integer division or modulo by zero".into()));
+            return Err(Error::Runtime("ZeroDivisionError".into()));
         }
     }
     if compute == DType::I64 && op == BinaryOp::Pow {
@@ -264,7 +264,7 @@ pub fn binary_forward(op: BinaryOp, a: &Tensor, b: &Tensor) -> Result<Tensor> {
         let ai = a.to_dtype(DType::I64)?;
         let neg_exp = bi.contiguous_data::<i64>().iter().any(|&e| e < 0);
         if neg_exp && ai.contiguous_data::<i64>().iter().any(|&x| x != 1 && x != -1) {
-            return Err(Error::Value("Integers to negative integer powers are not allowed.".into()));
+            return Err(Error::Runtime("Integers to negative integer powers are not allowed.".into()));
         }
     }
     let (ac, bc) = (a.to_dtype(compute)?.detach(), b.to_dtype(compute)?.detach());
