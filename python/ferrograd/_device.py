@@ -1,0 +1,60 @@
+"""Device objects. The CPU is always present; the GPU backend registers itself when built."""
+
+
+class device:
+    """`device("cpu")`, `device("gpu:0")`; "cuda" is an alias of the GPU device."""
+
+    __slots__ = ("type", "index")
+
+    def __init__(self, type, index=None):
+        if isinstance(type, device):
+            self.type, self.index = type.type, type.index
+            return
+        if not isinstance(type, str):
+            raise TypeError(f"device() expected a string or device, got {type!r}")
+        kind, _, idx = type.partition(":")
+        if kind == "cuda":
+            kind = "gpu"
+        if kind not in ("cpu", "gpu"):
+            raise RuntimeError(
+                f"Expected one of cpu, gpu, cuda device type at start of device string: {type}"
+            )
+        if idx:
+            if index is not None:
+                raise RuntimeError(f"device string {type!r} already has an index")
+            if not idx.isdigit():
+                raise RuntimeError(f"Invalid device string: '{type}'")
+            index = int(idx)
+        self.type, self.index = kind, index
+
+    def __eq__(self, other):
+        if isinstance(other, str):
+            other = device(other)
+        return isinstance(other, device) and (self.type, self.index or 0) == (other.type, other.index or 0)
+
+    def __hash__(self):
+        return hash((self.type, self.index or 0))
+
+    def __repr__(self):
+        if self.index is None:
+            return f"device(type='{self.type}')"
+        return f"device(type='{self.type}', index={self.index})"
+
+    def __str__(self):
+        return self.type if self.index is None else f"{self.type}:{self.index}"
+
+
+CPU = device("cpu")
+
+
+def check_device(d):
+    """Normalises a `device=` argument; only devices this build can use are accepted."""
+    if d is None:
+        return CPU
+    d = device(d) if not isinstance(d, device) else d
+    if d.type != "cpu":
+        raise RuntimeError(
+            f"device '{d}' is not available: this build of ferrograd has no GPU backend "
+            "(ferrograd.gpu.is_available() is False)"
+        )
+    return d

@@ -1,0 +1,1654 @@
+"""The PyTorch-shaped Tensor API over the Rust core.
+
+Each op is written once as a function here; `_install` attaches it as a `Tensor` method and
+`__init__` exports it as `ferrograd.<name>`. Argument parsing lives here, math in Rust.
+"""
+import builtins
+import collections
+import numbers
+
+import numpy as np
+
+from . import _core
+from ._core import Tensor
+from ._device import CPU, check_device, device
+from ._dtype import bool_, dtype, float32, float64, from_name, from_numpy_dtype, get_default_dtype, int64, to_dtype
+
+_py_bool, _py_int, _py_float, _py_max, _py_min, _py_sum, _py_abs = (
+    builtins.bool, builtins.int, builtins.float, builtins.max, builtins.min, builtins.sum, builtins.abs)
+
+
+class Size(tuple):
+    """`tensor.shape`: a tuple of ints, printed as PyTorch prints it."""
+
+    def __repr__(self):
+        return f"torch.Size({list(self)})"
+
+    def numel(self):
+        n = 1
+        for d in self:
+            n *= d
+        return n
+
+    def __getitem__(self, i):
+        r = tuple.__getitem__(self, i)
+        return Size(r) if isinstance(i, slice) else r
+
+
+ReturnMax = collections.namedtuple("max", ["values", "indices"])
+ReturnMin = collections.namedtuple("min", ["values", "indices"])
+ReturnSort = collections.namedtuple("sort", ["values", "indices"])
+ReturnTopk = collections.namedtuple("topk", ["values", "indices"])
+
+
+# ---------------------------------------------------------------------------- argument helpers
+
+def _shape_arg(size):
+    """Accepts f(2, 3), f((2, 3)), f([2, 3]) and f(Size)."""
+    if len(size) == 1 and isinstance(size[0], (tuple, list)):
+        size = size[0]
+    out = []
+    for s in size:
+        if isinstance(s, Tensor):
+            s = s.item()
+        if not isinstance(s, (numbers.Integral,)) or isinstance(s, _py_bool):
+            raise TypeError(f"size must be a sequence of ints, but got {type(s).__name__}")
+        out.append(_py_int(s))
+    return out
+
+
+def _creation_shape(size):
+    shape = _shape_arg(size)
+    for s in shape:
+        if s < 0:
+            raise RuntimeError(f"Trying to create tensor with negative dimension {s}: {shape}")
+    return shape
+
+
+def _dims(dim):
+    """None, an int, or a sequence of ints -> None or a list."""
+    if dim is None:
+        return None
+    if isinstance(dim, (tuple, list)):
+        return [_py_int(d) for d in dim]
+    return [_py_int(dim)]
+
+
+def _as_tensor_operand(x, like=None):
+    if isinstance(x, Tensor):
+        return x
+    if isinstance(x, (numbers.Number, np.generic)):
+        return x
+    return tensor(x)
+
+
+def _dname(d):
+    return to_dtype(d).name
+
+
+def _is_scalar(x):
+    return isinstance(x, (numbers.Number, np.generic)) and not isinstance(x, Tensor)
+
+
+# ---------------------------------------------------------------------------- creation
+
+def _infer_np(data, dtype):
+    """numpy array from nested Python data with PyTorch's inference (floats -> default dtype)."""
+    if isinstance(data, Tensor):
+        return data
+    if isinstance(data, np.ndarray):
+        arr = data
+    else:
+        flat = data
+        if isinstance(data, (list, tuple)):
+            flat = [_tensor_to_py(v) for v in data] if builtins.any(isinstance(v, Tensor) for v in data) else data
+        try:
+            arr = np.array(flat)
+        except ValueError as e:
+            raise ValueError(f"could not build a tensor from {type(data).__name__}: {e}") from None
+        if arr.dtype == object:
+            raise TypeError(f"can't build a tensor from nested data of mixed or unsupported types: {data!r}"[:300])
+        if arr.dtype.kind == "f" and dtype is None:
+            arr = arr.astype(get_default_dtype()._np)
+        if arr.dtype.kind in "US":
+            raise TypeError(f"new(): invalid data type '{arr.dtype.kind == 'U' and 'str' or 'bytes'}'")
+    return arr
+
+
+def _tensor_to_py(v):
+    if isinstance(v, Tensor):
+        return v.tolist()
+    if isinstance(v, (list, tuple)):
+        return [_tensor_to_py(x) for x in v]
+    return v
+
+
+def tensor(data, dtype=None, device=None, requires_grad=False, pin_memory=False):
+    """A new tensor holding a copy of `data` (nested lists, numbers, numpy arrays, tensors)."""
+    check_device(device)
+    if isinstance(data, Tensor):
+        out = data.detach().clone()
+        if dtype is not None:
+            out = out.to(dtype)
+    else:
+        arr = _infer_np(data, dtype)
+        target = to_dtype(dtype) if dtype is not None else from_numpy_dtype(arr.dtype)
+        arr = np.ascontiguousarray(arr, dtype=target._np)
+        out = _core.from_numpy(arr.copy() if arr.base is not None or not arr.flags.owndata else arr)
+    if requires_grad:
+        out.requires_grad_(True)
+    return out
+
+
+def as_tensor(data, dtype=None, device=None):
+    """Like `tensor`, but shares memory with a tensor or numpy array when it can."""
+    check_device(device)
+    if isinstance(data, Tensor):
+        return data if dtype is None else data.to(dtype)
+    if isinstance(data, np.ndarray) and (dtype is None or to_dtype(dtype)._np == data.dtype):
+        try:
+            return _core.from_numpy(data)
+        except (TypeError, ValueError):
+            pass
+    return tensor(data, dtype=dtype)
+
+
+def from_numpy(arr):
+    """A tensor sharing memory with the numpy array `arr`."""
+    return _core.from_numpy(arr)
+
+
+def _fill(size, value, dtype, device, requires_grad, default):
+    check_device(device)
+    d = to_dtype(dtype) if dtype is not None else default
+    out = _core.full(_creation_shape(size), _py_float(value), d.name)
+    if isinstance(value, numbers.Integral) and not isinstance(value, _py_bool) and d is int64:
+        out = _core.full_int(_creation_shape(size), _py_int(value))
+    if requires_grad:
+        out.requires_grad_(True)
+    return out
+
+
+def zeros(*size, dtype=None, device=None, requires_grad=False, out=None):
+    return _fill(size, 0, dtype, device, requires_grad, get_default_dtype())
+
+
+def ones(*size, dtype=None, device=None, requires_grad=False, out=None):
+    return _fill(size, 1, dtype, device, requires_grad, get_default_dtype())
+
+
+def empty(*size, dtype=None, device=None, requires_grad=False, memory_format=None, out=None):
+    return _fill(size, 0, dtype, device, requires_grad, get_default_dtype())
+
+
+def _scalar_dtype(v):
+    if isinstance(v, (_py_bool, np.bool_)):
+        return bool_
+    if isinstance(v, numbers.Integral):
+        return int64
+    return get_default_dtype()
+
+
+def full(size, fill_value, dtype=None, device=None, requires_grad=False, out=None):
+    if isinstance(fill_value, Tensor):
+        fill_value = fill_value.item()
+    return _fill((size,) if not isinstance(size, (tuple, list)) else (tuple(size),), fill_value,
+                 dtype, device, requires_grad, _scalar_dtype(fill_value))
+
+
+def zeros_like(x, dtype=None, device=None, requires_grad=False, memory_format=None):
+    return zeros(x.shape, dtype=dtype or x.dtype, device=device, requires_grad=requires_grad)
+
+
+def ones_like(x, dtype=None, device=None, requires_grad=False, memory_format=None):
+    return ones(x.shape, dtype=dtype or x.dtype, device=device, requires_grad=requires_grad)
+
+
+def empty_like(x, dtype=None, device=None, requires_grad=False, memory_format=None):
+    return zeros_like(x, dtype=dtype, device=device, requires_grad=requires_grad)
+
+
+def full_like(x, fill_value, dtype=None, device=None, requires_grad=False, memory_format=None):
+    return full(tuple(x.shape), fill_value, dtype=dtype or x.dtype, device=device, requires_grad=requires_grad)
+
+
+def _float_dtype(dtype, op):
+    d = to_dtype(dtype) if dtype is not None else get_default_dtype()
+    if not d.is_floating_point:
+        raise RuntimeError(f"\"{op}\" not implemented for '{d.name}'; use a floating point dtype")
+    return d
+
+
+def rand(*size, dtype=None, device=None, requires_grad=False, generator=None, out=None):
+    check_device(device)
+    out = _core.rand_uniform(_creation_shape(size), 0.0, 1.0, _float_dtype(dtype, "check_uniform_bounds").name)
+    return out.requires_grad_(True) if requires_grad else out
+
+
+def randn(*size, dtype=None, device=None, requires_grad=False, generator=None, out=None):
+    check_device(device)
+    out = _core.rand_normal(_creation_shape(size), 0.0, 1.0, _float_dtype(dtype, "normal_kernel_cpu").name)
+    return out.requires_grad_(True) if requires_grad else out
+
+
+def randint(low, high=None, size=None, dtype=None, device=None, requires_grad=False, generator=None):
+    check_device(device)
+    if size is None:
+        if high is None or not isinstance(high, (tuple, list)):
+            raise TypeError("randint() missing required argument 'size'")
+        low, high, size = 0, low, high
+    elif high is None:
+        low, high = 0, low
+    return _core.randint(_py_int(low), _py_int(high), _creation_shape((tuple(size),)), _dname(dtype or int64))
+
+
+def randperm(n, dtype=None, device=None, generator=None, requires_grad=False):
+    check_device(device)
+    out = _core.randperm(_py_int(n))
+    return out if dtype is None else out.to(dtype)
+
+
+def rand_like(x, dtype=None, device=None, requires_grad=False, memory_format=None):
+    return rand(x.shape, dtype=dtype or x.dtype, requires_grad=requires_grad)
+
+
+def randn_like(x, dtype=None, device=None, requires_grad=False, memory_format=None):
+    return randn(x.shape, dtype=dtype or x.dtype, requires_grad=requires_grad)
+
+
+def randint_like(x, low=0, high=None, dtype=None, device=None):
+    if high is None:
+        low, high = 0, low
+    return randint(low, high, tuple(x.shape), dtype=dtype or x.dtype)
+
+
+def manual_seed(seed):
+    _core.manual_seed(_py_int(seed) & 0xFFFF_FFFF_FFFF_FFFF)
+    return None
+
+
+def seed():
+    import time
+    s = time.time_ns() & 0xFFFF_FFFF_FFFF_FFFF
+    _core.manual_seed(s)
+    return s
+
+
+def arange(start, end=None, step=1, dtype=None, device=None, requires_grad=False, out=None):
+    check_device(device)
+    if end is None:
+        start, end = 0, start
+    vals = [v.item() if isinstance(v, Tensor) else v for v in (start, end, step)]
+    if dtype is None:
+        is_int = builtins.all(isinstance(v, numbers.Integral) for v in vals)
+        dtype = int64 if is_int else get_default_dtype()
+    out = _core.arange(_py_float(vals[0]), _py_float(vals[1]), _py_float(vals[2]), _dname(dtype))
+    return out.requires_grad_(True) if requires_grad else out
+
+
+def linspace(start, end, steps, dtype=None, device=None, requires_grad=False, out=None):
+    check_device(device)
+    if steps < 0:
+        raise RuntimeError("number of steps must be non-negative")
+    out = _core.linspace(_py_float(start), _py_float(end), _py_int(steps), _dname(dtype or get_default_dtype()))
+    return out.requires_grad_(True) if requires_grad else out
+
+
+def eye(n, m=None, dtype=None, device=None, requires_grad=False, out=None):
+    check_device(device)
+    if n < 0 or (m is not None and m < 0):
+        raise RuntimeError(f"n and m must be non-negative, got n={n}, m={m}")
+    out = _core.eye(_py_int(n), _py_int(n if m is None else m), _dname(dtype or get_default_dtype()))
+    return out.requires_grad_(True) if requires_grad else out
+
+
+# ---------------------------------------------------------------------------- properties & conversion
+
+def _shape(self):
+    return Size(self._shape)
+
+
+def size(self, dim=None):
+    if dim is None:
+        return Size(self._shape)
+    return self._shape[_wrap(dim, self.ndim)]
+
+
+def stride(self, dim=None):
+    s = self._strides()
+    return s if dim is None else s[_wrap(dim, self.ndim)]
+
+
+def _wrap(dim, n):
+    n1 = _py_max(n, 1)
+    if not -n1 <= dim < n1:
+        raise IndexError(f"Dimension out of range (expected to be in range of [{-n1}, {n1 - 1}], but got {dim})")
+    return dim % n1
+
+
+def _dtype_prop(self):
+    return from_name(self._dtype)
+
+
+def _device_prop(self):
+    return CPU
+
+
+def is_floating_point(self):
+    return self._dtype in ("float32", "float64")
+
+
+def numpy(self, force=False):
+    if self.requires_grad and not force:
+        raise RuntimeError("Can't call numpy() on Tensor that requires grad. Use tensor.detach().numpy() instead.")
+    return self._numpy()
+
+
+def __array__(self, dtype=None, copy=None):
+    arr = self.numpy()
+    if dtype is not None:
+        arr = arr.astype(dtype)
+    return arr
+
+
+def tolist(self):
+    flat = self._flat_list()
+    shape = self._shape
+    if not shape:
+        return flat[0]
+
+    def nest(items, dims):
+        if len(dims) == 1:
+            return items
+        step = len(items) // dims[0] if dims[0] else 0
+        return [nest(items[i * step:(i + 1) * step], dims[1:]) for i in range(dims[0])]
+
+    return nest(flat, shape)
+
+
+def __float__(self):
+    return _py_float(self.item())
+
+
+def __int__(self):
+    return _py_int(self.item())
+
+
+def __index__(self):
+    if self._dtype not in ("int64", "bool") or self.numel() != 1:
+        raise TypeError("only integer tensors of a single element can be converted to an index")
+    return _py_int(self.item())
+
+
+def __bool__(self):
+    if self.numel() != 1:
+        raise RuntimeError(f"Boolean value of Tensor with more than one value is ambiguous")
+    return _py_bool(self.item())
+
+
+def __iter__(self):
+    if self.ndim == 0:
+        raise TypeError("iteration over a 0-d tensor")
+    return (self.select(0, i) for i in range(self._shape[0]))
+
+
+def __contains__(self, element):
+    return _py_bool((self == element).any().item())
+
+
+def __reduce_ex__(self, protocol):
+    return (_rebuild, (type(self), self.detach().numpy().copy(), self.requires_grad))
+
+
+def _rebuild(cls, arr, requires_grad):
+    t = _core.from_numpy(arr)
+    if cls is not Tensor:
+        t = cls(t, requires_grad) if requires_grad is not None else cls(t)
+    elif requires_grad:
+        t.requires_grad_(True)
+    return t
+
+
+def __deepcopy__(self, memo):
+    if id(self) in memo:
+        return memo[id(self)]
+    data = self.detach().clone()
+    if type(self) is not Tensor:
+        out = type(self)(data, self.requires_grad)
+    else:
+        out = data.requires_grad_(self.requires_grad) if self.is_leaf else data
+    if self.grad is not None:
+        out.grad = self.grad.detach().clone()
+    memo[id(self)] = out
+    return out
+
+
+def to(self, *args, **kwargs):
+    """`to(dtype)`, `to(device)`, `to(device, dtype)`, `to(other)`; copy=True forces a copy."""
+    target_dtype = kwargs.pop("dtype", None)
+    target_device = kwargs.pop("device", None)
+    copy = kwargs.pop("copy", False)
+    kwargs.pop("non_blocking", None)
+    kwargs.pop("memory_format", None)
+    if kwargs:
+        raise TypeError(f"to() got unexpected keyword arguments {list(kwargs)}")
+    for a in args:
+        if isinstance(a, Tensor):
+            target_dtype, target_device = a.dtype, a.device
+        elif isinstance(a, (str, device)):
+            target_device = a
+        elif isinstance(a, _py_bool):
+            continue
+        elif a is not None:
+            target_dtype = a
+    check_device(target_device)
+    out = self
+    if target_dtype is not None and to_dtype(target_dtype).name != self._dtype:
+        out = _core.to_dtype(self, to_dtype(target_dtype).name)
+    elif copy:
+        out = self.clone()
+    return out
+
+
+def cpu(self):
+    return self
+
+
+def cuda(self, device=None, non_blocking=False):
+    return self.to("cuda" if device is None else device)
+
+
+def type_(self, dtype=None, non_blocking=False):
+    if dtype is None:
+        return "torch." + self.dtype.name.replace("float32", "Float").replace("float64", "Double") \
+            .replace("int64", "Long").replace("bool", "Bool") + "Tensor"
+    return self.to(dtype)
+
+
+def type_as(self, other):
+    return self.to(other.dtype)
+
+
+def float_(self):
+    return self.to(float32)
+
+
+def double(self):
+    return self.to(float64)
+
+
+def long(self):
+    return self.to(int64)
+
+
+def int_(self):
+    return self.to(int64)
+
+
+def bool__(self):
+    return self.to(bool_)
+
+
+def half(self):
+    raise NotImplementedError("float16 is not supported by ferrograd yet")
+
+
+def requires_grad_(self, requires_grad=True):
+    self.requires_grad = requires_grad
+    return self
+
+
+def clone(self, memory_format=None):
+    return _core.clone(self)
+
+
+def contiguous(self, memory_format=None):
+    return _core.contiguous(self)
+
+
+def new_tensor(self, data, dtype=None, device=None, requires_grad=False):
+    return tensor(data, dtype=dtype or self.dtype, requires_grad=requires_grad)
+
+
+def new_zeros(self, *size, dtype=None, device=None, requires_grad=False):
+    return zeros(*size, dtype=dtype or self.dtype, requires_grad=requires_grad)
+
+
+def new_ones(self, *size, dtype=None, device=None, requires_grad=False):
+    return ones(*size, dtype=dtype or self.dtype, requires_grad=requires_grad)
+
+
+def new_empty(self, *size, dtype=None, device=None, requires_grad=False):
+    return zeros(*size, dtype=dtype or self.dtype, requires_grad=requires_grad)
+
+
+def new_full(self, size, fill_value, dtype=None, device=None, requires_grad=False):
+    return full(size, fill_value, dtype=dtype or self.dtype, requires_grad=requires_grad)
+
+
+# ---------------------------------------------------------------------------- arithmetic
+
+def _binary(name):
+    def op(input, other, *, out=None):
+        _no_out(out)
+        return _core.binary(input, other, name)
+    op.__name__ = name
+    return op
+
+
+def _no_out(out):
+    if out is not None:
+        raise NotImplementedError("the out= argument is not supported by ferrograd")
+
+
+def add(input, other, *, alpha=1, out=None):
+    _no_out(out)
+    if alpha != 1:
+        other = _core.binary(other, alpha, "mul")
+    return _core.binary(input, other, "add")
+
+
+def sub(input, other, *, alpha=1, out=None):
+    _no_out(out)
+    if alpha != 1:
+        other = _core.binary(other, alpha, "mul")
+    return _core.binary(input, other, "sub")
+
+
+def rsub(input, other, *, alpha=1):
+    return sub(other, input, alpha=alpha)
+
+
+def div(input, other, *, rounding_mode=None, out=None):
+    _no_out(out)
+    if rounding_mode is None:
+        return _core.binary(input, other, "div")
+    if rounding_mode == "floor":
+        return _core.binary(input, other, "floor_divide")
+    if rounding_mode == "trunc":
+        q = _core.binary(input, other, "div")
+        is_int = builtins.all(not isinstance(v, Tensor) and isinstance(v, numbers.Integral) or
+                     isinstance(v, Tensor) and v._dtype in ("int64", "bool") for v in (input, other))
+        q = q.trunc()
+        return q.to(int64) if is_int else q
+    raise ValueError(f"div expected rounding_mode to be one of None, 'trunc', or 'floor' but found '{rounding_mode}'")
+
+
+mul = _binary("mul")
+multiply = mul
+true_divide = _binary("div")
+floor_divide = _binary("floor_divide")
+remainder = _binary("remainder")
+maximum = _binary("maximum")
+minimum = _binary("minimum")
+atan2 = _binary("atan2")
+eq = _binary("eq")
+ne = _binary("ne")
+lt = _binary("lt")
+le = _binary("le")
+gt = _binary("gt")
+ge = _binary("ge")
+greater, greater_equal, less, less_equal, not_equal = gt, ge, lt, le, ne
+logical_and = _binary("logical_and")
+logical_or = _binary("logical_or")
+logical_xor = _binary("logical_xor")
+bitwise_and = _binary("bitwise_and")
+bitwise_or = _binary("bitwise_or")
+bitwise_xor = _binary("bitwise_xor")
+divide = div
+subtract = sub
+
+
+def pow(input, exponent, *, out=None):
+    _no_out(out)
+    return _core.binary(input, exponent, "pow")
+
+
+def fmod(input, other):
+    q = div(input, other, rounding_mode="trunc")
+    return input - q * other
+
+
+def _unary(name):
+    def op(input, *, out=None):
+        _no_out(out)
+        return _core.unary(input, name)
+    op.__name__ = name
+    return op
+
+
+_UNARY = ["neg", "abs", "exp", "log", "log2", "log10", "log1p", "expm1", "sqrt", "rsqrt", "square",
+          "reciprocal", "sin", "cos", "tan", "asin", "acos", "atan", "sinh", "cosh", "tanh", "sigmoid",
+          "relu", "erf", "sign", "floor", "ceil", "trunc", "frac", "logical_not", "bitwise_not",
+          "isnan", "isinf", "isfinite"]
+globals().update({n: _unary(n) for n in _UNARY})
+negative, absolute, arcsin, arccos, arctan, fix = neg, abs, asin, acos, atan, trunc  # noqa: F821
+
+
+def round(input, decimals=0, *, out=None):
+    _no_out(out)
+    if decimals == 0:
+        return _core.unary(input, "round")
+    scale = 10.0 ** decimals
+    return _core.unary(input * scale, "round") / scale
+
+
+def exp2(input):
+    return pow(2.0, input)
+
+
+def erfc(input):
+    return 1 - erf(input)  # noqa: F821
+
+
+def clamp(input, min=None, max=None, *, out=None):
+    _no_out(out)
+    if isinstance(min, Tensor) or isinstance(max, Tensor):
+        out = input
+        if min is not None:
+            out = maximum(out, min)
+        if max is not None:
+            out = minimum(out, max)
+        return out
+    return _core.clamp(input, None if min is None else _py_float(min), None if max is None else _py_float(max))
+
+
+clip = clamp
+
+
+def clamp_min(input, min):
+    return clamp(input, min=min)
+
+
+def clamp_max(input, max):
+    return clamp(input, max=max)
+
+
+def lerp(input, end, weight):
+    return input + weight * (end - input)
+
+
+def isclose(input, other, rtol=1e-05, atol=1e-08, equal_nan=False):
+    other = other if isinstance(other, Tensor) else tensor(other, dtype=input.dtype)
+    if input.dtype is not other.dtype:
+        raise RuntimeError(f"{input.dtype} did not match {other.dtype}")
+    a, b = input.double(), other.double()
+    close = (a - b).abs() <= atol + rtol * b.abs()
+    close = close | (a == b)
+    if equal_nan:
+        close = close | (a.isnan() & b.isnan())
+    return close
+
+
+def allclose(input, other, rtol=1e-05, atol=1e-08, equal_nan=False):
+    return _py_bool(isclose(input, other, rtol, atol, equal_nan).all().item())
+
+
+def equal(input, other):
+    if tuple(input.shape) != tuple(other.shape):
+        return False
+    return _py_bool((input == other).all().item())
+
+
+def where(condition, input=None, other=None):
+    if input is None and other is None:
+        return nonzero(condition, as_tuple=True)
+    if not isinstance(condition, Tensor):
+        condition = tensor(condition)
+    return _core.where_(condition.to(bool_) if condition._dtype != "bool" else condition, input, other)
+
+
+# ---------------------------------------------------------------------------- reductions
+
+def _sum_dtype(input, dtype):
+    return input if dtype is None else input.to(dtype)
+
+
+def sum(input, dim=None, keepdim=False, *, dtype=None):
+    return _core.sum(_sum_dtype(input, dtype), _dims(dim), keepdim)
+
+
+def nansum(input, dim=None, keepdim=False, *, dtype=None):
+    return sum(where(input.isnan(), 0.0, input), dim, keepdim, dtype=dtype)
+
+
+def mean(input, dim=None, keepdim=False, *, dtype=None):
+    return _core.mean(_sum_dtype(input, dtype), _dims(dim), keepdim)
+
+
+def nanmean(input, dim=None, keepdim=False):
+    keep = ~input.isnan()
+    return nansum(input, dim, keepdim) / keep.sum(dim, keepdim)
+
+
+def prod(input, dim=None, keepdim=False, *, dtype=None):
+    return _core.prod(_sum_dtype(input, dtype), _dims(dim), keepdim)
+
+
+def _max_min(input, dim, keepdim, other, is_max):
+    if isinstance(dim, Tensor):
+        other, dim = dim, None
+    if other is not None:
+        return maximum(input, other) if is_max else minimum(input, other)
+    if dim is None:
+        if input.numel() == 0:
+            raise RuntimeError(f"{'max' if is_max else 'min'}(): Expected reduction dim to be specified for input.numel() == 0. Specify the reduction dim with the 'dim' argument.")
+        return _core.amax(input, None, False, is_max)
+    v, i = _core.max_dim(input, _py_int(dim), keepdim, is_max)
+    return (ReturnMax if is_max else ReturnMin)(v, i)
+
+
+def max(input, dim=None, keepdim=False, *, other=None):
+    return _max_min(input, dim, keepdim, other, True)
+
+
+def min(input, dim=None, keepdim=False, *, other=None):
+    return _max_min(input, dim, keepdim, other, False)
+
+
+def amax(input, dim=(), keepdim=False):
+    return _core.amax(input, _dims(dim) or None, keepdim, True)
+
+
+def amin(input, dim=(), keepdim=False):
+    return _core.amax(input, _dims(dim) or None, keepdim, False)
+
+
+def aminmax(input, *, dim=None, keepdim=False):
+    return amin(input, dim if dim is not None else (), keepdim), amax(input, dim if dim is not None else (), keepdim)
+
+
+def argmax(input, dim=None, keepdim=False):
+    return _core.argmax(input, None if dim is None else _py_int(dim), keepdim, True)
+
+
+def argmin(input, dim=None, keepdim=False):
+    return _core.argmax(input, None if dim is None else _py_int(dim), keepdim, False)
+
+
+def _correction(unbiased, correction):
+    if correction is not None:
+        return _py_float(correction)
+    return 1.0 if unbiased in (None, True) else 0.0
+
+
+def var(input, dim=None, unbiased=None, keepdim=False, *, correction=None):
+    if isinstance(dim, _py_bool):
+        dim, unbiased = None, dim
+    return _core.var(input, _dims(dim), _correction(unbiased, correction), keepdim)
+
+
+def std(input, dim=None, unbiased=None, keepdim=False, *, correction=None):
+    return sqrt(var(input, dim, unbiased, keepdim, correction=correction))  # noqa: F821
+
+
+def var_mean(input, dim=None, unbiased=None, keepdim=False, *, correction=None):
+    return var(input, dim, unbiased, keepdim, correction=correction), mean(input, dim, keepdim)
+
+
+def std_mean(input, dim=None, unbiased=None, keepdim=False, *, correction=None):
+    return std(input, dim, unbiased, keepdim, correction=correction), mean(input, dim, keepdim)
+
+
+def logsumexp(input, dim, keepdim=False):
+    return _core.logsumexp(input, _dims(dim), keepdim)
+
+
+def norm(input, p="fro", dim=None, keepdim=False, dtype=None):
+    if dtype is not None:
+        input = input.to(dtype)
+    if p in ("fro", None):
+        p = 2.0
+    elif p == "nuc":
+        raise NotImplementedError("nuclear norm is not supported")
+    return _core.norm(input, _py_float(p), _dims(dim), keepdim)
+
+
+def cumsum(input, dim, *, dtype=None):
+    return _core.cumulative(_sum_dtype(input, dtype), _py_int(dim), False)
+
+
+def cumprod(input, dim, *, dtype=None):
+    return _core.cumulative(_sum_dtype(input, dtype), _py_int(dim), True)
+
+
+def any(input, dim=None, keepdim=False):
+    return _core.any(input, _dims(dim), keepdim)
+
+
+def all(input, dim=None, keepdim=False):
+    return _core.all(input, _dims(dim), keepdim)
+
+
+def count_nonzero(input, dim=None):
+    return sum(input != 0, dim)
+
+
+def median(input, dim=None, keepdim=False):
+    if dim is None:
+        flat = input.flatten()
+        return sort(flat).values[(flat.numel() - 1) // 2]
+    s = sort(input, dim)
+    k = (input.shape[dim] - 1) // 2
+    v = s.values.narrow(dim, k, 1)
+    i = s.indices.narrow(dim, k, 1)
+    if not keepdim:
+        v, i = v.squeeze(dim), i.squeeze(dim)
+    return collections.namedtuple("median", ["values", "indices"])(v, i)
+
+
+def sort(input, dim=-1, descending=False, stable=False):
+    """Sorted values and indices along `dim` (a stable sort; the gradient flows through gather)."""
+    arr = input.detach().numpy()
+    key = -arr if descending and input._dtype != "bool" else arr
+    idx = np.argsort(key, axis=dim, kind="stable")
+    if descending and input._dtype == "bool":
+        idx = np.argsort(~arr, axis=dim, kind="stable")
+    indices = tensor(idx.astype(np.int64))
+    return ReturnSort(gather(input, dim, indices), indices)
+
+
+def argsort(input, dim=-1, descending=False, stable=False):
+    return sort(input, dim, descending).indices
+
+
+def topk(input, k, dim=-1, largest=True, sorted=True):
+    s = sort(input, dim, descending=largest)
+    return ReturnTopk(s.values.narrow(dim, 0, k), s.indices.narrow(dim, 0, k))
+
+
+# ---------------------------------------------------------------------------- shape
+
+def view(self, *shape):
+    if len(shape) == 1 and isinstance(shape[0], (dtype, type)) and not isinstance(shape[0], (tuple, list)):
+        raise NotImplementedError("view(dtype) is not supported")
+    return _core.view(self, _shape_arg(shape))
+
+
+def view_as(self, other):
+    return _core.view(self, list(other.shape))
+
+
+def reshape(input, *shape):
+    return _core.reshape(input, _shape_arg(shape))
+
+
+def reshape_as(self, other):
+    return _core.reshape(self, list(other.shape))
+
+
+def permute(input, *dims):
+    return _core.permute(input, _shape_arg(dims))
+
+
+def transpose(input, dim0, dim1):
+    return _core.transpose(input, dim0, dim1)
+
+
+swapaxes = swapdims = transpose
+
+
+def t(input):
+    return _core.t_(input)
+
+
+def _T(self):
+    if self.ndim <= 2:
+        return _core.t_(self) if self.ndim == 2 else self
+    return _core.permute(self, list(range(self.ndim - 1, -1, -1)))
+
+
+def _mT(self):
+    if self.ndim < 2:
+        raise RuntimeError("tensor.mT is only supported on matrices or batches of matrices. Got 1-D tensor.")
+    return _core.transpose(self, -2, -1)
+
+
+def adjoint(input):
+    return _mT(input)
+
+
+def expand(self, *sizes):
+    return _core.expand(self, _shape_arg(sizes))
+
+
+def expand_as(self, other):
+    return _core.expand(self, list(other.shape))
+
+
+def broadcast_to(input, shape):
+    return _core.expand(input, _shape_arg((shape,)))
+
+
+def broadcast_tensors(*tensors):
+    shape = broadcast_shapes(*[t.shape for t in tensors])
+    return tuple(t.expand(shape) for t in tensors)
+
+
+def broadcast_shapes(*shapes):
+    out = []
+    for s in shapes:
+        s = list(s) if isinstance(s, (tuple, list)) else [s]
+        n = _py_max(len(out), len(s))
+        a, b = [1] * (n - len(out)) + out, [1] * (n - len(s)) + s
+        res = []
+        for x, y in zip(a, b):
+            if x != y and x != 1 and y != 1:
+                raise RuntimeError(f"Shape mismatch: objects cannot be broadcast to a single shape. Mismatch is between {shapes}")
+            res.append(y if x == 1 else x)
+        out = res
+    return Size(out)
+
+
+def squeeze(input, dim=None):
+    return _core.squeeze(input, _dims(dim))
+
+
+def unsqueeze(input, dim):
+    return _core.unsqueeze(input, dim)
+
+
+def flatten(input, start_dim=0, end_dim=-1):
+    return _core.flatten(input, start_dim, end_dim)
+
+
+def ravel(input):
+    return _core.reshape(input, [-1])
+
+
+def unflatten(input, dim, sizes):
+    dim = _wrap(dim, input.ndim)
+    shape = list(input.shape)
+    return _core.reshape(input, shape[:dim] + list(sizes) + shape[dim + 1:])
+
+
+def narrow(input, dim, start, length):
+    if isinstance(start, Tensor):
+        start = start.item()
+    return _core.narrow(input, dim, start, length)
+
+
+def select(input, dim, index):
+    return _core.select(input, dim, _py_int(index))
+
+
+def movedim(input, source, destination):
+    if isinstance(source, (tuple, list)):
+        n = input.ndim
+        src = [s % n for s in source]
+        dst = [d % n for d in destination]
+        order = [None] * n
+        for s, d in zip(src, dst):
+            order[d] = s
+        rest = iter(i for i in range(n) if i not in src)
+        order = [o if o is not None else next(rest) for o in order]
+        return _core.permute(input, order)
+    return _core.movedim(input, source, destination)
+
+
+moveaxis = movedim
+
+
+def unfold(self, dimension, size, step):
+    return _core.unfold_dim(self, dimension, size, step)
+
+
+def cat(tensors, dim=0, *, out=None):
+    _no_out(out)
+    if isinstance(tensors, Tensor):
+        raise TypeError("cat(): argument 'tensors' must be a tuple or list of Tensors, not Tensor")
+    return _core.cat(list(tensors), dim)
+
+
+concat = concatenate = cat
+
+
+def stack(tensors, dim=0, *, out=None):
+    _no_out(out)
+    tensors = list(tensors)
+    if not tensors:
+        raise RuntimeError("stack expects a non-empty TensorList")
+    shape = tuple(tensors[0].shape)
+    for i, t in enumerate(tensors):
+        if tuple(t.shape) != shape:
+            raise RuntimeError(f"stack expects each tensor to be equal size, but got {list(shape)} at entry 0 and {list(t.shape)} at entry {i}")
+    d = _wrap(dim, len(shape) + 1)
+    return _core.cat([t.unsqueeze(d) for t in tensors], d)
+
+
+def hstack(tensors):
+    tensors = [atleast_1d(t) for t in tensors]
+    return cat(tensors, 0 if tensors[0].ndim == 1 else 1)
+
+
+def vstack(tensors):
+    return cat([atleast_2d(t) for t in tensors], 0)
+
+
+def atleast_1d(t):
+    return t.reshape(1) if t.ndim == 0 else t
+
+
+def atleast_2d(t):
+    return t.reshape(1, -1) if t.ndim < 2 else t
+
+
+def split(tensor, split_size_or_sections, dim=0):
+    d = _wrap(dim, tensor.ndim)
+    size = tensor.shape[d]
+    if isinstance(split_size_or_sections, numbers.Integral):
+        step = _py_int(split_size_or_sections)
+        if step <= 0 and size > 0:
+            raise RuntimeError(f"split_size can only be 0 if dimension size is 0, but got dimension size of {size}")
+        sections = [_py_min(step, size - i) for i in range(0, size, step)] if size else [0]
+    else:
+        sections = list(split_size_or_sections)
+        if _py_sum(sections) != size:
+            raise RuntimeError(f"split_with_sizes expects split_sizes to sum exactly to {size} (input tensor's size at dimension {d}), but got split_sizes={sections}")
+    out, start = [], 0
+    for s in sections:
+        out.append(_core.narrow(tensor, d, start, s))
+        start += s
+    return tuple(out)
+
+
+def tensor_split(input, indices_or_sections, dim=0):
+    d = _wrap(dim, input.ndim)
+    size = input.shape[d]
+    if isinstance(indices_or_sections, numbers.Integral):
+        n = indices_or_sections
+        q, r = divmod(size, n)
+        sizes = [q + 1] * r + [q] * (n - r)
+    else:
+        bounds = [0] + [_py_min(_py_max(i, 0), size) for i in indices_or_sections] + [size]
+        sizes = [_py_max(b - a, 0) for a, b in zip(bounds, bounds[1:])]
+    return split(input, sizes, d)
+
+
+def chunk(input, chunks, dim=0):
+    if chunks <= 0:
+        raise RuntimeError(f"chunk expects `chunks` to be greater than 0, got: {chunks}")
+    size = input.shape[_wrap(dim, input.ndim)]
+    step = -(-size // chunks) if size else 1
+    return split(input, _py_max(step, 1), dim)
+
+
+def unbind(input, dim=0):
+    return tuple(_core.select(input, dim, i) for i in range(input.shape[_wrap(dim, input.ndim)]))
+
+
+def repeat(self, *sizes):
+    sizes = _shape_arg(sizes)
+    if len(sizes) < self.ndim:
+        raise RuntimeError("Number of dimensions of repeat dims can not be smaller than number of dimensions of tensor")
+    x = self.reshape([1] * (len(sizes) - self.ndim) + list(self.shape))
+    expanded, final = [], []
+    for r, s in zip(sizes, x.shape):
+        expanded += [r, s]
+        final.append(r * s)
+    x = x.reshape([v for s in x.shape for v in (1, s)]).expand(expanded)
+    return x.reshape(final)
+
+
+def repeat_interleave(input, repeats, dim=None):
+    if dim is None:
+        input, dim = input.flatten(), 0
+    d = _wrap(dim, input.ndim)
+    if isinstance(repeats, Tensor):
+        repeats = repeats.tolist()
+    if isinstance(repeats, numbers.Integral):
+        idx = arange(input.shape[d]).unsqueeze(1).expand(-1, repeats).flatten()
+    else:
+        idx = tensor(np.repeat(np.arange(input.shape[d]), repeats).astype(np.int64))
+    return index_select(input, d, idx)
+
+
+def tile(input, dims):
+    dims = list(dims)
+    if len(dims) < input.ndim:
+        dims = [1] * (input.ndim - len(dims)) + dims
+    return repeat(input, dims)
+
+
+def flip(input, dims):
+    return _core.flip(input, _dims(dims))
+
+
+def fliplr(input):
+    return flip(input, [1])
+
+
+def flipud(input):
+    return flip(input, [0])
+
+
+def roll(input, shifts, dims=None):
+    if dims is None:
+        return roll(input.flatten(), shifts, 0).view(input.shape)
+    shifts, dims = _dims(shifts), _dims(dims)
+    if len(shifts) != len(dims):
+        raise RuntimeError(f"shifts and dimensions must align. shifts: {len(shifts)}, dims:{len(dims)}")
+    out = input
+    for s, d in zip(shifts, dims):
+        n = out.shape[d]
+        if n == 0:
+            continue
+        s %= n
+        if s:
+            out = cat([out.narrow(d, n - s, s), out.narrow(d, 0, n - s)], d)
+    return out
+
+
+def diag(input, diagonal=0):
+    if input.ndim == 1:
+        n = input.shape[0] + _py_abs(diagonal)
+        out = zeros(n, n, dtype=input.dtype)
+        idx = arange(input.shape[0])
+        rows, cols = (idx, idx + diagonal) if diagonal >= 0 else (idx - diagonal, idx)
+        return out.index_put((rows, cols), input)
+    return diagonal_(input, diagonal)
+
+
+def diagonal_(input, offset=0, dim1=0, dim2=1):
+    n, m = input.shape[dim1], input.shape[dim2]
+    length = _py_max(0, _py_min(n, m - offset) if offset >= 0 else _py_min(n + offset, m))
+    rows = arange(length) + _py_max(-offset, 0)
+    cols = arange(length) + _py_max(offset, 0)
+    x = movedim(input, (dim1, dim2), (0, 1))
+    return movedim(x[rows, cols], 0, -1)
+
+
+def trace(input):
+    return diagonal_(input).sum()
+
+
+def tril(input, diagonal=0):
+    r = arange(input.shape[-2]).unsqueeze(1)
+    c = arange(input.shape[-1]).unsqueeze(0)
+    return where(c - r <= diagonal, input, zeros((), dtype=input.dtype))
+
+
+def triu(input, diagonal=0):
+    r = arange(input.shape[-2]).unsqueeze(1)
+    c = arange(input.shape[-1]).unsqueeze(0)
+    return where(c - r >= diagonal, input, zeros((), dtype=input.dtype))
+
+
+# ---------------------------------------------------------------------------- indexing
+
+def gather(input, dim, index, *, sparse_grad=False):
+    return _core.gather(input, dim, index)
+
+
+def scatter(input, dim, index, src=None, value=None, *, reduce=None):
+    if reduce is not None:
+        if reduce != "add":
+            raise NotImplementedError(f"scatter reduce='{reduce}' is not supported")
+        return _core.scatter(input, dim, index, src if src is not None else value, True)
+    return _core.scatter(input, dim, index, src if src is not None else value, False)
+
+
+def scatter_add(input, dim, index, src):
+    return _core.scatter(input, dim, index, src, True)
+
+
+def index_select(input, dim, index):
+    return _core.index_select(input, dim, index)
+
+
+def index_add(input, dim, index, source, *, alpha=1):
+    if alpha != 1:
+        source = source * alpha
+    return _core.index_add(input, dim, index, source)
+
+
+def index_fill(input, dim, index, value):
+    mask_shape = [1] * input.ndim
+    d = _wrap(dim, input.ndim)
+    mask_shape[d] = input.shape[d]
+    mask = zeros(input.shape[d], dtype=bool_).index_put((index,), True).view(mask_shape)
+    return where(mask, value, input)
+
+
+def masked_fill(input, mask, value):
+    if mask._dtype != "bool":
+        raise RuntimeError(f"masked_fill_ only supports boolean masks, but got mask with dtype {mask.dtype}")
+    if isinstance(value, Tensor):
+        if value.ndim != 0:
+            raise RuntimeError(f"masked_fill_ only supports a 0-dimensional value tensor, but got tensor with {value.ndim} dimension(s).")
+        value = value.to(input.dtype)
+    out = _core.where_(mask, value, input)
+    return out if out._dtype == input._dtype else out.to(input.dtype)
+
+
+def masked_select(input, mask):
+    if mask._dtype != "bool":
+        raise RuntimeError(f"masked_select: expected BoolTensor for mask, got {mask.dtype}")
+    shape = broadcast_shapes(input.shape, mask.shape)
+    x, m = input.expand(shape), mask.expand(shape)
+    idx = m.reshape(-1).nonzero().reshape(-1)
+    return x.reshape(-1).index_select(0, idx)
+
+
+def nonzero(input, *, as_tuple=False):
+    nz = _core.nonzero(input)
+    if as_tuple:
+        if input.ndim == 0:
+            return (nz.reshape(-1),) if input.item() else (zeros(0, dtype=int64),)
+        return tuple(nz.select(1, i) for i in range(input.ndim))
+    return nz
+
+
+def argwhere(input):
+    return _core.nonzero(input)
+
+
+def take(input, index):
+    return _core.take(input, index)
+
+
+def take_along_dim(input, indices, dim=None):
+    if dim is None:
+        return take(input, indices)
+    shape = list(broadcast_shapes(input.shape, indices.shape))
+    d = _wrap(dim, input.ndim)
+    ishape, xshape = list(shape), list(shape)
+    ishape[d], xshape[d] = indices.shape[d], input.shape[d]
+    return gather(input.expand(xshape), d, indices.expand(ishape))
+
+
+def _index_tensor(i):
+    if isinstance(i, Tensor):
+        return i
+    arr = np.asarray(i)
+    if arr.dtype == object:
+        raise IndexError(f"only integers, slices (`:`), ellipsis (`...`), None and long or byte Variables are valid indices (got {type(i).__name__})")
+    if arr.dtype.kind == "f":
+        raise IndexError("tensors used as indices must be long, int, byte or bool tensors")
+    if arr.size == 0 and arr.dtype.kind not in "b":
+        arr = arr.astype(np.int64)
+    return tensor(arr)
+
+
+def _expand_index(self, index):
+    """Normalises an index to a list of items, with Ellipsis expanded."""
+    if not isinstance(index, tuple):
+        index = (index,)
+    items = []
+    for i in index:
+        if isinstance(i, (list, np.ndarray)) or (isinstance(i, Tensor) and not isinstance(i, _py_bool)):
+            i = _index_tensor(i)
+        items.append(i)
+    consumed = 0
+    for i in items:
+        if i is None or i is Ellipsis or isinstance(i, _py_bool):
+            continue
+        if isinstance(i, Tensor) and i._dtype == "bool":
+            consumed += _py_max(i.ndim, 0)
+        else:
+            consumed += 1
+    if consumed > self.ndim:
+        raise IndexError(f"too many indices for tensor of dimension {self.ndim}")
+    ell = [k for k, i in enumerate(items) if i is Ellipsis]
+    if len(ell) > 1:
+        raise IndexError("an index can only have a single ellipsis ('...')")
+    if ell:
+        k = ell[0]
+        items = items[:k] + [slice(None)] * (self.ndim - consumed) + items[k + 1:]
+    return items
+
+
+def _apply_index(self, index):
+    """Basic indexing as views, then advanced (tensor) indices via one index_select."""
+    items = _expand_index(self, index)
+    x, d = self, 0
+    advanced = []  # (dim in x, int64 index tensor)
+    for i in items:
+        if i is None:
+            x = _core.unsqueeze(x, d)
+            d += 1
+        elif isinstance(i, _py_bool):
+            x = _core.unsqueeze(x, d)
+            if not i:
+                x = _core.slice(x, d, 0, 0, 1)
+            d += 1
+        elif isinstance(i, slice):
+            step = 1 if i.step is None else _py_int(i.step)
+            if step <= 0:
+                raise ValueError("step must be greater than zero")
+            start = None if i.start is None else _py_int(i.start)
+            stop = None if i.stop is None else _py_int(i.stop)
+            x = _core.slice(x, d, start, stop, step)
+            d += 1
+        elif isinstance(i, Tensor):
+            if i._dtype == "bool":
+                k = i.ndim
+                if tuple(x.shape[d:d + k]) != tuple(i.shape):
+                    raise IndexError(
+                        f"The shape of the mask {list(i.shape)} at index {d} does not match the shape of the indexed tensor {list(x.shape)} at index {d}")
+                if k == 0:
+                    x = _core.unsqueeze(x, d)
+                    advanced.append((d, nonzero(i.reshape(1)).reshape(-1)))
+                    d += 1
+                    continue
+                for j, idx in enumerate(nonzero(i, as_tuple=True)):
+                    advanced.append((d + j, idx))
+                d += k
+            elif i._dtype == "int64":
+                advanced.append((d, i))
+                d += 1
+            else:
+                raise IndexError("tensors used as indices must be long, int, byte or bool tensors")
+        elif isinstance(i, (numbers.Integral, np.integer)) or (hasattr(i, "__index__") and not isinstance(i, Tensor)):
+            x = _core.select(x, d, _py_int(i.__index__()))
+        else:
+            raise IndexError(f"only integers, slices (`:`), ellipsis (`...`), None and long or byte Variables are valid indices (got {type(i).__name__})")
+    if not advanced:
+        return x
+    return _advanced(x, advanced)
+
+
+def _advanced(x, advanced):
+    dims = [d for d, _ in advanced]
+    idxs = broadcast_tensors(*[i for _, i in advanced])
+    bshape = list(idxs[0].shape) if idxs else []
+    sizes = [x.shape[d] for d in dims]
+    lin = None
+    for idx, d, n in zip(idxs, dims, sizes):
+        if idx.numel():
+            bad = (idx < -n) | (idx >= n)
+            if bad.any().item():
+                v = idx[bad].reshape(-1)[0].item()
+                raise IndexError(f"index {v} is out of bounds for dimension {d} with size {n}")
+        idx = where(idx < 0, idx + n, idx)
+        lin = idx if lin is None else lin * n + idx
+    rest = [k for k in range(x.ndim) if k not in dims]
+    moved = _core.permute(x, dims + rest)
+    flat = _core.reshape(moved, [-1] + [x.shape[k] for k in rest])
+    out = _core.index_select(flat, 0, lin.reshape(-1))
+    out = _core.reshape(out, bshape + [x.shape[k] for k in rest])
+    adjacent = dims == list(range(dims[0], dims[0] + len(dims)))
+    if adjacent and dims[0] > 0:
+        nb = len(bshape)
+        before = list(range(nb, nb + dims[0]))
+        order = before + list(range(nb)) + list(range(nb + dims[0], out.ndim))
+        out = _core.permute(out, order)
+    return out
+
+
+def __getitem__(self, index):
+    if isinstance(index, (numbers.Integral, np.integer)) and not isinstance(index, _py_bool):
+        return _core.select(self, 0, _py_int(index))
+    return _apply_index(self, index)
+
+
+def _has_advanced(items):
+    return builtins.any(isinstance(i, Tensor) or isinstance(i, _py_bool) for i in items)
+
+
+def __setitem__(self, index, value):
+    if isinstance(value, (list, tuple, np.ndarray)):
+        value = tensor(value, dtype=self.dtype)
+    items = _expand_index(self, index)
+    tracked = _core.is_grad_enabled() and (self.requires_grad or (isinstance(value, Tensor) and value.requires_grad))
+    if not tracked and not _has_advanced(items):
+        target = _apply_index(self, tuple(items))
+        _core.inplace(target, [], lambda _: _value_like(value, target))
+        return
+    positions = _apply_index(arange(self.numel()).view(self.shape), tuple(items))
+    others = [value] if isinstance(value, Tensor) else []
+    _core.inplace(self, others, lambda x: _core.put(x, positions, _value_like(value, x), False))
+
+
+def _value_like(value, target):
+    if isinstance(value, Tensor):
+        return value
+    return _core.scalar(value, target._dtype)
+
+
+def index_put(input, indices, values, accumulate=False):
+    positions = _apply_index(arange(input.numel()).view(input.shape), tuple(indices))
+    return _core.put(input, positions, values if isinstance(values, Tensor) else _core.scalar(values, input._dtype), accumulate)
+
+
+# ---------------------------------------------------------------------------- linear algebra
+
+def matmul(input, other, *, out=None):
+    _no_out(out)
+    return _core.matmul(input, other)
+
+
+def mm(input, mat2, *, out=None):
+    return _core.mm(input, mat2)
+
+
+def bmm(input, mat2, *, out=None):
+    return _core.bmm(input, mat2)
+
+
+def dot(input, other, *, out=None):
+    return _core.dot(input, other)
+
+
+inner = dot
+
+
+def mv(input, vec):
+    if input.ndim != 2 or vec.ndim != 1:
+        raise RuntimeError(f"vector + matrix @ vector expected, got {input.ndim}, {vec.ndim}")
+    return _core.matmul(input, vec)
+
+
+def outer(input, vec2):
+    if input.ndim != 1 or vec2.ndim != 1:
+        raise RuntimeError(f"outer: expected 1-D tensors, got {input.ndim}-D and {vec2.ndim}-D")
+    return input.unsqueeze(1) * vec2.unsqueeze(0)
+
+
+ger = outer
+
+
+def addmm(input, mat1, mat2, *, beta=1, alpha=1):
+    prod_ = _core.mm(mat1, mat2)
+    return input * beta + prod_ * alpha if (beta != 1 or alpha != 1) else input + prod_
+
+
+def baddbmm(input, batch1, batch2, *, beta=1, alpha=1):
+    return input * beta + _core.bmm(batch1, batch2) * alpha
+
+
+def cross(input, other, dim=None):
+    if dim is None:
+        dim = [i for i, s in enumerate(input.shape) if s == 3][0]
+    a = [input.select(dim, i) for i in range(3)]
+    b = [other.select(dim, i) for i in range(3)]
+    return stack([a[1] * b[2] - a[2] * b[1], a[2] * b[0] - a[0] * b[2], a[0] * b[1] - a[1] * b[0]], dim)
+
+
+def einsum(equation, *operands):
+    from ._einsum import einsum as _einsum
+    if len(operands) == 1 and isinstance(operands[0], (list, tuple)):
+        operands = tuple(operands[0])
+    return _einsum(equation, *operands)
+
+
+def tensordot(a, b, dims=2):
+    if isinstance(dims, numbers.Integral):
+        da = list(range(a.ndim - dims, a.ndim))
+        db = list(range(dims))
+    else:
+        da, db = [list(d) if isinstance(d, (list, tuple)) else [d] for d in dims]
+    ra = [i for i in range(a.ndim) if i not in da]
+    rb = [i for i in range(b.ndim) if i not in db]
+    k = 1
+    for d in da:
+        k *= a.shape[d]
+    am = a.permute(ra + da).reshape(-1, k)
+    bm = b.permute(db + rb).reshape(k, -1)
+    return (am @ bm).reshape([a.shape[i] for i in ra] + [b.shape[i] for i in rb])
+
+
+# ---------------------------------------------------------------------------- nn-ish
+
+def softmax(input, dim, dtype=None):
+    if dtype is not None:
+        input = input.to(dtype)
+    return _core.softmax(input, dim, False)
+
+
+def log_softmax(input, dim, dtype=None):
+    if dtype is not None:
+        input = input.to(dtype)
+    return _core.softmax(input, dim, True)
+
+
+# ---------------------------------------------------------------------------- in place
+
+def _inplace(fn, name):
+    def method(self, *args, **kwargs):
+        others = [a for a in args if isinstance(a, Tensor)] + [v for v in kwargs.values() if isinstance(v, Tensor)]
+        _core.inplace(self, others, lambda x: fn(x, *args, **kwargs))
+        return self
+    method.__name__ = name
+    return method
+
+
+def zero_(self):
+    _core.inplace(self, [], lambda x: _core.scalar(0, x._dtype))
+    return self
+
+
+def fill_(self, value):
+    others = [value] if isinstance(value, Tensor) else []
+    _core.inplace(self, others, lambda x: value if isinstance(value, Tensor) else _core.scalar(value, x._dtype))
+    return self
+
+
+def copy_(self, src, non_blocking=False):
+    if not isinstance(src, Tensor):
+        raise TypeError(f"copy_(): argument 'src' must be Tensor, not {type(src).__name__}")
+    _core.inplace(self, [src], lambda x: src.to(x.dtype) if src._dtype != x._dtype else src)
+    return self
+
+
+def uniform_(self, a=0.0, b=1.0, generator=None):
+    _core.inplace(self, [], lambda x: _core.rand_uniform(list(x.shape), _py_float(a), _py_float(b), x._dtype))
+    return self
+
+
+def normal_(self, mean=0.0, std=1.0, generator=None):
+    _core.inplace(self, [], lambda x: _core.rand_normal(list(x.shape), _py_float(mean), _py_float(std), x._dtype))
+    return self
+
+
+def bernoulli_(self, p=0.5, generator=None):
+    _core.inplace(self, [], lambda x: _core.bernoulli_mask(list(x.shape), _py_float(p), x._dtype))
+    return self
+
+
+def exponential_(self, lambd=1.0, generator=None):
+    _core.inplace(self, [], lambda x: -(1 - _core.rand_uniform(list(x.shape), 0.0, 1.0, x._dtype)).log() / lambd)
+    return self
+
+
+def random_(self, low=0, high=None, generator=None):
+    if high is None:
+        low, high = 0, low if low else 2 ** 24
+    _core.inplace(self, [], lambda x: _core.randint(_py_int(low), _py_int(high), list(x.shape), x._dtype))
+    return self
+
+
+def bernoulli(input, p=None, generator=None):
+    probs = input if p is None else full_like(input, p)
+    return (rand_like(probs) < probs).to(input.dtype)
+
+
+def multinomial(input, num_samples, replacement=False, generator=None):
+    probs = input.detach().double().numpy()
+    single = probs.ndim == 1
+    probs = np.atleast_2d(probs)
+    rows = []
+    for row in probs:
+        p = row / row.sum()
+        u = rand(num_samples, dtype=float64).numpy()
+        if replacement:
+            rows.append(np.searchsorted(np.cumsum(p), u * 1.0, side="right").clip(0, len(p) - 1))
+        else:
+            keys = np.log(rand(len(p), dtype=float64).numpy() + 1e-300) / np.maximum(p, 1e-300)
+            rows.append(np.argsort(-keys)[:num_samples])
+    out = tensor(np.array(rows, dtype=np.int64))
+    return out[0] if single else out
+
+
+def normal(mean, std=1.0, size=None, *, generator=None):
+    if isinstance(mean, Tensor) or isinstance(std, Tensor):
+        shape = broadcast_shapes(getattr(mean, "shape", ()), getattr(std, "shape", ()))
+        dt = mean.dtype if isinstance(mean, Tensor) else std.dtype
+        return randn(shape, dtype=dt) * std + mean
+    return randn(size, dtype=None) * std + mean
+
+
+def _install():
+    """Attaches the functions above to `Tensor` as methods, properties and operators."""
+    props = {"shape": _shape, "dtype": _dtype_prop, "device": _device_prop, "T": _T, "mT": _mT,
+             "is_cuda": lambda self: False, "is_cpu": lambda self: True, "layout": lambda self: "strided"}
+    for name, fget in props.items():
+        setattr(Tensor, name, property(fget))
+    methods = dict(
+        size=size, stride=stride, is_floating_point=is_floating_point, numpy=numpy, __array__=__array__,
+        tolist=tolist, __float__=__float__, __int__=__int__, __index__=__index__, __bool__=__bool__,
+        __iter__=__iter__, __contains__=__contains__, __reduce_ex__=__reduce_ex__, __deepcopy__=__deepcopy__,
+        to=to, cpu=cpu, cuda=cuda, type=type_, type_as=type_as, float=float_, double=double, long=long,
+        int=int_, bool=bool__, half=half, requires_grad_=requires_grad_, clone=clone, contiguous=contiguous,
+        new_tensor=new_tensor, new_zeros=new_zeros, new_ones=new_ones, new_empty=new_empty, new_full=new_full,
+        add=add, sub=sub, subtract=sub, mul=mul, multiply=mul, div=div, divide=div, true_divide=true_divide,
+        floor_divide=floor_divide, remainder=remainder, fmod=fmod, pow=pow, maximum=maximum, minimum=minimum,
+        atan2=atan2, eq=eq, ne=ne, lt=lt, le=le, gt=gt, ge=ge, greater=gt, less=lt, greater_equal=ge,
+        less_equal=le, not_equal=ne, logical_and=logical_and, logical_or=logical_or, logical_xor=logical_xor,
+        bitwise_and=bitwise_and, bitwise_or=bitwise_or, bitwise_xor=bitwise_xor,
+        round=round, clamp=clamp, clip=clamp, clamp_min=clamp_min, clamp_max=clamp_max, lerp=lerp,
+        isclose=isclose, allclose=allclose, equal=equal, where=lambda self, c, o: where(c, self, o),
+        sum=sum, nansum=nansum, mean=mean, nanmean=nanmean, prod=prod, max=max, min=min, amax=amax, amin=amin,
+        aminmax=aminmax, argmax=argmax, argmin=argmin, var=var, std=std, logsumexp=logsumexp, norm=norm,
+        cumsum=cumsum, cumprod=cumprod, any=any, all=all, count_nonzero=count_nonzero, median=median,
+        sort=sort, argsort=argsort, topk=topk,
+        view=view, view_as=view_as, reshape=reshape, reshape_as=reshape_as, permute=permute,
+        transpose=transpose, swapaxes=transpose, swapdims=transpose, t=t, adjoint=adjoint,
+        expand=expand, expand_as=expand_as, broadcast_to=broadcast_to, squeeze=squeeze,
+        unsqueeze=unsqueeze, flatten=flatten, ravel=ravel, unflatten=unflatten, narrow=narrow, select=select,
+        movedim=movedim, moveaxis=movedim, unfold=unfold, split=split, tensor_split=tensor_split, chunk=chunk,
+        unbind=unbind, repeat=repeat, repeat_interleave=repeat_interleave, tile=tile, flip=flip,
+        fliplr=fliplr, flipud=flipud, roll=roll, diag=diag, diagonal=diagonal_, trace=trace, tril=tril,
+        triu=triu, gather=gather, scatter=scatter, scatter_add=scatter_add, index_select=index_select,
+        index_add=index_add, index_fill=index_fill, masked_fill=masked_fill, masked_select=masked_select,
+        nonzero=nonzero, argwhere=argwhere, take=take, take_along_dim=take_along_dim, index_put=index_put,
+        __getitem__=__getitem__, __setitem__=__setitem__, matmul=matmul, mm=mm, bmm=bmm, dot=dot, inner=dot,
+        mv=mv, outer=outer, ger=outer, addmm=addmm, cross=cross, softmax=softmax, log_softmax=log_softmax,
+        zero_=zero_, fill_=fill_, copy_=copy_, uniform_=uniform_, normal_=normal_, bernoulli_=bernoulli_,
+        exponential_=exponential_, random_=random_, bernoulli=bernoulli, multinomial=multinomial,
+        negative=neg, absolute=abs, arcsin=asin, arccos=acos, arctan=atan, exp2=exp2, erfc=erfc,  # noqa: F821
+        fix=trunc, rsub=rsub,  # noqa: F821
+    )
+    methods.update({n: globals()[n] for n in _UNARY})
+    for name, fn in methods.items():
+        setattr(Tensor, name, fn)
+    # In-place variants: `x.add_(y)` computes `x.add(y)` and writes it back into x.
+    for name in ["add", "sub", "mul", "div", "pow", "clamp", "clamp_min", "clamp_max", "remainder",
+                 "floor_divide", "masked_fill", "index_fill", "scatter", "scatter_add", "index_add",
+                 "index_put", "maximum", "minimum", "lerp", "fmod", "round", "atan2", "logical_and",
+                 "logical_or", "logical_not", "bitwise_and", "bitwise_or", "bitwise_xor", "eq", "ne",
+                 "lt", "le", "gt", "ge", "where", "true_divide", "t", "transpose", "squeeze",
+                 "unsqueeze"] + _UNARY:
+        if name in ("t", "transpose", "squeeze", "unsqueeze"):
+            continue
+        setattr(Tensor, name + "_", _inplace(getattr(Tensor, name), name + "_"))
+    setattr(Tensor, "clip_", Tensor.clamp_)
+    for op, name in [("__iadd__", "add_"), ("__isub__", "sub_"), ("__imul__", "mul_"), ("__itruediv__", "div_"),
+                     ("__ifloordiv__", "floor_divide_"), ("__imod__", "remainder_"), ("__ipow__", "pow_"),
+                     ("__iand__", "bitwise_and_"), ("__ior__", "bitwise_or_"), ("__ixor__", "bitwise_xor_")]:
+        setattr(Tensor, op, getattr(Tensor, name))
+    Tensor.__imatmul__ = lambda self, other: self.copy_(self @ other)
+    Tensor.__array_priority__ = 1000
+
+
+_install()

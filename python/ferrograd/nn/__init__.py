@@ -1,0 +1,4 @@
+"""`ferrograd.nn`: parameters, modules, layers, losses and functional ops."""
+from . import functional, init
+from .parameter import Buffer, Parameter
+from .modules import *  # noqa: F401,F403
