@@ -133,8 +133,7 @@ def tensor(data, dtype=None, device=None, requires_grad=False, pin_memory=False)
     else:
         arr = _infer_np(data, dtype)
         target = to_dtype(dtype) if dtype is not None else from_numpy_dtype(arr.dtype)
-        arr = np.ascontiguousarray(arr, dtype=target._np)
-        out = _core.from_numpy(arr.copy() if arr.base is not None or not arr.flags.owndata else arr)
+        out = _core.from_numpy(np.array(arr, dtype=target._np, order="C", copy=True))
     if requires_grad:
         out.requires_grad_(True)
     return out

@@ -56,9 +56,10 @@ def _numerical_jacobians(func, inputs, eps):
 def _analytical_jacobians(func, inputs, create_graph=False):
     diff = [x for x in inputs if isinstance(x, Tensor) and x.requires_grad]
     outs = [o for o in _as_tuple(func(*inputs)) if isinstance(o, Tensor)]
+    diff_ids = {id(x) for x in diff}
     jac = {}
     for j, o in enumerate(outs):
-        rows = {k: np.zeros((o.numel(), x.numel())) for k, x in enumerate(inputs) if x in diff}
+        rows = {k: np.zeros((o.numel(), x.numel())) for k, x in enumerate(inputs) if id(x) in diff_ids}
         if not o.requires_grad:
             for k in rows:
                 jac[(j, k)] = rows[k]
@@ -70,7 +71,7 @@ def _analytical_jacobians(func, inputs, create_graph=False):
             grads = _core.grad([o], [gt], diff, True, create_graph, True)
             gi = iter(grads)
             for k, x in enumerate(inputs):
-                if x in diff:
+                if id(x) in diff_ids:
                     gk = next(gi)
                     if gk is not None:
                         rows[k][r] = gk.detach().double().numpy().reshape(-1)

@@ -48,25 +48,31 @@ pub struct SavedTensor {
     desc: String,
 }
 enum SavedRef {
-    Strong(Tensor),
-    // An op's own output is held weakly: a strong reference would make a cycle through the
-    // output's grad_fn. Whenever a node runs, its output is alive (the edge into it holds it).
-    Weak(Weak<TensorImpl>),
+    Input(Tensor),
+    // An op's own output is held as a detached alias: a reference to the output itself would
+    // make a cycle through its grad_fn. Unpacked with grad mode on (create_graph), the alias
+    // gets the running node back as its grad_fn, so higher-order gradients flow through it.
+    Output(Tensor),
 }
 
 impl SavedTensor {
-    fn new(t: &Tensor, weak: bool) -> Self {
+    fn new(t: &Tensor, is_output: bool) -> Self {
         SavedTensor {
-            tensor: if weak { SavedRef::Weak(t.downgrade()) } else { SavedRef::Strong(t.clone()) },
+            tensor: if is_output { SavedRef::Output(t.detach()) } else { SavedRef::Input(t.clone()) },
             version: t.storage().version(),
             producer: t.grad_fn().map(|n| n.name),
             desc: format!("torch.{} {:?}", t.dtype().tensor_type_name(), t.shape()),
         }
     }
-    fn unpack(&self, freed_msg: impl Fn() -> Error) -> Result<Tensor> {
+    fn unpack(&self, node: &Arc<Node>) -> Result<Tensor> {
         let t = match &self.tensor {
-            SavedRef::Strong(t) => t.clone(),
-            SavedRef::Weak(w) => Tensor(w.upgrade().ok_or_else(&freed_msg)?),
+            SavedRef::Input(t) => t.clone(),
+            SavedRef::Output(alias) if is_grad_enabled() => {
+                let t = alias.detach();
+                t.set_grad_fn(Some(node.clone()));
+                t
+            }
+            SavedRef::Output(alias) => alias.clone(),
         };
         let now = t.storage().version();
         if now != self.version {
@@ -95,10 +101,11 @@ pub struct Node {
 pub struct Ctx<'a> {
     saved: &'a [SavedTensor],
     needs: Vec<bool>,
+    node: &'a Arc<Node>,
 }
 impl Ctx<'_> {
     pub fn saved(&self, i: usize) -> Result<Tensor> {
-        self.saved[i].unpack(freed_error)
+        self.saved[i].unpack(self.node)
     }
     pub fn needs(&self, i: usize) -> bool {
         self.needs[i]
@@ -325,7 +332,7 @@ fn run(
                 None if !node.saved_any => &vec![],
                 None => return Err(freed_error()),
             };
-            let ctx = Ctx { saved, needs: node.edges.iter().map(|e| e.is_some()).collect() };
+            let ctx = Ctx { saved, needs: node.edges.iter().map(|e| e.is_some()).collect(), node };
             let grads = (node.rule)(&ctx, &g)?;
             if !retain_graph {
                 *saved_guard = None;
