@@ -111,9 +111,14 @@ def gradgradcheck(func, inputs, grad_outputs=None, *, eps=1e-6, atol=1e-5, rtol=
         grad_outputs = [_core.from_numpy(rng.standard_normal(tuple(o.shape)).astype(np.float64)).to(o.dtype) for o in outs]
 
     def first_grad(*xs):
-        outs = [o for o in _as_tuple(func(*xs)) if isinstance(o, Tensor)]
-        d = [x for x in xs if isinstance(x, Tensor) and x.requires_grad]
-        gs = _core.grad(outs, list(grad_outputs), d, True, True, True)
+        # Finite differences call this under no_grad; the inner gradient still needs a graph.
+        prev = _core.set_grad_enabled(True)
+        try:
+            outs = [o for o in _as_tuple(func(*xs)) if isinstance(o, Tensor)]
+            d = [x for x in xs if isinstance(x, Tensor) and x.requires_grad]
+            gs = _core.grad(outs, list(grad_outputs), d, True, True, True)
+        finally:
+            _core.set_grad_enabled(prev)
         return tuple(g for g in gs if g is not None)
 
     return gradcheck(first_grad, inputs, eps=eps, atol=atol, rtol=rtol, raise_exception=raise_exception)
