@@ -30,7 +30,7 @@ def _np_to_tensor(arr):
     arr = np.asarray(arr)
     if _np_str_obj.search(arr.dtype.str) is not None:
         raise TypeError(_ERR.format(arr.dtype))
-    return t.as_tensor(np.ascontiguousarray(arr))
+    return t.as_tensor(arr if arr.flags.c_contiguous else arr.copy(order="C"))
 
 
 def default_collate(batch):
