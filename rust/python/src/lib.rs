@@ -12,6 +12,8 @@ use pyo3::prelude::*;
 use pyo3::types::{PyBool, PyFloat, PyInt, PyList, PyTuple};
 use std::sync::Arc;
 
+mod optim;
+
 /// Maps core errors to the exception type PyTorch raises for the same failure.
 fn to_py(e: Error) -> PyErr {
     match e {
@@ -987,5 +989,6 @@ fn _core(m: &Bound<'_, PyModule>) -> PyResult<()> {
     m.add_function(wrap_pyfunction!(set_grad_enabled, m)?)?;
     m.add_function(wrap_pyfunction!(run_backward, m)?)?;
     m.add_function(wrap_pyfunction!(grad, m)?)?;
+    optim::register(m)?;
     Ok(())
 }

@@ -1,0 +1,73 @@
+"""`Adagrad` with learning-rate decay, initial accumulator value, weight decay and maximize."""
+from .. import _core
+from .optimizer import Optimizer, _Contiguous, _as_step, _float, _new_step
+
+__all__ = ["Adagrad"]
+
+
+class Adagrad(Optimizer):
+    """PyTorch's `torch.optim.Adagrad`.
+
+    `clr = lr / (1 + (t - 1) * lr_decay)`, `sum += g * g`, `p -= clr * g / (sqrt(sum) + eps)`.
+    The state ('step', 'sum' filled with `initial_accumulator_value`) is created with the
+    optimizer, as in PyTorch.
+    """
+
+    def __init__(self, params, lr=1e-2, lr_decay=0, weight_decay=0, initial_accumulator_value=0, eps=1e-10,
+                 foreach=None, *, maximize=False, differentiable=False, fused=None):
+        if not 0.0 <= lr:
+            raise ValueError(f"Invalid learning rate: {lr}")
+        if not 0.0 <= lr_decay:
+            raise ValueError(f"Invalid lr_decay value: {lr_decay}")
+        if not 0.0 <= weight_decay:
+            raise ValueError(f"Invalid weight_decay value: {weight_decay}")
+        if not 0.0 <= initial_accumulator_value:
+            raise ValueError(f"Invalid initial_accumulator_value value: {initial_accumulator_value}")
+        if not 0.0 <= eps:
+            raise ValueError(f"Invalid epsilon value: {eps}")
+        defaults = dict(lr=lr, lr_decay=lr_decay, eps=eps, weight_decay=weight_decay,
+                        initial_accumulator_value=initial_accumulator_value, foreach=foreach, maximize=maximize,
+                        differentiable=differentiable, fused=fused)
+        super().__init__(params, defaults)
+        for group in self.param_groups:
+            for p in group["params"]:
+                self._init_state(p, group)
+
+    def _init_state(self, p, group):
+        import ferrograd as torch
+        state = self.state[p]
+        state["step"] = _new_step()
+        state["sum"] = torch.full_like(p, _float(group["initial_accumulator_value"]))
+
+    def __setstate__(self, state):
+        super().__setstate__(state)
+        for group in self.param_groups:
+            group.setdefault("foreach", None)
+            group.setdefault("maximize", False)
+            group.setdefault("differentiable", False)
+            group.setdefault("fused", None)
+
+    def step(self, closure=None):
+        """Performs a single optimization step."""
+        loss = self._run_closure(closure)
+        for group in self.param_groups:
+            params, grads, sums, steps = [], [], [], []
+            for p in group["params"]:
+                g = p.grad
+                if g is None:
+                    continue
+                params.append(p)
+                grads.append(g)
+                state = self.state[p]
+                if "sum" not in state:
+                    self._init_state(p, group)
+                state["step"] = _as_step(state["step"])
+                sums.append(state["sum"])
+                steps.append(state["step"])
+            if not params:
+                continue
+            c = _Contiguous(params)
+            _core.optim_adagrad(c.work, grads, sums, steps, _float(group["lr"]), _float(group["lr_decay"]),
+                                _float(group["weight_decay"]), _float(group["eps"]), bool(group["maximize"]))
+            c.write_back()
+        return loss
