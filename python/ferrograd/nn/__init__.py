@@ -2,3 +2,4 @@
 from . import functional, init
 from .parameter import Buffer, Parameter
 from .modules import *  # noqa: F401,F403
+from . import modules, utils  # noqa: F401
