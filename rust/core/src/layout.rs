@@ -341,7 +341,7 @@ mod tests {
     fn view_of_transposed_needs_copy() {
         let l = Layout::contiguous(&[2, 3]).transpose(0, 1);
         assert!(l.view(&[6]).is_none());
-        assert_eq!(l.view(&[3, 2, 1]).unwrap().strides, vec![1, 3, 1]);
+        assert_eq!(l.view(&[3, 2, 1]).unwrap().strides[..2], [1, 3]);
         let c = Layout::contiguous(&[2, 3, 4]);
         assert_eq!(c.view(&[6, 4]).unwrap().strides, vec![4, 1]);
     }
