@@ -16,9 +16,10 @@ ferrograd loads safetensors files written by other tools.
   in the safetensors `__metadata__` under `"ferrograd.structure"`; `load` rebuilds the same
   nested object from it. Anything else (modules, arbitrary classes) is refused with TypeError:
   save `model.state_dict()` instead of the model.
-* `"ferrograd.sha256"` in the metadata is a SHA-256 over every tensor's name, dtype, shape
-  and bytes; `load` recomputes and compares it, so a truncated, bit-flipped or otherwise
-  damaged file raises RuntimeError naming the file and the problem.
+* `"ferrograd.sha256"` in the metadata is a SHA-256 over the structure JSON and every tensor's
+  name, dtype, shape and bytes; `load` recomputes and compares it (and checks the header's
+  offsets and sizes), so a truncated, bit-flipped or otherwise damaged file raises
+  RuntimeError naming the file and the problem, never returns altered values.
 * `"format": "pt"` is set, as `safetensors.torch.save_file` does.
 
 Files written by other tools have no ferrograd metadata: `load` returns a flat dict
@@ -179,8 +180,11 @@ def _unflatten(structure, tensors, map_fn):
 
 # ---------------------------------------------------------------------------- hashing & conversion
 
-def _digest(tensors):
+def _digest(tensors, structure):
+    """SHA-256 over the structure JSON and every tensor's name, dtype, shape and bytes."""
     h = hashlib.sha256()
+    h.update(structure.encode("utf-8"))
+    h.update(b"\0")
     for name in sorted(tensors):
         a = tensors[name]
         h.update(json.dumps([name, np.dtype(a.dtype).newbyteorder("<").str if a.dtype.itemsize > 1 else a.dtype.str,
@@ -216,9 +220,9 @@ def save(obj, f, pickle_module=None, pickle_protocol=None, _use_new_zipfile_seri
     as a safetensors file. See the module docstring for the layout; the write is atomic."""
     import safetensors.numpy as stn
     structure, tensors = _flatten(obj)
-    metadata = {"format": "pt", _META_VERSION: _FORMAT_VERSION,
-                _META_STRUCT: json.dumps(structure, separators=(",", ":")),
-                _META_SHA: _digest(tensors)}
+    structure = json.dumps(structure, separators=(",", ":"))
+    metadata = {"format": "pt", _META_VERSION: _FORMAT_VERSION, _META_STRUCT: structure,
+                _META_SHA: _digest(tensors, structure)}
     data = stn.save(tensors, metadata=metadata)
     if hasattr(f, "write"):
         f.write(data)
@@ -270,9 +274,14 @@ def _parse_header(raw):
         raise _CorruptFile("the safetensors header is not a JSON object")
     data_len = len(raw) - 8 - n
     metadata = header.pop("__metadata__", None) or {}
+    if not isinstance(metadata, dict) or not all(isinstance(v, str) for v in metadata.values()):
+        raise _CorruptFile("the safetensors __metadata__ is not a map of strings")
     end_max = 0
     for name, info in header.items():
-        if not isinstance(info, dict) or not {"dtype", "shape", "data_offsets"} <= set(info):
+        if (not isinstance(info, dict) or not {"dtype", "shape", "data_offsets"} <= set(info)
+                or not isinstance(info["shape"], list) or not isinstance(info["data_offsets"], list)
+                or len(info["data_offsets"]) != 2
+                or not all(type(v) is int and v >= 0 for v in info["shape"] + info["data_offsets"])):
             raise _CorruptFile(f"bad header entry for tensor {name!r}")
         dt = info["dtype"]
         if dt not in _ST_DTYPES and dt != "BF16":
@@ -348,13 +357,16 @@ def load(f, map_location=None, pickle_module=None, *, weights_only=None, mmap=No
             raise
         except BaseException as e:  # safetensors raises SafetensorError (or a Rust panic) on bad data
             raise _CorruptFile(f"safetensors could not decode the file: {type(e).__name__}: {e}") from None
-        if _META_SHA in metadata:
-            if _digest(arrays) != metadata[_META_SHA]:
-                raise _CorruptFile("SHA-256 checksum mismatch: the tensor data is corrupted")
-        if _META_STRUCT in metadata:
+        ours = [k for k in (_META_VERSION, _META_STRUCT, _META_SHA) if k in metadata]
+        if ours and len(ours) != 3:
+            missing = sorted({_META_VERSION, _META_STRUCT, _META_SHA} - set(ours))
+            raise _CorruptFile(f"damaged ferrograd metadata (missing {', '.join(missing)})")
+        if ours:
+            if _digest(arrays, metadata[_META_STRUCT]) != metadata[_META_SHA]:
+                raise _CorruptFile("SHA-256 checksum mismatch: the tensor data or structure is corrupted")
             try:
                 structure = json.loads(metadata[_META_STRUCT])
-            except json.JSONDecodeError as e:
+            except json.JSONDecodeError as e:  # (the checksum above makes this unlikely)
                 raise _CorruptFile(f"the ferrograd structure metadata is not valid JSON ({e})") from None
             return _unflatten(structure, arrays, mapper)
         return {name: mapper(_to_tensor(arrays[name], name)) for name in header if name in arrays}
