@@ -22,9 +22,9 @@ def build_model():
 
 def main(argv=None):
     p = argparse.ArgumentParser(prog="python -m ferrograd.examples.digits", description=__doc__.splitlines()[0])
-    p.add_argument("--epochs", type=int, default=20)
+    p.add_argument("--epochs", type=int, default=30)
     p.add_argument("--batch-size", type=int, default=32)
-    p.add_argument("--lr", type=float, default=None, help="default 0.05 (sgd) / 0.002 (adam)")
+    p.add_argument("--lr", type=float, default=None, help="default 0.02 (sgd) / 0.002 (adam)")
     p.add_argument("--optimizer", choices=["sgd", "adam"], default="sgd")
     p.add_argument("--seed", type=int, default=0)
     p.add_argument("--save", metavar="PATH", help="save the trained model's state_dict here")
@@ -36,7 +36,7 @@ def main(argv=None):
     loader = DataLoader(TensorDataset(train_set.data, train_set.targets), batch_size=args.batch_size, shuffle=True)
     model = build_model()
     if args.optimizer == "sgd":
-        optimizer = optim.SGD(model.parameters(), lr=args.lr or 0.05, momentum=0.9)
+        optimizer = optim.SGD(model.parameters(), lr=args.lr or 0.02, momentum=0.9)
     else:
         optimizer = optim.Adam(model.parameters(), lr=args.lr or 0.002)
     print(f"digits: {len(train_set)} train / {len(test_set)} test samples, {args.epochs} epochs, {args.optimizer}")

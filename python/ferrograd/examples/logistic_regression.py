@@ -22,6 +22,7 @@ def main(argv=None):
     p.add_argument("--epochs", type=int, default=200)
     p.add_argument("--lr", type=float, default=0.5)
     p.add_argument("--seed", type=int, default=0)
+    p.add_argument("--quiet", action="store_true", help="accepted for symmetry with the other demos")
     args = p.parse_args(argv)
 
     torch.manual_seed(args.seed)

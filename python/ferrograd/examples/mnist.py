@@ -5,6 +5,8 @@ DIR holds the four IDX files (train-images-idx3-ubyte, train-labels-idx1-ubyte, 
 `.gz` or not; also found under DIR/MNIST/raw as torchvision lays them out). Nothing is fetched
 unless you pass --download (mirror: --mirror, or $FERROGRAD_MNIST_MIRROR).
 MLP: Linear(784, 128) - ReLU - Linear(128, 10); CNN: two Conv-ReLU-MaxPool blocks + Linear.
+On 2 CPU cores an MLP epoch over all 60000 images takes seconds, a CNN epoch minutes (use
+--limit to train on a subset).
 """
 import argparse
 import sys
@@ -55,6 +57,7 @@ def main(argv=None):
         test_set = cls(args.root, train=False, mirror=args.mirror)
     except RuntimeError as e:
         print(f"error: {e}", file=sys.stderr)
+        print("hint: point --root at the directory holding the MNIST IDX files, or add --download", file=sys.stderr)
         sys.exit(2)
 
     torch.manual_seed(args.seed)
