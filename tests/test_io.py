@@ -329,3 +329,36 @@ def test_malformed_headers_refused(tmp_path):
         p.write_bytes(struct.pack("<Q", len(h)) + h + b"\0\0\0\0")
         with pytest.raises(RuntimeError, match="hdr"):
             torch.load(p)
+
+
+def test_training_checkpoint_resume_with_real_modules(tmp_path):
+    nn, optim = torch.nn, torch.optim
+
+    def make():
+        torch.manual_seed(1)
+        model = nn.Sequential(nn.Linear(3, 4), nn.ReLU(), nn.Linear(4, 2))
+        return model, optim.Adam(model.parameters(), lr=1e-2)
+
+    def step(model, opt, x):
+        opt.zero_grad()
+        model(x).pow(2).sum().backward()
+        opt.step()
+
+    torch.manual_seed(2)
+    xs = [torch.randn(5, 3) for _ in range(4)]
+    model, opt = make()
+    for x in xs[:3]:
+        step(model, opt, x)
+    path = tmp_path / "ckpt.safetensors"
+    torch.save({"model": model.state_dict(), "optimizer": opt.state_dict(), "epoch": 3}, path)
+    assert "optimizer.state.0.exp_avg" in stn.load_file(str(path))
+
+    model2, opt2 = make()
+    ckpt = torch.load(path)
+    assert ckpt["epoch"] == 3
+    model2.load_state_dict(ckpt["model"])
+    opt2.load_state_dict(ckpt["optimizer"])
+    step(model, opt, xs[3])
+    step(model2, opt2, xs[3])
+    for a, b in zip(model.parameters(), model2.parameters()):
+        assert a.tolist() == b.tolist()
