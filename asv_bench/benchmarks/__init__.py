@@ -1,0 +1,1 @@
+"""asv benchmarks for ferrograd (see ../README.md)."""

@@ -1,0 +1,172 @@
+"""Workloads shared by the asv benchmarks and ``side_by_side.py``.
+
+Every builder takes a framework module ``T`` (``ferrograd``, or ``torch``: the API is the same),
+does all allocation up front, and returns a zero-argument callable that runs one iteration of
+the workload and returns its result. Nothing here runs a tensor op at import time (asv imports
+benchmark modules in a fork server before forking one process per benchmark).
+"""
+import gc
+import os
+import subprocess
+import sys
+import time
+
+MATMUL_SIZES = (256, 1024, 2048)
+ELEMENTWISE_N = 4 * 1024 * 1024
+ELEMENTWISE_OPS = ("add", "exp", "sum")
+# bytes read + written per element (float32): add reads 2 writes 1, exp reads 1 writes 1,
+# sum reads 1
+ELEMENTWISE_BYTES = {"add": 12, "exp": 8, "sum": 4}
+# The seed CNN's two convolutions: (batch, in channels, out channels, height = width).
+CONV_CASES = {"conv1 1->16 28x28": (32, 1, 16, 28), "conv2 16->32 14x14": (32, 16, 32, 14)}
+OVERHEAD_N = 16
+MLP_BATCHES = (64, 256)
+CNN_BATCH = 32
+
+
+def matmul_flops(n):
+    return 2.0 * n ** 3
+
+
+def matmul(T, n):
+    a, b = T.randn(n, n), T.randn(n, n)
+    return lambda: a @ b
+
+
+def elementwise(T, op, n=ELEMENTWISE_N):
+    x, y = T.randn(n), T.randn(n)
+    if op == "add":
+        return lambda: x + y
+    if op == "exp":
+        return lambda: T.exp(x)
+    if op == "sum":
+        return lambda: x.sum()
+    raise ValueError(op)
+
+
+def conv2d(T, case, backward=False):
+    """F.conv2d(x, w, b, padding=1) with a 3x3 kernel; with backward=True, also backward of
+    the output's sum into x, w and b (the graph is rebuilt on every call)."""
+    F = _functional(T)
+    batch, cin, cout, size = CONV_CASES[case] if isinstance(case, str) else case
+    x = T.randn(batch, cin, size, size, requires_grad=backward)
+    w = (T.randn(cout, cin, 3, 3) * 0.1).requires_grad_(backward)
+    b = T.zeros(cout, requires_grad=backward)
+    if not backward:
+        return lambda: F.conv2d(x, w, b, padding=1)
+
+    def step():
+        x.grad = w.grad = b.grad = None
+        out = F.conv2d(x, w, b, padding=1)
+        out.sum().backward()
+        return out
+    return step
+
+
+def add_overhead(T, requires_grad, n=OVERHEAD_N):
+    a = T.randn(n, requires_grad=requires_grad)
+    b = T.randn(n)
+    return lambda: a + b
+
+
+def mlp(T, hidden=128):
+    nn = _nn(T)
+    return nn.Sequential(nn.Linear(784, hidden), nn.ReLU(), nn.Linear(hidden, 10))
+
+
+def cnn(T, size=28, channels=(16, 32), num_classes=10):
+    nn = _nn(T)
+    c1, c2 = channels
+    return nn.Sequential(
+        nn.Conv2d(1, c1, kernel_size=3, padding=1), nn.ReLU(), nn.MaxPool2d(2),
+        nn.Conv2d(c1, c2, kernel_size=3, padding=1), nn.ReLU(), nn.MaxPool2d(2),
+        nn.Flatten(), nn.Linear(c2 * (size // 4) ** 2, num_classes))
+
+
+def train_step(T, model, optimizer, x, y):
+    """zero_grad, forward, cross-entropy, backward, optimizer step; returns the loss tensor."""
+    loss_fn = _nn(T).CrossEntropyLoss()
+
+    def step():
+        optimizer.zero_grad()
+        loss = loss_fn(model(x), y)
+        loss.backward()
+        optimizer.step()
+        return loss
+    return step
+
+
+def mlp_train_step(T, batch):
+    T.manual_seed(0)
+    model = mlp(T)
+    opt = T.optim.SGD(model.parameters(), lr=0.01, momentum=0.9)
+    x, y = T.randn(batch, 784), T.randint(0, 10, (batch,))
+    return train_step(T, model, opt, x, y)
+
+
+def cnn_train_step(T, batch=CNN_BATCH, size=28):
+    T.manual_seed(0)
+    model = cnn(T, size=size)
+    opt = T.optim.Adam(model.parameters(), lr=1e-3)
+    x, y = T.randn(batch, 1, size, size), T.randint(0, 10, (batch,))
+    return train_step(T, model, opt, x, y)
+
+
+def _nn(T):
+    __import__(T.__name__ + ".nn")
+    return T.nn
+
+
+def _functional(T):
+    __import__(T.__name__ + ".nn.functional")
+    return T.nn.functional
+
+
+# ---------------------------------------------------------------------------------------------
+# Timing helpers
+
+def time_per_call(fn, min_time=0.2, repeat=3):
+    """Best per-call seconds of `fn` over `repeat` blocks, each about `min_time` long
+    (one warm-up call first; gc is off inside a block, as in timeit)."""
+    t0 = time.perf_counter()
+    fn()
+    est = max(time.perf_counter() - t0, 1e-9)
+    number = max(1, int(min_time / est))
+    if est > min_time:
+        repeat = min(repeat, 2)
+    best = float("inf")
+    for _ in range(repeat):
+        gc_was = gc.isenabled()
+        gc.disable()
+        try:
+            t0 = time.perf_counter()
+            for _ in range(number):
+                fn()
+            dt = (time.perf_counter() - t0) / number
+        finally:
+            if gc_was:
+                gc.enable()
+        best = min(best, dt)
+    return best
+
+
+def run_and_rusage(argv, env=None, cwd=None):
+    """Run `argv` to completion with output discarded; return (exit code, wall seconds,
+    peak RSS in MB) of that child alone (os.wait4, not RUSAGE_CHILDREN, so earlier children do
+    not leak into the figure)."""
+    t0 = time.perf_counter()
+    p = subprocess.Popen(argv, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, env=env, cwd=cwd)
+    _, status, ru = os.wait4(p.pid, 0)
+    wall = time.perf_counter() - t0
+    p.returncode = os.waitstatus_to_exitcode(status)
+    rss_kb = ru.ru_maxrss  # kilobytes on Linux, bytes on macOS
+    rss_mb = rss_kb / (1024 * 1024) if sys.platform == "darwin" else rss_kb / 1024
+    return p.returncode, wall, rss_mb
+
+
+def import_peak_rss_mb(module, python=None):
+    """Peak RSS (MB) of a fresh interpreter that imports `module` and exits."""
+    code, _, rss = run_and_rusage([python or sys.executable, "-c", f"import {module}"])
+    if code != 0:
+        raise RuntimeError(f"python -c 'import {module}' exited with {code}")
+    return rss
