@@ -238,6 +238,8 @@ def test_digits_split_deterministic_disjoint_stratified():
     assert counts.min() >= 34 and counts.max() <= 37     # every class ~20% in the test part
     other = Digits(train=False, seed=1)
     assert not torch.equal(other.targets, te.targets) or not torch.equal(other.data, te.data)
+    with pytest.raises(TypeError, match="no root directory is needed"):
+        Digits("some/dir")
     t = Digits(train=True, transform=lambda v: v.reshape(1, 8, 8))
     assert tuple(t[0][0].shape) == (1, 8, 8)
 

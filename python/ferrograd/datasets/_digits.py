@@ -63,12 +63,17 @@ class Digits(Dataset):
     float32 tensor [64] (pixel values 0..16, or 0..1 with `scale=True`; reshape to [1, 8, 8]
     for a CNN) passed through `transform`, label a Python int passed through
     `target_transform`. `data` ([n, 64] float32) and `targets` ([n] int64) hold the whole split.
+    `root` is accepted for torchvision-style call sites and ignored (nothing is read from disk
+    but the file inside the package).
     """
 
     classes = [str(i) for i in range(10)]
 
-    def __init__(self, root=None, train=True, split=0.8, transform=None, target_transform=None,
-                 seed=0, scale=False):
+    def __init__(self, train=True, split=0.8, transform=None, target_transform=None, *, seed=0,
+                 scale=False, root=None):
+        if not isinstance(train, (bool, int)) or isinstance(train, float):
+            raise TypeError(f"Digits(train=...) expects a bool, got {type(train).__name__}; the data ships "
+                            "with ferrograd, so no root directory is needed (root= is accepted and ignored)")
         if not 0.0 < split < 1.0:
             raise ValueError(f"split must be a fraction in (0, 1), got {split}")
         from .. import _tensor
