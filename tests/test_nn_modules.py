@@ -495,3 +495,23 @@ def test_training_loop_reduces_loss():
                 p.sub_(p.grad * 0.1)
         first = float(loss) if first is None else first
     assert float(loss) < first * 0.5
+
+
+def test_load_state_dict_assign_buffers_and_pickle():
+    import pickle
+    src, dst = nn.Linear(3, 2), nn.Linear(3, 2)
+    sd = src.state_dict()
+    old = dst.weight
+    dst.load_state_dict(sd, assign=True)
+    assert dst.weight is not old and isinstance(dst.weight, nn.Parameter) and dst.weight.requires_grad
+    assert dst.weight._same_storage(src.weight)
+    m = nn.Module()
+    m.buf = nn.Buffer(torch.ones(2), persistent=False)
+    assert "buf" in m._buffers and list(m.state_dict()) == []
+    m.keep = nn.Buffer(torch.zeros(1))
+    assert list(m.state_dict()) == ["keep"]
+    net = nn.Sequential(nn.Linear(2, 2), nn.BatchNorm1d(2))
+    clone = pickle.loads(pickle.dumps(net))
+    x = torch.randn(3, 2)
+    net.eval(), clone.eval()
+    np.testing.assert_allclose(clone(x).detach().numpy(), net(x).detach().numpy())

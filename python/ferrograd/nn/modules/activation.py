@@ -2,7 +2,6 @@
 import math
 
 from ... import _tensor as T
-from ..._core import Tensor
 from .. import functional as F
 from .. import init
 from ..parameter import Parameter
@@ -452,8 +451,6 @@ class MultiheadAttention(Module):
 
     def forward(self, query, key, value, key_padding_mask=None, need_weights=True, attn_mask=None,
                 average_attn_weights=True, is_causal=False):
-        if attn_mask is not None and is_causal is False:
-            pass
         if is_causal and attn_mask is None:
             raise RuntimeError("Need attn_mask if specifying the is_causal hint. You may use the Transformer "
                                "module method `generate_square_subsequent_mask` to create this mask.")
@@ -555,5 +552,3 @@ class MultiheadAttention(Module):
     def merge_masks(self, attn_mask, key_padding_mask, query):
         raise NotImplementedError("MultiheadAttention.merge_masks is not supported")
 
-
-_ = Tensor

@@ -5,10 +5,9 @@ import weakref
 from collections import OrderedDict, namedtuple
 from collections.abc import Mapping
 
-from ... import _core
 from ..._core import Tensor
 from ..._device import device as _device_cls
-from ..._dtype import dtype as _dtype_cls, float32, float64, to_dtype
+from ..._dtype import to_dtype
 from ...autograd import no_grad
 from ..parameter import Buffer, Parameter
 
@@ -648,8 +647,17 @@ class Module:
                         f"the shape in current model is {param.shape}.")
                     continue
                 try:
-                    with no_grad():
-                        param.copy_(input_param)
+                    if local_metadata.get("assign_to_params_buffers", False):
+                        # assign=True: the module takes the checkpoint's tensors instead of copying into its own.
+                        if name in self._parameters:
+                            value = input_param if isinstance(input_param, Parameter) else \
+                                Parameter(input_param.detach(), param.requires_grad)
+                            self._parameters[name] = value
+                        else:
+                            self._buffers[name] = input_param
+                    else:
+                        with no_grad():
+                            param.copy_(input_param)
                 except Exception as ex:  # noqa: BLE001  (PyTorch reports any copy failure as a load error)
                     error_msgs.append(
                         f'While copying the parameter named "{key}", whose dimensions in the model are {param.size()} '
@@ -676,7 +684,9 @@ class Module:
             state_dict._metadata = metadata
 
         def load(module, local_state_dict, prefix=""):
-            local_metadata = {} if metadata is None else metadata.get(prefix[:-1], {})
+            local_metadata = {} if metadata is None else dict(metadata.get(prefix[:-1], {}))
+            if assign:
+                local_metadata["assign_to_params_buffers"] = assign
             module._load_from_state_dict(local_state_dict, prefix, local_metadata, True, missing_keys,
                                          unexpected_keys, error_msgs)
             for name, child in module._modules.items():
