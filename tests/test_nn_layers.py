@@ -526,6 +526,8 @@ def np_rnn(mod, x, h0, c0=None):
                     i, f, g, o = np.split(gi + gh, 4, -1)
                     c = sigmoid(f) * c + sigmoid(i) * np.tanh(g)
                     h = sigmoid(o) * np.tanh(c)
+                    if "weight_hr_" + sfx in p:
+                        h = h @ p["weight_hr_" + sfx].T
                 else:
                     ir, iz, in_ = np.split(gi, 3, -1)
                     hr, hz, hn = np.split(gh, 3, -1)
@@ -591,6 +593,22 @@ def test_recurrent_batch_first_unbatched_defaults_and_errors():
         gru(rnd(1, 1, 1, 3))
     with pytest.warns(UserWarning, match="non-zero dropout expects num_layers greater than 1"):
         nn.LSTM(2, 2, dropout=0.5)
+
+
+def test_lstm_proj_size():
+    lstm = nn.LSTM(3, 4, proj_size=2, bidirectional=True).double()
+    assert lstm.weight_hr_l0.shape == (2, 4) and lstm.weight_hh_l0.shape == (16, 2)
+    assert "weight_hr_l0_reverse" in dict(lstm.named_parameters())
+    x, h0, c0 = rnd(3, 2, 3), rnd(2, 2, 2), rnd(2, 2, 4)
+    out, (h, c) = lstm(x, (h0, c0))
+    want_out, want_h, want_c = np_rnn(lstm, npy(x), npy(h0), npy(c0))
+    assert out.shape == (3, 2, 4)
+    close(out, want_out, rtol=1e-9)
+    close(h, want_h, rtol=1e-9)
+    close(c, want_c, rtol=1e-9)
+    assert repr(lstm) == "LSTM(3, 4, proj_size=2, bidirectional=True)"
+    with pytest.raises(RuntimeError, match=r"Expected hidden\[0\] size \(2, 2, 2\), got \[2, 2, 4\]"):
+        lstm(x, (c0, c0))
 
 
 def test_recurrent_grads():

@@ -520,6 +520,16 @@ class Module:
             self._move_to_front(self._forward_hooks, handle.id)
         return handle
 
+    def register_full_backward_hook(self, hook, prepend=False):
+        raise NotImplementedError("Module.register_full_backward_hook is not supported by ferrograd yet; "
+                                  "use forward hooks instead")
+
+    def register_full_backward_pre_hook(self, hook, prepend=False):
+        raise NotImplementedError("Module.register_full_backward_pre_hook is not supported by ferrograd yet")
+
+    def register_backward_hook(self, hook):
+        raise NotImplementedError("Module.register_backward_hook is not supported by ferrograd yet")
+
     @staticmethod
     def _move_to_front(d, key):
         items = list(d.items())
