@@ -329,6 +329,8 @@ def test_dropout():
     per_channel = out.reshape(8, 16, 9)
     assert np.all((per_channel == 0).all(-1) | (per_channel == 2.0).all(-1))  # whole channels dropped
     assert float(nn.Dropout(0.0)(x).sum()) == x.numel()
+    assert float(nn.Dropout2d(1.0)(torch.ones(2, 3, 2, 2)).abs().sum()) == 0.0
+    assert float(nn.Dropout(1.0)(torch.ones(4)).abs().sum()) == 0.0
 
 
 # ---------------------------------------------------------------------------- normalisation

@@ -24,6 +24,13 @@ class Dropout(_DropoutNd):
         return F.dropout(input, self.p, self.training, self.inplace)
 
 
+def _channel_dropout(input, p, training, inplace):
+    """F.dropout2d, except that p == 1 zeroes everything (the functional divides by 1 - p)."""
+    if training and p == 1:
+        return input.mul_(0.0) if inplace else input * 0.0
+    return F.dropout2d(input, p, training, inplace)
+
+
 class Dropout1d(_DropoutNd):
     def forward(self, input):
         if input.dim() not in (2, 3):
@@ -32,18 +39,18 @@ class Dropout1d(_DropoutNd):
                                "spatial dimension, a channel dimension, and an optional batch dimension "
                                "(i.e. 2D or 3D inputs).")
         if input.dim() == 2:
-            return F.dropout2d(input.unsqueeze(0), self.p, self.training, False).squeeze(0) if not self.inplace \
-                else input.copy_(F.dropout2d(input.unsqueeze(0), self.p, self.training, False).squeeze(0))
-        return F.dropout2d(input, self.p, self.training, self.inplace)
+            return _channel_dropout(input.unsqueeze(0), self.p, self.training, False).squeeze(0) if not self.inplace \
+                else input.copy_(_channel_dropout(input.unsqueeze(0), self.p, self.training, False).squeeze(0))
+        return _channel_dropout(input, self.p, self.training, self.inplace)
 
 
 class Dropout2d(_DropoutNd):
     def forward(self, input):
         if input.dim() == 3:
-            # PyTorch treats 3-D input as unbatched (C, H, W): channels are zeroed whole.
-            out = F.dropout2d(input.unsqueeze(0), self.p, self.training, False).squeeze(0)
+            # As PyTorch does today: 3-D input is unsqueezed at dim 0, so whole dim-0 slices are dropped.
+            out = _channel_dropout(input.unsqueeze(0), self.p, self.training, False).squeeze(0)
             return input.copy_(out) if self.inplace else out
-        return F.dropout2d(input, self.p, self.training, self.inplace)
+        return _channel_dropout(input, self.p, self.training, self.inplace)
 
 
 class AlphaDropout(_DropoutNd):
