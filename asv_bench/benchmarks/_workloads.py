@@ -30,18 +30,16 @@ def matmul_flops(n):
 
 def matmul(T, n):
     a, b = T.randn(n, n), T.randn(n, n)
-    return lambda: a @ b
+    fn = lambda: a @ b  # noqa: E731
+    fn.operands = (a, b)
+    return fn
 
 
 def elementwise(T, op, n=ELEMENTWISE_N):
     x, y = T.randn(n), T.randn(n)
-    if op == "add":
-        return lambda: x + y
-    if op == "exp":
-        return lambda: T.exp(x)
-    if op == "sum":
-        return lambda: x.sum()
-    raise ValueError(op)
+    fn = {"add": lambda: x + y, "exp": lambda: T.exp(x), "sum": lambda: x.sum()}[op]
+    fn.operands = (x, y)
+    return fn
 
 
 def conv2d(T, case, backward=False):
@@ -53,19 +51,25 @@ def conv2d(T, case, backward=False):
     w = (T.randn(cout, cin, 3, 3) * 0.1).requires_grad_(backward)
     b = T.zeros(cout, requires_grad=backward)
     if not backward:
-        return lambda: F.conv2d(x, w, b, padding=1)
+        fn = lambda: F.conv2d(x, w, b, padding=1)  # noqa: E731
+        fn.operands = (x, w, b)
+        return fn
 
     def step():
         x.grad = w.grad = b.grad = None
         out = F.conv2d(x, w, b, padding=1)
         out.sum().backward()
         return out
+    step.operands = (x, w, b)
     return step
 
 
+def add_overhead_operands(T, requires_grad, n=OVERHEAD_N):
+    return T.randn(n, requires_grad=requires_grad), T.randn(n)
+
+
 def add_overhead(T, requires_grad, n=OVERHEAD_N):
-    a = T.randn(n, requires_grad=requires_grad)
-    b = T.randn(n)
+    a, b = add_overhead_operands(T, requires_grad, n)
     return lambda: a + b
 
 
@@ -150,23 +154,76 @@ def time_per_call(fn, min_time=0.2, repeat=3):
     return best
 
 
-def run_and_rusage(argv, env=None, cwd=None):
-    """Run `argv` to completion with output discarded; return (exit code, wall seconds,
-    peak RSS in MB) of that child alone (os.wait4, not RUSAGE_CHILDREN, so earlier children do
-    not leak into the figure)."""
+# Peak RSS of a child process. os.wait4 / RUSAGE_CHILDREN are not usable for this on Linux: a
+# child started with fork/vfork + exec inherits the parent's RSS high-water mark (the kernel
+# folds the pre-exec address space into the child's ru_maxrss), so a 30 MB import measured from
+# a 130 MB benchmark process reads 130 MB. The child therefore reports its own figure: VmHWM
+# from /proc/self/status (the high-water mark of its own address space since exec), or
+# resource.getrusage(RUSAGE_SELF) where /proc is absent. Run this file as a script for that:
+#   python _workloads.py import MODULE          -> prints a JSON report of the import
+#   python _workloads.py run MODULE [ARGS...]   -> runs `python -m MODULE ARGS` and then prints
+#                                                 the JSON report as the last stdout line
+REPORT_PREFIX = "@@bench-report "
+
+
+def self_peak_rss_mb():
+    try:
+        with open("/proc/self/status") as f:
+            for line in f:
+                if line.startswith("VmHWM:"):
+                    return int(line.split()[1]) / 1024
+    except OSError:
+        pass
+    import resource
+    r = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
+    return r / (1024 * 1024) if sys.platform == "darwin" else r / 1024
+
+
+def _child_main(argv):
+    import json
+    import runpy
+    mode, module, rest = argv[0], argv[1], argv[2:]
+    report = {}
+    code = 0
     t0 = time.perf_counter()
-    p = subprocess.Popen(argv, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, env=env, cwd=cwd)
-    _, status, ru = os.wait4(p.pid, 0)
-    wall = time.perf_counter() - t0
-    p.returncode = os.waitstatus_to_exitcode(status)
-    rss_kb = ru.ru_maxrss  # kilobytes on Linux, bytes on macOS
-    rss_mb = rss_kb / (1024 * 1024) if sys.platform == "darwin" else rss_kb / 1024
-    return p.returncode, wall, rss_mb
+    try:
+        if mode == "import":
+            __import__(module)
+        elif mode == "run":
+            sys.argv = [module] + rest
+            runpy.run_module(module, run_name="__main__", alter_sys=True)
+        else:
+            raise SystemExit(f"unknown mode {mode!r}")
+    except SystemExit as e:
+        code = e.code if isinstance(e.code, int) else (0 if e.code is None else 1)
+    report["seconds"] = time.perf_counter() - t0
+    report["peak_rss_mb"] = self_peak_rss_mb()
+    sys.stdout.flush()
+    print(REPORT_PREFIX + json.dumps(report), flush=True)
+    return code
+
+
+def child_report(mode, module, args=(), python=None, timeout=600):
+    """Run `module` (import it, or `python -m` it) in a fresh interpreter; returns
+    (exit code, its stdout without the report line, report dict: seconds, peak_rss_mb)."""
+    import json
+    argv = [python or sys.executable, os.path.abspath(__file__), mode, module, *args]
+    p = subprocess.run(argv, stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, timeout=timeout,
+                       text=True, errors="replace")
+    lines = p.stdout.splitlines()
+    reports = [ln for ln in lines if ln.startswith(REPORT_PREFIX)]
+    report = json.loads(reports[-1][len(REPORT_PREFIX):]) if reports else None
+    out = "\n".join(ln for ln in lines if not ln.startswith(REPORT_PREFIX))
+    return p.returncode, out, report
 
 
 def import_peak_rss_mb(module, python=None):
     """Peak RSS (MB) of a fresh interpreter that imports `module` and exits."""
-    code, _, rss = run_and_rusage([python or sys.executable, "-c", f"import {module}"])
-    if code != 0:
-        raise RuntimeError(f"python -c 'import {module}' exited with {code}")
-    return rss
+    code, _, report = child_report("import", module, python=python)
+    if code != 0 or report is None:
+        raise RuntimeError(f"importing {module} in a subprocess failed (exit code {code})")
+    return report["peak_rss_mb"]
+
+
+if __name__ == "__main__":
+    sys.exit(_child_main(sys.argv[1:]))
