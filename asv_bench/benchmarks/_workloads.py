@@ -129,7 +129,7 @@ def _functional(T):
 # ---------------------------------------------------------------------------------------------
 # Timing helpers
 
-def time_per_call(fn, min_time=0.2, repeat=3):
+def seconds_per_call(fn, min_time=0.2, repeat=3):
     """Best per-call seconds of `fn` over `repeat` blocks, each about `min_time` long
     (one warm-up call first; gc is off inside a block, as in timeit)."""
     t0 = time.perf_counter()

@@ -19,5 +19,5 @@ class ElementWise:
 
     def track_gbps(self, op):
         """Bytes read + written per second (add: 12 B/element, exp: 8, sum: 4)."""
-        return W.ELEMENTWISE_BYTES[op] * N / W.time_per_call(self.fn, min_time=0.1) / 1e9
+        return W.ELEMENTWISE_BYTES[op] * N / W.seconds_per_call(self.fn, min_time=0.1) / 1e9
     track_gbps.unit = "GB/s"

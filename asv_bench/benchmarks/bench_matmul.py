@@ -17,5 +17,5 @@ class MatMul:
         self.fn()
 
     def track_gflops(self, n):
-        return W.matmul_flops(n) / W.time_per_call(self.fn) / 1e9
+        return W.matmul_flops(n) / W.seconds_per_call(self.fn) / 1e9
     track_gflops.unit = "GFLOP/s"

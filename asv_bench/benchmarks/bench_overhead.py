@@ -26,5 +26,5 @@ class AddOverhead:
         def loop():
             for _ in range(LOOP):
                 fn()
-        return W.time_per_call(loop, min_time=0.0, repeat=5) / LOOP * 1e6
+        return W.seconds_per_call(loop, min_time=0.0, repeat=5) / LOOP * 1e6
     track_us_per_op.unit = "us"
