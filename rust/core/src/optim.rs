@@ -396,6 +396,76 @@ pub fn sgd_step(params: &[Tensor], grads: &[Tensor], bufs: &[Tensor], init: &[bo
 // ---------------------------------------------------------------------------------------------
 // Adam / AdamW
 
+/// Calls `f::<T, b1, b2, ...>(args)` with each runtime flag turned into a const generic, so
+/// the element loops carry no per-element branches on options.
+macro_rules! bool_dispatch {
+    ($f:ident::<$T:ty>, [$($done:tt),*], [], $args:expr) => {{
+        let (a0, a1, a2, a3, a4, a5) = $args;
+        $f::<$T, $($done),*>(a0, a1, a2, a3, a4, a5)
+    }};
+    ($f:ident::<$T:ty>, [$($done:tt),*], [$b:expr $(, $rest:expr)*], $args:expr) => {
+        if $b {
+            bool_dispatch!($f::<$T>, [$($done,)* true], [$($rest),*], $args)
+        } else {
+            bool_dispatch!($f::<$T>, [$($done,)* false], [$($rest),*], $args)
+        }
+    };
+}
+
+/// Adam's per-chunk scalars, already in the element type.
+struct AdamConsts<T> {
+    wd: T,
+    decay: T,
+    w1: T,
+    omw1: T,
+    b2: T,
+    c2: T,
+    bc: T,
+    eps: T,
+    a: T,
+}
+
+/// One fused pass of Adam over a chunk, in PyTorch's per-tensor operation order for each
+/// element: decoupled decay, grad (maximize, coupled decay), lerp of exp_avg, exp_avg_sq,
+/// amsgrad maximum, denominator, addcdiv.
+#[inline(always)]
+#[allow(clippy::too_many_arguments)]
+fn adam_loop<T: OptFloat, const MAXIMIZE: bool, const WD: bool, const DECOUPLED: bool, const AMS: bool, const SMALL: bool>(
+    p: &mut [T],
+    g: &[T],
+    m: &mut [T],
+    v: &mut [T],
+    vm: &mut [T],
+    c: &AdamConsts<T>,
+) {
+    let n = p.len();
+    let (g, m, v) = (&g[..n], &mut m[..n], &mut v[..n]);
+    let vm = &mut vm[..if AMS { n } else { 0 }];
+    for i in 0..n {
+        let mut pv = p[i];
+        let mut gi = if MAXIMIZE { -g[i] } else { g[i] };
+        if DECOUPLED {
+            pv = pv * c.decay;
+        }
+        if WD {
+            gi = gi + c.wd * pv;
+        }
+        let mi = if SMALL { m[i] + c.w1 * (gi - m[i]) } else { gi - (gi - m[i]) * c.omw1 };
+        m[i] = mi;
+        let vi = v[i] * c.b2 + c.c2 * gi * gi;
+        v[i] = vi;
+        let d = if AMS {
+            let x = maximum(vm[i], vi);
+            vm[i] = x;
+            x
+        } else {
+            vi
+        };
+        let denom = d.sqrt() / c.bc + c.eps;
+        p[i] = pv + c.a * mi / denom;
+    }
+}
+
 /// `torch.optim.Adam` (and `AdamW` with `decoupled_weight_decay`) step. `max_exp_avg_sqs` is
 /// used only with `amsgrad` (pass an empty slice otherwise). Each `steps[i]` is a one-element
 /// tensor, incremented here before it is used, as PyTorch does.
@@ -432,41 +502,31 @@ pub fn adam_step(
     fn kernel<T: OptFloat>(o: AdamOptions, scal: &[(f64, f64)]) -> impl Fn(usize, &mut [T], &[T], &mut [&mut [T]]) + Sync + '_ {
         move |i, p, g, s| {
             let (step_size, bc2_sqrt) = scal[i];
-            let coupled_wd = if o.decoupled_weight_decay { None } else { nonzero::<T>(o.weight_decay) };
-            if o.decoupled_weight_decay && o.weight_decay != 0.0 {
-                let f = T::from_f64(1.0 - o.lr * o.weight_decay);
-                for pv in p.iter_mut() {
-                    *pv = *pv * f;
-                }
-            }
-            let mut grad = Vec::with_capacity(p.len());
-            effective_grad(&mut grad, g, p, o.maximize, coupled_wd);
-            let (m, rest) = s.split_at_mut(1);
-            let m = &mut *m[0];
-            lerp_inplace(m, &grad, T::from_f64(1.0 - o.beta1));
-            let (v, rest) = rest.split_at_mut(1);
-            let v = &mut *v[0];
-            let b2 = T::from_f64(o.beta2);
-            let c2 = T::from_f64(1.0 - o.beta2);
-            for (vv, &x) in v.iter_mut().zip(&grad) {
-                *vv = *vv * b2 + c2 * x * x;
-            }
-            let denom_src: &[T] = if o.amsgrad {
-                let vmax = &mut *rest[0];
-                for (mx, &vv) in vmax.iter_mut().zip(v.iter()) {
-                    *mx = maximum(*mx, vv);
-                }
-                vmax
-            } else {
-                v
+            let w1 = T::from_f64(1.0 - o.beta1);
+            let c = AdamConsts {
+                wd: T::from_f64(o.weight_decay),
+                decay: T::from_f64(1.0 - o.lr * o.weight_decay),
+                w1,
+                omw1: T::one() - w1,
+                b2: T::from_f64(o.beta2),
+                c2: T::from_f64(1.0 - o.beta2),
+                bc: T::from_f64(bc2_sqrt),
+                eps: T::from_f64(o.eps),
+                a: T::from_f64(-step_size),
             };
-            let bc = T::from_f64(bc2_sqrt);
-            let eps = T::from_f64(o.eps);
-            let a = T::from_f64(-step_size);
-            for ((pv, &mv), &vv) in p.iter_mut().zip(m.iter()).zip(denom_src) {
-                let denom = vv.sqrt() / bc + eps;
-                *pv = *pv + a * mv / denom;
-            }
+            let has_wd = o.weight_decay != 0.0;
+            let (m, rest) = s.split_at_mut(1);
+            let (v, rest) = rest.split_at_mut(1);
+            let mut none: [T; 0] = [];
+            let vm: &mut [T] = if o.amsgrad { &mut *rest[0] } else { &mut none };
+            let args = (p, g, &mut *m[0], &mut *v[0], vm, &c);
+            bool_dispatch!(adam_loop::<T>, [], [
+                o.maximize,
+                has_wd && !o.decoupled_weight_decay,
+                has_wd && o.decoupled_weight_decay,
+                o.amsgrad,
+                w1.to_f64().abs() < 0.5
+            ], args);
         }
     }
     let (k32, k64) = (kernel::<f32>(*o, &scal), kernel::<f64>(*o, &scal));
