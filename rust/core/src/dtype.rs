@@ -130,6 +130,7 @@ pub trait Element: Copy + Send + Sync + PartialOrd + PartialEq + Default + fmt::
     fn from_i64(v: i64) -> Self;
     fn zero() -> Self;
     fn one() -> Self;
+    fn into_owned_vec(v: Vec<Self>) -> crate::storage::OwnedVec;
     /// Conversion between element types with PyTorch's cast semantics.
     #[inline]
     fn cast<U: Element>(self) -> U {
@@ -165,6 +166,9 @@ impl Element for bool {
     fn one() -> Self {
         true
     }
+    fn into_owned_vec(v: Vec<Self>) -> crate::storage::OwnedVec {
+        crate::storage::OwnedVec::Bool(v)
+    }
 }
 
 impl Element for i64 {
@@ -191,10 +195,13 @@ impl Element for i64 {
     fn one() -> Self {
         1
     }
+    fn into_owned_vec(v: Vec<Self>) -> crate::storage::OwnedVec {
+        crate::storage::OwnedVec::I64(v)
+    }
 }
 
 macro_rules! float_element {
-    ($t:ty, $d:expr) => {
+    ($t:ty, $d:expr, $variant:ident) => {
         impl Element for $t {
             const DTYPE: DType = $d;
             #[inline]
@@ -219,11 +226,14 @@ macro_rules! float_element {
             fn one() -> Self {
                 1.0
             }
+            fn into_owned_vec(v: Vec<Self>) -> crate::storage::OwnedVec {
+                crate::storage::OwnedVec::$variant(v)
+            }
         }
     };
 }
-float_element!(f32, DType::F32);
-float_element!(f64, DType::F64);
+float_element!(f32, DType::F32, F32);
+float_element!(f64, DType::F64, F64);
 
 /// Float element types, for kernels that only make sense on floats.
 pub trait Float: Element + std::ops::Add<Output = Self> + std::ops::Sub<Output = Self>

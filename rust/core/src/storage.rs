@@ -14,8 +14,8 @@ pub struct Storage {
     dtype: DType,
     device: Device,
     version: AtomicU64,
-    // Keeps the memory behind `ptr` alive: our own Vec, or a foreign owner.
-    _owner: Box<dyn Any + Send + Sync>,
+    // Keeps the memory behind `ptr` alive.
+    _owner: Owner,
 }
 
 // SAFETY: the memory behind `ptr` is owned by `_owner`, which is Send + Sync; concurrent
@@ -23,6 +23,21 @@ pub struct Storage {
 unsafe impl Send for Storage {}
 // SAFETY: see Send above.
 unsafe impl Sync for Storage {}
+
+/// Who owns a storage's memory: one of our typed Vecs (no extra allocation), or a foreign
+/// owner such as a numpy array.
+enum Owner {
+    Own(#[allow(dead_code)] OwnedVec),
+    Foreign(#[allow(dead_code)] Box<dyn Any + Send + Sync>),
+}
+
+/// A Vec of one of the element types, held only to keep its buffer alive.
+pub enum OwnedVec {
+    Bool(Vec<bool>),
+    I64(Vec<i64>),
+    F32(Vec<f32>),
+    F64(Vec<f64>),
+}
 
 impl Storage {
     pub fn from_vec<T: Element>(mut v: Vec<T>) -> Arc<Storage> {
@@ -35,7 +50,7 @@ impl Storage {
             dtype: T::DTYPE,
             device: Device::Cpu,
             version: AtomicU64::new(0),
-            _owner: Box::new(v),
+            _owner: Owner::Own(T::into_owned_vec(v)),
         })
     }
 
@@ -46,7 +61,7 @@ impl Storage {
     /// valid as long as `owner` lives.
     pub unsafe fn from_foreign(ptr: *mut u8, len: usize, dtype: DType, owner: Box<dyn Any + Send + Sync>) -> Result<Arc<Storage>> {
         let ptr = NonNull::new(ptr).ok_or_else(|| Error::Value("null data pointer".into()))?;
-        Ok(Arc::new(Storage { ptr, len, dtype, device: Device::Cpu, version: AtomicU64::new(0), _owner: owner }))
+        Ok(Arc::new(Storage { ptr, len, dtype, device: Device::Cpu, version: AtomicU64::new(0), _owner: Owner::Foreign(owner) }))
     }
 
     pub fn len(&self) -> usize {

@@ -34,8 +34,8 @@ pub fn binary_map<T: Element, U: Element>(
     shape: &[usize],
     f: impl Fn(T, T) -> U + Sync + Send,
 ) -> Result<Tensor> {
-    let la = a.layout().expand(shape)?;
-    let lb = b.layout().expand(shape)?;
+    // Same-shape operands (the common case) need no broadcast layouts.
+    let (la, lb) = (expand_layout(a, shape)?, expand_layout(b, shape)?);
     let (da, db) = (a.storage().slice::<T>(), b.storage().slice::<T>());
     let n = la.numel();
     let out = match (la.contiguous_range(), lb.contiguous_range()) {
@@ -64,6 +64,14 @@ pub fn binary_map<T: Element, U: Element>(
         }
     };
     Tensor::from_vec(out, shape)
+}
+
+fn expand_layout<'a>(t: &'a Tensor, shape: &[usize]) -> Result<std::borrow::Cow<'a, Layout>> {
+    if t.shape() == shape {
+        Ok(std::borrow::Cow::Borrowed(t.layout()))
+    } else {
+        Ok(std::borrow::Cow::Owned(t.layout().expand(shape)?))
+    }
 }
 
 /// Calls `f` with the storage indices of the elements of two same-shaped layouts, row-major.

@@ -214,7 +214,7 @@ fn arith_kernel<T: Arith>(op: BinaryOp, a: &Tensor, b: &Tensor, shape: &[usize])
 }
 
 fn logical_kernel(op: BinaryOp, a: &Tensor, b: &Tensor, shape: &[usize]) -> Result<Tensor> {
-    let (a, b) = (a.to_dtype(DType::Bool)?, b.to_dtype(DType::Bool)?);
+    let (a, b) = (a.cast_plain(DType::Bool)?, b.cast_plain(DType::Bool)?);
     match op {
         BinaryOp::LogicalAnd | BinaryOp::BitAnd => binary_map::<bool, bool>(&a, &b, shape, |x, y| x && y),
         BinaryOp::LogicalOr | BinaryOp::BitOr => binary_map::<bool, bool>(&a, &b, shape, |x, y| x || y),
@@ -267,19 +267,19 @@ pub fn binary_forward(op: BinaryOp, a: &Tensor, b: &Tensor) -> Result<Tensor> {
             return Err(Error::Runtime("Integers to negative integer powers are not allowed.".into()));
         }
     }
-    let (ac, bc) = (a.to_dtype(compute)?.detach(), b.to_dtype(compute)?.detach());
+    let (ac, bc) = (a.cast_plain(compute)?, b.cast_plain(compute)?);
     let out = match compute {
         DType::F32 => arith_kernel::<f32>(op, &ac, &bc, &shape)?,
         DType::F64 => arith_kernel::<f64>(op, &ac, &bc, &shape)?,
         DType::I64 => arith_kernel::<i64>(op, &ac, &bc, &shape)?,
         DType::Bool => {
             // Comparisons of bools: compare as integers.
-            let (ai, bi) = (ac.to_dtype(DType::I64)?, bc.to_dtype(DType::I64)?);
+            let (ai, bi) = (ac.cast_plain(DType::I64)?, bc.cast_plain(DType::I64)?);
             arith_kernel::<i64>(op, &ai, &bi, &shape)?
         }
     };
     if common == DType::Bool && matches!(op, BinaryOp::Add | BinaryOp::Mul | BinaryOp::Maximum | BinaryOp::Minimum) {
-        return out.to_dtype(DType::Bool);
+        return out.cast_plain(DType::Bool);
     }
     Ok(out)
 }

@@ -5,6 +5,16 @@ use crate::error::{Error, Result};
 use crate::tensor::Tensor;
 
 impl Tensor {
+    /// This tensor's data as `dtype` for a kernel to read: itself when the dtype matches,
+    /// else a converted copy. Never records autograd.
+    pub(crate) fn cast_plain(&self, dtype: DType) -> Result<Tensor> {
+        if dtype == self.dtype() {
+            Ok(self.clone())
+        } else {
+            self.cast_data(dtype)
+        }
+    }
+
     /// A contiguous copy in `dtype` (no autograd).
     fn cast_data(&self, dtype: DType) -> Result<Tensor> {
         crate::with_dtype!(dtype, T, {

@@ -232,7 +232,7 @@ impl Tensor {
         };
         let shape = broadcast_shapes(&broadcast_shapes(cond.shape(), a.shape())?, b.shape())?;
         let dt = result_type(&[a.operand(), b.operand()]);
-        let (ac, bc) = (a.to_dtype(dt)?.detach(), b.to_dtype(dt)?.detach());
+        let (ac, bc) = (a.cast_plain(dt)?, b.cast_plain(dt)?);
         let out = crate::with_dtype!(dt, T, {
             let (lc, la, lb) = (cond.layout().expand(&shape)?, ac.layout().expand(&shape)?, bc.layout().expand(&shape)?);
             let (dc, da, db) = (cond.storage().slice::<bool>(), ac.storage().slice::<T>(), bc.storage().slice::<T>());

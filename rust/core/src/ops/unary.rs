@@ -213,7 +213,7 @@ pub fn unary_forward(op: UnaryOp, x: &Tensor) -> Result<Tensor> {
     }
     if !dt.is_float() && !op.is_float_op() {
         // Integer versions: rounding is the identity, the rest stay integral.
-        let xi = x.to_dtype(DType::I64)?;
+        let xi = x.cast_plain(DType::I64)?;
         let out = match op {
             Floor | Ceil | Round | Trunc => return Ok(x.clone_data()?.detach()),
             Frac => return Err(Error::DType("\"frac_cpu\" not implemented for 'Long'".into())),
@@ -226,7 +226,7 @@ pub fn unary_forward(op: UnaryOp, x: &Tensor) -> Result<Tensor> {
         };
         return if dt == DType::Bool { out.to_dtype(DType::Bool) } else { Ok(out) };
     }
-    let xf = x.to_dtype(dt.to_float())?.detach();
+    let xf = x.cast_plain(dt.to_float())?;
     match xf.dtype() {
         DType::F32 => float_fn!(op, f32, &xf),
         _ => float_fn!(op, f64, &xf),
