@@ -240,6 +240,8 @@ def fmt_ratio(fg, pt, memory=False):
     if fg is None or pt is None or pt <= 0:
         return "—"
     r = fg / pt
+    if 0.98 <= r <= 1.02:
+        return f"{r:.2f}× (about the same)"
     if memory:
         return f"{r:.2f}× ({'larger' if r > 1 else 'smaller'})"
     if r >= 1:
@@ -249,15 +251,23 @@ def fmt_ratio(fg, pt, memory=False):
 
 # ---------------------------------------------------------------------------------------------
 
+def _loadavg():
+    try:
+        return "/".join(f"{v:.1f}" for v in os.getloadavg())
+    except OSError:
+        return "n/a"
+
+
 def main(argv=None):
     p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     p.add_argument("--quick", action="store_true", help="fewer, shorter repeats")
     p.add_argument("--only", metavar="NAME", help="comma-separated words; keep rows whose name or group contains one")
-    p.add_argument("--repeats", type=int, help="timed rounds per workload (default 7, --quick 3)")
+    p.add_argument("--repeats", type=int, help="timed rounds per workload (default 9, --quick 3)")
     args = p.parse_args(argv)
-    repeats = args.repeats or (3 if args.quick else 7)
-    target = 0.01 if args.quick else 0.04          # seconds per timed block
-    import_repeats = max(2, repeats // 2) if args.quick else 5
+    repeats = args.repeats or (3 if args.quick else 9)
+    target = 0.01 if args.quick else 0.08          # seconds per timed block
+    import_repeats = 2 if args.quick else 7
+    load_before = _loadavg()
 
     rows = _rows()
     if args.only:
@@ -315,7 +325,7 @@ def main(argv=None):
           + (f"PyTorch {torch.__version__}" if torch is not None else "PyTorch not installed")
           + f"; Python {platform.python_version()}, {os.cpu_count()} CPUs ({platform.machine()}); "
           + f"median of {repeats} interleaved rounds{' (--quick)' if args.quick else ''}; "
-          + f"measured in {elapsed:.0f} s.")
+          + f"measured in {elapsed:.0f} s; load average {load_before} before, {_loadavg()} after.")
     print()
     print(f"| workload | ferrograd | numpy | {pt_label} | ferrograd ÷ PyTorch |")
     print("|---|---|---|---|---|")
@@ -339,7 +349,8 @@ def main(argv=None):
           "is slower (larger). Throughput cells show the time per call in parentheses; element-wise "
           "GB/s counts bytes read + written (add 12 B/element, exp 8, sum 4). Import rows: the "
           "import statement in a fresh interpreter, and that interpreter's peak RSS "
-          "(the numpy column imports numpy).")
+          "(the numpy column imports numpy). The machine is shared: numpy's OpenBLAS matmul in "
+          "particular swings by 10x or more when other processes hold the cores.")
     if torch is None:
         print(f"PyTorch is not installed here: the \"{REFERENCE_LABEL}\" column holds the figures "
               "the project's speed issue lists for PyTorch 2.13 CPU on this 2-core machine, not "
