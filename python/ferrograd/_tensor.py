@@ -218,15 +218,29 @@ def _float_dtype(dtype, op):
     return d
 
 
+def _from_generator(generator, draw, shape, dtype):
+    """Values drawn from a `ferrograd.Generator` (its own stream, not the global one)."""
+    arr = draw(generator._rng, tuple(shape))
+    return _core.from_numpy(np.array(arr, dtype=dtype._np, order="C", copy=True))
+
+
 def rand(*size, dtype=None, device=None, requires_grad=False, generator=None, out=None):
     check_device(device)
-    out = _core.rand_uniform(_creation_shape(size), 0.0, 1.0, _float_dtype(dtype, "check_uniform_bounds").name)
+    d = _float_dtype(dtype, "check_uniform_bounds")
+    if generator is not None:
+        out = _from_generator(generator, lambda r, s: r.random(s), _creation_shape(size), d)
+    else:
+        out = _core.rand_uniform(_creation_shape(size), 0.0, 1.0, d.name)
     return out.requires_grad_(True) if requires_grad else out
 
 
 def randn(*size, dtype=None, device=None, requires_grad=False, generator=None, out=None):
     check_device(device)
-    out = _core.rand_normal(_creation_shape(size), 0.0, 1.0, _float_dtype(dtype, "normal_kernel_cpu").name)
+    d = _float_dtype(dtype, "normal_kernel_cpu")
+    if generator is not None:
+        out = _from_generator(generator, lambda r, s: r.standard_normal(s), _creation_shape(size), d)
+    else:
+        out = _core.rand_normal(_creation_shape(size), 0.0, 1.0, d.name)
     return out.requires_grad_(True) if requires_grad else out
 
 
@@ -238,12 +252,19 @@ def randint(low, high=None, size=None, dtype=None, device=None, requires_grad=Fa
         low, high, size = 0, low, high
     elif high is None:
         low, high = 0, low
+    if generator is not None:
+        if high <= low:
+            raise RuntimeError(f"random_ expects 'from' to be less than 'to', but got from={low} >= to={high}")
+        return _from_generator(generator, lambda r, s: r.integers(low, high, s), _creation_shape((tuple(size),)), to_dtype(dtype or int64))
     return _core.randint(_py_int(low), _py_int(high), _creation_shape((tuple(size),)), _dname(dtype or int64))
 
 
 def randperm(n, dtype=None, device=None, generator=None, requires_grad=False):
     check_device(device)
-    out = _core.randperm(_py_int(n))
+    if generator is not None:
+        out = _from_generator(generator, lambda r, s: r.permutation(_py_int(n)), (), int64)
+    else:
+        out = _core.randperm(_py_int(n))
     return out if dtype is None else out.to(dtype)
 
 

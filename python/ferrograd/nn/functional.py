@@ -9,7 +9,7 @@ import numbers
 from .. import _core
 from .. import _tensor as T
 from .._core import Tensor
-from .._dtype import float32, int64
+from .._dtype import float32, float64, int64
 
 relu = T.relu  # noqa: F821
 sigmoid = T.sigmoid  # noqa: F821
@@ -154,17 +154,44 @@ def dropout(input, p=0.5, training=True, inplace=False):
 
 
 def dropout2d(input, p=0.5, training=True, inplace=False):
+    if p < 0 or p > 1:
+        raise ValueError(f"dropout probability has to be between 0 and 1, but got {p}")
     if not training or p == 0:
         return input
+    if p == 1:
+        return _inplace_result(input, input * 0.0, inplace)
     shape = list(input.shape[:2]) + [1] * (input.ndim - 2)
     keep = _core.bernoulli_mask(shape, 1.0 - p, input._dtype)
     return _inplace_result(input, input * keep * (1.0 / (1.0 - p)), inplace)
 
 
 def pad(input, pad, mode="constant", value=None):
-    if mode != "constant":
-        raise NotImplementedError(f"F.pad mode '{mode}' is not supported (only 'constant')")
-    return _core.pad(input, [int(p) for p in pad], 0.0 if value is None else float(value))
+    """Pads the last len(pad)//2 dims (last dim first); modes constant, reflect, replicate, circular."""
+    pad = [int(p) for p in pad]
+    if mode == "constant":
+        return _core.pad(input, pad, 0.0 if value is None else float(value))
+    if mode not in ("reflect", "replicate", "circular"):
+        raise NotImplementedError(f"F.pad mode '{mode}' is not supported")
+    if len(pad) % 2:
+        raise ValueError("Padding length must be divisible by 2")
+    out = input
+    for i in range(len(pad) // 2):
+        dim = input.ndim - 1 - i
+        lo, hi = pad[2 * i], pad[2 * i + 1]
+        n = out.shape[dim]
+        if mode == "reflect" and (lo >= n or hi >= n):
+            raise RuntimeError(f"Argument #4: Padding size should be less than the corresponding input dimension, but got: padding ({lo}, {hi}) at dimension {dim} of input {list(input.shape)}")
+        if mode == "circular" and (lo > n or hi > n):
+            raise RuntimeError("Padding value causes wrapping around more than once.")
+        positions = range(-lo, n + hi)
+        if mode == "reflect":
+            idx = [abs(j) if j < 0 else (2 * (n - 1) - j if j >= n else j) for j in positions]
+        elif mode == "replicate":
+            idx = [min(max(j, 0), n - 1) for j in positions]
+        else:
+            idx = [j % n for j in positions]
+        out = T.index_select(out, dim, T.tensor(idx, dtype=int64))
+    return out
 
 
 def one_hot(tensor, num_classes=-1):
@@ -305,8 +332,6 @@ def _pool_geometry(x, kernel_size, stride, padding, dilation, ceil_mode, name):
 
 
 def max_pool2d(input, kernel_size, stride=None, padding=0, dilation=1, ceil_mode=False, return_indices=False):
-    if return_indices:
-        raise NotImplementedError("max_pool2d(return_indices=True) is not supported")
     x, unbatched = _batched(input, 4, "max_pool2d")
     n, c, h, w = x.shape
     k, s, p, d, extra = _pool_geometry(x, kernel_size, stride, padding, dilation, ceil_mode, "max_pool2d")
@@ -316,7 +341,19 @@ def max_pool2d(input, kernel_size, stride=None, padding=0, dilation=1, ceil_mode
     cols = _core.im2col(planes, k, d, p, s, float("-inf"))  # [N*C, kh*kw, L]
     oh = (planes.shape[2] + 2 * p[0] - d[0] * (k[0] - 1) - 1) // s[0] + 1
     ow = (planes.shape[3] + 2 * p[1] - d[1] * (k[1] - 1) - 1) // s[1] + 1
-    out = T.amax(cols, 1).reshape(n, c, oh, ow)
+    # The gradient goes to the first maximum of each window only, as in PyTorch.
+    values, arg = _core.max_dim(cols, 1, False, True)
+    out = values.reshape(n, c, oh, ow)
+    if return_indices:
+        # Flat input index (row * W + col) of each window's maximum.
+        positions = T.arange(planes.shape[2] * planes.shape[3], dtype=float64).reshape(1, 1, planes.shape[2], planes.shape[3])
+        pos_cols = _core.im2col(positions, k, d, p, s, -1.0)[0]  # [kh*kw, L]
+        idx = T.gather(pos_cols.expand(n * c, -1, -1), 1, arg.unsqueeze(1)).squeeze(1)
+        rows, cols_ = idx // planes.shape[3], idx % planes.shape[3]
+        indices = (rows * w + cols_).long().reshape(n, c, oh, ow)
+        if unbatched:
+            return out.squeeze(0), indices.squeeze(0)
+        return out, indices
     return out.squeeze(0) if unbatched else out
 
 
@@ -436,7 +473,7 @@ def batch_norm(input, running_mean, running_var, weight=None, bias=None, trainin
     if training:
         n = input.numel() // c
         if n <= 1:
-            raise ValueError(f"Expected more than 1 value per channel when training, got input size {list(input.shape)}")
+            raise ValueError(f"Expected more than 1 value per channel when training, got input size {input.shape!r}")
         mean = input.mean(dims)
         var = input.var(dims, unbiased=False)
         if running_mean is not None:

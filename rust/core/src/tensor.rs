@@ -265,6 +265,21 @@ impl Tensor {
             is_view: self.0.is_view,
         }))
     }
+    /// A leaf handle on `src`'s memory carrying this tensor's `requires_grad` and, when it
+    /// still fits, its `.grad` (what assigning `tensor.data = src` does).
+    pub fn with_data_of(&self, src: &Tensor) -> Tensor {
+        let out = Tensor::from_parts(src.storage().clone(), src.layout().clone());
+        let (requires_grad, grad) = {
+            let m = self.meta();
+            (m.requires_grad || m.grad_fn.is_some(), m.grad.clone())
+        };
+        {
+            let mut m = out.meta();
+            m.requires_grad = requires_grad && src.dtype().is_float();
+            m.grad = grad.filter(|g| g.shape() == src.shape() && g.dtype() == src.dtype());
+        }
+        out
+    }
     pub fn detach_(&self) {
         let mut m = self.meta();
         m.grad_fn = None;

@@ -289,11 +289,19 @@ impl PyTensor {
     fn get_data(&self) -> PyTensor {
         wrap(self.inner.detach())
     }
+    /// `tensor.data = other`: this Python object now views `other`'s memory (any shape or
+    /// dtype), keeping its identity, `requires_grad` and (when it fits) `.grad`.
     #[setter]
-    fn set_data(&self, _value: PyRef<'_, PyTensor>) -> PyResult<()> {
-        Err(PyNotImplementedError::new_err(
-            "assigning to .data is not supported; use `with torch.no_grad(): t.copy_(value)`",
-        ))
+    fn set_data(&mut self, value: &Bound<'_, PyAny>) -> PyResult<()> {
+        let src = match value.cast::<PyTensor>() {
+            Ok(v) => match v.try_borrow() {
+                Ok(v) => v.inner.clone(),
+                Err(_) => return Ok(()), // `t.data = t`: already borrowed by this call, nothing to do
+            },
+            Err(_) => return Err(PyTypeError::new_err("data must be a Tensor")),
+        };
+        self.inner = self.inner.with_data_of(&src);
+        Ok(())
     }
     fn _is_view(&self) -> bool {
         self.inner.is_view()

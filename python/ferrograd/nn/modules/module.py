@@ -395,42 +395,30 @@ class Module:
     # ------------------------------------------------------------------ conversion
 
     def _apply(self, fn, recurse=True):
-        """Applies `fn` to every parameter and buffer (and their grads).
-
-        A parameter whose conversion returns the same tensor (e.g. `.to('cpu')`, or `.float()` on a float32
-        model) keeps its identity. A real conversion (a dtype change) gives a *new* Parameter object, since
-        ferrograd tensors can't change dtype in place (there is no settable `.data`): as PyTorch recommends,
-        build the optimizer after calling `.to()` / `.double()`.
-        """
+        """Applies `fn` to every parameter and buffer (and their grads), in place: parameters
+        keep their identity (their `.data` is replaced), so optimizers built before `.to()` or
+        `.double()` still hold them, as in PyTorch."""
         if recurse:
             for module in self.children():
                 module._apply(fn)
-        for key, param in self._parameters.items():
+        for param in self._parameters.values():
             if param is None:
                 continue
             with no_grad():
                 param_applied = fn(param)
-            grad = param.grad
-            if param_applied is param:
+                grad = param.grad
+                if param_applied is not param:
+                    param.data = param_applied
                 if grad is not None:
-                    with no_grad():
-                        grad_applied = fn(grad)
-                    if grad_applied is not grad:
+                    grad_applied = fn(grad)
+                    if grad_applied is not grad or param.grad is None:
                         param.grad = grad_applied.detach()
-                continue
-            new_param = Parameter(param_applied.detach(), param.requires_grad)
-            if grad is not None:
-                with no_grad():
-                    new_param.grad = fn(grad).detach()
-            self._parameters[key] = new_param
         for key, buf in self._buffers.items():
             if buf is not None:
                 with no_grad():
                     out = fn(buf)
                 if out is not buf:
-                    if isinstance(buf, Buffer):
-                        out = Buffer(out.detach(), persistent=buf.persistent)
-                    self._buffers[key] = out
+                    buf.data = out
         return self
 
     def apply(self, fn):
