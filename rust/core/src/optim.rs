@@ -48,22 +48,6 @@ fn maximum<T: Float>(a: T, b: T) -> T {
     }
 }
 
-/// `self.lerp_(end, weight)` with a scalar weight, PyTorch's CPU formula.
-#[inline]
-fn lerp_inplace<T: Float>(dst: &mut [T], end: &[T], weight: T) {
-    let w = weight.to_f64();
-    if w.abs() < 0.5 {
-        for (d, &e) in dst.iter_mut().zip(end) {
-            *d = *d + weight * (e - *d);
-        }
-    } else {
-        let omw = T::one() - weight;
-        for (d, &e) in dst.iter_mut().zip(end) {
-            *d = e - (e - *d) * omw;
-        }
-    }
-}
-
 #[derive(Clone, Copy, Debug, PartialEq)]
 pub struct SgdOptions {
     pub lr: f64,
@@ -326,28 +310,53 @@ fn run_all(params: &[Tensor], grads: &[Tensor], states: &[StateList<'_>], k32: &
     run_typed::<f64, _>(params, grads, states, &i64s, k64)
 }
 
-/// `grad` after `maximize` and coupled weight decay, into `buf` (PyTorch's `grad` temporary).
-#[inline]
-fn effective_grad<T: Float>(buf: &mut Vec<T>, g: &[T], p: &[T], maximize: bool, wd: Option<T>) {
-    buf.clear();
-    if maximize {
-        buf.extend(g.iter().map(|&x| -x));
-    } else {
-        buf.extend_from_slice(g);
-    }
-    if let Some(wd) = wd {
-        for (x, &pv) in buf.iter_mut().zip(p) {
-            *x = *x + wd * pv;
+/// Calls `f::<T, b1, b2, ...>(args)` with each runtime flag turned into a const generic, so
+/// the element loops carry no per-element branches on options.
+macro_rules! bool_dispatch {
+    ($f:ident::<$T:ty>, [$($done:tt),*], [], $args:expr) => {
+        $f::<$T, $($done),*>($args)
+    };
+    ($f:ident::<$T:ty>, [$($done:tt),*], [$b:expr $(, $rest:expr)*], $args:expr) => {
+        if $b {
+            bool_dispatch!($f::<$T>, [$($done,)* true], [$($rest),*], $args)
+        } else {
+            bool_dispatch!($f::<$T>, [$($done,)* false], [$($rest),*], $args)
         }
-    }
-}
-
-fn nonzero<T: Element>(v: f64) -> Option<T> {
-    (v != 0.0).then(|| T::from_f64(v))
+    };
 }
 
 // ---------------------------------------------------------------------------------------------
 // SGD
+
+struct SgdConsts<T> {
+    wd: T,
+    mom: T,
+    damp: T,
+    neg_lr: T,
+}
+
+/// One fused pass of SGD over a chunk (PyTorch's per-tensor order for each element).
+#[inline(always)]
+fn sgd_loop<T: OptFloat, const MAXIMIZE: bool, const WD: bool, const MOM: bool, const INIT: bool, const NESTEROV: bool>(
+    (p, g, buf, c): (&mut [T], &[T], &mut [T], &SgdConsts<T>),
+) {
+    let n = p.len();
+    let g = &g[..n];
+    let buf = &mut buf[..if MOM { n } else { 0 }];
+    for i in 0..n {
+        let pv = p[i];
+        let mut gi = if MAXIMIZE { -g[i] } else { g[i] };
+        if WD {
+            gi = gi + c.wd * pv;
+        }
+        if MOM {
+            let b = if INIT { gi } else { buf[i] * c.mom + c.damp * gi };
+            buf[i] = b;
+            gi = if NESTEROV { gi + c.mom * b } else { b };
+        }
+        p[i] = pv + c.neg_lr * gi;
+    }
+}
 
 /// `torch.optim.SGD` step. `bufs` holds one momentum buffer per parameter when momentum is
 /// non-zero (empty otherwise); `init[i]` says buffer `i` is new and is set to the gradient
@@ -361,32 +370,22 @@ pub fn sgd_step(params: &[Tensor], grads: &[Tensor], bufs: &[Tensor], init: &[bo
     validate(params, grads, &states, &[])?;
     fn kernel<T: OptFloat>(o: SgdOptions, init: &[bool]) -> impl Fn(usize, &mut [T], &[T], &mut [&mut [T]]) + Sync + '_ {
         move |i, p, g, s| {
-            let wd = nonzero::<T>(o.weight_decay);
-            let mut grad = Vec::with_capacity(p.len());
-            effective_grad(&mut grad, g, p, o.maximize, wd);
-            if o.momentum != 0.0 {
-                let buf = &mut *s[0];
-                let mom = T::from_f64(o.momentum);
-                if init[i] {
-                    buf.copy_from_slice(&grad);
-                } else {
-                    let a = T::from_f64(1.0 - o.dampening);
-                    for (b, &x) in buf.iter_mut().zip(&grad) {
-                        *b = *b * mom + a * x;
-                    }
-                }
-                if o.nesterov {
-                    for (x, &b) in grad.iter_mut().zip(buf.iter()) {
-                        *x = *x + mom * b;
-                    }
-                } else {
-                    grad.copy_from_slice(buf);
-                }
-            }
-            let a = T::from_f64(-o.lr);
-            for (pv, &x) in p.iter_mut().zip(&grad) {
-                *pv = *pv + a * x;
-            }
+            let c = SgdConsts {
+                wd: T::from_f64(o.weight_decay),
+                mom: T::from_f64(o.momentum),
+                damp: T::from_f64(1.0 - o.dampening),
+                neg_lr: T::from_f64(-o.lr),
+            };
+            let mom = o.momentum != 0.0;
+            let mut none: [T; 0] = [];
+            let buf: &mut [T] = if mom { &mut *s[0] } else { &mut none };
+            bool_dispatch!(sgd_loop::<T>, [], [
+                o.maximize,
+                o.weight_decay != 0.0,
+                mom,
+                mom && init[i],
+                o.nesterov
+            ], (p, g, buf, &c));
         }
     }
     let (k32, k64) = (kernel::<f32>(*o, init), kernel::<f64>(*o, init));
@@ -395,22 +394,6 @@ pub fn sgd_step(params: &[Tensor], grads: &[Tensor], bufs: &[Tensor], init: &[bo
 
 // ---------------------------------------------------------------------------------------------
 // Adam / AdamW
-
-/// Calls `f::<T, b1, b2, ...>(args)` with each runtime flag turned into a const generic, so
-/// the element loops carry no per-element branches on options.
-macro_rules! bool_dispatch {
-    ($f:ident::<$T:ty>, [$($done:tt),*], [], $args:expr) => {{
-        let (a0, a1, a2, a3, a4, a5) = $args;
-        $f::<$T, $($done),*>(a0, a1, a2, a3, a4, a5)
-    }};
-    ($f:ident::<$T:ty>, [$($done:tt),*], [$b:expr $(, $rest:expr)*], $args:expr) => {
-        if $b {
-            bool_dispatch!($f::<$T>, [$($done,)* true], [$($rest),*], $args)
-        } else {
-            bool_dispatch!($f::<$T>, [$($done,)* false], [$($rest),*], $args)
-        }
-    };
-}
 
 /// Adam's per-chunk scalars, already in the element type.
 struct AdamConsts<T> {
@@ -429,14 +412,9 @@ struct AdamConsts<T> {
 /// element: decoupled decay, grad (maximize, coupled decay), lerp of exp_avg, exp_avg_sq,
 /// amsgrad maximum, denominator, addcdiv.
 #[inline(always)]
-#[allow(clippy::too_many_arguments)]
+#[allow(clippy::type_complexity)]
 fn adam_loop<T: OptFloat, const MAXIMIZE: bool, const WD: bool, const DECOUPLED: bool, const AMS: bool, const SMALL: bool>(
-    p: &mut [T],
-    g: &[T],
-    m: &mut [T],
-    v: &mut [T],
-    vm: &mut [T],
-    c: &AdamConsts<T>,
+    (p, g, m, v, vm, c): (&mut [T], &[T], &mut [T], &mut [T], &mut [T], &AdamConsts<T>),
 ) {
     let n = p.len();
     let (g, m, v) = (&g[..n], &mut m[..n], &mut v[..n]);
@@ -536,6 +514,52 @@ pub fn adam_step(
 // ---------------------------------------------------------------------------------------------
 // RMSprop
 
+struct RmspropConsts<T> {
+    wd: T,
+    alpha: T,
+    w: T,
+    omw: T,
+    eps: T,
+    mom: T,
+    neg_lr: T,
+}
+
+/// One fused pass of RMSprop over a chunk (PyTorch's per-tensor order for each element).
+#[inline(always)]
+#[allow(clippy::type_complexity)]
+fn rmsprop_loop<T: OptFloat, const MAXIMIZE: bool, const WD: bool, const CENTERED: bool, const MOM: bool, const SMALL: bool>(
+    (p, g, sq, ga, buf, c): (&mut [T], &[T], &mut [T], &mut [T], &mut [T], &RmspropConsts<T>),
+) {
+    let n = p.len();
+    let (g, sq) = (&g[..n], &mut sq[..n]);
+    let ga = &mut ga[..if CENTERED { n } else { 0 }];
+    let buf = &mut buf[..if MOM { n } else { 0 }];
+    let neg_one = T::from_f64(-1.0);
+    for i in 0..n {
+        let pv = p[i];
+        let mut gi = if MAXIMIZE { -g[i] } else { g[i] };
+        if WD {
+            gi = gi + c.wd * pv;
+        }
+        let s = sq[i] * c.alpha + c.w * gi * gi;
+        sq[i] = s;
+        let avg = if CENTERED {
+            let m = if SMALL { ga[i] + c.w * (gi - ga[i]) } else { gi - (gi - ga[i]) * c.omw };
+            ga[i] = m;
+            (s + neg_one * m * m).sqrt()
+        } else {
+            s.sqrt()
+        } + c.eps;
+        if MOM {
+            let b = buf[i] * c.mom + T::one() * gi / avg;
+            buf[i] = b;
+            p[i] = pv + c.neg_lr * b;
+        } else {
+            p[i] = pv + c.neg_lr * gi / avg;
+        }
+    }
+}
+
 /// `torch.optim.RMSprop` step. `grad_avgs` is used only when `centered`, `momentum_bufs` only
 /// when `momentum > 0` (pass empty slices otherwise).
 pub fn rmsprop_step(
@@ -563,45 +587,32 @@ pub fn rmsprop_step(
     }
     fn kernel<T: OptFloat>(o: RmspropOptions) -> impl Fn(usize, &mut [T], &[T], &mut [&mut [T]]) + Sync {
         move |_, p, g, s| {
-            let mut grad = Vec::with_capacity(p.len());
-            effective_grad(&mut grad, g, p, o.maximize, nonzero::<T>(o.weight_decay));
-            let (sq, rest) = s.split_at_mut(1);
-            let sq = &mut *sq[0];
-            let alpha = T::from_f64(o.alpha);
-            let c = T::from_f64(1.0 - o.alpha);
-            for (a, &x) in sq.iter_mut().zip(&grad) {
-                *a = *a * alpha + c * x * x;
-            }
-            let eps = T::from_f64(o.eps);
-            // avg = sqrt(square_avg [- grad_avg^2]) + eps
-            let mut avg: Vec<T> = Vec::with_capacity(p.len());
-            let rest = if o.centered {
-                let (ga, rest) = rest.split_at_mut(1);
-                let ga = &mut *ga[0];
-                lerp_inplace(ga, &grad, c);
-                let neg_one = T::from_f64(-1.0);
-                avg.extend(sq.iter().zip(ga.iter()).map(|(&a, &m)| (a + neg_one * m * m).sqrt() + eps));
-                rest
-            } else {
-                avg.extend(sq.iter().map(|&a| a.sqrt() + eps));
-                rest
+            let w = T::from_f64(1.0 - o.alpha);
+            let c = RmspropConsts {
+                wd: T::from_f64(o.weight_decay),
+                alpha: T::from_f64(o.alpha),
+                w,
+                omw: T::one() - w,
+                eps: T::from_f64(o.eps),
+                mom: T::from_f64(o.momentum),
+                neg_lr: T::from_f64(-o.lr),
             };
-            let neg_lr = T::from_f64(-o.lr);
-            if o.momentum > 0.0 {
-                let buf = &mut *rest[0];
-                let mom = T::from_f64(o.momentum);
-                let one = T::one();
-                for ((b, &x), &d) in buf.iter_mut().zip(&grad).zip(&avg) {
-                    *b = *b * mom + one * x / d;
-                }
-                for (pv, &b) in p.iter_mut().zip(buf.iter()) {
-                    *pv = *pv + neg_lr * b;
-                }
+            let (sq, rest) = s.split_at_mut(1);
+            let (mut none1, mut none2): ([T; 0], [T; 0]) = ([], []);
+            let (ga, rest): (&mut [T], _) = if o.centered {
+                let (ga, rest) = rest.split_at_mut(1);
+                (&mut *ga[0], rest)
             } else {
-                for ((pv, &x), &d) in p.iter_mut().zip(&grad).zip(&avg) {
-                    *pv = *pv + neg_lr * x / d;
-                }
-            }
+                (&mut none1, rest)
+            };
+            let buf: &mut [T] = if o.momentum > 0.0 { &mut *rest[0] } else { &mut none2 };
+            bool_dispatch!(rmsprop_loop::<T>, [], [
+                o.maximize,
+                o.weight_decay != 0.0,
+                o.centered,
+                o.momentum > 0.0,
+                w.to_f64().abs() < 0.5
+            ], (p, g, &mut *sq[0], ga, buf, &c));
         }
     }
     run_all(params, grads, &states, &kernel::<f32>(*o), &kernel::<f64>(*o))
@@ -609,6 +620,26 @@ pub fn rmsprop_step(
 
 // ---------------------------------------------------------------------------------------------
 // Adagrad
+
+/// One fused pass of Adagrad over a chunk (PyTorch's per-tensor order for each element).
+#[inline(always)]
+#[allow(clippy::type_complexity)]
+fn adagrad_loop<T: OptFloat, const MAXIMIZE: bool, const WD: bool>(
+    (p, g, sum, (wd, eps, neg_clr)): (&mut [T], &[T], &mut [T], (T, T, T)),
+) {
+    let n = p.len();
+    let (g, sum) = (&g[..n], &mut sum[..n]);
+    for i in 0..n {
+        let pv = p[i];
+        let mut gi = if MAXIMIZE { -g[i] } else { g[i] };
+        if WD {
+            gi = gi + wd * pv;
+        }
+        let sv = sum[i] + T::one() * gi * gi;
+        sum[i] = sv;
+        p[i] = pv + neg_clr * gi / (sv.sqrt() + eps);
+    }
+}
 
 /// `torch.optim.Adagrad` step (dense gradients).
 pub fn adagrad_step(params: &[Tensor], grads: &[Tensor], sums: &[Tensor], steps: &[Tensor], o: &AdagradOptions) -> Result<()> {
@@ -626,19 +657,8 @@ pub fn adagrad_step(params: &[Tensor], grads: &[Tensor], sums: &[Tensor], steps:
         .collect();
     fn kernel<T: OptFloat>(o: AdagradOptions, clrs: &[f64]) -> impl Fn(usize, &mut [T], &[T], &mut [&mut [T]]) + Sync + '_ {
         move |i, p, g, s| {
-            let mut grad = Vec::with_capacity(p.len());
-            effective_grad(&mut grad, g, p, o.maximize, nonzero::<T>(o.weight_decay));
-            let sum = &mut *s[0];
-            let one = T::one();
-            for (a, &x) in sum.iter_mut().zip(&grad) {
-                *a = *a + one * x * x;
-            }
-            let eps = T::from_f64(o.eps);
-            let a = T::from_f64(-clrs[i]);
-            for ((pv, &x), &sv) in p.iter_mut().zip(&grad).zip(sum.iter()) {
-                let std = sv.sqrt() + eps;
-                *pv = *pv + a * x / std;
-            }
+            let c = (T::from_f64(o.weight_decay), T::from_f64(o.eps), T::from_f64(-clrs[i]));
+            bool_dispatch!(adagrad_loop::<T>, [], [o.maximize, o.weight_decay != 0.0], (p, g, &mut *s[0], c));
         }
     }
     let (k32, k64) = (kernel::<f32>(*o, &clrs), kernel::<f64>(*o, &clrs));
