@@ -534,3 +534,56 @@ def test_kernel_rejects_bad_state():
     opt.state[p]["exp_avg"] = torch.zeros(4, dtype=torch.float64)
     with pytest.raises(RuntimeError, match="float64"):
         opt.step()
+
+
+def test_non_contiguous_and_expanded_grads():
+    p0, grads = _data(7)
+    p = nn.Parameter(torch.tensor(p0[0], dtype=torch.float64))
+    opt = torch.optim.SGD([p], lr=0.1, momentum=0.9, nesterov=True)
+    for gs in grads:
+        # The grad arrives transposed twice (a strided view) ...
+        p.grad = torch.tensor(gs[0].T.copy(), dtype=torch.float64).t()
+        assert not p.grad.is_contiguous()
+        opt.step()
+    expected = ref_sgd(p0[0], [gs[0] for gs in grads], np.float64, lr=0.1, momentum=0.9, nesterov=True)
+    np.testing.assert_allclose(p.detach().numpy(), expected, rtol=1e-12)
+    # ... or broadcast from one element (stride 0).
+    q = nn.Parameter(torch.zeros(4))
+    q.grad = torch.ones(1).expand(4)
+    torch.optim.Adagrad([q], lr=0.5).step()
+    np.testing.assert_allclose(q.detach().numpy(), np.full(4, -0.5, np.float32), rtol=1e-6)
+
+
+def test_user_defined_optimizer_subclass():
+    from ferrograd.optim import Optimizer
+
+    class PlainSGD(Optimizer):
+        def __init__(self, params, lr=0.1):
+            super().__init__(params, dict(lr=lr))
+
+        @torch.no_grad()
+        def step(self, closure=None):
+            loss = None
+            if closure is not None:
+                with torch.enable_grad():
+                    loss = closure()
+            for group in self.param_groups:
+                for p in group["params"]:
+                    if p.grad is not None:
+                        self.state[p]["seen"] = self.state[p].get("seen", 0) + 1
+                        p.add_(p.grad, alpha=-group["lr"])
+            return loss
+
+    p = nn.Parameter(torch.ones(3))
+    opt = PlainSGD([p], lr=0.25)
+    calls = []
+    opt.register_step_post_hook(lambda o, a, k: calls.append(1))
+    p.grad = torch.ones(3)
+    opt.step()
+    np.testing.assert_allclose(p.detach().numpy(), np.full(3, 0.75, np.float32))
+    assert calls == [1] and opt.state_dict()["state"] == {0: {"seen": 1}}
+    from ferrograd.optim.lr_scheduler import StepLR
+    sched = StepLR(opt, step_size=1, gamma=0.5)
+    opt.step()
+    sched.step()
+    assert opt.param_groups[0]["lr"] == 0.125
