@@ -587,3 +587,24 @@ def test_user_defined_optimizer_subclass():
     opt.step()
     sched.step()
     assert opt.param_groups[0]["lr"] == 0.125
+
+
+def test_parameters_sharing_one_storage_and_aliased_grads():
+    flat = torch.arange(10, dtype=torch.float64)
+    a = nn.Parameter(flat[:4])
+    b = nn.Parameter(flat[4:])
+    opt = torch.optim.Adam([a, b], lr=0.1)
+    a.grad = torch.ones(4, dtype=torch.float64)
+    b.grad = torch.full((6,), -2.0, dtype=torch.float64)
+    for _ in range(3):
+        opt.step()
+    expected = np.arange(10.0)
+    expected[:4] = ref_adam(np.arange(4.0), [np.ones(4)] * 3, np.float64, lr=0.1)
+    expected[4:] = ref_adam(np.arange(4.0, 10.0), [np.full(6, -2.0)] * 3, np.float64, lr=0.1)
+    np.testing.assert_allclose(flat.numpy(), expected, rtol=1e-12)
+    # A gradient that is the parameter's own memory.
+    p = nn.Parameter(torch.tensor([1.0, -2.0, 4.0], dtype=torch.float64))
+    p.grad = p.detach()
+    torch.optim.SGD([p], lr=0.25, weight_decay=0.5).step()
+    x = np.array([1.0, -2.0, 4.0])
+    np.testing.assert_allclose(p.detach().numpy(), x + (-0.25) * (x + 0.5 * x), rtol=1e-12)
