@@ -608,3 +608,19 @@ def test_parameters_sharing_one_storage_and_aliased_grads():
     torch.optim.SGD([p], lr=0.25, weight_decay=0.5).step()
     x = np.array([1.0, -2.0, 4.0])
     np.testing.assert_allclose(p.detach().numpy(), x + (-0.25) * (x + 0.5 * x), rtol=1e-12)
+
+
+def test_hooks_run_once_for_subclass_calling_super_step():
+    class LoggedSGD(torch.optim.SGD):
+        def step(self, closure=None):
+            return super().step(closure)
+
+    p = nn.Parameter(torch.ones(2))
+    opt = LoggedSGD([p], lr=0.5)
+    calls = []
+    opt.register_step_pre_hook(lambda o, a, k: calls.append("pre"))
+    opt.register_step_post_hook(lambda o, a, k: calls.append("post"))
+    p.grad = torch.ones(2)
+    opt.step()
+    assert calls == ["pre", "post"]
+    np.testing.assert_allclose(p.detach().numpy(), [0.5, 0.5])

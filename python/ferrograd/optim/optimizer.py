@@ -231,11 +231,18 @@ class Optimizer:
             return
 
         def hooked_step(self, *args, **kwargs):
-            if self._optimizer_step_pre_hooks:
-                args, kwargs = self._call_pre_hooks(args, kwargs)
-            out = step(self, *args, **kwargs)
-            for hook in list(self._optimizer_step_post_hooks.values()):
-                hook(self, args, kwargs)
+            # A subclass's step calling super().step() runs the hooks once, not twice.
+            if self.__dict__.get("_in_hooked_step", False):
+                return step(self, *args, **kwargs)
+            self._in_hooked_step = True
+            try:
+                if self._optimizer_step_pre_hooks:
+                    args, kwargs = self._call_pre_hooks(args, kwargs)
+                out = step(self, *args, **kwargs)
+                for hook in list(self._optimizer_step_post_hooks.values()):
+                    hook(self, args, kwargs)
+            finally:
+                self._in_hooked_step = False
             return out
 
         hooked_step._hooked = True
