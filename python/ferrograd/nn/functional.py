@@ -333,28 +333,12 @@ def _pool_geometry(x, kernel_size, stride, padding, dilation, ceil_mode, name):
 
 def max_pool2d(input, kernel_size, stride=None, padding=0, dilation=1, ceil_mode=False, return_indices=False):
     x, unbatched = _batched(input, 4, "max_pool2d")
-    n, c, h, w = x.shape
-    k, s, p, d, extra = _pool_geometry(x, kernel_size, stride, padding, dilation, ceil_mode, "max_pool2d")
-    planes = x.reshape(n * c, 1, h, w)
-    if extra[0] or extra[1]:
-        planes = _core.pad(planes, [0, extra[1], 0, extra[0]], float("-inf"))
-    cols = _core.im2col(planes, k, d, p, s, float("-inf"))  # [N*C, kh*kw, L]
-    oh = (planes.shape[2] + 2 * p[0] - d[0] * (k[0] - 1) - 1) // s[0] + 1
-    ow = (planes.shape[3] + 2 * p[1] - d[1] * (k[1] - 1) - 1) // s[1] + 1
-    # The gradient goes to the first maximum of each window only, as in PyTorch.
-    values, arg = _core.max_dim(cols, 1, False, True)
-    out = values.reshape(n, c, oh, ow)
-    if return_indices:
-        # Flat input index (row * W + col) of each window's maximum.
-        positions = T.arange(planes.shape[2] * planes.shape[3], dtype=float64).reshape(1, 1, planes.shape[2], planes.shape[3])
-        pos_cols = _core.im2col(positions, k, d, p, s, -1.0)[0]  # [kh*kw, L]
-        idx = T.gather(pos_cols.expand(n * c, -1, -1), 1, arg.unsqueeze(1)).squeeze(1)
-        rows, cols_ = idx // planes.shape[3], idx % planes.shape[3]
-        indices = (rows * w + cols_).long().reshape(n, c, oh, ow)
-        if unbatched:
-            return out.squeeze(0), indices.squeeze(0)
-        return out, indices
-    return out.squeeze(0) if unbatched else out
+    k = _pair(kernel_size)
+    s = _pair(stride if stride not in (None, ()) else kernel_size, "stride")
+    out, indices = _core.max_pool2d(x, k, _pair(dilation, "dilation"), _pair(padding, "padding"), s, bool(ceil_mode))
+    if unbatched:
+        out, indices = out.squeeze(0), indices.squeeze(0)
+    return (out, indices) if return_indices else out
 
 
 def avg_pool2d(input, kernel_size, stride=None, padding=0, ceil_mode=False, count_include_pad=True, divisor_override=None):

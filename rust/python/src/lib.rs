@@ -871,6 +871,14 @@ fn col2im(py: Python<'_>, x: PyRef<'_, PyTensor>, size: (usize, usize), kernel: 
     Ok(wrap(py.detach(|| x.col2im(size, w)).py()?))
 }
 
+#[pyfunction]
+fn max_pool2d(py: Python<'_>, x: PyRef<'_, PyTensor>, kernel: (usize, usize), dilation: (usize, usize), padding: (usize, usize), stride: (usize, usize), ceil_mode: bool) -> PyResult<(PyTensor, PyTensor)> {
+    let x = x.inner.clone();
+    let w = window(kernel, dilation, padding, stride);
+    let (v, i) = py.detach(|| x.max_pool2d(w, ceil_mode)).py()?;
+    Ok((wrap(v), wrap(i)))
+}
+
 // ---- in place ----
 
 /// Runs `f(input) -> result` and writes the result into `x` with PyTorch's in-place autograd
@@ -992,6 +1000,7 @@ fn _core(m: &Bound<'_, PyModule>) -> PyResult<()> {
     m.add_function(wrap_pyfunction!(clamp, m)?)?;
     m.add_function(wrap_pyfunction!(im2col, m)?)?;
     m.add_function(wrap_pyfunction!(col2im, m)?)?;
+    m.add_function(wrap_pyfunction!(max_pool2d, m)?)?;
     m.add_function(wrap_pyfunction!(inplace, m)?)?;
     m.add_function(wrap_pyfunction!(is_grad_enabled, m)?)?;
     m.add_function(wrap_pyfunction!(set_grad_enabled, m)?)?;

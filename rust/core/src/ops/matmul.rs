@@ -8,6 +8,7 @@ use crate::layout::{broadcast_shapes, Layout};
 use crate::storage::try_vec;
 use crate::tensor::Tensor;
 use gemm::Parallelism;
+use rayon::prelude::*;
 
 /// Work (m*n*k) above which gemm may use every core.
 const GEMM_PAR_WORK: usize = 1 << 18;
@@ -47,20 +48,25 @@ fn batched_matmul_forward(a: &Tensor, b: &Tensor, batch: &[usize]) -> Result<Ten
             let mut out = try_vec::<T>(nb * m * n, 0.0)?;
             if m * n > 0 && k > 0 {
                 let (da, db) = (a.storage().slice::<T>(), b.storage().slice::<T>());
-                let par = gemm_threads(m * n * k);
-                for i in 0..nb {
-                    let dst = out[i * m * n..].as_mut_ptr();
-                    // SAFETY: the output block holds m*n elements (row stride n, col stride 1);
-                    // every lhs/rhs index reached through the strides lies within the operand's
+                let work = m * n * k;
+                let one = |(i, dst): (usize, &mut [T]), par: Parallelism| {
+                    // SAFETY: `dst` holds m*n elements (row stride n, col stride 1); every
+                    // lhs/rhs index reached through the strides lies within the operand's
                     // layout, which `Tensor` guarantees fits its storage.
                     unsafe {
                         gemm::gemm(
-                            m, n, k, dst, 1, n as isize, false,
+                            m, n, k, dst.as_mut_ptr(), 1, n as isize, false,
                             da.as_ptr().add(oa[i]), acs, ars,
                             db.as_ptr().add(ob[i]), bcs, brs,
                             0.0, 1.0, false, false, false, par,
                         );
                     }
+                };
+                if nb > 1 && work < GEMM_PAR_WORK && nb * work >= GEMM_PAR_WORK {
+                    // Many small products: one per thread rather than threads inside each.
+                    out.par_chunks_mut(m * n).enumerate().for_each(|c| one(c, Parallelism::None));
+                } else {
+                    out.chunks_mut(m * n).enumerate().for_each(|c| one(c, gemm_threads(work)));
                 }
             }
             Tensor::from_vec(out, &out_shape)
@@ -114,11 +120,30 @@ impl Tensor {
         let ib = na.then(|| rec.save(b));
         let (shape_a, shape_b) = (a.shape().to_vec(), b.shape().to_vec());
         Ok(rec.finish(out, false, move |ctx, g| {
+            let batched = g.ndim() > 2;
             let ga = match ib {
+                // A 2-D `a` shared by every batch: one product over the batch, not a sum of many.
+                Some(i) if batched && shape_a.len() == 2 => {
+                    let b = ctx.saved(i)?;
+                    let mut full = g.shape()[..g.ndim() - 2].to_vec();
+                    full.extend_from_slice(&b.shape()[b.ndim() - 2..]);
+                    let (m, k) = (shape_a[0] as i64, shape_a[1] as i64);
+                    let gm = g.movedim(-2, 0)?.reshape(&[m, -1])?;
+                    let bm = b.expand_to(&full)?.movedim(-2, 0)?.reshape(&[k, -1])?;
+                    Some(gm.matmul_nd(&bm.t()?)?)
+                }
                 Some(i) => Some(g.matmul_nd(&ctx.saved(i)?.transpose(-1, -2)?)?.sum_to_shape(&shape_a)?),
                 None => None,
             };
             let gb = match ia {
+                Some(i) if batched && shape_b.len() == 2 => {
+                    let a = ctx.saved(i)?;
+                    let mut full = g.shape()[..g.ndim() - 2].to_vec();
+                    full.extend_from_slice(&a.shape()[a.ndim() - 2..]);
+                    let (k, n) = (shape_b[0] as i64, shape_b[1] as i64);
+                    let am = a.expand_to(&full)?.reshape(&[-1, k])?;
+                    Some(am.t()?.matmul_nd(&g.reshape(&[-1, n])?)?)
+                }
                 Some(i) => Some(ctx.saved(i)?.transpose(-1, -2)?.matmul_nd(g)?.sum_to_shape(&shape_b)?),
                 None => None,
             };

@@ -245,3 +245,154 @@ impl Tensor {
         Ok(rec.finish(out, false, move |_, g| Ok(vec![Some(g.im2col(w, 0.0)?)])))
     }
 }
+
+/// Output length of a pooling window along one axis, as PyTorch computes it (ceil mode
+/// drops a last window that would start in the right padding).
+fn pool_out_len(input: usize, k: usize, d: usize, p: usize, s: usize, ceil: bool) -> Result<usize> {
+    let span = d * (k - 1) + 1;
+    if input + 2 * p < span {
+        return Err(Error::Shape(format!(
+            "Given input size {input} with padding {p}, the pooling window of effective size {span} is too large"
+        )));
+    }
+    let num = input + 2 * p - span + if ceil { s - 1 } else { 0 };
+    let mut out = num / s + 1;
+    if ceil && (out - 1) * s >= input + p {
+        out -= 1;
+    }
+    Ok(out)
+}
+
+impl Tensor {
+    /// Max pooling over [N, C, H, W]: the values and, per output, the flat index
+    /// (row * W + col) of the window's first maximum (PyTorch's `return_indices`).
+    /// The gradient goes to that element only.
+    pub fn max_pool2d(&self, w: Window, ceil_mode: bool) -> Result<(Tensor, Tensor)> {
+        if self.ndim() != 4 {
+            return Err(Error::Shape(format!("max_pool2d: expected a 4D input, got {:?}", self.shape())));
+        }
+        let Window { kernel: (kh, kw), dilation: (dh, dw), padding: (ph, pw), stride: (sh, sw) } = w;
+        if kh == 0 || kw == 0 || sh == 0 || sw == 0 || dh == 0 || dw == 0 {
+            return Err(Error::Value(format!("max_pool2d: kernel size, stride and dilation must be greater than zero, got {w:?}")));
+        }
+        if ph > kh / 2 || pw > kw / 2 {
+            return Err(Error::Value(format!(
+                "max_pool2d: pad should be at most half of effective kernel size, but got pad=({ph}, {pw}) and kernel_size=({kh}, {kw})"
+            )));
+        }
+        let (n, c, h, wd) = (self.shape()[0], self.shape()[1], self.shape()[2], self.shape()[3]);
+        let oh = pool_out_len(h, kh, dh, ph, sh, ceil_mode)?;
+        let ow = pool_out_len(wd, kw, dw, pw, sw, ceil_mode)?;
+        let (plane_in, plane_out) = (h * wd, oh * ow);
+        let mut indices = try_vec::<i64>(n * c * plane_out, 0)?;
+        let values = crate::with_float!(
+            self.dtype(),
+            T,
+            {
+                let x = self.contiguous_data::<T>();
+                let mut out = try_vec::<T>(n * c * plane_out, T::neg_inf())?;
+                let work = |(plane, (vals, idx)): (usize, (&mut [T], &mut [i64]))| {
+                    let src = &x[plane * plane_in..(plane + 1) * plane_in];
+                    for oy in 0..oh {
+                        for ox in 0..ow {
+                            let (mut best, mut best_i) = (T::neg_inf(), -1i64);
+                            for ki in 0..kh {
+                                let iy = (oy * sh + ki * dh) as isize - ph as isize;
+                                if iy < 0 || iy as usize >= h {
+                                    continue;
+                                }
+                                for kj in 0..kw {
+                                    let ix = (ox * sw + kj * dw) as isize - pw as isize;
+                                    if ix < 0 || ix as usize >= wd {
+                                        continue;
+                                    }
+                                    let i = iy as usize * wd + ix as usize;
+                                    let v = src[i];
+                                    if best_i < 0 || v > best || (v.is_nan() && !best.is_nan()) {
+                                        best = v;
+                                        best_i = i as i64;
+                                    }
+                                }
+                            }
+                            vals[oy * ow + ox] = best;
+                            idx[oy * ow + ox] = best_i.max(0);
+                        }
+                    }
+                };
+                let chunks = out.chunks_mut(plane_out.max(1)).zip(indices.chunks_mut(plane_out.max(1))).enumerate();
+                if plane_out > 0 {
+                    if n * c * plane_in >= crate::cpu::PAR_THRESHOLD {
+                        chunks.par_bridge().for_each(work);
+                    } else {
+                        chunks.for_each(work);
+                    }
+                }
+                Tensor::from_vec(out, &[n, c, oh, ow])?
+            },
+            return Err(Error::DType(format!("\"max_pool2d\" not implemented for '{}'", crate::ops::copy::titled(self.dtype()))))
+        );
+        let indices = Tensor::from_vec(indices, &[n, c, oh, ow])?;
+        let Some(rec) = Recorder::new("MaxPool2DWithIndicesBackward0", &[self]) else { return Ok((values, indices)) };
+        let idx = indices.clone();
+        let values = rec.finish(values, false, move |_, g| Ok(vec![Some(g.plane_scatter_add(&idx, (h, wd))?)]));
+        Ok((values, indices))
+    }
+
+    /// [N, C, L] values added into zero planes [N, C, H, W] at flat plane positions `index`
+    /// (the backward of max pooling; its own backward is `plane_gather`).
+    pub fn plane_scatter_add(&self, index: &Tensor, size: (usize, usize)) -> Result<Tensor> {
+        let (n, c) = (self.shape()[0], self.shape()[1]);
+        let l = self.numel() / (n * c).max(1);
+        let plane = size.0 * size.1;
+        let idx = index.contiguous_data::<i64>();
+        let out = crate::with_float!(
+            self.dtype(),
+            T,
+            {
+                let g = self.contiguous_data::<T>();
+                let mut out = try_vec::<T>(n * c * plane, T::zero())?;
+                if plane > 0 && l > 0 {
+                    out.par_chunks_mut(plane).enumerate().for_each(|(p, dst)| {
+                        for j in 0..l {
+                            let k = idx[p * l + j] as usize;
+                            dst[k] = dst[k] + g[p * l + j];
+                        }
+                    });
+                }
+                Tensor::from_vec(out, &[n, c, size.0, size.1])?
+            },
+            return Err(Error::DType("plane_scatter_add expects a float tensor".into()))
+        );
+        let Some(rec) = Recorder::new("MaxPool2DWithIndicesBackwardBackward0", &[self]) else { return Ok(out) };
+        let index = index.clone();
+        Ok(rec.finish(out, false, move |_, g| Ok(vec![Some(g.plane_gather(&index)?)])))
+    }
+
+    /// out[n, c, j] = self[n, c, index[n, c, j]] over flattened planes; shaped like `index`.
+    pub fn plane_gather(&self, index: &Tensor) -> Result<Tensor> {
+        let (n, c) = (self.shape()[0], self.shape()[1]);
+        let plane = self.numel() / (n * c).max(1);
+        let l = index.numel() / (n * c).max(1);
+        let idx = index.contiguous_data::<i64>();
+        let out = crate::with_float!(
+            self.dtype(),
+            T,
+            {
+                let src = self.contiguous_data::<T>();
+                let mut out = try_vec::<T>(n * c * l, T::zero())?;
+                if l > 0 {
+                    out.par_chunks_mut(l).enumerate().for_each(|(p, dst)| {
+                        for (j, d) in dst.iter_mut().enumerate() {
+                            *d = src[p * plane + idx[p * l + j] as usize];
+                        }
+                    });
+                }
+                Tensor::from_vec(out, index.shape())?
+            },
+            return Err(Error::DType("plane_gather expects a float tensor".into()))
+        );
+        let Some(rec) = Recorder::new("MaxPool2DGatherBackward0", &[self]) else { return Ok(out) };
+        let (index, h, w) = (index.clone(), self.shape()[2], self.shape()[3]);
+        Ok(rec.finish(out, false, move |_, g| Ok(vec![Some(g.plane_scatter_add(&index, (h, w))?)])))
+    }
+}
