@@ -19,6 +19,14 @@ use std::borrow::Cow;
 const CHUNK: usize = 1 << 14;
 const PAR_MIN: usize = 1 << 15;
 
+/// Whether the CPU has AVX2 (detected once).
+#[cfg(target_arch = "x86_64")]
+fn has_avx2() -> bool {
+    use std::sync::OnceLock;
+    static AVX2: OnceLock<bool> = OnceLock::new();
+    *AVX2.get_or_init(|| std::is_x86_feature_detected!("avx2"))
+}
+
 /// The float operations the update rules need beyond `Float`.
 pub trait OptFloat: Float {
     fn sqrt(self) -> Self;
@@ -358,6 +366,28 @@ fn sgd_loop<T: OptFloat, const MAXIMIZE: bool, const WD: bool, const MOM: bool, 
     }
 }
 
+/// Runs `sgd_loop` compiled for AVX2 when the CPU has it (wider sqrt/div; no FMA contraction, so
+/// results are the same bit for bit), else for the baseline target.
+#[inline(always)]
+#[allow(clippy::type_complexity)]
+fn sgd_run<T: OptFloat, const MAXIMIZE: bool, const WD: bool, const MOM: bool, const INIT: bool, const NESTEROV: bool>(args: (&mut [T], &[T], &mut [T], &SgdConsts<T>)) {
+    #[cfg(target_arch = "x86_64")]
+    {
+        if has_avx2() {
+            // SAFETY: the CPU supports AVX2, checked at run time just above.
+            return unsafe { sgd_avx2::<T, MAXIMIZE, WD, MOM, INIT, NESTEROV>(args) };
+        }
+    }
+    sgd_loop::<T, MAXIMIZE, WD, MOM, INIT, NESTEROV>(args)
+}
+
+#[cfg(target_arch = "x86_64")]
+#[target_feature(enable = "avx2")]
+#[allow(clippy::type_complexity)]
+unsafe fn sgd_avx2<T: OptFloat, const MAXIMIZE: bool, const WD: bool, const MOM: bool, const INIT: bool, const NESTEROV: bool>(args: (&mut [T], &[T], &mut [T], &SgdConsts<T>)) {
+    sgd_loop::<T, MAXIMIZE, WD, MOM, INIT, NESTEROV>(args)
+}
+
 /// `torch.optim.SGD` step. `bufs` holds one momentum buffer per parameter when momentum is
 /// non-zero (empty otherwise); `init[i]` says buffer `i` is new and is set to the gradient
 /// (PyTorch's `torch.clone(grad)` on the first step).
@@ -379,7 +409,7 @@ pub fn sgd_step(params: &[Tensor], grads: &[Tensor], bufs: &[Tensor], init: &[bo
             let mom = o.momentum != 0.0;
             let mut none: [T; 0] = [];
             let buf: &mut [T] = if mom { &mut *s[0] } else { &mut none };
-            bool_dispatch!(sgd_loop::<T>, [], [
+            bool_dispatch!(sgd_run::<T>, [], [
                 o.maximize,
                 o.weight_decay != 0.0,
                 mom,
@@ -444,6 +474,28 @@ fn adam_loop<T: OptFloat, const MAXIMIZE: bool, const WD: bool, const DECOUPLED:
     }
 }
 
+/// Runs `adam_loop` compiled for AVX2 when the CPU has it (wider sqrt/div; no FMA contraction, so
+/// results are the same bit for bit), else for the baseline target.
+#[inline(always)]
+#[allow(clippy::type_complexity)]
+fn adam_run<T: OptFloat, const MAXIMIZE: bool, const WD: bool, const DECOUPLED: bool, const AMS: bool, const SMALL: bool>(args: (&mut [T], &[T], &mut [T], &mut [T], &mut [T], &AdamConsts<T>)) {
+    #[cfg(target_arch = "x86_64")]
+    {
+        if has_avx2() {
+            // SAFETY: the CPU supports AVX2, checked at run time just above.
+            return unsafe { adam_avx2::<T, MAXIMIZE, WD, DECOUPLED, AMS, SMALL>(args) };
+        }
+    }
+    adam_loop::<T, MAXIMIZE, WD, DECOUPLED, AMS, SMALL>(args)
+}
+
+#[cfg(target_arch = "x86_64")]
+#[target_feature(enable = "avx2")]
+#[allow(clippy::type_complexity)]
+unsafe fn adam_avx2<T: OptFloat, const MAXIMIZE: bool, const WD: bool, const DECOUPLED: bool, const AMS: bool, const SMALL: bool>(args: (&mut [T], &[T], &mut [T], &mut [T], &mut [T], &AdamConsts<T>)) {
+    adam_loop::<T, MAXIMIZE, WD, DECOUPLED, AMS, SMALL>(args)
+}
+
 /// `torch.optim.Adam` (and `AdamW` with `decoupled_weight_decay`) step. `max_exp_avg_sqs` is
 /// used only with `amsgrad` (pass an empty slice otherwise). Each `steps[i]` is a one-element
 /// tensor, incremented here before it is used, as PyTorch does.
@@ -498,7 +550,7 @@ pub fn adam_step(
             let mut none: [T; 0] = [];
             let vm: &mut [T] = if o.amsgrad { &mut *rest[0] } else { &mut none };
             let args = (p, g, &mut *m[0], &mut *v[0], vm, &c);
-            bool_dispatch!(adam_loop::<T>, [], [
+            bool_dispatch!(adam_run::<T>, [], [
                 o.maximize,
                 has_wd && !o.decoupled_weight_decay,
                 has_wd && o.decoupled_weight_decay,
@@ -560,6 +612,28 @@ fn rmsprop_loop<T: OptFloat, const MAXIMIZE: bool, const WD: bool, const CENTERE
     }
 }
 
+/// Runs `rmsprop_loop` compiled for AVX2 when the CPU has it (wider sqrt/div; no FMA contraction, so
+/// results are the same bit for bit), else for the baseline target.
+#[inline(always)]
+#[allow(clippy::type_complexity)]
+fn rmsprop_run<T: OptFloat, const MAXIMIZE: bool, const WD: bool, const CENTERED: bool, const MOM: bool, const SMALL: bool>(args: (&mut [T], &[T], &mut [T], &mut [T], &mut [T], &RmspropConsts<T>)) {
+    #[cfg(target_arch = "x86_64")]
+    {
+        if has_avx2() {
+            // SAFETY: the CPU supports AVX2, checked at run time just above.
+            return unsafe { rmsprop_avx2::<T, MAXIMIZE, WD, CENTERED, MOM, SMALL>(args) };
+        }
+    }
+    rmsprop_loop::<T, MAXIMIZE, WD, CENTERED, MOM, SMALL>(args)
+}
+
+#[cfg(target_arch = "x86_64")]
+#[target_feature(enable = "avx2")]
+#[allow(clippy::type_complexity)]
+unsafe fn rmsprop_avx2<T: OptFloat, const MAXIMIZE: bool, const WD: bool, const CENTERED: bool, const MOM: bool, const SMALL: bool>(args: (&mut [T], &[T], &mut [T], &mut [T], &mut [T], &RmspropConsts<T>)) {
+    rmsprop_loop::<T, MAXIMIZE, WD, CENTERED, MOM, SMALL>(args)
+}
+
 /// `torch.optim.RMSprop` step. `grad_avgs` is used only when `centered`, `momentum_bufs` only
 /// when `momentum > 0` (pass empty slices otherwise).
 pub fn rmsprop_step(
@@ -606,7 +680,7 @@ pub fn rmsprop_step(
                 (&mut none1, rest)
             };
             let buf: &mut [T] = if o.momentum > 0.0 { &mut *rest[0] } else { &mut none2 };
-            bool_dispatch!(rmsprop_loop::<T>, [], [
+            bool_dispatch!(rmsprop_run::<T>, [], [
                 o.maximize,
                 o.weight_decay != 0.0,
                 o.centered,
@@ -641,6 +715,28 @@ fn adagrad_loop<T: OptFloat, const MAXIMIZE: bool, const WD: bool>(
     }
 }
 
+/// Runs `adagrad_loop` compiled for AVX2 when the CPU has it (wider sqrt/div; no FMA contraction, so
+/// results are the same bit for bit), else for the baseline target.
+#[inline(always)]
+#[allow(clippy::type_complexity)]
+fn adagrad_run<T: OptFloat, const MAXIMIZE: bool, const WD: bool>(args: (&mut [T], &[T], &mut [T], (T, T, T))) {
+    #[cfg(target_arch = "x86_64")]
+    {
+        if has_avx2() {
+            // SAFETY: the CPU supports AVX2, checked at run time just above.
+            return unsafe { adagrad_avx2::<T, MAXIMIZE, WD>(args) };
+        }
+    }
+    adagrad_loop::<T, MAXIMIZE, WD>(args)
+}
+
+#[cfg(target_arch = "x86_64")]
+#[target_feature(enable = "avx2")]
+#[allow(clippy::type_complexity)]
+unsafe fn adagrad_avx2<T: OptFloat, const MAXIMIZE: bool, const WD: bool>(args: (&mut [T], &[T], &mut [T], (T, T, T))) {
+    adagrad_loop::<T, MAXIMIZE, WD>(args)
+}
+
 /// `torch.optim.Adagrad` step (dense gradients).
 pub fn adagrad_step(params: &[Tensor], grads: &[Tensor], sums: &[Tensor], steps: &[Tensor], o: &AdagradOptions) -> Result<()> {
     let states = vec![StateList { name: "sum", tensors: sums }];
@@ -658,7 +754,7 @@ pub fn adagrad_step(params: &[Tensor], grads: &[Tensor], sums: &[Tensor], steps:
     fn kernel<T: OptFloat>(o: AdagradOptions, clrs: &[f64]) -> impl Fn(usize, &mut [T], &[T], &mut [&mut [T]]) + Sync + '_ {
         move |i, p, g, s| {
             let c = (T::from_f64(o.weight_decay), T::from_f64(o.eps), T::from_f64(-clrs[i]));
-            bool_dispatch!(adagrad_loop::<T>, [], [o.maximize, o.weight_decay != 0.0], (p, g, &mut *s[0], c));
+            bool_dispatch!(adagrad_run::<T>, [], [o.maximize, o.weight_decay != 0.0], (p, g, &mut *s[0], c));
         }
     }
     let (k32, k64) = (kernel::<f32>(*o, &clrs), kernel::<f64>(*o, &clrs));
