@@ -199,6 +199,8 @@ def test_ten_steps_match_reference(case, dtype):
         got = p.detach().numpy()
         assert got.dtype == dt
         np.testing.assert_allclose(got, expected, **_tol(dtype))
+        # Same operations in the same order on IEEE floats: the results agree bit for bit.
+        np.testing.assert_array_equal(got, expected)
         # The parameters did move (the test can fail on a no-op).
         assert not np.allclose(got, p0[i].astype(dt))
 
