@@ -626,3 +626,11 @@ def test_hooks_run_once_for_subclass_calling_super_step():
     opt.step()
     assert calls == ["pre", "post"]
     np.testing.assert_allclose(p.detach().numpy(), [0.5, 0.5])
+
+
+def test_differentiable_is_refused():
+    with pytest.raises(NotImplementedError, match="differentiable=True is not supported"):
+        torch.optim.Adam([nn.Parameter(torch.ones(2))], differentiable=True)
+    # The other implementation switches are accepted (the step is always one fused kernel).
+    torch.optim.Adam([nn.Parameter(torch.ones(2))], foreach=True, fused=True, capturable=False)
+    torch.optim.SGD([nn.Parameter(torch.ones(2))], lr=0.1, foreach=False, fused=True)

@@ -89,6 +89,9 @@ class Optimizer:
     """
 
     def __init__(self, params, defaults):
+        if defaults.get("differentiable") and type(self).__module__.startswith("ferrograd.optim"):
+            raise NotImplementedError(f"{type(self).__name__}(differentiable=True) is not supported: ferrograd's "
+                                      "optimizers update parameters in one fused kernel that autograd does not record")
         self.defaults = defaults
         self._optimizer_step_pre_hooks = OrderedDict()
         self._optimizer_step_post_hooks = OrderedDict()
