@@ -629,7 +629,7 @@ def test_hooks_run_once_for_subclass_calling_super_step():
 
 
 def test_differentiable_is_refused():
-    with pytest.raises(NotImplementedError, match="differentiable=True is not supported"):
+    with pytest.raises(NotImplementedError, match=r"Adam\(differentiable=True\) is not supported"):
         torch.optim.Adam([nn.Parameter(torch.ones(2))], differentiable=True)
     # The other implementation switches are accepted (the step is always one fused kernel).
     torch.optim.Adam([nn.Parameter(torch.ones(2))], foreach=True, fused=True, capturable=False)
