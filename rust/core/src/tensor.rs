@@ -157,9 +157,7 @@ impl Tensor {
             if let Some(r) = l.contiguous_range() {
                 return Cow::Borrowed(&data[r]);
             }
-            let mut out = Vec::with_capacity(l.numel());
-            l.for_each_offset(|o| out.push(data[o]));
-            return Cow::Owned(out);
+            return Cow::Owned(gather_strided(data, l));
         }
         crate::with_dtype!(self.dtype(), S, {
             let data = self.0.storage.slice::<S>();
@@ -289,4 +287,33 @@ impl Tensor {
     pub fn backward(&self, gradient: Option<Tensor>, retain_graph: bool, create_graph: bool) -> Result<()> {
         autograd::backward(&[self.clone()], vec![gradient], retain_graph, create_graph)
     }
+}
+
+/// The elements of `layout` in row-major order. Rows whose last dim is contiguous are copied
+/// as slices; large copies run on rayon, split over the outer rows.
+pub(crate) fn gather_strided<T: Element>(data: &[T], l: &Layout) -> Vec<T> {
+    use rayon::prelude::*;
+    let n = l.numel();
+    let nd = l.ndim();
+    if n == 0 {
+        return vec![];
+    }
+    if nd == 0 || l.strides[nd - 1] != 1 {
+        let mut out = Vec::with_capacity(n);
+        l.for_each_offset(|o| out.push(data[o]));
+        return out;
+    }
+    let inner = l.shape[nd - 1];
+    let rows = Layout { shape: l.shape[..nd - 1].to_vec(), strides: l.strides[..nd - 1].to_vec(), offset: l.offset };
+    let mut starts = Vec::with_capacity(n / inner);
+    rows.for_each_offset(|o| starts.push(o));
+    let mut out = vec![T::default(); n];
+    if n >= crate::cpu::PAR_THRESHOLD {
+        out.par_chunks_mut(inner).zip(starts.par_iter()).for_each(|(dst, &s)| dst.copy_from_slice(&data[s..s + inner]));
+    } else {
+        for (dst, &s) in out.chunks_mut(inner).zip(&starts) {
+            dst.copy_from_slice(&data[s..s + inner]);
+        }
+    }
+    out
 }

@@ -242,7 +242,7 @@ fn accumulate_into_grad(t: &Tensor, g: Tensor, create_graph: bool) -> Result<()>
         None => g.detach().clone_data()?,
         Some(prev) if create_graph || prev.requires_grad() => prev.add(&g)?,
         Some(prev) => {
-            prev.write_from(&prev.add(&g)?)?;
+            prev.add_assign_plain(&g)?;
             prev
         }
     };

@@ -58,12 +58,95 @@ pub fn binary_map<T: Element, U: Element>(
             map_slice(&db[rb], |y| f(x, y))?
         }
         _ => {
-            let mut out = try_with_capacity::<U>(n)?;
-            for_each_offset2(&la, &lb, |oa, ob| out.push(f(da[oa], db[ob])));
+            let (la, lb) = coalesce2(&la, &lb);
+            let (inner, sa, sb) = (la.shape.last().copied().unwrap_or(1), la.strides.last().copied().unwrap_or(0), lb.strides.last().copied().unwrap_or(0));
+            let (ra, rb) = (row_starts(&la), row_starts(&lb));
+            let mut out = crate::storage::try_vec::<U>(n, U::default())?;
+            let row = |(r, dst): (usize, &mut [U])| {
+                let (oa, ob) = (ra[r], rb[r]);
+                match (sa, sb) {
+                    (1, 1) => dst.iter_mut().zip(&da[oa..oa + inner]).zip(&db[ob..ob + inner]).for_each(|((d, &x), &y)| *d = f(x, y)),
+                    (1, 0) => {
+                        let y = db[ob];
+                        dst.iter_mut().zip(&da[oa..oa + inner]).for_each(|(d, &x)| *d = f(x, y));
+                    }
+                    (0, 1) => {
+                        let x = da[oa];
+                        dst.iter_mut().zip(&db[ob..ob + inner]).for_each(|(d, &y)| *d = f(x, y));
+                    }
+                    _ => dst.iter_mut().enumerate().for_each(|(j, d)| *d = f(da[oa + j * sa], db[ob + j * sb])),
+                }
+            };
+            if n >= PAR_THRESHOLD {
+                out.par_chunks_mut(inner).enumerate().for_each(row);
+            } else {
+                out.chunks_mut(inner).enumerate().for_each(row);
+            }
             out
         }
     };
     Tensor::from_vec(out, shape)
+}
+
+/// Merges adjacent dims that both layouts walk as one (so rows get as long as possible).
+pub fn coalesce2(a: &Layout, b: &Layout) -> (Layout, Layout) {
+    let mut la = Layout { shape: vec![], strides: vec![], offset: a.offset };
+    let mut lb = Layout { shape: vec![], strides: vec![], offset: b.offset };
+    for i in 0..a.ndim() {
+        let (d, sa, sb) = (a.shape[i], a.strides[i], b.strides[i]);
+        if d == 1 {
+            continue;
+        }
+        if let (Some(&pd), Some(&psa), Some(&psb)) = (la.shape.last(), la.strides.last(), lb.strides.last()) {
+            if psa == sa * d && psb == sb * d {
+                let k = la.shape.len() - 1;
+                la.shape[k] = pd * d;
+                lb.shape[k] = pd * d;
+                la.strides[k] = sa;
+                lb.strides[k] = sb;
+                continue;
+            }
+        }
+        la.shape.push(d);
+        lb.shape.push(d);
+        la.strides.push(sa);
+        lb.strides.push(sb);
+    }
+    (la, lb)
+}
+
+/// Storage offsets where each row (all dims but the last) of a layout starts.
+pub fn row_starts(l: &Layout) -> Vec<usize> {
+    let nd = l.ndim();
+    if nd <= 1 {
+        return vec![l.offset];
+    }
+    let rows = Layout { shape: l.shape[..nd - 1].to_vec(), strides: l.strides[..nd - 1].to_vec(), offset: l.offset };
+    let mut v = Vec::with_capacity(rows.numel());
+    rows.for_each_offset(|o| v.push(o));
+    v
+}
+
+/// `f(dst, src)` for every element of `dst_l` (in `dst`) and the same-shaped `src_l` (in `src`),
+/// row by row: contiguous rows as slices, broadcast rows with one source value.
+pub fn zip_assign<T: Element>(dst: &mut [T], dst_l: &Layout, src: &[T], src_l: &Layout, f: impl Fn(&mut T, T) + Sync + Send) {
+    let n = dst_l.numel();
+    if n == 0 {
+        return;
+    }
+    let (ld, ls) = coalesce2(dst_l, src_l);
+    let (inner, sd, ss) = (ld.shape.last().copied().unwrap_or(1), ld.strides.last().copied().unwrap_or(0), ls.strides.last().copied().unwrap_or(0));
+    let (rd, rs) = (row_starts(&ld), row_starts(&ls));
+    for (&od, &os) in rd.iter().zip(&rs) {
+        match (sd, ss) {
+            (1, 1) => dst[od..od + inner].iter_mut().zip(&src[os..os + inner]).for_each(|(d, &v)| f(d, v)),
+            (1, 0) => {
+                let v = src[os];
+                dst[od..od + inner].iter_mut().for_each(|d| f(d, v));
+            }
+            _ => (0..inner).for_each(|j| f(&mut dst[od + j * sd], src[os + j * ss])),
+        }
+    }
 }
 
 fn expand_layout<'a>(t: &'a Tensor, shape: &[usize]) -> Result<std::borrow::Cow<'a, Layout>> {

@@ -73,23 +73,33 @@ impl Tensor {
     }
 
     fn write_typed<T: Element>(&self, src: &Tensor) -> Result<()> {
-        // Values come out in row-major order of the broadcast source; copying them first also
-        // makes writing into memory the source shares safe.
+        // A source sharing this memory is copied first, so reads never see half-written data.
+        let src = if src.dtype() != T::DTYPE || src.same_storage(self) { src.cast_data(T::DTYPE)? } else { src.clone() };
         let src_layout = src.layout().expand(self.shape())?;
-        let values: Vec<T> = if src.dtype() == T::DTYPE && !src.same_storage(self) {
-            let data = src.storage().slice::<T>();
-            let mut v = Vec::with_capacity(self.numel());
-            src_layout.for_each_offset(|o| v.push(data[o]));
-            v
-        } else {
-            src.view_with_layout(src_layout).to_vec::<T>()
-        };
-        // SAFETY: `values` is an owned copy, so no other reference into this storage is live.
+        // SAFETY: `src` does not share this storage (copied above), so `dst` is the only
+        // reference into it while it lives.
         let dst = unsafe { self.storage().slice_mut::<T>() };
-        let mut it = values.into_iter();
-        self.layout().for_each_offset(|o| dst[o] = it.next().expect("same element count"));
+        crate::cpu::zip_assign(dst, self.layout(), src.storage().slice::<T>(), &src_layout, |d, v| *d = v);
         self.storage().bump_version();
         Ok(())
+    }
+
+    /// `self += src` in place for float tensors (gradient accumulation), no autograd.
+    pub(crate) fn add_assign_plain(&self, src: &Tensor) -> Result<()> {
+        crate::with_float!(
+            self.dtype(),
+            T,
+            {
+                let src = if src.dtype() != T::DTYPE || src.same_storage(self) { src.cast_data(T::DTYPE)? } else { src.clone() };
+                let src_layout = src.layout().expand(self.shape())?;
+                // SAFETY: as in `write_typed`: the source is not this storage.
+                let dst = unsafe { self.storage().slice_mut::<T>() };
+                crate::cpu::zip_assign(dst, self.layout(), src.storage().slice::<T>(), &src_layout, |d, v| *d = *d + v);
+                self.storage().bump_version();
+                Ok(())
+            },
+            Err(Error::DType(format!("gradient accumulation into a {} tensor", self.dtype())))
+        )
     }
 
     /// Applies an in-place op: `f` computes the new value from the current one, which is then
