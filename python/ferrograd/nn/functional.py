@@ -268,17 +268,20 @@ def conv2d(input, weight, bias=None, stride=1, padding=0, dilation=1, groups=1):
             raise ValueError(f"Invalid padding string '{padding}', should be one of {{'valid', 'same'}}")
     padding = _pair(padding, "padding")
     h, w = x.shape[2], x.shape[3]
-    cols = _core.im2col(x, (kh, kw), dilation, padding, stride, 0.0)  # [N, C*kh*kw, L]
     oh = (h + 2 * padding[0] - dilation[0] * (kh - 1) - 1) // stride[0] + 1
     ow = (w + 2 * padding[1] - dilation[1] * (kw - 1) - 1) // stride[1] + 1
+    # Batch-major columns [C*kh*kw, N*L]: one gemm per group covers the whole batch.
+    cols = _core.im2col(x, (kh, kw), dilation, padding, stride, 0.0, True)
     if groups == 1:
-        out = T.matmul(weight.reshape(o, -1), cols)  # [N, O, L]
+        out = T.matmul(weight.reshape(o, -1), cols)  # [O, N*L]
     else:
-        cols = cols.reshape(n, groups, cg * kh * kw, oh * ow)
-        out = T.matmul(weight.reshape(groups, o // groups, cg * kh * kw), cols).reshape(n, o, oh * ow)
-    out = out.reshape(n, o, oh, ow)
+        cols = cols.reshape(groups, cg * kh * kw, n * oh * ow)
+        out = T.matmul(weight.reshape(groups, o // groups, cg * kh * kw), cols).reshape(o, n * oh * ow)
+    out = out.reshape(o, n, oh, ow).transpose(0, 1)
     if bias is not None:
         out = out + bias.reshape(1, o, 1, 1)
+    else:
+        out = out.contiguous()
     return out.squeeze(0) if unbatched else out
 
 
@@ -305,7 +308,7 @@ def conv_transpose2d(input, weight, bias=None, stride=1, padding=0, output_paddi
     oh = (h - 1) * stride[0] - 2 * padding[0] + dilation[0] * (kh - 1) + op[0] + 1
     ow = (w - 1) * stride[1] - 2 * padding[1] + dilation[1] * (kw - 1) + op[1] + 1
     cols = T.matmul(weight.reshape(cin, o * kh * kw).t(), x.reshape(n, c, h * w))
-    out = _core.col2im(cols, (oh, ow), (kh, kw), dilation, padding, stride)
+    out = _core.col2im(cols, (oh, ow), (kh, kw), dilation, padding, stride, False, n)
     if bias is not None:
         out = out + bias.reshape(1, o, 1, 1)
     return out.squeeze(0) if unbatched else out

@@ -64,12 +64,14 @@ fn im2col_col2im_are_adjoint() {
     use ferrograd_core::Window;
     let w = Window { kernel: (2, 2), dilation: (1, 1), padding: (1, 1), stride: (1, 1) };
     let x = t(&(0..9).map(|v| v as f64).collect::<Vec<_>>(), &[1, 1, 3, 3]);
-    let cols = x.im2col(w, 0.0).unwrap();
-    let y = t(&(0..cols.numel()).map(|v| (v % 7) as f64).collect::<Vec<_>>(), cols.shape());
-    // <im2col(x), y> == <x, col2im(y)>
-    let lhs: f64 = cols.mul(&y).unwrap().sum(None, false).unwrap().item().unwrap();
-    let rhs: f64 = x.mul(&y.col2im((3, 3), w).unwrap()).unwrap().sum(None, false).unwrap().item().unwrap();
-    assert!((lhs - rhs).abs() < 1e-9);
+    for batch_major in [false, true] {
+        let cols = x.im2col(w, 0.0, batch_major).unwrap();
+        let y = t(&(0..cols.numel()).map(|v| (v % 7) as f64).collect::<Vec<_>>(), cols.shape());
+        // <im2col(x), y> == <x, col2im(y)>
+        let lhs: f64 = cols.mul(&y).unwrap().sum(None, false).unwrap().item().unwrap();
+        let rhs: f64 = x.mul(&y.col2im((3, 3), w, batch_major, 1).unwrap()).unwrap().sum(None, false).unwrap().item().unwrap();
+        assert!((lhs - rhs).abs() < 1e-9);
+    }
 }
 
 #[test]

@@ -140,8 +140,10 @@ impl Tensor {
         }))
     }
 
-    /// im2col: [N, C, H, W] -> [N, C*kh*kw, L], padding with `pad_value`.
-    pub fn im2col(&self, w: Window, pad_value: f64) -> Result<Tensor> {
+    /// im2col: [N, C, H, W] -> [N, C*kh*kw, L] (`batch_major` false, F.unfold's layout) or
+    /// [C*kh*kw, N*L] (`batch_major` true: one gemm then covers the whole batch), padding
+    /// with `pad_value`.
+    pub fn im2col(&self, w: Window, pad_value: f64, batch_major: bool) -> Result<Tensor> {
         if self.ndim() != 4 {
             return Err(Error::Shape(format!(
                 "Expected 4D (batched) input to unfold, but got input of size: {:?}",
@@ -153,96 +155,155 @@ impl Tensor {
         }
         let (n, c, h, wd) = (self.shape()[0], self.shape()[1], self.shape()[2], self.shape()[3]);
         let (oh, ow) = w.output_size(h, wd)?;
-        let Window { kernel: (kh, kw), dilation: (dh, dw), padding: (ph, pw), stride: (sh, sw) } = w;
-        let (rows, l) = (c * kh * kw, oh * ow);
+        let g = ColGeometry::new(w, n, c, (h, wd), (oh, ow), batch_major);
         let out = crate::with_float!(
             self.dtype(),
             T,
             {
                 let x = self.contiguous_data::<T>();
-                let mut out = try_vec::<T>(n * rows * l, T::from_f64(pad_value))?;
+                let mut out = try_vec::<T>(n * g.rows * g.l, T::from_f64(pad_value))?;
                 let pad = T::from_f64(pad_value);
-                out.par_chunks_mut(l.max(1)).enumerate().for_each(|(row_id, dst)| {
-                    if l == 0 {
-                        return;
-                    }
-                    let (b, r) = (row_id / rows, row_id % rows);
-                    let (ci, ki, kj) = (r / (kh * kw), (r / kw) % kh, r % kw);
-                    let plane = &x[(b * c + ci) * h * wd..(b * c + ci + 1) * h * wd];
-                    for oy in 0..oh {
-                        let iy = (oy * sh + ki * dh) as isize - ph as isize;
-                        for ox in 0..ow {
-                            let ix = (ox * sw + kj * dw) as isize - pw as isize;
-                            dst[oy * ow + ox] = if iy >= 0 && (iy as usize) < h && ix >= 0 && (ix as usize) < wd {
-                                plane[iy as usize * wd + ix as usize]
+                if g.l > 0 {
+                    out.par_chunks_mut(g.l).enumerate().for_each(|(chunk, dst)| {
+                        let (b, r) = g.sample_and_row(chunk);
+                        let (ci, ki, kj) = (r / (w.kernel.0 * w.kernel.1), (r / w.kernel.1) % w.kernel.0, r % w.kernel.1);
+                        let plane = &x[(b * c + ci) * h * wd..(b * c + ci + 1) * h * wd];
+                        for oy in 0..oh {
+                            let row = &mut dst[oy * ow..(oy + 1) * ow];
+                            let iy = (oy * w.stride.0 + ki * w.dilation.0) as isize - w.padding.0 as isize;
+                            if iy < 0 || iy as usize >= h {
+                                row.fill(pad);
+                                continue;
+                            }
+                            let src = &plane[iy as usize * wd..(iy as usize + 1) * wd];
+                            let (lo, hi) = g.valid_cols(kj);
+                            row[..lo].fill(pad);
+                            row[hi.max(lo)..].fill(pad);
+                            let x0 = (lo * w.stride.1 + kj * w.dilation.1) as isize - w.padding.1 as isize;
+                            if w.stride.1 == 1 && hi > lo {
+                                row[lo..hi].copy_from_slice(&src[x0 as usize..x0 as usize + hi - lo]);
                             } else {
-                                pad
-                            };
+                                for (k, d) in row[lo..hi.max(lo)].iter_mut().enumerate() {
+                                    *d = src[x0 as usize + k * w.stride.1];
+                                }
+                            }
                         }
-                    }
-                });
-                Tensor::from_vec(out, &[n, rows, l])?
+                    });
+                }
+                let shape = if batch_major { vec![g.rows, n * g.l] } else { vec![n, g.rows, g.l] };
+                Tensor::from_vec(out, &shape)?
             },
             unreachable!()
         );
         let Some(rec) = Recorder::new("Im2ColBackward0", &[self]) else { return Ok(out) };
-        Ok(rec.finish(out, false, move |_, g| Ok(vec![Some(g.col2im((h, wd), w)?)])))
+        Ok(rec.finish(out, false, move |_, grad| Ok(vec![Some(grad.col2im((h, wd), w, batch_major, n)?)])))
     }
 
-    /// col2im: [N, C*kh*kw, L] -> [N, C, H, W], summing overlapping windows.
-    pub fn col2im(&self, size: (usize, usize), w: Window) -> Result<Tensor> {
+    /// col2im, the adjoint of `im2col`: columns in either layout -> [N, C, H, W], summing
+    /// overlapping windows. `n` is the batch size (needed for the batch-major layout).
+    pub fn col2im(&self, size: (usize, usize), w: Window, batch_major: bool, n: usize) -> Result<Tensor> {
         let (h, wd) = size;
         let (oh, ow) = w.output_size(h, wd)?;
-        let Window { kernel: (kh, kw), dilation: (dh, dw), padding: (ph, pw), stride: (sh, sw) } = w;
-        if self.ndim() != 3 || self.shape()[1] % (kh * kw) != 0 || self.shape()[2] != oh * ow {
-            return Err(Error::Shape(format!(
-                "Expected input of shape [N, C*{}*{}, {}] to fold into {:?}, but got {:?}",
-                kh,
-                kw,
-                oh * ow,
-                size,
-                self.shape()
-            )));
+        let kk = w.kernel.0 * w.kernel.1;
+        let (rows, n) = if batch_major {
+            if self.ndim() != 2 || self.shape()[1] != n * oh * ow {
+                return Err(Error::Shape(format!("col2im: expected columns of shape [C*{kk}, {}], got {:?}", n * oh * ow, self.shape())));
+            }
+            (self.shape()[0], n)
+        } else {
+            if self.ndim() != 3 || self.shape()[2] != oh * ow {
+                return Err(Error::Shape(format!(
+                    "Expected input of shape [N, C*{}*{}, {}] to fold into {:?}, but got {:?}",
+                    w.kernel.0, w.kernel.1, oh * ow, size, self.shape()
+                )));
+            }
+            (self.shape()[1], self.shape()[0])
+        };
+        if rows % kk != 0 {
+            return Err(Error::Shape(format!("col2im: {rows} rows is not a multiple of the kernel size {kk}")));
         }
-        let (n, rows, l) = (self.shape()[0], self.shape()[1], oh * ow);
-        let c = rows / (kh * kw);
+        let c = rows / kk;
+        let g = ColGeometry::new(w, n, c, (h, wd), (oh, ow), batch_major);
         let out = crate::with_float!(
             self.dtype(),
             T,
             {
                 let cols = self.contiguous_data::<T>();
                 let mut out = try_vec::<T>(n * c * h * wd, T::zero())?;
-                out.par_chunks_mut((h * wd).max(1)).enumerate().for_each(|(plane_id, plane)| {
-                    if h * wd == 0 {
-                        return;
-                    }
-                    let (b, ci) = (plane_id / c, plane_id % c);
-                    for ki in 0..kh {
-                        for kj in 0..kw {
-                            let r = (ci * kh + ki) * kw + kj;
-                            let src = &cols[(b * rows + r) * l..(b * rows + r + 1) * l];
-                            for oy in 0..oh {
-                                let iy = (oy * sh + ki * dh) as isize - ph as isize;
-                                if iy < 0 || iy as usize >= h {
-                                    continue;
-                                }
-                                for ox in 0..ow {
-                                    let ix = (ox * sw + kj * dw) as isize - pw as isize;
-                                    if ix >= 0 && (ix as usize) < wd {
-                                        let p = &mut plane[iy as usize * wd + ix as usize];
-                                        *p = *p + src[oy * ow + ox];
+                if h * wd > 0 && g.l > 0 {
+                    out.par_chunks_mut(h * wd).enumerate().for_each(|(plane_id, plane)| {
+                        let (b, ci) = (plane_id / c, plane_id % c);
+                        for ki in 0..w.kernel.0 {
+                            for kj in 0..w.kernel.1 {
+                                let r = (ci * w.kernel.0 + ki) * w.kernel.1 + kj;
+                                let base = g.offset(b, r);
+                                let src = &cols[base..base + g.l];
+                                let (lo, hi) = g.valid_cols(kj);
+                                let x0 = (lo * w.stride.1 + kj * w.dilation.1) as isize - w.padding.1 as isize;
+                                for oy in 0..oh {
+                                    let iy = (oy * w.stride.0 + ki * w.dilation.0) as isize - w.padding.0 as isize;
+                                    if iy < 0 || iy as usize >= h || hi <= lo {
+                                        continue;
+                                    }
+                                    let dst = &mut plane[iy as usize * wd..(iy as usize + 1) * wd];
+                                    let s = &src[oy * ow + lo..oy * ow + hi];
+                                    for (k, &v) in s.iter().enumerate() {
+                                        let d = &mut dst[x0 as usize + k * w.stride.1];
+                                        *d = *d + v;
                                     }
                                 }
                             }
                         }
-                    }
-                });
+                    });
+                }
                 Tensor::from_vec(out, &[n, c, h, wd])?
             },
             return Err(Error::DType(format!("\"col2im\" not implemented for '{}'", crate::ops::copy::titled(self.dtype()))))
         );
         let Some(rec) = Recorder::new("Col2ImBackward0", &[self]) else { return Ok(out) };
-        Ok(rec.finish(out, false, move |_, g| Ok(vec![Some(g.im2col(w, 0.0)?)])))
+        Ok(rec.finish(out, false, move |_, grad| Ok(vec![Some(grad.im2col(w, 0.0, batch_major)?)])))
+    }
+}
+
+/// Where each (sample, kernel row) run of L = oh*ow column values lives, for both layouts.
+struct ColGeometry {
+    w: Window,
+    n: usize,
+    rows: usize,
+    l: usize,
+    width: usize,
+    out_width: usize,
+    batch_major: bool,
+}
+
+impl ColGeometry {
+    fn new(w: Window, n: usize, c: usize, (_h, width): (usize, usize), (oh, ow): (usize, usize), batch_major: bool) -> Self {
+        ColGeometry { w, n, rows: c * w.kernel.0 * w.kernel.1, l: oh * ow, width, out_width: ow, batch_major }
+    }
+    /// Which sample and kernel row the `chunk`-th run of L values belongs to.
+    fn sample_and_row(&self, chunk: usize) -> (usize, usize) {
+        if self.batch_major {
+            (chunk % self.n, chunk / self.n)
+        } else {
+            (chunk / self.rows, chunk % self.rows)
+        }
+    }
+    /// Start of the run for sample `b`, kernel row `r`.
+    fn offset(&self, b: usize, r: usize) -> usize {
+        if self.batch_major {
+            (r * self.n + b) * self.l
+        } else {
+            (b * self.rows + r) * self.l
+        }
+    }
+    /// The output columns [lo, hi) whose input column for kernel column `kj` is inside the image.
+    fn valid_cols(&self, kj: usize) -> (usize, usize) {
+        let (s, d, p) = (self.w.stride.1, self.w.dilation.1, self.w.padding.1);
+        let off = kj * d;
+        // ix = ox*s + off - p must satisfy 0 <= ix < width.
+        let lo = if off >= p { 0 } else { (p - off).div_ceil(s) };
+        let hi = if self.width + p > off { ((self.width + p - off - 1) / s + 1).min(self.out_width) } else { 0 };
+        (lo.min(self.out_width), hi)
     }
 }
 
