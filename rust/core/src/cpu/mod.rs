@@ -11,14 +11,28 @@ use rayon::prelude::*;
 pub const PAR_THRESHOLD: usize = 1 << 15;
 const PAR_CHUNK: usize = 1 << 13;
 
-fn map_slice<T: Element, U: Element>(src: &[T], f: impl Fn(T) -> U + Sync + Send) -> Result<Vec<U>> {
-    let mut out = try_with_capacity::<U>(src.len())?;
-    if src.len() >= PAR_THRESHOLD {
-        src.par_iter().with_min_len(PAR_CHUNK).map(|&x| f(x)).collect_into_vec(&mut out);
+/// Fills `n` outputs with `f(i_range)` chunk by chunk (on rayon when large): each chunk is a
+/// plain slice loop the compiler vectorises, written straight into the new Vec.
+fn fill_chunks<U: Element>(n: usize, f: impl Fn(usize, &mut [std::mem::MaybeUninit<U>]) + Sync + Send) -> Result<Vec<U>> {
+    let mut out = try_with_capacity::<U>(n)?;
+    let spare = &mut out.spare_capacity_mut()[..n];
+    if n >= PAR_THRESHOLD {
+        spare.par_chunks_mut(PAR_CHUNK).enumerate().for_each(|(c, dst)| f(c * PAR_CHUNK, dst));
     } else {
-        out.extend(src.iter().map(|&x| f(x)));
+        f(0, spare);
     }
+    // SAFETY: `f` writes every element of each chunk it is given, and the chunks cover 0..n.
+    unsafe { out.set_len(n) };
     Ok(out)
+}
+
+fn map_slice<T: Element, U: Element>(src: &[T], f: impl Fn(T) -> U + Sync + Send) -> Result<Vec<U>> {
+    fill_chunks(src.len(), |start, dst| {
+        let end = start + dst.len();
+        for (d, &x) in dst.iter_mut().zip(&src[start..end]) {
+            d.write(f(x));
+        }
+    })
 }
 
 /// `f` applied to every element of `x` (whose dtype must be `T`), as a new contiguous tensor.
@@ -41,13 +55,12 @@ pub fn binary_map<T: Element, U: Element>(
     let out = match (la.contiguous_range(), lb.contiguous_range()) {
         (Some(ra), Some(rb)) => {
             let (sa, sb) = (&da[ra], &db[rb]);
-            let mut out = try_with_capacity::<U>(n)?;
-            if n >= PAR_THRESHOLD {
-                sa.par_iter().zip(sb.par_iter()).with_min_len(PAR_CHUNK).map(|(&x, &y)| f(x, y)).collect_into_vec(&mut out);
-            } else {
-                out.extend(sa.iter().zip(sb).map(|(&x, &y)| f(x, y)));
-            }
-            out
+            fill_chunks(n, |start, dst| {
+                let end = start + dst.len();
+                for ((d, &x), &y) in dst.iter_mut().zip(&sa[start..end]).zip(&sb[start..end]) {
+                    d.write(f(x, y));
+                }
+            })?
         }
         (Some(ra), None) if b.numel() == 1 => {
             let y = db[b.offset()];

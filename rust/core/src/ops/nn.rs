@@ -352,40 +352,67 @@ impl Tensor {
             {
                 let x = self.contiguous_data::<T>();
                 let mut out = try_vec::<T>(n * c * plane_out, T::neg_inf())?;
+                // Valid kernel offsets per output row/column, so the inner loops have no
+                // bounds tests.
+                let valid = |o: usize, s: usize, d: usize, p: usize, k: usize, len: usize| -> Vec<usize> {
+                    (0..k).map(|t| (o * s + t * d) as isize - p as isize).filter(|&i| i >= 0 && (i as usize) < len).map(|i| i as usize).collect()
+                };
+                let rows: Vec<Vec<usize>> = (0..oh).map(|oy| valid(oy, sh, dh, ph, kh, h)).collect();
+                let cols: Vec<Vec<usize>> = (0..ow).map(|ox| valid(ox, sw, dw, pw, kw, wd)).collect();
+                // Windows that all lie inside the image (no padding, no ceil overhang) take a
+                // loop of plain index arithmetic.
+                let interior = ph == 0 && pw == 0 && (oh - 1) * sh + (kh - 1) * dh < h && (ow - 1) * sw + (kw - 1) * dw < wd;
                 let work = |(plane, (vals, idx)): (usize, (&mut [T], &mut [i64]))| {
                     let src = &x[plane * plane_in..(plane + 1) * plane_in];
-                    for oy in 0..oh {
-                        for ox in 0..ow {
-                            let (mut best, mut best_i) = (T::neg_inf(), -1i64);
-                            for ki in 0..kh {
-                                let iy = (oy * sh + ki * dh) as isize - ph as isize;
-                                if iy < 0 || iy as usize >= h {
-                                    continue;
-                                }
-                                for kj in 0..kw {
-                                    let ix = (ox * sw + kj * dw) as isize - pw as isize;
-                                    if ix < 0 || ix as usize >= wd {
-                                        continue;
+                    if interior {
+                        for oy in 0..oh {
+                            for ox in 0..ow {
+                                let first = oy * sh * wd + ox * sw;
+                                let (mut best, mut best_i) = (src[first], first);
+                                for ki in 0..kh {
+                                    let row = (oy * sh + ki * dh) * wd + ox * sw;
+                                    for kj in 0..kw {
+                                        let i = row + kj * dw;
+                                        let v = src[i];
+                                        #[allow(clippy::eq_op)]
+                                        if (v > best || v != v) && best == best {
+                                            best = v;
+                                            best_i = i;
+                                        }
                                     }
-                                    let i = iy as usize * wd + ix as usize;
+                                }
+                                vals[oy * ow + ox] = best;
+                                idx[oy * ow + ox] = best_i as i64;
+                            }
+                        }
+                        return;
+                    }
+                    for (oy, ys) in rows.iter().enumerate() {
+                        for (ox, xs) in cols.iter().enumerate() {
+                            let first = ys[0] * wd + xs[0];
+                            let (mut best, mut best_i) = (src[first], first);
+                            for &iy in ys {
+                                for &ix in xs {
+                                    let i = iy * wd + ix;
                                     let v = src[i];
-                                    if best_i < 0 || v > best || (v.is_nan() && !best.is_nan()) {
+                                    // NaN wins and then stays (PyTorch propagates NaN).
+                                    #[allow(clippy::eq_op)]
+                                    if (v > best || v != v) && best == best {
                                         best = v;
-                                        best_i = i as i64;
+                                        best_i = i;
                                     }
                                 }
                             }
                             vals[oy * ow + ox] = best;
-                            idx[oy * ow + ox] = best_i.max(0);
+                            idx[oy * ow + ox] = best_i as i64;
                         }
                     }
                 };
-                let chunks = out.chunks_mut(plane_out.max(1)).zip(indices.chunks_mut(plane_out.max(1))).enumerate();
                 if plane_out > 0 {
                     if n * c * plane_in >= crate::cpu::PAR_THRESHOLD {
-                        chunks.par_bridge().for_each(work);
+                        out.par_chunks_mut(plane_out).zip(indices.par_chunks_mut(plane_out)).enumerate().for_each(work);
                     } else {
-                        chunks.for_each(work);
+                        out.chunks_mut(plane_out).zip(indices.chunks_mut(plane_out)).enumerate().for_each(work);
                     }
                 }
                 Tensor::from_vec(out, &[n, c, oh, ow])?

@@ -3,7 +3,6 @@ use crate::autograd::Recorder;
 use crate::cpu::unary_map;
 use crate::dtype::DType;
 use crate::error::{Error, Result};
-use crate::ops::BinaryOp;
 use crate::tensor::Tensor;
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -132,43 +131,46 @@ impl UnaryOp {
     }
 }
 
+/// Runs `op` over a float tensor, one monomorphised closure per op so each loop inlines
+/// and vectorises (a function pointer per element would not).
 macro_rules! float_fn {
     ($op:expr, $T:ty, $x:expr) => {{
         use UnaryOp::*;
-        let f: fn($T) -> $T = match $op {
-            Neg => |v| -v,
-            Abs => |v| v.abs(),
-            Exp => |v| v.exp(),
-            Log => |v| v.ln(),
-            Log2 => |v| v.log2(),
-            Log10 => |v| v.log10(),
-            Log1p => |v| v.ln_1p(),
-            Expm1 => |v| v.exp_m1(),
-            Sqrt => |v| v.sqrt(),
-            Rsqrt => |v| 1.0 / v.sqrt(),
-            Square => |v| v * v,
-            Reciprocal => |v| 1.0 / v,
-            Sin => |v| v.sin(),
-            Cos => |v| v.cos(),
-            Tan => |v| v.tan(),
-            Asin => |v| v.asin(),
-            Acos => |v| v.acos(),
-            Atan => |v| v.atan(),
-            Sinh => |v| v.sinh(),
-            Cosh => |v| v.cosh(),
-            Tanh => |v| v.tanh(),
-            Sigmoid => |v| 1.0 / (1.0 + (-v).exp()),
-            Relu => |v| if v > 0.0 { v } else if v.is_nan() { v } else { 0.0 },
-            Erf => |v| libm::erf(v as f64) as $T,
-            Sign => |v| if v > 0.0 { 1.0 } else if v < 0.0 { -1.0 } else { v * 0.0 },
-            Floor => |v| v.floor(),
-            Ceil => |v| v.ceil(),
-            Round => |v| v.round_ties_even(),
-            Trunc => |v| v.trunc(),
-            Frac => |v| v.fract(),
-            _ => unreachable!("not a float->float op"),
-        };
-        unary_map::<$T, $T>($x, f)
+        let x = $x;
+        match $op {
+            Neg => unary_map::<$T, $T>(x, |v| -v),
+            Abs => unary_map::<$T, $T>(x, |v| v.abs()),
+            Exp => unary_map::<$T, $T>(x, |v| v.exp()),
+            Log => unary_map::<$T, $T>(x, |v| v.ln()),
+            Log2 => unary_map::<$T, $T>(x, |v| v.log2()),
+            Log10 => unary_map::<$T, $T>(x, |v| v.log10()),
+            Log1p => unary_map::<$T, $T>(x, |v| v.ln_1p()),
+            Expm1 => unary_map::<$T, $T>(x, |v| v.exp_m1()),
+            Sqrt => unary_map::<$T, $T>(x, |v| v.sqrt()),
+            Rsqrt => unary_map::<$T, $T>(x, |v| 1.0 / v.sqrt()),
+            Square => unary_map::<$T, $T>(x, |v| v * v),
+            Reciprocal => unary_map::<$T, $T>(x, |v| 1.0 / v),
+            Sin => unary_map::<$T, $T>(x, |v| v.sin()),
+            Cos => unary_map::<$T, $T>(x, |v| v.cos()),
+            Tan => unary_map::<$T, $T>(x, |v| v.tan()),
+            Asin => unary_map::<$T, $T>(x, |v| v.asin()),
+            Acos => unary_map::<$T, $T>(x, |v| v.acos()),
+            Atan => unary_map::<$T, $T>(x, |v| v.atan()),
+            Sinh => unary_map::<$T, $T>(x, |v| v.sinh()),
+            Cosh => unary_map::<$T, $T>(x, |v| v.cosh()),
+            Tanh => unary_map::<$T, $T>(x, |v| v.tanh()),
+            Sigmoid => unary_map::<$T, $T>(x, |v| 1.0 / (1.0 + (-v).exp())),
+            // max(v, 0) keeps NaN (NaN > 0 is false, so the select returns v).
+            Relu => unary_map::<$T, $T>(x, |v| if v < 0.0 { 0.0 } else { v }),
+            Erf => unary_map::<$T, $T>(x, |v| libm::erf(v as f64) as $T),
+            Sign => unary_map::<$T, $T>(x, |v| if v > 0.0 { 1.0 } else if v < 0.0 { -1.0 } else { v * 0.0 }),
+            Floor => unary_map::<$T, $T>(x, |v| v.floor()),
+            Ceil => unary_map::<$T, $T>(x, |v| v.ceil()),
+            Round => unary_map::<$T, $T>(x, |v| v.round_ties_even()),
+            Trunc => unary_map::<$T, $T>(x, |v| v.trunc()),
+            Frac => unary_map::<$T, $T>(x, |v| v.fract()),
+            LogicalNot | BitwiseNot | IsNan | IsInf | IsFinite => unreachable!("not a float->float op"),
+        }
     }};
 }
 
@@ -271,7 +273,7 @@ impl Tensor {
                 Cosh => v.unary(Sinh)?,
                 Tanh => s(1.0).sub(&v.mul(&v)?)?,
                 Sigmoid => v.mul(&s(1.0).sub(&v)?)?,
-                Relu => v.binary(BinaryOp::Gt, &s(0.0))?.to_dtype(v.dtype())?,
+                Relu => return Ok(vec![Some(g.relu_backward(&v)?)]),
                 Erf => v.mul(&v)?.neg()?.unary(Exp)?.mul_scalar(std::f64::consts::FRAC_2_SQRT_PI)?,
                 Sign | Floor | Ceil | Round | Trunc => return Ok(vec![Some(Tensor::zeros(g.shape(), g.dtype())?)]),
                 Frac => return Ok(vec![Some(g.clone())]),
@@ -291,5 +293,23 @@ impl Tensor {
     }
     pub fn sqrt(&self) -> Result<Tensor> {
         self.unary(UnaryOp::Sqrt)
+    }
+}
+
+impl Tensor {
+    /// `self` (a gradient) where `out > 0`, else 0: ReLU's backward in one pass. Its own
+    /// derivative with respect to the gradient is the same mask.
+    pub fn relu_backward(&self, out: &Tensor) -> Result<Tensor> {
+        let shape = crate::layout::broadcast_shapes(self.shape(), out.shape())?;
+        let o = out.cast_plain(self.dtype())?;
+        let r = crate::with_float!(
+            self.dtype(),
+            T,
+            crate::cpu::binary_map::<T, T>(self, &o, &shape, |g, y| if y > 0.0 { g } else { 0.0 })?,
+            return Err(Error::DType(format!("relu backward of a {} gradient", self.dtype())))
+        );
+        let Some(rec) = Recorder::new("ReluBackwardBackward0", &[self]) else { return Ok(r) };
+        let o = out.detach();
+        Ok(rec.finish(r, false, move |_, gg| Ok(vec![Some(gg.relu_backward(&o)?)])))
     }
 }
