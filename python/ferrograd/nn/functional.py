@@ -133,6 +133,8 @@ def normalize(input, p=2.0, dim=1, eps=1e-12):
 
 
 def linear(input, weight, bias=None):
+    if weight.ndim == 2 and (bias is None or bias.ndim == 1) and input.ndim >= 1:
+        return _core.linear(input, weight, bias)
     out = T.matmul(input, weight.t() if weight.ndim == 2 else weight)
     return out if bias is None else out + bias
 

@@ -792,6 +792,11 @@ fn bmm(py: Python<'_>, a: PyRef<'_, PyTensor>, b: PyRef<'_, PyTensor>) -> PyResu
     Ok(wrap(py.detach(|| a.bmm(&b)).py()?))
 }
 #[pyfunction]
+fn linear(py: Python<'_>, x: PyRef<'_, PyTensor>, w: PyRef<'_, PyTensor>, b: Option<PyRef<'_, PyTensor>>) -> PyResult<PyTensor> {
+    let (x, w, b) = (x.inner.clone(), w.inner.clone(), b.map(|b| b.inner.clone()));
+    Ok(wrap(py.detach(|| x.linear(&w, b.as_ref())).py()?))
+}
+#[pyfunction]
 fn dot(a: PyRef<'_, PyTensor>, b: PyRef<'_, PyTensor>) -> PyResult<PyTensor> {
     Ok(wrap(a.inner.dot(&b.inner).py()?))
 }
@@ -995,6 +1000,7 @@ fn _core(m: &Bound<'_, PyModule>) -> PyResult<()> {
     m.add_function(wrap_pyfunction!(mm, m)?)?;
     m.add_function(wrap_pyfunction!(bmm, m)?)?;
     m.add_function(wrap_pyfunction!(dot, m)?)?;
+    m.add_function(wrap_pyfunction!(linear, m)?)?;
     m.add_function(wrap_pyfunction!(index_select, m)?)?;
     m.add_function(wrap_pyfunction!(index_add, m)?)?;
     m.add_function(wrap_pyfunction!(gather, m)?)?;

@@ -236,9 +236,10 @@ fn accumulate(slot: &mut Option<Tensor>, g: Tensor) -> Result<()> {
 fn accumulate_into_grad(t: &Tensor, g: Tensor, create_graph: bool) -> Result<()> {
     let new = match t.grad() {
         None if create_graph => g,
-        // Steal a gradient nobody else holds; copy one the caller may still use (e.g. the
-        // `gradient` argument) so that later in-place accumulation cannot change it.
-        None if Arc::strong_count(&g.0) == 1 && Arc::strong_count(g.storage()) == 1 => g.detach(),
+        // Steal a contiguous gradient nobody else holds; copy one the caller may still use
+        // (e.g. the `gradient` argument), or a strided view, so that `.grad` is a dense tensor
+        // later in-place accumulation and the optimizers can update cheaply.
+        None if g.is_contiguous() && Arc::strong_count(&g.0) == 1 && Arc::strong_count(g.storage()) == 1 => g.detach(),
         None => g.detach().clone_data()?,
         Some(prev) if create_graph || prev.requires_grad() => prev.add(&g)?,
         Some(prev) => {

@@ -270,3 +270,69 @@ impl Tensor {
         self.unsqueeze(0)?.matmul_nd(&other.unsqueeze(1)?)?.reshape_usize(&[])
     }
 }
+
+impl Tensor {
+    /// `F.linear`: x @ weight^T + bias in one op (PyTorch's addmm path). The weight's gradient
+    /// comes out of one gemm already in the weight's layout (no transposed copy).
+    pub fn linear(&self, weight: &Tensor, bias: Option<&Tensor>) -> Result<Tensor> {
+        if weight.ndim() != 2 || self.ndim() == 0 {
+            return Err(Error::Shape(format!(
+                "linear: expected input with at least 1 dim and a 2-D weight, got input {:?} and weight {:?}",
+                self.shape(),
+                weight.shape()
+            )));
+        }
+        let (out_f, in_f) = (weight.shape()[0], weight.shape()[1]);
+        if self.shape()[self.ndim() - 1] != in_f {
+            return Err(Error::Shape(format!(
+                "mat1 and mat2 shapes cannot be multiplied ({}x{} and {}x{})",
+                self.numel() / self.shape()[self.ndim() - 1].max(1),
+                self.shape()[self.ndim() - 1],
+                in_f,
+                out_f
+            )));
+        }
+        self.check_matmul_dtypes(weight)?;
+        if let Some(b) = bias {
+            if b.shape() != [out_f] {
+                return Err(Error::Shape(format!("linear: bias of shape {:?} does not match {out_f} output features", b.shape())));
+            }
+        }
+        let mut out_shape = self.shape()[..self.ndim() - 1].to_vec();
+        out_shape.push(out_f);
+        let x2 = self.detach().reshape_usize(&[self.numel() / in_f.max(1), in_f])?;
+        let wt = weight.detach().t()?;
+        let mut out = batched_matmul_forward(&x2, &wt, &[])?;
+        if let Some(b) = bias {
+            out = out.binary(crate::ops::BinaryOp::Add, &b.detach().to_dtype(out.dtype())?)?;
+        }
+        let out = out.reshape_usize(&out_shape)?;
+        let inputs: Vec<&Tensor> = std::iter::once(self).chain(std::iter::once(weight)).chain(bias).collect();
+        let Some(mut rec) = Recorder::new("AddmmBackward0", &inputs) else { return Ok(out) };
+        let (nx, nw) = (rec.needs(0), rec.needs(1));
+        let iw = nx.then(|| rec.save(weight));
+        let ix = nw.then(|| rec.save(self));
+        let x_shape = self.shape().to_vec();
+        let has_bias = bias.is_some();
+        Ok(rec.finish(out, false, move |ctx, g| {
+            let g2 = g.reshape_usize(&[g.numel() / out_f.max(1), out_f])?;
+            let gx = match iw {
+                Some(i) => Some(g2.matmul_nd(&ctx.saved(i)?)?.reshape_usize(&x_shape)?),
+                None => None,
+            };
+            let gw = match ix {
+                Some(i) => {
+                    let x = ctx.saved(i)?;
+                    let x2 = x.reshape_usize(&[x.numel() / in_f.max(1), in_f])?;
+                    Some(g2.t()?.matmul_nd(&x2)?)
+                }
+                None => None,
+            };
+            let mut grads = vec![gx, gw];
+            if has_bias {
+                grads.push(if ctx.needs(2) { Some(g2.sum(Some(&[0]), false)?) } else { None });
+            }
+            Ok(grads)
+        }))
+    }
+}
