@@ -1608,6 +1608,42 @@ def normal(mean, std=1.0, size=None, *, generator=None):
     return randn(size, dtype=None) * std + mean
 
 
+# The functions PyTorch exposes as `torch.<name>` (methods such as `to`, `view` or `numpy`
+# are Tensor-only and stay out of the package namespace).
+__all__ = [
+    "Size", "tensor", "as_tensor", "from_numpy", "zeros", "ones", "empty", "full", "zeros_like", "ones_like",
+    "empty_like", "full_like", "rand", "randn", "randint", "randperm", "rand_like", "randn_like", "randint_like",
+    "manual_seed", "seed", "arange", "linspace", "eye", "is_floating_point", "clone", "add", "sub", "subtract",
+    "mul", "multiply", "div", "divide", "true_divide", "floor_divide", "remainder", "fmod", "pow", "maximum",
+    "minimum", "atan2", "eq", "ne", "lt", "le", "gt", "ge", "greater", "greater_equal", "less", "less_equal",
+    "not_equal", "logical_and", "logical_or", "logical_xor", "bitwise_and", "bitwise_or", "bitwise_xor",
+    "negative", "absolute", "arcsin", "arccos", "arctan", "fix", "round", "exp2", "erfc", "clamp", "clip",
+    "clamp_min", "clamp_max", "lerp", "isclose", "allclose", "equal", "where", "sum", "nansum", "mean",
+    "nanmean", "prod", "max", "min", "amax", "amin", "aminmax", "argmax", "argmin", "var", "std", "var_mean",
+    "std_mean", "logsumexp", "norm", "cumsum", "cumprod", "any", "all", "count_nonzero", "median", "sort",
+    "argsort", "topk", "reshape", "permute", "transpose", "swapaxes", "swapdims", "t", "adjoint",
+    "broadcast_to", "broadcast_tensors", "broadcast_shapes", "squeeze", "unsqueeze", "flatten", "ravel",
+    "unflatten", "narrow", "select", "movedim", "moveaxis", "cat", "concat", "concatenate", "stack", "hstack",
+    "vstack", "atleast_1d", "atleast_2d", "split", "tensor_split", "chunk", "unbind", "repeat_interleave",
+    "tile", "flip", "fliplr", "flipud", "roll", "diag", "trace", "tril", "triu", "gather", "scatter",
+    "scatter_add", "index_select", "index_add", "index_fill", "masked_fill", "masked_select", "nonzero",
+    "argwhere", "take", "take_along_dim", "index_put", "matmul", "mm", "bmm", "dot", "inner", "mv", "outer",
+    "ger", "addmm", "baddbmm", "cross", "einsum", "tensordot", "softmax", "log_softmax", "bernoulli",
+    "multinomial", "normal", "is_tensor", "numel", "diagonal",
+] + _UNARY
+
+
+def is_tensor(obj):
+    return isinstance(obj, Tensor)
+
+
+def numel(input):
+    return input.numel()
+
+
+diagonal = diagonal_
+
+
 def _install():
     """Attaches the functions above to `Tensor` as methods, properties and operators."""
     props = {"shape": _shape, "dtype": _dtype_prop, "device": _device_prop, "T": _T, "mT": _mT,
