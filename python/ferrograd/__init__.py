@@ -24,7 +24,7 @@ from ._tensor import (abs, all, any, max, min, pow, round, sum)  # noqa: E402,F4
 
 from . import autograd  # noqa: E402
 from .autograd import enable_grad, inference_mode, is_grad_enabled, no_grad, set_grad_enabled  # noqa: E402,F401
-from . import backends, nn, optim, utils  # noqa: E402,F401
+from . import backends, cuda, gpu, nn, optim, utils  # noqa: E402,F401
 from .utils.data import Generator  # noqa: E402,F401
 from ._io import load, save  # noqa: E402,F401
 

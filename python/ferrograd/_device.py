@@ -47,14 +47,21 @@ class device:
 CPU = device("cpu")
 
 
+def _gpu_reason():
+    from . import _core
+    return _core.gpu_unavailable_reason()
+
+
 def check_device(d):
-    """Normalises a `device=` argument; only devices this build can use are accepted."""
+    """Normalises a `device=` argument; a GPU device is accepted when an adapter is usable."""
     if d is None:
         return CPU
     d = device(d) if not isinstance(d, device) else d
     if d.type != "cpu":
-        raise RuntimeError(
-            f"device '{d}' is not available: this build of ferrograd has no GPU backend "
-            "(ferrograd.gpu.is_available() is False)"
-        )
+        reason = _gpu_reason()
+        if reason is not None:
+            raise RuntimeError(f"device '{d}' is not available: {reason} (ferrograd.gpu.is_available() is False)")
+        if (d.index or 0) != 0:
+            raise RuntimeError(f"Invalid device {d}: gpu index {d.index} out of range (1 GPU device is available)")
+        return device("gpu", 0)
     return d

@@ -52,7 +52,7 @@ def _format(arr, fmt, indent, summarize):
 
 
 def tensor_repr(t, prefix="tensor("):
-    arr = t.detach().numpy()
+    arr = t.detach().cpu().numpy()
     suffix = []
     dt = t.dtype.name
     if t.numel() == 0:
@@ -72,6 +72,8 @@ def tensor_repr(t, prefix="tensor("):
         body = _format(arr, fmt, len(prefix), summarize)
     if dt == "float64" or (dt == "int64" and t.numel() == 0) or (dt == "bool" and t.numel() == 0):
         suffix.append(f"dtype=ferrograd.{dt}")
+    if t._device != "cpu":
+        suffix.append(f"device='{t._device}'")
     if t.grad_fn is not None:
         suffix.append(f"grad_fn=<{t.grad_fn.name()}>")
     elif t.requires_grad:

@@ -351,7 +351,8 @@ def _dtype_prop(self):
 
 
 def _device_prop(self):
-    return CPU
+    d = self._device
+    return CPU if d == "cpu" else device(d)
 
 
 def is_floating_point(self):
@@ -461,21 +462,32 @@ def to(self, *args, **kwargs):
             continue
         elif a is not None:
             target_dtype = a
-    check_device(target_device)
+    target_device = check_device(target_device) if target_device is not None else None
+    moving = target_device is not None and str(target_device) != self._device
+    want = to_dtype(target_dtype).name if target_dtype is not None else None
     out = self
-    if target_dtype is not None and to_dtype(target_dtype).name != self._dtype:
-        out = _core.to_dtype(self, to_dtype(target_dtype).name)
-    elif copy:
+    # Casts run where float32 kernels are sure to exist: on the CPU side of a transfer.
+    if moving and target_device.type == "cpu":
+        out = _core.to_device(out, "cpu")
+    if want is not None and want != out._dtype:
+        out = _core.to_dtype(out, want)
+    if moving and target_device.type != "cpu":
+        out = _core.to_device(out, str(target_device))
+    if copy and out is self:
         out = self.clone()
     return out
 
 
-def cpu(self):
-    return self
+def cpu(self, memory_format=None):
+    return self if self._device == "cpu" else _core.to_device(self, "cpu")
 
 
-def cuda(self, device=None, non_blocking=False):
-    return self.to("cuda" if device is None else device)
+def cuda(self, device=None, non_blocking=False, memory_format=None):
+    return self.to("gpu" if device is None else device)
+
+
+def gpu(self, device=None, non_blocking=False, memory_format=None):
+    return self.to("gpu" if device is None else device)
 
 
 def type_(self, dtype=None, non_blocking=False):
@@ -527,23 +539,23 @@ def contiguous(self, memory_format=None):
 
 
 def new_tensor(self, data, dtype=None, device=None, requires_grad=False):
-    return tensor(data, dtype=dtype or self.dtype, requires_grad=requires_grad)
+    return tensor(data, dtype=dtype or self.dtype, device=device or self.device, requires_grad=requires_grad)
 
 
 def new_zeros(self, *size, dtype=None, device=None, requires_grad=False):
-    return zeros(*size, dtype=dtype or self.dtype, requires_grad=requires_grad)
+    return zeros(*size, dtype=dtype or self.dtype, device=device or self.device, requires_grad=requires_grad)
 
 
 def new_ones(self, *size, dtype=None, device=None, requires_grad=False):
-    return ones(*size, dtype=dtype or self.dtype, requires_grad=requires_grad)
+    return ones(*size, dtype=dtype or self.dtype, device=device or self.device, requires_grad=requires_grad)
 
 
 def new_empty(self, *size, dtype=None, device=None, requires_grad=False):
-    return zeros(*size, dtype=dtype or self.dtype, requires_grad=requires_grad)
+    return zeros(*size, dtype=dtype or self.dtype, device=device or self.device, requires_grad=requires_grad)
 
 
 def new_full(self, size, fill_value, dtype=None, device=None, requires_grad=False):
-    return full(size, fill_value, dtype=dtype or self.dtype, requires_grad=requires_grad)
+    return full(size, fill_value, dtype=dtype or self.dtype, device=device or self.device, requires_grad=requires_grad)
 
 
 # ---------------------------------------------------------------------------- arithmetic
@@ -1644,17 +1656,46 @@ def numel(input):
 diagonal = diagonal_
 
 
+def _on_device(fn, like=False):
+    """Wraps a creation function: `device=` (default: the CPU, or `like`'s tensor's device)
+    places the result there as a leaf, keeping `requires_grad`."""
+    import functools
+
+    @functools.wraps(fn)
+    def wrapper(*args, device=None, **kwargs):
+        if device is None and like and args and isinstance(args[0], Tensor):
+            device = args[0].device
+        d = check_device(device)
+        out = fn(*args, **kwargs)
+        if d.type != "cpu" and isinstance(out, Tensor) and out._device != str(d):
+            rg = out.requires_grad
+            out = _core.to_device(out.detach(), str(d))
+            if rg:
+                out.requires_grad_(True)
+        return out
+    return wrapper
+
+
+for _name in ("tensor", "as_tensor", "zeros", "ones", "empty", "full", "rand", "randn", "randint",
+              "randperm", "arange", "linspace", "eye"):
+    globals()[_name] = _on_device(globals()[_name])
+for _name in ("zeros_like", "ones_like", "empty_like", "full_like", "rand_like", "randn_like", "randint_like"):
+    globals()[_name] = _on_device(globals()[_name], like=True)
+del _name
+
+
 def _install():
     """Attaches the functions above to `Tensor` as methods, properties and operators."""
     props = {"shape": _shape, "dtype": _dtype_prop, "device": _device_prop, "T": _T, "mT": _mT,
-             "is_cuda": lambda self: False, "is_cpu": lambda self: True, "layout": lambda self: "strided"}
+             "is_cuda": lambda self: self._device != "cpu", "is_cpu": lambda self: self._device == "cpu",
+             "layout": lambda self: "strided"}
     for name, fget in props.items():
         setattr(Tensor, name, property(fget))
     methods = dict(
         size=size, stride=stride, is_floating_point=is_floating_point, numpy=numpy, __array__=__array__,
         tolist=tolist, __float__=__float__, __int__=__int__, __index__=__index__, __bool__=__bool__,
         __iter__=__iter__, __contains__=__contains__, __reduce_ex__=__reduce_ex__, __deepcopy__=__deepcopy__,
-        to=to, cpu=cpu, cuda=cuda, type=type_, type_as=type_as, float=float_, double=double, long=long,
+        to=to, cpu=cpu, cuda=cuda, gpu=gpu, type=type_, type_as=type_as, float=float_, double=double, long=long,
         int=int_, bool=bool__, half=half, requires_grad_=requires_grad_, clone=clone, contiguous=contiguous,
         new_tensor=new_tensor, new_zeros=new_zeros, new_ones=new_ones, new_empty=new_empty, new_full=new_full,
         add=add, sub=sub, subtract=sub, mul=mul, multiply=mul, div=div, divide=div, true_divide=true_divide,

@@ -5,6 +5,7 @@ pub mod cpu;
 pub mod device;
 pub mod dtype;
 pub mod error;
+pub mod gpu;
 pub mod layout;
 pub mod ops;
 pub mod optim;

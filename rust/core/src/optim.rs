@@ -114,6 +114,7 @@ fn check_float(t: &Tensor, what: &str) -> Result<()> {
 
 /// Checks the lists fit together and each tensor can be updated in place.
 fn validate(params: &[Tensor], grads: &[Tensor], states: &[StateList<'_>], steps: &[Tensor]) -> Result<()> {
+    crate::gpu::cpu_only("fused optimizer step", &params.iter().chain(grads).chain(steps).collect::<Vec<_>>())?;
     let n = params.len();
     if grads.len() != n {
         return Err(Error::Value(format!("optimizer step got {} params but {} grads", n, grads.len())));

@@ -1,5 +1,10 @@
-//! Tensor memory: one allocation (ours or borrowed from a foreign owner such as a numpy
-//! array), its dtype, its device, and the version counter in-place ops bump.
+//! Tensor memory: one allocation (ours, borrowed from a foreign owner such as a numpy
+//! array, or a GPU buffer), its dtype, its device, and the version counter in-place ops bump.
+//!
+//! Host memory is reached through `slice`/`slice_mut` (CPU kernels) or the checked
+//! `cpu_slice`; GPU memory only through `gpu_buffer`. A CPU kernel handed a GPU storage gets
+//! an error from `cpu_slice`, and `slice` refuses it with a panic naming the bug rather than
+//! reading device memory as host memory: the op entry points check devices first.
 use crate::device::Device;
 use crate::dtype::{DType, Element};
 use crate::error::{Error, Result};
@@ -29,6 +34,8 @@ unsafe impl Sync for Storage {}
 enum Owner {
     Own(#[allow(dead_code)] OwnedVec),
     Foreign(#[allow(dead_code)] Box<dyn Any + Send + Sync>),
+    /// Device memory: `ptr` is dangling and never dereferenced.
+    Gpu(crate::gpu::GpuBuffer),
 }
 
 /// A Vec of one of the element types, held only to keep its buffer alive.
@@ -64,6 +71,31 @@ impl Storage {
         Ok(Arc::new(Storage { ptr, len, dtype, device: Device::Cpu, version: AtomicU64::new(0), _owner: Owner::Foreign(owner) }))
     }
 
+    /// A storage of `len` elements of `dtype` in a GPU buffer.
+    pub fn from_gpu(buf: crate::gpu::GpuBuffer, len: usize, dtype: DType, device: Device) -> Arc<Storage> {
+        Arc::new(Storage { ptr: NonNull::dangling(), len, dtype, device, version: AtomicU64::new(0), _owner: Owner::Gpu(buf) })
+    }
+
+    /// The GPU buffer holding this storage, None for host memory.
+    pub fn gpu_buffer(&self) -> Option<&wgpu::Buffer> {
+        match &self._owner {
+            Owner::Gpu(b) => Some(b.buffer()),
+            _ => None,
+        }
+    }
+
+    pub fn is_gpu(&self) -> bool {
+        matches!(self._owner, Owner::Gpu(_))
+    }
+
+    /// The elements for a CPU kernel of `op`: an error naming the op when the memory is on a GPU.
+    pub fn cpu_slice<T: Element>(&self, op: &str) -> Result<&[T]> {
+        if self.is_gpu() {
+            return Err(Error::NotImplemented(format!("'{op}' has no GPU kernel yet (tensor on {})", self.device)));
+        }
+        Ok(self.slice::<T>())
+    }
+
     pub fn len(&self) -> usize {
         self.len
     }
@@ -76,7 +108,11 @@ impl Storage {
     pub fn device(&self) -> Device {
         self.device
     }
+    /// Host address of the elements (null for GPU memory).
     pub fn data_ptr(&self) -> *mut u8 {
+        if self.is_gpu() {
+            return std::ptr::null_mut();
+        }
         self.ptr.as_ptr()
     }
     pub fn version(&self) -> u64 {
@@ -89,6 +125,7 @@ impl Storage {
     /// The elements, read-only. Panics if `T` is not this storage's dtype (a bug, not user input).
     pub fn slice<T: Element>(&self) -> &[T] {
         assert_eq!(T::DTYPE, self.dtype, "storage dtype mismatch");
+        assert!(!self.is_gpu(), "bug: a CPU kernel was handed {} memory (an op entry point lacks its device check)", self.device);
         // SAFETY: ptr points to `len` initialised elements of T (checked dtype), alive while self is.
         unsafe { std::slice::from_raw_parts(self.ptr.as_ptr() as *const T, self.len) }
     }
@@ -101,6 +138,7 @@ impl Storage {
     #[allow(clippy::mut_from_ref)]
     pub unsafe fn slice_mut<T: Element>(&self) -> &mut [T] {
         assert_eq!(T::DTYPE, self.dtype, "storage dtype mismatch");
+        assert!(!self.is_gpu(), "bug: a CPU kernel was handed {} memory (an op entry point lacks its device check)", self.device);
         std::slice::from_raw_parts_mut(self.ptr.as_ptr() as *mut T, self.len)
     }
 }

@@ -324,19 +324,21 @@ impl PyTensor {
     }
 
     fn item<'py>(&self, py: Python<'py>) -> PyResult<Bound<'py, PyAny>> {
-        match self.inner.dtype() {
-            DType::Bool => Ok(PyBool::new(py, self.inner.item::<bool>().py()?).to_owned().into_any()),
-            DType::I64 => Ok(self.inner.item::<i64>().py()?.into_pyobject(py)?.into_any()),
-            _ => Ok(self.inner.item::<f64>().py()?.into_pyobject(py)?.into_any()),
+        let t = host(py, &self.inner)?;
+        match t.dtype() {
+            DType::Bool => Ok(PyBool::new(py, t.item::<bool>().py()?).to_owned().into_any()),
+            DType::I64 => Ok(t.item::<i64>().py()?.into_pyobject(py)?.into_any()),
+            _ => Ok(t.item::<f64>().py()?.into_pyobject(py)?.into_any()),
         }
     }
     /// Flat list of the elements in row-major order (the Python layer nests it).
     fn _flat_list<'py>(&self, py: Python<'py>) -> PyResult<Bound<'py, PyList>> {
-        match self.inner.dtype() {
-            DType::Bool => PyList::new(py, self.inner.to_vec::<bool>()),
-            DType::I64 => PyList::new(py, self.inner.to_vec::<i64>()),
-            DType::F32 => PyList::new(py, self.inner.to_vec::<f32>().into_iter().map(|v| v as f64)),
-            DType::F64 => PyList::new(py, self.inner.to_vec::<f64>()),
+        let t = host(py, &self.inner)?;
+        match t.dtype() {
+            DType::Bool => PyList::new(py, t.to_vec::<bool>()),
+            DType::I64 => PyList::new(py, t.to_vec::<i64>()),
+            DType::F32 => PyList::new(py, t.to_vec::<f32>().into_iter().map(|v| v as f64)),
+            DType::F64 => PyList::new(py, t.to_vec::<f64>()),
         }
     }
 
@@ -344,6 +346,12 @@ impl PyTensor {
     fn _numpy<'py>(slf: Bound<'py, Self>) -> PyResult<Bound<'py, PyAny>> {
         let t = slf.borrow().inner.clone();
         let py = slf.py();
+        if t.device().is_gpu() {
+            return Err(PyTypeError::new_err(format!(
+                "can't convert {} device type tensor to numpy. Use Tensor.cpu() to copy the tensor to host memory first.",
+                t.device()
+            )));
+        }
         let descr = match t.dtype() {
             DType::Bool => bool::get_dtype(py),
             DType::I64 => i64::get_dtype(py),
@@ -509,6 +517,46 @@ impl PyNode {
     }
 }
 
+
+/// The tensor's data in host memory: itself on the CPU, a copy read back from a GPU (for
+/// `.item()`, `.tolist()`, printing: the explicit reads).
+fn host(py: Python<'_>, x: &Tensor) -> PyResult<Tensor> {
+    if !x.device().is_gpu() {
+        return Ok(x.clone());
+    }
+    let x = x.detach();
+    py.detach(|| ferrograd_core::gpu::ops::to_cpu(&x)).py()
+}
+
+// ---- devices ----
+
+#[pyfunction]
+fn to_device(py: Python<'_>, x: PyRef<'_, PyTensor>, device: &str) -> PyResult<PyTensor> {
+    let d = ferrograd_core::Device::parse(device).py()?;
+    let x = x.inner.clone();
+    Ok(wrap(py.detach(|| x.to_device(d)).py()?))
+}
+#[pyfunction]
+fn gpu_is_available(py: Python<'_>) -> bool {
+    py.detach(ferrograd_core::gpu::is_available)
+}
+#[pyfunction]
+fn gpu_device_count(py: Python<'_>) -> usize {
+    py.detach(ferrograd_core::gpu::device_count)
+}
+#[pyfunction]
+fn gpu_device_name(py: Python<'_>) -> PyResult<String> {
+    py.detach(ferrograd_core::gpu::device_name).py()
+}
+#[pyfunction]
+fn gpu_synchronize(py: Python<'_>) -> PyResult<()> {
+    py.detach(ferrograd_core::gpu::synchronize).py()
+}
+/// Why no GPU is usable (None when one is).
+#[pyfunction]
+fn gpu_unavailable_reason(py: Python<'_>) -> Option<String> {
+    py.detach(|| ferrograd_core::gpu::context().err().map(|e| e.to_string()))
+}
 
 fn t(obj: &Bound<'_, PyAny>) -> PyResult<Tensor> {
     match obj.cast::<PyTensor>() {
@@ -1022,6 +1070,12 @@ fn _core(m: &Bound<'_, PyModule>) -> PyResult<()> {
     m.add_function(wrap_pyfunction!(set_grad_enabled, m)?)?;
     m.add_function(wrap_pyfunction!(run_backward, m)?)?;
     m.add_function(wrap_pyfunction!(grad, m)?)?;
+    m.add_function(wrap_pyfunction!(to_device, m)?)?;
+    m.add_function(wrap_pyfunction!(gpu_is_available, m)?)?;
+    m.add_function(wrap_pyfunction!(gpu_device_count, m)?)?;
+    m.add_function(wrap_pyfunction!(gpu_device_name, m)?)?;
+    m.add_function(wrap_pyfunction!(gpu_synchronize, m)?)?;
+    m.add_function(wrap_pyfunction!(gpu_unavailable_reason, m)?)?;
     optim::register(m)?;
     Ok(())
 }

@@ -284,7 +284,10 @@ fn run(
                 if root.numel() != 1 {
                     return Err(Error::Autograd("grad can be implicitly created only for scalar outputs".into()));
                 }
-                Tensor::full_dtype(root.shape(), 1.0, root.dtype())?
+                match root.device() {
+                    crate::Device::Cpu => Tensor::full_dtype(root.shape(), 1.0, root.dtype())?,
+                    d => crate::gpu::ops::full(root.shape(), 1.0, root.dtype(), d)?,
+                }
             }
         };
         match root.grad_fn() {

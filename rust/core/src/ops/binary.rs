@@ -232,6 +232,9 @@ fn bitwise_i64(op: BinaryOp, a: &Tensor, b: &Tensor, shape: &[usize]) -> Result<
 
 /// The forward computation of a binary op, no autograd.
 pub fn binary_forward(op: BinaryOp, a: &Tensor, b: &Tensor) -> Result<Tensor> {
+    if crate::gpu::op_device(&[a, b])?.is_gpu() {
+        return crate::gpu::ops::binary(op, a, b);
+    }
     let shape = broadcast_shapes(a.shape(), b.shape())?;
     let common = result_type(&[a.operand(), b.operand()]);
     if op.is_logical() {

@@ -17,10 +17,47 @@ impl Tensor {
 
     /// A contiguous copy in `dtype` (no autograd).
     fn cast_data(&self, dtype: DType) -> Result<Tensor> {
+        if self.device().is_gpu() {
+            return crate::gpu::ops::cast(self, dtype);
+        }
         crate::with_dtype!(dtype, T, {
             let data = self.contiguous_data::<T>().into_owned();
             Tensor::from_vec(data, self.shape())
         })
+    }
+
+    /// `to(device)`: the same tensor when already there, else a contiguous copy on `device`;
+    /// the backward moves the gradient back.
+    pub fn to_device(&self, device: crate::Device) -> Result<Tensor> {
+        if device == self.device() {
+            if device.is_gpu() {
+                crate::gpu::ops::check_device(device)?;
+            }
+            return Ok(self.clone());
+        }
+        let out = match device {
+            crate::Device::Cpu => crate::gpu::ops::to_cpu(self)?,
+            d if self.device().is_gpu() => crate::gpu::ops::to_gpu(&crate::gpu::ops::to_cpu(self)?, d)?,
+            d => crate::gpu::ops::to_gpu(self, d)?,
+        };
+        if !self.dtype().is_float() {
+            return Ok(out);
+        }
+        match Recorder::new("ToCopyBackward0", &[self]) {
+            Some(rec) => {
+                let src = self.device();
+                Ok(rec.finish(out, false, move |_, g| Ok(vec![Some(g.to_device(src)?)])))
+            }
+            None => Ok(out),
+        }
+    }
+
+    /// Zeros of `shape` and `dtype` on `device`.
+    pub fn zeros_on(shape: &[usize], dtype: DType, device: crate::Device) -> Result<Tensor> {
+        match device {
+            crate::Device::Cpu => Tensor::zeros(shape, dtype),
+            d => crate::gpu::ops::full(shape, 0.0, dtype, d),
+        }
     }
 
     /// `to(dtype)`: the same tensor when the dtype already matches, else a converted copy.
@@ -62,6 +99,9 @@ impl Tensor {
     /// Writes `src` (broadcast to this shape, cast to this dtype) into this tensor's memory,
     /// through its layout, and bumps the storage version. No autograd.
     pub fn write_from(&self, src: &Tensor) -> Result<()> {
+        if self.device().is_gpu() || src.device().is_gpu() {
+            return crate::gpu::ops::write_into(self, src);
+        }
         let src = src.layout().expand(self.shape()).map(|_| src.clone()).map_err(|_| {
             Error::Shape(format!(
                 "output with shape {:?} doesn't match the broadcast shape {:?}",
@@ -86,6 +126,10 @@ impl Tensor {
 
     /// `self += src` in place for float tensors (gradient accumulation), no autograd.
     pub(crate) fn add_assign_plain(&self, src: &Tensor) -> Result<()> {
+        if self.device().is_gpu() || src.device().is_gpu() {
+            let sum = crate::gpu::ops::binary(crate::ops::BinaryOp::Add, self, src)?;
+            return crate::gpu::ops::write_into(self, &sum);
+        }
         crate::with_float!(
             self.dtype(),
             T,

@@ -33,6 +33,7 @@ fn wrapped_indices(index: &Tensor, size: usize, dim: usize, op: &str) -> Result<
 impl Tensor {
     /// Elements along `dim` at the positions of a 1-D int64 `index`.
     pub fn index_select(&self, dim: i64, index: &Tensor) -> Result<Tensor> {
+        crate::gpu::cpu_only("index_select", &[self, index])?;
         check_index_dtype(index, "index_select")?;
         if index.ndim() > 1 {
             return Err(Error::Index("index_select(): Index is supposed to be a vector".into()));
@@ -71,6 +72,7 @@ impl Tensor {
 
     /// A copy of `self` with `source` slices added at `index` along `dim`.
     pub fn index_add(&self, dim: i64, index: &Tensor, source: &Tensor) -> Result<Tensor> {
+        crate::gpu::cpu_only("index_add", &[self, index, source])?;
         check_index_dtype(index, "index_add")?;
         let x = if self.ndim() == 0 { self.reshape_usize(&[1])? } else { self.clone() };
         let s = if source.ndim() == 0 { source.reshape_usize(&[1])? } else { source.clone() };
@@ -113,6 +115,7 @@ impl Tensor {
 
     /// `gather(dim, index)`: out[i][j] = self[i][index[i][j]] for dim 1, and so on.
     pub fn gather(&self, dim: i64, index: &Tensor) -> Result<Tensor> {
+        crate::gpu::cpu_only("gather", &[self, index])?;
         check_index_dtype(index, "gather")?;
         let d = wrap_dim(dim, self.ndim())?;
         check_scatter_shapes(self, index, d, "gather")?;
@@ -205,10 +208,12 @@ impl Tensor {
 
     /// A copy of `self` with `src` values written at `index` along `dim`.
     pub fn scatter(&self, dim: i64, index: &Tensor, src: &Tensor) -> Result<Tensor> {
+        crate::gpu::cpu_only("scatter", &[self, index, src])?;
         self.scatter_impl(dim, index, src, false)
     }
     /// A copy of `self` with `src` values added at `index` along `dim`.
     pub fn scatter_add(&self, dim: i64, index: &Tensor, src: &Tensor) -> Result<Tensor> {
+        crate::gpu::cpu_only("scatter_add", &[self, index, src])?;
         self.scatter_impl(dim, index, src, true)
     }
 
@@ -225,6 +230,9 @@ impl Tensor {
 
     /// `torch.where(self, a, b)` with `self` as the condition; broadcasts all three.
     pub fn where_(&self, a: &Tensor, b: &Tensor) -> Result<Tensor> {
+        if crate::gpu::op_device(&[self, a, b])?.is_gpu() {
+            return crate::gpu::ops::where_(self, a, b);
+        }
         let cond = if self.dtype() == DType::Bool {
             self.clone()
         } else {
@@ -262,6 +270,7 @@ impl Tensor {
 
     /// Indices of non-zero elements as an [n, ndim] int64 tensor.
     pub fn nonzero(&self) -> Result<Tensor> {
+        crate::gpu::cpu_only("nonzero", &[self])?;
         let flags = self.to_dtype(DType::Bool)?;
         let flags = flags.contiguous_data::<bool>();
         let shape = self.shape();
@@ -282,6 +291,7 @@ impl Tensor {
 
     /// Elements of the flattened tensor at int64 `index` (any shape); the result has index's shape.
     pub fn take(&self, index: &Tensor) -> Result<Tensor> {
+        crate::gpu::cpu_only("take", &[self, index])?;
         check_index_dtype(index, "take")?;
         let flat = self.reshape_usize(&[self.numel()])?;
         let idx = index.reshape_usize(&[index.numel()])?;
@@ -301,6 +311,7 @@ impl Tensor {
     /// A copy of `self` with `values` (broadcast to index's shape) written, or added when
     /// `accumulate`, at int64 positions of the flattened tensor.
     pub fn put(&self, index: &Tensor, values: &Tensor, accumulate: bool) -> Result<Tensor> {
+        crate::gpu::cpu_only("index_put", &[self, index, values])?;
         check_index_dtype(index, "index_put")?;
         let numel = self.numel();
         let idx = index.reshape_usize(&[index.numel()])?;

@@ -24,6 +24,7 @@ unsafe impl<T> Sync for SendPtr<T> {}
 /// Out[b] = A[b] @ B[b] for operands of shape [..batch, m, k] and [..batch, k, n] whose batch
 /// dims are already broadcast to `batch`. The output is contiguous.
 fn batched_matmul_forward(a: &Tensor, b: &Tensor, batch: &[usize]) -> Result<Tensor> {
+    if a.device().is_gpu() || b.device().is_gpu() { return crate::gpu::ops::matmul(a, b, batch); }
     let (m, k) = (a.shape()[a.ndim() - 2], a.shape()[a.ndim() - 1]);
     let n = b.shape()[b.ndim() - 1];
     let nb: usize = batch.iter().product();

@@ -63,6 +63,7 @@ impl Window {
 impl Tensor {
     /// Softmax (or log-softmax) along `dim`, computed stably in one pass per row.
     pub fn softmax(&self, dim: i64, log: bool) -> Result<Tensor> {
+        if self.device().is_gpu() { return crate::gpu::ops::softmax(self, dim, log); }
         let x = if self.dtype().is_float() { self.clone() } else { self.to_dtype(DType::F32)? };
         let n = x.ndim();
         let d = wrap_dim(dim, n)?;
@@ -102,6 +103,7 @@ impl Tensor {
 
     /// Clamps to [min, max] (either bound optional); NaN stays NaN.
     pub fn clamp(&self, min: Option<f64>, max: Option<f64>) -> Result<Tensor> {
+        crate::gpu::cpu_only("clamp", &[self])?;
         if min.is_none() && max.is_none() {
             return Err(Error::Value("torch.clamp: At least one of 'min' or 'max' must not be None".into()));
         }
@@ -144,6 +146,7 @@ impl Tensor {
     /// [C*kh*kw, N*L] (`batch_major` true: one gemm then covers the whole batch), padding
     /// with `pad_value`.
     pub fn im2col(&self, w: Window, pad_value: f64, batch_major: bool) -> Result<Tensor> {
+        crate::gpu::cpu_only("im2col", &[self])?;
         if self.ndim() != 4 {
             return Err(Error::Shape(format!(
                 "Expected 4D (batched) input to unfold, but got input of size: {:?}",
@@ -202,6 +205,7 @@ impl Tensor {
     /// col2im, the adjoint of `im2col`: columns in either layout -> [N, C, H, W], summing
     /// overlapping windows. `n` is the batch size (needed for the batch-major layout).
     pub fn col2im(&self, size: (usize, usize), w: Window, batch_major: bool, n: usize) -> Result<Tensor> {
+        crate::gpu::cpu_only("col2im", &[self])?;
         let (h, wd) = size;
         let (oh, ow) = w.output_size(h, wd)?;
         let kk = w.kernel.0 * w.kernel.1;
@@ -329,6 +333,7 @@ impl Tensor {
     /// (row * W + col) of the window's first maximum (PyTorch's `return_indices`).
     /// The gradient goes to that element only.
     pub fn max_pool2d(&self, w: Window, ceil_mode: bool) -> Result<(Tensor, Tensor)> {
+        crate::gpu::cpu_only("max_pool2d", &[self])?;
         if self.ndim() != 4 {
             return Err(Error::Shape(format!("max_pool2d: expected a 4D input, got {:?}", self.shape())));
         }
@@ -429,6 +434,7 @@ impl Tensor {
     /// [N, C, L] values added into zero planes [N, C, H, W] at flat plane positions `index`
     /// (the backward of max pooling; its own backward is `plane_gather`).
     pub fn plane_scatter_add(&self, index: &Tensor, size: (usize, usize)) -> Result<Tensor> {
+        crate::gpu::cpu_only("max_pool2d_backward", &[self, index])?;
         let (n, c) = (self.shape()[0], self.shape()[1]);
         let l = self.numel() / (n * c).max(1);
         let plane = size.0 * size.1;
@@ -458,6 +464,7 @@ impl Tensor {
 
     /// out[n, c, j] = self[n, c, index[n, c, j]] over flattened planes; shaped like `index`.
     pub fn plane_gather(&self, index: &Tensor) -> Result<Tensor> {
+        crate::gpu::cpu_only("max_pool2d_backward", &[self, index])?;
         let (n, c) = (self.shape()[0], self.shape()[1]);
         let plane = self.numel() / (n * c).max(1);
         let l = index.numel() / (n * c).max(1);

@@ -130,6 +130,7 @@ impl Tensor {
 
     /// `sum(dim=None|dims, keepdim)`; integer and bool inputs sum to int64.
     pub fn sum(&self, dims: Option<&[i64]>, keepdim: bool) -> Result<Tensor> {
+        if self.device().is_gpu() { return crate::gpu::ops::sum(self, dims, keepdim); }
         let ds = reduce_dims(dims, self.ndim())?;
         let out = match self.dtype() {
             DType::F32 => reduce_with::<f32, f32>(self, &ds, keepdim, |r| sum_blocks(r) as f32)?,
@@ -154,6 +155,7 @@ impl Tensor {
     }
 
     pub fn prod(&self, dims: Option<&[i64]>, keepdim: bool) -> Result<Tensor> {
+        crate::gpu::cpu_only("prod", &[self])?;
         let ds = reduce_dims(dims, self.ndim())?;
         let out = match self.dtype() {
             DType::F32 => reduce_with::<f32, f32>(self, &ds, keepdim, |r| r.iter().product())?,
@@ -192,6 +194,7 @@ impl Tensor {
 
     /// `amax`/`amin`: values only; the gradient is shared evenly among ties.
     pub fn amax(&self, dims: Option<&[i64]>, keepdim: bool, max: bool) -> Result<Tensor> {
+        if self.device().is_gpu() { return crate::gpu::ops::amax(self, dims, keepdim, max); }
         let name = if max { "amax" } else { "amin" };
         let ds = reduce_dims(dims, self.ndim())?;
         check_nonempty(self, &ds, name)?;
@@ -212,6 +215,7 @@ impl Tensor {
 
     /// `max(dim)`/`min(dim)`: values and int64 indices; the gradient goes to the index.
     pub fn max_dim(&self, dim: i64, keepdim: bool, max: bool) -> Result<(Tensor, Tensor)> {
+        crate::gpu::cpu_only("max.dim", &[self])?;
         let d = wrap_dim(dim, self.ndim())?;
         let ds = if self.ndim() == 0 { vec![] } else { vec![d] };
         if self.ndim() > 0 && self.shape()[d] == 0 {
@@ -250,6 +254,7 @@ impl Tensor {
 
     /// `argmax`/`argmin`; with no dim, the index into the flattened tensor.
     pub fn argmax(&self, dim: Option<i64>, keepdim: bool, max: bool) -> Result<Tensor> {
+        crate::gpu::cpu_only("argmax", &[self])?;
         let name = if max { "argmax" } else { "argmin" };
         match dim {
             None => {
@@ -330,16 +335,19 @@ impl Tensor {
     }
 
     pub fn any(&self, dims: Option<&[i64]>, keepdim: bool) -> Result<Tensor> {
+        crate::gpu::cpu_only("any", &[self])?;
         let ds = reduce_dims(dims, self.ndim())?;
         reduce_with::<bool, bool>(&self.to_dtype(DType::Bool)?, &ds, keepdim, |r| r.iter().any(|&v| v))
     }
     pub fn all(&self, dims: Option<&[i64]>, keepdim: bool) -> Result<Tensor> {
+        crate::gpu::cpu_only("all", &[self])?;
         let ds = reduce_dims(dims, self.ndim())?;
         reduce_with::<bool, bool>(&self.to_dtype(DType::Bool)?, &ds, keepdim, |r| r.iter().all(|&v| v))
     }
 
     /// Inclusive scan along `dim`: cumsum (prod = false) or cumprod (prod = true).
     pub fn cumulative(&self, dim: i64, prod: bool) -> Result<Tensor> {
+        crate::gpu::cpu_only("cumsum/cumprod", &[self])?;
         let n = self.ndim();
         let d = wrap_dim(dim, n)?;
         let dt = if self.dtype().is_float() { self.dtype() } else { DType::I64 };

@@ -8,6 +8,7 @@ use crate::tensor::Tensor;
 impl Tensor {
     /// Joins tensors along an existing dim.
     pub fn cat(tensors: &[Tensor], dim: i64) -> Result<Tensor> {
+        crate::gpu::cpu_only("cat", &tensors.iter().collect::<Vec<_>>())?;
         if tensors.is_empty() {
             return Err(Error::Value("torch.cat(): expected a non-empty list of Tensors".into()));
         }
@@ -66,6 +67,7 @@ impl Tensor {
 
     /// Reverses the order of elements along `dims` (a copy, as in PyTorch).
     pub fn flip(&self, dims: &[i64]) -> Result<Tensor> {
+        crate::gpu::cpu_only("flip", &[self])?;
         let ds = crate::ops::reduce::reduce_dims(Some(dims), self.ndim())?;
         let mut l = self.layout().clone();
         let mut rev_offsets = vec![];
@@ -107,6 +109,7 @@ impl Tensor {
     /// Constant padding with PyTorch's `F.pad` order (last dim first: left, right, ...).
     /// Negative amounts crop.
     pub fn pad(&self, pads: &[i64], value: f64) -> Result<Tensor> {
+        crate::gpu::cpu_only("constant_pad_nd", &[self])?;
         if pads.len() % 2 != 0 {
             return Err(Error::Value("Padding length must be divisible by 2".into()));
         }

@@ -176,6 +176,9 @@ macro_rules! float_fn {
 
 /// The forward computation of a unary op, no autograd.
 pub fn unary_forward(op: UnaryOp, x: &Tensor) -> Result<Tensor> {
+    if x.device().is_gpu() {
+        return crate::gpu::ops::unary(op, x);
+    }
     use UnaryOp::*;
     let dt = x.dtype();
     match op {
@@ -275,7 +278,7 @@ impl Tensor {
                 Sigmoid => v.mul(&s(1.0).sub(&v)?)?,
                 Relu => return Ok(vec![Some(g.relu_backward(&v)?)]),
                 Erf => v.mul(&v)?.neg()?.unary(Exp)?.mul_scalar(std::f64::consts::FRAC_2_SQRT_PI)?,
-                Sign | Floor | Ceil | Round | Trunc => return Ok(vec![Some(Tensor::zeros(g.shape(), g.dtype())?)]),
+                Sign | Floor | Ceil | Round | Trunc => return Ok(vec![Some(Tensor::zeros_on(g.shape(), g.dtype(), g.device())?)]),
                 Frac => return Ok(vec![Some(g.clone())]),
                 LogicalNot | BitwiseNot | IsNan | IsInf | IsFinite => unreachable!("not recorded"),
             };
@@ -300,6 +303,9 @@ impl Tensor {
     /// `self` (a gradient) where `out > 0`, else 0: ReLU's backward in one pass. Its own
     /// derivative with respect to the gradient is the same mask.
     pub fn relu_backward(&self, out: &Tensor) -> Result<Tensor> {
+        if crate::gpu::op_device(&[self, out])?.is_gpu() {
+            return crate::gpu::ops::relu_backward_autograd(self, out);
+        }
         let shape = crate::layout::broadcast_shapes(self.shape(), out.shape())?;
         let o = out.cast_plain(self.dtype())?;
         let r = crate::with_float!(

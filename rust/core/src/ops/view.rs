@@ -197,7 +197,7 @@ impl Tensor {
 
     /// The backward of slicing: a zero tensor of `shape` holding `self` at the sliced place.
     pub fn slice_backward(&self, shape: &[usize], dim: usize, start: usize, step: usize) -> Result<Tensor> {
-        let out = Tensor::zeros(shape, self.dtype())?;
+        let out = Tensor::zeros_on(shape, self.dtype(), self.device())?;
         let stop = start + self.shape()[dim] * step;
         out.view_with_layout(out.layout().slice(dim, start, stop.min(shape[dim]), step)).write_from(self)?;
         Ok(match Recorder::new("SliceBackwardBackward0", &[self]) {

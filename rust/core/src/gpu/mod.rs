@@ -1,0 +1,99 @@
+//! The GPU backend: WGSL compute shaders (in `shaders/`) run through wgpu on any Vulkan,
+//! Metal or DX12 adapter. `runtime` owns the device, pipelines, buffers and batching; `ops`
+//! holds the op entry points the tensor ops dispatch to when their operands live on a GPU.
+//!
+//! No op falls back to the CPU silently: an op without a GPU kernel returns
+//! `Error::NotImplemented` naming the op and the device (see `cpu_only`).
+pub mod ops;
+pub mod runtime;
+
+use crate::device::Device;
+use crate::dtype::DType;
+use crate::error::{Error, Result};
+use crate::tensor::Tensor;
+pub use runtime::{context, is_available, GpuBuffer, Kernel, Shader};
+
+pub static ELEMENTWISE: Shader = Shader { name: "elementwise", body: include_str!("../../../../shaders/elementwise.wgsl") };
+pub static REDUCE: Shader = Shader { name: "reduce", body: include_str!("../../../../shaders/reduce.wgsl") };
+pub static SOFTMAX: Shader = Shader { name: "softmax", body: include_str!("../../../../shaders/softmax.wgsl") };
+pub static MATMUL: Shader = Shader { name: "matmul", body: include_str!("../../../../shaders/matmul.wgsl") };
+
+/// Every shader, for validation tests.
+pub fn shaders() -> [&'static Shader; 4] {
+    [&ELEMENTWISE, &REDUCE, &SOFTMAX, &MATMUL]
+}
+
+/// Number of usable GPU devices (the runtime drives one: the best adapter, or the one the
+/// environment selects).
+pub fn device_count() -> usize {
+    usize::from(is_available())
+}
+
+/// The chosen adapter's name and backend.
+pub fn device_name() -> Result<String> {
+    Ok(context()?.name())
+}
+
+/// Waits for all recorded GPU work to finish.
+pub fn synchronize() -> Result<()> {
+    match runtime::context() {
+        Ok(c) => c.synchronize(),
+        Err(_) => Ok(()),
+    }
+}
+
+/// Bytes per element of a dtype in GPU memory (bools are 32-bit words there).
+pub fn elem_size(dtype: DType) -> usize {
+    match dtype {
+        DType::Bool | DType::F32 => 4,
+        DType::I64 | DType::F64 => 8,
+    }
+}
+
+/// A tensor that takes part in a device's op as a scalar: a 0-d CPU tensor (Python numbers
+/// become these), which PyTorch also lets mix with tensors on any device.
+pub(crate) fn is_cpu_scalar(t: &Tensor) -> bool {
+    t.device() == Device::Cpu && t.ndim() == 0
+}
+
+/// The device an op over `ts` runs on: the tensors' common device, with 0-d CPU tensors
+/// fitting any device; PyTorch's error when two devices mix.
+pub fn op_device(ts: &[&Tensor]) -> Result<Device> {
+    let mut dev: Option<Device> = None;
+    let mut cpu_scalar = false;
+    for t in ts {
+        if is_cpu_scalar(t) {
+            cpu_scalar = true;
+            continue;
+        }
+        match dev {
+            None => dev = Some(t.device()),
+            Some(d) if d != t.device() => return Err(mixed(d, t.device())),
+            _ => {}
+        }
+    }
+    Ok(dev.unwrap_or(if cpu_scalar { Device::Cpu } else { Device::Cpu }))
+}
+
+/// PyTorch's error for tensors on two devices (the CPU named first).
+pub fn mixed(a: Device, b: Device) -> Error {
+    let (x, y) = if b == Device::Cpu { (b, a) } else { (a, b) };
+    Error::Device(format!("Expected all tensors to be on the same device, but found at least two devices, {x} and {y}!"))
+}
+
+/// For ops that only have CPU kernels: an error naming the op and the device when any
+/// operand lives on a GPU (instead of reading device memory as host memory).
+pub fn cpu_only(op: &str, ts: &[&Tensor]) -> Result<()> {
+    match ts.iter().find(|t| t.device().is_gpu()) {
+        Some(t) => Err(Error::NotImplemented(format!(
+            "'{op}' has no GPU kernel yet (tensor on {}); move the tensors to the CPU with .cpu() to run it there",
+            t.device()
+        ))),
+        None => Ok(()),
+    }
+}
+
+/// NotImplemented for a dtype the GPU kernels of `op` do not handle.
+pub(crate) fn dtype_error(op: &str, dtype: DType, device: Device) -> Error {
+    Error::NotImplemented(format!("'{op}' on {device} is not implemented for dtype {dtype} (the GPU kernels handle float32 and bool)"))
+}

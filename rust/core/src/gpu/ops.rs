@@ -1,0 +1,670 @@
+//! GPU op entry points: argument checks, layouts and metadata, and the kernel launches. The
+//! tensor ops (`binary`, `unary`, `sum`, `matmul`, `softmax`, ...) dispatch here when their
+//! operands live on a GPU; autograd is recorded by the callers as on the CPU, so backward
+//! rules written with tensor ops run on the GPU too.
+use super::runtime::{context, Kernel};
+use super::{dtype_error, elem_size, is_cpu_scalar, op_device, ELEMENTWISE, MATMUL, REDUCE, SOFTMAX};
+use crate::autograd::Recorder;
+use crate::device::Device;
+use crate::dtype::{result_type, DType};
+use crate::error::{Error, Result};
+use crate::layout::{broadcast_shapes, contiguous_strides, Layout};
+use crate::ops::{BinaryOp, UnaryOp};
+use crate::storage::Storage;
+use crate::tensor::Tensor;
+
+/// Dims a kernel's index math handles after merging.
+const MAX_DIMS: usize = 8;
+/// Workgroup size of the 1-D kernels.
+const WG: usize = 256;
+/// Elements one reduction workgroup sums before a second pass takes over.
+const REDUCE_CHUNK: usize = 4096;
+
+fn u32_of(v: usize, what: &str) -> Result<u32> {
+    u32::try_from(v).map_err(|_| Error::NotImplemented(format!("GPU kernels index with 32 bits: {what} {v} is too large")))
+}
+
+/// Workgroups (x, y) covering `groups` in a 1-D launch, split over y past the per-dim limit.
+fn split_groups(groups: usize) -> Result<(u32, u32, u32)> {
+    let max = context()?.limits.max_compute_workgroups_per_dimension.max(1) as usize;
+    if groups == 0 {
+        return Ok((0, 1, 1));
+    }
+    let x = groups.min(max);
+    let y = groups.div_ceil(x);
+    if y > max {
+        return Err(Error::NotImplemented(format!("a launch of {groups} workgroups is too large")));
+    }
+    Ok((x as u32, y as u32, 1))
+}
+
+/// A new contiguous GPU tensor (uninitialised).
+pub fn empty(shape: &[usize], dtype: DType, device: Device) -> Result<Tensor> {
+    let n = crate::layout::checked_numel(shape)?;
+    let buf = context()?.alloc((n * elem_size(dtype)) as u64)?;
+    Ok(Tensor::from_parts(Storage::from_gpu(buf, n, dtype, device), Layout::contiguous(shape)))
+}
+
+fn buffer(t: &Tensor) -> &wgpu::Buffer {
+    t.storage().gpu_buffer().expect("GPU tensor")
+}
+
+/// Checks a device index names the GPU the runtime drives.
+pub fn check_device(device: Device) -> Result<()> {
+    match device {
+        Device::Gpu(0) => context().map(|_| ()),
+        Device::Gpu(i) => Err(Error::Device(format!("Invalid device {device}: gpu index {i} out of range (1 GPU device is available)"))),
+        Device::Cpu => Ok(()),
+    }
+}
+
+// ---- transfers ----
+
+/// A contiguous copy of a CPU tensor in GPU memory.
+pub fn to_gpu(t: &Tensor, device: Device) -> Result<Tensor> {
+    check_device(device)?;
+    let ctx = context()?;
+    let bytes: Vec<u8> = match t.dtype() {
+        DType::Bool => bytemuck::cast_slice(&t.to_vec::<bool>().into_iter().map(u32::from).collect::<Vec<u32>>()).to_vec(),
+        DType::F32 => bytemuck::cast_slice(&t.contiguous_data::<f32>()).to_vec(),
+        DType::F64 => bytemuck::cast_slice(&t.contiguous_data::<f64>()).to_vec(),
+        DType::I64 => bytemuck::cast_slice(&t.contiguous_data::<i64>()).to_vec(),
+    };
+    let buf = ctx.upload(&bytes)?;
+    Ok(Tensor::from_parts(Storage::from_gpu(buf, t.numel(), t.dtype(), device), Layout::contiguous(t.shape())))
+}
+
+/// A contiguous copy of a GPU tensor in host memory (waits for pending GPU work).
+pub fn to_cpu(t: &Tensor) -> Result<Tensor> {
+    let src = if t.is_contiguous() { t.clone() } else { contiguous(t)? };
+    let es = elem_size(t.dtype());
+    let bytes = context()?.download(buffer(&src), (src.offset() * es) as u64, (src.numel() * es) as u64)?;
+    let shape = t.shape();
+    match t.dtype() {
+        DType::Bool => Tensor::from_vec(bytemuck::cast_slice::<u8, u32>(&bytes).iter().map(|&w| w != 0).collect::<Vec<bool>>(), shape),
+        DType::F32 => Tensor::from_vec(bytemuck::pod_collect_to_vec::<u8, f32>(&bytes), shape),
+        DType::F64 => Tensor::from_vec(bytemuck::pod_collect_to_vec::<u8, f64>(&bytes), shape),
+        DType::I64 => Tensor::from_vec(bytemuck::pod_collect_to_vec::<u8, i64>(&bytes), shape),
+    }
+}
+
+// ---- element-wise launches ----
+
+/// An element-wise operand: a GPU tensor (read through its strides, broadcast to the output
+/// shape) or a scalar's bits.
+#[derive(Clone)]
+enum Operand {
+    T(Tensor),
+    S(u32),
+}
+
+/// Scalar bits of a 0-d CPU tensor as `dtype` on the GPU.
+fn scalar_bits(t: &Tensor, dtype: DType, op: &str) -> Result<u32> {
+    let v = t.item::<f64>()?;
+    match dtype {
+        DType::F32 => Ok((v as f32).to_bits()),
+        DType::Bool => Ok(u32::from(v != 0.0)),
+        d => Err(dtype_error(op, d, Device::Gpu(0))),
+    }
+}
+
+/// `t` as an operand of dtype `dtype` (cast on the GPU when it differs).
+fn operand(t: &Tensor, dtype: DType, op: &str) -> Result<Operand> {
+    if is_cpu_scalar(t) {
+        return Ok(Operand::S(scalar_bits(t, dtype, op)?));
+    }
+    if t.dtype() == dtype {
+        Ok(Operand::T(t.clone()))
+    } else {
+        Ok(Operand::T(cast(t, dtype)?))
+    }
+}
+
+/// Merges dims that every stride array walks as one, and drops size-1 dims.
+fn coalesce(shape: &[usize], strides: &[Vec<usize>]) -> (Vec<usize>, Vec<Vec<usize>>) {
+    let mut sh: Vec<usize> = vec![];
+    let mut st: Vec<Vec<usize>> = vec![vec![]; strides.len()];
+    for d in 0..shape.len() {
+        if shape[d] == 1 {
+            continue;
+        }
+        if let Some(last) = sh.last_mut() {
+            if strides.iter().zip(&st).all(|(s, o)| *o.last().expect("same length") == s[d] * shape[d]) {
+                *last *= shape[d];
+                for (o, s) in st.iter_mut().zip(strides) {
+                    *o.last_mut().expect("same length") = s[d];
+                }
+                continue;
+            }
+        }
+        sh.push(shape[d]);
+        for (o, s) in st.iter_mut().zip(strides) {
+            o.push(s[d]);
+        }
+    }
+    (sh, st)
+}
+
+/// Launches `entry` (binary_main, unary_main or where_main) with op code `op` over `shape`,
+/// reading up to three operands and writing `out` through `out_layout`.
+fn launch_elementwise(entry: &'static str, op: u32, operands: &[Operand], shape: &[usize], out: &Tensor, out_layout: &Layout) -> Result<()> {
+    let n = shape.iter().product::<usize>();
+    if n == 0 {
+        return Ok(());
+    }
+    let ctx = context()?;
+    let mut strides = vec![out_layout.strides.clone()];
+    let mut offsets = [0usize; 3];
+    let mut flags = 0u32;
+    let mut scalars = [0u32; 3];
+    for (k, o) in operands.iter().enumerate() {
+        match o {
+            Operand::T(t) => {
+                let l = t.layout().expand(shape)?;
+                offsets[k] = l.offset;
+                strides.push(l.strides);
+                u32_of(t.storage().len(), "storage length")?;
+            }
+            Operand::S(bits) => {
+                flags |= 1 << k;
+                scalars[k] = *bits;
+                strides.push(vec![0; shape.len()]);
+            }
+        }
+    }
+    let (sh, st) = coalesce(shape, &strides);
+    if sh.len() > MAX_DIMS {
+        return Err(Error::NotImplemented(format!("GPU element-wise kernels handle up to {MAX_DIMS} dims after merging, got {}", sh.len())));
+    }
+    let mut info = vec![0u32; 56];
+    info[0] = u32_of(n, "element count")?;
+    info[1] = sh.len() as u32;
+    info[2] = flags;
+    for k in 0..3 {
+        info[3 + k] = u32_of(offsets[k], "offset")?;
+        info[6 + k] = scalars[k];
+    }
+    info[9] = u32_of(out_layout.offset, "offset")?;
+    u32_of(out.storage().len(), "storage length")?;
+    for (d, &s) in sh.iter().enumerate() {
+        info[16 + d] = s as u32;
+        info[48 + d] = u32_of(st[0][d], "stride")?;
+        for k in 0..operands.len() {
+            info[24 + 8 * k + d] = u32_of(st[k + 1][d], "stride")?;
+        }
+    }
+    let bufs: Vec<Option<&wgpu::Buffer>> = (0..3)
+        .map(|k| match operands.get(k) {
+            Some(Operand::T(t)) => Some(buffer(t)),
+            _ => None,
+        })
+        .collect();
+    let consts = [("OP", op as f64)];
+    let k = Kernel { shader: &ELEMENTWISE, entry, constants: &consts, inputs: 3 };
+    ctx.dispatch(&k, &bufs, buffer(out), &info, split_groups(n.div_ceil(WG))?)
+}
+
+/// A new contiguous tensor from an element-wise launch.
+fn elementwise(entry: &'static str, op: u32, operands: &[Operand], shape: &[usize], dtype: DType, device: Device) -> Result<Tensor> {
+    let out = empty(shape, dtype, device)?;
+    launch_elementwise(entry, op, operands, shape, &out, &Layout::contiguous(shape))?;
+    Ok(out)
+}
+
+/// A GPU tensor filled with `value`.
+pub fn full(shape: &[usize], value: f64, dtype: DType, device: Device) -> Result<Tensor> {
+    check_device(device)?;
+    match dtype {
+        DType::F32 | DType::Bool => {
+            let bits = if dtype == DType::F32 { (value as f32).to_bits() } else { u32::from(value != 0.0) };
+            elementwise("unary_main", 50, &[Operand::S(bits)], shape, dtype, device)
+        }
+        _ => to_gpu(&Tensor::full_dtype(shape, value, dtype)?, device),
+    }
+}
+
+/// A contiguous copy of a GPU tensor.
+pub fn contiguous(t: &Tensor) -> Result<Tensor> {
+    if elem_size(t.dtype()) == 4 {
+        return elementwise("unary_main", 50, &[Operand::T(t.clone())], t.shape(), t.dtype(), t.device());
+    }
+    if t.is_contiguous() {
+        let out = empty(t.shape(), t.dtype(), t.device())?;
+        let es = elem_size(t.dtype()) as u64;
+        context()?.copy(buffer(t), t.offset() as u64 * es, buffer(&out), 0, t.numel() as u64 * es)?;
+        return Ok(out);
+    }
+    Err(dtype_error("contiguous (strided copy)", t.dtype(), t.device()))
+}
+
+/// A contiguous copy in `dtype`.
+pub fn cast(t: &Tensor, dtype: DType) -> Result<Tensor> {
+    let code = match (t.dtype(), dtype) {
+        (a, b) if a == b => return contiguous(t),
+        (DType::F32, DType::Bool) => 51,
+        (DType::Bool, DType::F32) => 52,
+        (a, b) => {
+            return Err(Error::NotImplemented(format!("casting {a} to {b} on {} is not implemented (GPU casts: float32 <-> bool)", t.device())))
+        }
+    };
+    elementwise("unary_main", code, &[Operand::T(t.clone())], t.shape(), dtype, t.device())
+}
+
+/// Writes `src` (broadcast, cast to `dst`'s dtype) into `dst`'s memory through its layout.
+pub fn write_into(dst: &Tensor, src: &Tensor) -> Result<()> {
+    let dev = op_device(&[dst, src])?;
+    if !dev.is_gpu() || !dst.device().is_gpu() {
+        return Err(super::mixed(dst.device(), src.device()));
+    }
+    src.layout().expand(dst.shape())?;
+    if elem_size(dst.dtype()) != 4 {
+        if src.device().is_gpu() && src.dtype() == dst.dtype() && src.shape() == dst.shape() && src.is_contiguous() && dst.is_contiguous() && !src.same_storage(dst) {
+            let es = elem_size(dst.dtype()) as u64;
+            context()?.copy(buffer(src), src.offset() as u64 * es, buffer(dst), dst.offset() as u64 * es, src.numel() as u64 * es)?;
+            dst.storage().bump_version();
+            return Ok(());
+        }
+        return Err(dtype_error("copy_", dst.dtype(), dst.device()));
+    }
+    let mut s = operand(src, dst.dtype(), "copy_")?;
+    if let Operand::T(t) = &s {
+        if t.same_storage(dst) {
+            s = Operand::T(contiguous(t)?);
+        }
+    }
+    launch_elementwise("unary_main", 50, &[s], dst.shape(), dst, dst.layout())?;
+    dst.storage().bump_version();
+    Ok(())
+}
+
+// ---- binary and unary ops ----
+
+fn binary_code(op: BinaryOp) -> u32 {
+    use BinaryOp::*;
+    match op {
+        Add => 0,
+        Sub => 1,
+        Mul => 2,
+        Div => 3,
+        Pow => 4,
+        Maximum => 5,
+        Minimum => 6,
+        Atan2 => 7,
+        Remainder => 8,
+        FloorDivide => 9,
+        Eq => 20,
+        Ne => 21,
+        Lt => 22,
+        Le => 23,
+        Gt => 24,
+        Ge => 25,
+        LogicalAnd | BitAnd => 30,
+        LogicalOr | BitOr => 31,
+        LogicalXor | BitXor => 32,
+    }
+}
+
+/// The forward of a binary op on the GPU (no autograd).
+pub fn binary(op: BinaryOp, a: &Tensor, b: &Tensor) -> Result<Tensor> {
+    use BinaryOp::*;
+    let dev = op_device(&[a, b])?;
+    let shape = broadcast_shapes(a.shape(), b.shape())?;
+    let common = result_type(&[a.operand(), b.operand()]);
+    let logical = matches!(op, LogicalAnd | LogicalOr | LogicalXor);
+    let bitwise = matches!(op, BitAnd | BitOr | BitXor);
+    let comparison = matches!(op, Eq | Ne | Lt | Le | Gt | Ge);
+    let (dt, out_dt) = if logical || (bitwise && common == DType::Bool) {
+        (DType::Bool, DType::Bool)
+    } else if comparison && matches!(common, DType::F32 | DType::Bool) {
+        (DType::F32, DType::Bool)
+    } else if common == DType::Bool && op == Sub {
+        return Err(Error::DType("Subtraction, the `-` operator, with two bool tensors is not supported. If you are trying to invert a mask, use the `~` or `logical_not()` operator instead.".into()));
+    } else if common == DType::F32 || (common == DType::Bool && matches!(op, Div | Atan2)) {
+        (DType::F32, DType::F32)
+    } else {
+        return Err(dtype_error(op.name(), common, dev));
+    };
+    let (oa, ob) = (operand(a, dt, op.name())?, operand(b, dt, op.name())?);
+    elementwise("binary_main", binary_code(op), &[oa, ob], &shape, out_dt, dev)
+}
+
+/// ReLU's fused backward: `g` where `y > 0`, else 0.
+pub fn relu_backward(g: &Tensor, y: &Tensor) -> Result<Tensor> {
+    let dev = op_device(&[g, y])?;
+    if g.dtype() != DType::F32 {
+        return Err(dtype_error("threshold_backward", g.dtype(), dev));
+    }
+    let shape = broadcast_shapes(g.shape(), y.shape())?;
+    let (og, oy) = (operand(g, DType::F32, "threshold_backward")?, operand(y, DType::F32, "threshold_backward")?);
+    elementwise("binary_main", 10, &[og, oy], &shape, DType::F32, dev)
+}
+
+fn unary_code(op: UnaryOp) -> u32 {
+    use UnaryOp::*;
+    match op {
+        Neg => 0,
+        Abs => 1,
+        Exp => 2,
+        Log => 3,
+        Log2 => 4,
+        Log10 => 5,
+        Log1p => 6,
+        Expm1 => 7,
+        Sqrt => 8,
+        Rsqrt => 9,
+        Square => 10,
+        Reciprocal => 11,
+        Sin => 12,
+        Cos => 13,
+        Tan => 14,
+        Asin => 15,
+        Acos => 16,
+        Atan => 17,
+        Sinh => 18,
+        Cosh => 19,
+        Tanh => 20,
+        Sigmoid => 21,
+        Relu => 22,
+        Erf => 23,
+        Sign => 24,
+        Floor => 25,
+        Ceil => 26,
+        Round => 27,
+        Trunc => 28,
+        Frac => 29,
+        IsNan => 40,
+        IsInf => 41,
+        IsFinite => 42,
+        LogicalNot | BitwiseNot => 43,
+    }
+}
+
+/// The forward of a unary op on the GPU (no autograd).
+pub fn unary(op: UnaryOp, x: &Tensor) -> Result<Tensor> {
+    use UnaryOp::*;
+    let dev = x.device();
+    let dt = x.dtype();
+    let xo = Operand::T(x.clone());
+    match op {
+        LogicalNot => return elementwise("unary_main", 43, &[operand(x, DType::Bool, op.name())?], x.shape(), DType::Bool, dev),
+        BitwiseNot if dt == DType::Bool => return elementwise("unary_main", 43, &[xo], x.shape(), DType::Bool, dev),
+        IsNan | IsInf | IsFinite => {
+            return match dt {
+                DType::F32 => elementwise("unary_main", unary_code(op), &[xo], x.shape(), DType::Bool, dev),
+                DType::Bool => full(x.shape(), f64::from(u8::from(op == IsFinite)), DType::Bool, dev),
+                d => Err(dtype_error(op.name(), d, dev)),
+            }
+        }
+        Neg if dt == DType::Bool => {
+            return Err(Error::DType("Negation, the `-` operator, on a bool tensor is not supported. If you are trying to invert a mask, use the `~` or `logical_not()` operator instead.".into()))
+        }
+        _ => {}
+    }
+    match dt {
+        DType::F32 => elementwise("unary_main", unary_code(op), &[xo], x.shape(), DType::F32, dev),
+        DType::Bool if op != BitwiseNot => elementwise("unary_main", unary_code(op), &[Operand::T(cast(x, DType::F32)?)], x.shape(), DType::F32, dev),
+        d => Err(dtype_error(op.name(), d, dev)),
+    }
+}
+
+/// `where(cond, a, b)` on the GPU with autograd (as the CPU's `where_`).
+pub fn where_(cond: &Tensor, a: &Tensor, b: &Tensor) -> Result<Tensor> {
+    let dev = op_device(&[cond, a, b])?;
+    if cond.dtype() != DType::Bool {
+        return Err(Error::DType(format!("where expected condition to be a boolean tensor, but got a tensor with dtype {}", cond.dtype())));
+    }
+    let shape = broadcast_shapes(&broadcast_shapes(cond.shape(), a.shape())?, b.shape())?;
+    let dt = result_type(&[a.operand(), b.operand()]);
+    if !matches!(dt, DType::F32 | DType::Bool) {
+        return Err(dtype_error("where", dt, dev));
+    }
+    let ops = [operand(cond, DType::Bool, "where")?, operand(a, dt, "where")?, operand(b, dt, "where")?];
+    let out = elementwise("where_main", 0, &ops, &shape, dt, dev)?;
+    if !dt.is_float() {
+        return Ok(out);
+    }
+    let Some(rec) = Recorder::new("WhereBackward0", &[a, b]) else { return Ok(out) };
+    let (sa, sb) = ((a.shape().to_vec(), a.dtype()), (b.shape().to_vec(), b.dtype()));
+    let cond = cond.clone();
+    Ok(rec.finish(out, false, move |ctx, g| {
+        let zero = Tensor::zeros(&[], g.dtype())?;
+        let ga = if ctx.needs(0) { crate::ops::binary::reduce_grad(Some(cond.where_(g, &zero)?), &sa)? } else { None };
+        let gb = if ctx.needs(1) { crate::ops::binary::reduce_grad(Some(cond.where_(&zero, g)?), &sb)? } else { None };
+        Ok(vec![ga, gb])
+    }))
+}
+
+// ---- reductions ----
+
+/// Reduces `x` over `dims` (sum: op 0, max: 1, min: 2), no autograd.
+pub fn reduce(x: &Tensor, dims: &[usize], keepdim: bool, op: u32, name: &str) -> Result<Tensor> {
+    let dev = x.device();
+    if x.dtype() != DType::F32 {
+        return Err(dtype_error(name, x.dtype(), dev));
+    }
+    let nd = x.ndim();
+    let mut order: Vec<usize> = (0..nd).filter(|d| !dims.contains(d)).collect();
+    order.extend(dims.iter().copied());
+    let moved = x.layout().permute(&order)?;
+    let rows: usize = (0..nd).filter(|d| !dims.contains(d)).map(|d| x.shape()[d]).product();
+    let inner: usize = dims.iter().map(|&d| x.shape()[d]).product();
+    let out_shape: Vec<usize> = (0..nd)
+        .filter_map(|d| if dims.contains(&d) { keepdim.then_some(1) } else { Some(x.shape()[d]) })
+        .collect();
+    let (sh, st) = coalesce(&moved.shape, std::slice::from_ref(&moved.strides));
+    if sh.len() > MAX_DIMS {
+        return Err(Error::NotImplemented(format!("{name} on {dev}: more than {MAX_DIMS} dims after merging")));
+    }
+    let contiguous = sh.len() <= 1 && st[0].first().copied().unwrap_or(1) == 1;
+    let out = empty(&out_shape, DType::F32, dev)?;
+    if rows == 0 {
+        return Ok(out);
+    }
+    reduce_pass(x, &sh, &st[0], moved.offset, contiguous, rows, inner, op, &out)?;
+    Ok(out)
+}
+
+/// One or two launches of reduce_main writing `rows` results into `out`.
+#[allow(clippy::too_many_arguments)]
+fn reduce_pass(x: &Tensor, shape: &[usize], strides: &[usize], offset: usize, contiguous: bool, rows: usize, inner: usize, op: u32, out: &Tensor) -> Result<()> {
+    let ctx = context()?;
+    // Enough workgroups to fill the device: split long rows when there are few of them.
+    let chunks = if inner > REDUCE_CHUNK { inner.div_ceil(REDUCE_CHUNK).min((1024 / rows).max(1)) } else { 1 };
+    let chunk_len = inner.div_ceil(chunks).max(1);
+    let mut info = vec![0u32; 32];
+    info[0] = u32_of(rows, "rows")?;
+    info[1] = u32_of(inner, "row length")?;
+    info[2] = chunks as u32;
+    info[3] = u32_of(chunk_len, "chunk")?;
+    info[4] = shape.len() as u32;
+    info[5] = u32_of(offset, "offset")?;
+    info[6] = u32::from(contiguous);
+    u32_of(x.storage().len(), "storage length")?;
+    for d in 0..shape.len() {
+        info[16 + d] = shape[d] as u32;
+        info[24 + d] = u32_of(strides[d], "stride")?;
+    }
+    let consts = [("OP", op as f64)];
+    let k = Kernel { shader: &REDUCE, entry: "reduce_main", constants: &consts, inputs: 1 };
+    if chunks == 1 {
+        return ctx.dispatch(&k, &[Some(buffer(x))], buffer(out), &info, split_groups(rows)?);
+    }
+    let partial = empty(&[rows, chunks], DType::F32, x.device())?;
+    ctx.dispatch(&k, &[Some(buffer(x))], buffer(&partial), &info, split_groups(rows * chunks)?)?;
+    reduce_pass(&partial, &[rows * chunks], &[1], 0, true, rows, chunks, op, out)
+}
+
+/// `sum` on the GPU with autograd (SumBackward1, as on the CPU).
+pub fn sum(x: &Tensor, dims: Option<&[i64]>, keepdim: bool) -> Result<Tensor> {
+    let ds = crate::ops::reduce::reduce_dims(dims, x.ndim())?;
+    let out = reduce(x, &ds, keepdim, 0, "sum")?;
+    let Some(rec) = Recorder::new("SumBackward1", &[x]) else { return Ok(out) };
+    let src = x.shape().to_vec();
+    Ok(rec.finish(out, false, move |_, g| Ok(vec![Some(crate::ops::reduce::expand_reduced(g, &src, &ds, keepdim)?)])))
+}
+
+/// `amax`/`amin` on the GPU with autograd (the gradient shared among ties, as on the CPU).
+pub fn amax(x: &Tensor, dims: Option<&[i64]>, keepdim: bool, max: bool) -> Result<Tensor> {
+    let name = if max { "amax" } else { "amin" };
+    let ds = crate::ops::reduce::reduce_dims(dims, x.ndim())?;
+    if ds.iter().any(|&d| x.shape()[d] == 0) || (x.numel() == 0 && ds.is_empty()) {
+        return Err(Error::Index(format!("{name}(): Expected reduction dim to have non-zero size.")));
+    }
+    let out = reduce(x, &ds, keepdim, if max { 1 } else { 2 }, name)?;
+    let Some(mut rec) = Recorder::new(if max { "AmaxBackward0" } else { "AminBackward0" }, &[x]) else { return Ok(out) };
+    rec.save(x);
+    let src = x.shape().to_vec();
+    Ok(rec.finish(out, true, move |ctx, g| {
+        use crate::ops::reduce::expand_reduced;
+        let (x, y) = (ctx.saved(0)?, ctx.saved(1)?);
+        let y = expand_reduced(&y, &src, &ds, keepdim)?;
+        let mask = x.binary(BinaryOp::Eq, &y)?.to_dtype(x.dtype())?;
+        let dims: Vec<i64> = ds.iter().map(|&d| d as i64).collect();
+        let count = mask.sum(Some(&dims), true)?;
+        let g = expand_reduced(g, &src, &ds, keepdim)?;
+        Ok(vec![Some(g.mul(&mask)?.div(&count)?)])
+    }))
+}
+
+// ---- softmax ----
+
+/// Softmax / log-softmax along dim `d` (no autograd); the output is contiguous.
+pub fn softmax_forward(x: &Tensor, d: usize, log: bool) -> Result<Tensor> {
+    let dev = x.device();
+    if x.dtype() != DType::F32 {
+        return Err(dtype_error(if log { "log_softmax" } else { "softmax" }, x.dtype(), dev));
+    }
+    let out = empty(x.shape(), DType::F32, dev)?;
+    if x.numel() == 0 {
+        return Ok(out);
+    }
+    if x.ndim() == 0 {
+        return full(&[], if log { 0.0 } else { 1.0 }, DType::F32, dev);
+    }
+    let ostrides = contiguous_strides(x.shape());
+    let l = x.layout();
+    let mut outer = vec![];
+    let mut istr = vec![];
+    let mut ostr = vec![];
+    for k in 0..x.ndim() {
+        if k != d && l.shape[k] != 1 {
+            outer.push(l.shape[k]);
+            istr.push(l.strides[k]);
+            ostr.push(ostrides[k]);
+        }
+    }
+    let (sh, st) = coalesce(&outer, &[istr, ostr]);
+    if sh.len() > MAX_DIMS {
+        return Err(Error::NotImplemented(format!("softmax on {dev}: more than {MAX_DIMS} dims")));
+    }
+    let rows: usize = sh.iter().product();
+    let mut info = vec![0u32; 40];
+    info[0] = u32_of(rows, "rows")?;
+    info[1] = u32_of(l.shape[d], "row length")?;
+    info[2] = sh.len() as u32;
+    info[3] = u32_of(l.offset, "offset")?;
+    info[4] = u32_of(l.strides[d], "stride")?;
+    info[5] = ostrides[d] as u32;
+    u32_of(x.storage().len(), "storage length")?;
+    u32_of(x.numel(), "element count")?;
+    for k in 0..sh.len() {
+        info[16 + k] = sh[k] as u32;
+        info[24 + k] = u32_of(st[0][k], "stride")?;
+        info[32 + k] = st[1][k] as u32;
+    }
+    let consts = [("LOG", f64::from(u8::from(log)))];
+    let k = Kernel { shader: &SOFTMAX, entry: "softmax_main", constants: &consts, inputs: 1 };
+    context()?.dispatch(&k, &[Some(buffer(x))], buffer(&out), &info, split_groups(rows)?)?;
+    Ok(out)
+}
+
+/// `softmax`/`log_softmax` on the GPU with autograd (the CPU's backward rule).
+pub fn softmax(x: &Tensor, dim: i64, log: bool) -> Result<Tensor> {
+    let x = if x.dtype().is_float() { x.clone() } else { x.to_dtype(DType::F32)? };
+    let d = crate::layout::wrap_dim(dim, x.ndim())?;
+    let out = softmax_forward(&x.detach(), d, log)?;
+    let name = if log { "LogSoftmaxBackward0" } else { "SoftmaxBackward0" };
+    let Some(rec) = Recorder::new(name, &[&x]) else { return Ok(out) };
+    Ok(rec.finish(out, true, move |ctx, g| {
+        let y = ctx.saved(0)?;
+        let dims = [d as i64];
+        let gx = if log {
+            g.sub(&y.exp()?.mul(&g.sum(Some(&dims), true)?)?)?
+        } else {
+            y.mul(&g.sub(&g.mul(&y)?.sum(Some(&dims), true)?)?)?
+        };
+        Ok(vec![Some(gx)])
+    }))
+}
+
+// ---- matmul ----
+
+/// Out[b] = A[b] @ B[b] for [..batch, m, k] and [..batch, k, n] operands whose batch dims
+/// are broadcast to `batch`; contiguous output (the GPU half of `batched_matmul_forward`).
+pub fn matmul(a: &Tensor, b: &Tensor, batch: &[usize]) -> Result<Tensor> {
+    let dev = op_device(&[a, b])?;
+    if !a.device().is_gpu() || !b.device().is_gpu() {
+        return Err(super::mixed(a.device(), b.device()));
+    }
+    if a.dtype() != DType::F32 || b.dtype() != DType::F32 {
+        return Err(dtype_error("matmul", if a.dtype() != DType::F32 { a.dtype() } else { b.dtype() }, dev));
+    }
+    let (la, lb) = (a.layout(), b.layout());
+    let (m, k) = (la.shape[la.ndim() - 2], la.shape[la.ndim() - 1]);
+    let n = lb.shape[lb.ndim() - 1];
+    let nb: usize = batch.iter().product();
+    let mut out_shape = batch.to_vec();
+    out_shape.extend([m, n]);
+    let out = empty(&out_shape, DType::F32, dev)?;
+    if out.numel() == 0 {
+        return Ok(out);
+    }
+    let sa = la.strides[..la.ndim() - 2].to_vec();
+    let sb = lb.strides[..lb.ndim() - 2].to_vec();
+    let (bsh, bst) = coalesce(batch, &[sa, sb]);
+    if bsh.len() > 4 {
+        return Err(Error::NotImplemented(format!("matmul on {dev}: more than 4 batch dims after merging")));
+    }
+    u32_of(a.storage().len(), "storage length")?;
+    u32_of(b.storage().len(), "storage length")?;
+    u32_of(out.numel(), "element count")?;
+    let mut info = vec![0u32; 28];
+    info[0] = m as u32;
+    info[1] = n as u32;
+    info[2] = u32_of(k, "inner dim")?;
+    info[3] = bsh.len() as u32;
+    info[4] = u32_of(la.offset, "offset")?;
+    info[5] = u32_of(lb.offset, "offset")?;
+    info[6] = u32_of(la.strides[la.ndim() - 2], "stride")?;
+    info[7] = u32_of(la.strides[la.ndim() - 1], "stride")?;
+    info[8] = u32_of(lb.strides[lb.ndim() - 2], "stride")?;
+    info[9] = u32_of(lb.strides[lb.ndim() - 1], "stride")?;
+    for d in 0..bsh.len() {
+        info[16 + d] = bsh[d] as u32;
+        info[20 + d] = u32_of(bst[0][d], "stride")?;
+        info[24 + d] = u32_of(bst[1][d], "stride")?;
+    }
+    let ctx = context()?;
+    let max = ctx.limits.max_compute_workgroups_per_dimension.max(1) as usize;
+    let (gx, gy) = (n.div_ceil(64), m.div_ceil(64));
+    if gx > max || gy > max {
+        return Err(Error::NotImplemented(format!("matmul on {dev}: a {m}x{n} output needs more than {max} tiles per dim")));
+    }
+    let kern = Kernel { shader: &MATMUL, entry: "matmul_main", constants: &[], inputs: 2 };
+    let mut base = 0;
+    while base < nb {
+        let z = (nb - base).min(max);
+        info[10] = base as u32;
+        ctx.dispatch(&kern, &[Some(buffer(a)), Some(buffer(b))], buffer(&out), &info, (gx as u32, gy as u32, z as u32))?;
+        base += z;
+    }
+    Ok(out)
+}
+
+/// `relu_backward` on the GPU with its own autograd (the same mask applied again).
+pub fn relu_backward_autograd(g: &Tensor, y: &Tensor) -> Result<Tensor> {
+    let r = relu_backward(g, y)?;
+    let Some(rec) = Recorder::new("ReluBackwardBackward0", &[g]) else { return Ok(r) };
+    let o = y.detach();
+    Ok(rec.finish(r, false, move |_, gg| Ok(vec![Some(gg.relu_backward(&o)?)])))
+}

@@ -1,0 +1,496 @@
+//! The GPU runtime: one lazily created wgpu context per process (instance, adapter, device,
+//! queue), a pipeline cache keyed by (shader, entry point, specialisation constants), a pool
+//! of freed buffers by size class, and a command encoder that collects dispatches until a
+//! batch is full or data has to come back to the host.
+//!
+//! Shape/stride metadata of every dispatch of a batch is appended to one host-side arena and
+//! written into one storage buffer (`info`) right before the batch is submitted; each
+//! dispatch binds its own aligned window of it. No buffer is created per dispatch.
+use crate::error::{Error, Result};
+use std::collections::HashMap;
+use std::sync::{Arc, Mutex, OnceLock};
+
+/// Dispatches recorded before a batch is submitted (so the GPU starts working early).
+const BATCH_DISPATCHES: usize = 64;
+/// Bytes of the per-batch metadata arena.
+const INFO_BYTES: u64 = 256 * 1024;
+/// Freed buffers kept for reuse, in bytes, before further frees go back to the driver.
+const POOL_LIMIT: u64 = 1 << 30;
+/// Usage of every tensor buffer.
+const TENSOR_USAGE: wgpu::BufferUsages =
+    wgpu::BufferUsages::STORAGE.union(wgpu::BufferUsages::COPY_SRC).union(wgpu::BufferUsages::COPY_DST);
+
+pub struct Context {
+    pub device: wgpu::Device,
+    pub queue: wgpu::Queue,
+    pub info: wgpu::AdapterInfo,
+    pub limits: wgpu::Limits,
+    state: Mutex<State>,
+    /// The first validation error wgpu reported since the last check.
+    error: Arc<Mutex<Option<String>>>,
+}
+
+struct State {
+    modules: HashMap<&'static str, wgpu::ShaderModule>,
+    pipelines: HashMap<String, Arc<wgpu::ComputePipeline>>,
+    /// Bind group layouts by number of read-only inputs (then one output, then `info`).
+    layouts: HashMap<usize, (wgpu::BindGroupLayout, wgpu::PipelineLayout)>,
+    pool: HashMap<u64, Vec<wgpu::Buffer>>,
+    pool_bytes: u64,
+    encoder: Option<wgpu::CommandEncoder>,
+    pending: usize,
+    info_buf: wgpu::Buffer,
+    info: Vec<u32>,
+    dummy: wgpu::Buffer,
+}
+
+static CONTEXT: OnceLock<std::result::Result<Context, String>> = OnceLock::new();
+
+/// The context, created on first use; an error naming why when no adapter can be used.
+pub fn context() -> Result<&'static Context> {
+    CONTEXT.get_or_init(Context::create).as_ref().map_err(|e| Error::Runtime(e.clone()))
+}
+
+/// Whether a GPU adapter is usable (creates the context on first call).
+pub fn is_available() -> bool {
+    context().is_ok()
+}
+
+fn backend_rank(t: wgpu::DeviceType) -> u32 {
+    match t {
+        wgpu::DeviceType::DiscreteGpu => 0,
+        wgpu::DeviceType::IntegratedGpu => 1,
+        wgpu::DeviceType::VirtualGpu => 2,
+        wgpu::DeviceType::Cpu => 3,
+        wgpu::DeviceType::Other => 4,
+    }
+}
+
+/// The adapters this process may use: Vulkan/Metal/DX12 ones, filtered by
+/// `FERROGRAD_GPU_BACKEND` (vulkan, metal, dx12) and `FERROGRAD_GPU_ADAPTER` (a substring of
+/// the adapter name, case-insensitive), best first (discrete, integrated, virtual, software).
+fn candidate_adapters(instance: &wgpu::Instance) -> std::result::Result<Vec<wgpu::Adapter>, String> {
+    let mut backends = wgpu::Backends::VULKAN | wgpu::Backends::METAL | wgpu::Backends::DX12;
+    if let Ok(b) = std::env::var("FERROGRAD_GPU_BACKEND") {
+        backends = match b.to_ascii_lowercase().as_str() {
+            "vulkan" | "vk" => wgpu::Backends::VULKAN,
+            "metal" | "mtl" => wgpu::Backends::METAL,
+            "dx12" | "d3d12" => wgpu::Backends::DX12,
+            "" => backends,
+            other => return Err(format!("FERROGRAD_GPU_BACKEND={other:?} is not one of vulkan, metal, dx12")),
+        };
+    }
+    let mut adapters = pollster::block_on(instance.enumerate_adapters(backends));
+    if let Ok(name) = std::env::var("FERROGRAD_GPU_ADAPTER") {
+        let want = name.to_ascii_lowercase();
+        adapters.retain(|a| a.get_info().name.to_ascii_lowercase().contains(&want));
+        if adapters.is_empty() {
+            return Err(format!("no GPU adapter's name contains FERROGRAD_GPU_ADAPTER={name:?}"));
+        }
+    }
+    adapters.sort_by_key(|a| backend_rank(a.get_info().device_type));
+    Ok(adapters)
+}
+
+impl Context {
+    fn create() -> std::result::Result<Context, String> {
+        let mut desc = wgpu::InstanceDescriptor::new_without_display_handle();
+        desc.backends = wgpu::Backends::VULKAN | wgpu::Backends::METAL | wgpu::Backends::DX12;
+        let instance = wgpu::Instance::new(desc);
+        let adapters = candidate_adapters(&instance)?;
+        let adapter = adapters.into_iter().next().ok_or_else(|| {
+            "no GPU adapter found (Vulkan, Metal or DX12); on Linux without a GPU, install Mesa's lavapipe (apt-get install mesa-vulkan-drivers)".to_string()
+        })?;
+        let info = adapter.get_info();
+        let limits = adapter.limits();
+        let (device, queue) = pollster::block_on(adapter.request_device(&wgpu::DeviceDescriptor {
+            label: Some("ferrograd"),
+            required_features: wgpu::Features::empty(),
+            required_limits: limits.clone(),
+            experimental_features: wgpu::ExperimentalFeatures::disabled(),
+            memory_hints: wgpu::MemoryHints::Performance,
+            trace: wgpu::Trace::Off,
+        }))
+        .map_err(|e| format!("cannot open GPU adapter {}: {e}", info.name))?;
+        if limits.max_storage_buffers_per_shader_stage < 5 {
+            return Err(format!("GPU adapter {} allows only {} storage buffers per stage (5 needed)", info.name, limits.max_storage_buffers_per_shader_stage));
+        }
+        let error = Arc::new(Mutex::new(None::<String>));
+        let sink = error.clone();
+        device.on_uncaptured_error(Arc::new(move |e: wgpu::Error| {
+            let mut slot = sink.lock().unwrap_or_else(|p| p.into_inner());
+            if slot.is_none() {
+                *slot = Some(e.to_string());
+            }
+        }));
+        let info_buf = device.create_buffer(&wgpu::BufferDescriptor {
+            label: Some("ferrograd info"),
+            size: INFO_BYTES,
+            usage: wgpu::BufferUsages::STORAGE | wgpu::BufferUsages::COPY_DST,
+            mapped_at_creation: false,
+        });
+        let dummy = device.create_buffer(&wgpu::BufferDescriptor { label: Some("ferrograd dummy"), size: 16, usage: TENSOR_USAGE, mapped_at_creation: false });
+        Ok(Context {
+            device,
+            queue,
+            info,
+            limits,
+            state: Mutex::new(State {
+                modules: HashMap::new(),
+                pipelines: HashMap::new(),
+                layouts: HashMap::new(),
+                pool: HashMap::new(),
+                pool_bytes: 0,
+                encoder: None,
+                pending: 0,
+                info_buf,
+                info: Vec::new(),
+                dummy,
+            }),
+            error,
+        })
+    }
+
+    fn state(&self) -> std::sync::MutexGuard<'_, State> {
+        self.state.lock().unwrap_or_else(|p| p.into_inner())
+    }
+
+    /// A validation error wgpu reported since the last check, as an Error.
+    fn take_error(&self) -> Result<()> {
+        match self.error.lock().unwrap_or_else(|p| p.into_inner()).take() {
+            Some(e) => Err(Error::Runtime(format!("GPU error: {e}"))),
+            None => Ok(()),
+        }
+    }
+
+    /// The adapter's name and backend, e.g. "llvmpipe (LLVM 15.0.6, 256 bits) (Vulkan)".
+    pub fn name(&self) -> String {
+        format!("{} ({:?})", self.info.name, self.info.backend)
+    }
+
+    /// Largest buffer one binding may cover.
+    pub fn max_binding(&self) -> u64 {
+        self.limits.max_storage_buffer_binding_size.min(self.limits.max_buffer_size)
+    }
+
+    // ---- buffers ----
+
+    /// A buffer of at least `bytes` bytes, from the pool when one of its size class is free.
+    pub fn alloc(&self, bytes: u64) -> Result<GpuBuffer> {
+        let class = size_class(bytes);
+        if class > self.limits.max_buffer_size {
+            return Err(Error::OutOfMemory(format!(
+                "a GPU buffer of {bytes} bytes exceeds the adapter's max buffer size ({} bytes)",
+                self.limits.max_buffer_size
+            )));
+        }
+        let reused = {
+            let mut st = self.state();
+            let b = st.pool.get_mut(&class).and_then(|v| v.pop());
+            if b.is_some() {
+                st.pool_bytes -= class;
+            }
+            b
+        };
+        let buf = match reused {
+            Some(b) => b,
+            None => self.device.create_buffer(&wgpu::BufferDescriptor { label: None, size: class, usage: TENSOR_USAGE, mapped_at_creation: false }),
+        };
+        Ok(GpuBuffer { buf: Some(buf), class })
+    }
+
+    fn release(&self, buf: wgpu::Buffer, class: u64) {
+        let mut st = self.state();
+        if st.pool_bytes + class <= POOL_LIMIT {
+            st.pool_bytes += class;
+            st.pool.entry(class).or_default().push(buf);
+        }
+    }
+
+    /// A new buffer holding `data` (a fresh, mapped-at-creation buffer, so the upload is
+    /// ordered before any later dispatch without touching the queue).
+    pub fn upload(&self, data: &[u8]) -> Result<GpuBuffer> {
+        let class = size_class(data.len() as u64);
+        if class > self.limits.max_buffer_size {
+            return Err(Error::OutOfMemory(format!(
+                "a GPU buffer of {} bytes exceeds the adapter's max buffer size ({} bytes)",
+                data.len(),
+                self.limits.max_buffer_size
+            )));
+        }
+        let buf = self.device.create_buffer(&wgpu::BufferDescriptor { label: None, size: class, usage: TENSOR_USAGE, mapped_at_creation: true });
+        {
+            let mut view = buf.slice(..).get_mapped_range_mut().map_err(|e| Error::Runtime(format!("GPU upload: {e:?}")))?;
+            let mut padded = data.to_vec();
+            padded.resize(class as usize, 0);
+            view.copy_from_slice(&padded);
+        }
+        buf.unmap();
+        Ok(GpuBuffer { buf: Some(buf), class })
+    }
+
+    /// `bytes` bytes of `src` from byte `offset`, read back to the host (submits pending work
+    /// and waits for it).
+    pub fn download(&self, src: &wgpu::Buffer, offset: u64, bytes: u64) -> Result<Vec<u8>> {
+        if bytes == 0 {
+            return Ok(vec![]);
+        }
+        let size = bytes.div_ceil(4) * 4;
+        let staging = self.device.create_buffer(&wgpu::BufferDescriptor {
+            label: Some("ferrograd readback"),
+            size,
+            usage: wgpu::BufferUsages::MAP_READ | wgpu::BufferUsages::COPY_DST,
+            mapped_at_creation: false,
+        });
+        {
+            let mut st = self.state();
+            let enc = st.encoder_mut(&self.device);
+            enc.copy_buffer_to_buffer(src, offset, &staging, 0, size);
+            self.submit_locked(&mut st);
+        }
+        let slot: Arc<Mutex<Option<std::result::Result<(), wgpu::BufferAsyncError>>>> = Arc::new(Mutex::new(None));
+        let s2 = slot.clone();
+        staging.slice(..).map_async(wgpu::MapMode::Read, move |r| {
+            *s2.lock().unwrap_or_else(|p| p.into_inner()) = Some(r);
+        });
+        self.device.poll(wgpu::PollType::wait_indefinitely()).map_err(|e| Error::Runtime(format!("GPU wait failed: {e}")))?;
+        self.take_error()?;
+        match slot.lock().unwrap_or_else(|p| p.into_inner()).take() {
+            Some(Ok(())) => {}
+            other => return Err(Error::Runtime(format!("GPU readback failed: {other:?}"))),
+        }
+        let out = {
+            let view = staging.slice(..).get_mapped_range().map_err(|e| Error::Runtime(format!("GPU readback: {e:?}")))?;
+            view[..bytes as usize].to_vec()
+        };
+        staging.unmap();
+        Ok(out)
+    }
+
+    /// Records a buffer-to-buffer copy (byte offsets and size multiples of 4).
+    pub fn copy(&self, src: &wgpu::Buffer, src_off: u64, dst: &wgpu::Buffer, dst_off: u64, bytes: u64) -> Result<()> {
+        if bytes == 0 {
+            return Ok(());
+        }
+        let mut st = self.state();
+        st.encoder_mut(&self.device).copy_buffer_to_buffer(src, src_off, dst, dst_off, bytes);
+        st.pending += 1;
+        if st.pending >= BATCH_DISPATCHES {
+            self.submit_locked(&mut st);
+        }
+        Ok(())
+    }
+
+    // ---- pipelines and dispatch ----
+
+    fn layout<'a>(&self, st: &'a mut State, inputs: usize) -> &'a (wgpu::BindGroupLayout, wgpu::PipelineLayout) {
+        st.layouts.entry(inputs).or_insert_with(|| {
+            let storage = |binding: u32, read_only: bool| wgpu::BindGroupLayoutEntry {
+                binding,
+                visibility: wgpu::ShaderStages::COMPUTE,
+                ty: wgpu::BindingType::Buffer { ty: wgpu::BufferBindingType::Storage { read_only }, has_dynamic_offset: false, min_binding_size: None },
+                count: None,
+            };
+            let mut entries: Vec<_> = (0..inputs as u32).map(|i| storage(i, true)).collect();
+            entries.push(storage(inputs as u32, false));
+            entries.push(storage(inputs as u32 + 1, true));
+            let bgl = self.device.create_bind_group_layout(&wgpu::BindGroupLayoutDescriptor { label: None, entries: &entries });
+            let pl = self.device.create_pipeline_layout(&wgpu::PipelineLayoutDescriptor { label: None, bind_group_layouts: &[Some(&bgl)], immediate_size: 0 });
+            (bgl, pl)
+        })
+    }
+
+    fn pipeline(&self, st: &mut State, k: &Kernel<'_>) -> Result<Arc<wgpu::ComputePipeline>> {
+        let key = format!("{}:{}:{:?}", k.shader.name, k.entry, k.constants);
+        if let Some(p) = st.pipelines.get(&key) {
+            return Ok(p.clone());
+        }
+        if !st.modules.contains_key(k.shader.name) {
+            let src = k.shader.source();
+            let m = self.device.create_shader_module(wgpu::ShaderModuleDescriptor { label: Some(k.shader.name), source: wgpu::ShaderSource::Wgsl(src.into()) });
+            st.modules.insert(k.shader.name, m);
+        }
+        let layout = self.layout(st, k.inputs).1.clone();
+        let consts: Vec<(&str, f64)> = k.constants.iter().map(|(n, v)| (*n, *v)).collect();
+        let module = &st.modules[k.shader.name];
+        let p = self.device.create_compute_pipeline(&wgpu::ComputePipelineDescriptor {
+            label: Some(k.entry),
+            layout: Some(&layout),
+            module,
+            entry_point: Some(k.entry),
+            compilation_options: wgpu::PipelineCompilationOptions { constants: &consts, zero_initialize_workgroup_memory: false },
+            cache: None,
+        });
+        self.take_error()?;
+        let p = Arc::new(p);
+        st.pipelines.insert(key, p.clone());
+        Ok(p)
+    }
+
+    /// Records one dispatch of `k` over `groups` workgroups reading `inputs` (None binds a
+    /// dummy buffer), writing `output`, with `info` as its metadata words.
+    pub fn dispatch(&self, k: &Kernel<'_>, inputs: &[Option<&wgpu::Buffer>], output: &wgpu::Buffer, info: &[u32], groups: (u32, u32, u32)) -> Result<()> {
+        assert_eq!(inputs.len(), k.inputs, "kernel {} binds {} inputs", k.entry, k.inputs);
+        let max = self.limits.max_compute_workgroups_per_dimension;
+        if groups.0 > max || groups.1 > max || groups.2 > max {
+            return Err(Error::Runtime(format!("dispatch of {groups:?} workgroups exceeds the adapter's {max} per dimension")));
+        }
+        for b in inputs.iter().flatten().chain(std::iter::once(&output)) {
+            if b.size() > self.max_binding() {
+                return Err(Error::NotImplemented(format!(
+                    "{}: a GPU tensor of {} bytes exceeds the adapter's max storage binding size ({} bytes)",
+                    k.entry,
+                    b.size(),
+                    self.max_binding()
+                )));
+            }
+        }
+        if groups.0 == 0 || groups.1 == 0 || groups.2 == 0 {
+            return Ok(());
+        }
+        let mut st = self.state();
+        let align = (self.limits.min_storage_buffer_offset_alignment.max(4) / 4) as usize;
+        let slot = info.len().max(1).div_ceil(align) * align;
+        if (st.info.len() + slot) as u64 * 4 > INFO_BYTES {
+            self.submit_locked(&mut st);
+        }
+        let start = st.info.len();
+        st.info.extend_from_slice(info);
+        st.info.resize(start + slot, 0);
+        let pipeline = self.pipeline(&mut st, k)?;
+        let bgl = self.layout(&mut st, k.inputs).0.clone();
+        let mut entries: Vec<wgpu::BindGroupEntry> = Vec::with_capacity(k.inputs + 2);
+        for (i, b) in inputs.iter().enumerate() {
+            entries.push(wgpu::BindGroupEntry { binding: i as u32, resource: b.unwrap_or(&st.dummy).as_entire_binding() });
+        }
+        entries.push(wgpu::BindGroupEntry { binding: k.inputs as u32, resource: output.as_entire_binding() });
+        entries.push(wgpu::BindGroupEntry {
+            binding: k.inputs as u32 + 1,
+            resource: wgpu::BindingResource::Buffer(wgpu::BufferBinding {
+                buffer: &st.info_buf,
+                offset: start as u64 * 4,
+                size: std::num::NonZeroU64::new(slot as u64 * 4),
+            }),
+        });
+        let bg = self.device.create_bind_group(&wgpu::BindGroupDescriptor { label: None, layout: &bgl, entries: &entries });
+        drop(entries);
+        {
+            let enc = st.encoder_mut(&self.device);
+            let mut pass = enc.begin_compute_pass(&wgpu::ComputePassDescriptor { label: None, timestamp_writes: None });
+            pass.set_pipeline(&pipeline);
+            pass.set_bind_group(0, &bg, &[]);
+            pass.dispatch_workgroups(groups.0, groups.1, groups.2);
+        }
+        st.pending += 1;
+        if st.pending >= BATCH_DISPATCHES {
+            self.submit_locked(&mut st);
+        }
+        Ok(())
+    }
+
+    fn submit_locked(&self, st: &mut State) {
+        if let Some(enc) = st.encoder.take() {
+            if !st.info.is_empty() {
+                let bytes: &[u8] = bytemuck::cast_slice(&st.info);
+                self.queue.write_buffer(&st.info_buf, 0, bytes);
+            }
+            self.queue.submit([enc.finish()]);
+            // Lets wgpu free resources of finished submissions and run callbacks.
+            let _ = self.device.poll(wgpu::PollType::Poll);
+        }
+        st.info.clear();
+        st.pending = 0;
+    }
+
+    /// Submits recorded work and waits for the GPU to finish it.
+    pub fn synchronize(&self) -> Result<()> {
+        {
+            let mut st = self.state();
+            self.submit_locked(&mut st);
+        }
+        self.device.poll(wgpu::PollType::wait_indefinitely()).map_err(|e| Error::Runtime(format!("GPU wait failed: {e}")))?;
+        self.take_error()
+    }
+
+    /// Submits recorded work without waiting.
+    pub fn flush(&self) -> Result<()> {
+        let mut st = self.state();
+        self.submit_locked(&mut st);
+        drop(st);
+        self.take_error()
+    }
+}
+
+impl State {
+    fn encoder_mut(&mut self, device: &wgpu::Device) -> &mut wgpu::CommandEncoder {
+        self.encoder.get_or_insert_with(|| device.create_command_encoder(&wgpu::CommandEncoderDescriptor { label: Some("ferrograd batch") }))
+    }
+}
+
+/// Buffer sizes are rounded up to one of four classes per power of two (at least 256 bytes),
+/// so a freed buffer serves later requests of similar size with at most 25% waste.
+pub fn size_class(bytes: u64) -> u64 {
+    let b = bytes.max(256);
+    let p = 63 - (b - 1).leading_zeros() as u64; // 2^p < b <= 2^(p+1) for b > 1
+    let quarter = (1u64 << p) / 4;
+    let q = b.div_ceil(quarter.max(1)) * quarter.max(1);
+    q.max(256)
+}
+
+/// A tensor's device memory; returned to the pool when dropped.
+pub struct GpuBuffer {
+    buf: Option<wgpu::Buffer>,
+    class: u64,
+}
+
+impl GpuBuffer {
+    pub fn buffer(&self) -> &wgpu::Buffer {
+        self.buf.as_ref().expect("buffer present until drop")
+    }
+}
+
+impl Drop for GpuBuffer {
+    fn drop(&mut self) {
+        if let (Some(b), Some(Ok(ctx))) = (self.buf.take(), CONTEXT.get()) {
+            ctx.release(b, self.class);
+        }
+    }
+}
+
+/// A WGSL source file: a shared prelude plus the op family's file.
+pub struct Shader {
+    pub name: &'static str,
+    pub body: &'static str,
+}
+
+pub const PRELUDE: &str = include_str!("../../../../shaders/common.wgsl");
+
+impl Shader {
+    pub fn source(&self) -> String {
+        format!("{PRELUDE}\n{}", self.body)
+    }
+}
+
+/// One pipeline: a shader's entry point, its specialisation constants, and how many
+/// read-only inputs it binds (bindings 0..inputs; then the output; then `info`).
+pub struct Kernel<'a> {
+    pub shader: &'static Shader,
+    pub entry: &'static str,
+    pub constants: &'a [(&'static str, f64)],
+    pub inputs: usize,
+}
+
+#[cfg(test)]
+mod tests {
+    use super::size_class;
+
+    #[test]
+    fn size_classes_cover_requests() {
+        for b in [0u64, 1, 255, 256, 257, 1000, 4096, 4097, 1 << 20, (1 << 20) + 1, 123_456_789] {
+            let c = size_class(b);
+            assert!(c >= b && c >= 256, "{b} -> {c}");
+            assert!(c <= (b.max(256) * 5).div_ceil(4) + 4, "{b} -> {c} wastes too much");
+            assert_eq!(c % 4, 0);
+        }
+    }
+}

@@ -1,0 +1,35 @@
+// Shared by every ferrograd shader (prepended to each file before compilation).
+// Every shader declares `info: array<u32>`, the dispatch's metadata words; tensors are
+// `array<u32>` (float32 values are bitcast, bools are 0/1 words).
+
+const WG: u32 = 256u;
+
+// The linear invocation index of a 1-D launch split over x and y (65535 groups per dim).
+fn linear_id(gid: vec3<u32>, nwg: vec3<u32>) -> u32 {
+    return gid.x + gid.y * nwg.x * WG;
+}
+
+fn f(bits: u32) -> f32 {
+    return bitcast<f32>(bits);
+}
+
+fn u(v: f32) -> u32 {
+    return bitcast<u32>(v);
+}
+
+// NaN test on the bits (compilers may assume floats are never NaN).
+fn is_nan_bits(b: u32) -> bool {
+    return (b & 0x7f800000u) == 0x7f800000u && (b & 0x007fffffu) != 0u;
+}
+
+fn is_inf_bits(b: u32) -> bool {
+    return (b & 0x7fffffffu) == 0x7f800000u;
+}
+
+fn nan() -> f32 {
+    return bitcast<f32>(0x7fc00000u);
+}
+
+fn inf() -> f32 {
+    return bitcast<f32>(0x7f800000u);
+}

@@ -1,0 +1,255 @@
+// Element-wise kernels on strided, broadcast operands: binary ops, unary ops, casts,
+// strided copies and where(cond, a, b). The op is a pipeline-overridable constant, so each
+// (entry point, OP) pair is one specialised pipeline.
+//
+// info layout (words):
+//   0 n (elements)   1 ndim   2 flags (bit k: operand k is the scalar in word 6+k)
+//   3..5 storage offsets of operands 0..2   6..8 scalar bits of operands 0..2
+//   9 output offset
+//   16..24 shape   24..32 strides of operand 0   32..40 operand 1   40..48 operand 2
+//   48..56 output strides
+
+override OP: u32 = 0u;
+
+@group(0) @binding(0) var<storage, read> x0: array<u32>;
+@group(0) @binding(1) var<storage, read> x1: array<u32>;
+@group(0) @binding(2) var<storage, read> x2: array<u32>;
+@group(0) @binding(3) var<storage, read_write> out: array<u32>;
+@group(0) @binding(4) var<storage, read> info: array<u32>;
+
+struct Offs {
+    o0: u32,
+    o1: u32,
+    o2: u32,
+    oo: u32,
+}
+
+// Storage offsets of element i (row-major over the shape) in each operand and the output.
+fn offsets(i: u32) -> Offs {
+    var r = Offs(info[3], info[4], info[5], info[9]);
+    var rem = i;
+    let nd = info[1];
+    for (var k = 0u; k < nd; k++) {
+        let d = nd - 1u - k;
+        let s = info[16u + d];
+        let c = rem % s;
+        rem = rem / s;
+        r.o0 += c * info[24u + d];
+        r.o1 += c * info[32u + d];
+        r.o2 += c * info[40u + d];
+        r.oo += c * info[48u + d];
+    }
+    return r;
+}
+
+fn load0(o: u32) -> u32 {
+    if ((info[2] & 1u) != 0u) {
+        return info[6];
+    }
+    return x0[o];
+}
+
+fn load1(o: u32) -> u32 {
+    if ((info[2] & 2u) != 0u) {
+        return info[7];
+    }
+    return x1[o];
+}
+
+fn load2(o: u32) -> u32 {
+    if ((info[2] & 4u) != 0u) {
+        return info[8];
+    }
+    return x2[o];
+}
+
+fn bool_word(b: bool) -> u32 {
+    return select(0u, 1u, b);
+}
+
+// x ** y with PyTorch's (C's powf) special cases that WGSL's pow leaves undefined.
+fn powf(x: f32, y: f32) -> f32 {
+    if (y == 0.0) {
+        return 1.0;
+    }
+    if (y == 2.0) {
+        return x * x;
+    }
+    if (y == 1.0) {
+        return x;
+    }
+    if (is_nan_bits(u(x)) || is_nan_bits(u(y))) {
+        return nan();
+    }
+    let ax = abs(x);
+    if (ax == 0.0) {
+        if (y > 0.0) {
+            return 0.0;
+        }
+        return inf();
+    }
+    var r = exp2(y * log2(ax));
+    if (x < 0.0) {
+        if (floor(y) != y) {
+            return nan();
+        }
+        if (abs(y % 2.0) == 1.0) {
+            r = -r;
+        }
+    }
+    return r;
+}
+
+// Binary op codes: 0 add, 1 sub, 2 mul, 3 div, 4 pow, 5 maximum, 6 minimum, 7 atan2,
+// 8 remainder, 9 floor_divide, 10 relu_backward(g, y), 20 eq, 21 ne, 22 lt, 23 le, 24 gt,
+// 25 ge, 30 logical_and, 31 logical_or, 32 logical_xor (on bool words).
+fn binary_op(ab: u32, bb: u32) -> u32 {
+    if (OP >= 30u) {
+        let p = ab != 0u;
+        let q = bb != 0u;
+        switch OP {
+            case 30u: { return bool_word(p && q); }
+            case 31u: { return bool_word(p || q); }
+            default: { return bool_word(p != q); }
+        }
+    }
+    let a = f(ab);
+    let b = f(bb);
+    switch OP {
+        case 0u: { return u(a + b); }
+        case 1u: { return u(a - b); }
+        case 2u: { return u(a * b); }
+        case 3u: { return u(a / b); }
+        case 4u: { return u(powf(a, b)); }
+        case 5u: {
+            if (is_nan_bits(ab) || is_nan_bits(bb)) { return u(nan()); }
+            return u(max(a, b));
+        }
+        case 6u: {
+            if (is_nan_bits(ab) || is_nan_bits(bb)) { return u(nan()); }
+            return u(min(a, b));
+        }
+        case 7u: { return u(atan2(a, b)); }
+        case 8u: {
+            let r = a - b * floor(a / b);
+            return u(r);
+        }
+        case 9u: { return u(floor(a / b)); }
+        case 10u: { return u(select(0.0, a, b > 0.0)); }
+        case 20u: { return bool_word(a == b); }
+        case 21u: { return bool_word(a != b); }
+        case 22u: { return bool_word(a < b); }
+        case 23u: { return bool_word(a <= b); }
+        case 24u: { return bool_word(a > b); }
+        case 25u: { return bool_word(a >= b); }
+        default: { return 0u; }
+    }
+}
+
+// erf by Abramowitz & Stegun 7.1.26 (absolute error below 1.5e-7).
+fn erff(x: f32) -> f32 {
+    let ax = abs(x);
+    let t = 1.0 / (1.0 + 0.3275911 * ax);
+    let y = 1.0 - (((((1.061405429 * t - 1.453152027) * t) + 1.421413741) * t - 0.284496736) * t + 0.254829592) * t * exp(-ax * ax);
+    return select(-y, y, x >= 0.0);
+}
+
+fn tanhf(x: f32) -> f32 {
+    let e = exp(-2.0 * abs(x));
+    let t = (1.0 - e) / (1.0 + e);
+    return select(-t, t, x >= 0.0);
+}
+
+// Unary op codes: 0 neg, 1 abs, 2 exp, 3 log, 4 log2, 5 log10, 6 log1p, 7 expm1, 8 sqrt,
+// 9 rsqrt, 10 square, 11 reciprocal, 12 sin, 13 cos, 14 tan, 15 asin, 16 acos, 17 atan,
+// 18 sinh, 19 cosh, 20 tanh, 21 sigmoid, 22 relu, 23 erf, 24 sign, 25 floor, 26 ceil,
+// 27 round (half to even), 28 trunc, 29 frac,
+// 40 isnan, 41 isinf, 42 isfinite (float -> bool), 43 logical_not (bool -> bool),
+// 50 copy (raw word), 51 float -> bool, 52 bool -> float.
+fn unary_op(xb: u32) -> u32 {
+    let x = f(xb);
+    switch OP {
+        case 0u: { return u(-x); }
+        case 1u: { return u(abs(x)); }
+        case 2u: { return u(exp(x)); }
+        case 3u: { return u(log(x)); }
+        case 4u: { return u(log2(x)); }
+        case 5u: { return u(log(x) * 0.4342944819032518); }
+        case 6u: {
+            // log1p: exact for small x via the (1+x)-1 correction trick.
+            let w = 1.0 + x;
+            if (w == 1.0) { return u(x); }
+            return u(log(w) * x / (w - 1.0));
+        }
+        case 7u: {
+            if (abs(x) < 1e-5) { return u(x + 0.5 * x * x); }
+            return u(exp(x) - 1.0);
+        }
+        case 8u: { return u(sqrt(x)); }
+        case 9u: { return u(1.0 / sqrt(x)); }
+        case 10u: { return u(x * x); }
+        case 11u: { return u(1.0 / x); }
+        case 12u: { return u(sin(x)); }
+        case 13u: { return u(cos(x)); }
+        case 14u: { return u(tan(x)); }
+        // Through atan2 (drivers' asin/acos lose digits near +-1).
+        case 15u: { return u(atan2(x, sqrt((1.0 - x) * (1.0 + x)))); }
+        case 16u: { return u(atan2(sqrt((1.0 - x) * (1.0 + x)), x)); }
+        case 17u: { return u(atan(x)); }
+        case 18u: { return u(0.5 * (exp(x) - exp(-x))); }
+        case 19u: { return u(0.5 * (exp(x) + exp(-x))); }
+        case 20u: { return u(tanhf(x)); }
+        case 21u: { return u(1.0 / (1.0 + exp(-x))); }
+        case 22u: { return u(select(x, 0.0, x < 0.0)); }
+        case 23u: { return u(erff(x)); }
+        case 24u: {
+            if (x > 0.0) { return u(1.0); }
+            if (x < 0.0) { return u(-1.0); }
+            return u(x * 0.0);
+        }
+        case 25u: { return u(floor(x)); }
+        case 26u: { return u(ceil(x)); }
+        case 27u: { return u(round(x)); }
+        case 28u: { return u(trunc(x)); }
+        case 29u: { return u(x - trunc(x)); }
+        case 40u: { return bool_word(is_nan_bits(xb)); }
+        case 41u: { return bool_word(is_inf_bits(xb)); }
+        case 42u: { return bool_word(!is_nan_bits(xb) && !is_inf_bits(xb)); }
+        case 43u: { return bool_word(xb == 0u); }
+        case 50u: { return xb; }
+        case 51u: { return bool_word((xb & 0x7fffffffu) != 0u); }
+        case 52u: { return u(f32(xb)); }
+        default: { return 0u; }
+    }
+}
+
+@compute @workgroup_size(256, 1, 1)
+fn binary_main(@builtin(global_invocation_id) gid: vec3<u32>, @builtin(num_workgroups) nwg: vec3<u32>) {
+    let i = linear_id(gid, nwg);
+    if (i >= info[0]) {
+        return;
+    }
+    let o = offsets(i);
+    out[o.oo] = binary_op(load0(o.o0), load1(o.o1));
+}
+
+@compute @workgroup_size(256, 1, 1)
+fn unary_main(@builtin(global_invocation_id) gid: vec3<u32>, @builtin(num_workgroups) nwg: vec3<u32>) {
+    let i = linear_id(gid, nwg);
+    if (i >= info[0]) {
+        return;
+    }
+    let o = offsets(i);
+    out[o.oo] = unary_op(load0(o.o0));
+}
+
+// where(cond, a, b): operand 0 is the bool condition.
+@compute @workgroup_size(256, 1, 1)
+fn where_main(@builtin(global_invocation_id) gid: vec3<u32>, @builtin(num_workgroups) nwg: vec3<u32>) {
+    let i = linear_id(gid, nwg);
+    if (i >= info[0]) {
+        return;
+    }
+    let o = offsets(i);
+    out[o.oo] = select(load2(o.o2), load1(o.o1), load0(o.o0) != 0u);
+}

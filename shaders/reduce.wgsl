@@ -1,0 +1,85 @@
+// Reductions over rows: the input layout is permuted so the kept dims come first and the
+// reduced dims last; row r is the r-th combination of kept indices, and its `inner`
+// elements are the reduced ones. Each workgroup reduces one chunk of one row with a tree in
+// workgroup memory and writes one partial; long rows are split into chunks and reduced
+// again by a second launch over the partials.
+//
+// info layout (words):
+//   0 rows   1 inner (elements per row)   2 chunks per row   3 chunk length
+//   4 ndim   5 offset   6 contiguous (1: element r*inner+j is at offset+r*inner+j)
+//   16..24 shape (permuted)   24..32 strides (permuted)
+
+override OP: u32 = 0u; // 0 sum, 1 max, 2 min
+
+@group(0) @binding(0) var<storage, read> x: array<u32>;
+@group(0) @binding(1) var<storage, read_write> out: array<u32>;
+@group(0) @binding(2) var<storage, read> info: array<u32>;
+
+var<workgroup> part: array<f32, 256>;
+
+fn identity() -> f32 {
+    switch OP {
+        case 1u: { return -inf(); }
+        case 2u: { return inf(); }
+        default: { return 0.0; }
+    }
+}
+
+// Max and min propagate NaN, as PyTorch's do.
+fn combine(a: f32, b: f32) -> f32 {
+    switch OP {
+        case 1u: {
+            if (is_nan_bits(u(a)) || is_nan_bits(u(b))) { return nan(); }
+            return max(a, b);
+        }
+        case 2u: {
+            if (is_nan_bits(u(a)) || is_nan_bits(u(b))) { return nan(); }
+            return min(a, b);
+        }
+        default: { return a + b; }
+    }
+}
+
+fn element_offset(lin: u32) -> u32 {
+    if (info[6] != 0u) {
+        return info[5] + lin;
+    }
+    var o = info[5];
+    var rem = lin;
+    let nd = info[4];
+    for (var k = 0u; k < nd; k++) {
+        let d = nd - 1u - k;
+        let s = info[16u + d];
+        o += (rem % s) * info[24u + d];
+        rem = rem / s;
+    }
+    return o;
+}
+
+@compute @workgroup_size(256, 1, 1)
+fn reduce_main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec3<u32>, @builtin(local_invocation_index) lid: u32) {
+    let g = wid.x + wid.y * nwg.x;
+    let chunks = info[2];
+    let row = g / chunks;
+    let chunk = g % chunks;
+    let inner = info[1];
+    let start = chunk * info[3];
+    let stop = min(start + info[3], inner);
+    var acc = identity();
+    if (row < info[0]) {
+        for (var j = start + lid; j < stop; j += WG) {
+            acc = combine(acc, f(x[element_offset(row * inner + j)]));
+        }
+    }
+    part[lid] = acc;
+    workgroupBarrier();
+    for (var s = WG / 2u; s > 0u; s = s / 2u) {
+        if (lid < s) {
+            part[lid] = combine(part[lid], part[lid + s]);
+        }
+        workgroupBarrier();
+    }
+    if (lid == 0u && row < info[0]) {
+        out[g] = u(part[0]);
+    }
+}

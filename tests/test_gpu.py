@@ -1,0 +1,312 @@
+"""The GPU backend (WGSL through wgpu) against the CPU and numpy: element-wise ops with
+broadcasting and strides, reductions, matmul, softmax, gradients, transfers, device errors.
+
+Skipped when no GPU adapter is found, unless FERROGRAD_REQUIRE_GPU=1 (as in CI, where Mesa's
+lavapipe provides a software Vulkan adapter), in which case a missing adapter fails.
+"""
+import os
+
+import numpy as np
+import pytest
+
+import ferrograd as torch
+import ferrograd.nn.functional as F
+
+REQUIRE = os.environ.get("FERROGRAD_REQUIRE_GPU") == "1"
+
+
+def test_gpu_adapter_present_when_required():
+    if REQUIRE:
+        assert torch.gpu.is_available(), f"FERROGRAD_REQUIRE_GPU=1 but no GPU: {torch.gpu.unavailable_reason()}"
+    else:
+        assert torch.gpu.is_available() in (True, False)
+
+
+needs_gpu = pytest.mark.skipif(
+    not REQUIRE and not torch.gpu.is_available(),
+    reason=f"no GPU adapter ({torch.gpu.unavailable_reason()}); set FERROGRAD_REQUIRE_GPU=1 to fail instead",
+)
+pytestmark = []
+
+GPU = "gpu"
+
+
+def _np(t):
+    return t.detach().cpu().numpy()
+
+
+def _close(g, c, rtol=1e-5, atol=1e-5):
+    assert g.device.type == "gpu"
+    assert g.shape == c.shape and g.dtype == c.dtype
+    np.testing.assert_allclose(_np(g), _np(c), rtol=rtol, atol=atol, equal_nan=True)
+
+
+BINARY = ["add", "sub", "mul", "div", "maximum", "minimum", "pow", "atan2", "eq", "ne", "lt", "le", "gt", "ge"]
+UNARY = ["neg", "abs", "exp", "log", "log2", "log10", "log1p", "expm1", "sqrt", "rsqrt", "square", "reciprocal",
+         "sin", "cos", "tan", "asin", "acos", "atan", "sinh", "cosh", "tanh", "sigmoid", "relu", "erf", "sign",
+         "floor", "ceil", "round", "trunc", "frac", "isnan", "isinf", "isfinite"]
+
+
+@needs_gpu
+@pytest.mark.parametrize("op", BINARY)
+def test_binary_broadcast_and_strided(op):
+    a = torch.randn(4, 1, 5) * 2
+    b = torch.randn(3, 5).abs() + 0.5 if op == "pow" else torch.randn(3, 5)
+    if op == "pow":
+        a = a.abs() + 0.1
+    b = b.t().contiguous().t()  # strided operand
+    f = getattr(torch, op)
+    _close(f(a.to(GPU), b.to(GPU)), f(a, b), rtol=2e-5)
+    # a transposed view and a Python scalar
+    at = a[:, 0, :].t()
+    _close(f(at.to(GPU).t().t(), 1.5), f(at, 1.5), rtol=2e-5)
+    _close(f(at.t().to(GPU).t(), 1.5), f(at, 1.5), rtol=2e-5)
+
+
+@needs_gpu
+def test_binary_special_values():
+    a = torch.tensor([0.0, -2.0, 2.0, float("nan"), float("inf"), -0.5])
+    b = torch.tensor([0.0, 3.0, 0.5, 1.0, 2.0, 2.0])
+    for f in (torch.pow, torch.maximum, torch.minimum, torch.div):
+        _close(f(a.to(GPU), b.to(GPU)), f(a, b))
+
+
+@needs_gpu
+@pytest.mark.parametrize("op", UNARY)
+def test_unary(op):
+    x = torch.randn(6, 7) * 2
+    if op in ("log", "log2", "log10", "sqrt", "rsqrt"):
+        x = x.abs() + 0.1
+    if op in ("asin", "acos"):
+        x = x.clamp(-0.99, 0.99)
+    if op == "log1p":
+        x = x.abs()
+    x[0, 0] = 0.0
+    f = getattr(torch, op)
+    _close(f(x.to(GPU).t()), f(x.t()), rtol=3e-5, atol=3e-6)
+
+
+@needs_gpu
+def test_logical_and_where():
+    a = torch.randn(5, 4)
+    b = torch.randn(4)
+    m = a > 0
+    mg = m.to(GPU)
+    assert mg.dtype == torch.bool and _np(mg).tolist() == m.tolist()
+    _close(torch.logical_and(mg, (b > 0).to(GPU)), torch.logical_and(m, b > 0))
+    _close(~mg, ~m)
+    _close(torch.where(mg, a.to(GPU), b.to(GPU)), torch.where(m, a, b))
+    _close(torch.where(mg, a.to(GPU), 0.0), torch.where(m, a, 0.0))
+    _close(mg.float(), m.float())
+    _close(a.to(GPU).bool(), a.bool())
+
+
+@needs_gpu
+@pytest.mark.parametrize("shape,dim", [((7,), None), ((3, 5), 0), ((3, 5), 1), ((4, 3, 6), (0, 2)),
+                                       ((2, 3, 4), -1), ((100_000,), None), ((3, 70_000), 1), ((70_000, 3), 0)])
+def test_sum_mean(shape, dim):
+    x = torch.randn(*shape)
+    g = x.to(GPU)
+    for keepdim in (False, True):
+        if dim is None:
+            _close(g.sum(), x.sum(), rtol=1e-4, atol=1e-3)
+            _close(g.mean(), x.mean(), rtol=1e-4, atol=1e-5)
+        else:
+            _close(g.sum(dim, keepdim=keepdim), x.sum(dim, keepdim=keepdim), rtol=1e-4, atol=1e-3)
+            _close(g.mean(dim, keepdim=keepdim), x.mean(dim, keepdim=keepdim), rtol=1e-4, atol=1e-5)
+    xt = x.t() if x.ndim == 2 else x
+    _close(xt.to(GPU).t().t().sum(0), xt.sum(0), rtol=1e-4, atol=1e-3) if x.ndim == 2 else None
+
+
+@needs_gpu
+def test_amax_amin_var():
+    x = torch.randn(5, 9)
+    g = x.to(GPU)
+    _close(g.amax(1), x.amax(1))
+    _close(g.amin(0, keepdim=True), x.amin(0, keepdim=True))
+    _close(g.amax(), x.amax())
+    _close(g.var(1), x.var(1), rtol=1e-4)
+    _close(g.std(), x.std(), rtol=1e-4)
+
+
+@needs_gpu
+@pytest.mark.parametrize("m,k,n", [(1, 1, 1), (5, 7, 3), (64, 64, 64), (65, 17, 130), (128, 300, 1)])
+def test_matmul(m, k, n):
+    a, b = torch.randn(m, k), torch.randn(k, n)
+    _close(a.to(GPU) @ b.to(GPU), a @ b, rtol=1e-4, atol=1e-4)
+    # transposed operands through strides, no copies
+    at, bt = torch.randn(k, m), torch.randn(n, k)
+    _close(at.to(GPU).t() @ bt.to(GPU).t(), at.t() @ bt.t(), rtol=1e-4, atol=1e-4)
+
+
+@needs_gpu
+def test_matmul_batched_broadcast_and_vectors():
+    a, b = torch.randn(2, 3, 5, 4), torch.randn(3, 4, 6)
+    _close(a.to(GPU) @ b.to(GPU), a @ b, rtol=1e-4, atol=1e-4)
+    _close(torch.bmm(a[0].to(GPU), b.to(GPU)), torch.bmm(a[0], b), rtol=1e-4, atol=1e-4)
+    v, w = torch.randn(4), torch.randn(4)
+    _close(a.to(GPU) @ v.to(GPU), a @ v, rtol=1e-4, atol=1e-4)
+    _close(torch.dot(v.to(GPU), w.to(GPU)), torch.dot(v, w), rtol=1e-4, atol=1e-4)
+    x, wt, bias = torch.randn(6, 4), torch.randn(3, 4), torch.randn(3)
+    _close(F.linear(x.to(GPU), wt.to(GPU), bias.to(GPU)), F.linear(x, wt, bias), rtol=1e-4, atol=1e-4)
+
+
+@needs_gpu
+@pytest.mark.parametrize("dim", [0, 1, -1])
+def test_softmax(dim):
+    x = torch.randn(4, 300) * 5
+    for f in (F.softmax, F.log_softmax):
+        _close(f(x.to(GPU), dim=dim), f(x, dim=dim), rtol=1e-4, atol=1e-5)
+        _close(f(x.t().to(GPU).t(), dim=dim), f(x, dim=dim), rtol=1e-4, atol=1e-5)
+
+
+def _grads(fn, *inputs, device):
+    leaves = [t.detach().to(device).requires_grad_(True) for t in inputs]
+    out = fn(*leaves)
+    out.backward()
+    for leaf in leaves:
+        assert leaf.grad is not None and leaf.grad.device.type == torch.device(device).type
+    return out, [leaf.grad for leaf in leaves]
+
+
+@needs_gpu
+@pytest.mark.parametrize("case", ["mlp", "broadcast", "softmax", "pow_max", "where_amax", "slice"])
+def test_gradients_match_cpu(case):
+    fns = {
+        "mlp": lambda x, w, b: F.log_softmax(torch.tanh(x @ w + b).relu(), dim=1).mean(),
+        "broadcast": lambda x, w, b: ((x * b[:4] - w.t()[:4]) / (b[:4].abs() + 1)).exp().sum(),
+        "softmax": lambda x, w, b: (F.softmax(x, dim=0) * x).sum() + torch.sigmoid(w).mean() + F.log_softmax(b, 0)[0],
+        "pow_max": lambda x, w, b: (x.abs() + 0.5).pow(w[:, :4].t().abs() + 0.5).sum() + torch.maximum(x, x.t().t() * 0.5).sum() + (b * b).sum(),
+        "where_amax": lambda x, w, b: torch.where(x > 0, x, x * 0.1).amax(1).sum() + w.var() + torch.where(b > 0, b, -b).sum(),
+        "slice": lambda x, w, b: (x[1:, ::2] * 2).sum() + (w[0].abs() + 1).sqrt().sum() + b.square().sum(),
+    }
+    x, w, b = torch.randn(4, 4), torch.randn(4, 5), torch.randn(5)
+    fn = fns[case]
+    oc, gc = _grads(fn, x, w, b, device="cpu")
+    og, gg = _grads(fn, x, w, b, device=GPU)
+    np.testing.assert_allclose(_np(og), _np(oc), rtol=1e-4, atol=1e-5)
+    for a, c in zip(gg, gc):
+        np.testing.assert_allclose(_np(a), _np(c), rtol=1e-4, atol=1e-5)
+
+
+@needs_gpu
+def test_transfers_both_ways_with_autograd():
+    x = torch.randn(3, 4, requires_grad=True)
+    g = x.to("gpu")
+    assert g.device == torch.device("gpu:0") and g.is_cuda and not g.is_cpu
+    assert g.grad_fn is not None
+    back = g.cpu()
+    assert back.device.type == "cpu"
+    np.testing.assert_array_equal(back.detach().numpy(), x.detach().numpy())
+    (g * 2).sum().backward()
+    assert x.grad.device.type == "cpu"
+    np.testing.assert_allclose(x.grad.numpy(), np.full((3, 4), 2.0))
+    for dt in (torch.float32, torch.float64, torch.int64, torch.bool):
+        t = (torch.arange(12) % 3).to(dt).view(3, 4)
+        assert torch.equal(t.t().to("cuda").cpu(), t.t())
+    assert torch.equal(torch.ones(2, 3, device="cuda").cpu(), torch.ones(2, 3))
+    z = torch.zeros(2, 2, device=torch.device("gpu", 0), requires_grad=True)
+    assert z.is_leaf and z.requires_grad and z.device.type == "gpu"
+    assert torch.zeros_like(z).device.type == "gpu"
+    assert str(torch.device("cuda:0")) == "gpu:0"
+
+
+@needs_gpu
+def test_reads_copy_back():
+    g = torch.arange(6.0).view(2, 3).to("gpu")
+    assert g.tolist() == [[0.0, 1.0, 2.0], [3.0, 4.0, 5.0]]
+    assert g.sum().item() == 15.0
+    assert "device='gpu:0'" in repr(g)
+    with pytest.raises(TypeError, match="can't convert gpu:0 device type tensor to numpy. Use Tensor.cpu()"):
+        g.numpy()
+
+
+@needs_gpu
+def test_mixed_device_errors():
+    a = torch.randn(3).to("gpu")
+    b = torch.randn(3)
+    msg = "Expected all tensors to be on the same device, but found at least two devices, cpu and gpu:0!"
+    for f in (lambda: a + b, lambda: b * a, lambda: torch.maximum(a, b), lambda: a @ b,
+              lambda: torch.where(a > 0, a, b)):
+        with pytest.raises(RuntimeError, match=msg):
+            f()
+    # 0-d CPU tensors mix like Python scalars, as in PyTorch
+    _close(a * torch.tensor(2.0), a.cpu() * 2)
+
+
+@needs_gpu
+def test_unsupported_ops_raise_not_implemented():
+    g = torch.randn(4, 3).to("gpu")
+    for name, f in [("cumsum", lambda: g.cumsum(0)), ("index_select", lambda: g.index_select(0, torch.tensor([0]).to("gpu"))),
+                    ("cat", lambda: torch.cat([g, g])), ("prod", lambda: g.prod()), ("argmax", lambda: g.argmax()),
+                    ("max_pool2d", lambda: F.max_pool2d(g.view(1, 1, 4, 3), 2))]:
+        with pytest.raises(NotImplementedError, match="gpu:0"):
+            f()
+    with pytest.raises(NotImplementedError, match="int64"):
+        torch.arange(4).to("gpu") + 1
+
+
+@needs_gpu
+def test_module_to_keeps_parameters():
+    lin = torch.nn.Linear(4, 3)
+    w = lin.weight
+    lin.to("gpu")
+    assert lin.weight is w and w.device.type == "gpu"
+    x = torch.randn(5, 4)
+    out = lin(x.to("gpu"))
+    out.sum().backward()
+    assert w.grad.device.type == "gpu"
+    lin.cpu()
+    assert w.device.type == "cpu"
+
+
+@needs_gpu
+def test_inplace_and_no_grad_update():
+    w = torch.randn(3, 3).to("gpu").requires_grad_(True)
+    (w * w).sum().backward()
+    with torch.no_grad():
+        w -= 0.1 * w.grad
+        w.grad.zero_()
+    assert w.grad.abs().sum().item() == 0
+    v = torch.zeros(4, 4).to("gpu")
+    v[1:3, ::2] = 1.0
+    ref = torch.zeros(4, 4)
+    ref[1:3, ::2] = 1.0
+    assert torch.equal(v.cpu(), ref)
+
+
+@needs_gpu
+def test_large_elementwise_splits_dispatch():
+    # More than 65535 workgroups of 256: the launch is split over a second dimension.
+    n = 65535 * 256 + 1000
+    x = torch.ones(n)
+    g = x.to("gpu") * 3 + 1
+    assert g.sum().item() == 4.0 * n
+    got = g.cpu()
+    assert got[-1].item() == 4.0 and got[0].item() == 4.0
+
+
+@needs_gpu
+def test_synchronize_and_name():
+    torch.gpu.synchronize()
+    torch.cuda.synchronize()
+    assert torch.cuda.is_available() and torch.cuda.device_count() == 1
+    assert isinstance(torch.gpu.get_device_name(), str) and torch.gpu.get_device_name()
+
+
+def test_shaders_validate_with_wgpu_py():
+    """Each shader file compiled on its own (by wgpu-py when installed), so a shader bug is
+    told apart from a dispatch bug; the Rust test `shaders_validate` does the same with naga."""
+    wgpu = pytest.importorskip("wgpu")
+    import pathlib
+    root = pathlib.Path(__file__).resolve().parents[1] / "shaders"
+    prelude = (root / "common.wgsl").read_text()
+    try:
+        adapter = wgpu.gpu.request_adapter_sync(power_preference="high-performance")
+        device = adapter.request_device_sync()
+    except Exception as e:  # pragma: no cover - no adapter for wgpu-py
+        pytest.skip(f"wgpu-py has no adapter: {e}")
+    for f in sorted(root.glob("*.wgsl")):
+        if f.name == "common.wgsl":
+            continue
+        device.create_shader_module(code=prelude + "\n" + f.read_text())
