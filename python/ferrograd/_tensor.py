@@ -1641,8 +1641,25 @@ __all__ = [
     "scatter_add", "index_select", "index_add", "index_fill", "masked_fill", "masked_select", "nonzero",
     "argwhere", "take", "take_along_dim", "index_put", "matmul", "mm", "bmm", "dot", "inner", "mv", "outer",
     "ger", "addmm", "baddbmm", "cross", "einsum", "tensordot", "softmax", "log_softmax", "bernoulli",
-    "multinomial", "normal", "is_tensor", "numel", "diagonal",
+    "multinomial", "normal", "is_tensor", "numel", "diagonal", "FloatTensor", "DoubleTensor", "LongTensor",
+    "BoolTensor",
 ] + _UNARY
+
+
+def _legacy_constructor(dt, name):
+    def make(*args):
+        """Legacy `torch.FloatTensor(data)` / `torch.FloatTensor(*sizes)`."""
+        if len(args) == 1 and not isinstance(args[0], numbers.Integral):
+            return tensor(args[0], dtype=dt)
+        return zeros(*args, dtype=dt)
+    make.__name__ = make.__qualname__ = name
+    return make
+
+
+FloatTensor = _legacy_constructor(float32, "FloatTensor")
+DoubleTensor = _legacy_constructor(float64, "DoubleTensor")
+LongTensor = _legacy_constructor(int64, "LongTensor")
+BoolTensor = _legacy_constructor(bool_, "BoolTensor")
 
 
 def is_tensor(obj):
