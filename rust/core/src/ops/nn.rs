@@ -369,6 +369,27 @@ impl Tensor {
                 let interior = ph == 0 && pw == 0 && (oh - 1) * sh + (kh - 1) * dh < h && (ow - 1) * sw + (kw - 1) * dw < wd;
                 let work = |(plane, (vals, idx)): (usize, (&mut [T], &mut [i64]))| {
                     let src = &x[plane * plane_in..(plane + 1) * plane_in];
+                    if interior && (kh, kw, sh, sw, dh, dw) == (2, 2, 2, 2, 1, 1) {
+                        // The common 2x2 / stride 2 window, unrolled.
+                        for oy in 0..oh {
+                            let (r0, r1) = (2 * oy * wd, (2 * oy + 1) * wd);
+                            for ox in 0..ow {
+                                let c = [r0 + 2 * ox, r0 + 2 * ox + 1, r1 + 2 * ox, r1 + 2 * ox + 1];
+                                let (mut best, mut best_i) = (src[c[0]], c[0]);
+                                for &i in &c[1..] {
+                                    let v = src[i];
+                                    #[allow(clippy::eq_op)]
+                                    if (v > best || v != v) && best == best {
+                                        best = v;
+                                        best_i = i;
+                                    }
+                                }
+                                vals[oy * ow + ox] = best;
+                                idx[oy * ow + ox] = best_i as i64;
+                            }
+                        }
+                        return;
+                    }
                     if interior {
                         for oy in 0..oh {
                             for ox in 0..ow {
