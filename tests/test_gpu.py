@@ -310,3 +310,78 @@ def test_shaders_validate_with_wgpu_py():
         if f.name == "common.wgsl":
             continue
         device.create_shader_module(code=prelude + "\n" + f.read_text())
+
+
+OPTIMIZERS = [
+    ("SGD", dict(lr=0.1)),
+    ("SGD", dict(lr=0.1, momentum=0.9, weight_decay=0.01)),
+    ("SGD", dict(lr=0.05, momentum=0.9, nesterov=True, maximize=True)),
+    ("SGD", dict(lr=0.05, momentum=0.5, dampening=0.3)),
+    ("Adam", dict(lr=0.01)),
+    ("Adam", dict(lr=0.01, weight_decay=0.1, amsgrad=True)),
+    ("Adam", dict(lr=0.01, betas=(0.3, 0.9), maximize=True)),
+    ("AdamW", dict(lr=0.01)),
+    ("AdamW", dict(lr=0.01, amsgrad=True, weight_decay=0.05)),
+    ("RMSprop", dict(lr=0.01)),
+    ("RMSprop", dict(lr=0.01, momentum=0.9)),
+    ("RMSprop", dict(lr=0.01, centered=True, weight_decay=0.1)),
+    ("RMSprop", dict(lr=0.01, centered=True, momentum=0.5, alpha=0.3, maximize=True)),
+    ("Adagrad", dict(lr=0.1)),
+    ("Adagrad", dict(lr=0.1, lr_decay=0.01, weight_decay=0.1, initial_accumulator_value=0.1)),
+]
+
+
+@needs_gpu
+@pytest.mark.parametrize("name,kw", OPTIMIZERS, ids=[f"{n}-{i}" for i, (n, _) in enumerate(OPTIMIZERS)])
+def test_optimizer_steps_match_cpu(name, kw):
+    torch.manual_seed(0)
+    shapes = [(7, 5), (5,), (3, 4, 2), (1,)]
+    init = [torch.randn(*s) for s in shapes]
+    targets = [torch.randn(*s) for s in shapes]
+
+    def run(device):
+        ps = [t.clone().to(device).requires_grad_(True) for t in init]
+        opt = getattr(torch.optim, name)(ps, **kw)
+        tg = [t.to(device) for t in targets]
+        for _ in range(5):
+            opt.zero_grad()
+            loss = sum(((p - t) ** 2 * (p + 1.5)).sum() for p, t in zip(ps, tg))
+            loss.backward()
+            opt.step()
+        return ps, opt
+
+    gp, gopt = run(GPU)
+    cp, copt = run("cpu")
+    for g, c in zip(gp, cp):
+        assert g.device.type == "gpu" and g.grad.device.type == "gpu"
+        np.testing.assert_allclose(_np(g), _np(c), rtol=1e-4, atol=1e-5)
+    for g, c in zip(gp, cp):
+        for key, v in copt.state[c].items():
+            gv = gopt.state[g][key]
+            if key == "step":
+                assert gv.device.type == "cpu" and gv.item() == v.item() == 5
+            else:
+                assert gv.device.type == "gpu", key
+                np.testing.assert_allclose(_np(gv), _np(v), rtol=1e-4, atol=1e-5, err_msg=key)
+
+
+@needs_gpu
+def test_optimizer_gpu_param_groups_and_views():
+    # a strided (non-contiguous) parameter goes through the contiguous stand-in and is written back
+    base = torch.randn(4, 6)
+    gpu_w = base.clone().to(GPU).requires_grad_(True)
+    cpu_w = base.clone().requires_grad_(True)
+    for w in (gpu_w, cpu_w):
+        opt = torch.optim.SGD([{"params": [w], "lr": 0.1, "momentum": 0.9}])
+        for _ in range(3):
+            opt.zero_grad()
+            (w.t() ** 2).sum().backward()
+            opt.step()
+    np.testing.assert_allclose(_np(gpu_w), _np(cpu_w), rtol=1e-5, atol=1e-6)
+    # mixed devices in one group raise PyTorch's error
+    a = torch.randn(3).to(GPU).requires_grad_(True)
+    b = torch.randn(3).requires_grad_(True)
+    opt = torch.optim.Adam([a, b])
+    (a.sum() + b.sum().to(GPU)).backward()
+    with pytest.raises(RuntimeError, match="same device"):
+        opt.step()

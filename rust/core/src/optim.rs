@@ -179,7 +179,7 @@ fn validate(params: &[Tensor], grads: &[Tensor], states: &[StateList<'_>], steps
 }
 
 /// Adds 1 to a one-element step tensor in its own dtype and returns the new count.
-fn increment_step(step: &Tensor) -> f64 {
+pub(crate) fn increment_step(step: &Tensor) -> f64 {
     let off = step.offset();
     let v = crate::with_dtype!(step.dtype(), T, {
         // SAFETY: no other reference into this storage is live: the step tensors are read and
@@ -393,6 +393,9 @@ unsafe fn sgd_avx2<T: OptFloat, const MAXIMIZE: bool, const WD: bool, const MOM:
 /// non-zero (empty otherwise); `init[i]` says buffer `i` is new and is set to the gradient
 /// (PyTorch's `torch.clone(grad)` on the first step).
 pub fn sgd_step(params: &[Tensor], grads: &[Tensor], bufs: &[Tensor], init: &[bool], o: &SgdOptions) -> Result<()> {
+    if crate::gpu::optim::on_gpu(params) {
+        return crate::gpu::optim::sgd_step(params, grads, bufs, init, o);
+    }
     let states: Vec<StateList<'_>> =
         if o.momentum != 0.0 { vec![StateList { name: "momentum_buffer", tensors: bufs }] } else { vec![] };
     if o.momentum != 0.0 && init.len() != params.len() {
@@ -509,6 +512,9 @@ pub fn adam_step(
     steps: &[Tensor],
     o: &AdamOptions,
 ) -> Result<()> {
+    if crate::gpu::optim::on_gpu(params) {
+        return crate::gpu::optim::adam_step(params, grads, exp_avgs, exp_avg_sqs, max_exp_avg_sqs, steps, o);
+    }
     let mut states = vec![
         StateList { name: "exp_avg", tensors: exp_avgs },
         StateList { name: "exp_avg_sq", tensors: exp_avg_sqs },
@@ -646,6 +652,9 @@ pub fn rmsprop_step(
     steps: &[Tensor],
     o: &RmspropOptions,
 ) -> Result<()> {
+    if crate::gpu::optim::on_gpu(params) {
+        return crate::gpu::optim::rmsprop_step(params, grads, square_avgs, grad_avgs, momentum_bufs, steps, o);
+    }
     let mut states = vec![StateList { name: "square_avg", tensors: square_avgs }];
     if o.centered {
         states.push(StateList { name: "grad_avg", tensors: grad_avgs });
@@ -740,6 +749,9 @@ unsafe fn adagrad_avx2<T: OptFloat, const MAXIMIZE: bool, const WD: bool>(args: 
 
 /// `torch.optim.Adagrad` step (dense gradients).
 pub fn adagrad_step(params: &[Tensor], grads: &[Tensor], sums: &[Tensor], steps: &[Tensor], o: &AdagradOptions) -> Result<()> {
+    if crate::gpu::optim::on_gpu(params) {
+        return crate::gpu::optim::adagrad_step(params, grads, sums, steps, o);
+    }
     let states = vec![StateList { name: "sum", tensors: sums }];
     if steps.len() != params.len() {
         return Err(Error::Value("adagrad_step: one 'step' tensor per parameter is needed".into()));

@@ -5,6 +5,7 @@
 //! No op falls back to the CPU silently: an op without a GPU kernel returns
 //! `Error::NotImplemented` naming the op and the device (see `cpu_only`).
 pub mod ops;
+pub mod optim;
 pub mod runtime;
 
 use crate::device::Device;
@@ -19,8 +20,8 @@ pub static SOFTMAX: Shader = Shader { name: "softmax", body: include_str!("../..
 pub static MATMUL: Shader = Shader { name: "matmul", body: include_str!("../../../../shaders/matmul.wgsl") };
 
 /// Every shader, for validation tests.
-pub fn shaders() -> [&'static Shader; 4] {
-    [&ELEMENTWISE, &REDUCE, &SOFTMAX, &MATMUL]
+pub fn shaders() -> [&'static Shader; 5] {
+    [&ELEMENTWISE, &REDUCE, &SOFTMAX, &MATMUL, &optim::OPTIM]
 }
 
 /// Number of usable GPU devices (the runtime drives one: the best adapter, or the one the

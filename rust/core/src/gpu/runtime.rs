@@ -33,8 +33,9 @@ pub struct Context {
 struct State {
     modules: HashMap<&'static str, wgpu::ShaderModule>,
     pipelines: HashMap<String, Arc<wgpu::ComputePipeline>>,
-    /// Bind group layouts by number of read-only inputs (then one output, then `info`).
-    layouts: HashMap<usize, (wgpu::BindGroupLayout, wgpu::PipelineLayout)>,
+    /// Bind group layouts by number of read-only inputs and of read-write outputs (then
+    /// `info`).
+    layouts: HashMap<(usize, usize), (wgpu::BindGroupLayout, wgpu::PipelineLayout)>,
     pool: HashMap<u64, Vec<wgpu::Buffer>>,
     pool_bytes: u64,
     encoder: Option<wgpu::CommandEncoder>,
@@ -283,8 +284,8 @@ impl Context {
 
     // ---- pipelines and dispatch ----
 
-    fn layout<'a>(&self, st: &'a mut State, inputs: usize) -> &'a (wgpu::BindGroupLayout, wgpu::PipelineLayout) {
-        st.layouts.entry(inputs).or_insert_with(|| {
+    fn layout<'a>(&self, st: &'a mut State, inputs: usize, outputs: usize) -> &'a (wgpu::BindGroupLayout, wgpu::PipelineLayout) {
+        st.layouts.entry((inputs, outputs)).or_insert_with(|| {
             let storage = |binding: u32, read_only: bool| wgpu::BindGroupLayoutEntry {
                 binding,
                 visibility: wgpu::ShaderStages::COMPUTE,
@@ -292,16 +293,16 @@ impl Context {
                 count: None,
             };
             let mut entries: Vec<_> = (0..inputs as u32).map(|i| storage(i, true)).collect();
-            entries.push(storage(inputs as u32, false));
-            entries.push(storage(inputs as u32 + 1, true));
+            entries.extend((0..outputs as u32).map(|o| storage(inputs as u32 + o, false)));
+            entries.push(storage((inputs + outputs) as u32, true));
             let bgl = self.device.create_bind_group_layout(&wgpu::BindGroupLayoutDescriptor { label: None, entries: &entries });
             let pl = self.device.create_pipeline_layout(&wgpu::PipelineLayoutDescriptor { label: None, bind_group_layouts: &[Some(&bgl)], immediate_size: 0 });
             (bgl, pl)
         })
     }
 
-    fn pipeline(&self, st: &mut State, k: &Kernel<'_>) -> Result<Arc<wgpu::ComputePipeline>> {
-        let key = format!("{}:{}:{:?}", k.shader.name, k.entry, k.constants);
+    fn pipeline(&self, st: &mut State, k: &Kernel<'_>, outputs: usize) -> Result<Arc<wgpu::ComputePipeline>> {
+        let key = format!("{}:{}:{:?}:{outputs}", k.shader.name, k.entry, k.constants);
         if let Some(p) = st.pipelines.get(&key) {
             return Ok(p.clone());
         }
@@ -310,7 +311,7 @@ impl Context {
             let m = self.device.create_shader_module(wgpu::ShaderModuleDescriptor { label: Some(k.shader.name), source: wgpu::ShaderSource::Wgsl(src.into()) });
             st.modules.insert(k.shader.name, m);
         }
-        let layout = self.layout(st, k.inputs).1.clone();
+        let layout = self.layout(st, k.inputs, outputs).1.clone();
         let consts: Vec<(&str, f64)> = k.constants.iter().map(|(n, v)| (*n, *v)).collect();
         let module = &st.modules[k.shader.name];
         let p = self.device.create_compute_pipeline(&wgpu::ComputePipelineDescriptor {
@@ -330,12 +331,26 @@ impl Context {
     /// Records one dispatch of `k` over `groups` workgroups reading `inputs` (None binds a
     /// dummy buffer), writing `output`, with `info` as its metadata words.
     pub fn dispatch(&self, k: &Kernel<'_>, inputs: &[Option<&wgpu::Buffer>], output: &wgpu::Buffer, info: &[u32], groups: (u32, u32, u32)) -> Result<()> {
+        self.dispatch_multi(k, inputs, &[output], info, groups)
+    }
+
+    /// As `dispatch`, for kernels that write several buffers (bound read-write after the
+    /// inputs, in order; then `info`). The outputs must be distinct buffers, none of them an
+    /// input.
+    pub fn dispatch_multi(&self, k: &Kernel<'_>, inputs: &[Option<&wgpu::Buffer>], outputs: &[&wgpu::Buffer], info: &[u32], groups: (u32, u32, u32)) -> Result<()> {
         assert_eq!(inputs.len(), k.inputs, "kernel {} binds {} inputs", k.entry, k.inputs);
+        let nbind = (k.inputs + outputs.len() + 1) as u32;
+        if nbind > self.limits.max_storage_buffers_per_shader_stage {
+            return Err(Error::NotImplemented(format!(
+                "{}: needs {nbind} storage buffers per stage, the adapter allows {}",
+                k.entry, self.limits.max_storage_buffers_per_shader_stage
+            )));
+        }
         let max = self.limits.max_compute_workgroups_per_dimension;
         if groups.0 > max || groups.1 > max || groups.2 > max {
             return Err(Error::Runtime(format!("dispatch of {groups:?} workgroups exceeds the adapter's {max} per dimension")));
         }
-        for b in inputs.iter().flatten().chain(std::iter::once(&output)) {
+        for b in inputs.iter().flatten().chain(outputs.iter()) {
             if b.size() > self.max_binding() {
                 return Err(Error::NotImplemented(format!(
                     "{}: a GPU tensor of {} bytes exceeds the adapter's max storage binding size ({} bytes)",
@@ -357,15 +372,17 @@ impl Context {
         let start = st.info.len();
         st.info.extend_from_slice(info);
         st.info.resize(start + slot, 0);
-        let pipeline = self.pipeline(&mut st, k)?;
-        let bgl = self.layout(&mut st, k.inputs).0.clone();
-        let mut entries: Vec<wgpu::BindGroupEntry> = Vec::with_capacity(k.inputs + 2);
+        let pipeline = self.pipeline(&mut st, k, outputs.len())?;
+        let bgl = self.layout(&mut st, k.inputs, outputs.len()).0.clone();
+        let mut entries: Vec<wgpu::BindGroupEntry> = Vec::with_capacity(k.inputs + outputs.len() + 1);
         for (i, b) in inputs.iter().enumerate() {
             entries.push(wgpu::BindGroupEntry { binding: i as u32, resource: b.unwrap_or(&st.dummy).as_entire_binding() });
         }
-        entries.push(wgpu::BindGroupEntry { binding: k.inputs as u32, resource: output.as_entire_binding() });
+        for (o, b) in outputs.iter().enumerate() {
+            entries.push(wgpu::BindGroupEntry { binding: (k.inputs + o) as u32, resource: b.as_entire_binding() });
+        }
         entries.push(wgpu::BindGroupEntry {
-            binding: k.inputs as u32 + 1,
+            binding: nbind - 1,
             resource: wgpu::BindingResource::Buffer(wgpu::BufferBinding {
                 buffer: &st.info_buf,
                 offset: start as u64 * 4,
