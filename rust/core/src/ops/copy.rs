@@ -178,15 +178,9 @@ impl Tensor {
     }
 }
 
+/// An in-place result must broadcast to the destination's shape and cast to its dtype's category.
 fn check_inplace_result(dst: &Tensor, result: &Tensor) -> Result<()> {
     if result.shape() != dst.shape() && result.layout().expand(dst.shape()).is_err() {
-        return Err(Error::Shape(format!(
-            "output with shape {:?} doesn't match the broadcast shape {:?}",
-            dst.shape(),
-            result.shape()
-        )));
-    }
-    if result.shape() != dst.shape() && crate::layout::broadcast_shapes(dst.shape(), result.shape())? != dst.shape() {
         return Err(Error::Shape(format!(
             "output with shape {:?} doesn't match the broadcast shape {:?}",
             dst.shape(),

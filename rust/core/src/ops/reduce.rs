@@ -97,6 +97,49 @@ fn sum_blocks<T: Element + std::ops::Add<Output = T>>(r: &[T]) -> f64 {
     }
 }
 
+/// How many of the reduced dims form a prefix 0..p of the tensor's dims, when the rest of them
+/// form a suffix (e.g. [0, 2, 3] of a 4-D tensor: prefix 1); 0 when the pattern does not fit.
+fn leading_dims(ds: &[usize]) -> usize {
+    let p = ds.iter().enumerate().take_while(|&(i, &d)| i == d).count();
+    let rest = &ds[p..];
+    let suffix_ok = rest.windows(2).all(|w| w[1] == w[0] + 1);
+    if p > 0 && suffix_ok { p } else { 0 }
+}
+
+/// Sum of a contiguous tensor over leading dims (and optionally trailing ones): trailing dims
+/// first as contiguous runs, then the leading dims by adding whole rows, so no transposed copy
+/// is made (the bias gradient of a linear or conv layer).
+fn sum_leading<T: crate::dtype::Float>(x: &Tensor, ds: &[usize], keepdim: bool) -> Result<Tensor> {
+    let p = leading_dims(ds);
+    let trailing: Vec<usize> = ds[p..].to_vec();
+    let x = if trailing.is_empty() {
+        x.detach()
+    } else {
+        reduce_with::<T, T>(&x.detach(), &trailing, true, |r| T::from_f64(sum_blocks(r)))?
+    };
+    let outer: usize = x.shape()[..p].iter().product();
+    let inner: usize = x.shape()[p..].iter().product();
+    let data = x.contiguous_data::<T>();
+    let mut acc = vec![0f64; inner];
+    let mut block = vec![T::zero(); inner];
+    // Rows are added in T within blocks of 256 (vectorised), blocks into f64.
+    for rows in data.chunks(inner.max(1) * 256) {
+        block.iter_mut().for_each(|b| *b = T::zero());
+        for row in rows.chunks(inner.max(1)) {
+            block.iter_mut().zip(row).for_each(|(b, &v)| *b = *b + v);
+        }
+        acc.iter_mut().zip(&block).for_each(|(a, b)| *a += b.to_f64());
+    }
+    if outer == 0 {
+        acc.iter_mut().for_each(|a| *a = 0.0);
+    }
+    let out: Vec<T> = acc.into_iter().map(T::from_f64).collect();
+    let shape = reduced_shape(x.shape(), &(0..p).collect::<Vec<_>>(), keepdim);
+    let full: Vec<usize> = reduced_shape(&x.shape().to_vec(), &ds.to_vec(), keepdim);
+    let t = Tensor::from_vec(out, &shape)?;
+    if keepdim { Ok(t) } else { t.reshape_usize(&full) }
+}
+
 fn check_nonempty(x: &Tensor, dims: &[usize], name: &str) -> Result<()> {
     if x.numel() == 0 && (dims.is_empty() || dims.iter().any(|&d| x.shape()[d] == 0) || x.ndim() == 0) {
         return Err(Error::Index(format!(
@@ -133,6 +176,8 @@ impl Tensor {
         if self.device().is_gpu() { return crate::gpu::ops::sum(self, dims, keepdim); }
         let ds = reduce_dims(dims, self.ndim())?;
         let out = match self.dtype() {
+            DType::F32 if leading_dims(&ds) > 0 && ds.len() < self.ndim() && self.is_contiguous() => sum_leading::<f32>(self, &ds, keepdim)?,
+            DType::F64 if leading_dims(&ds) > 0 && ds.len() < self.ndim() && self.is_contiguous() => sum_leading::<f64>(self, &ds, keepdim)?,
             DType::F32 => reduce_with::<f32, f32>(self, &ds, keepdim, |r| sum_blocks(r) as f32)?,
             DType::F64 => reduce_with::<f64, f64>(self, &ds, keepdim, sum_blocks)?,
             _ => reduce_with::<i64, i64>(self, &ds, keepdim, |r| r.iter().fold(0i64, |a, &b| a.wrapping_add(b)))?,
@@ -335,12 +380,12 @@ impl Tensor {
     }
 
     pub fn any(&self, dims: Option<&[i64]>, keepdim: bool) -> Result<Tensor> {
-        crate::gpu::cpu_only("any", &[self])?;
+        if self.device().is_gpu() { return crate::gpu::ops::any_all(self, dims, keepdim, true); }
         let ds = reduce_dims(dims, self.ndim())?;
         reduce_with::<bool, bool>(&self.to_dtype(DType::Bool)?, &ds, keepdim, |r| r.iter().any(|&v| v))
     }
     pub fn all(&self, dims: Option<&[i64]>, keepdim: bool) -> Result<Tensor> {
-        crate::gpu::cpu_only("all", &[self])?;
+        if self.device().is_gpu() { return crate::gpu::ops::any_all(self, dims, keepdim, false); }
         let ds = reduce_dims(dims, self.ndim())?;
         reduce_with::<bool, bool>(&self.to_dtype(DType::Bool)?, &ds, keepdim, |r| r.iter().all(|&v| v))
     }
