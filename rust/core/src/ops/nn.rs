@@ -311,6 +311,12 @@ impl ColGeometry {
     }
 }
 
+/// Whether `v` replaces `best` as a window's maximum: NaN wins and then stays, as in PyTorch.
+#[inline(always)]
+fn takes_max<T: Float>(v: T, best: T) -> bool {
+    (v > best || v.is_nan()) && !best.is_nan()
+}
+
 /// Output length of a pooling window along one axis, as PyTorch computes it (ceil mode
 /// drops a last window that would start in the right padding).
 fn pool_out_len(input: usize, k: usize, d: usize, p: usize, s: usize, ceil: bool) -> Result<usize> {
@@ -378,8 +384,7 @@ impl Tensor {
                                 let (mut best, mut best_i) = (src[c[0]], c[0]);
                                 for &i in &c[1..] {
                                     let v = src[i];
-                                    #[allow(clippy::eq_op)]
-                                    if (v > best || v != v) && best == best {
+                                    if takes_max(v, best) {
                                         best = v;
                                         best_i = i;
                                     }
@@ -400,8 +405,7 @@ impl Tensor {
                                     for kj in 0..kw {
                                         let i = row + kj * dw;
                                         let v = src[i];
-                                        #[allow(clippy::eq_op)]
-                                        if (v > best || v != v) && best == best {
+                                        if takes_max(v, best) {
                                             best = v;
                                             best_i = i;
                                         }
@@ -422,8 +426,7 @@ impl Tensor {
                                     let i = iy * wd + ix;
                                     let v = src[i];
                                     // NaN wins and then stays (PyTorch propagates NaN).
-                                    #[allow(clippy::eq_op)]
-                                    if (v > best || v != v) && best == best {
+                                    if takes_max(v, best) {
                                         best = v;
                                         best_i = i;
                                     }
