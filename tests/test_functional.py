@@ -236,3 +236,13 @@ def test_regression_and_bce_losses():
     assert math.isfinite(F.binary_cross_entropy_with_logits(torch.tensor([500.0]), torch.tensor([0.0])).item())
     with pytest.raises(RuntimeError):
         F.binary_cross_entropy(torch.tensor([1.5]), torch.tensor([1.0]))
+
+
+def test_max_pool_propagates_nan_and_routes_gradient_to_one_max():
+    x = torch.tensor([[[[1.0, float("nan")], [3.0, 4.0]]]])
+    assert math.isnan(F.max_pool2d(x, 2).item())
+    t = t64([[[[2.0, 2.0], [1.0, 0.0]]]], requires_grad=True)
+    F.max_pool2d(t, 2).sum().backward()
+    assert_close(t.grad, [[[[1.0, 0.0], [0.0, 0.0]]]])  # ties: first maximum only, as PyTorch
+    out, idx = F.max_pool2d(torch.tensor(rand(1, 2, 4, 4)), 2, return_indices=True)
+    assert idx.dtype == torch.int64 and idx.shape == (1, 2, 2, 2)
