@@ -119,12 +119,13 @@ def test_repr_like_pytorch():
     assert repr(torch.tensor([1, 2])) == "tensor([1, 2])"
     assert repr(torch.tensor(3.5)) == "tensor(3.5000)"
     assert repr(torch.tensor([True])) == "tensor([True])"
-    assert repr(torch.tensor([1.0], dtype=torch.float64)) == "tensor([1.], dtype=ferrograd.float64)"
+    assert repr(torch.tensor([1.0], dtype=torch.float64)) == "tensor([1.], dtype=torch.float64)"
     assert repr(torch.zeros(0, 3)) == "tensor([], size=(0, 3))"
     assert repr(torch.tensor([[1.0, 2.0], [3.0, 4.0]])) == "tensor([[1., 2.],\n        [3., 4.]])"
     assert "..." in repr(torch.zeros(2000))
     assert repr(torch.tensor([1.0], requires_grad=True)) == "tensor([1.], requires_grad=True)"
     assert repr(torch.ones(2, 3).shape) == "torch.Size([2, 3])"
+    assert repr(torch.float32) == "torch.float32" and str(torch.ones(1).dtype) == "torch.float32"
 
 
 def test_deepcopy_and_pickle():

@@ -24,7 +24,8 @@ class dtype:
         return False
 
     def __repr__(self):
-        return f"ferrograd.{self.name}"
+        # Printed as PyTorch prints it, so output of ported scripts reads the same.
+        return f"torch.{self.name}"
 
     def __reduce__(self):
         return (from_name, (self.name,))

@@ -71,7 +71,7 @@ def tensor_repr(t, prefix="tensor("):
             fmt = lambda v: str(int(v)).rjust(width)  # noqa: E731
         body = _format(arr, fmt, len(prefix), summarize)
     if dt == "float64" or (dt == "int64" and t.numel() == 0) or (dt == "bool" and t.numel() == 0):
-        suffix.append(f"dtype=ferrograd.{dt}")
+        suffix.append(f"dtype=torch.{dt}")
     if t._device != "cpu":
         suffix.append(f"device='{t._device}'")
     if t.grad_fn is not None:
