@@ -5,7 +5,7 @@
 // info layout (words):
 //   0 n (elements)   1 ndim   2 flags (bit k: operand k is the scalar in word 6+k)
 //   3..5 storage offsets of operands 0..2   6..8 scalar bits of operands 0..2
-//   9 output offset
+//   9 output offset   10..12 high words of int64 scalar operands 0..2
 //   16..24 shape   24..32 strides of operand 0   32..40 operand 1   40..48 operand 2
 //   48..56 output strides
 
@@ -252,4 +252,158 @@ fn where_main(@builtin(global_invocation_id) gid: vec3<u32>, @builtin(num_workgr
     }
     let o = offsets(i);
     out[o.oo] = select(load2(o.o2), load1(o.o1), load0(o.o0) != 0u);
+}
+
+// ---- int64 ----
+// int64 tensors are pairs of u32 words (low, high; two's complement), so element offsets are
+// doubled when an int64 operand or output is indexed. Comparisons, where, copies and casts
+// work on both words and are exact over the whole int64 range.
+
+fn load64_0(o: u32) -> vec2<u32> {
+    if ((info[2] & 1u) != 0u) {
+        return vec2<u32>(info[6], info[10]);
+    }
+    return vec2<u32>(x0[2u * o], x0[2u * o + 1u]);
+}
+
+fn load64_1(o: u32) -> vec2<u32> {
+    if ((info[2] & 2u) != 0u) {
+        return vec2<u32>(info[7], info[11]);
+    }
+    return vec2<u32>(x1[2u * o], x1[2u * o + 1u]);
+}
+
+fn load64_2(o: u32) -> vec2<u32> {
+    if ((info[2] & 4u) != 0u) {
+        return vec2<u32>(info[8], info[12]);
+    }
+    return vec2<u32>(x2[2u * o], x2[2u * o + 1u]);
+}
+
+// -1, 0 or 1 as a <, ==, > b (signed 64-bit).
+fn cmp64(a: vec2<u32>, b: vec2<u32>) -> i32 {
+    let ah = bitcast<i32>(a.y);
+    let bh = bitcast<i32>(b.y);
+    if (ah < bh) { return -1; }
+    if (ah > bh) { return 1; }
+    if (a.x < b.x) { return -1; }
+    if (a.x > b.x) { return 1; }
+    return 0;
+}
+
+fn neg64(v: vec2<u32>) -> vec2<u32> {
+    let lo = ~v.x + 1u;
+    return vec2<u32>(lo, ~v.y + select(0u, 1u, lo == 0u));
+}
+
+// int64 -> float32 rounded once to nearest even (as Rust's `as f32`): the magnitude's top 32
+// bits with a sticky bit for the rest, converted, then scaled by a power of two.
+fn i64_to_f32(v: vec2<u32>) -> f32 {
+    let negative = (v.y & 0x80000000u) != 0u;
+    var m = v;
+    if (negative) {
+        m = neg64(v);
+    }
+    var r: f32;
+    if (m.y == 0u) {
+        r = f32(m.x);
+    } else {
+        let s = countLeadingZeros(m.y);
+        var w = m.y;
+        var rest = m.x;
+        if (s > 0u) {
+            w = (m.y << s) | (m.x >> (32u - s));
+            rest = m.x << s;
+        }
+        w = w | select(0u, 1u, rest != 0u);
+        r = f32(w) * exp2(f32(32u - s));
+    }
+    return select(r, -r, negative);
+}
+
+// float32 -> int64 truncating toward zero, saturating, NaN -> 0 (as Rust's `as i64`).
+fn f32_to_i64(x: f32) -> vec2<u32> {
+    if (is_nan_bits(u(x))) {
+        return vec2<u32>(0u, 0u);
+    }
+    let t = trunc(x);
+    if (t >= 9223372036854775808.0) {
+        return vec2<u32>(0xffffffffu, 0x7fffffffu);
+    }
+    if (t <= -9223372036854775808.0) {
+        return vec2<u32>(0u, 0x80000000u);
+    }
+    let a = abs(t);
+    let hi = floor(a / 4294967296.0);
+    let lo = a - hi * 4294967296.0;
+    var r = vec2<u32>(u32(lo), u32(hi));
+    if (t < 0.0) {
+        r = neg64(r);
+    }
+    return r;
+}
+
+// Comparisons of two int64 operands (op codes 20..25 as in binary_op) -> bool words.
+@compute @workgroup_size(256, 1, 1)
+fn binary64_main(@builtin(global_invocation_id) gid: vec3<u32>, @builtin(num_workgroups) nwg: vec3<u32>) {
+    let i = linear_id(gid, nwg);
+    if (i >= info[0]) {
+        return;
+    }
+    let o = offsets(i);
+    let c = cmp64(load64_0(o.o0), load64_1(o.o1));
+    var r = false;
+    switch OP {
+        case 20u: { r = c == 0; }
+        case 21u: { r = c != 0; }
+        case 22u: { r = c < 0; }
+        case 23u: { r = c <= 0; }
+        case 24u: { r = c > 0; }
+        default: { r = c >= 0; }
+    }
+    out[o.oo] = bool_word(r);
+}
+
+// where(cond, a, b) with int64 a, b and output.
+@compute @workgroup_size(256, 1, 1)
+fn where64_main(@builtin(global_invocation_id) gid: vec3<u32>, @builtin(num_workgroups) nwg: vec3<u32>) {
+    let i = linear_id(gid, nwg);
+    if (i >= info[0]) {
+        return;
+    }
+    let o = offsets(i);
+    var v = load64_2(o.o2);
+    if (load0(o.o0) != 0u) {
+        v = load64_1(o.o1);
+    }
+    out[2u * o.oo] = v.x;
+    out[2u * o.oo + 1u] = v.y;
+}
+
+// Casts and copies with an int64 side: 60 int64 -> float32, 61 float32 -> int64,
+// 62 int64 -> bool, 63 bool -> int64, 64 int64 copy (strided).
+@compute @workgroup_size(256, 1, 1)
+fn unary64_main(@builtin(global_invocation_id) gid: vec3<u32>, @builtin(num_workgroups) nwg: vec3<u32>) {
+    let i = linear_id(gid, nwg);
+    if (i >= info[0]) {
+        return;
+    }
+    let o = offsets(i);
+    var v = vec2<u32>(0u, 0u);
+    switch OP {
+        case 60u: {
+            out[o.oo] = u(i64_to_f32(load64_0(o.o0)));
+            return;
+        }
+        case 62u: {
+            let a = load64_0(o.o0);
+            out[o.oo] = bool_word((a.x | a.y) != 0u);
+            return;
+        }
+        case 61u: { v = f32_to_i64(f(load0(o.o0))); }
+        case 63u: { v = vec2<u32>(select(0u, 1u, load0(o.o0) != 0u), 0u); }
+        default: { v = load64_0(o.o0); }
+    }
+    out[2u * o.oo] = v.x;
+    out[2u * o.oo + 1u] = v.y;
 }

@@ -237,7 +237,7 @@ def test_mixed_device_errors():
 @needs_gpu
 def test_unsupported_ops_raise_not_implemented():
     g = torch.randn(4, 3).to("gpu")
-    for name, f in [("cumsum", lambda: g.cumsum(0)), ("index_select", lambda: g.index_select(0, torch.tensor([0]).to("gpu"))),
+    for name, f in [("cumsum", lambda: g.cumsum(0)), ("scatter", lambda: g.scatter(0, torch.tensor([[0]]).to("gpu"), 1.0)),
                     ("cat", lambda: torch.cat([g, g])), ("prod", lambda: g.prod()), ("argmax", lambda: g.argmax()),
                     ("max_pool2d", lambda: F.max_pool2d(g.view(1, 1, 4, 3), 2))]:
         with pytest.raises(NotImplementedError, match="gpu:0"):
@@ -385,3 +385,90 @@ def test_optimizer_gpu_param_groups_and_views():
     (a.sum() + b.sum().to(GPU)).backward()
     with pytest.raises(RuntimeError, match="same device"):
         opt.step()
+
+
+@needs_gpu
+def test_int64_casts_comparisons_where_exact():
+    vals = [0, 1, -1, 3, 2**24 + 1, 2**24 + 3, 2**31, -2**31 - 1, 2**40 + 2**16 + 1, -(2**53) - 1,
+            2**62 + 2**38 + 1, 2**63 - 1, -2**63, 12345678912345]
+    rng = np.random.default_rng(0)
+    vals += [int(v) for v in rng.integers(-2**63, 2**63 - 1, size=200, dtype=np.int64)]
+    t = torch.tensor(vals)
+    g = t.to(GPU)
+    assert g.dtype == torch.int64 and g.cpu().tolist() == vals
+    # int64 -> float32 rounds once (as numpy and C casts do)
+    assert g.float().cpu().tolist() == np.array(vals, dtype=np.int64).astype(np.float32).tolist()
+    assert g.to(torch.bool).cpu().tolist() == t.to(torch.bool).tolist()
+    x = torch.tensor([1.5, -2.7, 3e10, -3e10, float("nan"), 1e30, -1e30, 0.0, -0.5, 2.0**62])
+    assert x.to(GPU).long().cpu().tolist() == x.long().tolist()
+    assert (x > 0).to(GPU).long().cpu().tolist() == (x > 0).long().tolist()
+    for op in ("eq", "ne", "lt", "le", "gt", "ge"):
+        for other in (2**40, -1, 0):
+            assert getattr(torch, op)(g, other).cpu().tolist() == getattr(torch, op)(t, other).tolist(), (op, other)
+        r = t.flip(0)
+        assert getattr(torch, op)(g, r.to(GPU)).cpu().tolist() == getattr(torch, op)(t, r).tolist(), op
+    h = t[::3]
+    assert torch.where(g[::3] > 0, g[::3], -7).cpu().tolist() == torch.where(h > 0, h, -7).tolist()
+    assert g.view(-1, 2).t().contiguous().cpu().tolist() == t.view(-1, 2).t().contiguous().tolist()
+    m = g > 0
+    assert m.any().item() is True and m.all().item() is False
+    assert m.sum().item() == (t > 0).sum().item() and m.sum().dtype == torch.int64
+    with pytest.raises(NotImplementedError, match="int64"):
+        g + 1
+
+
+@needs_gpu
+def test_gather_index_select_index_add_scatter_add_with_grads():
+    torch.manual_seed(0)
+    x = torch.randn(4, 6)
+    idx = torch.tensor([[0, 5, 5], [1, 1, 2], [-1, 3, 0], [2, 2, 2]])
+    sel = torch.tensor([3, 0, 3, -2])
+    src = torch.randn(4, 3)
+
+    def run(dev):
+        xx = x.to(dev).requires_grad_(True)
+        ss = src.to(dev).requires_grad_(True)
+        i, s = idx.to(dev), sel.to(dev)
+        outs = [torch.gather(xx, 1, i), xx.index_select(1, s), xx.t().index_select(0, s),
+                torch.zeros(4, 6).to(dev).scatter_add(1, i, ss),
+                xx.index_add(1, s[:3], ss)]
+        total = sum((o * (k + 1) * o).sum() for k, o in enumerate(outs))
+        total.backward()
+        return outs, xx.grad, ss.grad
+
+    go, gx, gs = run(GPU)
+    co, cx, cs = run("cpu")
+    for a, b in zip(go, co):
+        _close(a, b)
+    _close(gx, cx)
+    _close(gs, cs)
+
+
+@needs_gpu
+@pytest.mark.parametrize("kw", [{}, dict(reduction="sum"), dict(reduction="none"), dict(label_smoothing=0.2),
+                                dict(weight=True), dict(ignore_index=2)])
+def test_cross_entropy_nll_forward_backward(kw):
+    torch.manual_seed(1)
+    x = torch.randn(7, 5)
+    y = torch.tensor([0, 4, 2, 1, -100, 3, 2])
+    if "weight" in kw:
+        kw = dict(weight=torch.rand(5) + 0.1)
+    if "ignore_index" in kw:
+        y = torch.where(y < 0, 1, y)
+
+    def run(dev):
+        xx = x.to(dev).requires_grad_(True)
+        k = {a: (v.to(dev) if isinstance(v, torch.Tensor) else v) for a, v in kw.items()}
+        loss = F.cross_entropy(xx, y.to(dev), **k)
+        nll = F.nll_loss(F.log_softmax(xx, 1), y.to(dev), **{a: v for a, v in k.items() if a != "label_smoothing"})
+        (loss.sum() + 0.5 * nll.sum()).backward()
+        return loss, nll, xx.grad
+
+    gl, gn, gg = run(GPU)
+    cl, cn, cg = run("cpu")
+    _close(gl, cl)
+    _close(gn, cn)
+    _close(gg, cg)
+    with pytest.raises(IndexError, match="out of bounds"):
+        F.cross_entropy(x.to(GPU), torch.tensor([0, 9, 0, 0, 0, 0, 0]).to(GPU))
+

@@ -566,7 +566,7 @@ def nll_loss(input, target, weight=None, size_average=None, ignore_index=-100, r
     if t.numel():
         bad = valid & ((t < 0) | (t >= c))
         if bad.any().item():
-            raise IndexError(f"Target {int(t[bad][0].item())} is out of bounds.")
+            raise IndexError(f"Target {int(t.cpu()[bad.cpu()][0].item())} is out of bounds.")
     picked = T.gather(x, 1, safe.unsqueeze(1)).squeeze(1)
     w = valid.to(x.dtype)
     if weight is not None:

@@ -4,6 +4,7 @@
 //!
 //! No op falls back to the CPU silently: an op without a GPU kernel returns
 //! `Error::NotImplemented` naming the op and the device (see `cpu_only`).
+pub mod index;
 pub mod ops;
 pub mod optim;
 pub mod runtime;
@@ -20,8 +21,8 @@ pub static SOFTMAX: Shader = Shader { name: "softmax", body: include_str!("../..
 pub static MATMUL: Shader = Shader { name: "matmul", body: include_str!("../../../../shaders/matmul.wgsl") };
 
 /// Every shader, for validation tests.
-pub fn shaders() -> [&'static Shader; 5] {
-    [&ELEMENTWISE, &REDUCE, &SOFTMAX, &MATMUL, &optim::OPTIM]
+pub fn shaders() -> [&'static Shader; 6] {
+    [&ELEMENTWISE, &REDUCE, &SOFTMAX, &MATMUL, &optim::OPTIM, &index::INDEX]
 }
 
 /// Number of usable GPU devices (the runtime drives one: the best adapter, or the one the
@@ -96,5 +97,5 @@ pub fn cpu_only(op: &str, ts: &[&Tensor]) -> Result<()> {
 
 /// NotImplemented for a dtype the GPU kernels of `op` do not handle.
 pub(crate) fn dtype_error(op: &str, dtype: DType, device: Device) -> Error {
-    Error::NotImplemented(format!("'{op}' on {device} is not implemented for dtype {dtype} (the GPU kernels handle float32 and bool)"))
+    Error::NotImplemented(format!("'{op}' on {device} is not implemented for dtype {dtype} (the GPU kernels handle float32 and bool; int64 in casts, comparisons, where and as indices)"))
 }

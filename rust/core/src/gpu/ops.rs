@@ -20,12 +20,12 @@ const WG: usize = 256;
 /// Elements one reduction workgroup sums before a second pass takes over.
 const REDUCE_CHUNK: usize = 4096;
 
-fn u32_of(v: usize, what: &str) -> Result<u32> {
+pub(crate) fn u32_of(v: usize, what: &str) -> Result<u32> {
     u32::try_from(v).map_err(|_| Error::NotImplemented(format!("GPU kernels index with 32 bits: {what} {v} is too large")))
 }
 
 /// Workgroups (x, y) covering `groups` in a 1-D launch, split over y past the per-dim limit.
-fn split_groups(groups: usize) -> Result<(u32, u32, u32)> {
+pub(crate) fn split_groups(groups: usize) -> Result<(u32, u32, u32)> {
     let max = context()?.limits.max_compute_workgroups_per_dimension.max(1) as usize;
     if groups == 0 {
         return Ok((0, 1, 1));
@@ -45,7 +45,7 @@ pub fn empty(shape: &[usize], dtype: DType, device: Device) -> Result<Tensor> {
     Ok(Tensor::from_parts(Storage::from_gpu(buf, n, dtype, device), Layout::contiguous(shape)))
 }
 
-fn buffer(t: &Tensor) -> &wgpu::Buffer {
+pub(crate) fn buffer(t: &Tensor) -> &wgpu::Buffer {
     t.storage().gpu_buffer().expect("GPU tensor")
 }
 
@@ -96,6 +96,8 @@ pub fn to_cpu(t: &Tensor) -> Result<Tensor> {
 enum Operand {
     T(Tensor),
     S(u32),
+    /// An int64 scalar's (low, high) words.
+    S64(u32, u32),
 }
 
 /// Scalar bits of a 0-d CPU tensor as `dtype` on the GPU.
@@ -117,6 +119,21 @@ fn operand(t: &Tensor, dtype: DType, op: &str) -> Result<Operand> {
         Ok(Operand::T(t.clone()))
     } else {
         Ok(Operand::T(cast(t, dtype)?))
+    }
+}
+
+/// `t` as an int64 operand (bool tensors cast on the GPU; CPU scalars as their int64 value).
+fn operand64(t: &Tensor, op: &str) -> Result<Operand> {
+    if is_cpu_scalar(t) {
+        if t.dtype().is_float() {
+            return Err(dtype_error(op, t.dtype(), Device::Gpu(0)));
+        }
+        let v = t.item::<i64>()? as u64;
+        return Ok(Operand::S64(v as u32, (v >> 32) as u32));
+    }
+    match t.dtype() {
+        DType::I64 => Ok(Operand::T(t.clone())),
+        _ => Ok(Operand::T(cast(t, DType::I64)?)),
     }
 }
 
@@ -157,6 +174,7 @@ fn launch_elementwise(entry: &'static str, op: u32, operands: &[Operand], shape:
     let mut offsets = [0usize; 3];
     let mut flags = 0u32;
     let mut scalars = [0u32; 3];
+    let mut highs = [0u32; 3];
     for (k, o) in operands.iter().enumerate() {
         match o {
             Operand::T(t) => {
@@ -168,6 +186,12 @@ fn launch_elementwise(entry: &'static str, op: u32, operands: &[Operand], shape:
             Operand::S(bits) => {
                 flags |= 1 << k;
                 scalars[k] = *bits;
+                strides.push(vec![0; shape.len()]);
+            }
+            Operand::S64(lo, hi) => {
+                flags |= 1 << k;
+                scalars[k] = *lo;
+                highs[k] = *hi;
                 strides.push(vec![0; shape.len()]);
             }
         }
@@ -183,6 +207,7 @@ fn launch_elementwise(entry: &'static str, op: u32, operands: &[Operand], shape:
     for k in 0..3 {
         info[3 + k] = u32_of(offsets[k], "offset")?;
         info[6 + k] = scalars[k];
+        info[10 + k] = highs[k];
     }
     info[9] = u32_of(out_layout.offset, "offset")?;
     u32_of(out.storage().len(), "storage length")?;
@@ -234,6 +259,9 @@ pub fn contiguous(t: &Tensor) -> Result<Tensor> {
         context()?.copy(buffer(t), t.offset() as u64 * es, buffer(&out), 0, t.numel() as u64 * es)?;
         return Ok(out);
     }
+    if t.dtype() == DType::I64 {
+        return elementwise("unary64_main", 64, &[Operand::T(t.clone())], t.shape(), DType::I64, t.device());
+    }
     Err(dtype_error("contiguous (strided copy)", t.dtype(), t.device()))
 }
 
@@ -243,11 +271,19 @@ pub fn cast(t: &Tensor, dtype: DType) -> Result<Tensor> {
         (a, b) if a == b => return contiguous(t),
         (DType::F32, DType::Bool) => 51,
         (DType::Bool, DType::F32) => 52,
+        (DType::I64, DType::F32) => 60,
+        (DType::F32, DType::I64) => 61,
+        (DType::I64, DType::Bool) => 62,
+        (DType::Bool, DType::I64) => 63,
         (a, b) => {
-            return Err(Error::NotImplemented(format!("casting {a} to {b} on {} is not implemented (GPU casts: float32 <-> bool)", t.device())))
+            return Err(Error::NotImplemented(format!(
+                "casting {a} to {b} on {} is not implemented (GPU casts: between float32, int64 and bool)",
+                t.device()
+            )))
         }
     };
-    elementwise("unary_main", code, &[Operand::T(t.clone())], t.shape(), dtype, t.device())
+    let entry = if code >= 60 { "unary64_main" } else { "unary_main" };
+    elementwise(entry, code, &[Operand::T(t.clone())], t.shape(), dtype, t.device())
 }
 
 /// Writes `src` (broadcast, cast to `dst`'s dtype) into `dst`'s memory through its layout.
@@ -257,6 +293,25 @@ pub fn write_into(dst: &Tensor, src: &Tensor) -> Result<()> {
         return Err(super::mixed(dst.device(), src.device()));
     }
     src.layout().expand(dst.shape())?;
+    if dst.dtype() == DType::I64 && !(src.device().is_gpu() && src.dtype() == DType::I64 && src.shape() == dst.shape() && src.is_contiguous() && dst.is_contiguous() && !src.same_storage(dst)) {
+        let (code, mut s) = if is_cpu_scalar(src) && !src.dtype().is_float() {
+            (64, operand64(src, "copy_")?)
+        } else {
+            match src.dtype() {
+                DType::I64 => (64, Operand::T(src.clone())),
+                DType::Bool => (63, operand(src, DType::Bool, "copy_")?),
+                _ => (61, operand(src, DType::F32, "copy_")?),
+            }
+        };
+        if let Operand::T(t) = &s {
+            if t.same_storage(dst) {
+                s = Operand::T(contiguous(t)?);
+            }
+        }
+        launch_elementwise("unary64_main", code, &[s], dst.shape(), dst, dst.layout())?;
+        dst.storage().bump_version();
+        return Ok(());
+    }
     if elem_size(dst.dtype()) != 4 {
         if src.device().is_gpu() && src.dtype() == dst.dtype() && src.shape() == dst.shape() && src.is_contiguous() && dst.is_contiguous() && !src.same_storage(dst) {
             let es = elem_size(dst.dtype()) as u64;
@@ -313,6 +368,10 @@ pub fn binary(op: BinaryOp, a: &Tensor, b: &Tensor) -> Result<Tensor> {
     let logical = matches!(op, LogicalAnd | LogicalOr | LogicalXor);
     let bitwise = matches!(op, BitAnd | BitOr | BitXor);
     let comparison = matches!(op, Eq | Ne | Lt | Le | Gt | Ge);
+    if comparison && common == DType::I64 {
+        let (oa, ob) = (operand64(a, op.name())?, operand64(b, op.name())?);
+        return elementwise("binary64_main", binary_code(op), &[oa, ob], &shape, DType::Bool, dev);
+    }
     let (dt, out_dt) = if logical || (bitwise && common == DType::Bool) {
         (DType::Bool, DType::Bool)
     } else if comparison && matches!(common, DType::F32 | DType::Bool) {
@@ -415,6 +474,10 @@ pub fn where_(cond: &Tensor, a: &Tensor, b: &Tensor) -> Result<Tensor> {
     }
     let shape = broadcast_shapes(&broadcast_shapes(cond.shape(), a.shape())?, b.shape())?;
     let dt = result_type(&[a.operand(), b.operand()]);
+    if dt == DType::I64 {
+        let ops = [operand(cond, DType::Bool, "where")?, operand64(a, "where")?, operand64(b, "where")?];
+        return elementwise("where64_main", 0, &ops, &shape, dt, dev);
+    }
     if !matches!(dt, DType::F32 | DType::Bool) {
         return Err(dtype_error("where", dt, dev));
     }
@@ -494,9 +557,33 @@ fn reduce_pass(x: &Tensor, shape: &[usize], strides: &[usize], offset: usize, co
     reduce_pass(&partial, &[rows * chunks], &[1], 0, true, rows, chunks, op, out)
 }
 
+/// `any`/`all` on the GPU: the max/min of the values as 0/1 floats.
+pub fn any_all(x: &Tensor, dims: Option<&[i64]>, keepdim: bool, any: bool) -> Result<Tensor> {
+    let ds = crate::ops::reduce::reduce_dims(dims, x.ndim())?;
+    let b = if x.dtype() == DType::Bool { x.clone() } else { cast(x, DType::Bool)? };
+    let r = reduce(&cast(&b, DType::F32)?, &ds, keepdim, if any { 1 } else { 2 }, if any { "any" } else { "all" })?;
+    cast(&r, DType::Bool)
+}
+
+/// `sum` of a bool tensor on the GPU: int64 counts, summed as float32 (exact while a row has
+/// at most 2^24 elements; longer rows raise NotImplementedError).
+fn sum_bool(x: &Tensor, ds: &[usize], keepdim: bool) -> Result<Tensor> {
+    let inner: usize = ds.iter().map(|&d| x.shape()[d]).product();
+    if inner > 1 << 24 {
+        return Err(Error::NotImplemented(format!(
+            "'sum' of bool on {}: rows of {inner} elements could miscount (the GPU counts in float32, exact up to 2^24)",
+            x.device()
+        )));
+    }
+    cast(&reduce(&cast(x, DType::F32)?, ds, keepdim, 0, "sum")?, DType::I64)
+}
+
 /// `sum` on the GPU with autograd (SumBackward1, as on the CPU).
 pub fn sum(x: &Tensor, dims: Option<&[i64]>, keepdim: bool) -> Result<Tensor> {
     let ds = crate::ops::reduce::reduce_dims(dims, x.ndim())?;
+    if x.dtype() == DType::Bool {
+        return sum_bool(x, &ds, keepdim);
+    }
     let out = reduce(x, &ds, keepdim, 0, "sum")?;
     let Some(rec) = Recorder::new("SumBackward1", &[x]) else { return Ok(out) };
     let src = x.shape().to_vec();

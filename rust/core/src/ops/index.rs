@@ -33,6 +33,7 @@ fn wrapped_indices(index: &Tensor, size: usize, dim: usize, op: &str) -> Result<
 impl Tensor {
     /// Elements along `dim` at the positions of a 1-D int64 `index`.
     pub fn index_select(&self, dim: i64, index: &Tensor) -> Result<Tensor> {
+        if crate::gpu::op_device(&[self, index])?.is_gpu() { return crate::gpu::index::index_select(self, dim, index); }
         crate::gpu::cpu_only("index_select", &[self, index])?;
         check_index_dtype(index, "index_select")?;
         if index.ndim() > 1 {
@@ -72,6 +73,7 @@ impl Tensor {
 
     /// A copy of `self` with `source` slices added at `index` along `dim`.
     pub fn index_add(&self, dim: i64, index: &Tensor, source: &Tensor) -> Result<Tensor> {
+        if crate::gpu::op_device(&[self, index, source])?.is_gpu() { return crate::gpu::index::index_add(self, dim, index, source); }
         crate::gpu::cpu_only("index_add", &[self, index, source])?;
         check_index_dtype(index, "index_add")?;
         let x = if self.ndim() == 0 { self.reshape_usize(&[1])? } else { self.clone() };
@@ -115,6 +117,7 @@ impl Tensor {
 
     /// `gather(dim, index)`: out[i][j] = self[i][index[i][j]] for dim 1, and so on.
     pub fn gather(&self, dim: i64, index: &Tensor) -> Result<Tensor> {
+        if crate::gpu::op_device(&[self, index])?.is_gpu() { return crate::gpu::index::gather(self, dim, index); }
         crate::gpu::cpu_only("gather", &[self, index])?;
         check_index_dtype(index, "gather")?;
         let d = wrap_dim(dim, self.ndim())?;
@@ -213,6 +216,7 @@ impl Tensor {
     }
     /// A copy of `self` with `src` values added at `index` along `dim`.
     pub fn scatter_add(&self, dim: i64, index: &Tensor, src: &Tensor) -> Result<Tensor> {
+        if crate::gpu::op_device(&[self, index, src])?.is_gpu() { return crate::gpu::index::scatter_add(self, dim, index, src); }
         crate::gpu::cpu_only("scatter_add", &[self, index, src])?;
         self.scatter_impl(dim, index, src, true)
     }
@@ -362,7 +366,7 @@ fn for_each_index_pos(l: &Layout, mut f: impl FnMut(&[usize])) {
     }
 }
 
-fn check_scatter_shapes(x: &Tensor, index: &Tensor, d: usize, op: &str) -> Result<()> {
+pub(crate) fn check_scatter_shapes(x: &Tensor, index: &Tensor, d: usize, op: &str) -> Result<()> {
     let xn = x.ndim().max(1);
     let inn = index.ndim().max(1);
     if xn != inn {

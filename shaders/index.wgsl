@@ -1,0 +1,94 @@
+// Index-driven kernels: gather along a dim with int64 indices, and its scatter-add partner.
+// index_select and index_add run through them with an index broadcast over the other dims.
+//
+// int64 indices are (low, high) u32 word pairs; an index is valid when its 64-bit value lies
+// in [-size, size) (negatives wrap, as on the CPU). Out-of-range indices read NaN in gather
+// and are skipped by scatter_add (callers check ranges where PyTorch raises).
+//
+// info layout (words):
+//   0 n (elements of the index)   1 ndim   2 dim d   3 offset of the gathered-from/scattered-
+//   into tensor   4 offset of the index   5 size along d   6 offset of src (scatter_add)
+//   16..24 index shape   24..32 strides of the gathered-from/scattered-into tensor
+//   32..40 index strides   40..48 src strides (scatter_add)
+
+@group(0) @binding(0) var<storage, read> x0: array<u32>;
+@group(0) @binding(1) var<storage, read> idx: array<u32>;
+@group(0) @binding(2) var<storage, read_write> out: array<atomic<u32>>;
+@group(0) @binding(3) var<storage, read> info: array<u32>;
+
+struct Pos {
+    x: u32,
+    i: u32,
+    s: u32,
+    valid: bool,
+}
+
+// Offsets of index element `e` (row-major over the index shape): in the indexed tensor (with
+// the index value along d), in the index, and in src.
+fn position(e: u32) -> Pos {
+    var rem = e;
+    let nd = info[1];
+    let d = info[2];
+    var p = Pos(info[3], info[4], info[6], true);
+    var along = 0u;
+    for (var k = 0u; k < nd; k++) {
+        let dd = nd - 1u - k;
+        let s = info[16u + dd];
+        let c = rem % s;
+        rem = rem / s;
+        p.i += c * info[32u + dd];
+        p.s += c * info[40u + dd];
+        if (dd != d) {
+            p.x += c * info[24u + dd];
+        }
+    }
+    let lo = idx[2u * p.i];
+    let hi = idx[2u * p.i + 1u];
+    let size = info[5];
+    if (hi == 0u && lo < size) {
+        along = lo;
+    } else if (hi == 0xffffffffu && (lo & 0x80000000u) != 0u && (0u - lo) <= size) {
+        along = size - (0u - lo);
+    } else {
+        p.valid = false;
+    }
+    p.x += along * info[24u + d];
+    return p;
+}
+
+// out[e] = x[... index[e] along d ...] (4-byte elements; out contiguous from 0).
+@compute @workgroup_size(256, 1, 1)
+fn gather_main(@builtin(global_invocation_id) gid: vec3<u32>, @builtin(num_workgroups) nwg: vec3<u32>) {
+    let e = linear_id(gid, nwg);
+    if (e >= info[0]) {
+        return;
+    }
+    let p = position(e);
+    var v = 0x7fc00000u;
+    if (p.valid) {
+        v = x0[p.x];
+    }
+    atomicStore(&out[e], v);
+}
+
+// out[... index[e] along d ...] += src[e] (float32), by compare-and-swap.
+@compute @workgroup_size(256, 1, 1)
+fn scatter_add_main(@builtin(global_invocation_id) gid: vec3<u32>, @builtin(num_workgroups) nwg: vec3<u32>) {
+    let e = linear_id(gid, nwg);
+    if (e >= info[0]) {
+        return;
+    }
+    let p = position(e);
+    if (!p.valid) {
+        return;
+    }
+    let v = f(x0[p.s]);
+    var old = atomicLoad(&out[p.x]);
+    loop {
+        let r = atomicCompareExchangeWeak(&out[p.x], old, u(f(old) + v));
+        if (r.exchanged) {
+            break;
+        }
+        old = r.old_value;
+    }
+}
