@@ -472,3 +472,37 @@ def test_cross_entropy_nll_forward_backward(kw):
     with pytest.raises(IndexError, match="out of bounds"):
         F.cross_entropy(x.to(GPU), torch.tensor([0, 9, 0, 0, 0, 0, 0]).to(GPU))
 
+
+@needs_gpu
+@pytest.mark.parametrize("opt", ["SGD", "Adam"])
+def test_train_mlp_matches_cpu(opt):
+    """The seed MLP (Linear-ReLU-Linear) trained a few steps with cross-entropy on int64 labels
+    reaches the same loss on the GPU as on the CPU."""
+    torch.manual_seed(0)
+    x = torch.randn(64, 10)
+    y = (x[:, 0] > 0).long() + (x[:, 1] > 0).long()
+    state = torch.nn.Sequential(torch.nn.Linear(10, 32), torch.nn.ReLU(), torch.nn.Linear(32, 3)).state_dict()
+
+    def train(dev):
+        model = torch.nn.Sequential(torch.nn.Linear(10, 32), torch.nn.ReLU(), torch.nn.Linear(32, 3))
+        model.load_state_dict(state)
+        model.to(dev)
+        o = torch.optim.SGD(model.parameters(), lr=0.1, momentum=0.9) if opt == "SGD" else \
+            torch.optim.Adam(model.parameters(), lr=0.01)
+        xd, yd = x.to(dev), y.to(dev)
+        losses = []
+        for _ in range(8):
+            o.zero_grad()
+            loss = F.cross_entropy(model(xd), yd)
+            loss.backward()
+            o.step()
+            losses.append(loss.item())
+        assert all(p.device.type == dev.split(":")[0] for p in model.parameters())
+        return losses, model
+
+    gl, gm = train(GPU)
+    cl, cm = train("cpu")
+    np.testing.assert_allclose(gl, cl, rtol=1e-4, atol=1e-5)
+    assert gl[-1] < gl[0]
+    for a, b in zip(gm.parameters(), cm.parameters()):
+        np.testing.assert_allclose(_np(a), _np(b), rtol=1e-3, atol=1e-5)
