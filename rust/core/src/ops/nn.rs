@@ -103,7 +103,6 @@ impl Tensor {
 
     /// Clamps to [min, max] (either bound optional); NaN stays NaN.
     pub fn clamp(&self, min: Option<f64>, max: Option<f64>) -> Result<Tensor> {
-        crate::gpu::cpu_only("clamp", &[self])?;
         if min.is_none() && max.is_none() {
             return Err(Error::Value("torch.clamp: At least one of 'min' or 'max' must not be None".into()));
         }
@@ -121,7 +120,7 @@ impl Tensor {
         if let (Some(lo), Some(hi)) = (min, max) {
             if lo > hi {
                 // PyTorch sets everything to max when min > max.
-                out = Tensor::full_dtype(x.shape(), hi, dt)?;
+                out = Tensor::full_dtype(x.shape(), hi, dt)?.to_device(x.device())?;
             }
         }
         if !dt.is_float() {
@@ -131,7 +130,7 @@ impl Tensor {
         rec.save(&x);
         Ok(rec.finish(out, false, move |ctx, g| {
             let x = ctx.saved(0)?;
-            let mut mask = Tensor::full(x.shape(), true)?;
+            let mut mask = Tensor::full(x.shape(), true)?.to_device(x.device())?;
             if let Some(lo) = min {
                 mask = mask.binary(BinaryOp::LogicalAnd, &x.binary(BinaryOp::Ge, &Tensor::wrapped_scalar(lo))?)?;
             }
@@ -167,10 +166,13 @@ impl Tensor {
                 let mut out = try_vec::<T>(n * g.rows * g.l, T::from_f64(pad_value))?;
                 let pad = T::from_f64(pad_value);
                 if g.l > 0 {
-                    out.par_chunks_mut(g.l).enumerate().for_each(|(chunk, dst)| {
+                    // Runs are small (oh*ow values): hand rayon batches of them.
+                    out.par_chunks_mut(g.l).with_min_len(64).enumerate().for_each(|(chunk, dst)| {
                         let (b, r) = g.sample_and_row(chunk);
                         let (ci, ki, kj) = (r / (w.kernel.0 * w.kernel.1), (r / w.kernel.1) % w.kernel.0, r % w.kernel.1);
                         let plane = &x[(b * c + ci) * h * wd..(b * c + ci + 1) * h * wd];
+                        let (lo, hi) = g.valid_cols(kj);
+                        let x0 = (lo * w.stride.1 + kj * w.dilation.1) as isize - w.padding.1 as isize;
                         for oy in 0..oh {
                             let row = &mut dst[oy * ow..(oy + 1) * ow];
                             let iy = (oy * w.stride.0 + ki * w.dilation.0) as isize - w.padding.0 as isize;
@@ -179,10 +181,8 @@ impl Tensor {
                                 continue;
                             }
                             let src = &plane[iy as usize * wd..(iy as usize + 1) * wd];
-                            let (lo, hi) = g.valid_cols(kj);
                             row[..lo].fill(pad);
                             row[hi.max(lo)..].fill(pad);
-                            let x0 = (lo * w.stride.1 + kj * w.dilation.1) as isize - w.padding.1 as isize;
                             if w.stride.1 == 1 && hi > lo {
                                 row[lo..hi].copy_from_slice(&src[x0 as usize..x0 as usize + hi - lo]);
                             } else {
@@ -235,7 +235,7 @@ impl Tensor {
                 let cols = self.contiguous_data::<T>();
                 let mut out = try_vec::<T>(n * c * h * wd, T::zero())?;
                 if h * wd > 0 && g.l > 0 {
-                    out.par_chunks_mut(h * wd).enumerate().for_each(|(plane_id, plane)| {
+                    out.par_chunks_mut(h * wd).with_min_len(8).enumerate().for_each(|(plane_id, plane)| {
                         let (b, ci) = (plane_id / c, plane_id % c);
                         for ki in 0..w.kernel.0 {
                             for kj in 0..w.kernel.1 {
