@@ -238,7 +238,7 @@ def test_mixed_device_errors():
 def test_unsupported_ops_raise_not_implemented():
     g = torch.randn(4, 3).to("gpu")
     for name, f in [("cumsum", lambda: g.cumsum(0)), ("scatter", lambda: g.scatter(0, torch.tensor([[0]]).to("gpu"), 1.0)),
-                    ("cat", lambda: torch.cat([g, g])), ("prod", lambda: g.prod()), ("argmax", lambda: g.argmax()),
+                    ("flip", lambda: g.flip(0)), ("prod", lambda: g.prod()), ("argmax", lambda: g.argmax()),
                     ("max_pool2d", lambda: F.max_pool2d(g.view(1, 1, 4, 3), 2))]:
         with pytest.raises(NotImplementedError, match="gpu:0"):
             f()
@@ -506,3 +506,37 @@ def test_train_mlp_matches_cpu(opt):
     assert gl[-1] < gl[0]
     for a, b in zip(gm.parameters(), cm.parameters()):
         np.testing.assert_allclose(_np(a), _np(b), rtol=1e-3, atol=1e-5)
+
+
+@needs_gpu
+def test_clamp_cat_pad_with_grads():
+    torch.manual_seed(3)
+    a = torch.randn(3, 4)
+    a[0, 0] = float("nan")
+    b = torch.randn(3, 2)
+    c = torch.randn(3, 4).t().contiguous().t()  # strided
+
+    def run(dev):
+        aa, bb, cc = (t.to(dev).requires_grad_(True) for t in (a, b, c))
+        outs = [aa.clamp(-0.5, 0.7), aa.clamp(min=0.1), torch.clamp(aa, max=-0.2), aa.clamp(1.0, -1.0),
+                torch.cat([aa, bb, cc], 1), torch.cat([aa, cc.t().t()], 0), torch.cat([aa.t(), bb.t()], 0),
+                F.pad(aa, (1, 2)), F.pad(cc, (0, 1, 2, 0), value=3.5), F.pad(aa, (-1, 1, 1, -2))]
+        total = sum((torch.where(torch.isnan(o), 0.0, o) * (k + 1)).sum()
+                    for k, o in enumerate(outs))
+        total.backward()
+        return outs, aa.grad, bb.grad, cc.grad
+
+    g = run(GPU)
+    r = run("cpu")
+    for x, y in zip(g[0], r[0]):
+        _close(x, y)
+    for x, y in zip(g[1:], r[1:]):
+        _close(x, y)
+    # int64 and bool pieces, and mixed devices
+    i = torch.arange(6).view(2, 3)
+    assert torch.cat([i.to(GPU), i.to(GPU)], 1).cpu().tolist() == torch.cat([i, i], 1).tolist()
+    assert F.pad(i.to(GPU), (1, 1), value=-4).cpu().tolist() == F.pad(i, (1, 1), value=-4).tolist()
+    m = i > 2
+    assert torch.cat([m.to(GPU), m.to(GPU)]).cpu().tolist() == torch.cat([m, m]).tolist()
+    with pytest.raises(RuntimeError, match="same device"):
+        torch.cat([a.to(GPU), b])

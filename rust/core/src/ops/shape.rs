@@ -8,7 +8,7 @@ use crate::tensor::Tensor;
 impl Tensor {
     /// Joins tensors along an existing dim.
     pub fn cat(tensors: &[Tensor], dim: i64) -> Result<Tensor> {
-        crate::gpu::cpu_only("cat", &tensors.iter().collect::<Vec<_>>())?;
+        let device = crate::gpu::op_device(&tensors.iter().filter(|t| t.ndim() > 0).collect::<Vec<_>>())?;
         if tensors.is_empty() {
             return Err(Error::Value("torch.cat(): expected a non-empty list of Tensors".into()));
         }
@@ -43,7 +43,7 @@ impl Tensor {
         let dt = result_type(&parts.iter().map(|t| crate::dtype::Operand::Dim(t.dtype())).collect::<Vec<_>>());
         let mut shape = first.shape().to_vec();
         shape[d] = parts.iter().map(|t| t.shape()[d]).sum();
-        let out = Tensor::zeros(&shape, dt)?;
+        let out = Tensor::zeros_on(&shape, dt, device)?;
         let mut start = 0;
         for t in &parts {
             let len = t.shape()[d];
@@ -109,7 +109,6 @@ impl Tensor {
     /// Constant padding with PyTorch's `F.pad` order (last dim first: left, right, ...).
     /// Negative amounts crop.
     pub fn pad(&self, pads: &[i64], value: f64) -> Result<Tensor> {
-        crate::gpu::cpu_only("constant_pad_nd", &[self])?;
         if pads.len() % 2 != 0 {
             return Err(Error::Value("Padding length must be divisible by 2".into()));
         }
@@ -141,7 +140,10 @@ impl Tensor {
             src = src.narrow(d as i64, crop_lo.min(self.shape()[d] as i64), keep)?;
             dst_ranges.push((d, lo.max(0) as usize, keep as usize));
         }
-        let out = Tensor::full_dtype(&out_shape, value, self.dtype())?;
+        let out = match self.device() {
+            crate::Device::Cpu => Tensor::full_dtype(&out_shape, value, self.dtype())?,
+            d => crate::gpu::ops::full(&out_shape, value, self.dtype(), d)?,
+        };
         let mut l = out.layout().clone();
         for &(d, start, len) in &dst_ranges {
             l = l.slice(d, start, start + len, 1);
