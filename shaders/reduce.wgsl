@@ -83,3 +83,55 @@ fn reduce_main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) n
         out[g] = u(part[0]);
     }
 }
+
+// argmax (OP 1) / argmin (OP 2) over each row (one workgroup per row, no chunks): the index
+// of the first maximum/minimum, a NaN counting as the extreme (the first NaN wins), written
+// as an int64 (low, high) word pair.
+var<workgroup> part_i: array<u32, 256>;
+
+// Whether (vb, ib) beats (va, ia).
+fn arg_better(va: f32, ia: u32, vb: f32, ib: u32) -> bool {
+    let a_nan = is_nan_bits(u(va));
+    let b_nan = is_nan_bits(u(vb));
+    if (a_nan) {
+        return b_nan && ib < ia;
+    }
+    if (b_nan) {
+        return true;
+    }
+    if (OP == 1u && vb > va) || (OP == 2u && vb < va) {
+        return true;
+    }
+    return vb == va && ib < ia;
+}
+
+@compute @workgroup_size(256, 1, 1)
+fn argreduce_main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec3<u32>, @builtin(local_invocation_index) lid: u32) {
+    let row = wid.x + wid.y * nwg.x;
+    let inner = info[1];
+    var best = identity();
+    var bi = 0xffffffffu;
+    if (row < info[0]) {
+        for (var j = lid; j < inner; j += WG) {
+            let v = f(x[element_offset(row * inner + j)]);
+            if (arg_better(best, bi, v, j)) {
+                best = v;
+                bi = j;
+            }
+        }
+    }
+    part[lid] = best;
+    part_i[lid] = bi;
+    workgroupBarrier();
+    for (var s = WG / 2u; s > 0u; s = s / 2u) {
+        if (lid < s && arg_better(part[lid], part_i[lid], part[lid + s], part_i[lid + s])) {
+            part[lid] = part[lid + s];
+            part_i[lid] = part_i[lid + s];
+        }
+        workgroupBarrier();
+    }
+    if (lid == 0u && row < info[0]) {
+        out[2u * row] = part_i[0];
+        out[2u * row + 1u] = 0u;
+    }
+}

@@ -238,7 +238,7 @@ def test_mixed_device_errors():
 def test_unsupported_ops_raise_not_implemented():
     g = torch.randn(4, 3).to("gpu")
     for name, f in [("cumsum", lambda: g.cumsum(0)), ("scatter", lambda: g.scatter(0, torch.tensor([[0]]).to("gpu"), 1.0)),
-                    ("flip", lambda: g.flip(0)), ("prod", lambda: g.prod()), ("argmax", lambda: g.argmax()),
+                    ("flip", lambda: g.flip(0)), ("prod", lambda: g.prod()), ("nonzero", lambda: g.nonzero()),
                     ("max_pool2d", lambda: F.max_pool2d(g.view(1, 1, 4, 3), 2))]:
         with pytest.raises(NotImplementedError, match="gpu:0"):
             f()
@@ -540,3 +540,33 @@ def test_clamp_cat_pad_with_grads():
     assert torch.cat([m.to(GPU), m.to(GPU)]).cpu().tolist() == torch.cat([m, m]).tolist()
     with pytest.raises(RuntimeError, match="same device"):
         torch.cat([a.to(GPU), b])
+
+
+@needs_gpu
+def test_argmax_argmin_max_dim_with_grads():
+    torch.manual_seed(4)
+    x = torch.randn(5, 300, 3)
+    x[1, 7, 0] = float("nan")
+    x[1, 100, 0] = float("nan")
+    x[2, :, 1] = 1.0  # ties: the first index wins
+    g = x.to(GPU)
+    for dim in (0, 1, 2, -1):
+        for m in ("argmax", "argmin"):
+            got = getattr(g, m)(dim)
+            assert got.dtype == torch.int64 and got.cpu().tolist() == getattr(x, m)(dim).tolist(), (m, dim)
+    assert g.argmax().item() == x.argmax().item() and g.argmin(keepdim=True).shape == x.argmin(keepdim=True).shape
+    y = torch.randn(4, 6)
+
+    def run(dev):
+        yy = y.to(dev).requires_grad_(True)
+        v1, i1 = yy.max(1)
+        v0, i0 = yy.min(0, keepdim=True)
+        (v1 * torch.arange(4).float().to(dev)).sum().backward()
+        (v0 * 2).sum().backward()
+        return v1, i1, v0, i0, yy.grad
+
+    for a, b in zip(run(GPU), run("cpu")):
+        if a.dtype == torch.int64:
+            assert a.cpu().tolist() == b.tolist()
+        else:
+            _close(a, b)

@@ -557,6 +557,78 @@ fn reduce_pass(x: &Tensor, shape: &[usize], strides: &[usize], offset: usize, co
     reduce_pass(&partial, &[rows * chunks], &[1], 0, true, rows, chunks, op, out)
 }
 
+/// Indices (int64) of the first max (`max`) or min along `d` of a float32 tensor; NaN counts as
+/// the extreme, as on the CPU. One workgroup per row.
+fn arg_reduce(x: &Tensor, ds: &[usize], keepdim: bool, max: bool) -> Result<Tensor> {
+    let dev = x.device();
+    let nd = x.ndim();
+    let mut order: Vec<usize> = (0..nd).filter(|d| !ds.contains(d)).collect();
+    order.extend(ds.iter().copied());
+    let moved = x.layout().permute(&order)?;
+    let rows: usize = (0..nd).filter(|d| !ds.contains(d)).map(|d| x.shape()[d]).product();
+    let inner: usize = ds.iter().map(|&d| x.shape()[d]).product();
+    let out_shape: Vec<usize> = (0..nd)
+        .filter_map(|d| if ds.contains(&d) { keepdim.then_some(1) } else { Some(x.shape()[d]) })
+        .collect();
+    let (sh, st) = coalesce(&moved.shape, std::slice::from_ref(&moved.strides));
+    if sh.len() > MAX_DIMS {
+        return Err(Error::NotImplemented(format!("argmax on {dev}: more than {MAX_DIMS} dims after merging")));
+    }
+    let out = empty(&out_shape, DType::I64, dev)?;
+    if rows == 0 {
+        return Ok(out);
+    }
+    let mut info = vec![0u32; 32];
+    info[0] = u32_of(rows, "rows")?;
+    info[1] = u32_of(inner, "row length")?;
+    info[4] = sh.len() as u32;
+    info[5] = u32_of(moved.offset, "offset")?;
+    info[6] = u32::from(sh.len() <= 1 && st[0].first().copied().unwrap_or(1) == 1);
+    u32_of(x.storage().len(), "storage length")?;
+    for d in 0..sh.len() {
+        info[16 + d] = sh[d] as u32;
+        info[24 + d] = u32_of(st[0][d], "stride")?;
+    }
+    let consts = [("OP", if max { 1.0 } else { 2.0 })];
+    let k = Kernel { shader: &REDUCE, entry: "argreduce_main", constants: &consts, inputs: 1 };
+    context()?.dispatch(&k, &[Some(buffer(x))], buffer(&out), &info, split_groups(rows)?)?;
+    Ok(out)
+}
+
+/// `max(dim)`/`min(dim)` on the GPU: values and int64 indices; the gradient goes to the index
+/// (MaxBackward0/MinBackward0, as on the CPU).
+pub fn max_dim(x: &Tensor, dim: i64, keepdim: bool, max: bool) -> Result<(Tensor, Tensor)> {
+    let name = if max { "max" } else { "min" };
+    let d = crate::layout::wrap_dim(dim, x.ndim())?;
+    if x.ndim() > 0 && x.shape()[d] == 0 {
+        return Err(Error::Index(format!("{name}(): Expected reduction dim {d} to have non-zero size.")));
+    }
+    if x.dtype() != DType::F32 {
+        return Err(dtype_error(if max { "max.dim / argmax" } else { "min.dim / argmin" }, x.dtype(), x.device()));
+    }
+    let ds = if x.ndim() == 0 { vec![] } else { vec![d] };
+    let indices = arg_reduce(x, &ds, keepdim, max)?;
+    let values = if x.ndim() == 0 {
+        contiguous(&x.detach())?
+    } else {
+        let idx = if keepdim { indices.clone() } else { indices.unsqueeze(d as i64)? };
+        let v = super::index::gather(&x.detach(), d as i64, &idx)?;
+        if keepdim { v } else { v.squeeze(Some(&[d as i64]))? }
+    };
+    let Some(rec) = Recorder::new(if max { "MaxBackward0" } else { "MinBackward0" }, &[x]) else { return Ok((values, indices)) };
+    let src = x.shape().to_vec();
+    let idx = indices.clone();
+    let values = rec.finish(values, false, move |_, g| {
+        if src.is_empty() {
+            return Ok(vec![Some(g.reshape_usize(&[])?)]);
+        }
+        let (g, i) = if keepdim { (g.clone(), idx.clone()) } else { (g.unsqueeze(d as i64)?, idx.unsqueeze(d as i64)?) };
+        let zeros = full(&src, 0.0, g.dtype(), g.device())?;
+        Ok(vec![Some(super::index::scatter_add(&zeros, d as i64, &i, &g)?)])
+    });
+    Ok((values, indices))
+}
+
 /// `any`/`all` on the GPU: the max/min of the values as 0/1 floats.
 pub fn any_all(x: &Tensor, dims: Option<&[i64]>, keepdim: bool, any: bool) -> Result<Tensor> {
     let ds = crate::ops::reduce::reduce_dims(dims, x.ndim())?;

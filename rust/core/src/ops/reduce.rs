@@ -260,7 +260,7 @@ impl Tensor {
 
     /// `max(dim)`/`min(dim)`: values and int64 indices; the gradient goes to the index.
     pub fn max_dim(&self, dim: i64, keepdim: bool, max: bool) -> Result<(Tensor, Tensor)> {
-        crate::gpu::cpu_only("max.dim", &[self])?;
+        if self.device().is_gpu() { return crate::gpu::ops::max_dim(self, dim, keepdim, max); }
         let d = wrap_dim(dim, self.ndim())?;
         let ds = if self.ndim() == 0 { vec![] } else { vec![d] };
         if self.ndim() > 0 && self.shape()[d] == 0 {
@@ -299,7 +299,6 @@ impl Tensor {
 
     /// `argmax`/`argmin`; with no dim, the index into the flattened tensor.
     pub fn argmax(&self, dim: Option<i64>, keepdim: bool, max: bool) -> Result<Tensor> {
-        crate::gpu::cpu_only("argmax", &[self])?;
         let name = if max { "argmax" } else { "argmin" };
         match dim {
             None => {
