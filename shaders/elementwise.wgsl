@@ -343,7 +343,42 @@ fn f32_to_i64(x: f32) -> vec2<u32> {
     return r;
 }
 
-// Comparisons of two int64 operands (op codes 20..25 as in binary_op) -> bool words.
+// The full 64-bit product of two u32 words, as (low, high), through 16-bit halves.
+fn mul32_wide(x: u32, y: u32) -> vec2<u32> {
+    let xl = x & 0xffffu;
+    let xh = x >> 16u;
+    let yl = y & 0xffffu;
+    let yh = y >> 16u;
+    let ll = xl * yl;
+    let lh = xl * yh;
+    let hl = xh * yl;
+    let mid = (ll >> 16u) + (lh & 0xffffu) + (hl & 0xffffu);
+    return vec2<u32>((ll & 0xffffu) | (mid << 16u), xh * yh + (lh >> 16u) + (hl >> 16u) + (mid >> 16u));
+}
+
+// Wrapping int64 arithmetic (op codes as in binary_op): 0 add, 1 sub, 2 mul, 5 maximum,
+// 6 minimum.
+fn arith64(a: vec2<u32>, b: vec2<u32>) -> vec2<u32> {
+    switch OP {
+        case 0u: {
+            let lo = a.x + b.x;
+            return vec2<u32>(lo, a.y + b.y + select(0u, 1u, lo < a.x));
+        }
+        case 1u: {
+            let lo = a.x - b.x;
+            return vec2<u32>(lo, a.y - b.y - select(0u, 1u, a.x < b.x));
+        }
+        case 2u: {
+            let p = mul32_wide(a.x, b.x);
+            return vec2<u32>(p.x, p.y + a.x * b.y + a.y * b.x);
+        }
+        case 5u: { return select(b, a, cmp64(a, b) >= 0); }
+        default: { return select(b, a, cmp64(a, b) <= 0); }
+    }
+}
+
+// Two int64 operands: comparisons (op codes 20..25 as in binary_op) -> bool words;
+// arithmetic (op codes below 20, see arith64) -> int64.
 @compute @workgroup_size(256, 1, 1)
 fn binary64_main(@builtin(global_invocation_id) gid: vec3<u32>, @builtin(num_workgroups) nwg: vec3<u32>) {
     let i = linear_id(gid, nwg);
@@ -351,6 +386,12 @@ fn binary64_main(@builtin(global_invocation_id) gid: vec3<u32>, @builtin(num_wor
         return;
     }
     let o = offsets(i);
+    if (OP < 20u) {
+        let v = arith64(load64_0(o.o0), load64_1(o.o1));
+        out[2u * o.oo] = v.x;
+        out[2u * o.oo + 1u] = v.y;
+        return;
+    }
     let c = cmp64(load64_0(o.o0), load64_1(o.o1));
     var r = false;
     switch OP {

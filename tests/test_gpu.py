@@ -243,7 +243,7 @@ def test_unsupported_ops_raise_not_implemented():
         with pytest.raises(NotImplementedError, match="gpu:0"):
             f()
     with pytest.raises(NotImplementedError, match="int64"):
-        torch.arange(4).to("gpu") + 1
+        torch.arange(4).to("gpu") // 2
 
 
 @needs_gpu
@@ -414,7 +414,7 @@ def test_int64_casts_comparisons_where_exact():
     assert m.any().item() is True and m.all().item() is False
     assert m.sum().item() == (t > 0).sum().item() and m.sum().dtype == torch.int64
     with pytest.raises(NotImplementedError, match="int64"):
-        g + 1
+        g // 3
 
 
 @needs_gpu
@@ -570,3 +570,28 @@ def test_argmax_argmin_max_dim_with_grads():
             assert a.cpu().tolist() == b.tolist()
         else:
             _close(a, b)
+
+
+@needs_gpu
+def test_int64_arithmetic_exact_and_its_users():
+    rng = np.random.default_rng(1)
+    a = [int(v) for v in rng.integers(-2**63, 2**63 - 1, 300, dtype=np.int64)] + [2**32 - 1, -1, 0, 2**31, 123456789]
+    b = [int(v) for v in rng.integers(-2**40, 2**40, 300, dtype=np.int64)] + [1, -1, 5, 2**33 + 7, -987654321]
+    ta, tb = torch.tensor(a), torch.tensor(b)
+    ga, gb = ta.to(GPU), tb.to(GPU)
+    for op, ref in (("add", np.add), ("sub", np.subtract), ("mul", np.multiply), ("maximum", np.maximum),
+                    ("minimum", np.minimum)):
+        got = getattr(torch, op)(ga, gb)
+        assert got.dtype == torch.int64
+        # wrapping 64-bit arithmetic, as numpy's (and the CPU's)
+        assert got.cpu().tolist() == ref(np.array(a), np.array(b)).tolist(), op
+    assert (ga[:5] * 3 - 7).cpu().tolist() == (ta[:5] * 3 - 7).tolist()
+    assert (ga[:5] + (ga[:5] > 0)).cpu().tolist() == (ta[:5] + (ta[:5] > 0)).tolist()
+    # integer indexing (negative indices wrap with int64 arithmetic) and BatchNorm's counter
+    g = torch.randn(4, 6).to(GPU)
+    i = torch.tensor([0, 2, -1, 1])
+    _close(g[i.to(GPU)], g.cpu()[i])
+    bn = torch.nn.BatchNorm1d(6).to(GPU)
+    bn(g)
+    bn(g)
+    assert bn.num_batches_tracked.item() == 2 and bn.num_batches_tracked.device.type == "gpu"

@@ -368,9 +368,10 @@ pub fn binary(op: BinaryOp, a: &Tensor, b: &Tensor) -> Result<Tensor> {
     let logical = matches!(op, LogicalAnd | LogicalOr | LogicalXor);
     let bitwise = matches!(op, BitAnd | BitOr | BitXor);
     let comparison = matches!(op, Eq | Ne | Lt | Le | Gt | Ge);
-    if comparison && common == DType::I64 {
+    if common == DType::I64 && (comparison || matches!(op, Add | Sub | Mul | Maximum | Minimum)) {
         let (oa, ob) = (operand64(a, op.name())?, operand64(b, op.name())?);
-        return elementwise("binary64_main", binary_code(op), &[oa, ob], &shape, DType::Bool, dev);
+        let out_dt = if comparison { DType::Bool } else { DType::I64 };
+        return elementwise("binary64_main", binary_code(op), &[oa, ob], &shape, out_dt, dev);
     }
     let (dt, out_dt) = if logical || (bitwise && common == DType::Bool) {
         (DType::Bool, DType::Bool)
