@@ -595,3 +595,32 @@ def test_int64_arithmetic_exact_and_its_users():
     bn(g)
     bn(g)
     assert bn.num_batches_tracked.item() == 2 and bn.num_batches_tracked.device.type == "gpu"
+
+
+@needs_gpu
+def test_dropout_tril_clip_grad_norm_on_gpu():
+    torch.manual_seed(5)
+    x = torch.randn(8, 9)
+    g = x.to(GPU)
+    torch.manual_seed(7)
+    d = F.dropout(g, 0.4, True)
+    torch.manual_seed(7)
+    _close(d, F.dropout(x, 0.4, True))
+    assert F.dropout2d(torch.randn(2, 3, 4, 4).to(GPU), 0.5, True).device.type == "gpu"
+    for k in (-1, 0, 2):
+        _close(torch.tril(g, k), torch.tril(x, k))
+        _close(torch.triu(g, k), torch.triu(x, k))
+
+    def run(dev):
+        torch.manual_seed(0)
+        m = torch.nn.Sequential(torch.nn.Linear(9, 5), torch.nn.Tanh(), torch.nn.Linear(5, 2))
+        m.to(dev)
+        (m(x.to(dev)) ** 2).sum().backward()
+        n = torch.nn.utils.clip_grad_norm_(m.parameters(), 0.5)
+        return n, [p.grad for p in m.parameters()]
+
+    gn, gg = run(GPU)
+    cn, cg = run("cpu")
+    np.testing.assert_allclose(gn.item(), cn.item(), rtol=1e-5)
+    for a, b in zip(gg, cg):
+        _close(a, b)

@@ -1195,14 +1195,14 @@ def trace(input):
 
 
 def tril(input, diagonal=0):
-    r = arange(input.shape[-2]).unsqueeze(1)
-    c = arange(input.shape[-1]).unsqueeze(0)
+    r = arange(input.shape[-2], device=input.device).unsqueeze(1)
+    c = arange(input.shape[-1], device=input.device).unsqueeze(0)
     return where(c - r <= diagonal, input, zeros((), dtype=input.dtype))
 
 
 def triu(input, diagonal=0):
-    r = arange(input.shape[-2]).unsqueeze(1)
-    c = arange(input.shape[-1]).unsqueeze(0)
+    r = arange(input.shape[-2], device=input.device).unsqueeze(1)
+    c = arange(input.shape[-1], device=input.device).unsqueeze(0)
     return where(c - r >= diagonal, input, zeros((), dtype=input.dtype))
 
 

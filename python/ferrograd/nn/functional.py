@@ -152,6 +152,8 @@ def dropout(input, p=0.5, training=True, inplace=False):
     if p == 1:
         return _inplace_result(input, input * 0.0, inplace)
     keep = _core.bernoulli_mask(list(input.shape), 1.0 - p, input._dtype)
+    if input.device.type != "cpu":
+        keep = keep.to(input.device)  # drawn by the host generator, as torch.rand(device=...) is
     return _inplace_result(input, input * keep * (1.0 / (1.0 - p)), inplace)
 
 
@@ -164,6 +166,8 @@ def dropout2d(input, p=0.5, training=True, inplace=False):
         return _inplace_result(input, input * 0.0, inplace)
     shape = list(input.shape[:2]) + [1] * (input.ndim - 2)
     keep = _core.bernoulli_mask(shape, 1.0 - p, input._dtype)
+    if input.device.type != "cpu":
+        keep = keep.to(input.device)
     return _inplace_result(input, input * keep * (1.0 / (1.0 - p)), inplace)
 
 

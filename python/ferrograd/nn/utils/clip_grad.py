@@ -27,7 +27,9 @@ def get_total_norm(tensors, norm_type=2.0, error_if_nonfinite=False, foreach=Non
             norms = [t.detach().abs().max() for t in tensors]
             total_norm = norms[0] if len(norms) == 1 else T.max(T.stack(norms))
         else:
-            norms = [T.norm(t.detach().reshape(-1).double(), norm_type) for t in tensors]
+            # float64 partial norms on the CPU; the GPU kernels are float32 only
+            norms = [T.norm(t.detach().reshape(-1).double() if t.device.type == "cpu" else t.detach().reshape(-1),
+                            norm_type) for t in tensors]
             total_norm = T.norm(T.stack(norms), norm_type).to(tensors[0].dtype)
     if error_if_nonfinite and bool((total_norm.isnan() | total_norm.isinf()).item()):
         raise RuntimeError(
