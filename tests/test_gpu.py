@@ -624,3 +624,14 @@ def test_dropout_tril_clip_grad_norm_on_gpu():
     np.testing.assert_allclose(gn.item(), cn.item(), rtol=1e-5)
     for a, b in zip(gg, cg):
         _close(a, b)
+
+
+@needs_gpu
+def test_one_hot_on_gpu():
+    y = torch.tensor([[0, 3], [2, 1]])
+    for n in (-1, 5):
+        got = F.one_hot(y.to(GPU), n)
+        assert got.device.type == "gpu" and got.dtype == torch.int64
+        assert got.cpu().tolist() == F.one_hot(y, n).tolist()
+    with pytest.raises(RuntimeError, match="smaller than num_classes"):
+        F.one_hot(y.to(GPU), 3)

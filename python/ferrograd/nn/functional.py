@@ -205,10 +205,14 @@ def one_hot(tensor, num_classes=-1):
         raise RuntimeError("one_hot is only applicable to index tensor of type LongTensor.")
     if tensor.numel() and (tensor < 0).any().item():
         raise RuntimeError("Class values must be non-negative.")
+    gpu = tensor.device.type != "cpu"
     if num_classes == -1:
-        num_classes = int(tensor.max().item()) + 1 if tensor.numel() else 0
+        # (the largest class is read back to size the output; on the GPU from the host copy)
+        num_classes = int((tensor.cpu() if gpu else tensor).max().item()) + 1 if tensor.numel() else 0
     elif tensor.numel() and (tensor >= num_classes).any().item():
         raise RuntimeError("Class values must be smaller than num_classes.")
+    if gpu:
+        return (tensor.unsqueeze(-1) == T.arange(num_classes, device=tensor.device)).to(int64)
     out = T.zeros(list(tensor.shape) + [num_classes], dtype=int64)
     return T.scatter(out, -1, tensor.unsqueeze(-1), 1)
 
