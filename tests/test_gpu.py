@@ -635,3 +635,24 @@ def test_one_hot_on_gpu():
         assert got.cpu().tolist() == F.one_hot(y, n).tolist()
     with pytest.raises(RuntimeError, match="smaller than num_classes"):
         F.one_hot(y.to(GPU), 3)
+
+
+@needs_gpu
+@pytest.mark.parametrize("kw", [dict(), dict(stride=2, padding=1), dict(padding=2, dilation=2),
+                                dict(stride=(2, 1), padding=(0, 1), groups=3, bias=False)])
+def test_conv2d_and_im2col_users_with_grads(kw):
+    torch.manual_seed(0)
+    x = torch.randn(2, 3, 9, 8)
+    conv = torch.nn.Conv2d(3, 6, 3, **kw)
+
+    def run(dev):
+        m = torch.nn.Conv2d(3, 6, 3, **kw)
+        m.load_state_dict(conv.state_dict())
+        m.to(dev)
+        xx = x.to(dev).requires_grad_(True)
+        outs = [m(xx), F.avg_pool2d(xx, 2), F.unfold(xx, 3, padding=1), F.fold(F.unfold(xx, 2), (9, 8), 2)]
+        sum((o * o).sum() for o in outs).backward()
+        return outs + [xx.grad, m.weight.grad]
+
+    for a, b in zip(run(GPU), run("cpu")):
+        _close(a, b, rtol=1e-4, atol=1e-4)

@@ -4,6 +4,7 @@
 //!
 //! No op falls back to the CPU silently: an op without a GPU kernel returns
 //! `Error::NotImplemented` naming the op and the device (see `cpu_only`).
+pub mod conv;
 pub mod index;
 pub mod ops;
 pub mod optim;
@@ -21,8 +22,8 @@ pub static SOFTMAX: Shader = Shader { name: "softmax", body: include_str!("../..
 pub static MATMUL: Shader = Shader { name: "matmul", body: include_str!("../../../../shaders/matmul.wgsl") };
 
 /// Every shader, for validation tests.
-pub fn shaders() -> [&'static Shader; 6] {
-    [&ELEMENTWISE, &REDUCE, &SOFTMAX, &MATMUL, &optim::OPTIM, &index::INDEX]
+pub fn shaders() -> [&'static Shader; 7] {
+    [&ELEMENTWISE, &REDUCE, &SOFTMAX, &MATMUL, &optim::OPTIM, &index::INDEX, &conv::CONV]
 }
 
 /// Number of usable GPU devices (the runtime drives one: the best adapter, or the one the

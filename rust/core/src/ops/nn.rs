@@ -145,7 +145,7 @@ impl Tensor {
     /// [C*kh*kw, N*L] (`batch_major` true: one gemm then covers the whole batch), padding
     /// with `pad_value`.
     pub fn im2col(&self, w: Window, pad_value: f64, batch_major: bool) -> Result<Tensor> {
-        crate::gpu::cpu_only("im2col", &[self])?;
+        if self.device().is_gpu() { return crate::gpu::conv::im2col(self, w, pad_value, batch_major); }
         if self.ndim() != 4 {
             return Err(Error::Shape(format!(
                 "Expected 4D (batched) input to unfold, but got input of size: {:?}",
@@ -205,7 +205,7 @@ impl Tensor {
     /// col2im, the adjoint of `im2col`: columns in either layout -> [N, C, H, W], summing
     /// overlapping windows. `n` is the batch size (needed for the batch-major layout).
     pub fn col2im(&self, size: (usize, usize), w: Window, batch_major: bool, n: usize) -> Result<Tensor> {
-        crate::gpu::cpu_only("col2im", &[self])?;
+        if self.device().is_gpu() { return crate::gpu::conv::col2im(self, size, w, batch_major, n); }
         let (h, wd) = size;
         let (oh, ow) = w.output_size(h, wd)?;
         let kk = w.kernel.0 * w.kernel.1;
