@@ -239,7 +239,7 @@ def test_unsupported_ops_raise_not_implemented():
     g = torch.randn(4, 3).to("gpu")
     for name, f in [("cumsum", lambda: g.cumsum(0)), ("scatter", lambda: g.scatter(0, torch.tensor([[0]]).to("gpu"), 1.0)),
                     ("flip", lambda: g.flip(0)), ("prod", lambda: g.prod()), ("nonzero", lambda: g.nonzero()),
-                    ("max_pool2d", lambda: F.max_pool2d(g.view(1, 1, 4, 3), 2))]:
+                    ("cumprod", lambda: g.cumprod(1))]:
         with pytest.raises(NotImplementedError, match="gpu:0"):
             f()
     with pytest.raises(NotImplementedError, match="int64"):
@@ -656,3 +656,24 @@ def test_conv2d_and_im2col_users_with_grads(kw):
 
     for a, b in zip(run(GPU), run("cpu")):
         _close(a, b, rtol=1e-4, atol=1e-4)
+
+
+@needs_gpu
+@pytest.mark.parametrize("kw", [dict(kernel_size=2), dict(kernel_size=3, stride=2, padding=1),
+                                dict(kernel_size=(2, 3), stride=1, dilation=2), dict(kernel_size=3, stride=2, ceil_mode=True)])
+def test_max_pool2d_with_indices_and_grads(kw):
+    torch.manual_seed(2)
+    x = torch.randn(2, 3, 9, 8)
+    x[0, 1, 2, 3] = float("nan")
+    x[1, 0, :4, :4] = 1.0  # ties: the first maximum gets the gradient
+
+    def run(dev):
+        xx = x.to(dev).requires_grad_(True)
+        v, i = F.max_pool2d(xx, return_indices=True, **kw)
+        torch.where(torch.isnan(v), 0.0, v * v).sum().backward()
+        return v, i, xx.grad
+
+    (gv, gi, gg), (cv, ci, cg) = run(GPU), run("cpu")
+    _close(gv, cv)
+    assert gi.dtype == torch.int64 and gi.cpu().tolist() == ci.tolist()
+    _close(gg, cg)

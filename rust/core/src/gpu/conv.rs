@@ -95,3 +95,55 @@ pub fn col2im(cols: &Tensor, size: (usize, usize), w: Window, batch_major: bool,
     let Some(rec) = Recorder::new("Col2ImBackward0", &[cols]) else { return Ok(out) };
     Ok(rec.finish(out, false, move |_, grad| Ok(vec![Some(im2col(grad, w, 0.0, batch_major)?)])))
 }
+
+pub static POOL: Shader = Shader { name: "pool", body: include_str!("../../../../shaders/pool.wgsl") };
+
+/// max_pool2d forward on the GPU for a checked window and output size (see
+/// `Tensor::max_pool2d`): values and int64 in-plane indices, gradient to each maximum.
+pub fn max_pool2d(x: &Tensor, w: Window, (oh, ow): (usize, usize)) -> Result<(Tensor, Tensor)> {
+    if x.dtype() != DType::F32 {
+        return Err(dtype_error("max_pool2d", x.dtype(), x.device()));
+    }
+    let (n, c, h, wd) = (x.shape()[0], x.shape()[1], x.shape()[2], x.shape()[3]);
+    let values = empty(&[n, c, oh, ow], DType::F32, x.device())?;
+    let indices = empty(&[n, c, oh, ow], DType::I64, x.device())?;
+    let total = values.numel();
+    if total > 0 {
+        u32_of(x.storage().len(), "storage length")?;
+        let mut i = vec![0u32; 20];
+        i[0] = u32_of(total, "element count")?;
+        for (k, v) in [c, h, wd, oh, ow, w.kernel.0, w.kernel.1, w.stride.0, w.stride.1, w.padding.0, w.padding.1, w.dilation.0, w.dilation.1].into_iter().enumerate() {
+            i[1 + k] = u32_of(v, "size")?;
+        }
+        i[14] = u32_of(x.offset(), "offset")?;
+        for (k, &s) in x.layout().strides.iter().enumerate() {
+            i[15 + k] = u32_of(s, "stride")?;
+        }
+        let k = Kernel { shader: &POOL, entry: "maxpool_main", constants: &[], inputs: 1 };
+        context()?.dispatch_multi(&k, &[Some(buffer(x))], &[buffer(&values), buffer(&indices)], &i, split_groups(total.div_ceil(WG))?)?;
+    }
+    let Some(rec) = Recorder::new("MaxPool2DWithIndicesBackward0", &[x]) else { return Ok((values, indices)) };
+    let idx = indices.clone();
+    let values = rec.finish(values, false, move |_, g| Ok(vec![Some(g.plane_scatter_add(&idx, (h, wd))?)]));
+    Ok((values, indices))
+}
+
+/// `Tensor::plane_scatter_add` on the GPU: [N, C, L] values added into zero [N, C, H, W]
+/// planes at flat in-plane positions, through scatter_add.
+pub fn plane_scatter_add(g: &Tensor, index: &Tensor, size: (usize, usize)) -> Result<Tensor> {
+    let (n, c) = (g.shape()[0], g.shape()[1]);
+    let l = g.numel() / (n * c).max(1);
+    let zeros = super::ops::full(&[n, c, size.0 * size.1], 0.0, g.dtype(), g.device())?;
+    let out = super::index::scatter_add(&zeros, 2, &index.reshape_usize(&[n, c, l])?, &g.reshape_usize(&[n, c, l])?)?;
+    out.reshape_usize(&[n, c, size.0, size.1])
+}
+
+/// `Tensor::plane_gather` on the GPU: out[n, c, j] = x[n, c, index[n, c, j]] over flattened
+/// planes, shaped like `index`, through gather.
+pub fn plane_gather(x: &Tensor, index: &Tensor) -> Result<Tensor> {
+    let (n, c) = (x.shape()[0], x.shape()[1]);
+    let plane = x.numel() / (n * c).max(1);
+    let l = index.numel() / (n * c).max(1);
+    let out = super::index::gather(&x.reshape_usize(&[n, c, plane])?, 2, &index.reshape_usize(&[n, c, l])?)?;
+    out.reshape_usize(index.shape())
+}

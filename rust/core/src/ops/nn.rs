@@ -339,7 +339,6 @@ impl Tensor {
     /// (row * W + col) of the window's first maximum (PyTorch's `return_indices`).
     /// The gradient goes to that element only.
     pub fn max_pool2d(&self, w: Window, ceil_mode: bool) -> Result<(Tensor, Tensor)> {
-        crate::gpu::cpu_only("max_pool2d", &[self])?;
         if self.ndim() != 4 {
             return Err(Error::Shape(format!("max_pool2d: expected a 4D input, got {:?}", self.shape())));
         }
@@ -355,6 +354,7 @@ impl Tensor {
         let (n, c, h, wd) = (self.shape()[0], self.shape()[1], self.shape()[2], self.shape()[3]);
         let oh = pool_out_len(h, kh, dh, ph, sh, ceil_mode)?;
         let ow = pool_out_len(wd, kw, dw, pw, sw, ceil_mode)?;
+        if self.device().is_gpu() { return crate::gpu::conv::max_pool2d(self, w, (oh, ow)); }
         let (plane_in, plane_out) = (h * wd, oh * ow);
         let mut indices = try_vec::<i64>(n * c * plane_out, 0)?;
         let values = crate::with_float!(
@@ -458,7 +458,7 @@ impl Tensor {
     /// [N, C, L] values added into zero planes [N, C, H, W] at flat plane positions `index`
     /// (the backward of max pooling; its own backward is `plane_gather`).
     pub fn plane_scatter_add(&self, index: &Tensor, size: (usize, usize)) -> Result<Tensor> {
-        crate::gpu::cpu_only("max_pool2d_backward", &[self, index])?;
+        if crate::gpu::op_device(&[self, index])?.is_gpu() { return crate::gpu::conv::plane_scatter_add(self, index, size); }
         let (n, c) = (self.shape()[0], self.shape()[1]);
         let l = self.numel() / (n * c).max(1);
         let plane = size.0 * size.1;
@@ -488,7 +488,7 @@ impl Tensor {
 
     /// out[n, c, j] = self[n, c, index[n, c, j]] over flattened planes; shaped like `index`.
     pub fn plane_gather(&self, index: &Tensor) -> Result<Tensor> {
-        crate::gpu::cpu_only("max_pool2d_backward", &[self, index])?;
+        if crate::gpu::op_device(&[self, index])?.is_gpu() { return crate::gpu::conv::plane_gather(self, index); }
         let (n, c) = (self.shape()[0], self.shape()[1]);
         let plane = self.numel() / (n * c).max(1);
         let l = index.numel() / (n * c).max(1);
