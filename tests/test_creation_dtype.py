@@ -141,3 +141,8 @@ def test_absurd_allocation_raises():
         torch.zeros(2 ** 40, 2 ** 30)
     with pytest.raises(RuntimeError):
         torch.empty(1 << 62)
+
+
+def test_int64_to_float32_rounds_once():
+    v = 2 ** 62 + 2 ** 38 + 1
+    assert torch.tensor([v]).float().item() == float(np.float32(np.int64(v)))

@@ -134,7 +134,8 @@ pub trait Element: Copy + Send + Sync + PartialOrd + PartialEq + Default + fmt::
     /// Conversion between element types with PyTorch's cast semantics.
     #[inline]
     fn cast<U: Element>(self) -> U {
-        if Self::DTYPE == DType::I64 && U::DTYPE == DType::I64 || Self::DTYPE == DType::Bool {
+        // Integers convert directly (one rounding: int64 -> float32 through float64 would round twice).
+        if Self::DTYPE == DType::I64 || Self::DTYPE == DType::Bool {
             U::from_i64(self.to_i64())
         } else {
             U::from_f64(self.to_f64())
