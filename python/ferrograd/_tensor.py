@@ -224,24 +224,23 @@ def _from_generator(generator, draw, shape, dtype):
     return _core.from_numpy(np.array(arr, dtype=dtype._np, order="C", copy=True))
 
 
-def rand(*size, dtype=None, device=None, requires_grad=False, generator=None, out=None):
+def _random_float(size, dtype, device, requires_grad, generator, kernel_name, draw, core_fill):
+    """rand/randn: from `generator`'s own stream when given, else from the global Rust one."""
     check_device(device)
-    d = _float_dtype(dtype, "check_uniform_bounds")
-    if generator is not None:
-        out = _from_generator(generator, lambda r, s: r.random(s), _creation_shape(size), d)
-    else:
-        out = _core.rand_uniform(_creation_shape(size), 0.0, 1.0, d.name)
+    d = _float_dtype(dtype, kernel_name)
+    shape = _creation_shape(size)
+    out = _from_generator(generator, draw, shape, d) if generator is not None else core_fill(shape, d.name)
     return out.requires_grad_(True) if requires_grad else out
+
+
+def rand(*size, dtype=None, device=None, requires_grad=False, generator=None, out=None):
+    return _random_float(size, dtype, device, requires_grad, generator, "check_uniform_bounds",
+                         lambda r, s: r.random(s), lambda shape, d: _core.rand_uniform(shape, 0.0, 1.0, d))
 
 
 def randn(*size, dtype=None, device=None, requires_grad=False, generator=None, out=None):
-    check_device(device)
-    d = _float_dtype(dtype, "normal_kernel_cpu")
-    if generator is not None:
-        out = _from_generator(generator, lambda r, s: r.standard_normal(s), _creation_shape(size), d)
-    else:
-        out = _core.rand_normal(_creation_shape(size), 0.0, 1.0, d.name)
-    return out.requires_grad_(True) if requires_grad else out
+    return _random_float(size, dtype, device, requires_grad, generator, "normal_kernel_cpu",
+                         lambda r, s: r.standard_normal(s), lambda shape, d: _core.rand_normal(shape, 0.0, 1.0, d))
 
 
 def randint(low, high=None, size=None, dtype=None, device=None, requires_grad=False, generator=None):
