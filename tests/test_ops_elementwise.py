@@ -6,7 +6,7 @@ import numpy as np
 import pytest
 
 import ferrograd as torch
-from helpers import assert_close, check_grad, noncontig, rand, t64
+from helpers import assert_close, check_grad, data, noncontig, rand, t64
 
 SHAPE_PAIRS = [((3, 4), (3, 4)), ((3, 1), (1, 4)), ((2, 3, 4), (4,)), ((), (3,)), ((0, 3), (3,)), ((5,), ())]
 
@@ -65,8 +65,8 @@ def test_floor_divide_remainder_follow_python():
     ta, tb = torch.tensor(a), torch.tensor(b)
     assert torch.floor_divide(ta, tb).tolist() == list(a // b)
     assert (ta % tb).tolist() == list(a % b)
-    fa = a.astype(np.float64) + 0.5
-    assert_close(torch.tensor(fa) // torch.tensor(b.astype(np.float64)), fa // b)
+    fa = data(a) + 0.5
+    assert_close(torch.tensor(fa) // torch.tensor(data(b)), fa // b)
     assert_close(torch.remainder(torch.tensor(fa), 2.0), np.remainder(fa, 2.0))
 
 
@@ -125,7 +125,7 @@ def test_unary_non_contiguous_view():
 
 def test_rounding_and_sign_have_zero_grad():
     for f, ref in [(torch.floor, np.floor), (torch.ceil, np.ceil), (torch.round, np.round), (torch.sign, np.sign)]:
-        a = np.array([-1.5, -0.5, 0.0, 0.5, 1.5, 2.5])
+        a = data([-1.5, -0.5, 0.0, 0.5, 1.5, 2.5])
         assert_close(f(torch.tensor(a)), ref(a))
         x = t64(a, requires_grad=True)
         f(x).sum().backward()
@@ -144,13 +144,13 @@ def test_int_ops_promote_to_float():
 
 
 def test_clamp_forward_backward():
-    a = np.array([-2.0, -0.5, 0.3, 1.2, 3.0])
+    a = data([-2.0, -0.5, 0.3, 1.2, 3.0])
     assert_close(torch.clamp(torch.tensor(a), -1, 1), np.clip(a, -1, 1))
     assert_close(torch.clamp(torch.tensor(a), min=0), np.maximum(a, 0))
     assert_close(torch.clip(torch.tensor(a), max=0.5), np.minimum(a, 0.5))
     check_grad(lambda x: torch.clamp(x, -1.0, 1.0), a)
     lo, hi = torch.tensor([-1.0] * 5), torch.tensor([0.0, 0.0, 1.0, 1.0, 2.0])
-    assert_close(torch.clamp(torch.tensor(a), lo, hi), np.clip(a, lo.numpy(), hi.numpy()))
+    assert_close(torch.clamp(torch.tensor(a), lo, hi), np.clip(a, lo.cpu().numpy(), hi.cpu().numpy()))
     with pytest.raises(ValueError):
         torch.clamp(torch.tensor(a))
 
@@ -162,15 +162,15 @@ def test_comparisons_and_logic():
                    (torch.gt, np.greater), (torch.ge, np.greater_equal)]:
         out = f(ta, tb)
         assert out.dtype == torch.bool
-        np.testing.assert_array_equal(out.numpy(), ref(a, b))
-    np.testing.assert_array_equal((ta > 0).numpy(), a > 0)
-    np.testing.assert_array_equal((ta == ta).numpy(), np.ones_like(a, dtype=bool))
+        np.testing.assert_array_equal(out.cpu().numpy(), ref(a, b))
+    np.testing.assert_array_equal((ta > 0).cpu().numpy(), a > 0)
+    np.testing.assert_array_equal((ta == ta).cpu().numpy(), np.ones_like(a, dtype=bool))
     m1, m2 = ta > 0, tb > 0
-    np.testing.assert_array_equal(torch.logical_and(m1, m2).numpy(), (a > 0) & (b > 0))
-    np.testing.assert_array_equal(torch.logical_or(m1, m2).numpy(), (a > 0) | (b > 0))
-    np.testing.assert_array_equal(torch.logical_not(m1).numpy(), ~(a > 0))
-    np.testing.assert_array_equal((~m1).numpy(), ~(a > 0))
-    np.testing.assert_array_equal((m1 & m2).numpy(), (a > 0) & (b > 0))
+    np.testing.assert_array_equal(torch.logical_and(m1, m2).cpu().numpy(), (a > 0) & (b > 0))
+    np.testing.assert_array_equal(torch.logical_or(m1, m2).cpu().numpy(), (a > 0) | (b > 0))
+    np.testing.assert_array_equal(torch.logical_not(m1).cpu().numpy(), ~(a > 0))
+    np.testing.assert_array_equal((~m1).cpu().numpy(), ~(a > 0))
+    np.testing.assert_array_equal((m1 & m2).cpu().numpy(), (a > 0) & (b > 0))
     x = torch.tensor([1.0, float("nan"), float("inf"), -float("inf")])
     assert torch.isnan(x).tolist() == [False, True, False, False]
     assert torch.isinf(x).tolist() == [False, False, True, True]
@@ -179,10 +179,11 @@ def test_comparisons_and_logic():
     assert not torch.allclose(ta, ta + 1e-3)
     assert torch.equal(ta, ta.clone()) and not torch.equal(ta, tb)
     assert torch.tensor([0, 0, 1]).any().item() and not torch.tensor([0, 0, 1]).all().item()
-    np.testing.assert_array_equal((ta > 0).any(1).numpy(), (a > 0).any(1))
-    np.testing.assert_array_equal((ta > 0).all(0, keepdim=True).numpy(), (a > 0).all(0, keepdims=True))
+    np.testing.assert_array_equal((ta > 0).any(1).cpu().numpy(), (a > 0).any(1))
+    np.testing.assert_array_equal((ta > 0).all(0, keepdim=True).cpu().numpy(), (a > 0).all(0, keepdims=True))
 
 
+@pytest.mark.cpu_only("float64 promotion rules; float64 exists on the CPU only")
 def test_type_promotion():
     f32 = torch.ones(2)
     f64 = torch.ones(2, dtype=torch.float64)

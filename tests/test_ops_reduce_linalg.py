@@ -3,7 +3,7 @@ import numpy as np
 import pytest
 
 import ferrograd as torch
-from helpers import assert_close, check_grad, noncontig, rand, t64
+from helpers import assert_close, check_grad, data, noncontig, rand, t64
 
 DIMS = [None, 0, 1, -1, (0, 2), (1, 2)]
 
@@ -24,7 +24,7 @@ def test_sum_mean_prod(dim, keepdim):
 
 
 def test_prod_grad_with_zeros():
-    a = np.array([[1.5, 0.0, 2.0], [0.0, 0.0, 3.0], [1.0, 2.0, -1.0]])
+    a = data([[1.5, 0.0, 2.0], [0.0, 0.0, 3.0], [1.0, 2.0, -1.0]])
     check_grad(lambda x: x.prod(1), a)
     check_grad(lambda x: x.prod(), a[2])
 
@@ -46,7 +46,7 @@ def test_max_min_with_dim(dim):
     a = rand(3, 4)
     v, i = torch.max(torch.tensor(a), dim)
     assert_close(v, a.max(dim))
-    np.testing.assert_array_equal(i.numpy(), a.argmax(dim))
+    np.testing.assert_array_equal(i.cpu().numpy(), a.argmax(dim))
     v, i = torch.tensor(a).min(dim, keepdim=True)
     assert_close(v, a.min(dim, keepdims=True))
     r = torch.tensor(a).max(dim)
@@ -62,7 +62,7 @@ def test_max_all_amax_argmax():
     assert_close(torch.amax(torch.tensor(a), dim=(0, 1)), a.max())
     assert_close(torch.amin(torch.tensor(a), 1), a.min(1))
     assert torch.argmax(torch.tensor(a)).item() == a.argmax()
-    np.testing.assert_array_equal(torch.argmin(torch.tensor(a), 0).numpy(), a.argmin(0))
+    np.testing.assert_array_equal(torch.argmin(torch.tensor(a), 0).cpu().numpy(), a.argmin(0))
     check_grad(lambda x: x.max(), a)
     check_grad(lambda x: torch.amax(x, 1), a)
     # Ties share the gradient evenly for amax and max().
@@ -111,7 +111,7 @@ def test_cumsum_cumprod(dim):
     assert_close(torch.cumprod(torch.tensor(a), dim), np.cumprod(a, dim))
     check_grad(lambda x: x.cumsum(dim), a)
     check_grad(lambda x: x.cumprod(dim), a)
-    z = np.array([[2.0, 0.0, 3.0, 1.5]])
+    z = data([[2.0, 0.0, 3.0, 1.5]])
     check_grad(lambda x: x.cumprod(1), z)
     assert torch.tensor([1, 2, 3]).cumsum(0).tolist() == [1, 3, 6]
 

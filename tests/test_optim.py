@@ -17,6 +17,8 @@ from ferrograd import nn
 
 SHAPES = [(5, 7), (3,), (200, 250)]  # the last one is big enough for the chunked parallel path
 STEPS = 10
+# float64 parameters against float64 references (1e-12): the GPU kernels compute in float32.
+FLOAT64_ONLY_CPU = pytest.mark.cpu_only("float64 parameters; the GPU computes in float32")
 
 
 def _np_dtype(dtype):
@@ -183,7 +185,7 @@ def _set_grads(params, gs, dtype):
         p.grad = None if g is None else torch.tensor(g, dtype=dtype)
 
 
-@pytest.mark.parametrize("dtype", [torch.float32, torch.float64], ids=["f32", "f64"])
+@pytest.mark.parametrize("dtype", [torch.float32, pytest.param(torch.float64, marks=FLOAT64_ONLY_CPU)], ids=["f32", "f64"])
 @pytest.mark.parametrize("case", CASES, ids=_ids())
 def test_ten_steps_match_reference(case, dtype):
     cls, ref, kw = case
@@ -196,7 +198,7 @@ def test_ten_steps_match_reference(case, dtype):
     dt = _np_dtype(dtype)
     for i, p in enumerate(params):
         expected = ref(p0[i], [gs[i] for gs in grads], dt, **kw)
-        got = p.detach().numpy()
+        got = p.detach().cpu().numpy()
         assert got.dtype == dt
         np.testing.assert_allclose(got, expected, **_tol(dtype))
         # Same operations in the same order on IEEE floats: the results agree bit for bit.
@@ -237,12 +239,13 @@ def test_sgd_momentum_buffer_starts_as_grad():
     opt = torch.optim.SGD([p], lr=0.1, momentum=0.9, dampening=0.5)
     p.grad = torch.tensor([0.5, -1.0])
     opt.step()
-    np.testing.assert_array_equal(opt.state[p]["momentum_buffer"].numpy(), np.array([0.5, -1.0], np.float32))
+    np.testing.assert_array_equal(opt.state[p]["momentum_buffer"].cpu().numpy(), np.array([0.5, -1.0], np.float32))
     opt.step()
     expected = np.array([0.5, -1.0], np.float32) * np.float32(0.9) + np.float32(0.5) * np.array([0.5, -1.0], np.float32)
-    np.testing.assert_array_equal(opt.state[p]["momentum_buffer"].numpy(), expected)
+    np.testing.assert_array_equal(opt.state[p]["momentum_buffer"].cpu().numpy(), expected)
 
 
+@FLOAT64_ONLY_CPU
 def test_params_without_grad_are_skipped():
     p0, grads = _data(2)
     params = _params(p0, torch.float64)
@@ -257,15 +260,16 @@ def test_params_without_grad_are_skipped():
     assert opt.state[params[1]]["step"].item() == 5
     assert opt.state[params[0]]["step"].item() == 10
     expected = ref_adam(p0[1], [gs[1] for k, gs in enumerate(grads) if k % 2 == 0], np.float64, lr=0.01)
-    np.testing.assert_allclose(params[1].detach().numpy(), expected, rtol=1e-12)
+    np.testing.assert_allclose(params[1].detach().cpu().numpy(), expected, rtol=1e-12)
     # A parameter that never gets a gradient keeps its value and has no state.
     q = nn.Parameter(torch.ones(3))
     opt.add_param_group({"params": [q]})
     opt.step()
-    np.testing.assert_array_equal(q.detach().numpy(), np.ones(3, np.float32))
+    np.testing.assert_array_equal(q.detach().cpu().numpy(), np.ones(3, np.float32))
     assert len(opt.state[q]) == 0
 
 
+@FLOAT64_ONLY_CPU
 def test_mixed_dtypes_in_one_group():
     p0, grads = _data(3)
     a = nn.Parameter(torch.tensor(p0[0], dtype=torch.float32))
@@ -275,9 +279,9 @@ def test_mixed_dtypes_in_one_group():
         a.grad = torch.tensor(gs[0], dtype=torch.float32)
         b.grad = torch.tensor(gs[1], dtype=torch.float64)
         opt.step()
-    np.testing.assert_allclose(a.detach().numpy(), ref_rmsprop(p0[0], [g[0] for g in grads], np.float32, lr=0.01,
+    np.testing.assert_allclose(a.detach().cpu().numpy(), ref_rmsprop(p0[0], [g[0] for g in grads], np.float32, lr=0.01,
                                                                centered=True), rtol=1e-6, atol=1e-7)
-    np.testing.assert_allclose(b.detach().numpy(), ref_rmsprop(p0[1], [g[1] for g in grads], np.float64, lr=0.01,
+    np.testing.assert_allclose(b.detach().cpu().numpy(), ref_rmsprop(p0[1], [g[1] for g in grads], np.float64, lr=0.01,
                                                                centered=True), rtol=1e-12)
 
 
@@ -291,7 +295,7 @@ def test_non_contiguous_parameter():
     for g in grads:
         p.grad = torch.tensor(g, dtype=torch.float32)
         opt.step()
-    np.testing.assert_allclose(p.detach().numpy(), ref_adam(base.T, grads, np.float32, lr=0.1), rtol=1e-6, atol=1e-7)
+    np.testing.assert_allclose(p.detach().cpu().numpy(), ref_adam(base.T, grads, np.float32, lr=0.1), rtol=1e-6, atol=1e-7)
 
 
 def test_step_bumps_version():
@@ -303,6 +307,7 @@ def test_step_bumps_version():
     assert p._version > v0
 
 
+@FLOAT64_ONLY_CPU
 def test_lr_changes_between_steps():
     p0, grads = _data(5)
     params = _params(p0[:1], torch.float64)
@@ -317,7 +322,7 @@ def test_lr_changes_between_steps():
         g = gs[0]
         buf = g.copy() if buf is None else buf * 0.9 + 1.0 * g
         expected = expected + (-lrs[k]) * buf
-    np.testing.assert_allclose(params[0].detach().numpy(), expected, rtol=1e-12)
+    np.testing.assert_allclose(params[0].detach().cpu().numpy(), expected, rtol=1e-12)
 
 
 def test_param_group_specific_options():
@@ -330,8 +335,8 @@ def test_param_group_specific_options():
     a.grad = torch.ones(2)
     b.grad = torch.ones(2)
     opt.step()
-    np.testing.assert_allclose(a.detach().numpy(), [0.9, 0.9])
-    np.testing.assert_allclose(b.detach().numpy(), [0.5, 0.5])
+    np.testing.assert_allclose(a.detach().cpu().numpy(), [0.9, 0.9])
+    np.testing.assert_allclose(b.detach().cpu().numpy(), [0.5, 0.5])
     assert "momentum_buffer" in opt.state[b] and len(opt.state[a]) == 0
 
 
@@ -352,7 +357,7 @@ def test_closure():
         loss = opt.step(closure)
     assert calls == [1]
     assert loss.item() == pytest.approx(5.0)
-    np.testing.assert_allclose(p.detach().numpy(), [1.0 - 0.1 * 2.0, -2.0 + 0.1 * 4.0], rtol=1e-6)
+    np.testing.assert_allclose(p.detach().cpu().numpy(), [1.0 - 0.1 * 2.0, -2.0 + 0.1 * 4.0], rtol=1e-6)
     assert opt.step() is None
 
 
@@ -378,7 +383,7 @@ def test_zero_grad():
     p.grad = torch.ones(3)
     opt.zero_grad(set_to_none=False)
     assert p.grad is not None
-    np.testing.assert_array_equal(p.grad.numpy(), np.zeros(3, np.float32))
+    np.testing.assert_array_equal(p.grad.cpu().numpy(), np.zeros(3, np.float32))
     opt.zero_grad()
     assert p.grad is None
 
@@ -414,9 +419,9 @@ def test_state_dict_round_trip(case):
         opt.step()
         opt2.step()
     for a, b in zip(params, params2):
-        np.testing.assert_array_equal(a.detach().numpy(), b.detach().numpy())
+        np.testing.assert_array_equal(a.detach().cpu().numpy(), b.detach().cpu().numpy())
     expected = ref(p0[0], [gs[0] for gs in grads], np.float32, **kw)
-    np.testing.assert_allclose(params2[0].detach().numpy(), expected, rtol=1e-6, atol=1e-7)
+    np.testing.assert_allclose(params2[0].detach().cpu().numpy(), expected, rtol=1e-6, atol=1e-7)
 
 
 def test_load_state_dict_does_not_alias_source():
@@ -430,7 +435,7 @@ def test_load_state_dict_does_not_alias_source():
     q.grad = torch.full((3,), 5.0)
     opt2.step()
     assert opt.state[p]["step"].item() == 1
-    np.testing.assert_allclose(opt.state[p]["exp_avg"].numpy(), np.full(3, 0.1, np.float32), rtol=1e-6)
+    np.testing.assert_allclose(opt.state[p]["exp_avg"].cpu().numpy(), np.full(3, 0.1, np.float32), rtol=1e-6)
 
 
 def test_load_state_dict_mismatch_errors():
@@ -538,6 +543,7 @@ def test_kernel_rejects_bad_state():
         opt.step()
 
 
+@FLOAT64_ONLY_CPU
 def test_non_contiguous_and_expanded_grads():
     p0, grads = _data(7)
     p = nn.Parameter(torch.tensor(p0[0], dtype=torch.float64))
@@ -548,12 +554,12 @@ def test_non_contiguous_and_expanded_grads():
         assert not p.grad.is_contiguous()
         opt.step()
     expected = ref_sgd(p0[0], [gs[0] for gs in grads], np.float64, lr=0.1, momentum=0.9, nesterov=True)
-    np.testing.assert_allclose(p.detach().numpy(), expected, rtol=1e-12)
+    np.testing.assert_allclose(p.detach().cpu().numpy(), expected, rtol=1e-12)
     # ... or broadcast from one element (stride 0).
     q = nn.Parameter(torch.zeros(4))
     q.grad = torch.ones(1).expand(4)
     torch.optim.Adagrad([q], lr=0.5).step()
-    np.testing.assert_allclose(q.detach().numpy(), np.full(4, -0.5, np.float32), rtol=1e-6)
+    np.testing.assert_allclose(q.detach().cpu().numpy(), np.full(4, -0.5, np.float32), rtol=1e-6)
 
 
 def test_user_defined_optimizer_subclass():
@@ -582,7 +588,7 @@ def test_user_defined_optimizer_subclass():
     opt.register_step_post_hook(lambda o, a, k: calls.append(1))
     p.grad = torch.ones(3)
     opt.step()
-    np.testing.assert_allclose(p.detach().numpy(), np.full(3, 0.75, np.float32))
+    np.testing.assert_allclose(p.detach().cpu().numpy(), np.full(3, 0.75, np.float32))
     assert calls == [1] and opt.state_dict()["state"] == {0: {"seen": 1}}
     from ferrograd.optim.lr_scheduler import StepLR
     sched = StepLR(opt, step_size=1, gamma=0.5)
@@ -591,6 +597,7 @@ def test_user_defined_optimizer_subclass():
     assert opt.param_groups[0]["lr"] == 0.125
 
 
+@FLOAT64_ONLY_CPU
 def test_parameters_sharing_one_storage_and_aliased_grads():
     flat = torch.arange(10, dtype=torch.float64)
     a = nn.Parameter(flat[:4])
@@ -603,13 +610,13 @@ def test_parameters_sharing_one_storage_and_aliased_grads():
     expected = np.arange(10.0)
     expected[:4] = ref_adam(np.arange(4.0), [np.ones(4)] * 3, np.float64, lr=0.1)
     expected[4:] = ref_adam(np.arange(4.0, 10.0), [np.full(6, -2.0)] * 3, np.float64, lr=0.1)
-    np.testing.assert_allclose(flat.numpy(), expected, rtol=1e-12)
+    np.testing.assert_allclose(flat.cpu().numpy(), expected, rtol=1e-12)
     # A gradient that is the parameter's own memory.
     p = nn.Parameter(torch.tensor([1.0, -2.0, 4.0], dtype=torch.float64))
     p.grad = p.detach()
     torch.optim.SGD([p], lr=0.25, weight_decay=0.5).step()
     x = np.array([1.0, -2.0, 4.0])
-    np.testing.assert_allclose(p.detach().numpy(), x + (-0.25) * (x + 0.5 * x), rtol=1e-12)
+    np.testing.assert_allclose(p.detach().cpu().numpy(), x + (-0.25) * (x + 0.5 * x), rtol=1e-12)
 
 
 def test_hooks_run_once_for_subclass_calling_super_step():
@@ -625,7 +632,7 @@ def test_hooks_run_once_for_subclass_calling_super_step():
     p.grad = torch.ones(2)
     opt.step()
     assert calls == ["pre", "post"]
-    np.testing.assert_allclose(p.detach().numpy(), [0.5, 0.5])
+    np.testing.assert_allclose(p.detach().cpu().numpy(), [0.5, 0.5])
 
 
 def test_differentiable_is_refused():

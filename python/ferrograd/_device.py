@@ -1,4 +1,5 @@
 """Device objects. The CPU is always present; the GPU backend registers itself when built."""
+import threading
 
 
 class device:
@@ -45,6 +46,28 @@ class device:
 
 
 CPU = device("cpu")
+
+# Where factory functions (tensor, zeros, randn, ...) put tensors when no `device=` is given.
+# `_creating` is set while a factory runs, so the factories it calls internally build on the CPU
+# and only the outermost result moves to the requested device.
+_default = CPU
+_creating = threading.local()
+
+
+def set_default_device(d):
+    """PyTorch's `torch.set_default_device`: factory functions place tensors on `d`
+    (None means the CPU). `from_numpy` and ops on existing tensors are not affected."""
+    global _default
+    _default = CPU if d is None else check_device(d)
+
+
+def get_default_device():
+    return _default
+
+
+def default_device():
+    """The device for a factory call that names none (the CPU inside another factory)."""
+    return CPU if getattr(_creating, "depth", 0) else _default
 
 
 def _gpu_reason():

@@ -92,7 +92,7 @@ def _flatten(obj):
             if id(o) in seen:
                 return {"__tensor__": seen[id(o)]}
             name = name_for(path)
-            arr = _contig(o.detach().numpy())
+            arr = _contig(o.detach().cpu().numpy())
             tensors[name] = arr
             seen[id(o)] = name
             node = {"__tensor__": name}
@@ -209,7 +209,7 @@ def _to_tensor(arr, name):
         arr = arr.astype(np.bool_, copy=False)
     else:
         raise RuntimeError(f"tensor {name!r}: unsupported dtype {arr.dtype}")
-    return tensor(_contig(arr))
+    return tensor(_contig(arr), device="cpu")  # map_location moves it
 
 
 # ---------------------------------------------------------------------------- save

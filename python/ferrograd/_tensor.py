@@ -700,10 +700,13 @@ def lerp(input, end, weight):
 
 
 def isclose(input, other, rtol=1e-05, atol=1e-08, equal_nan=False):
-    other = other if isinstance(other, Tensor) else tensor(other, dtype=input.dtype)
+    other = other if isinstance(other, Tensor) else tensor(other, dtype=input.dtype, device=input.device)
     if input.dtype is not other.dtype:
         raise RuntimeError(f"{input.dtype} did not match {other.dtype}")
-    a, b = input.double(), other.double()
+    a, b = input, other
+    if not input.is_floating_point():  # integers compare in the widest float the device has
+        wide = float64 if input._device == "cpu" else float32
+        a, b = input.to(wide), other.to(wide)
     close = (a - b).abs() <= atol + rtol * b.abs()
     close = close | (a == b)
     if equal_nan:
@@ -1128,9 +1131,9 @@ def repeat_interleave(input, repeats, dim=None):
     if isinstance(repeats, Tensor):
         repeats = repeats.tolist()
     if isinstance(repeats, numbers.Integral):
-        idx = arange(input.shape[d]).unsqueeze(1).expand(-1, repeats).flatten()
+        idx = arange(input.shape[d], device=input.device).unsqueeze(1).expand(-1, repeats).flatten()
     else:
-        idx = tensor(np.repeat(np.arange(input.shape[d]), repeats).astype(np.int64))
+        idx = tensor(np.repeat(np.arange(input.shape[d]), repeats).astype(np.int64), device=input.device)
     return index_select(input, d, idx)
 
 
@@ -1173,8 +1176,8 @@ def roll(input, shifts, dims=None):
 def diag(input, diagonal=0):
     if input.ndim == 1:
         n = input.shape[0] + _py_abs(diagonal)
-        out = zeros(n, n, dtype=input.dtype)
-        idx = arange(input.shape[0])
+        out = zeros(n, n, dtype=input.dtype, device=input.device)
+        idx = arange(input.shape[0], device=input.device)
         rows, cols = (idx, idx + diagonal) if diagonal >= 0 else (idx - diagonal, idx)
         return out.index_put((rows, cols), input)
     return diagonal_(input, diagonal)
@@ -1183,8 +1186,8 @@ def diag(input, diagonal=0):
 def diagonal_(input, offset=0, dim1=0, dim2=1):
     n, m = input.shape[dim1], input.shape[dim2]
     length = _py_max(0, _py_min(n, m - offset) if offset >= 0 else _py_min(n + offset, m))
-    rows = arange(length) + _py_max(-offset, 0)
-    cols = arange(length) + _py_max(offset, 0)
+    rows = arange(length, device=input.device) + _py_max(-offset, 0)
+    cols = arange(length, device=input.device) + _py_max(offset, 0)
     x = movedim(input, (dim1, dim2), (0, 1))
     return movedim(x[rows, cols], 0, -1)
 
@@ -1196,13 +1199,13 @@ def trace(input):
 def tril(input, diagonal=0):
     r = arange(input.shape[-2], device=input.device).unsqueeze(1)
     c = arange(input.shape[-1], device=input.device).unsqueeze(0)
-    return where(c - r <= diagonal, input, zeros((), dtype=input.dtype))
+    return where(c - r <= diagonal, input, zeros((), dtype=input.dtype, device=input.device))
 
 
 def triu(input, diagonal=0):
     r = arange(input.shape[-2], device=input.device).unsqueeze(1)
     c = arange(input.shape[-1], device=input.device).unsqueeze(0)
-    return where(c - r >= diagonal, input, zeros((), dtype=input.dtype))
+    return where(c - r >= diagonal, input, zeros((), dtype=input.dtype, device=input.device))
 
 
 # ---------------------------------------------------------------------------- indexing
@@ -1237,7 +1240,7 @@ def index_fill(input, dim, index, value):
     mask_shape = [1] * input.ndim
     d = _wrap(dim, input.ndim)
     mask_shape[d] = input.shape[d]
-    mask = zeros(input.shape[d], dtype=bool_).index_put((index,), True).view(mask_shape)
+    mask = zeros(input.shape[d], dtype=bool_, device=input.device).index_put((index,), True).view(mask_shape)
     return where(mask, value, input)
 
 
@@ -1265,7 +1268,7 @@ def nonzero(input, *, as_tuple=False):
     nz = _core.nonzero(input)
     if as_tuple:
         if input.ndim == 0:
-            return (nz.reshape(-1),) if input.item() else (zeros(0, dtype=int64),)
+            return (nz.reshape(-1),) if input.item() else (zeros(0, dtype=int64, device=input.device),)
         return tuple(nz.select(1, i) for i in range(input.ndim))
     return nz
 
@@ -1288,7 +1291,7 @@ def take_along_dim(input, indices, dim=None):
     return gather(input.expand(xshape), d, indices.expand(ishape))
 
 
-def _index_tensor(i):
+def _index_tensor(i, device):
     if isinstance(i, Tensor):
         return i
     arr = np.asarray(i)
@@ -1298,7 +1301,7 @@ def _index_tensor(i):
         raise IndexError("tensors used as indices must be long, int, byte or bool tensors")
     if arr.size == 0 and arr.dtype.kind not in "b":
         arr = arr.astype(np.int64)
-    return tensor(arr)
+    return tensor(arr, device=device)
 
 
 def _expand_index(self, index):
@@ -1308,7 +1311,7 @@ def _expand_index(self, index):
     items = []
     for i in index:
         if isinstance(i, (list, np.ndarray)) or (isinstance(i, Tensor) and not isinstance(i, _py_bool)):
-            i = _index_tensor(i)
+            i = _index_tensor(i, self.device)
         items.append(i)
     consumed = 0
     for i in items:
@@ -1381,7 +1384,7 @@ def _apply_index(self, index):
 
 def _advanced(x, advanced):
     dims = [d for d, _ in advanced]
-    idxs = broadcast_tensors(*[i for _, i in advanced])
+    idxs = broadcast_tensors(*[i.to(x.device) for _, i in advanced])  # CPU indices may index a GPU tensor
     bshape = list(idxs[0].shape) if idxs else []
     sizes = [x.shape[d] for d in dims]
     lin = None
@@ -1419,14 +1422,14 @@ def _has_advanced(items):
 
 def __setitem__(self, index, value):
     if isinstance(value, (list, tuple, np.ndarray)):
-        value = tensor(value, dtype=self.dtype)
+        value = tensor(value, dtype=self.dtype, device=self.device)
     items = _expand_index(self, index)
     tracked = _core.is_grad_enabled() and (self.requires_grad or (isinstance(value, Tensor) and value.requires_grad))
     if not tracked and not _has_advanced(items):
         target = _apply_index(self, tuple(items))
         _core.inplace(target, [], lambda _: _value_like(value, target))
         return
-    positions = _apply_index(arange(self.numel()).view(self.shape), tuple(items))
+    positions = _apply_index(arange(self.numel(), device=self.device).view(self.shape), tuple(items))
     others = [value] if isinstance(value, Tensor) else []
     _core.inplace(self, others, lambda x: _core.put(x, positions, _value_like(value, x), False))
 
@@ -1438,7 +1441,7 @@ def _value_like(value, target):
 
 
 def index_put(input, indices, values, accumulate=False):
-    positions = _apply_index(arange(input.numel()).view(input.shape), tuple(indices))
+    positions = _apply_index(arange(input.numel(), device=input.device).view(input.shape), tuple(indices))
     return _core.put(input, positions, values if isinstance(values, Tensor) else _core.scalar(values, input._dtype), accumulate)
 
 
@@ -1562,31 +1565,36 @@ def copy_(self, src, non_blocking=False):
     return self
 
 
-def uniform_(self, a=0.0, b=1.0, generator=None):
-    _core.inplace(self, [], lambda x: _core.rand_uniform(list(x.shape), _py_float(a), _py_float(b), x._dtype))
+def _random_fill(self, draw):
+    """Fills `self` in place with `draw(shape, dtype)`, drawn from the CPU's stream (so a seed
+    gives the same numbers on every device) and copied to `self`'s device."""
+    def values(x):
+        v = draw(list(x.shape), x._dtype)
+        return v if x._device == "cpu" else _core.to_device(v, x._device)
+    _core.inplace(self, [], values)
     return self
+
+
+def uniform_(self, a=0.0, b=1.0, generator=None):
+    return _random_fill(self, lambda shape, d: _core.rand_uniform(shape, _py_float(a), _py_float(b), d))
 
 
 def normal_(self, mean=0.0, std=1.0, generator=None):
-    _core.inplace(self, [], lambda x: _core.rand_normal(list(x.shape), _py_float(mean), _py_float(std), x._dtype))
-    return self
+    return _random_fill(self, lambda shape, d: _core.rand_normal(shape, _py_float(mean), _py_float(std), d))
 
 
 def bernoulli_(self, p=0.5, generator=None):
-    _core.inplace(self, [], lambda x: _core.bernoulli_mask(list(x.shape), _py_float(p), x._dtype))
-    return self
+    return _random_fill(self, lambda shape, d: _core.bernoulli_mask(shape, _py_float(p), d))
 
 
 def exponential_(self, lambd=1.0, generator=None):
-    _core.inplace(self, [], lambda x: -(1 - _core.rand_uniform(list(x.shape), 0.0, 1.0, x._dtype)).log() / lambd)
-    return self
+    return _random_fill(self, lambda shape, d: -(1 - _core.rand_uniform(shape, 0.0, 1.0, d)).log() / lambd)
 
 
 def random_(self, low=0, high=None, generator=None):
     if high is None:
         low, high = 0, low if low else 2 ** 24
-    _core.inplace(self, [], lambda x: _core.randint(_py_int(low), _py_int(high), list(x.shape), x._dtype))
-    return self
+    return _random_fill(self, lambda shape, d: _core.randint(_py_int(low), _py_int(high), shape, d))
 
 
 def bernoulli(input, p=None, generator=None):
@@ -1673,16 +1681,22 @@ diagonal = diagonal_
 
 
 def _on_device(fn, like=False):
-    """Wraps a creation function: `device=` (default: the CPU, or `like`'s tensor's device)
-    places the result there as a leaf, keeping `requires_grad`."""
+    """Wraps a creation function: `device=` (default: `like`'s tensor's device, else the
+    default device) places the result there as a leaf, keeping `requires_grad`."""
     import functools
+
+    from ._device import _creating, default_device
 
     @functools.wraps(fn)
     def wrapper(*args, device=None, **kwargs):
-        if device is None and like and args and isinstance(args[0], Tensor):
-            device = args[0].device
+        if device is None:
+            device = args[0].device if like and args and isinstance(args[0], Tensor) else default_device()
         d = check_device(device)
-        out = fn(*args, **kwargs)
+        _creating.depth = getattr(_creating, "depth", 0) + 1
+        try:
+            out = fn(*args, **kwargs)
+        finally:
+            _creating.depth -= 1
         if d.type != "cpu" and isinstance(out, Tensor) and out._device != str(d):
             rg = out.requires_grad
             out = _core.to_device(out.detach(), str(d))

@@ -196,7 +196,7 @@ def pad(input, pad, mode="constant", value=None):
             idx = [min(max(j, 0), n - 1) for j in positions]
         else:
             idx = [j % n for j in positions]
-        out = T.index_select(out, dim, T.tensor(idx, dtype=int64))
+        out = T.index_select(out, dim, T.tensor(idx, dtype=int64, device=out.device))
     return out
 
 
@@ -213,7 +213,7 @@ def one_hot(tensor, num_classes=-1):
         raise RuntimeError("Class values must be smaller than num_classes.")
     if gpu:
         return (tensor.unsqueeze(-1) == T.arange(num_classes, device=tensor.device)).to(int64)
-    out = T.zeros(list(tensor.shape) + [num_classes], dtype=int64)
+    out = T.zeros(list(tensor.shape) + [num_classes], dtype=int64, device=tensor.device)
     return T.scatter(out, -1, tensor.unsqueeze(-1), 1)
 
 
@@ -371,7 +371,7 @@ def avg_pool2d(input, kernel_size, stride=None, padding=0, ceil_mode=False, coun
         out = total / (k[0] * k[1])
     else:
         # Count the cells of each window that lie in the input (plus its padding when asked).
-        ones = T.ones(1, 1, h, w, dtype=x.dtype)
+        ones = T.ones(1, 1, h, w, dtype=x.dtype, device=x.device)
         if count_include_pad:
             ones = _core.pad(ones, [p[1], p[1], p[0], p[0]], 1.0)
             ones = _core.pad(ones, [0, extra[1], 0, extra[0]], 0.0)
@@ -687,7 +687,7 @@ def scaled_dot_product_attention(query, key, value, attn_mask=None, dropout_p=0.
     scores = T.matmul(query, key.transpose(-2, -1)) * (scale if scale is not None else 1.0 / math.sqrt(d))
     if is_causal:
         L, S = query.shape[-2], key.shape[-2]
-        causal = T.arange(S).unsqueeze(0) <= T.arange(L).unsqueeze(1)
+        causal = T.arange(S, device=query.device).unsqueeze(0) <= T.arange(L, device=query.device).unsqueeze(1)
         scores = T.masked_fill(scores, ~causal, float("-inf"))
     if attn_mask is not None:
         if attn_mask.dtype is T.bool_:

@@ -41,7 +41,7 @@ def _scalar_dtype():
 
 def _new_step():
     import ferrograd as torch
-    return torch.tensor(0.0, dtype=_scalar_dtype())
+    return torch.tensor(0.0, dtype=_scalar_dtype(), device="cpu")
 
 
 def _as_step(value):
@@ -49,7 +49,7 @@ def _as_step(value):
     import ferrograd as torch
     if isinstance(value, Tensor):
         return value
-    return torch.tensor(float(value), dtype=_scalar_dtype())
+    return torch.tensor(float(value), dtype=_scalar_dtype(), device="cpu")
 
 
 def _float(x):
@@ -283,14 +283,13 @@ class Optimizer:
 
     @staticmethod
     def _cast_state(param, value, key=None):
-        """A loaded state value for `param`: tensors are copied (into the parameter's dtype,
-        except 'step'), containers are rebuilt."""
+        """A loaded state value for `param`: tensors are copied onto the parameter's device
+        (floats into its dtype), except 'step', which stays on the CPU; containers are rebuilt."""
         if isinstance(value, Tensor):
             if key == "step":
                 return value.clone()
-            if param.is_floating_point() and value.is_floating_point():
-                return value.to(dtype=param.dtype).clone()
-            return value.clone()
+            dtype = param.dtype if param.is_floating_point() and value.is_floating_point() else value.dtype
+            return value.to(param.device, dtype, copy=True)
         if isinstance(value, dict):
             return {k: Optimizer._cast_state(param, v, key=k) for k, v in value.items()}
         if isinstance(value, (list, tuple)):

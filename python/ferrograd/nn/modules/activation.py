@@ -517,8 +517,8 @@ class MultiheadAttention(Module):
         k = k.reshape(k.shape[0], bsz * num_heads, head_dim).transpose(0, 1)
         v = v.reshape(v.shape[0], bsz * num_heads, head_dim).transpose(0, 1)
         if self.add_zero_attn:
-            k = T.cat([k, T.zeros((bsz * num_heads, 1, head_dim), dtype=k.dtype)], 1)
-            v = T.cat([v, T.zeros((bsz * num_heads, 1, head_dim), dtype=v.dtype)], 1)
+            k = T.cat([k, T.zeros((bsz * num_heads, 1, head_dim), dtype=k.dtype, device=k.device)], 1)
+            v = T.cat([v, T.zeros((bsz * num_heads, 1, head_dim), dtype=v.dtype, device=v.device)], 1)
             if attn_mask is not None:
                 attn_mask = F.pad(attn_mask, (0, 1))
             if key_padding_mask is not None:

@@ -452,12 +452,9 @@ class Module:
             device = _device_cls(device) if not isinstance(device, _device_cls) else device
 
         def convert(t):
-            out = t
-            if device is not None and out.device != device:
-                out = out.to(device)
-            if dtype is not None and out.is_floating_point() and out.dtype is not dtype:
-                out = out.to(dtype)
-            return out
+            # One Tensor.to call, which casts on the CPU side of a transfer.
+            cast = dtype if dtype is not None and t.is_floating_point() and t.dtype is not dtype else None
+            return t.to(device, cast)
 
         return self._apply(convert)
 

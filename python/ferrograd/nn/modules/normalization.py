@@ -33,7 +33,7 @@ class _NormBase(Module):
         if self.track_running_stats:
             self.register_buffer("running_mean", T.zeros(num_features, dtype=dtype, device=device))
             self.register_buffer("running_var", T.ones(num_features, dtype=dtype, device=device))
-            self.register_buffer("num_batches_tracked", T.tensor(0, dtype=int64))
+            self.register_buffer("num_batches_tracked", T.tensor(0, dtype=int64, device=device))
         else:
             self.register_buffer("running_mean", None)
             self.register_buffer("running_var", None)

@@ -226,7 +226,7 @@ class RNNBase(Module):
     def _zeros_hidden(self, input, size):
         num_directions = 2 if self.bidirectional else 1
         batch = input.size(0) if self.batch_first else input.size(1)
-        return T.zeros(self.num_layers * num_directions, batch, size, dtype=input.dtype)
+        return T.zeros(self.num_layers * num_directions, batch, size, dtype=input.dtype, device=input.device)
 
 
 class RNN(RNNBase):
@@ -393,7 +393,7 @@ class RNNCell(RNNCellBase):
             raise ValueError(f"RNNCell: Expected hidden to be 1D or 2D, got {hx.dim()}D instead")
         input, is_batched = self._batch(input, hx, "RNNCell")
         if hx is None:
-            hx = T.zeros(input.size(0), self.hidden_size, dtype=input.dtype)
+            hx = T.zeros(input.size(0), self.hidden_size, dtype=input.dtype, device=input.device)
         elif not is_batched:
             hx = hx.unsqueeze(0)
         x_proj = F.linear(input, self.weight_ih, self.bias_ih)
@@ -417,7 +417,7 @@ class LSTMCell(RNNCellBase):
                     raise ValueError(f"LSTMCell: Expected hx[0] to be 1D or 2D, got {h.dim()}D instead")
         input, is_batched = self._batch(input, hx, "LSTMCell")
         if hx is None:
-            zeros = T.zeros(input.size(0), self.hidden_size, dtype=input.dtype)
+            zeros = T.zeros(input.size(0), self.hidden_size, dtype=input.dtype, device=input.device)
             hx = (zeros, zeros)
         elif not is_batched:
             hx = (hx[0].unsqueeze(0), hx[1].unsqueeze(0))
@@ -437,7 +437,7 @@ class GRUCell(RNNCellBase):
             raise ValueError(f"GRUCell: Expected hidden to be 1D or 2D, got {hx.dim()}D instead")
         input, is_batched = self._batch(input, hx, "GRUCell")
         if hx is None:
-            hx = T.zeros(input.size(0), self.hidden_size, dtype=input.dtype)
+            hx = T.zeros(input.size(0), self.hidden_size, dtype=input.dtype, device=input.device)
         elif not is_batched:
             hx = hx.unsqueeze(0)
         x_proj = F.linear(input, self.weight_ih, self.bias_ih)

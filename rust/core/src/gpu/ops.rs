@@ -462,7 +462,8 @@ pub fn unary(op: UnaryOp, x: &Tensor) -> Result<Tensor> {
     }
     match dt {
         DType::F32 => elementwise("unary_main", unary_code(op), &[xo], x.shape(), DType::F32, dev),
-        DType::Bool if op != BitwiseNot => elementwise("unary_main", unary_code(op), &[Operand::T(cast(x, DType::F32)?)], x.shape(), DType::F32, dev),
+        // Integers promote to float32 for float ops, as on the CPU.
+        DType::Bool | DType::I64 if op.is_float_op() => elementwise("unary_main", unary_code(op), &[Operand::T(cast(x, DType::F32)?)], x.shape(), DType::F32, dev),
         d => Err(dtype_error(op.name(), d, dev)),
     }
 }

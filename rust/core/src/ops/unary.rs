@@ -86,7 +86,7 @@ impl UnaryOp {
         }
     }
     /// Ops that compute in floating point (an integer input gives float32).
-    fn is_float_op(self) -> bool {
+    pub(crate) fn is_float_op(self) -> bool {
         use UnaryOp::*;
         matches!(
             self,
