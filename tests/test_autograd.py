@@ -6,7 +6,7 @@ import pytest
 
 import ferrograd as torch
 from ferrograd.autograd import gradcheck, gradgradcheck
-from helpers import assert_close, t64
+from helpers import assert_close, float_dtype, t64
 
 
 def test_grad_accumulates_and_zeroes():
@@ -38,7 +38,7 @@ def test_retain_graph():
     y.backward(retain_graph=True)
     g1 = x.grad.clone()
     y.backward()
-    assert_close(x.grad, 2 * g1.numpy())
+    assert_close(x.grad, 2 * g1.cpu().numpy())
     with pytest.raises(RuntimeError, match="backward through the graph a second time"):
         y.backward()
     # A graph that saved no tensors can be traversed again, as in PyTorch.
@@ -128,6 +128,7 @@ def test_autograd_grad_function():
     assert_close(gh, [4.0, 8.0])
 
 
+@pytest.mark.cpu_only("gradgradcheck needs float64")
 def test_second_order():
     x = t64([1.0, 2.0, 3.0], requires_grad=True)
     y = (x ** 3).sum()
@@ -190,7 +191,7 @@ def test_inplace_on_non_leaf_rebases_history():
     y.sum().backward()
     assert_close(x.grad, [4.0, 8.0])
     assert y.grad_fn is not None
-    buf = torch.zeros(2, dtype=torch.float64)
+    buf = torch.zeros(2, dtype=float_dtype())
     buf.add_(x)
     assert buf.requires_grad and not buf.is_leaf
 
@@ -219,6 +220,7 @@ def test_inplace_ops_values():
         i.add_(1.5)
 
 
+@pytest.mark.cpu_only("gradcheck needs float64")
 def test_gradcheck_detects_wrong_gradient():
     from ferrograd.autograd import GradcheckError
 
@@ -240,6 +242,7 @@ def test_deep_graph_does_not_overflow():
     assert_close(x.grad, [1.0])
 
 
+@pytest.mark.cpu_only("float64 leaves; the GPU computes in float32")
 def test_grads_of_mixed_dtypes_match_inputs():
     a = torch.ones(2, requires_grad=True)
     b = torch.ones(2, dtype=torch.float64, requires_grad=True)

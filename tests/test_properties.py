@@ -7,6 +7,7 @@ from hypothesis import strategies as st
 from hypothesis.extra import numpy as hnp
 
 import ferrograd as torch
+from helpers import data as as_test_dtype, float_dtype
 
 settings.register_profile("ci", max_examples=60, deadline=None)
 settings.load_profile("ci")
@@ -19,9 +20,10 @@ def test_broadcasting_matches_numpy(bs):
     (sa, sb), result = bs.input_shapes, bs.result_shape
     a = np.arange(int(np.prod(sa)), dtype=np.float64).reshape(sa)
     b = np.arange(int(np.prod(sb)), dtype=np.float64).reshape(sb) * 0.5
-    out = torch.tensor(a) * torch.tensor(b) + torch.tensor(b)
+    ta, tb = torch.tensor(a, dtype=float_dtype()), torch.tensor(b, dtype=float_dtype())  # exact in float32 too
+    out = ta * tb + tb
     assert tuple(out.shape) == result
-    np.testing.assert_array_equal(out.numpy(), a * b + b)
+    np.testing.assert_array_equal(out.cpu().numpy(), a * b + b)
 
 
 @given(shapes, st.data())
@@ -30,11 +32,11 @@ def test_reshape_roundtrip_and_permute(shape, data):
     t = torch.tensor(a)
     perm = data.draw(st.permutations(range(len(shape))))
     p = t.permute(*perm) if shape else t
-    np.testing.assert_array_equal(p.numpy(), a.transpose(perm) if shape else a)
+    np.testing.assert_array_equal(p.cpu().numpy(), a.transpose(perm) if shape else a)
     flat = p.reshape(-1)
-    np.testing.assert_array_equal(flat.numpy(), (a.transpose(perm) if shape else a).reshape(-1))
+    np.testing.assert_array_equal(flat.cpu().numpy(), (a.transpose(perm) if shape else a).reshape(-1))
     back = flat.reshape(p.shape)
-    np.testing.assert_array_equal(back.numpy(), p.numpy())
+    np.testing.assert_array_equal(back.cpu().numpy(), p.cpu().numpy())
     if p.is_contiguous():
         assert p.view(-1)._same_storage(t)
 
@@ -59,7 +61,7 @@ def test_basic_indexing_matches_numpy(shape, data):
             t[idx]
         return
     out = t[idx]
-    np.testing.assert_array_equal(out.numpy(), expected)
+    np.testing.assert_array_equal(out.cpu().numpy(), expected)
     assert out._same_storage(t)  # basic indexing gives a view
 
 
@@ -71,13 +73,14 @@ def test_advanced_indexing_matches_numpy(shape, data):
                 for n in shape[:k])
     length = min(len(i) for i in idx)
     idx = tuple(i[:length] for i in idx)
-    np.testing.assert_array_equal(torch.tensor(a)[tuple(torch.tensor(i) for i in idx)].numpy(), a[idx])
+    np.testing.assert_array_equal(torch.tensor(a)[tuple(torch.tensor(i) for i in idx)].cpu().numpy(), a[idx])
     mask = a % 3 == 0
-    np.testing.assert_array_equal(torch.tensor(a)[torch.tensor(mask)].numpy(), a[mask])
+    np.testing.assert_array_equal(torch.tensor(a)[torch.tensor(mask)].cpu().numpy(), a[mask])
 
 
 @given(hnp.arrays(np.float64, shapes, elements=st.floats(-100, 100)), st.data())
 def test_setitem_then_getitem(a, data):
+    a = as_test_dtype(a)
     t = torch.tensor(a)
     if a.ndim == 0:
         return
@@ -88,12 +91,12 @@ def test_setitem_then_getitem(a, data):
     t[i] = 7.5
     a = a.copy()
     a[i] = 7.5
-    np.testing.assert_array_equal(t.numpy(), a)
+    np.testing.assert_array_equal(t.cpu().numpy(), a)
 
 
 @given(shapes)
 def test_sum_over_all_dims_equals_numpy(shape):
-    a = np.arange(int(np.prod(shape)), dtype=np.float64).reshape(shape) / 7
+    a = as_test_dtype(np.arange(int(np.prod(shape)), dtype=np.float64).reshape(shape) / 7)
     assert np.isclose(torch.tensor(a).sum().item(), a.sum())
     if shape:
-        np.testing.assert_allclose(torch.tensor(a).sum(0).numpy(), a.sum(0))
+        np.testing.assert_allclose(torch.tensor(a).sum(0).cpu().numpy(), a.sum(0), rtol=1e-6)

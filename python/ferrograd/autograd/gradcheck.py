@@ -108,7 +108,8 @@ def gradgradcheck(func, inputs, grad_outputs=None, *, eps=1e-6, atol=1e-5, rtol=
         outs = [o for o in _as_tuple(func(*inputs)) if isinstance(o, Tensor)]
     if grad_outputs is None:
         rng = np.random.default_rng(0)
-        grad_outputs = [_core.from_numpy(rng.standard_normal(tuple(o.shape)).astype(np.float64)).to(o.dtype) for o in outs]
+        grad_outputs = [_core.from_numpy(rng.standard_normal(tuple(o.shape)).astype(np.float64)).to(o.device, o.dtype)
+                        for o in outs]
 
     def first_grad(*xs):
         # Finite differences call this under no_grad; the inner gradient still needs a graph.
