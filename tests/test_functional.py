@@ -6,6 +6,7 @@ import pytest
 
 import ferrograd as torch
 import ferrograd.nn.functional as F
+from ferrograd.autograd import gradgradcheck
 from helpers import assert_close, check_grad, data, float_dtype, rand, t64
 
 erf = np.vectorize(math.erf, otypes=[np.float64])
@@ -216,6 +217,40 @@ def test_cross_entropy_options():
         F.cross_entropy(torch.ones(2, 3), torch.tensor([0, 5]))
     big = torch.tensor([[1000.0, -1000.0]])
     assert math.isfinite(F.cross_entropy(big, torch.tensor([1])).item())
+
+
+@pytest.mark.parametrize("reduction", ["mean", "sum", "none"])
+def test_cross_entropy_weights_ignore_index_and_shapes(reduction):
+    x = rand(7, 5, low=-4, high=4)
+    y = np.array([4, 0, 2, 2, -1, 1, 3])
+    w = data([0.5, 2.0, 1.0, 0.25, 3.0])
+    lp = _log_softmax(x)
+    valid = y != -1
+    yv = np.where(valid, y, 0)
+    per = -lp[np.arange(7), yv] * w[yv] * valid
+    red = {"mean": per.sum() / (w[yv] * valid).sum(), "sum": per.sum(), "none": per}[reduction]
+    ce = lambda t, wt: F.cross_entropy(t, torch.tensor(y), weight=wt, ignore_index=-1, reduction=reduction)  # noqa: E731
+    assert_close(ce(torch.tensor(x), torch.tensor(w)), red)
+    check_grad(lambda t: ce(t, torch.tensor(w, dtype=t.dtype)), x)
+    # Unbatched [C] input with a 0-d target, and [N, C, d] input with an unreduced [N, d] loss.
+    assert_close(F.cross_entropy(torch.tensor(x[0]), torch.tensor(y[0]), reduction=reduction),
+                 -lp[0, y[0]] if reduction != "none" else np.array(-lp[0, y[0]]))
+    xs, ys = rand(2, 3, 4), np.array([[0, 1, 2, 1], [2, 2, 0, 1]])
+    out = F.cross_entropy(torch.tensor(xs), torch.tensor(ys), reduction=reduction)
+    ref = -np.take_along_axis(_log_softmax(xs, 1), ys[:, None], 1)[:, 0]
+    assert_close(out, {"mean": ref.mean(), "sum": ref.sum(), "none": ref}[reduction])
+
+
+def test_cross_entropy_all_ignored():
+    x = torch.tensor(rand(3, 4))
+    assert math.isnan(F.cross_entropy(x, torch.tensor([-100, -100, -100])).item())  # 0 / 0, as PyTorch
+    assert F.cross_entropy(x, torch.tensor([-100, -100, -100]), reduction="sum").item() == 0.0
+
+
+@pytest.mark.cpu_only("gradgradcheck needs float64")
+def test_cross_entropy_double_backward():
+    y = torch.tensor([1, 0, 3])
+    assert gradgradcheck(lambda t: F.cross_entropy(t, y), [t64(rand(3, 4), requires_grad=True)])
 
 
 def test_regression_and_bce_losses():

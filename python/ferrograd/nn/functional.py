@@ -553,7 +553,9 @@ def _class_dim_last(input):
     return T.movedim(input, 1, -1).reshape(-1, c)
 
 
-def nll_loss(input, target, weight=None, size_average=None, ignore_index=-100, reduce=None, reduction="mean"):
+def _class_rows(input, target):
+    """Checks class-index targets against [N, C, d1, ...] scores (or unbatched [C]); returns the
+    scores as rows [N*d1*..., C], the flat targets, and the shape of an unreduced loss."""
     if target.dtype is not int64:
         raise RuntimeError(f"expected scalar type Long but found {target.dtype}")
     if input.ndim < 1:
@@ -565,10 +567,13 @@ def nll_loss(input, target, weight=None, size_average=None, ignore_index=-100, r
         raise ValueError(f"Expected input batch_size ({input.shape[0]}) to match target batch_size ({target.shape[0]}).")
     if input.ndim > 2 and tuple(input.shape[2:]) != tuple(target.shape[1:]):
         raise RuntimeError(f"size mismatch (got input: {list(input.shape)} , target: {list(target.shape)})")
-    c = input.shape[1]
-    out_shape = target.shape
-    x = _class_dim_last(input)
-    t = target.reshape(-1)
+    out_shape = target.shape[1:] if unbatched else target.shape
+    return _class_dim_last(input), target.reshape(-1), out_shape
+
+
+def nll_loss(input, target, weight=None, size_average=None, ignore_index=-100, reduce=None, reduction="mean"):
+    x, t, out_shape = _class_rows(input, target)
+    c = x.shape[1]
     valid = t != ignore_index
     safe = T.where(valid, t, 0)
     if t.numel():
@@ -585,14 +590,17 @@ def nll_loss(input, target, weight=None, size_average=None, ignore_index=-100, r
     if reduction == "sum":
         return loss.sum()
     if reduction == "none":
-        loss = loss.reshape(out_shape)
-        return loss.squeeze(0) if unbatched else loss
+        return loss.reshape(out_shape)
     raise ValueError(f"{reduction} is not a valid value for reduction")
 
 
 def cross_entropy(input, target, weight=None, size_average=None, ignore_index=-100, reduce=None, reduction="mean", label_smoothing=0.0):
     if not 0.0 <= label_smoothing <= 1.0:
         raise ValueError(f"label_smoothing must be between 0.0 and 1.0. Got: {label_smoothing}")
+    if not target.dtype.is_floating_point and label_smoothing == 0:
+        x, t, out_shape = _class_rows(input, target)
+        loss = _core.cross_entropy(x, t, weight, ignore_index, reduction)
+        return loss.reshape(out_shape) if reduction == "none" else loss
     class_dim = 0 if input.ndim == 1 else 1
     logp = T.log_softmax(input, class_dim)
     c = input.shape[class_dim]

@@ -2,6 +2,7 @@
 //! argument conversion, numpy interop, error mapping and releasing the GIL around long
 //! kernels. The Python package builds the PyTorch-shaped API on top.
 use ferrograd_core::autograd::{self, Node};
+use ferrograd_core::ops::loss::Reduction;
 use ferrograd_core::ops::{BinaryOp, UnaryOp};
 use ferrograd_core::storage::Storage;
 use ferrograd_core::{DType, Error, Layout, Tensor, Window};
@@ -911,6 +912,11 @@ fn softmax(py: Python<'_>, x: PyRef<'_, PyTensor>, dim: i64, log: bool) -> PyRes
     Ok(wrap(py.detach(|| x.softmax(dim, log)).py()?))
 }
 #[pyfunction]
+fn cross_entropy(x: PyRef<'_, PyTensor>, target: PyRef<'_, PyTensor>, weight: Option<PyRef<'_, PyTensor>>, ignore_index: i64, reduction: &str) -> PyResult<PyTensor> {
+    let reduction = Reduction::parse(reduction).py()?;
+    Ok(wrap(x.inner.cross_entropy(&target.inner, weight.as_ref().map(|w| &w.inner), ignore_index, reduction).py()?))
+}
+#[pyfunction]
 fn clamp(x: PyRef<'_, PyTensor>, min: Option<f64>, max: Option<f64>) -> PyResult<PyTensor> {
     Ok(wrap(x.inner.clamp(min, max).py()?))
 }
@@ -1061,6 +1067,7 @@ fn _core(m: &Bound<'_, PyModule>) -> PyResult<()> {
     m.add_function(wrap_pyfunction!(flip, m)?)?;
     m.add_function(wrap_pyfunction!(pad, m)?)?;
     m.add_function(wrap_pyfunction!(softmax, m)?)?;
+    m.add_function(wrap_pyfunction!(cross_entropy, m)?)?;
     m.add_function(wrap_pyfunction!(clamp, m)?)?;
     m.add_function(wrap_pyfunction!(im2col, m)?)?;
     m.add_function(wrap_pyfunction!(col2im, m)?)?;

@@ -3,6 +3,7 @@ pub mod binary;
 pub mod copy;
 pub mod creation;
 pub mod index;
+pub mod loss;
 pub mod matmul;
 pub mod nn;
 pub mod reduce;
