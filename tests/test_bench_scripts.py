@@ -126,6 +126,11 @@ def test_training_steps_reduce_the_loss():
         assert losses[-1] < losses[0]
 
 
+@pytest.mark.parametrize("demo", list(W.DEMOS))
+def test_demo_training_learns(demo):
+    assert W.demo_training(torch, demo, epochs=2) > 0.5  # 10 classes: chance is 0.1
+
+
 def test_side_by_side_prints_the_table():
     p = subprocess.run([sys.executable, str(ASV / "side_by_side.py"), "--quick", "--only", "overhead"],
                        capture_output=True, text=True, timeout=120)

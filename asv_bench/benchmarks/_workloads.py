@@ -127,6 +127,55 @@ def _functional(T):
 
 
 # ---------------------------------------------------------------------------------------------
+# The digits demos' training, in either framework (side_by_side.py measures its peak RSS)
+
+DEMOS = {"digits": "MLP 64-128-10, 30 epochs", "cnn": "CNN 16-32 channels, 12 epochs"}
+
+
+def _digits_arrays():
+    """The digits that ship with ferrograd, read with numpy alone (so a PyTorch run does not
+    import ferrograd): pixels scaled to [0, 1] as float32 [1797, 64], labels int64."""
+    import gzip
+    import importlib.util
+
+    import numpy as np
+    pkg = os.path.dirname(importlib.util.find_spec("ferrograd").origin)
+    with gzip.open(os.path.join(pkg, "datasets", "data", "digits.csv.gz"), "rt") as fh:
+        arr = np.loadtxt(fh, delimiter=",", dtype=np.int64)
+    return (arr[:, :64] / 16.0).astype(np.float32), arr[:, 64].copy()
+
+
+def demo_training(T, demo, epochs=None):
+    """The training of `python -m ferrograd.examples.<demo>` (its model, batch size 32, SGD
+    with momentum 0.9, learning rate and epochs; a seeded 80/20 split) in framework T.
+    Returns the test accuracy."""
+    import numpy as np
+    x, y = _digits_arrays()
+    order = np.random.RandomState(0).permutation(len(y))
+    cut = int(0.8 * len(y))
+    nn = _nn(T)
+    T.manual_seed(0)
+    if demo == "digits":
+        model, default_epochs, lr = nn.Sequential(nn.Linear(64, 128), nn.ReLU(), nn.Linear(128, 10)), 30, 0.02
+    else:
+        x = x.reshape(-1, 1, 8, 8)
+        model, default_epochs, lr = cnn(T, size=8), 12, 0.05
+    opt = T.optim.SGD(model.parameters(), lr=lr, momentum=0.9)
+    data = __import__(T.__name__ + ".utils.data", fromlist=["DataLoader"])
+    train = data.TensorDataset(T.tensor(x[order[:cut]]), T.tensor(y[order[:cut]]))
+    loader = data.DataLoader(train, batch_size=32, shuffle=True)
+    loss_fn = nn.CrossEntropyLoss()
+    for _ in range(default_epochs if epochs is None else epochs):
+        for xb, yb in loader:
+            opt.zero_grad()
+            loss_fn(model(xb), yb).backward()
+            opt.step()
+    with T.no_grad():
+        pred = model(T.tensor(x[order[cut:]])).argmax(1)
+    return float((pred == T.tensor(y[order[cut:]])).float().mean())
+
+
+# ---------------------------------------------------------------------------------------------
 # Timing helpers
 
 def seconds_per_call(fn, min_time=0.2, repeat=3):
@@ -163,6 +212,8 @@ def seconds_per_call(fn, min_time=0.2, repeat=3):
 #   python _workloads.py import MODULE          -> prints a JSON report of the import
 #   python _workloads.py run MODULE [ARGS...]   -> runs `python -m MODULE ARGS` and then prints
 #                                                 the JSON report as the last stdout line
+#   python _workloads.py demo FRAMEWORK DEMO    -> runs demo_training(FRAMEWORK, DEMO); the report
+#                                                 adds its test accuracy
 REPORT_PREFIX = "@@bench-report "
 
 
@@ -192,6 +243,8 @@ def _child_main(argv):
         elif mode == "run":
             sys.argv = [module] + rest
             runpy.run_module(module, run_name="__main__", alter_sys=True)
+        elif mode == "demo":
+            report["accuracy"] = demo_training(__import__(module), rest[0])
         else:
             raise SystemExit(f"unknown mode {mode!r}")
     except SystemExit as e:
