@@ -196,7 +196,7 @@ def pad(input, pad, mode="constant", value=None):
             idx = [min(max(j, 0), n - 1) for j in positions]
         else:
             idx = [j % n for j in positions]
-        out = T.index_select(out, dim, T.tensor(idx, dtype=int64))
+        out = T.index_select(out, dim, T.tensor(idx, dtype=int64, device=out.device))
     return out
 
 

@@ -47,7 +47,7 @@ def pad_nd(input, pad, mode="constant", value=0.0):
             raise RuntimeError(f"Argument #4: Padding size should be less than the corresponding input dimension, "
                                f"but got: padding ({left}, {right}) at dimension {dim} of input {list(input.shape)}")
         idx = np.pad(np.arange(n, dtype=np.int64), (left, right), mode=_NP_MODES[mode])
-        out = T.index_select(out, dim, _core.from_numpy(np.ascontiguousarray(idx)))
+        out = T.index_select(out, dim, T.tensor(idx, device=out.device))
     return out
 
 
