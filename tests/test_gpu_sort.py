@@ -262,6 +262,31 @@ def test_index_put_and_setitem(dtype):
         torch.index_put(g, (torch.tensor([-7]).to(GPU),), torch.tensor(1).to(dtype), accumulate=True)
 
 
+def test_setitem_bool_mask_on_gpu():
+    torch.manual_seed(7)
+    x = torch.randn(5, 4, 3)
+    for mask in (x > 0, x[:, :, 0] > 0, x[:, 0, 0] > 0):
+        for value in (0.5, -2, torch.tensor(3.0)):
+            g, c = x.to(GPU), x.clone()
+            g[mask.to(GPU)] = value if not isinstance(value, torch.Tensor) else value.to(GPU)
+            c[mask] = value
+            _same(g, c)
+    i = torch.tensor([[2**40, -3], [5, 2**33]])
+    g, c = i.to(GPU), i.clone()
+    g[g > 4] = 2**35 + 1
+    c[c > 4] = 2**35 + 1
+    _same(g, c)
+    res = []
+    for dev in (GPU, "cpu"):
+        xx, v = _leaf(x, dev), _leaf(torch.tensor(1.5), dev)
+        y = xx * 2.0
+        y[(x > 0).to(dev)] = v * 3
+        (y * y).sum().backward()
+        res.append((y, xx.grad, v.grad))
+    for a, b in zip(res[0], res[1]):
+        _close(a, b)
+
+
 def test_index_put_accumulate_duplicates_and_gradients():
     torch.manual_seed(6)
     x = torch.randn(7, 3)

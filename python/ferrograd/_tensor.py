@@ -1475,9 +1475,26 @@ def __setitem__(self, index, value):
         target = _apply_index(self, tuple(items))
         _core.inplace(target, [], lambda _: _value_like(value, target))
         return
-    positions = _apply_index(arange(self.numel(), device=self.device).view(self.shape), tuple(items))
     others = [value] if isinstance(value, Tensor) else []
+    mask = _gpu_mask_fill(self, items, value)
+    if mask is not None:
+        _core.inplace(self, others, lambda x: masked_fill(x, mask, _value_like(value, x)))
+        return
+    positions = _apply_index(arange(self.numel(), device=self.device).view(self.shape), tuple(items))
     _core.inplace(self, others, lambda x: _core.put(x, positions, _value_like(value, x), False))
+
+
+def _gpu_mask_fill(self, items, value):
+    """`x[mask] = v` on a GPU with one bool mask over leading dims and a single value is a
+    masked fill (no nonzero, which has no GPU kernel): the mask viewed to broadcast over x,
+    or None when the assignment is not of that form."""
+    if self._device == "cpu" or len(items) != 1 or isinstance(value, Tensor) and value.ndim != 0:
+        return None
+    mask = items[0]
+    if not (isinstance(mask, Tensor) and mask._dtype == "bool" and 0 < mask.ndim <= self.ndim
+            and tuple(mask.shape) == tuple(self.shape[:mask.ndim])):
+        return None
+    return mask.to(self.device).reshape(list(mask.shape) + [1] * (self.ndim - mask.ndim))
 
 
 def _value_like(value, target):

@@ -25,7 +25,8 @@ pub fn sort(x: &Tensor, d: usize, descending: bool) -> Result<(Tensor, Tensor)> 
         dt => return Err(dtype_error("sort", dt, x.device())),
     };
     let last = x.ndim() - 1;
-    let moved = contiguous(&x.transpose(d as i64, last as i64)?)?;
+    let moved = x.transpose(d as i64, last as i64)?;
+    let moved = if moved.is_contiguous() { moved } else { contiguous(&moved)? };
     let n = x.shape()[d];
     let rows = if n == 0 { 0 } else { x.numel() / n };
     let values = empty(moved.shape(), x.dtype(), x.device())?;
