@@ -28,7 +28,7 @@ pub fn sort(x: &Tensor, d: usize, descending: bool) -> Result<(Tensor, Tensor)> 
     let moved = x.transpose(d as i64, last as i64)?;
     let moved = if moved.is_contiguous() { moved } else { contiguous(&moved)? };
     let n = x.shape()[d];
-    let rows = if n == 0 { 0 } else { x.numel() / n };
+    let rows = x.numel().checked_div(n).unwrap_or(0);
     let values = empty(moved.shape(), x.dtype(), x.device())?;
     let indices = empty(moved.shape(), DType::I64, x.device())?;
     if rows > 0 {
