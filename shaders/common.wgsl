@@ -33,3 +33,39 @@ fn nan() -> f32 {
 fn inf() -> f32 {
     return bitcast<f32>(0x7f800000u);
 }
+
+// ---- int64 as (low, high) u32 word pairs, two's complement ----
+
+// -1, 0 or 1 as a <, ==, > b (signed 64-bit).
+fn cmp64(a: vec2<u32>, b: vec2<u32>) -> i32 {
+    let ah = bitcast<i32>(a.y);
+    let bh = bitcast<i32>(b.y);
+    if (ah < bh) { return -1; }
+    if (ah > bh) { return 1; }
+    if (a.x < b.x) { return -1; }
+    if (a.x > b.x) { return 1; }
+    return 0;
+}
+
+fn neg64(v: vec2<u32>) -> vec2<u32> {
+    let lo = ~v.x + 1u;
+    return vec2<u32>(lo, ~v.y + select(0u, 1u, lo == 0u));
+}
+
+fn add64(a: vec2<u32>, b: vec2<u32>) -> vec2<u32> {
+    let lo = a.x + b.x;
+    return vec2<u32>(lo, a.y + b.y + select(0u, 1u, lo < a.x));
+}
+
+// The full 64-bit product of two u32 words, as (low, high), through 16-bit halves.
+fn mul32_wide(x: u32, y: u32) -> vec2<u32> {
+    let xl = x & 0xffffu;
+    let xh = x >> 16u;
+    let yl = y & 0xffffu;
+    let yh = y >> 16u;
+    let ll = xl * yl;
+    let lh = xl * yh;
+    let hl = xh * yl;
+    let mid = (ll >> 16u) + (lh & 0xffffu) + (hl & 0xffffu);
+    return vec2<u32>((ll & 0xffffu) | (mid << 16u), xh * yh + (lh >> 16u) + (hl >> 16u) + (mid >> 16u));
+}

@@ -280,22 +280,6 @@ fn load64_2(o: u32) -> vec2<u32> {
     return vec2<u32>(x2[2u * o], x2[2u * o + 1u]);
 }
 
-// -1, 0 or 1 as a <, ==, > b (signed 64-bit).
-fn cmp64(a: vec2<u32>, b: vec2<u32>) -> i32 {
-    let ah = bitcast<i32>(a.y);
-    let bh = bitcast<i32>(b.y);
-    if (ah < bh) { return -1; }
-    if (ah > bh) { return 1; }
-    if (a.x < b.x) { return -1; }
-    if (a.x > b.x) { return 1; }
-    return 0;
-}
-
-fn neg64(v: vec2<u32>) -> vec2<u32> {
-    let lo = ~v.x + 1u;
-    return vec2<u32>(lo, ~v.y + select(0u, 1u, lo == 0u));
-}
-
 // int64 -> float32 rounded once to nearest even (as Rust's `as f32`): the magnitude's top 32
 // bits with a sticky bit for the rest, converted, then scaled by a power of two.
 fn i64_to_f32(v: vec2<u32>) -> f32 {
@@ -343,37 +327,60 @@ fn f32_to_i64(x: f32) -> vec2<u32> {
     return r;
 }
 
-// The full 64-bit product of two u32 words, as (low, high), through 16-bit halves.
-fn mul32_wide(x: u32, y: u32) -> vec2<u32> {
-    let xl = x & 0xffffu;
-    let xh = x >> 16u;
-    let yl = y & 0xffffu;
-    let yh = y >> 16u;
-    let ll = xl * yl;
-    let lh = xl * yh;
-    let hl = xh * yl;
-    let mid = (ll >> 16u) + (lh & 0xffffu) + (hl & 0xffffu);
-    return vec2<u32>((ll & 0xffffu) | (mid << 16u), xh * yh + (lh >> 16u) + (hl >> 16u) + (mid >> 16u));
+// |n| / |d| and |n| % |d| for magnitudes up to 2^63 (restoring division, one bit a step).
+struct DivMod64 {
+    q: vec2<u32>,
+    r: vec2<u32>,
+}
+
+fn divmod_u64(n: vec2<u32>, d: vec2<u32>) -> DivMod64 {
+    var q = vec2<u32>(0u, 0u);
+    var r = vec2<u32>(0u, 0u);
+    for (var bit = 63i; bit >= 0i; bit--) {
+        let b = u32(bit);
+        let nbit = select((n.x >> b) & 1u, (n.y >> (b - 32u)) & 1u, b >= 32u);
+        r = vec2<u32>((r.x << 1u) | nbit, (r.y << 1u) | (r.x >> 31u));
+        if (r.y > d.y || (r.y == d.y && r.x >= d.x)) {
+            r = vec2<u32>(r.x - d.x, r.y - d.y - select(0u, 1u, r.x < d.x));
+            if (b >= 32u) {
+                q.y |= 1u << (b - 32u);
+            } else {
+                q.x |= 1u << b;
+            }
+        }
+    }
+    return DivMod64(q, r);
+}
+
+// Python's floor division and remainder (the remainder takes the divisor's sign), wrapping
+// as the CPU's int64 kernels (i64::MIN // -1 == i64::MIN). The divisor is never 0 here.
+fn floor_divmod64(a: vec2<u32>, b: vec2<u32>) -> DivMod64 {
+    let a_neg = (a.y & 0x80000000u) != 0u;
+    let b_neg = (b.y & 0x80000000u) != 0u;
+    let m = divmod_u64(select(a, neg64(a), a_neg), select(b, neg64(b), b_neg));
+    var q = select(m.q, neg64(m.q), a_neg != b_neg);
+    var r = select(m.r, neg64(m.r), a_neg);
+    if ((r.x | r.y) != 0u && a_neg != b_neg) {
+        q = add64(q, vec2<u32>(0xffffffffu, 0xffffffffu));
+        r = add64(r, b);
+    }
+    return DivMod64(q, r);
 }
 
 // Wrapping int64 arithmetic (op codes as in binary_op): 0 add, 1 sub, 2 mul, 5 maximum,
-// 6 minimum.
+// 6 minimum, 8 remainder, 9 floor_divide.
 fn arith64(a: vec2<u32>, b: vec2<u32>) -> vec2<u32> {
     switch OP {
-        case 0u: {
-            let lo = a.x + b.x;
-            return vec2<u32>(lo, a.y + b.y + select(0u, 1u, lo < a.x));
-        }
-        case 1u: {
-            let lo = a.x - b.x;
-            return vec2<u32>(lo, a.y - b.y - select(0u, 1u, a.x < b.x));
-        }
+        case 0u: { return add64(a, b); }
+        case 1u: { return add64(a, neg64(b)); }
         case 2u: {
             let p = mul32_wide(a.x, b.x);
             return vec2<u32>(p.x, p.y + a.x * b.y + a.y * b.x);
         }
         case 5u: { return select(b, a, cmp64(a, b) >= 0); }
-        default: { return select(b, a, cmp64(a, b) <= 0); }
+        case 6u: { return select(b, a, cmp64(a, b) <= 0); }
+        case 8u: { return floor_divmod64(a, b).r; }
+        default: { return floor_divmod64(a, b).q; }
     }
 }
 

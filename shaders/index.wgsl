@@ -1,15 +1,24 @@
-// Index-driven kernels: gather along a dim with int64 indices, and its scatter-add partner.
-// index_select and index_add run through them with an index broadcast over the other dims.
+// Index-driven kernels: gather along a dim with int64 indices, its scatter-add partner, and
+// scatter (a write where the last index element naming a position wins, as on the CPU).
+// index_select and index_add run through them with an index broadcast over the other dims;
+// index_put / put through scatter and scatter_add on the flattened tensor.
 //
 // int64 indices are (low, high) u32 word pairs; an index is valid when its 64-bit value lies
 // in [-size, size) (negatives wrap, as on the CPU). Out-of-range indices read NaN in gather
-// and are skipped by scatter_add (callers check ranges where PyTorch raises).
+// and are skipped by the scatters (callers check ranges where PyTorch raises).
+//
+// Elements are float32 (KIND 0), int64 (KIND 1: two words, offsets doubled) or bool words
+// (KIND 2); scatter_add adds float32 by compare-and-swap, int64 by two atomic adds (the low
+// word's carry goes into the high word, so concurrent adds stay exact) and ors bools.
 //
 // info layout (words):
 //   0 n (elements of the index)   1 ndim   2 dim d   3 offset of the gathered-from/scattered-
-//   into tensor   4 offset of the index   5 size along d   6 offset of src (scatter_add)
+//   into tensor   4 offset of the index   5 size along d   6 offset of src (scatters)
+//   7 first word of scatter's claims (one word per output element, after the values)
 //   16..24 index shape   24..32 strides of the gathered-from/scattered-into tensor
-//   32..40 index strides   40..48 src strides (scatter_add)
+//   32..40 index strides   40..48 src strides (scatters)
+
+override KIND: u32 = 0u;
 
 @group(0) @binding(0) var<storage, read> x0: array<u32>;
 @group(0) @binding(1) var<storage, read> idx: array<u32>;
@@ -56,7 +65,11 @@ fn position(e: u32) -> Pos {
     return p;
 }
 
-// out[e] = x[... index[e] along d ...] (4-byte elements; out contiguous from 0).
+fn words() -> u32 {
+    return select(1u, 2u, KIND == 1u);
+}
+
+// out[e] = x[... index[e] along d ...] (out contiguous from 0).
 @compute @workgroup_size(256, 1, 1)
 fn gather_main(@builtin(global_invocation_id) gid: vec3<u32>, @builtin(num_workgroups) nwg: vec3<u32>) {
     let e = linear_id(gid, nwg);
@@ -64,14 +77,17 @@ fn gather_main(@builtin(global_invocation_id) gid: vec3<u32>, @builtin(num_workg
         return;
     }
     let p = position(e);
-    var v = 0x7fc00000u;
-    if (p.valid) {
-        v = x0[p.x];
+    let w = words();
+    for (var k = 0u; k < w; k++) {
+        var v = 0x7fc00000u;
+        if (p.valid) {
+            v = x0[w * p.x + k];
+        }
+        atomicStore(&out[w * e + k], v);
     }
-    atomicStore(&out[e], v);
 }
 
-// out[... index[e] along d ...] += src[e] (float32), by compare-and-swap.
+// out[... index[e] along d ...] += src[e].
 @compute @workgroup_size(256, 1, 1)
 fn scatter_add_main(@builtin(global_invocation_id) gid: vec3<u32>, @builtin(num_workgroups) nwg: vec3<u32>) {
     let e = linear_id(gid, nwg);
@@ -82,6 +98,16 @@ fn scatter_add_main(@builtin(global_invocation_id) gid: vec3<u32>, @builtin(num_
     if (!p.valid) {
         return;
     }
+    if (KIND == 1u) {
+        let lo = x0[2u * p.s];
+        let old = atomicAdd(&out[2u * p.x], lo);
+        atomicAdd(&out[2u * p.x + 1u], x0[2u * p.s + 1u] + select(0u, 1u, old + lo < old));
+        return;
+    }
+    if (KIND == 2u) {
+        atomicOr(&out[p.x], x0[p.s]);
+        return;
+    }
     let v = f(x0[p.s]);
     var old = atomicLoad(&out[p.x]);
     loop {
@@ -90,5 +116,36 @@ fn scatter_add_main(@builtin(global_invocation_id) gid: vec3<u32>, @builtin(num_
             break;
         }
         old = r.old_value;
+    }
+}
+
+// scatter, first launch: each position keeps the largest index element (plus one) naming it;
+// the claims start at 0.
+@compute @workgroup_size(256, 1, 1)
+fn scatter_claim_main(@builtin(global_invocation_id) gid: vec3<u32>, @builtin(num_workgroups) nwg: vec3<u32>) {
+    let e = linear_id(gid, nwg);
+    if (e >= info[0]) {
+        return;
+    }
+    let p = position(e);
+    if (p.valid) {
+        atomicMax(&out[info[7] + p.x], e + 1u);
+    }
+}
+
+// scatter, second launch: the claiming index element writes its src value.
+@compute @workgroup_size(256, 1, 1)
+fn scatter_main(@builtin(global_invocation_id) gid: vec3<u32>, @builtin(num_workgroups) nwg: vec3<u32>) {
+    let e = linear_id(gid, nwg);
+    if (e >= info[0]) {
+        return;
+    }
+    let p = position(e);
+    if (!p.valid || atomicLoad(&out[info[7] + p.x]) != e + 1u) {
+        return;
+    }
+    let w = words();
+    for (var k = 0u; k < w; k++) {
+        atomicStore(&out[w * p.x + k], x0[w * p.s + k]);
     }
 }

@@ -135,3 +135,96 @@ fn argreduce_main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups
         out[2u * row + 1u] = 0u;
     }
 }
+
+// ---- int64 ----
+// reduce64_main and argreduce64_main: the same launches over int64 (low, high) word pairs,
+// exact: wrapping 64-bit sums, signed 64-bit max/min, int64 partials and outputs.
+var<workgroup> part64: array<vec2<u32>, 256>;
+
+fn load64(lin: u32) -> vec2<u32> {
+    let o = element_offset(lin);
+    return vec2<u32>(x[2u * o], x[2u * o + 1u]);
+}
+
+fn identity64() -> vec2<u32> {
+    switch OP {
+        case 1u: { return vec2<u32>(0u, 0x80000000u); }
+        case 2u: { return vec2<u32>(0xffffffffu, 0x7fffffffu); }
+        default: { return vec2<u32>(0u, 0u); }
+    }
+}
+
+fn combine64(a: vec2<u32>, b: vec2<u32>) -> vec2<u32> {
+    switch OP {
+        case 1u: { return select(b, a, cmp64(a, b) >= 0); }
+        case 2u: { return select(b, a, cmp64(a, b) <= 0); }
+        default: { return add64(a, b); }
+    }
+}
+
+@compute @workgroup_size(256, 1, 1)
+fn reduce64_main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec3<u32>, @builtin(local_invocation_index) lid: u32) {
+    let g = wid.x + wid.y * nwg.x;
+    let chunks = info[2];
+    let row = g / chunks;
+    let chunk = g % chunks;
+    let inner = info[1];
+    let start = chunk * info[3];
+    let stop = min(start + info[3], inner);
+    var acc = identity64();
+    if (row < info[0]) {
+        for (var j = start + lid; j < stop; j += WG) {
+            acc = combine64(acc, load64(row * inner + j));
+        }
+    }
+    part64[lid] = acc;
+    workgroupBarrier();
+    for (var s = WG / 2u; s > 0u; s = s / 2u) {
+        if (lid < s) {
+            part64[lid] = combine64(part64[lid], part64[lid + s]);
+        }
+        workgroupBarrier();
+    }
+    if (lid == 0u && row < info[0]) {
+        out[2u * g] = part64[0].x;
+        out[2u * g + 1u] = part64[0].y;
+    }
+}
+
+// Whether (vb, ib) beats (va, ia): a larger (OP 1) / smaller (OP 2) value, or the same
+// value at a lower index.
+fn arg_better64(va: vec2<u32>, ia: u32, vb: vec2<u32>, ib: u32) -> bool {
+    let c = cmp64(vb, va);
+    return (OP == 1u && c > 0) || (OP == 2u && c < 0) || (c == 0 && ib < ia);
+}
+
+@compute @workgroup_size(256, 1, 1)
+fn argreduce64_main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec3<u32>, @builtin(local_invocation_index) lid: u32) {
+    let row = wid.x + wid.y * nwg.x;
+    let inner = info[1];
+    var best = identity64();
+    var bi = 0xffffffffu;
+    if (row < info[0]) {
+        for (var j = lid; j < inner; j += WG) {
+            let v = load64(row * inner + j);
+            if (arg_better64(best, bi, v, j)) {
+                best = v;
+                bi = j;
+            }
+        }
+    }
+    part64[lid] = best;
+    part_i[lid] = bi;
+    workgroupBarrier();
+    for (var s = WG / 2u; s > 0u; s = s / 2u) {
+        if (lid < s && arg_better64(part64[lid], part_i[lid], part64[lid + s], part_i[lid + s])) {
+            part64[lid] = part64[lid + s];
+            part_i[lid] = part_i[lid + s];
+        }
+        workgroupBarrier();
+    }
+    if (lid == 0u && row < info[0]) {
+        out[2u * row] = part_i[0];
+        out[2u * row + 1u] = 0u;
+    }
+}

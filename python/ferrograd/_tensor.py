@@ -39,6 +39,8 @@ ReturnMax = collections.namedtuple("max", ["values", "indices"])
 ReturnMin = collections.namedtuple("min", ["values", "indices"])
 ReturnSort = collections.namedtuple("sort", ["values", "indices"])
 ReturnTopk = collections.namedtuple("topk", ["values", "indices"])
+ReturnMedian = collections.namedtuple("median", ["values", "indices"])
+ReturnKthvalue = collections.namedtuple("kthvalue", ["values", "indices"])
 
 
 # ---------------------------------------------------------------------------- argument helpers
@@ -417,11 +419,13 @@ def __contains__(self, element):
 
 
 def __reduce_ex__(self, protocol):
-    return (_rebuild, (type(self), self.detach().numpy().copy(), self.requires_grad))
+    return (_rebuild, (type(self), self.detach().cpu().numpy().copy(), self.requires_grad, str(self.device)))
 
 
-def _rebuild(cls, arr, requires_grad):
+def _rebuild(cls, arr, requires_grad, device="cpu"):
     t = _core.from_numpy(arr)
+    if device != "cpu":
+        t = _core.to_device(t, str(check_device(device)))
     if cls is not Tensor:
         t = cls(t, requires_grad) if requires_grad is not None else cls(t)
     elif requires_grad:
@@ -858,37 +862,81 @@ def count_nonzero(input, dim=None):
     return sum(input != 0, dim)
 
 
+def _median_position(input, dim):
+    """Where the median sits along `dim` of the ascending sort: the lower middle, or the first
+    NaN of a row holding NaNs (PyTorch's median propagates NaN)."""
+    n = input.shape[dim] if input.ndim else 1
+    pos = full((), (n - 1) // 2, dtype=int64, device=input.device)
+    if not input.is_floating_point():
+        return pos
+    nans = input.isnan().sum(dim, keepdim=True) if input.ndim else input.isnan().long()
+    return where(nans > 0, n - nans, pos)
+
+
 def median(input, dim=None, keepdim=False):
     if dim is None:
-        flat = input.flatten()
-        return sort(flat).values[(flat.numel() - 1) // 2]
-    s = sort(input, dim)
-    k = (input.shape[dim] - 1) // 2
-    v = s.values.narrow(dim, k, 1)
-    i = s.indices.narrow(dim, k, 1)
+        flat = input.reshape(-1)
+        if flat.numel() == 0:
+            return full((), float("nan"), dtype=input.dtype, device=input.device)
+        s = sort(flat)
+        return s.values.gather(0, _median_position(flat, 0).reshape(1)).reshape(())
+    d = _wrap(dim, input.ndim)
+    s = sort(input, d)
+    if input.ndim == 0:
+        return ReturnMedian(s.values, s.indices)
+    if input.shape[d] == 0:
+        raise IndexError(f"median(): Expected reduction dim {d} to have non-zero size.")
+    shape = list(input.shape)
+    shape[d] = 1
+    pos = _median_position(input, d).expand(shape)
+    v, i = s.values.gather(d, pos), s.indices.gather(d, pos)
     if not keepdim:
-        v, i = v.squeeze(dim), i.squeeze(dim)
-    return collections.namedtuple("median", ["values", "indices"])(v, i)
+        v, i = v.squeeze(d), i.squeeze(d)
+    return ReturnMedian(v, i)
 
 
 def sort(input, dim=-1, descending=False, stable=False):
-    """Sorted values and indices along `dim` (a stable sort; the gradient flows through gather)."""
-    arr = input.detach().numpy()
-    key = -arr if descending and input._dtype != "bool" else arr
-    idx = np.argsort(key, axis=dim, kind="stable")
-    if descending and input._dtype == "bool":
-        idx = np.argsort(~arr, axis=dim, kind="stable")
-    indices = tensor(idx.astype(np.int64))
-    return ReturnSort(gather(input, dim, indices), indices)
+    """Sorted values and int64 indices along `dim`: a stable sort, NaN counted as the largest
+    value; the gradient flows back through the indices."""
+    values, indices = _core.sort(input, _py_int(dim), _py_bool(descending))
+    return ReturnSort(values, indices)
 
 
 def argsort(input, dim=-1, descending=False, stable=False):
     return sort(input, dim, descending).indices
 
 
+def msort(input):
+    return sort(input, 0).values
+
+
+def _check_k(input, k, dim, op):
+    size = input.shape[_wrap(dim, input.ndim)] if input.ndim else 1
+    if not 0 <= k <= size:
+        raise RuntimeError(f"{op}(): selected index k out of range (k={k}, dimension size {size})")
+
+
 def topk(input, k, dim=-1, largest=True, sorted=True):
+    k = _py_int(k)
+    _check_k(input, k, dim, "topk")
     s = sort(input, dim, descending=largest)
+    if input.ndim == 0:
+        return ReturnTopk(s.values, s.indices)
     return ReturnTopk(s.values.narrow(dim, 0, k), s.indices.narrow(dim, 0, k))
+
+
+def kthvalue(input, k, dim=-1, keepdim=False):
+    k = _py_int(k)
+    _check_k(input, k, dim, "kthvalue")
+    if k == 0:
+        raise RuntimeError("kthvalue(): selected number k out of range for dimension (k=0)")
+    s = sort(input, dim)
+    if input.ndim == 0:
+        return ReturnKthvalue(s.values, s.indices)
+    v, i = s.values.narrow(dim, k - 1, 1), s.indices.narrow(dim, k - 1, 1)
+    if not keepdim:
+        v, i = v.squeeze(dim), i.squeeze(dim)
+    return ReturnKthvalue(v, i)
 
 
 # ---------------------------------------------------------------------------- shape
@@ -1392,7 +1440,8 @@ def _advanced(x, advanced):
         if idx.numel():
             bad = (idx < -n) | (idx >= n)
             if bad.any().item():
-                v = idx[bad].reshape(-1)[0].item()
+                flat = idx.reshape(-1)
+                v = flat[_py_int(bad.reshape(-1).long().argmax().item())].item()
                 raise IndexError(f"index {v} is out of bounds for dimension {d} with size {n}")
         idx = where(idx < 0, idx + n, idx)
         lin = idx if lin is None else lin * n + idx
@@ -1429,9 +1478,26 @@ def __setitem__(self, index, value):
         target = _apply_index(self, tuple(items))
         _core.inplace(target, [], lambda _: _value_like(value, target))
         return
-    positions = _apply_index(arange(self.numel(), device=self.device).view(self.shape), tuple(items))
     others = [value] if isinstance(value, Tensor) else []
+    mask = _gpu_mask_fill(self, items, value)
+    if mask is not None:
+        _core.inplace(self, others, lambda x: masked_fill(x, mask, _value_like(value, x)))
+        return
+    positions = _apply_index(arange(self.numel(), device=self.device).view(self.shape), tuple(items))
     _core.inplace(self, others, lambda x: _core.put(x, positions, _value_like(value, x), False))
+
+
+def _gpu_mask_fill(self, items, value):
+    """`x[mask] = v` on a GPU with one bool mask over leading dims and a single value is a
+    masked fill (no nonzero, which has no GPU kernel): the mask viewed to broadcast over x,
+    or None when the assignment is not of that form."""
+    if self._device == "cpu" or len(items) != 1 or isinstance(value, Tensor) and value.ndim != 0:
+        return None
+    mask = items[0]
+    if not (isinstance(mask, Tensor) and mask._dtype == "bool" and 0 < mask.ndim <= self.ndim
+            and tuple(mask.shape) == tuple(self.shape[:mask.ndim])):
+        return None
+    return mask.to(self.device).reshape(list(mask.shape) + [1] * (self.ndim - mask.ndim))
 
 
 def _value_like(value, target):
@@ -1603,20 +1669,32 @@ def bernoulli(input, p=None, generator=None):
 
 
 def multinomial(input, num_samples, replacement=False, generator=None):
-    probs = input.detach().double().numpy()
-    single = probs.ndim == 1
-    probs = np.atleast_2d(probs)
-    rows = []
-    for row in probs:
-        p = row / row.sum()
-        u = rand(num_samples, dtype=float64).numpy()
-        if replacement:
-            rows.append(np.searchsorted(np.cumsum(p), u * 1.0, side="right").clip(0, len(p) - 1))
-        else:
-            keys = np.log(rand(len(p), dtype=float64).numpy() + 1e-300) / np.maximum(p, 1e-300)
-            rows.append(np.argsort(-keys)[:num_samples])
-    out = tensor(np.array(rows, dtype=np.int64))
-    return out[0] if single else out
+    """Category indices drawn by the Gumbel-max trick on the input's device: with replacement
+    each draw is the argmax of log(p) plus fresh Gumbel noise; without, the draws are the
+    top `num_samples` of one noisy row, in order (the law of sequential draws)."""
+    if input.ndim not in (1, 2):
+        raise RuntimeError("prob_dist must be 1 or 2 dim")
+    num_samples = _py_int(num_samples)
+    probs = input.detach()
+    if not probs.is_floating_point():
+        raise RuntimeError(f"multinomial only supports floating-point dtypes for input, got: {input.dtype}")
+    n = probs.shape[-1]
+    if not replacement and num_samples > n:
+        raise RuntimeError("cannot sample n_sample > prob_dist.size(-1) samples without replacement")
+    if ((probs < 0) | ~probs.isfinite()).any().item():
+        raise RuntimeError("probability tensor contains either `inf`, `nan` or element < 0")
+    if (probs.sum(-1) <= 0).any().item():
+        raise RuntimeError("invalid multinomial distribution (sum of probabilities <= 0)")
+    if not replacement and ((probs > 0).sum(-1) < num_samples).any().item():
+        raise RuntimeError("invalid multinomial distribution (with replacement=False, not enough non-negative category to sample)")
+    rows = probs.reshape(-1, n)
+    shape = [rows.shape[0], num_samples, n] if replacement else list(rows.shape)
+    gumbel = -(-rand(shape, dtype=probs.dtype, device=probs.device).log()).log()
+    if replacement:
+        out = (rows.log().unsqueeze(1) + gumbel).argmax(-1)
+    else:
+        out = topk(rows.log() + gumbel, num_samples, -1).indices
+    return out.reshape(-1) if input.ndim == 1 else out
 
 
 def normal(mean, std=1.0, size=None, *, generator=None):
@@ -1640,7 +1718,7 @@ __all__ = [
     "clamp_min", "clamp_max", "lerp", "isclose", "allclose", "equal", "where", "sum", "nansum", "mean",
     "nanmean", "prod", "max", "min", "amax", "amin", "aminmax", "argmax", "argmin", "var", "std", "var_mean",
     "std_mean", "logsumexp", "norm", "cumsum", "cumprod", "any", "all", "count_nonzero", "median", "sort",
-    "argsort", "topk", "reshape", "permute", "transpose", "swapaxes", "swapdims", "t", "adjoint",
+    "argsort", "msort", "kthvalue", "topk", "reshape", "permute", "transpose", "swapaxes", "swapdims", "t", "adjoint",
     "broadcast_to", "broadcast_tensors", "broadcast_shapes", "squeeze", "unsqueeze", "flatten", "ravel",
     "unflatten", "narrow", "select", "movedim", "moveaxis", "cat", "concat", "concatenate", "stack", "hstack",
     "vstack", "atleast_1d", "atleast_2d", "split", "tensor_split", "chunk", "unbind", "repeat_interleave",
@@ -1738,7 +1816,7 @@ def _install():
         sum=sum, nansum=nansum, mean=mean, nanmean=nanmean, prod=prod, max=max, min=min, amax=amax, amin=amin,
         aminmax=aminmax, argmax=argmax, argmin=argmin, var=var, std=std, logsumexp=logsumexp, norm=norm,
         cumsum=cumsum, cumprod=cumprod, any=any, all=all, count_nonzero=count_nonzero, median=median,
-        sort=sort, argsort=argsort, topk=topk,
+        sort=sort, argsort=argsort, msort=msort, kthvalue=kthvalue, topk=topk,
         view=view, view_as=view_as, reshape=reshape, reshape_as=reshape_as, permute=permute,
         transpose=transpose, swapaxes=transpose, swapdims=transpose, t=t, adjoint=adjoint,
         expand=expand, expand_as=expand_as, broadcast_to=broadcast_to, squeeze=squeeze,

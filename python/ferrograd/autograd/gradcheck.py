@@ -27,6 +27,14 @@ class _NoGrad:
         _core.set_grad_enabled(self.prev)
 
 
+def _check_cpu(inputs):
+    for x in inputs:
+        if isinstance(x, Tensor) and str(x.device) != "cpu":
+            raise NotImplementedError(
+                f"gradcheck on {x.device} is not implemented (finite differences perturb the inputs in host "
+                "memory); run it on CPU float64 inputs")
+
+
 def _numerical_jacobians(func, inputs, eps):
     """One Jacobian per (output, differentiable input): shape [out_numel, in_numel]."""
     outs0 = _flat_outputs(func, inputs)
@@ -83,6 +91,7 @@ def _analytical_jacobians(func, inputs, create_graph=False):
 def gradcheck(func, inputs, *, eps=1e-6, atol=1e-5, rtol=1e-3, raise_exception=True, **_ignored):
     """Compares autograd's Jacobian of `func` at `inputs` with central finite differences."""
     inputs = _as_tuple(inputs)
+    _check_cpu(inputs)
     for x in inputs:
         if isinstance(x, Tensor) and x.requires_grad and x.dtype.name != "float64":
             import warnings
@@ -103,6 +112,7 @@ def gradcheck(func, inputs, *, eps=1e-6, atol=1e-5, rtol=1e-3, raise_exception=T
 def gradgradcheck(func, inputs, grad_outputs=None, *, eps=1e-6, atol=1e-5, rtol=1e-3, raise_exception=True, **_ignored):
     """Checks second derivatives: gradcheck of the function x -> d<func(x), v>/dx."""
     inputs = _as_tuple(inputs)
+    _check_cpu(inputs)
     diff = [x for x in inputs if isinstance(x, Tensor) and x.requires_grad]
     with _NoGrad():
         outs = [o for o in _as_tuple(func(*inputs)) if isinstance(o, Tensor)]

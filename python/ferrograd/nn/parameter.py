@@ -27,7 +27,7 @@ class Parameter(Tensor):
 
     def __reduce_ex__(self, protocol):
         from .._tensor import _rebuild
-        return (_rebuild, (type(self), self.detach().numpy().copy(), self.requires_grad))
+        return (_rebuild, (type(self), self.detach().cpu().numpy().copy(), self.requires_grad, str(self.device)))
 
 
 class Buffer(Tensor):

@@ -795,6 +795,11 @@ fn max_dim(x: PyRef<'_, PyTensor>, dim: i64, keepdim: bool, is_max: bool) -> PyR
     Ok((wrap(v), wrap(i)))
 }
 #[pyfunction]
+fn sort(x: PyRef<'_, PyTensor>, dim: i64, descending: bool) -> PyResult<(PyTensor, PyTensor)> {
+    let (v, i) = x.inner.sort(dim, descending).py()?;
+    Ok((wrap(v), wrap(i)))
+}
+#[pyfunction]
 fn argmax(x: PyRef<'_, PyTensor>, dim: Option<i64>, keepdim: bool, is_max: bool) -> PyResult<PyTensor> {
     Ok(wrap(x.inner.argmax(dim, keepdim, is_max).py()?))
 }
@@ -1043,6 +1048,7 @@ fn _core(m: &Bound<'_, PyModule>) -> PyResult<()> {
     m.add_function(wrap_pyfunction!(prod, m)?)?;
     m.add_function(wrap_pyfunction!(amax, m)?)?;
     m.add_function(wrap_pyfunction!(max_dim, m)?)?;
+    m.add_function(wrap_pyfunction!(sort, m)?)?;
     m.add_function(wrap_pyfunction!(argmax, m)?)?;
     m.add_function(wrap_pyfunction!(var, m)?)?;
     m.add_function(wrap_pyfunction!(logsumexp, m)?)?;

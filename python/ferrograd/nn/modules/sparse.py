@@ -1,5 +1,4 @@
 """Embedding."""
-import numpy as np
 
 from ... import _core
 from ... import _tensor as T
@@ -55,14 +54,14 @@ class Embedding(Module):
                 self.weight[self.padding_idx].fill_(0)
 
     def _renorm(self, input):
-        """max_norm: rescales (in place, no grad) the looked-up rows whose norm exceeds max_norm."""
+        """max_norm: rescales (in place, no grad) the looked-up rows whose norm exceeds max_norm.
+        Repeated indices rescale their row once: each copy writes the same rescaled row."""
         with no_grad():
-            idx = np.unique(input.numpy().reshape(-1))
-            idx_t = _core.from_numpy(np.ascontiguousarray(idx.astype(np.int64)))
-            rows = T.index_select(self.weight, 0, idx_t)
+            idx = input.reshape(-1)
+            rows = T.index_select(self.weight, 0, idx)
             norms = rows.norm(self.norm_type, 1, keepdim=True)
             scale = T.where(norms > self.max_norm, self.max_norm / (norms + 1e-7), T.ones_like(norms))
-            self.weight[idx_t] = rows * scale
+            self.weight[idx] = rows * scale
 
     def forward(self, input):
         if self.max_norm is not None:

@@ -10,6 +10,7 @@ pub mod loss;
 pub mod ops;
 pub mod optim;
 pub mod runtime;
+pub mod sort;
 
 use crate::device::Device;
 use crate::dtype::DType;
@@ -23,8 +24,8 @@ pub static SOFTMAX: Shader = Shader { name: "softmax", body: include_str!("../..
 pub static MATMUL: Shader = Shader { name: "matmul", body: include_str!("../../../../shaders/matmul.wgsl") };
 
 /// Every shader, for validation tests.
-pub fn shaders() -> [&'static Shader; 9] {
-    [&ELEMENTWISE, &REDUCE, &SOFTMAX, &MATMUL, &optim::OPTIM, &index::INDEX, &conv::CONV, &conv::POOL, &loss::LOSS]
+pub fn shaders() -> [&'static Shader; 10] {
+    [&ELEMENTWISE, &REDUCE, &SOFTMAX, &MATMUL, &optim::OPTIM, &index::INDEX, &conv::CONV, &conv::POOL, &loss::LOSS, &sort::SORT]
 }
 
 /// Number of usable GPU devices (the runtime drives one: the best adapter, or the one the
@@ -99,5 +100,5 @@ pub fn cpu_only(op: &str, ts: &[&Tensor]) -> Result<()> {
 
 /// NotImplemented for a dtype the GPU kernels of `op` do not handle.
 pub(crate) fn dtype_error(op: &str, dtype: DType, device: Device) -> Error {
-    Error::NotImplemented(format!("'{op}' on {device} is not implemented for dtype {dtype} (the GPU kernels handle float32 and bool; int64 in casts, comparisons, where and as indices)"))
+    Error::NotImplemented(format!("'{op}' on {device} is not implemented for dtype {dtype} (the GPU kernels handle float32 and bool, and int64 in casts, comparisons, arithmetic, reductions, sorting and indexing)"))
 }

@@ -368,7 +368,11 @@ pub fn binary(op: BinaryOp, a: &Tensor, b: &Tensor) -> Result<Tensor> {
     let logical = matches!(op, LogicalAnd | LogicalOr | LogicalXor);
     let bitwise = matches!(op, BitAnd | BitOr | BitXor);
     let comparison = matches!(op, Eq | Ne | Lt | Le | Gt | Ge);
-    if common == DType::I64 && (comparison || matches!(op, Add | Sub | Mul | Maximum | Minimum)) {
+    let int_division = matches!(op, FloorDivide | Remainder) && matches!(common, DType::I64 | DType::Bool);
+    if int_division || (common == DType::I64 && (comparison || matches!(op, Add | Sub | Mul | Maximum | Minimum))) {
+        if int_division {
+            check_nonzero_divisor(b)?;
+        }
         let (oa, ob) = (operand64(a, op.name())?, operand64(b, op.name())?);
         let out_dt = if comparison { DType::Bool } else { DType::I64 };
         return elementwise("binary64_main", binary_code(op), &[oa, ob], &shape, out_dt, dev);
@@ -379,13 +383,28 @@ pub fn binary(op: BinaryOp, a: &Tensor, b: &Tensor) -> Result<Tensor> {
         (DType::F32, DType::Bool)
     } else if common == DType::Bool && op == Sub {
         return Err(Error::DType("Subtraction, the `-` operator, with two bool tensors is not supported. If you are trying to invert a mask, use the `~` or `logical_not()` operator instead.".into()));
-    } else if common == DType::F32 || (common == DType::Bool && matches!(op, Div | Atan2)) {
+    } else if common == DType::F32 || (matches!(common, DType::Bool | DType::I64) && matches!(op, Div | Atan2)) {
         (DType::F32, DType::F32)
     } else {
         return Err(dtype_error(op.name(), common, dev));
     };
     let (oa, ob) = (operand(a, dt, op.name())?, operand(b, dt, op.name())?);
     elementwise("binary_main", binary_code(op), &[oa, ob], &shape, out_dt, dev)
+}
+
+/// The CPU's error for an integer floor division or remainder by zero (one readback when
+/// the divisor is a GPU tensor).
+fn check_nonzero_divisor(b: &Tensor) -> Result<()> {
+    let has_zero = if is_cpu_scalar(b) {
+        b.item::<i64>()? == 0
+    } else {
+        let zeros = binary(BinaryOp::Eq, b, &Tensor::wrapped_scalar(0i64))?;
+        to_cpu(&any_all(&zeros, None, false, true)?)?.item::<bool>()?
+    };
+    if has_zero {
+        return Err(Error::Runtime("ZeroDivisionError".into()));
+    }
+    Ok(())
 }
 
 /// ReLU's fused backward: `g` where `y > 0`, else 0.
@@ -501,10 +520,11 @@ pub fn where_(cond: &Tensor, a: &Tensor, b: &Tensor) -> Result<Tensor> {
 
 // ---- reductions ----
 
-/// Reduces `x` over `dims` (sum: op 0, max: 1, min: 2), no autograd.
+/// Reduces float32 or int64 `x` over `dims` (sum: op 0, max: 1, min: 2), no autograd; int64
+/// exactly (wrapping sums, as on the CPU).
 pub fn reduce(x: &Tensor, dims: &[usize], keepdim: bool, op: u32, name: &str) -> Result<Tensor> {
     let dev = x.device();
-    if x.dtype() != DType::F32 {
+    if !matches!(x.dtype(), DType::F32 | DType::I64) {
         return Err(dtype_error(name, x.dtype(), dev));
     }
     let nd = x.ndim();
@@ -521,7 +541,7 @@ pub fn reduce(x: &Tensor, dims: &[usize], keepdim: bool, op: u32, name: &str) ->
         return Err(Error::NotImplemented(format!("{name} on {dev}: more than {MAX_DIMS} dims after merging")));
     }
     let contiguous = sh.len() <= 1 && st[0].first().copied().unwrap_or(1) == 1;
-    let out = empty(&out_shape, DType::F32, dev)?;
+    let out = empty(&out_shape, x.dtype(), dev)?;
     if rows == 0 {
         return Ok(out);
     }
@@ -550,17 +570,18 @@ fn reduce_pass(x: &Tensor, shape: &[usize], strides: &[usize], offset: usize, co
         info[24 + d] = u32_of(strides[d], "stride")?;
     }
     let consts = [("OP", op as f64)];
-    let k = Kernel { shader: &REDUCE, entry: "reduce_main", constants: &consts, inputs: 1 };
+    let entry = if x.dtype() == DType::I64 { "reduce64_main" } else { "reduce_main" };
+    let k = Kernel { shader: &REDUCE, entry, constants: &consts, inputs: 1 };
     if chunks == 1 {
         return ctx.dispatch(&k, &[Some(buffer(x))], buffer(out), &info, split_groups(rows)?);
     }
-    let partial = empty(&[rows, chunks], DType::F32, x.device())?;
+    let partial = empty(&[rows, chunks], x.dtype(), x.device())?;
     ctx.dispatch(&k, &[Some(buffer(x))], buffer(&partial), &info, split_groups(rows * chunks)?)?;
     reduce_pass(&partial, &[rows * chunks], &[1], 0, true, rows, chunks, op, out)
 }
 
-/// Indices (int64) of the first max (`max`) or min along `d` of a float32 tensor; NaN counts as
-/// the extreme, as on the CPU. One workgroup per row.
+/// Indices (int64) of the first max (`max`) or min along `d` of a float32 or int64 tensor; NaN
+/// counts as the extreme, as on the CPU. One workgroup per row.
 fn arg_reduce(x: &Tensor, ds: &[usize], keepdim: bool, max: bool) -> Result<Tensor> {
     let dev = x.device();
     let nd = x.ndim();
@@ -592,7 +613,8 @@ fn arg_reduce(x: &Tensor, ds: &[usize], keepdim: bool, max: bool) -> Result<Tens
         info[24 + d] = u32_of(st[0][d], "stride")?;
     }
     let consts = [("OP", if max { 1.0 } else { 2.0 })];
-    let k = Kernel { shader: &REDUCE, entry: "argreduce_main", constants: &consts, inputs: 1 };
+    let entry = if x.dtype() == DType::I64 { "argreduce64_main" } else { "argreduce_main" };
+    let k = Kernel { shader: &REDUCE, entry, constants: &consts, inputs: 1 };
     context()?.dispatch(&k, &[Some(buffer(x))], buffer(&out), &info, split_groups(rows)?)?;
     Ok(out)
 }
@@ -605,7 +627,7 @@ pub fn max_dim(x: &Tensor, dim: i64, keepdim: bool, max: bool) -> Result<(Tensor
     if x.ndim() > 0 && x.shape()[d] == 0 {
         return Err(Error::Index(format!("{name}(): Expected reduction dim {d} to have non-zero size.")));
     }
-    if x.dtype() != DType::F32 {
+    if !matches!(x.dtype(), DType::F32 | DType::I64) {
         return Err(dtype_error(if max { "max.dim / argmax" } else { "min.dim / argmin" }, x.dtype(), x.device()));
     }
     let ds = if x.ndim() == 0 { vec![] } else { vec![d] };
@@ -639,24 +661,11 @@ pub fn any_all(x: &Tensor, dims: Option<&[i64]>, keepdim: bool, any: bool) -> Re
     cast(&r, DType::Bool)
 }
 
-/// `sum` of a bool tensor on the GPU: int64 counts, summed as float32 (exact while a row has
-/// at most 2^24 elements; longer rows raise NotImplementedError).
-fn sum_bool(x: &Tensor, ds: &[usize], keepdim: bool) -> Result<Tensor> {
-    let inner: usize = ds.iter().map(|&d| x.shape()[d]).product();
-    if inner > 1 << 24 {
-        return Err(Error::NotImplemented(format!(
-            "'sum' of bool on {}: rows of {inner} elements could miscount (the GPU counts in float32, exact up to 2^24)",
-            x.device()
-        )));
-    }
-    cast(&reduce(&cast(x, DType::F32)?, ds, keepdim, 0, "sum")?, DType::I64)
-}
-
 /// `sum` on the GPU with autograd (SumBackward1, as on the CPU).
 pub fn sum(x: &Tensor, dims: Option<&[i64]>, keepdim: bool) -> Result<Tensor> {
     let ds = crate::ops::reduce::reduce_dims(dims, x.ndim())?;
     if x.dtype() == DType::Bool {
-        return sum_bool(x, &ds, keepdim);
+        return reduce(&cast(x, DType::I64)?, &ds, keepdim, 0, "sum");
     }
     let out = reduce(x, &ds, keepdim, 0, "sum")?;
     let Some(rec) = Recorder::new("SumBackward1", &[x]) else { return Ok(out) };

@@ -211,7 +211,7 @@ impl Tensor {
 
     /// A copy of `self` with `src` values written at `index` along `dim`.
     pub fn scatter(&self, dim: i64, index: &Tensor, src: &Tensor) -> Result<Tensor> {
-        crate::gpu::cpu_only("scatter", &[self, index, src])?;
+        if crate::gpu::op_device(&[self, index, src])?.is_gpu() { return crate::gpu::index::scatter(self, dim, index, src); }
         self.scatter_impl(dim, index, src, false)
     }
     /// A copy of `self` with `src` values added at `index` along `dim`.
@@ -299,36 +299,22 @@ impl Tensor {
         check_index_dtype(index, "take")?;
         let flat = self.reshape_usize(&[self.numel()])?;
         let idx = index.reshape_usize(&[index.numel()])?;
-        let numel = self.numel();
-        let wrapped = idx.contiguous_data::<i64>().iter().map(|&i| {
-            let j = if i < 0 { i + numel as i64 } else { i };
-            if j < 0 || j >= numel as i64 {
-                Err(Error::Index(format!("index {i} is out of bounds for dimension 0 with size {numel}")))
-            } else {
-                Ok(j)
-            }
-        }).collect::<Result<Vec<_>>>()?;
-        let idx = Tensor::from_vec(wrapped, &[idx.numel()])?;
+        let idx = wrap_flat(&idx, self.numel())?;
         flat.index_select(0, &idx)?.reshape_usize(index.shape())
     }
 
     /// A copy of `self` with `values` (broadcast to index's shape) written, or added when
-    /// `accumulate`, at int64 positions of the flattened tensor.
+    /// `accumulate`, at int64 positions of the flattened tensor. On a GPU the scatter kernels
+    /// check the range and wrap negative positions themselves.
     pub fn put(&self, index: &Tensor, values: &Tensor, accumulate: bool) -> Result<Tensor> {
-        crate::gpu::cpu_only("index_put", &[self, index, values])?;
+        let dev = crate::gpu::op_device(&[self, index, values])?;
         check_index_dtype(index, "index_put")?;
         let numel = self.numel();
         let idx = index.reshape_usize(&[index.numel()])?;
-        let wrapped = idx.contiguous_data::<i64>().iter().map(|&i| {
-            let j = if i < 0 { i + numel as i64 } else { i };
-            if j < 0 || j >= numel as i64 {
-                Err(Error::Index(format!("index {i} is out of bounds for dimension 0 with size {numel}")))
-            } else {
-                Ok(j)
-            }
-        }).collect::<Result<Vec<_>>>()?;
-        let idx = Tensor::from_vec(wrapped, &[idx.numel()])?;
-        let vals = values.to_dtype(self.dtype())?.expand_to(index.shape()).map_err(|_| {
+        let idx = if dev.is_gpu() { idx } else { wrap_flat(&idx, numel)? };
+        let vals = values.to_dtype(self.dtype())?;
+        let vals = if vals.device() == dev { vals } else { vals.to_device(dev)? };
+        let vals = vals.expand_to(index.shape()).map_err(|_| {
             Error::Shape(format!(
                 "shape mismatch: value tensor of shape {:?} cannot be broadcast to indexing result of shape {:?}",
                 values.shape(),
@@ -340,6 +326,19 @@ impl Tensor {
         let out = if accumulate { flat.index_add(0, &idx, &vals)? } else { flat.scatter(0, &idx, &vals)? };
         out.reshape_usize(self.shape())
     }
+}
+
+/// Flat positions wrapped into `0..numel`, with PyTorch's out-of-range error (CPU).
+fn wrap_flat(idx: &Tensor, numel: usize) -> Result<Tensor> {
+    let wrapped = idx.contiguous_data::<i64>().iter().map(|&i| {
+        let j = if i < 0 { i + numel as i64 } else { i };
+        if j < 0 || j >= numel as i64 {
+            Err(Error::Index(format!("index {i} is out of bounds for dimension 0 with size {numel}")))
+        } else {
+            Ok(j)
+        }
+    }).collect::<Result<Vec<_>>>()?;
+    Tensor::from_vec(wrapped, &[idx.numel()])
 }
 
 fn add_elem<T: Element>(a: T, b: T) -> T {

@@ -8,6 +8,7 @@ pub mod matmul;
 pub mod nn;
 pub mod reduce;
 pub mod shape;
+pub mod sort;
 pub mod unary;
 pub mod view;
 
