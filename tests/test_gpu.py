@@ -676,3 +676,16 @@ def test_max_pool2d_with_indices_and_grads(kw):
     _close(gv, cv)
     assert gi.dtype == torch.int64 and gi.cpu().tolist() == ci.tolist()
     _close(gg, cg)
+
+
+@needs_gpu
+@pytest.mark.parametrize("op", ["neg", "abs", "square", "relu", "sign", "floor", "round", "bitwise_not"])
+def test_integer_unary_ops_match_cpu(op):
+    x = torch.tensor([-3, 0, 5, -(2 ** 40), 2 ** 33 + 7])
+    f = getattr(torch, op)
+    g = f(x.to(GPU))
+    assert g.device.type == "gpu" and g.dtype == torch.int64
+    assert g.cpu().tolist() == f(x).tolist()
+    if op not in ("neg", "bitwise_not"):  # both reject bool, on both devices
+        b = torch.tensor([True, False, True])
+        assert f(b.to(GPU)).cpu().tolist() == f(b).tolist() and f(b.to(GPU)).dtype == f(b).dtype

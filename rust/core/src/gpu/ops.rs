@@ -483,8 +483,28 @@ pub fn unary(op: UnaryOp, x: &Tensor) -> Result<Tensor> {
         DType::F32 => elementwise("unary_main", unary_code(op), &[xo], x.shape(), DType::F32, dev),
         // Integers promote to float32 for float ops, as on the CPU.
         DType::Bool | DType::I64 if op.is_float_op() => elementwise("unary_main", unary_code(op), &[Operand::T(cast(x, DType::F32)?)], x.shape(), DType::F32, dev),
+        DType::Bool | DType::I64 => integer_unary(op, x),
         d => Err(dtype_error(op.name(), d, dev)),
     }
+}
+
+/// The integer versions of the CPU's non-float unary ops, from the exact int64 kernels (bool
+/// computes as int64 and casts back, as on the CPU).
+fn integer_unary(op: UnaryOp, x: &Tensor) -> Result<Tensor> {
+    use UnaryOp::*;
+    let xi = cast(x, DType::I64)?;
+    let int = |v: i64| Tensor::wrapped_scalar(v);
+    let out = match op {
+        Floor | Ceil | Round | Trunc => contiguous(x)?,
+        Neg => int(0).binary(BinaryOp::Sub, &xi)?,
+        BitwiseNot => int(-1).binary(BinaryOp::Sub, &xi)?,
+        Abs => xi.binary(BinaryOp::Maximum, &int(0).binary(BinaryOp::Sub, &xi)?)?,
+        Square => xi.binary(BinaryOp::Mul, &xi)?,
+        Relu => xi.binary(BinaryOp::Maximum, &int(0))?,
+        Sign => cast(&xi.binary(BinaryOp::Gt, &int(0))?, DType::I64)?.binary(BinaryOp::Sub, &cast(&xi.binary(BinaryOp::Lt, &int(0))?, DType::I64)?)?,
+        _ => return Err(dtype_error(op.name(), x.dtype(), x.device())),
+    };
+    if x.dtype() == DType::Bool && !matches!(op, Floor | Ceil | Round | Trunc) { cast(&out, DType::Bool) } else { Ok(out) }
 }
 
 /// `where(cond, a, b)` on the GPU with autograd (as the CPU's `where_`).
