@@ -33,3 +33,16 @@ fn nan() -> f32 {
 fn inf() -> f32 {
     return bitcast<f32>(0x7f800000u);
 }
+
+// The full 64-bit product of two u32 words, as (low, high), through 16-bit halves.
+fn mul32_wide(x: u32, y: u32) -> vec2<u32> {
+    let xl = x & 0xffffu;
+    let xh = x >> 16u;
+    let yl = y & 0xffffu;
+    let yh = y >> 16u;
+    let ll = xl * yl;
+    let lh = xl * yh;
+    let hl = xh * yl;
+    let mid = (ll >> 16u) + (lh & 0xffffu) + (hl & 0xffffu);
+    return vec2<u32>((ll & 0xffffu) | (mid << 16u), xh * yh + (lh >> 16u) + (hl >> 16u) + (mid >> 16u));
+}

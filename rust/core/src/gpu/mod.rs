@@ -9,6 +9,7 @@ pub mod index;
 pub mod ops;
 pub mod optim;
 pub mod runtime;
+pub mod scan;
 
 use crate::device::Device;
 use crate::dtype::DType;
@@ -22,8 +23,8 @@ pub static SOFTMAX: Shader = Shader { name: "softmax", body: include_str!("../..
 pub static MATMUL: Shader = Shader { name: "matmul", body: include_str!("../../../../shaders/matmul.wgsl") };
 
 /// Every shader, for validation tests.
-pub fn shaders() -> [&'static Shader; 8] {
-    [&ELEMENTWISE, &REDUCE, &SOFTMAX, &MATMUL, &optim::OPTIM, &index::INDEX, &conv::CONV, &conv::POOL]
+pub fn shaders() -> [&'static Shader; 9] {
+    [&ELEMENTWISE, &REDUCE, &SOFTMAX, &MATMUL, &optim::OPTIM, &index::INDEX, &conv::CONV, &conv::POOL, &scan::SCAN]
 }
 
 /// Number of usable GPU devices (the runtime drives one: the best adapter, or the one the

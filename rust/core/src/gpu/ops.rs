@@ -138,7 +138,7 @@ fn operand64(t: &Tensor, op: &str) -> Result<Operand> {
 }
 
 /// Merges dims that every stride array walks as one, and drops size-1 dims.
-fn coalesce(shape: &[usize], strides: &[Vec<usize>]) -> (Vec<usize>, Vec<Vec<usize>>) {
+pub(crate) fn coalesce(shape: &[usize], strides: &[Vec<usize>]) -> (Vec<usize>, Vec<Vec<usize>>) {
     let mut sh: Vec<usize> = vec![];
     let mut st: Vec<Vec<usize>> = vec![vec![]; strides.len()];
     for d in 0..shape.len() {
@@ -500,7 +500,7 @@ pub fn where_(cond: &Tensor, a: &Tensor, b: &Tensor) -> Result<Tensor> {
 
 // ---- reductions ----
 
-/// Reduces `x` over `dims` (sum: op 0, max: 1, min: 2), no autograd.
+/// Reduces `x` over `dims` (sum: op 0, max: 1, min: 2, prod: 3), no autograd.
 pub fn reduce(x: &Tensor, dims: &[usize], keepdim: bool, op: u32, name: &str) -> Result<Tensor> {
     let dev = x.device();
     if x.dtype() != DType::F32 {
@@ -661,6 +661,11 @@ pub fn sum(x: &Tensor, dims: Option<&[i64]>, keepdim: bool) -> Result<Tensor> {
     let Some(rec) = Recorder::new("SumBackward1", &[x]) else { return Ok(out) };
     let src = x.shape().to_vec();
     Ok(rec.finish(out, false, move |_, g| Ok(vec![Some(crate::ops::reduce::expand_reduced(g, &src, &ds, keepdim)?)])))
+}
+
+/// `prod` of a float32 tensor on the GPU (no autograd: the caller records the CPU's rule).
+pub fn prod(x: &Tensor, ds: &[usize], keepdim: bool) -> Result<Tensor> {
+    reduce(x, ds, keepdim, 3, "prod")
 }
 
 /// `amax`/`amin` on the GPU with autograd (the gradient shared among ties, as on the CPU).
