@@ -237,10 +237,9 @@ def test_mixed_device_errors():
 @needs_gpu
 def test_unsupported_ops_raise_not_implemented():
     g = torch.randn(4, 3).to("gpu")
-    for name, f in [("cumsum", lambda: g.cumsum(0)), ("scatter", lambda: g.scatter(0, torch.tensor([[0]]).to("gpu"), 1.0)),
-                    ("flip", lambda: g.flip(0)), ("prod", lambda: g.prod()), ("nonzero", lambda: g.nonzero()),
-                    ("cumprod", lambda: g.cumprod(1))]:
-        with pytest.raises(NotImplementedError, match="gpu:0"):
+    for name, f in [("scatter", lambda: g.scatter(0, torch.tensor([[0]]).to("gpu"), 1.0)),
+                    ("cumsum", lambda: torch.randn(3).double().to("gpu").cumsum(0)), ("prod", lambda: g.long().prod())]:
+        with pytest.raises(NotImplementedError, match=f"'{name}'.*gpu:0"):
             f()
     with pytest.raises(NotImplementedError, match="int64"):
         torch.arange(4).to("gpu") // 2

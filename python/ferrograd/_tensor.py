@@ -1141,8 +1141,9 @@ def tile(input, dims):
     return repeat(input, dims)
 
 
-def flip(input, dims):
-    return _core.flip(input, _dims(dims))
+def flip(input, *dims):
+    # torch.flip(x, dims) and Tensor.flip(*dims)
+    return _core.flip(input, _dims(dims[0] if len(dims) == 1 else dims))
 
 
 def fliplr(input):
@@ -1265,7 +1266,8 @@ def nonzero(input, *, as_tuple=False):
     nz = _core.nonzero(input)
     if as_tuple:
         if input.ndim == 0:
-            return (nz.reshape(-1),) if input.item() else (zeros(0, dtype=int64),)
+            # [count, 0] rows: index 0 once when the scalar is non-zero
+            return (zeros(nz.shape[0], dtype=int64, device=input.device),)
         return tuple(nz.select(1, i) for i in range(input.ndim))
     return nz
 
@@ -1426,7 +1428,7 @@ def __setitem__(self, index, value):
         target = _apply_index(self, tuple(items))
         _core.inplace(target, [], lambda _: _value_like(value, target))
         return
-    positions = _apply_index(arange(self.numel()).view(self.shape), tuple(items))
+    positions = _apply_index(arange(self.numel(), device=self.device).view(self.shape), tuple(items))
     others = [value] if isinstance(value, Tensor) else []
     _core.inplace(self, others, lambda x: _core.put(x, positions, _value_like(value, x), False))
 
@@ -1438,7 +1440,7 @@ def _value_like(value, target):
 
 
 def index_put(input, indices, values, accumulate=False):
-    positions = _apply_index(arange(input.numel()).view(input.shape), tuple(indices))
+    positions = _apply_index(arange(input.numel(), device=input.device).view(input.shape), tuple(indices))
     return _core.put(input, positions, values if isinstance(values, Tensor) else _core.scalar(values, input._dtype), accumulate)
 
 

@@ -81,7 +81,7 @@ pub fn to_cpu(t: &Tensor) -> Result<Tensor> {
     let bytes = context()?.download(buffer(&src), (src.offset() * es) as u64, (src.numel() * es) as u64)?;
     let shape = t.shape();
     match t.dtype() {
-        DType::Bool => Tensor::from_vec(bytemuck::cast_slice::<u8, u32>(&bytes).iter().map(|&w| w != 0).collect::<Vec<bool>>(), shape),
+        DType::Bool => Tensor::from_vec(bytemuck::pod_collect_to_vec::<u8, u32>(&bytes).iter().map(|&w| w != 0).collect::<Vec<bool>>(), shape),
         DType::F32 => Tensor::from_vec(bytemuck::pod_collect_to_vec::<u8, f32>(&bytes), shape),
         DType::F64 => Tensor::from_vec(bytemuck::pod_collect_to_vec::<u8, f64>(&bytes), shape),
         DType::I64 => Tensor::from_vec(bytemuck::pod_collect_to_vec::<u8, i64>(&bytes), shape),
