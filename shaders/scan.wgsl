@@ -1,7 +1,8 @@
 // Scans and data movement: inclusive scans along a dim (cumsum / cumprod of float32 and int64,
 // running counts of bool words for stream compaction), the compaction step of nonzero, and flip.
 //
-// A scan runs in up to three launches (see rust/core/src/gpu/scan.rs): `scan_main` scans each
+// A scan of short rows is one launch of `scan_rows_main` (a thread per row). Otherwise it runs
+// in up to three launches (see rust/core/src/gpu/scan.rs): `scan_main` scans each
 // BLOCK-element block of each row in workgroup memory (each thread combines ITEMS consecutive
 // elements, then a Hillis-Steele scan over the 256 thread totals); when a row spans several
 // blocks, the block totals (the last element of each scanned block) are scanned the same way
@@ -145,6 +146,22 @@ fn scan_main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg
         if (live && j < len) {
             store(rs.o + j * info[5], combine(before, vals[i]));
         }
+    }
+}
+
+// Short rows (at most SHORT_ROW elements, see scan.rs): one thread scans each whole row, so a
+// workgroup covers 256 rows instead of idling on one.
+@compute @workgroup_size(256, 1, 1)
+fn scan_rows_main(@builtin(global_invocation_id) gid: vec3<u32>, @builtin(num_workgroups) nwg: vec3<u32>) {
+    let row = linear_id(gid, nwg);
+    if (row >= info[0]) {
+        return;
+    }
+    let rs = row_start(row);
+    var acc = identity();
+    for (var j = 0u; j < info[1]; j++) {
+        acc = combine(acc, load_x(rs.i + j * info[4]));
+        store(rs.o + j * info[5], acc);
     }
 }
 

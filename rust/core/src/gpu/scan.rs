@@ -20,6 +20,9 @@ const MAX_DIMS: usize = 8;
 /// Elements one scan workgroup covers (256 threads, 4 each).
 const BLOCK: usize = 1024;
 const WG: usize = 256;
+/// Rows up to this long are scanned by one thread each (a block scan would leave most of its
+/// workgroup idle).
+const SHORT_ROW: usize = 64;
 
 /// Scan op codes of scan.wgsl.
 const F32_ADD: u32 = 0;
@@ -33,8 +36,8 @@ fn kernel<'a>(entry: &'static str, constants: &'a [(&'static str, f64)]) -> Kern
 }
 
 /// Inclusive scan with `op` of `src` into `out` (same buffer dtype width), both seen through
-/// layouts of the same shape with the scanned dim last. Rows longer than one block take a
-/// second scan over the block totals and a pass adding them back.
+/// layouts of the same shape with the scanned dim last. Short rows take a thread each; rows
+/// longer than one block take a second scan over the block totals and a pass adding them back.
 fn launch_scan(src: &Tensor, src_l: &Layout, out: &Tensor, out_l: &Layout, op: u32) -> Result<()> {
     let nd = src_l.ndim();
     let len = src_l.shape[nd - 1];
@@ -66,6 +69,9 @@ fn launch_scan(src: &Tensor, src_l: &Layout, out: &Tensor, out_l: &Layout, op: u
     }
     let ctx = context()?;
     let consts = [("OP", op as f64)];
+    if len <= SHORT_ROW {
+        return ctx.dispatch(&kernel("scan_rows_main", &consts), &[Some(buffer(src))], buffer(out), &info, split_groups(rows.div_ceil(WG))?);
+    }
     ctx.dispatch(&kernel("scan_main", &consts), &[Some(buffer(src))], buffer(out), &info, split_groups(rows * blocks)?)?;
     if blocks == 1 {
         return Ok(());
