@@ -234,6 +234,15 @@ def test_nonzero_matches_cpu(shape):
     _same(torch.nonzero(torch.ones(*shape).to(GPU)), torch.nonzero(torch.ones(*shape)))
 
 
+def test_special_values_match_cpu():
+    x = torch.tensor([0.0, -0.0, float("nan"), 1.0, float("inf"), -2.0, 0.0])
+    _same(torch.nonzero(x.to(GPU)), torch.nonzero(x))
+    _close(torch.cumsum(x.to(GPU), 0), torch.cumsum(x, 0))
+    _close(torch.cumprod(x.to(GPU), 0), torch.cumprod(x, 0))
+    _close(torch.prod(x.to(GPU)), torch.prod(x))
+    _close(torch.prod(x[3:].to(GPU)), torch.prod(x[3:]))
+
+
 def test_nonzero_of_views_and_0d():
     x = torch.randn(30, 50) > 0.3
     _same(x.to(GPU).t().nonzero(), x.t().nonzero())
