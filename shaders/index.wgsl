@@ -5,7 +5,8 @@
 //
 // int64 indices are (low, high) u32 word pairs; an index is valid when its 64-bit value lies
 // in [-size, size) (negatives wrap, as on the CPU). Out-of-range indices read NaN in gather
-// and are skipped by the scatters (callers check ranges where PyTorch raises).
+// and are skipped by the scatters; gather and scatter_add also set a device-side error flag,
+// which the runtime turns into IndexError at the next read (scatter's callers check first).
 //
 // Elements are float32 (KIND 0), int64 (KIND 1: two words, offsets doubled) or bool words
 // (KIND 2); scatter_add adds float32 by compare-and-swap, int64 by two atomic adds (the low
@@ -23,7 +24,9 @@ override KIND: u32 = 0u;
 @group(0) @binding(0) var<storage, read> x0: array<u32>;
 @group(0) @binding(1) var<storage, read> idx: array<u32>;
 @group(0) @binding(2) var<storage, read_write> out: array<atomic<u32>>;
-@group(0) @binding(3) var<storage, read> info: array<u32>;
+// The runtime's device-side error flags: 1 = gather index out of range, 2 = scatter_add's.
+@group(0) @binding(3) var<storage, read_write> flags: array<atomic<u32>>;
+@group(0) @binding(4) var<storage, read> info: array<u32>;
 
 struct Pos {
     x: u32,
@@ -82,6 +85,8 @@ fn gather_main(@builtin(global_invocation_id) gid: vec3<u32>, @builtin(num_workg
         var v = 0x7fc00000u;
         if (p.valid) {
             v = x0[w * p.x + k];
+        } else {
+            atomicOr(&flags[0], 1u);
         }
         atomicStore(&out[w * e + k], v);
     }
@@ -96,6 +101,7 @@ fn scatter_add_main(@builtin(global_invocation_id) gid: vec3<u32>, @builtin(num_
     }
     let p = position(e);
     if (!p.valid) {
+        atomicOr(&flags[0], 2u);
         return;
     }
     if (KIND == 1u) {

@@ -9,7 +9,7 @@
 //   4 ndim   5 offset   6 contiguous (1: element r*inner+j is at offset+r*inner+j)
 //   16..24 shape (permuted)   24..32 strides (permuted)
 
-override OP: u32 = 0u; // 0 sum, 1 max, 2 min
+override OP: u32 = 0u; // 0 sum, 1 max, 2 min, 3 prod
 
 @group(0) @binding(0) var<storage, read> x: array<u32>;
 @group(0) @binding(1) var<storage, read_write> out: array<u32>;
@@ -21,6 +21,7 @@ fn identity() -> f32 {
     switch OP {
         case 1u: { return -inf(); }
         case 2u: { return inf(); }
+        case 3u: { return 1.0; }
         default: { return 0.0; }
     }
 }
@@ -36,6 +37,7 @@ fn combine(a: f32, b: f32) -> f32 {
             if (is_nan_bits(u(a)) || is_nan_bits(u(b))) { return nan(); }
             return min(a, b);
         }
+        case 3u: { return a * b; }
         default: { return a + b; }
     }
 }
@@ -150,6 +152,7 @@ fn identity64() -> vec2<u32> {
     switch OP {
         case 1u: { return vec2<u32>(0u, 0x80000000u); }
         case 2u: { return vec2<u32>(0xffffffffu, 0x7fffffffu); }
+        case 3u: { return vec2<u32>(1u, 0u); }
         default: { return vec2<u32>(0u, 0u); }
     }
 }
@@ -158,6 +161,11 @@ fn combine64(a: vec2<u32>, b: vec2<u32>) -> vec2<u32> {
     switch OP {
         case 1u: { return select(b, a, cmp64(a, b) >= 0); }
         case 2u: { return select(b, a, cmp64(a, b) <= 0); }
+        case 3u: {
+            // The low 64 bits of the product: wrapping, as the CPU's int64 prod.
+            let p = mul32_wide(a.x, b.x);
+            return vec2<u32>(p.x, p.y + a.x * b.y + a.y * b.x);
+        }
         default: { return add64(a, b); }
     }
 }

@@ -1192,8 +1192,9 @@ def tile(input, dims):
     return repeat(input, dims)
 
 
-def flip(input, dims):
-    return _core.flip(input, _dims(dims))
+def flip(input, *dims):
+    # torch.flip(x, dims) and Tensor.flip(*dims)
+    return _core.flip(input, _dims(dims[0] if len(dims) == 1 else dims))
 
 
 def fliplr(input):
@@ -1316,7 +1317,8 @@ def nonzero(input, *, as_tuple=False):
     nz = _core.nonzero(input)
     if as_tuple:
         if input.ndim == 0:
-            return (nz.reshape(-1),) if input.item() else (zeros(0, dtype=int64, device=input.device),)
+            # [count, 0] rows: index 0 once when the scalar is non-zero
+            return (zeros(nz.shape[0], dtype=int64, device=input.device),)
         return tuple(nz.select(1, i) for i in range(input.ndim))
     return nz
 

@@ -101,7 +101,8 @@ fn launch(entry: &'static str, target: &Tensor, index: &Tensor, src: Option<&Ten
     let consts = [("KIND", kind(out.dtype()))];
     let k = Kernel { shader: &INDEX, entry, constants: &consts, inputs: 2 };
     let first = if entry == "gather_main" { target } else { src.expect("the scatters read src") };
-    context()?.dispatch(&k, &[Some(buffer(first)), Some(buffer(index))], buffer(out), &info, split_groups(n.div_ceil(WG))?)
+    let ctx = context()?;
+    ctx.dispatch_multi(&k, &[Some(buffer(first)), Some(buffer(index))], &[buffer(out), ctx.error_flags()], &info, split_groups(n.div_ceil(WG))?)
 }
 
 /// gather without autograd: out has the index's shape.

@@ -10,6 +10,7 @@ pub mod loss;
 pub mod ops;
 pub mod optim;
 pub mod runtime;
+pub mod scan;
 pub mod sort;
 
 use crate::device::Device;
@@ -24,8 +25,8 @@ pub static SOFTMAX: Shader = Shader { name: "softmax", body: include_str!("../..
 pub static MATMUL: Shader = Shader { name: "matmul", body: include_str!("../../../../shaders/matmul.wgsl") };
 
 /// Every shader, for validation tests.
-pub fn shaders() -> [&'static Shader; 10] {
-    [&ELEMENTWISE, &REDUCE, &SOFTMAX, &MATMUL, &optim::OPTIM, &index::INDEX, &conv::CONV, &conv::POOL, &loss::LOSS, &sort::SORT]
+pub fn shaders() -> [&'static Shader; 11] {
+    [&ELEMENTWISE, &REDUCE, &SOFTMAX, &MATMUL, &optim::OPTIM, &index::INDEX, &conv::CONV, &conv::POOL, &loss::LOSS, &sort::SORT, &scan::SCAN]
 }
 
 /// Number of usable GPU devices (the runtime drives one: the best adapter, or the one the

@@ -81,7 +81,7 @@ pub fn to_cpu(t: &Tensor) -> Result<Tensor> {
     let bytes = context()?.download(buffer(&src), (src.offset() * es) as u64, (src.numel() * es) as u64)?;
     let shape = t.shape();
     match t.dtype() {
-        DType::Bool => Tensor::from_vec(bytemuck::cast_slice::<u8, u32>(&bytes).iter().map(|&w| w != 0).collect::<Vec<bool>>(), shape),
+        DType::Bool => Tensor::from_vec(bytemuck::pod_collect_to_vec::<u8, u32>(&bytes).iter().map(|&w| w != 0).collect::<Vec<bool>>(), shape),
         DType::F32 => Tensor::from_vec(bytemuck::pod_collect_to_vec::<u8, f32>(&bytes), shape),
         DType::F64 => Tensor::from_vec(bytemuck::pod_collect_to_vec::<u8, f64>(&bytes), shape),
         DType::I64 => Tensor::from_vec(bytemuck::pod_collect_to_vec::<u8, i64>(&bytes), shape),
@@ -138,7 +138,7 @@ fn operand64(t: &Tensor, op: &str) -> Result<Operand> {
 }
 
 /// Merges dims that every stride array walks as one, and drops size-1 dims.
-fn coalesce(shape: &[usize], strides: &[Vec<usize>]) -> (Vec<usize>, Vec<Vec<usize>>) {
+pub(crate) fn coalesce(shape: &[usize], strides: &[Vec<usize>]) -> (Vec<usize>, Vec<Vec<usize>>) {
     let mut sh: Vec<usize> = vec![];
     let mut st: Vec<Vec<usize>> = vec![vec![]; strides.len()];
     for d in 0..shape.len() {
@@ -540,8 +540,8 @@ pub fn where_(cond: &Tensor, a: &Tensor, b: &Tensor) -> Result<Tensor> {
 
 // ---- reductions ----
 
-/// Reduces float32 or int64 `x` over `dims` (sum: op 0, max: 1, min: 2), no autograd; int64
-/// exactly (wrapping sums, as on the CPU).
+/// Reduces `x` over `dims` (sum: op 0, max: 1, min: 2, prod: 3), no autograd: float32, and
+/// int64 exactly for sum/max/min (wrapping sums, as on the CPU).
 pub fn reduce(x: &Tensor, dims: &[usize], keepdim: bool, op: u32, name: &str) -> Result<Tensor> {
     let dev = x.device();
     if !matches!(x.dtype(), DType::F32 | DType::I64) {
@@ -691,6 +691,12 @@ pub fn sum(x: &Tensor, dims: Option<&[i64]>, keepdim: bool) -> Result<Tensor> {
     let Some(rec) = Recorder::new("SumBackward1", &[x]) else { return Ok(out) };
     let src = x.shape().to_vec();
     Ok(rec.finish(out, false, move |_, g| Ok(vec![Some(crate::ops::reduce::expand_reduced(g, &src, &ds, keepdim)?)])))
+}
+
+/// `prod` of a float32 tensor on the GPU (no autograd: the caller records the CPU's rule).
+pub fn prod(x: &Tensor, ds: &[usize], keepdim: bool) -> Result<Tensor> {
+    let x = if x.dtype() == DType::Bool { cast(x, DType::I64)? } else { x.clone() };
+    reduce(&x, ds, keepdim, 3, "prod")
 }
 
 /// `amax`/`amin` on the GPU with autograd (the gradient shared among ties, as on the CPU).

@@ -28,6 +28,29 @@ pub struct Context {
     state: Mutex<State>,
     /// The first validation error wgpu reported since the last check.
     error: Arc<Mutex<Option<String>>>,
+    /// Device-side error bits (`DeviceError`) that kernels set with atomicOr, bound as an
+    /// extra output; read with every download, as CUDA reports device-side asserts at the
+    /// next synchronisation.
+    flags: wgpu::Buffer,
+}
+
+/// What a kernel reports through the device-side error flags.
+#[derive(Clone, Copy)]
+pub enum DeviceError {
+    GatherIndex = 1,
+    ScatterIndex = 2,
+}
+
+impl DeviceError {
+    fn message(bits: u32) -> String {
+        let what = [(DeviceError::GatherIndex, "gather / index_select"), (DeviceError::ScatterIndex, "scatter_add / index_add")]
+            .iter()
+            .filter(|(e, _)| bits & *e as u32 != 0)
+            .map(|(_, name)| *name)
+            .collect::<Vec<_>>()
+            .join(" and ");
+        format!("index out of range in a GPU {what} (device-side check, reported at the next read of GPU data, as CUDA does)")
+    }
 }
 
 struct State {
@@ -131,6 +154,7 @@ impl Context {
             mapped_at_creation: false,
         });
         let dummy = device.create_buffer(&wgpu::BufferDescriptor { label: Some("ferrograd dummy"), size: 16, usage: TENSOR_USAGE, mapped_at_creation: false });
+        let flags = device.create_buffer(&wgpu::BufferDescriptor { label: Some("ferrograd error flags"), size: 16, usage: TENSOR_USAGE, mapped_at_creation: false });
         Ok(Context {
             device,
             queue,
@@ -149,6 +173,7 @@ impl Context {
                 dummy,
             }),
             error,
+            flags,
         })
     }
 
@@ -167,6 +192,11 @@ impl Context {
     /// The adapter's name and backend, e.g. "llvmpipe (LLVM 15.0.6, 256 bits) (Vulkan)".
     pub fn name(&self) -> String {
         format!("{} ({:?})", self.info.name, self.info.backend)
+    }
+
+    /// The device-side error flags, for kernels that check their indices (bind it as an output).
+    pub fn error_flags(&self) -> &wgpu::Buffer {
+        &self.flags
     }
 
     /// Largest buffer one binding may cover.
@@ -237,9 +267,10 @@ impl Context {
             return Ok(vec![]);
         }
         let size = bytes.div_ceil(4) * 4;
+        // The error flags' word rides along after the data.
         let staging = self.device.create_buffer(&wgpu::BufferDescriptor {
             label: Some("ferrograd readback"),
-            size,
+            size: size + 4,
             usage: wgpu::BufferUsages::MAP_READ | wgpu::BufferUsages::COPY_DST,
             mapped_at_creation: false,
         });
@@ -247,6 +278,7 @@ impl Context {
             let mut st = self.state();
             let enc = st.encoder_mut(&self.device);
             enc.copy_buffer_to_buffer(src, offset, &staging, 0, size);
+            enc.copy_buffer_to_buffer(&self.flags, 0, &staging, size, 4);
             self.submit_locked(&mut st);
         }
         let slot: Arc<Mutex<Option<std::result::Result<(), wgpu::BufferAsyncError>>>> = Arc::new(Mutex::new(None));
@@ -260,11 +292,16 @@ impl Context {
             Some(Ok(())) => {}
             other => return Err(Error::Runtime(format!("GPU readback failed: {other:?}"))),
         }
-        let out = {
+        let (out, flags) = {
             let view = staging.slice(..).get_mapped_range().map_err(|e| Error::Runtime(format!("GPU readback: {e:?}")))?;
-            view[..bytes as usize].to_vec()
+            let end = size as usize;
+            (view[..bytes as usize].to_vec(), u32::from_le_bytes([view[end], view[end + 1], view[end + 2], view[end + 3]]))
         };
         staging.unmap();
+        if flags != 0 {
+            self.queue.write_buffer(&self.flags, 0, &[0; 4]);
+            return Err(Error::Index(DeviceError::message(flags)));
+        }
         Ok(out)
     }
 

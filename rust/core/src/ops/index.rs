@@ -274,7 +274,7 @@ impl Tensor {
 
     /// Indices of non-zero elements as an [n, ndim] int64 tensor.
     pub fn nonzero(&self) -> Result<Tensor> {
-        crate::gpu::cpu_only("nonzero", &[self])?;
+        if self.device().is_gpu() { return crate::gpu::scan::nonzero(self); }
         let flags = self.to_dtype(DType::Bool)?;
         let flags = flags.contiguous_data::<bool>();
         let shape = self.shape();
@@ -295,7 +295,7 @@ impl Tensor {
 
     /// Elements of the flattened tensor at int64 `index` (any shape); the result has index's shape.
     pub fn take(&self, index: &Tensor) -> Result<Tensor> {
-        crate::gpu::cpu_only("take", &[self, index])?;
+        if crate::gpu::op_device(&[self, index])?.is_gpu() { return crate::gpu::scan::take(self, index); }
         check_index_dtype(index, "take")?;
         let flat = self.reshape_usize(&[self.numel()])?;
         let idx = index.reshape_usize(&[index.numel()])?;

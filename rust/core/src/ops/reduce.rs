@@ -200,9 +200,9 @@ impl Tensor {
     }
 
     pub fn prod(&self, dims: Option<&[i64]>, keepdim: bool) -> Result<Tensor> {
-        crate::gpu::cpu_only("prod", &[self])?;
         let ds = reduce_dims(dims, self.ndim())?;
         let out = match self.dtype() {
+            _ if self.device().is_gpu() => crate::gpu::ops::prod(self, &ds, keepdim)?,
             DType::F32 => reduce_with::<f32, f32>(self, &ds, keepdim, |r| r.iter().product())?,
             DType::F64 => reduce_with::<f64, f64>(self, &ds, keepdim, |r| r.iter().product())?,
             _ => reduce_with::<i64, i64>(self, &ds, keepdim, |r| r.iter().fold(1i64, |a, &b| a.wrapping_mul(b)))?,
@@ -391,12 +391,13 @@ impl Tensor {
 
     /// Inclusive scan along `dim`: cumsum (prod = false) or cumprod (prod = true).
     pub fn cumulative(&self, dim: i64, prod: bool) -> Result<Tensor> {
-        crate::gpu::cpu_only("cumsum/cumprod", &[self])?;
         let n = self.ndim();
         let d = wrap_dim(dim, n)?;
         let dt = if self.dtype().is_float() { self.dtype() } else { DType::I64 };
         let x = self.to_dtype(dt)?;
-        let out = if n == 0 {
+        let out = if x.device().is_gpu() {
+            crate::gpu::scan::cumulative(&x.detach(), d, prod)?
+        } else if n == 0 {
             x.detach().clone_data()?.detach()
         } else {
             let moved = x.detach().movedim(d as i64, n as i64 - 1)?;
@@ -425,11 +426,11 @@ impl Tensor {
                 return Ok(vec![Some(if n == 0 { g.clone() } else { rev(g)? })]);
             }
             let (x, y) = (ctx.saved(0)?, ctx.saved(1)?);
-            let has_zero = x.binary(BinaryOp::Eq, &Tensor::wrapped_scalar(0.0f64))?.any(None, false)?.item::<bool>()?;
-            if !has_zero {
+            let zero = x.binary(BinaryOp::Eq, &Tensor::wrapped_scalar(0.0f64))?;
+            if !zero.any(None, false)?.to_device(crate::Device::Cpu)?.item::<bool>()? {
                 return Ok(vec![Some(rev(&g.mul(&y)?)?.div(&x)?)]);
             }
-            Ok(vec![Some(cumprod_backward_with_zeros(&x, g, d)?)])
+            Ok(vec![Some(cumprod_backward_with_zeros(&x, &y, g, &zero, d)?)])
         }))
     }
 }
@@ -451,31 +452,25 @@ fn scan_run<T: Element>(run: &mut [T], prod: bool) {
     }
 }
 
-/// Gradient of cumprod when the input has zeros: for each i, sum over j >= i of
-/// g_j * prod_{k <= j, k != i} x_k, computed directly (no double backward through this path).
-fn cumprod_backward_with_zeros(x: &Tensor, g: &Tensor, d: usize) -> Result<Tensor> {
-    let n = x.ndim();
-    let xm = x.detach().movedim(d as i64, n as i64 - 1)?.to_dtype(DType::F64)?;
-    let gm = g.detach().movedim(d as i64, n as i64 - 1)?.to_dtype(DType::F64)?;
-    let k = xm.shape()[n - 1];
-    let (xd, gd) = (xm.contiguous_data::<f64>(), gm.contiguous_data::<f64>());
-    let mut out = vec![0.0f64; xd.len()];
-    if k > 0 {
-        for ((xr, gr), or) in xd.chunks(k).zip(gd.chunks(k)).zip(out.chunks_mut(k)) {
-            for i in 0..k {
-                let mut prefix: f64 = xr[..i].iter().product();
-                let mut acc = 0.0;
-                for j in i..k {
-                    if j > i {
-                        prefix *= xr[j];
-                    }
-                    acc += gr[j] * prefix;
-                }
-                or[i] = acc;
-            }
-        }
-    }
-    Tensor::from_vec(out, xm.shape())?.movedim(n as i64 - 1, d as i64)?.contiguous()?.to_dtype(x.dtype())
+/// Gradient of cumprod when the input has zeros, with differentiable ops (any device): for
+/// each i, sum over j >= i of g_j * prod_{k <= j, k != i} x_k. Before a row's first zero z that
+/// is the usual reversed cumsum of g * y divided by x; at z it is prod_{k < z} x_k times
+/// sum_{j >= z} g_j prod_{z < k <= j} x_k; after z it is 0 (every product holds x_z).
+fn cumprod_backward_with_zeros(x: &Tensor, y: &Tensor, g: &Tensor, zero: &Tensor, d: usize) -> Result<Tensor> {
+    let dim = d as i64;
+    let one = Tensor::wrapped_scalar(1.0f64);
+    let zeros_so_far = zero.cumulative(dim, false)?;
+    let before = zeros_so_far.binary(BinaryOp::Eq, &Tensor::scalar(0i64))?;
+    let first = zero.binary(BinaryOp::LogicalAnd, &zeros_so_far.binary(BinaryOp::Eq, &Tensor::scalar(1i64))?)?;
+    let up_to_first = before.binary(BinaryOp::LogicalOr, &first)?;
+    // x with ones from the first zero on: its cumprod at z is the product before z.
+    let head = before.where_(x, &one)?;
+    let prefix = head.cumulative(dim, true)?;
+    // x with ones up to the first zero: its cumprod at j >= z is prod_{z < k <= j} x_k.
+    let tail = up_to_first.where_(&one, x)?.cumulative(dim, true)?;
+    let at_first = before.where_(&Tensor::wrapped_scalar(0.0f64), &g.mul(&tail)?)?.sum(Some(&[dim]), true)?.mul(&prefix)?;
+    let rev_sum = g.mul(y)?.flip(&[dim])?.cumulative(dim, false)?.flip(&[dim])?.div(&head)?;
+    before.where_(&rev_sum, &first.where_(&at_first, &Tensor::wrapped_scalar(0.0f64))?)
 }
 
 /// The product of the elements before each position along `dim` (1 for the first).

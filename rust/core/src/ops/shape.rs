@@ -67,17 +67,24 @@ impl Tensor {
 
     /// Reverses the order of elements along `dims` (a copy, as in PyTorch).
     pub fn flip(&self, dims: &[i64]) -> Result<Tensor> {
-        crate::gpu::cpu_only("flip", &[self])?;
         let ds = crate::ops::reduce::reduce_dims(Some(dims), self.ndim())?;
-        let mut l = self.layout().clone();
+        let out = if self.device().is_gpu() { crate::gpu::scan::flip(&self.detach(), &ds)? } else { self.flip_host(&ds)? };
+        let Some(rec) = Recorder::new("FlipBackward0", &[self]) else { return Ok(out) };
+        let dims = dims.to_vec();
+        Ok(rec.finish(out, false, move |_, g| Ok(vec![Some(g.flip(&dims)?)])))
+    }
+
+    /// The CPU half of `flip` over normalised dims `ds`.
+    fn flip_host(&self, ds: &[usize]) -> Result<Tensor> {
+        let l = self.layout();
         let mut rev_offsets = vec![];
-        for &d in &ds {
+        for &d in ds {
             if l.shape[d] > 0 {
                 rev_offsets.push(d);
             }
         }
         // Walk the flipped dims backwards by enumerating indices manually.
-        let out = crate::with_dtype!(self.dtype(), T, {
+        Ok(crate::with_dtype!(self.dtype(), T, {
             let src = self.storage().slice::<T>();
             let n = l.numel();
             let mut out: Vec<T> = Vec::with_capacity(n);
@@ -98,12 +105,8 @@ impl Tensor {
                     coords[k] = 0;
                 }
             }
-            l = crate::layout::Layout::contiguous(&l.shape);
             Tensor::from_vec(out, &l.shape)?
-        });
-        let Some(rec) = Recorder::new("FlipBackward0", &[self]) else { return Ok(out) };
-        let dims = dims.to_vec();
-        Ok(rec.finish(out, false, move |_, g| Ok(vec![Some(g.flip(&dims)?)])))
+        }))
     }
 
     /// Constant padding with PyTorch's `F.pad` order (last dim first: left, right, ...).

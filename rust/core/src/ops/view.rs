@@ -258,7 +258,7 @@ impl Tensor {
         l.strides.push(st);
         // Windows may overlap, so the backward gathers through indices.
         let idx: Vec<i64> = (0..l.shape[d]).flat_map(|w| (0..size).map(move |k| (w * step + k) as i64)).collect();
-        let index = Tensor::from_vec(idx, &[l.shape[d] * size])?;
+        let index = Tensor::from_vec(idx, &[l.shape[d] * size])?.to_device(self.device())?;
         let src = self.shape().to_vec();
         let (windows, nd) = (l.shape[d], self.ndim());
         Ok(self.make_view(l, "UnfoldBackward0", move |g| {
@@ -268,7 +268,7 @@ impl Tensor {
             shape[d] = windows * size;
             shape.remove(d + 1);
             let g = g.reshape_usize(&shape)?;
-            Tensor::zeros(&src, g.dtype())?.index_add(d as i64, &index, &g)
+            Tensor::zeros_on(&src, g.dtype(), g.device())?.index_add(d as i64, &index, &g)
         }))
     }
 
