@@ -215,3 +215,12 @@ def test_add_alpha_and_sub_alpha():
     assert_close(torch.add(torch.tensor(a), torch.tensor(b), alpha=2), a + 2 * b)
     assert_close(torch.sub(torch.tensor(a), torch.tensor(b), alpha=3), a - 3 * b)
     check_grad(lambda x, y: torch.add(x, y, alpha=0.5), a, b)
+
+
+def test_empty_broadcasts_and_int64_overflow_edges():
+    x = torch.rand(2, 0, 3)
+    assert (x * 0.02).shape == (2, 0, 3)
+    assert (x.transpose(0, 2) + torch.ones(3, 1, 1)).shape == (3, 0, 2)
+    lo = torch.tensor([-2 ** 63, 7])
+    assert (lo // -1).tolist() == [-2 ** 63, -7]  # wraps, as PyTorch's CPU kernel
+    assert (lo % -1).tolist() == [0, 0]

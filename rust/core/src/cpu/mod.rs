@@ -52,6 +52,9 @@ pub fn binary_map<T: Element, U: Element>(
     let (la, lb) = (expand_layout(a, shape)?, expand_layout(b, shape)?);
     let (da, db) = (a.storage().slice::<T>(), b.storage().slice::<T>());
     let n = la.numel();
+    if n == 0 {
+        return Tensor::from_vec(Vec::<U>::new(), shape);
+    }
     let out = match (la.contiguous_range(), lb.contiguous_range()) {
         (Some(ra), Some(rb)) => {
             let (sa, sb) = (&da[ra], &db[rb]);

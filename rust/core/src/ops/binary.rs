@@ -113,7 +113,7 @@ impl Arith for i64 {
     }
     fn floor_div(self, o: Self) -> Self {
         let q = self.wrapping_div(o);
-        if (self % o != 0) && ((self < 0) != (o < 0)) { q - 1 } else { q }
+        if (self.wrapping_rem(o) != 0) && ((self < 0) != (o < 0)) { q - 1 } else { q }
     }
     fn rem(self, o: Self) -> Self {
         let r = self.wrapping_rem(o);
