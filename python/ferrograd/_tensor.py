@@ -1481,7 +1481,7 @@ def __setitem__(self, index, value):
         _core.inplace(target, [], lambda _: _value_like(value, target))
         return
     others = [value] if isinstance(value, Tensor) else []
-    mask = _gpu_mask_fill(self, items, value)
+    mask = _fill_mask(self, items, value)
     if mask is not None:
         _core.inplace(self, others, lambda x: masked_fill(x, mask, _value_like(value, x)))
         return
@@ -1489,11 +1489,11 @@ def __setitem__(self, index, value):
     _core.inplace(self, others, lambda x: _core.put(x, positions, _value_like(value, x), False))
 
 
-def _gpu_mask_fill(self, items, value):
-    """`x[mask] = v` on a GPU with one bool mask over leading dims and a single value is a
-    masked fill (no nonzero, which has no GPU kernel): the mask viewed to broadcast over x,
-    or None when the assignment is not of that form."""
-    if self._device == "cpu" or len(items) != 1 or isinstance(value, Tensor) and value.ndim != 0:
+def _fill_mask(self, items, value):
+    """`x[mask] = v` with one bool mask over leading dims and a single value is a masked fill
+    (no nonzero, so no device sync): the mask viewed to broadcast over x, or None when the
+    assignment is not of that form."""
+    if len(items) != 1 or isinstance(value, Tensor) and value.ndim != 0:
         return None
     mask = items[0]
     if not (isinstance(mask, Tensor) and mask._dtype == "bool" and 0 < mask.ndim <= self.ndim
