@@ -311,10 +311,13 @@ impl ColGeometry {
     }
 }
 
-/// Whether `v` replaces `best` as a window's maximum: NaN wins and then stays, as in PyTorch.
+/// The running (max, index) of a pooling window after candidate `(v, i)`: NaN wins and then
+/// stays (PyTorch propagates NaN), the first maximum wins ties. Branch-free (bitwise bools,
+/// selects): pooling inputs are data, whose comparisons a branch predictor cannot learn.
 #[inline(always)]
-fn takes_max<T: Float>(v: T, best: T) -> bool {
-    (v > best || v.is_nan()) && !best.is_nan()
+fn running_max<T: Float>((best, best_i): (T, usize), (v, i): (T, usize)) -> (T, usize) {
+    let take = ((v > best) | v.is_nan()) & !best.is_nan();
+    (if take { v } else { best }, if take { i } else { best_i })
 }
 
 /// Output length of a pooling window along one axis, as PyTorch computes it (ceil mode
@@ -376,21 +379,19 @@ impl Tensor {
                 let work = |(plane, (vals, idx)): (usize, (&mut [T], &mut [i64]))| {
                     let src = &x[plane * plane_in..(plane + 1) * plane_in];
                     if interior && (kh, kw, sh, sw, dh, dw) == (2, 2, 2, 2, 1, 1) {
-                        // The common 2x2 / stride 2 window, unrolled.
-                        for oy in 0..oh {
-                            let (r0, r1) = (2 * oy * wd, (2 * oy + 1) * wd);
-                            for ox in 0..ow {
-                                let c = [r0 + 2 * ox, r0 + 2 * ox + 1, r1 + 2 * ox, r1 + 2 * ox + 1];
-                                let (mut best, mut best_i) = (src[c[0]], c[0]);
-                                for &i in &c[1..] {
-                                    let v = src[i];
-                                    if takes_max(v, best) {
-                                        best = v;
-                                        best_i = i;
-                                    }
-                                }
-                                vals[oy * ow + ox] = best;
-                                idx[oy * ow + ox] = best_i as i64;
+                        // The common 2x2 / stride 2 window: row pairs walked as slices (no
+                        // bounds tests in the loop).
+                        for (oy, (vrow, irow)) in vals.chunks_exact_mut(ow).zip(idx.chunks_exact_mut(ow)).enumerate() {
+                            let (a, b) = (2 * oy * wd, (2 * oy + 1) * wd);
+                            let (r0, r1) = (&src[a..a + 2 * ow], &src[b..b + 2 * ow]);
+                            for (ox, (((p, q), v), ix)) in r0.chunks_exact(2).zip(r1.chunks_exact(2)).zip(vrow.iter_mut()).zip(irow.iter_mut()).enumerate() {
+                                let (a, b) = (a + 2 * ox, b + 2 * ox);
+                                let mut m = (p[0], a);
+                                m = running_max(m, (p[1], a + 1));
+                                m = running_max(m, (q[0], b));
+                                m = running_max(m, (q[1], b + 1));
+                                *v = m.0;
+                                *ix = m.1 as i64;
                             }
                         }
                         return;
@@ -399,20 +400,16 @@ impl Tensor {
                         for oy in 0..oh {
                             for ox in 0..ow {
                                 let first = oy * sh * wd + ox * sw;
-                                let (mut best, mut best_i) = (src[first], first);
+                                let mut m = (src[first], first);
                                 for ki in 0..kh {
                                     let row = (oy * sh + ki * dh) * wd + ox * sw;
                                     for kj in 0..kw {
                                         let i = row + kj * dw;
-                                        let v = src[i];
-                                        if takes_max(v, best) {
-                                            best = v;
-                                            best_i = i;
-                                        }
+                                        m = running_max(m, (src[i], i));
                                     }
                                 }
-                                vals[oy * ow + ox] = best;
-                                idx[oy * ow + ox] = best_i as i64;
+                                vals[oy * ow + ox] = m.0;
+                                idx[oy * ow + ox] = m.1 as i64;
                             }
                         }
                         return;
@@ -420,20 +417,15 @@ impl Tensor {
                     for (oy, ys) in rows.iter().enumerate() {
                         for (ox, xs) in cols.iter().enumerate() {
                             let first = ys[0] * wd + xs[0];
-                            let (mut best, mut best_i) = (src[first], first);
+                            let mut m = (src[first], first);
                             for &iy in ys {
                                 for &ix in xs {
                                     let i = iy * wd + ix;
-                                    let v = src[i];
-                                    // NaN wins and then stays (PyTorch propagates NaN).
-                                    if takes_max(v, best) {
-                                        best = v;
-                                        best_i = i;
-                                    }
+                                    m = running_max(m, (src[i], i));
                                 }
                             }
-                            vals[oy * ow + ox] = best;
-                            idx[oy * ow + ox] = best_i as i64;
+                            vals[oy * ow + ox] = m.0;
+                            idx[oy * ow + ox] = m.1 as i64;
                         }
                     }
                 };
