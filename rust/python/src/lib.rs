@@ -19,6 +19,13 @@ use std::sync::Arc;
 #[global_allocator]
 static GLOBAL: mimalloc::MiMalloc = mimalloc::MiMalloc;
 
+/// mimalloc's `mi_option_purge_delay` (libmimalloc-sys names no constant for it).
+const MI_OPTION_PURGE_DELAY: libmimalloc_sys::mi_option_t = 15;
+/// Milliseconds freed pages stay committed before mimalloc returns them to the OS. A training
+/// step frees and re-allocates the same large buffers every few milliseconds; with mimalloc's
+/// default 10 ms they page-faulted again each step (seed CNN step: 4.7 -> 4.0 ms at 1 s).
+const PURGE_DELAY_MS: std::ffi::c_long = 1000;
+
 mod optim;
 
 /// Maps core errors to the exception type PyTorch raises for the same failure.
@@ -1009,6 +1016,9 @@ fn grad(py: Python<'_>, outputs: &Bound<'_, PyAny>, grad_outputs: &Bound<'_, PyA
 
 #[pymodule]
 fn _core(m: &Bound<'_, PyModule>) -> PyResult<()> {
+    // SAFETY: mi_option_set stores one option value (an atomic write inside mimalloc); it has
+    // no preconditions on the allocator's state.
+    unsafe { libmimalloc_sys::mi_option_set(MI_OPTION_PURGE_DELAY, PURGE_DELAY_MS) };
     m.add_class::<PyTensor>()?;
     m.add_class::<PyNode>()?;
     m.add_function(wrap_pyfunction!(full, m)?)?;
