@@ -13,19 +13,13 @@
 use crate::dtype::{DType, Element, Float};
 use crate::error::{Error, Result};
 use crate::tensor::Tensor;
+#[cfg(target_arch = "x86_64")]
+use crate::cpu::has_avx2;
 use rayon::prelude::*;
 use std::borrow::Cow;
 
 const CHUNK: usize = 1 << 14;
 const PAR_MIN: usize = 1 << 15;
-
-/// Whether the CPU has AVX2 (detected once).
-#[cfg(target_arch = "x86_64")]
-fn has_avx2() -> bool {
-    use std::sync::OnceLock;
-    static AVX2: OnceLock<bool> = OnceLock::new();
-    *AVX2.get_or_init(|| std::is_x86_feature_detected!("avx2"))
-}
 
 /// The float operations the update rules need beyond `Float`.
 pub trait OptFloat: Float {

@@ -1,7 +1,7 @@
 //! Element-wise unary ops: math functions with their derivatives, rounding, logic and tests.
 use crate::autograd::Recorder;
 use crate::cpu::unary_map;
-use crate::dtype::DType;
+use crate::dtype::{DType, Float};
 use crate::error::{Error, Result};
 use crate::tensor::Tensor;
 
@@ -140,7 +140,7 @@ macro_rules! float_fn {
         match $op {
             Neg => unary_map::<$T, $T>(x, |v| -v),
             Abs => unary_map::<$T, $T>(x, |v| v.abs()),
-            Exp => unary_map::<$T, $T>(x, |v| v.exp()),
+            Exp => unary_map::<$T, $T>(x, |v| Float::exp(v)),
             Log => unary_map::<$T, $T>(x, |v| v.ln()),
             Log2 => unary_map::<$T, $T>(x, |v| v.log2()),
             Log10 => unary_map::<$T, $T>(x, |v| v.log10()),
@@ -159,7 +159,7 @@ macro_rules! float_fn {
             Sinh => unary_map::<$T, $T>(x, |v| v.sinh()),
             Cosh => unary_map::<$T, $T>(x, |v| v.cosh()),
             Tanh => unary_map::<$T, $T>(x, |v| v.tanh()),
-            Sigmoid => unary_map::<$T, $T>(x, |v| 1.0 / (1.0 + (-v).exp())),
+            Sigmoid => unary_map::<$T, $T>(x, |v| 1.0 / (1.0 + Float::exp(-v))),
             // max(v, 0) keeps NaN (NaN > 0 is false, so the select returns v).
             Relu => unary_map::<$T, $T>(x, |v| if v < 0.0 { 0.0 } else { v }),
             Erf => unary_map::<$T, $T>(x, |v| libm::erf(v as f64) as $T),
@@ -233,6 +233,8 @@ pub fn unary_forward(op: UnaryOp, x: &Tensor) -> Result<Tensor> {
     }
     let xf = x.cast_plain(dt.to_float())?;
     match xf.dtype() {
+        DType::F32 if op == Exp => crate::cpu::unary_map_f32_wide(&xf, crate::dtype::exp_f32),
+        DType::F32 if op == Sigmoid => crate::cpu::unary_map_f32_wide(&xf, |v| 1.0 / (1.0 + crate::dtype::exp_f32(-v))),
         DType::F32 => float_fn!(op, f32, &xf),
         _ => float_fn!(op, f64, &xf),
     }
