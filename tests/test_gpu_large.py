@@ -191,7 +191,7 @@ def test_gradients_match_cpu():
             return out, x.grad, v.grad
         got, want = loss(G), loss("cpu")
         for g, c in zip(got, want):
-            close(g, c.numpy(), rtol=1e-4, atol=1e-4)
+            close(g, c.detach().numpy(), rtol=1e-4, atol=1e-4)
     """)
 
 

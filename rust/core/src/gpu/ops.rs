@@ -653,8 +653,8 @@ fn reach_bytes(t: &Tensor) -> usize {
 
 /// `reduce` of a tensor, or to a result, larger than one storage binding: reduces slices
 /// along the dim outermost in memory (the result's outermost kept dim when only the result is
-/// too large) and combines the partial results: side by side when that dim is kept, reduced
-/// again when it is reduced.
+/// too large) and combines the partial results: side by side when that dim is kept, added
+/// (or their maximum / minimum taken) when it is reduced.
 fn reduce_split(x: &Tensor, dims: &[usize], keepdim: bool, op: u32, name: &str, out_shape: &[usize]) -> Result<Tensor> {
     let l = x.layout();
     let big_input = !fits_binding(x.shape(), &Span { offset: x.offset(), strides: x.strides(), elem: 4 })?;
@@ -668,8 +668,13 @@ fn reduce_split(x: &Tensor, dims: &[usize], keepdim: bool, op: u32, name: &str, 
         let part = x.view_with_layout(l.slice(d, start, (start + len).min(l.shape[d]), 1));
         parts.push(reduce(&part, dims, true, op, name)?);
     }
-    let joined = Tensor::cat(&parts, d as i64)?;
-    let r = if dims.contains(&d) { reduce(&joined, &[d], true, op, name)? } else { joined };
+    let r = if dims.contains(&d) {
+        // Element-wise, as the partial results may be as large as the input.
+        let combine = [BinaryOp::Add, BinaryOp::Maximum, BinaryOp::Minimum][op as usize];
+        parts.iter().skip(1).try_fold(parts[0].clone(), |acc, p| binary(combine, &acc, p))?
+    } else {
+        Tensor::cat(&parts, d as i64)?
+    };
     if keepdim {
         Ok(r)
     } else {
@@ -895,9 +900,18 @@ pub fn softmax_forward(x: &Tensor, d: usize, log: bool) -> Result<Tensor> {
 
 /// Softmax of a tensor larger than one storage binding into `out`: slices along the dim
 /// other than `d` outermost in memory, each computed on its own (or cut again) and copied into
-/// its part of `out`. Rows along `d` are never cut.
+/// its part of `out`; rows along `d` are made contiguous first and never cut.
 fn softmax_split(x: &Tensor, d: usize, log: bool, out: &Tensor) -> Result<Tensor> {
     let l = x.layout();
+    let last = x.ndim() - 1;
+    if l.strides[d] != 1 && l.shape[d] > 1 {
+        // A row read through a stride spans the buffer: softmax over a copy in which it is
+        // contiguous, written back through the transposed view.
+        let moved = contiguous(&x.view_with_layout(l.transpose(d, last)))?;
+        let r = softmax_forward(&moved, last, log)?;
+        write_into(out, &r.view_with_layout(r.layout().transpose(d, last)))?;
+        return Ok(out.clone());
+    }
     let Some(s) = (0..x.ndim()).filter(|&k| k != d && l.shape[k] > 1).max_by_key(|&k| l.strides[k]) else {
         return Err(Error::NotImplemented(format!(
             "'{}' on {}: a row of {} elements along dim {d} exceeds the adapter's max storage binding size ({} bytes)",
