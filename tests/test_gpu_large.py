@@ -151,6 +151,9 @@ def test_reductions():
         # 3-d, reduced over the outer and inner dims
         c = randn(6, 300, 200)
         close(torch.tensor(c).to(G).sum((0, 2)), c.astype(np.float64).sum((0, 2)), atol=1e-3)
+        # an empty slice of a large buffer
+        close(ga[:, :0].sum(1), np.zeros(700, np.float32))
+        close(ga[:0].amax(1), np.zeros(0, np.float32))
         # bool counts and any/all
         m = a > 0.5
         assert torch.tensor(m).to(G).sum().item() == int(m.sum())

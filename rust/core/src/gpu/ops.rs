@@ -184,8 +184,12 @@ fn window_align(elem: usize) -> Result<u64> {
 /// buffer when it fits one binding, else a window from an aligned offset.
 pub(crate) fn view_window<'a>(buf: &'a wgpu::Buffer, offset: usize, shape: &[usize], strides: &[usize], elem: usize) -> Result<(Window<'a>, usize)> {
     let ctx = context()?;
-    if buf.size() <= ctx.max_binding() || shape.contains(&0) {
+    if buf.size() <= ctx.max_binding() {
         return Ok((Window::whole(buf), offset));
+    }
+    if shape.contains(&0) {
+        // Nothing is read: any valid window will do.
+        return Ok((Window { buffer: buf, offset: 0, size: ctx.max_binding() / 4 * 4 }, 0));
     }
     let last = offset + shape.iter().zip(strides).map(|(&n, &s)| (n - 1) * s).sum::<usize>();
     let align = window_align(elem)?;
@@ -319,10 +323,8 @@ fn launch_elementwise(entry: &'static str, op: u32, operands: &[Operand], shape:
         info[0] = u32_of(n, "element count")?;
         info[1] = block.shape.len() as u32;
         info[2] = flags;
-        for k in 0..3 {
-            info[6 + k] = scalars[k];
-            info[10 + k] = highs[k];
-        }
+        info[6..9].copy_from_slice(&scalars);
+        info[10..13].copy_from_slice(&highs);
         for (d, &s) in block.shape.iter().enumerate() {
             info[16 + d] = s as u32;
             info[48 + d] = u32_of(st[0][skip + d], "stride")?;
