@@ -291,24 +291,6 @@ def test_synchronize_and_name():
     assert isinstance(torch.gpu.get_device_name(), str) and torch.gpu.get_device_name()
 
 
-def test_shaders_validate_with_wgpu_py():
-    """Each shader file compiled on its own (by wgpu-py when installed), so a shader bug is
-    told apart from a dispatch bug; the Rust test `shaders_validate` does the same with naga."""
-    wgpu = pytest.importorskip("wgpu")
-    import pathlib
-    root = pathlib.Path(__file__).resolve().parents[1] / "shaders"
-    prelude = (root / "common.wgsl").read_text()
-    try:
-        adapter = wgpu.gpu.request_adapter_sync(power_preference="high-performance")
-        device = adapter.request_device_sync()
-    except Exception as e:  # pragma: no cover - no adapter for wgpu-py
-        pytest.skip(f"wgpu-py has no adapter: {e}")
-    for f in sorted(root.glob("*.wgsl")):
-        if f.name == "common.wgsl":
-            continue
-        device.create_shader_module(code=prelude + "\n" + f.read_text())
-
-
 OPTIMIZERS = [
     ("SGD", dict(lr=0.1)),
     ("SGD", dict(lr=0.1, momentum=0.9, weight_decay=0.01)),

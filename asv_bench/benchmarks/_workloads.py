@@ -28,11 +28,22 @@ def matmul_flops(n):
     return 2.0 * n ** 3
 
 
-def matmul(T, n):
-    a, b = T.randn(n, n), T.randn(n, n)
+def matmul(T, n, device=None):
+    a, b = T.randn(n, n, device=device), T.randn(n, n, device=device)
     fn = lambda: a @ b  # noqa: E731
     fn.operands = (a, b)
     return fn
+
+
+def synchronized(T, fn):
+    """`fn` followed by waiting for the GPU, so that a timing covers the GPU's work and not
+    only its recording (ferrograd and PyTorch both have ``cuda.synchronize``)."""
+    def run():
+        out = fn()
+        T.cuda.synchronize()
+        return out
+    run.operands = getattr(fn, "operands", ())
+    return run
 
 
 def elementwise(T, op, n=ELEMENTWISE_N):
@@ -100,11 +111,13 @@ def train_step(T, model, optimizer, x, y):
     return step
 
 
-def mlp_train_step(T, batch):
+def mlp_train_step(T, batch, device=None):
     T.manual_seed(0)
     model = mlp(T)
-    opt = T.optim.SGD(model.parameters(), lr=0.01, momentum=0.9)
     x, y = T.randn(batch, 784), T.randint(0, 10, (batch,))
+    if device is not None:
+        model, x, y = model.to(device), x.to(device), y.to(device)
+    opt = T.optim.SGD(model.parameters(), lr=0.01, momentum=0.9)
     return train_step(T, model, opt, x, y)
 
 

@@ -17,7 +17,7 @@ use crate::device::Device;
 use crate::dtype::DType;
 use crate::error::{Error, Result};
 use crate::tensor::Tensor;
-pub use runtime::{context, is_available, GpuBuffer, Kernel, Shader};
+pub use runtime::{context, is_available, GpuBuffer, Kernel, Shader, Window};
 
 pub static ELEMENTWISE: Shader = Shader { name: "elementwise", body: include_str!("../../../../shaders/elementwise.wgsl") };
 pub static REDUCE: Shader = Shader { name: "reduce", body: include_str!("../../../../shaders/reduce.wgsl") };

@@ -2,7 +2,7 @@
 //! tensor ops (`binary`, `unary`, `sum`, `matmul`, `softmax`, ...) dispatch here when their
 //! operands live on a GPU; autograd is recorded by the callers as on the CPU, so backward
 //! rules written with tensor ops run on the GPU too.
-use super::runtime::{context, Kernel};
+use super::runtime::{context, Kernel, Window};
 use super::{dtype_error, elem_size, is_cpu_scalar, op_device, ELEMENTWISE, MATMUL, REDUCE, SOFTMAX};
 use crate::autograd::Recorder;
 use crate::device::Device;
@@ -162,8 +162,112 @@ pub(crate) fn coalesce(shape: &[usize], strides: &[Vec<usize>]) -> (Vec<usize>, 
     (sh, st)
 }
 
+// ---- tensors larger than one storage binding ----
+
+/// Launches one binding may not split into (a guard against pathological strides).
+const MAX_BLOCKS: usize = 1 << 16;
+
+/// A view's place in memory: element offset, strides, bytes per element.
+struct Span<'a> {
+    offset: usize,
+    strides: &'a [usize],
+    elem: usize,
+}
+
+/// Offset alignment of a window into a buffer of `elem`-byte elements.
+fn window_align(elem: usize) -> Result<u64> {
+    Ok(u64::from(context()?.limits.min_storage_buffer_offset_alignment).max(elem as u64))
+}
+
+/// The part of `buf` that a view (element `offset`, `shape`, `strides`, `elem` bytes per
+/// element) reads or writes, as a binding, and the view's element offset inside it: the whole
+/// buffer when it fits one binding, else a window from an aligned offset.
+pub(crate) fn view_window<'a>(buf: &'a wgpu::Buffer, offset: usize, shape: &[usize], strides: &[usize], elem: usize) -> Result<(Window<'a>, usize)> {
+    let ctx = context()?;
+    if buf.size() <= ctx.max_binding() {
+        return Ok((Window::whole(buf), offset));
+    }
+    if shape.contains(&0) {
+        // Nothing is read: any valid window will do.
+        return Ok((Window { buffer: buf, offset: 0, size: ctx.max_binding() / 4 * 4 }, 0));
+    }
+    let last = offset + shape.iter().zip(strides).map(|(&n, &s)| (n - 1) * s).sum::<usize>();
+    let align = window_align(elem)?;
+    let start = (offset * elem) as u64 / align * align;
+    let end = ((last + 1) * elem) as u64;
+    Ok((Window { buffer: buf, offset: start, size: end - start }, offset - (start / elem as u64) as usize))
+}
+
+/// Whether a view fits one storage binding wherever it starts in its buffer.
+fn fits_binding(shape: &[usize], span: &Span<'_>) -> Result<bool> {
+    let reach: usize = shape.iter().zip(span.strides).map(|(&n, &s)| n.saturating_sub(1) * s).sum();
+    Ok(((reach + 1) * span.elem) as u64 + window_align(span.elem)? <= context()?.max_binding())
+}
+
+/// A part of a launch over `shape`: its shape (the dims from some `p` on, dim `p` cut to a
+/// chunk) and each view's element offset at its origin.
+struct Block {
+    shape: Vec<usize>,
+    offsets: Vec<usize>,
+}
+
+/// Splits a launch over `shape` into blocks in which every view fits one storage binding:
+/// one block when all fit (the common case), else chunks of the outermost dim `p` whose
+/// inner dims fit, for each index of the dims before it.
+fn binding_blocks(op: &str, shape: &[usize], spans: &[Span<'_>]) -> Result<Vec<Block>> {
+    let whole = || Block { shape: shape.to_vec(), offsets: spans.iter().map(|s| s.offset).collect() };
+    let all_fit = |p: usize| -> Result<bool> {
+        for s in spans {
+            if !fits_binding(&shape[p..], &Span { offset: s.offset, strides: &s.strides[p..], elem: s.elem })? {
+                return Ok(false);
+            }
+        }
+        Ok(true)
+    };
+    if all_fit(0)? {
+        return Ok(vec![whole()]);
+    }
+    let nd = shape.len();
+    let p = (0..nd).find(|&p| all_fit(p + 1).unwrap_or(false)).ok_or_else(|| {
+        Error::NotImplemented(format!("'{op}' on the GPU: one element does not fit the adapter's max storage binding size"))
+    })?;
+    let max = context()?.max_binding();
+    let mut chunk = shape[p];
+    for s in spans.iter().filter(|s| s.strides[p] > 0) {
+        let reach: usize = (p + 1..nd).map(|d| (shape[d] - 1) * s.strides[d]).sum();
+        let room = ((max - window_align(s.elem)?) / s.elem as u64) as usize - 1 - reach;
+        chunk = chunk.min(room / s.strides[p] + 1);
+    }
+    let outer: usize = shape[..p].iter().product();
+    let count = outer * shape[p].div_ceil(chunk);
+    if count > MAX_BLOCKS {
+        return Err(Error::NotImplemented(format!(
+            "'{op}' on the GPU: a tensor of shape {shape:?} with these strides needs {count} launches to fit the adapter's max storage binding size ({max} bytes); make it contiguous first"
+        )));
+    }
+    let mut blocks = Vec::with_capacity(count);
+    let mut index = vec![0usize; p];
+    for _ in 0..outer {
+        let base: Vec<usize> = spans.iter().map(|s| s.offset + index.iter().zip(s.strides).map(|(i, st)| i * st).sum::<usize>()).collect();
+        for start in (0..shape[p]).step_by(chunk) {
+            let mut sub = shape[p..].to_vec();
+            sub[0] = chunk.min(shape[p] - start);
+            blocks.push(Block { shape: sub, offsets: base.iter().zip(spans).map(|(b, s)| b + start * s.strides[p]).collect() });
+        }
+        for d in (0..p).rev() {
+            index[d] += 1;
+            if index[d] < shape[d] {
+                break;
+            }
+            index[d] = 0;
+        }
+    }
+    Ok(blocks)
+}
+
 /// Launches `entry` (binary_main, unary_main or where_main) with op code `op` over `shape`,
-/// reading up to three operands and writing `out` through `out_layout`.
+/// reading up to three operands and writing `out` through `out_layout`; split into several
+/// launches over windows of the buffers when a view is larger than one storage binding.
 fn launch_elementwise(entry: &'static str, op: u32, operands: &[Operand], shape: &[usize], out: &Tensor, out_layout: &Layout) -> Result<()> {
     let n = shape.iter().product::<usize>();
     if n == 0 {
@@ -171,7 +275,8 @@ fn launch_elementwise(entry: &'static str, op: u32, operands: &[Operand], shape:
     }
     let ctx = context()?;
     let mut strides = vec![out_layout.strides.clone()];
-    let mut offsets = [0usize; 3];
+    let mut offsets = vec![out_layout.offset];
+    let mut views: Vec<(usize, &Tensor)> = vec![(0, out)];
     let mut flags = 0u32;
     let mut scalars = [0u32; 3];
     let mut highs = [0u32; 3];
@@ -179,19 +284,21 @@ fn launch_elementwise(entry: &'static str, op: u32, operands: &[Operand], shape:
         match o {
             Operand::T(t) => {
                 let l = t.layout().expand(shape)?;
-                offsets[k] = l.offset;
+                views.push((k + 1, t));
+                offsets.push(l.offset);
                 strides.push(l.strides);
-                u32_of(t.storage().len(), "storage length")?;
             }
             Operand::S(bits) => {
                 flags |= 1 << k;
                 scalars[k] = *bits;
+                offsets.push(0);
                 strides.push(vec![0; shape.len()]);
             }
             Operand::S64(lo, hi) => {
                 flags |= 1 << k;
                 scalars[k] = *lo;
                 highs[k] = *hi;
+                offsets.push(0);
                 strides.push(vec![0; shape.len()]);
             }
         }
@@ -200,33 +307,35 @@ fn launch_elementwise(entry: &'static str, op: u32, operands: &[Operand], shape:
     if sh.len() > MAX_DIMS {
         return Err(Error::NotImplemented(format!("GPU element-wise kernels handle up to {MAX_DIMS} dims after merging, got {}", sh.len())));
     }
-    let mut info = vec![0u32; 56];
-    info[0] = u32_of(n, "element count")?;
-    info[1] = sh.len() as u32;
-    info[2] = flags;
-    for k in 0..3 {
-        info[3 + k] = u32_of(offsets[k], "offset")?;
-        info[6 + k] = scalars[k];
-        info[10 + k] = highs[k];
-    }
-    info[9] = u32_of(out_layout.offset, "offset")?;
-    u32_of(out.storage().len(), "storage length")?;
-    for (d, &s) in sh.iter().enumerate() {
-        info[16 + d] = s as u32;
-        info[48 + d] = u32_of(st[0][d], "stride")?;
-        for k in 0..operands.len() {
-            info[24 + 8 * k + d] = u32_of(st[k + 1][d], "stride")?;
-        }
-    }
-    let bufs: Vec<Option<&wgpu::Buffer>> = (0..3)
-        .map(|k| match operands.get(k) {
-            Some(Operand::T(t)) => Some(buffer(t)),
-            _ => None,
-        })
-        .collect();
+    let spans: Vec<Span> = views.iter().map(|&(k, t)| Span { offset: offsets[k], strides: &st[k], elem: elem_size(t.dtype()) }).collect();
     let consts = [("OP", op as f64)];
-    let k = Kernel { shader: &ELEMENTWISE, entry, constants: &consts, inputs: 3 };
-    ctx.dispatch(&k, &bufs, buffer(out), &info, split_groups(n.div_ceil(WG))?)
+    let kernel = Kernel { shader: &ELEMENTWISE, entry, constants: &consts, inputs: 3 };
+    for block in binding_blocks(entry.trim_end_matches("_main"), &sh, &spans)? {
+        let skip = sh.len() - block.shape.len();
+        let mut windows: [Option<Window>; 4] = [None; 4];
+        let mut info = vec![0u32; 56];
+        for (&(k, t), &offset) in views.iter().zip(&block.offsets) {
+            let (w, rel) = view_window(buffer(t), offset, &block.shape, &st[k][skip..], elem_size(t.dtype()))?;
+            windows[k] = Some(w);
+            info[if k == 0 { 9 } else { 2 + k }] = u32_of(rel, "offset")?;
+        }
+        let n = block.shape.iter().product::<usize>();
+        info[0] = u32_of(n, "element count")?;
+        info[1] = block.shape.len() as u32;
+        info[2] = flags;
+        info[6..9].copy_from_slice(&scalars);
+        info[10..13].copy_from_slice(&highs);
+        for (d, &s) in block.shape.iter().enumerate() {
+            info[16 + d] = s as u32;
+            info[48 + d] = u32_of(st[0][skip + d], "stride")?;
+            for k in 0..operands.len() {
+                info[24 + 8 * k + d] = u32_of(st[k + 1][skip + d], "stride")?;
+            }
+        }
+        let out_window = windows[0].ok_or_else(|| Error::Runtime("element-wise launch without an output".into()))?;
+        ctx.dispatch_windows(&kernel, &windows[1..], &[out_window], &info, split_groups(n.div_ceil(WG))?)?;
+    }
+    Ok(())
 }
 
 /// A new contiguous tensor from an element-wise launch.
@@ -556,6 +665,9 @@ pub fn reduce(x: &Tensor, dims: &[usize], keepdim: bool, op: u32, name: &str) ->
     let out_shape: Vec<usize> = (0..nd)
         .filter_map(|d| if dims.contains(&d) { keepdim.then_some(1) } else { Some(x.shape()[d]) })
         .collect();
+    if !fits_binding(x.shape(), &Span { offset: x.offset(), strides: x.strides(), elem: 4 })? || !fits_binding(&[rows], &Span { offset: 0, strides: &[1], elem: 4 })? {
+        return reduce_split(x, dims, keepdim, op, name, &out_shape);
+    }
     let (sh, st) = coalesce(&moved.shape, std::slice::from_ref(&moved.strides));
     if sh.len() > MAX_DIMS {
         return Err(Error::NotImplemented(format!("{name} on {dev}: more than {MAX_DIMS} dims after merging")));
@@ -567,6 +679,50 @@ pub fn reduce(x: &Tensor, dims: &[usize], keepdim: bool, op: u32, name: &str) ->
     }
     reduce_pass(x, &sh, &st[0], moved.offset, contiguous, rows, inner, op, &out)?;
     Ok(out)
+}
+
+/// Into how many slices along dim `d` a tensor of `bytes` (of its view or its result) is cut
+/// so that each fits one storage binding with room to spare (a slice still too large is cut
+/// again by the caller's recursion).
+fn slice_count(bytes: usize, d_len: usize) -> Result<usize> {
+    let half = (context()?.max_binding() / 2).max(1) as usize;
+    Ok(bytes.div_ceil(half).clamp(2, d_len.max(2)))
+}
+
+/// The bytes a view reaches from its first element to its last.
+fn reach_bytes(t: &Tensor) -> usize {
+    (t.shape().iter().zip(t.strides()).map(|(&n, &s)| n.saturating_sub(1) * s).sum::<usize>() + 1) * elem_size(t.dtype())
+}
+
+/// `reduce` of a tensor, or to a result, larger than one storage binding: reduces slices
+/// along the dim outermost in memory (the result's outermost kept dim when only the result is
+/// too large) and combines the partial results: side by side when that dim is kept, added
+/// (or their maximum / minimum taken) when it is reduced.
+fn reduce_split(x: &Tensor, dims: &[usize], keepdim: bool, op: u32, name: &str, out_shape: &[usize]) -> Result<Tensor> {
+    let l = x.layout();
+    let big_input = !fits_binding(x.shape(), &Span { offset: x.offset(), strides: x.strides(), elem: 4 })?;
+    let candidates = (0..x.ndim()).filter(|&d| l.shape[d] > 1 && (big_input || !dims.contains(&d)));
+    let d = if big_input { candidates.max_by_key(|&d| l.strides[d]) } else { candidates.min() };
+    let d = d.ok_or_else(|| Error::NotImplemented(format!("'{name}' on {}: no dim to split the tensor along to fit a storage binding", x.device())))?;
+    let bytes = if big_input { reach_bytes(x) } else { out_shape.iter().product::<usize>() * 4 };
+    let len = l.shape[d].div_ceil(slice_count(bytes, l.shape[d])?);
+    let mut parts = vec![];
+    for start in (0..l.shape[d]).step_by(len) {
+        let part = x.view_with_layout(l.slice(d, start, (start + len).min(l.shape[d]), 1));
+        parts.push(reduce(&part, dims, true, op, name)?);
+    }
+    let r = if dims.contains(&d) {
+        // Element-wise, as the partial results may be as large as the input.
+        let combine = [BinaryOp::Add, BinaryOp::Maximum, BinaryOp::Minimum][op as usize];
+        parts.iter().skip(1).try_fold(parts[0].clone(), |acc, p| binary(combine, &acc, p))?
+    } else {
+        Tensor::cat(&parts, d as i64)?
+    };
+    if keepdim {
+        Ok(r)
+    } else {
+        r.reshape_usize(out_shape)
+    }
 }
 
 /// One or two launches of reduce_main writing `rows` results into `out`.
@@ -582,9 +738,7 @@ fn reduce_pass(x: &Tensor, shape: &[usize], strides: &[usize], offset: usize, co
     info[2] = chunks as u32;
     info[3] = u32_of(chunk_len, "chunk")?;
     info[4] = shape.len() as u32;
-    info[5] = u32_of(offset, "offset")?;
     info[6] = u32::from(contiguous);
-    u32_of(x.storage().len(), "storage length")?;
     for d in 0..shape.len() {
         info[16 + d] = shape[d] as u32;
         info[24 + d] = u32_of(strides[d], "stride")?;
@@ -592,11 +746,15 @@ fn reduce_pass(x: &Tensor, shape: &[usize], strides: &[usize], offset: usize, co
     let consts = [("OP", op as f64)];
     let entry = if x.dtype() == DType::I64 { "reduce64_main" } else { "reduce_main" };
     let k = Kernel { shader: &REDUCE, entry, constants: &consts, inputs: 1 };
+    let elem = elem_size(x.dtype());
+    let (input, rel) = view_window(buffer(x), offset, shape, strides, elem)?;
+    info[5] = u32_of(rel, "offset")?;
     if chunks == 1 {
-        return ctx.dispatch(&k, &[Some(buffer(x))], buffer(out), &info, split_groups(rows)?);
+        let (output, _) = view_window(buffer(out), 0, &[rows], &[1], elem)?;
+        return ctx.dispatch_windows(&k, &[Some(input)], &[output], &info, split_groups(rows)?);
     }
     let partial = empty(&[rows, chunks], x.dtype(), x.device())?;
-    ctx.dispatch(&k, &[Some(buffer(x))], buffer(&partial), &info, split_groups(rows * chunks)?)?;
+    ctx.dispatch_windows(&k, &[Some(input)], &[Window::whole(buffer(&partial))], &info, split_groups(rows * chunks)?)?;
     reduce_pass(&partial, &[rows * chunks], &[1], 0, true, rows, chunks, op, out)
 }
 
@@ -737,6 +895,9 @@ pub fn softmax_forward(x: &Tensor, d: usize, log: bool) -> Result<Tensor> {
     if x.ndim() == 0 {
         return full(&[], if log { 0.0 } else { 1.0 }, DType::F32, dev);
     }
+    if !fits_binding(x.shape(), &Span { offset: x.offset(), strides: x.strides(), elem: 4 })? || !fits_binding(&[x.numel()], &Span { offset: 0, strides: &[1], elem: 4 })? {
+        return softmax_split(x, d, log, &out);
+    }
     let ostrides = contiguous_strides(x.shape());
     let l = x.layout();
     let mut outer = vec![];
@@ -761,17 +922,52 @@ pub fn softmax_forward(x: &Tensor, d: usize, log: bool) -> Result<Tensor> {
     info[3] = u32_of(l.offset, "offset")?;
     info[4] = u32_of(l.strides[d], "stride")?;
     info[5] = ostrides[d] as u32;
-    u32_of(x.storage().len(), "storage length")?;
     u32_of(x.numel(), "element count")?;
     for k in 0..sh.len() {
         info[16 + k] = sh[k] as u32;
         info[24 + k] = u32_of(st[0][k], "stride")?;
         info[32 + k] = st[1][k] as u32;
     }
+    let (input, rel) = view_window(buffer(x), l.offset, &l.shape, &l.strides, 4)?;
+    info[3] = u32_of(rel, "offset")?;
+    let (output, _) = view_window(buffer(&out), 0, &[x.numel()], &[1], 4)?;
     let consts = [("LOG", f64::from(u8::from(log)))];
     let k = Kernel { shader: &SOFTMAX, entry: "softmax_main", constants: &consts, inputs: 1 };
-    context()?.dispatch(&k, &[Some(buffer(x))], buffer(&out), &info, split_groups(rows)?)?;
+    context()?.dispatch_windows(&k, &[Some(input)], &[output], &info, split_groups(rows)?)?;
     Ok(out)
+}
+
+/// Softmax of a tensor larger than one storage binding into `out`: slices along the dim
+/// other than `d` outermost in memory, each computed on its own (or cut again) and copied into
+/// its part of `out`; rows along `d` are made contiguous first and never cut.
+fn softmax_split(x: &Tensor, d: usize, log: bool, out: &Tensor) -> Result<Tensor> {
+    let l = x.layout();
+    let last = x.ndim() - 1;
+    if l.strides[d] != 1 && l.shape[d] > 1 {
+        // A row read through a stride spans the buffer: softmax over a copy in which it is
+        // contiguous, written back through the transposed view.
+        let moved = contiguous(&x.view_with_layout(l.transpose(d, last)))?;
+        let r = softmax_forward(&moved, last, log)?;
+        write_into(out, &r.view_with_layout(r.layout().transpose(d, last)))?;
+        return Ok(out.clone());
+    }
+    let Some(s) = (0..x.ndim()).filter(|&k| k != d && l.shape[k] > 1).max_by_key(|&k| l.strides[k]) else {
+        return Err(Error::NotImplemented(format!(
+            "'{}' on {}: a row of {} elements along dim {d} exceeds the adapter's max storage binding size ({} bytes)",
+            if log { "log_softmax" } else { "softmax" },
+            x.device(),
+            l.shape[d],
+            context()?.max_binding()
+        )));
+    };
+    let bytes = reach_bytes(x).max(x.numel() * 4);
+    let len = l.shape[s].div_ceil(slice_count(bytes, l.shape[s])?);
+    for start in (0..l.shape[s]).step_by(len) {
+        let stop = (start + len).min(l.shape[s]);
+        let part = softmax_forward(&x.view_with_layout(l.slice(s, start, stop, 1)), d, log)?;
+        write_into(&out.view_with_layout(out.layout().slice(s, start, stop, 1)), &part)?;
+    }
+    Ok(out.clone())
 }
 
 /// `softmax`/`log_softmax` on the GPU with autograd (the CPU's backward rule).
@@ -811,6 +1007,10 @@ pub fn matmul(a: &Tensor, b: &Tensor, batch: &[usize]) -> Result<Tensor> {
     let nb: usize = batch.iter().product();
     let mut out_shape = batch.to_vec();
     out_shape.extend([m, n]);
+    let fits = |t: &Tensor| fits_binding(t.shape(), &Span { offset: t.offset(), strides: t.strides(), elem: 4 });
+    if out_shape.iter().all(|&s| s > 0) && (!fits(a)? || !fits(b)? || !fits_binding(&[nb * m * n], &Span { offset: 0, strides: &[1], elem: 4 })?) {
+        return matmul_split(a, b, batch, fits(a)?, fits(b)?);
+    }
     let out = empty(&out_shape, DType::F32, dev)?;
     if out.numel() == 0 {
         return Ok(out);
@@ -821,16 +1021,12 @@ pub fn matmul(a: &Tensor, b: &Tensor, batch: &[usize]) -> Result<Tensor> {
     if bsh.len() > 4 {
         return Err(Error::NotImplemented(format!("matmul on {dev}: more than 4 batch dims after merging")));
     }
-    u32_of(a.storage().len(), "storage length")?;
-    u32_of(b.storage().len(), "storage length")?;
     u32_of(out.numel(), "element count")?;
     let mut info = vec![0u32; 28];
     info[0] = m as u32;
     info[1] = n as u32;
     info[2] = u32_of(k, "inner dim")?;
     info[3] = bsh.len() as u32;
-    info[4] = u32_of(la.offset, "offset")?;
-    info[5] = u32_of(lb.offset, "offset")?;
     info[6] = u32_of(la.strides[la.ndim() - 2], "stride")?;
     info[7] = u32_of(la.strides[la.ndim() - 1], "stride")?;
     info[8] = u32_of(lb.strides[lb.ndim() - 2], "stride")?;
@@ -846,15 +1042,55 @@ pub fn matmul(a: &Tensor, b: &Tensor, batch: &[usize]) -> Result<Tensor> {
     if gx > max || gy > max {
         return Err(Error::NotImplemented(format!("matmul on {dev}: a {m}x{n} output needs more than {max} tiles per dim")));
     }
+    let (wa, ra) = view_window(buffer(a), la.offset, &la.shape, &la.strides, 4)?;
+    let (wb, rb) = view_window(buffer(b), lb.offset, &lb.shape, &lb.strides, 4)?;
+    let (wo, _) = view_window(buffer(&out), 0, &[out.numel()], &[1], 4)?;
+    info[4] = u32_of(ra, "offset")?;
+    info[5] = u32_of(rb, "offset")?;
     let kern = Kernel { shader: &MATMUL, entry: "matmul_main", constants: &[], inputs: 2 };
     let mut base = 0;
     while base < nb {
         let z = (nb - base).min(max);
         info[10] = base as u32;
-        ctx.dispatch(&kern, &[Some(buffer(a)), Some(buffer(b))], buffer(&out), &info, (gx as u32, gy as u32, z as u32))?;
+        ctx.dispatch_windows(&kern, &[Some(wa), Some(wb)], &[wo], &info, (gx as u32, gy as u32, z as u32))?;
         base += z;
     }
     Ok(out)
+}
+
+/// `matmul` with an operand or the result larger than one storage binding: halves the first
+/// batch dim of size > 1, else the rows (the result or `a` too large), the columns (the result
+/// or `b` too large) or the inner dim (partial products added), and joins the halves; each
+/// half that is still too large is cut again.
+fn matmul_split(a: &Tensor, b: &Tensor, batch: &[usize], a_fits: bool, b_fits: bool) -> Result<Tensor> {
+    let nd = a.ndim();
+    let (m, k, n) = (a.shape()[nd - 2], a.shape()[nd - 1], b.shape()[nd - 1]);
+    let halves = |t: &Tensor, d: usize| {
+        let len = t.shape()[d];
+        [t.view_with_layout(t.layout().slice(d, 0, len / 2, 1)), t.view_with_layout(t.layout().slice(d, len / 2, len, 1))]
+    };
+    if let Some(d) = batch.iter().position(|&s| s > 1) {
+        let ([a0, a1], [b0, b1]) = (halves(a, d), halves(b, d));
+        let mut b_half = batch.to_vec();
+        b_half[d] = a0.shape()[d];
+        let first = matmul(&a0, &b0, &b_half)?;
+        b_half[d] = a1.shape()[d];
+        return Tensor::cat(&[first, matmul(&a1, &b1, &b_half)?], d as i64);
+    }
+    let out_fits = fits_binding(&[m * n], &Span { offset: 0, strides: &[1], elem: 4 })?;
+    if (!out_fits || !a_fits) && m > 1 {
+        let [a0, a1] = halves(a, nd - 2);
+        return Tensor::cat(&[matmul(&a0, b, batch)?, matmul(&a1, b, batch)?], nd as i64 - 2);
+    }
+    if (!out_fits || !b_fits) && n > 1 {
+        let [b0, b1] = halves(b, nd - 1);
+        return Tensor::cat(&[matmul(a, &b0, batch)?, matmul(a, &b1, batch)?], nd as i64 - 1);
+    }
+    if k > 1 {
+        let ([a0, a1], [b0, b1]) = (halves(a, nd - 1), halves(b, nd - 2));
+        return binary(BinaryOp::Add, &matmul(&a0, &b0, batch)?, &matmul(&a1, &b1, batch)?);
+    }
+    Err(Error::NotImplemented(format!("'matmul' on {}: an element does not fit the adapter's max storage binding size", a.device())))
 }
 
 /// `relu_backward` on the GPU with its own autograd (the same mask applied again).

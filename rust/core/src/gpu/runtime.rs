@@ -126,7 +126,15 @@ impl Context {
             "no GPU adapter found (Vulkan, Metal or DX12); on Linux without a GPU, install Mesa's lavapipe (apt-get install mesa-vulkan-drivers)".to_string()
         })?;
         let info = adapter.get_info();
-        let limits = adapter.limits();
+        let mut limits = adapter.limits();
+        // A lower binding size than the adapter's, requested from the device so that wgpu
+        // enforces it: how tensors larger than one binding are tested on any adapter.
+        if let Ok(v) = std::env::var("FERROGRAD_GPU_MAX_BINDING_BYTES") {
+            let bytes: u64 = v.trim().parse().ok().filter(|&b: &u64| b >= 1024 && b % 256 == 0).ok_or_else(|| {
+                format!("FERROGRAD_GPU_MAX_BINDING_BYTES={v:?} is not a byte count (a multiple of 256, at least 1024)")
+            })?;
+            limits.max_storage_buffer_binding_size = limits.max_storage_buffer_binding_size.min(bytes);
+        }
         let (device, queue) = pollster::block_on(adapter.request_device(&wgpu::DeviceDescriptor {
             label: Some("ferrograd"),
             required_features: wgpu::Features::empty(),
@@ -375,6 +383,13 @@ impl Context {
     /// inputs, in order; then `info`). The outputs must be distinct buffers, none of them an
     /// input.
     pub fn dispatch_multi(&self, k: &Kernel<'_>, inputs: &[Option<&wgpu::Buffer>], outputs: &[&wgpu::Buffer], info: &[u32], groups: (u32, u32, u32)) -> Result<()> {
+        let inputs: Vec<Option<Window>> = inputs.iter().map(|b| b.map(Window::whole)).collect();
+        let outputs: Vec<Window> = outputs.iter().map(|&b| Window::whole(b)).collect();
+        self.dispatch_windows(k, &inputs, &outputs, info, groups)
+    }
+
+    /// As `dispatch_multi`, binding byte windows of the buffers (see `Window`).
+    pub fn dispatch_windows(&self, k: &Kernel<'_>, inputs: &[Option<Window>], outputs: &[Window], info: &[u32], groups: (u32, u32, u32)) -> Result<()> {
         assert_eq!(inputs.len(), k.inputs, "kernel {} binds {} inputs", k.entry, k.inputs);
         let nbind = (k.inputs + outputs.len() + 1) as u32;
         if nbind > self.limits.max_storage_buffers_per_shader_stage {
@@ -387,12 +402,12 @@ impl Context {
         if groups.0 > max || groups.1 > max || groups.2 > max {
             return Err(Error::Runtime(format!("dispatch of {groups:?} workgroups exceeds the adapter's {max} per dimension")));
         }
-        for b in inputs.iter().flatten().chain(outputs.iter()) {
-            if b.size() > self.max_binding() {
+        for w in inputs.iter().flatten().chain(outputs.iter()) {
+            if w.size > self.max_binding() {
                 return Err(Error::NotImplemented(format!(
-                    "{}: a GPU tensor of {} bytes exceeds the adapter's max storage binding size ({} bytes)",
-                    k.entry,
-                    b.size(),
+                    "'{}' on the GPU does not split tensors across storage bindings: it needs {} bytes of a tensor in one binding, more than the adapter's max storage binding size ({} bytes)",
+                    k.entry.trim_end_matches("_main"),
+                    w.size,
                     self.max_binding()
                 )));
             }
@@ -412,11 +427,12 @@ impl Context {
         let pipeline = self.pipeline(&mut st, k, outputs.len())?;
         let bgl = self.layout(&mut st, k.inputs, outputs.len()).0.clone();
         let mut entries: Vec<wgpu::BindGroupEntry> = Vec::with_capacity(k.inputs + outputs.len() + 1);
-        for (i, b) in inputs.iter().enumerate() {
-            entries.push(wgpu::BindGroupEntry { binding: i as u32, resource: b.unwrap_or(&st.dummy).as_entire_binding() });
+        let dummy = Window::whole(&st.dummy);
+        for (i, w) in inputs.iter().enumerate() {
+            entries.push(wgpu::BindGroupEntry { binding: i as u32, resource: w.unwrap_or(dummy).resource() });
         }
-        for (o, b) in outputs.iter().enumerate() {
-            entries.push(wgpu::BindGroupEntry { binding: (k.inputs + o) as u32, resource: b.as_entire_binding() });
+        for (o, w) in outputs.iter().enumerate() {
+            entries.push(wgpu::BindGroupEntry { binding: (k.inputs + o) as u32, resource: w.resource() });
         }
         entries.push(wgpu::BindGroupEntry {
             binding: nbind - 1,
@@ -489,6 +505,26 @@ pub fn size_class(bytes: u64) -> u64 {
     let quarter = (1u64 << p) / 4;
     let q = b.div_ceil(quarter.max(1)) * quarter.max(1);
     q.max(256)
+}
+
+/// A storage binding: `size` bytes of `buffer` from byte `offset`, a multiple of the
+/// adapter's `min_storage_buffer_offset_alignment` (how a tensor larger than one binding is
+/// bound piece by piece).
+#[derive(Clone, Copy)]
+pub struct Window<'a> {
+    pub buffer: &'a wgpu::Buffer,
+    pub offset: u64,
+    pub size: u64,
+}
+
+impl<'a> Window<'a> {
+    pub fn whole(buffer: &'a wgpu::Buffer) -> Window<'a> {
+        Window { buffer, offset: 0, size: buffer.size() }
+    }
+
+    fn resource(self) -> wgpu::BindingResource<'a> {
+        wgpu::BindingResource::Buffer(wgpu::BufferBinding { buffer: self.buffer, offset: self.offset, size: std::num::NonZeroU64::new(self.size) })
+    }
 }
 
 /// A tensor's device memory; returned to the pool when dropped.
