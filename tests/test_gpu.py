@@ -684,3 +684,23 @@ def test_out_of_range_indices_raise_at_the_next_read():
     assert torch.index_select(x, 0, torch.tensor([2, 0]).to(GPU)).shape == (2, 4)
     with pytest.raises(IndexError, match="gather / index_select"):
         torch.index_select(x, 0, torch.tensor([5]).to(GPU)).cpu()
+
+
+@needs_gpu
+def test_copy_across_devices_and_nn_init_on_gpu_parameters():
+    g = torch.zeros(2, 3).to(GPU)
+    g.copy_(torch.arange(6.0).view(2, 3))
+    assert g.device.type == "gpu" and g.cpu().tolist() == [[0.0, 1.0, 2.0], [3.0, 4.0, 5.0]]
+    c = torch.zeros(3)
+    c.copy_(torch.tensor([1.0, 2.0, 3.0]).to(GPU))
+    assert c.device.type == "cpu" and c.tolist() == [1.0, 2.0, 3.0]
+    init = torch.nn.init
+    w = torch.empty(4, 6).to(GPU)
+    init.orthogonal_(w)
+    np.testing.assert_allclose(_np(w @ w.t()), np.eye(4), atol=1e-5)
+    init.eye_(w)
+    assert _np(w).tolist() == np.eye(4, 6).tolist()
+    init.trunc_normal_(w, a=-0.5, b=0.5)
+    assert w.device.type == "gpu" and np.abs(_np(w)).max() <= 0.5
+    init.sparse_(w, 0.5)
+    assert ((_np(w) == 0).sum(0) >= 2).all()

@@ -1629,7 +1629,8 @@ def fill_(self, value):
 def copy_(self, src, non_blocking=False):
     if not isinstance(src, Tensor):
         raise TypeError(f"copy_(): argument 'src' must be Tensor, not {type(src).__name__}")
-    _core.inplace(self, [src], lambda x: src.to(x.dtype) if src._dtype != x._dtype else src)
+    # Across devices too, as PyTorch's copy_ (e.g. nn.init filling GPU parameters from the CPU).
+    _core.inplace(self, [src], lambda x: src.to(x.device, x.dtype))
     return self
 
 
