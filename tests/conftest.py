@@ -1,5 +1,3 @@
-import os
-
 import numpy as np
 import pytest
 
@@ -12,7 +10,6 @@ import helpers
 # with that reason.
 BOTH_DEVICES = {"test_ops_elementwise", "test_ops_reduce_linalg", "test_views_indexing", "test_functional",
                 "test_nn_layers", "test_optim", "test_autograd", "test_properties", "test_nn_modules"}
-REQUIRE_GPU = os.environ.get("FERROGRAD_REQUIRE_GPU") == "1"
 
 
 def pytest_configure(config):
@@ -33,7 +30,7 @@ def on_device(request):
         pytest.skip(f"CPU only: {only_cpu.args[0]}")
     if dev == "gpu" and not torch.gpu.is_available():
         reason = f"no GPU adapter: {torch.gpu.unavailable_reason()}"
-        if REQUIRE_GPU:
+        if helpers.REQUIRE_GPU:
             pytest.fail(f"FERROGRAD_REQUIRE_GPU=1 but {reason}")
         pytest.skip(f"{reason} (set FERROGRAD_REQUIRE_GPU=1 to fail instead)")
     torch.set_default_device(dev)

@@ -5,12 +5,42 @@ GPU kernels compute in float32), comparisons use float32 tolerances and check th
 lives on the GPU, and gradients are compared with the CPU's float64 gradients (which the CPU run
 of the same test gradchecks against finite differences).
 """
+import os
+
 import numpy as np
+import pytest
 
 import ferrograd as torch
 from ferrograd.autograd import gradcheck
 
 DEVICE = "cpu"
+
+# GPU-specific test files: skipped without an adapter unless FERROGRAD_REQUIRE_GPU=1 (as in CI,
+# on Mesa's lavapipe), in which case a missing adapter fails.
+REQUIRE_GPU = os.environ.get("FERROGRAD_REQUIRE_GPU") == "1"
+needs_gpu = pytest.mark.skipif(
+    not REQUIRE_GPU and not torch.gpu.is_available(),
+    reason=f"no GPU adapter ({torch.gpu.unavailable_reason()}); set FERROGRAD_REQUIRE_GPU=1 to fail instead",
+)
+GPU = "gpu"
+
+
+def np_of(t):
+    return t.detach().cpu().numpy()
+
+
+def close_on_gpu(g, c, rtol=1e-5, atol=1e-5):
+    """A GPU result against the CPU's: same shape and dtype, values within tolerance."""
+    assert g.device.type == "gpu", g.device
+    assert tuple(g.shape) == tuple(c.shape) and g.dtype == c.dtype, (g.shape, c.shape, g.dtype, c.dtype)
+    np.testing.assert_allclose(np_of(g), np_of(c), rtol=rtol, atol=atol, equal_nan=True)
+
+
+def same_on_gpu(g, c):
+    """Exact equality of a GPU result with the CPU's (values, dtype, shape; NaN == NaN)."""
+    assert g.device.type == "gpu", g.device
+    assert tuple(g.shape) == tuple(c.shape) and g.dtype == c.dtype, (g.shape, c.shape, g.dtype, c.dtype)
+    np.testing.assert_array_equal(np_of(g), np_of(c))
 
 
 def on_gpu():

@@ -4,7 +4,6 @@ broadcasting and strides, reductions, matmul, softmax, gradients, transfers, dev
 Skipped when no GPU adapter is found, unless FERROGRAD_REQUIRE_GPU=1 (as in CI, where Mesa's
 lavapipe provides a software Vulkan adapter), in which case a missing adapter fails.
 """
-import os
 
 import numpy as np
 import pytest
@@ -12,33 +11,20 @@ import pytest
 import ferrograd as torch
 import ferrograd.nn.functional as F
 
-REQUIRE = os.environ.get("FERROGRAD_REQUIRE_GPU") == "1"
+from helpers import GPU, REQUIRE_GPU, close_on_gpu, needs_gpu, np_of
 
 
 def test_gpu_adapter_present_when_required():
-    if REQUIRE:
+    if REQUIRE_GPU:
         assert torch.gpu.is_available(), f"FERROGRAD_REQUIRE_GPU=1 but no GPU: {torch.gpu.unavailable_reason()}"
     else:
         assert torch.gpu.is_available() in (True, False)
 
 
-needs_gpu = pytest.mark.skipif(
-    not REQUIRE and not torch.gpu.is_available(),
-    reason=f"no GPU adapter ({torch.gpu.unavailable_reason()}); set FERROGRAD_REQUIRE_GPU=1 to fail instead",
-)
-pytestmark = []
-
-GPU = "gpu"
 
 
-def _np(t):
-    return t.detach().cpu().numpy()
 
 
-def _close(g, c, rtol=1e-5, atol=1e-5):
-    assert g.device.type == "gpu"
-    assert g.shape == c.shape and g.dtype == c.dtype
-    np.testing.assert_allclose(_np(g), _np(c), rtol=rtol, atol=atol, equal_nan=True)
 
 
 BINARY = ["add", "sub", "mul", "div", "maximum", "minimum", "pow", "atan2", "eq", "ne", "lt", "le", "gt", "ge"]
@@ -56,11 +42,11 @@ def test_binary_broadcast_and_strided(op):
         a = a.abs() + 0.1
     b = b.t().contiguous().t()  # strided operand
     f = getattr(torch, op)
-    _close(f(a.to(GPU), b.to(GPU)), f(a, b), rtol=2e-5)
+    close_on_gpu(f(a.to(GPU), b.to(GPU)), f(a, b), rtol=2e-5)
     # a transposed view and a Python scalar
     at = a[:, 0, :].t()
-    _close(f(at.to(GPU).t().t(), 1.5), f(at, 1.5), rtol=2e-5)
-    _close(f(at.t().to(GPU).t(), 1.5), f(at, 1.5), rtol=2e-5)
+    close_on_gpu(f(at.to(GPU).t().t(), 1.5), f(at, 1.5), rtol=2e-5)
+    close_on_gpu(f(at.t().to(GPU).t(), 1.5), f(at, 1.5), rtol=2e-5)
 
 
 @needs_gpu
@@ -68,7 +54,7 @@ def test_binary_special_values():
     a = torch.tensor([0.0, -2.0, 2.0, float("nan"), float("inf"), -0.5])
     b = torch.tensor([0.0, 3.0, 0.5, 1.0, 2.0, 2.0])
     for f in (torch.pow, torch.maximum, torch.minimum, torch.div):
-        _close(f(a.to(GPU), b.to(GPU)), f(a, b))
+        close_on_gpu(f(a.to(GPU), b.to(GPU)), f(a, b))
 
 
 @needs_gpu
@@ -83,7 +69,7 @@ def test_unary(op):
         x = x.abs()
     x[0, 0] = 0.0
     f = getattr(torch, op)
-    _close(f(x.to(GPU).t()), f(x.t()), rtol=3e-5, atol=3e-6)
+    close_on_gpu(f(x.to(GPU).t()), f(x.t()), rtol=3e-5, atol=3e-6)
 
 
 @needs_gpu
@@ -92,13 +78,13 @@ def test_logical_and_where():
     b = torch.randn(4)
     m = a > 0
     mg = m.to(GPU)
-    assert mg.dtype == torch.bool and _np(mg).tolist() == m.tolist()
-    _close(torch.logical_and(mg, (b > 0).to(GPU)), torch.logical_and(m, b > 0))
-    _close(~mg, ~m)
-    _close(torch.where(mg, a.to(GPU), b.to(GPU)), torch.where(m, a, b))
-    _close(torch.where(mg, a.to(GPU), 0.0), torch.where(m, a, 0.0))
-    _close(mg.float(), m.float())
-    _close(a.to(GPU).bool(), a.bool())
+    assert mg.dtype == torch.bool and np_of(mg).tolist() == m.tolist()
+    close_on_gpu(torch.logical_and(mg, (b > 0).to(GPU)), torch.logical_and(m, b > 0))
+    close_on_gpu(~mg, ~m)
+    close_on_gpu(torch.where(mg, a.to(GPU), b.to(GPU)), torch.where(m, a, b))
+    close_on_gpu(torch.where(mg, a.to(GPU), 0.0), torch.where(m, a, 0.0))
+    close_on_gpu(mg.float(), m.float())
+    close_on_gpu(a.to(GPU).bool(), a.bool())
 
 
 @needs_gpu
@@ -109,46 +95,46 @@ def test_sum_mean(shape, dim):
     g = x.to(GPU)
     for keepdim in (False, True):
         if dim is None:
-            _close(g.sum(), x.sum(), rtol=1e-4, atol=1e-3)
-            _close(g.mean(), x.mean(), rtol=1e-4, atol=1e-5)
+            close_on_gpu(g.sum(), x.sum(), rtol=1e-4, atol=1e-3)
+            close_on_gpu(g.mean(), x.mean(), rtol=1e-4, atol=1e-5)
         else:
-            _close(g.sum(dim, keepdim=keepdim), x.sum(dim, keepdim=keepdim), rtol=1e-4, atol=1e-3)
-            _close(g.mean(dim, keepdim=keepdim), x.mean(dim, keepdim=keepdim), rtol=1e-4, atol=1e-5)
+            close_on_gpu(g.sum(dim, keepdim=keepdim), x.sum(dim, keepdim=keepdim), rtol=1e-4, atol=1e-3)
+            close_on_gpu(g.mean(dim, keepdim=keepdim), x.mean(dim, keepdim=keepdim), rtol=1e-4, atol=1e-5)
     xt = x.t() if x.ndim == 2 else x
-    _close(xt.to(GPU).t().t().sum(0), xt.sum(0), rtol=1e-4, atol=1e-3) if x.ndim == 2 else None
+    close_on_gpu(xt.to(GPU).t().t().sum(0), xt.sum(0), rtol=1e-4, atol=1e-3) if x.ndim == 2 else None
 
 
 @needs_gpu
 def test_amax_amin_var():
     x = torch.randn(5, 9)
     g = x.to(GPU)
-    _close(g.amax(1), x.amax(1))
-    _close(g.amin(0, keepdim=True), x.amin(0, keepdim=True))
-    _close(g.amax(), x.amax())
-    _close(g.var(1), x.var(1), rtol=1e-4)
-    _close(g.std(), x.std(), rtol=1e-4)
+    close_on_gpu(g.amax(1), x.amax(1))
+    close_on_gpu(g.amin(0, keepdim=True), x.amin(0, keepdim=True))
+    close_on_gpu(g.amax(), x.amax())
+    close_on_gpu(g.var(1), x.var(1), rtol=1e-4)
+    close_on_gpu(g.std(), x.std(), rtol=1e-4)
 
 
 @needs_gpu
 @pytest.mark.parametrize("m,k,n", [(1, 1, 1), (5, 7, 3), (64, 64, 64), (65, 17, 130), (128, 300, 1)])
 def test_matmul(m, k, n):
     a, b = torch.randn(m, k), torch.randn(k, n)
-    _close(a.to(GPU) @ b.to(GPU), a @ b, rtol=1e-4, atol=1e-4)
+    close_on_gpu(a.to(GPU) @ b.to(GPU), a @ b, rtol=1e-4, atol=1e-4)
     # transposed operands through strides, no copies
     at, bt = torch.randn(k, m), torch.randn(n, k)
-    _close(at.to(GPU).t() @ bt.to(GPU).t(), at.t() @ bt.t(), rtol=1e-4, atol=1e-4)
+    close_on_gpu(at.to(GPU).t() @ bt.to(GPU).t(), at.t() @ bt.t(), rtol=1e-4, atol=1e-4)
 
 
 @needs_gpu
 def test_matmul_batched_broadcast_and_vectors():
     a, b = torch.randn(2, 3, 5, 4), torch.randn(3, 4, 6)
-    _close(a.to(GPU) @ b.to(GPU), a @ b, rtol=1e-4, atol=1e-4)
-    _close(torch.bmm(a[0].to(GPU), b.to(GPU)), torch.bmm(a[0], b), rtol=1e-4, atol=1e-4)
+    close_on_gpu(a.to(GPU) @ b.to(GPU), a @ b, rtol=1e-4, atol=1e-4)
+    close_on_gpu(torch.bmm(a[0].to(GPU), b.to(GPU)), torch.bmm(a[0], b), rtol=1e-4, atol=1e-4)
     v, w = torch.randn(4), torch.randn(4)
-    _close(a.to(GPU) @ v.to(GPU), a @ v, rtol=1e-4, atol=1e-4)
-    _close(torch.dot(v.to(GPU), w.to(GPU)), torch.dot(v, w), rtol=1e-4, atol=1e-4)
+    close_on_gpu(a.to(GPU) @ v.to(GPU), a @ v, rtol=1e-4, atol=1e-4)
+    close_on_gpu(torch.dot(v.to(GPU), w.to(GPU)), torch.dot(v, w), rtol=1e-4, atol=1e-4)
     x, wt, bias = torch.randn(6, 4), torch.randn(3, 4), torch.randn(3)
-    _close(F.linear(x.to(GPU), wt.to(GPU), bias.to(GPU)), F.linear(x, wt, bias), rtol=1e-4, atol=1e-4)
+    close_on_gpu(F.linear(x.to(GPU), wt.to(GPU), bias.to(GPU)), F.linear(x, wt, bias), rtol=1e-4, atol=1e-4)
 
 
 @needs_gpu
@@ -156,8 +142,8 @@ def test_matmul_batched_broadcast_and_vectors():
 def test_softmax(dim):
     x = torch.randn(4, 300) * 5
     for f in (F.softmax, F.log_softmax):
-        _close(f(x.to(GPU), dim=dim), f(x, dim=dim), rtol=1e-4, atol=1e-5)
-        _close(f(x.t().to(GPU).t(), dim=dim), f(x, dim=dim), rtol=1e-4, atol=1e-5)
+        close_on_gpu(f(x.to(GPU), dim=dim), f(x, dim=dim), rtol=1e-4, atol=1e-5)
+        close_on_gpu(f(x.t().to(GPU).t(), dim=dim), f(x, dim=dim), rtol=1e-4, atol=1e-5)
 
 
 def _grads(fn, *inputs, device):
@@ -184,9 +170,9 @@ def test_gradients_match_cpu(case):
     fn = fns[case]
     oc, gc = _grads(fn, x, w, b, device="cpu")
     og, gg = _grads(fn, x, w, b, device=GPU)
-    np.testing.assert_allclose(_np(og), _np(oc), rtol=1e-4, atol=1e-5)
+    np.testing.assert_allclose(np_of(og), np_of(oc), rtol=1e-4, atol=1e-5)
     for a, c in zip(gg, gc):
-        np.testing.assert_allclose(_np(a), _np(c), rtol=1e-4, atol=1e-5)
+        np.testing.assert_allclose(np_of(a), np_of(c), rtol=1e-4, atol=1e-5)
 
 
 @needs_gpu
@@ -231,12 +217,11 @@ def test_mixed_device_errors():
         with pytest.raises(RuntimeError, match=msg):
             f()
     # 0-d CPU tensors mix like Python scalars, as in PyTorch
-    _close(a * torch.tensor(2.0), a.cpu() * 2)
+    close_on_gpu(a * torch.tensor(2.0), a.cpu() * 2)
 
 
 @needs_gpu
 def test_unsupported_ops_raise_not_implemented():
-    g = torch.randn(4, 3).to("gpu")
     with pytest.raises(NotImplementedError, match="'cumsum'.*gpu:0"):
         torch.randn(3).double().to("gpu").cumsum(0)
     with pytest.raises(NotImplementedError, match="int64"):
@@ -333,7 +318,7 @@ def test_optimizer_steps_match_cpu(name, kw):
     cp, copt = run("cpu")
     for g, c in zip(gp, cp):
         assert g.device.type == "gpu" and g.grad.device.type == "gpu"
-        np.testing.assert_allclose(_np(g), _np(c), rtol=1e-4, atol=1e-5)
+        np.testing.assert_allclose(np_of(g), np_of(c), rtol=1e-4, atol=1e-5)
     for g, c in zip(gp, cp):
         for key, v in copt.state[c].items():
             gv = gopt.state[g][key]
@@ -341,7 +326,7 @@ def test_optimizer_steps_match_cpu(name, kw):
                 assert gv.device.type == "cpu" and gv.item() == v.item() == 5
             else:
                 assert gv.device.type == "gpu", key
-                np.testing.assert_allclose(_np(gv), _np(v), rtol=1e-4, atol=1e-5, err_msg=key)
+                np.testing.assert_allclose(np_of(gv), np_of(v), rtol=1e-4, atol=1e-5, err_msg=key)
 
 
 @needs_gpu
@@ -356,7 +341,7 @@ def test_optimizer_gpu_param_groups_and_views():
             opt.zero_grad()
             (w.t() ** 2).sum().backward()
             opt.step()
-    np.testing.assert_allclose(_np(gpu_w), _np(cpu_w), rtol=1e-5, atol=1e-6)
+    np.testing.assert_allclose(np_of(gpu_w), np_of(cpu_w), rtol=1e-5, atol=1e-6)
     # mixed devices in one group raise PyTorch's error
     a = torch.randn(3).to(GPU).requires_grad_(True)
     b = torch.randn(3).requires_grad_(True)
@@ -417,9 +402,9 @@ def test_gather_index_select_index_add_scatter_add_with_grads():
     go, gx, gs = run(GPU)
     co, cx, cs = run("cpu")
     for a, b in zip(go, co):
-        _close(a, b)
-    _close(gx, cx)
-    _close(gs, cs)
+        close_on_gpu(a, b)
+    close_on_gpu(gx, cx)
+    close_on_gpu(gs, cs)
 
 
 @needs_gpu
@@ -444,9 +429,9 @@ def test_cross_entropy_nll_forward_backward(kw):
 
     gl, gn, gg = run(GPU)
     cl, cn, cg = run("cpu")
-    _close(gl, cl)
-    _close(gn, cn)
-    _close(gg, cg)
+    close_on_gpu(gl, cl)
+    close_on_gpu(gn, cn)
+    close_on_gpu(gg, cg)
     with pytest.raises(IndexError, match="out of bounds"):
         F.cross_entropy(x.to(GPU), torch.tensor([0, 9, 0, 0, 0, 0, 0]).to(GPU))
 
@@ -483,7 +468,7 @@ def test_train_mlp_matches_cpu(opt):
     np.testing.assert_allclose(gl, cl, rtol=1e-4, atol=1e-5)
     assert gl[-1] < gl[0]
     for a, b in zip(gm.parameters(), cm.parameters()):
-        np.testing.assert_allclose(_np(a), _np(b), rtol=1e-3, atol=1e-5)
+        np.testing.assert_allclose(np_of(a), np_of(b), rtol=1e-3, atol=1e-5)
 
 
 @needs_gpu
@@ -507,9 +492,9 @@ def test_clamp_cat_pad_with_grads():
     g = run(GPU)
     r = run("cpu")
     for x, y in zip(g[0], r[0]):
-        _close(x, y)
+        close_on_gpu(x, y)
     for x, y in zip(g[1:], r[1:]):
-        _close(x, y)
+        close_on_gpu(x, y)
     # int64 and bool pieces, and mixed devices
     i = torch.arange(6).view(2, 3)
     assert torch.cat([i.to(GPU), i.to(GPU)], 1).cpu().tolist() == torch.cat([i, i], 1).tolist()
@@ -547,7 +532,7 @@ def test_argmax_argmin_max_dim_with_grads():
         if a.dtype == torch.int64:
             assert a.cpu().tolist() == b.tolist()
         else:
-            _close(a, b)
+            close_on_gpu(a, b)
 
 
 @needs_gpu
@@ -568,7 +553,7 @@ def test_int64_arithmetic_exact_and_its_users():
     # integer indexing (negative indices wrap with int64 arithmetic) and BatchNorm's counter
     g = torch.randn(4, 6).to(GPU)
     i = torch.tensor([0, 2, -1, 1])
-    _close(g[i.to(GPU)], g.cpu()[i])
+    close_on_gpu(g[i.to(GPU)], g.cpu()[i])
     bn = torch.nn.BatchNorm1d(6).to(GPU)
     bn(g)
     bn(g)
@@ -583,11 +568,11 @@ def test_dropout_tril_clip_grad_norm_on_gpu():
     torch.manual_seed(7)
     d = F.dropout(g, 0.4, True)
     torch.manual_seed(7)
-    _close(d, F.dropout(x, 0.4, True))
+    close_on_gpu(d, F.dropout(x, 0.4, True))
     assert F.dropout2d(torch.randn(2, 3, 4, 4).to(GPU), 0.5, True).device.type == "gpu"
     for k in (-1, 0, 2):
-        _close(torch.tril(g, k), torch.tril(x, k))
-        _close(torch.triu(g, k), torch.triu(x, k))
+        close_on_gpu(torch.tril(g, k), torch.tril(x, k))
+        close_on_gpu(torch.triu(g, k), torch.triu(x, k))
 
     def run(dev):
         torch.manual_seed(0)
@@ -601,7 +586,7 @@ def test_dropout_tril_clip_grad_norm_on_gpu():
     cn, cg = run("cpu")
     np.testing.assert_allclose(gn.item(), cn.item(), rtol=1e-5)
     for a, b in zip(gg, cg):
-        _close(a, b)
+        close_on_gpu(a, b)
 
 
 @needs_gpu
@@ -633,7 +618,7 @@ def test_conv2d_and_im2col_users_with_grads(kw):
         return outs + [xx.grad, m.weight.grad]
 
     for a, b in zip(run(GPU), run("cpu")):
-        _close(a, b, rtol=1e-4, atol=1e-4)
+        close_on_gpu(a, b, rtol=1e-4, atol=1e-4)
 
 
 @needs_gpu
@@ -652,9 +637,9 @@ def test_max_pool2d_with_indices_and_grads(kw):
         return v, i, xx.grad
 
     (gv, gi, gg), (cv, ci, cg) = run(GPU), run("cpu")
-    _close(gv, cv)
+    close_on_gpu(gv, cv)
     assert gi.dtype == torch.int64 and gi.cpu().tolist() == ci.tolist()
-    _close(gg, cg)
+    close_on_gpu(gg, cg)
 
 
 @needs_gpu
@@ -677,7 +662,7 @@ def test_out_of_range_indices_raise_at_the_next_read():
     y = x.gather(1, bad)  # queued; the kernel flags the index, as a CUDA device-side assert
     with pytest.raises(IndexError, match="index out of range in a GPU gather"):
         y.cpu()
-    np.testing.assert_array_equal(_np(x.gather(1, torch.tensor([[3]]).to(GPU))), _np(x)[:1, 3:])  # flag cleared
+    np.testing.assert_array_equal(np_of(x.gather(1, torch.tensor([[3]]).to(GPU))), np_of(x)[:1, 3:])  # flag cleared
     z = torch.zeros(3, 4).to(GPU).scatter_add(1, bad, torch.ones(1, 2).to(GPU))
     with pytest.raises(IndexError, match="scatter_add"):
         z.sum().item()
@@ -697,10 +682,10 @@ def test_copy_across_devices_and_nn_init_on_gpu_parameters():
     init = torch.nn.init
     w = torch.empty(4, 6).to(GPU)
     init.orthogonal_(w)
-    np.testing.assert_allclose(_np(w @ w.t()), np.eye(4), atol=1e-5)
+    np.testing.assert_allclose(np_of(w @ w.t()), np.eye(4), atol=1e-5)
     init.eye_(w)
-    assert _np(w).tolist() == np.eye(4, 6).tolist()
+    assert np_of(w).tolist() == np.eye(4, 6).tolist()
     init.trunc_normal_(w, a=-0.5, b=0.5)
-    assert w.device.type == "gpu" and np.abs(_np(w)).max() <= 0.5
+    assert w.device.type == "gpu" and np.abs(np_of(w)).max() <= 0.5
     init.sparse_(w, 0.5)
-    assert ((_np(w) == 0).sum(0) >= 2).all()
+    assert ((np_of(w) == 0).sum(0) >= 2).all()

@@ -15,17 +15,12 @@ import subprocess
 import sys
 import textwrap
 
-import pytest
 
-import ferrograd as torch
+from helpers import needs_gpu
 
-REQUIRE = os.environ.get("FERROGRAD_REQUIRE_GPU") == "1"
 LIMIT = 256 * 1024
 
-pytestmark = pytest.mark.skipif(
-    not REQUIRE and not torch.gpu.is_available(),
-    reason=f"no GPU adapter ({torch.gpu.unavailable_reason()}); set FERROGRAD_REQUIRE_GPU=1 to fail instead",
-)
+pytestmark = needs_gpu
 
 PRELUDE = f"""
 import numpy as np

@@ -5,36 +5,20 @@ against the CPU's gradients.
 
 Skipped when no GPU adapter is found, unless FERROGRAD_REQUIRE_GPU=1.
 """
-import os
 
 import numpy as np
 import pytest
 
 import ferrograd as torch
+from helpers import GPU, close_on_gpu, needs_gpu, np_of, same_on_gpu
 
-REQUIRE = os.environ.get("FERROGRAD_REQUIRE_GPU") == "1"
-pytestmark = pytest.mark.skipif(
-    not REQUIRE and not torch.gpu.is_available(),
-    reason=f"no GPU adapter ({torch.gpu.unavailable_reason()}); set FERROGRAD_REQUIRE_GPU=1 to fail instead",
-)
-
-GPU = "gpu"
+pytestmark = needs_gpu
 
 
-def _np(t):
-    return t.detach().cpu().numpy()
 
 
-def _close(g, c, rtol=1e-5, atol=1e-5):
-    assert g.device.type == "gpu"
-    assert g.shape == c.shape and g.dtype == c.dtype
-    np.testing.assert_allclose(_np(g), _np(c), rtol=rtol, atol=atol, equal_nan=True)
 
 
-def _same(g, c):
-    assert g.device.type == "gpu"
-    assert g.shape == c.shape and g.dtype == c.dtype
-    assert g.cpu().tolist() == c.tolist()
 
 
 def _near_one(shape):
@@ -62,9 +46,9 @@ def _grads(fn, *inputs, device):
 def _grads_match(fn, *inputs, rtol=1e-4, atol=1e-5):
     oc, gc = _grads(fn, *inputs, device="cpu")
     og, gg = _grads(fn, *inputs, device=GPU)
-    np.testing.assert_allclose(_np(og), _np(oc), rtol=rtol, atol=atol)
+    np.testing.assert_allclose(np_of(og), np_of(oc), rtol=rtol, atol=atol)
     for a, c in zip(gg, gc):
-        np.testing.assert_allclose(_np(a), _np(c), rtol=rtol, atol=atol)
+        np.testing.assert_allclose(np_of(a), np_of(c), rtol=rtol, atol=atol)
     return gc
 
 
@@ -78,31 +62,31 @@ SCAN_CASES = [((0,), 0), ((), 0), ((2, 0, 3), 1), ((2, 0, 3), 2), ((7,), 0), ((1
 @pytest.mark.parametrize("shape,dim", SCAN_CASES)
 def test_cumsum_float_matches_cpu(shape, dim):
     x = torch.randn(*shape)
-    _close(torch.cumsum(x.to(GPU), dim), torch.cumsum(x, dim), rtol=1e-4, atol=2e-4)
+    close_on_gpu(torch.cumsum(x.to(GPU), dim), torch.cumsum(x, dim), rtol=1e-4, atol=2e-4)
 
 
 @pytest.mark.parametrize("shape,dim", SCAN_CASES)
 def test_cumprod_float_matches_cpu(shape, dim):
     x = _near_one(shape)
-    _close(torch.cumprod(x.to(GPU), dim), torch.cumprod(x, dim), rtol=1e-4, atol=1e-6)
+    close_on_gpu(torch.cumprod(x.to(GPU), dim), torch.cumprod(x, dim), rtol=1e-4, atol=1e-6)
 
 
 @pytest.mark.parametrize("dim", [0, 1])
 def test_scans_of_non_contiguous_views(dim):
     x = torch.randn(40, 1100)
     for view in (lambda t: t.t(), lambda t: t[::3, 1::2], lambda t: t[:, 5:1030].t().contiguous().t()):
-        _close(view(x.to(GPU)).cumsum(dim), view(x).cumsum(dim), rtol=1e-4, atol=2e-4)
+        close_on_gpu(view(x.to(GPU)).cumsum(dim), view(x).cumsum(dim), rtol=1e-4, atol=2e-4)
         v = view(x * 0.01 + 1)
-        _close(view((x * 0.01 + 1).to(GPU)).cumprod(dim), v.cumprod(dim), rtol=1e-4, atol=1e-6)
+        close_on_gpu(view((x * 0.01 + 1).to(GPU)).cumprod(dim), v.cumprod(dim), rtol=1e-4, atol=1e-6)
     e = torch.randn(3, 4).expand(5, 3, 4)
-    _close(e.to(GPU).cumsum(0), e.cumsum(0))
+    close_on_gpu(e.to(GPU).cumsum(0), e.cumsum(0))
 
 
 def test_cumsum_over_a_million_elements_exact_in_int64():
     # 1,050,000 elements: 1026 blocks, whose totals need a second level of block totals
     n = 1_050_000
     x = torch.randint(-3, 4, (n,))
-    _same(torch.cumsum(x.to(GPU), 0), torch.cumsum(x, 0))
+    same_on_gpu(torch.cumsum(x.to(GPU), 0), torch.cumsum(x, 0))
     ones = torch.ones(n)
     r = torch.cumsum(ones.to(GPU), 0)
     assert r[-1].item() == n and r[123_456].item() == 123_457
@@ -111,16 +95,16 @@ def test_cumsum_over_a_million_elements_exact_in_int64():
 @pytest.mark.parametrize("shape,dim", [((0,), 0), ((), 0), ((9,), 0), ((3, 2500), 1), ((1500, 2), 0), ((2, 3, 4), 1)])
 def test_int_scans_exact_with_wrapping(shape, dim):
     x = torch.randint(-1000, 1000, shape)
-    _same(torch.cumsum(x.to(GPU), dim), torch.cumsum(x, dim))
+    same_on_gpu(torch.cumsum(x.to(GPU), dim), torch.cumsum(x, dim))
     big = torch.randint(-(2 ** 40), 2 ** 40, shape)
-    _same(torch.cumsum(big.to(GPU), dim), torch.cumsum(big, dim))
+    same_on_gpu(torch.cumsum(big.to(GPU), dim), torch.cumsum(big, dim))
     # products overflow int64 after a few steps and wrap, as on the CPU
-    _same(torch.cumprod(x.to(GPU), dim), torch.cumprod(x, dim))
+    same_on_gpu(torch.cumprod(x.to(GPU), dim), torch.cumprod(x, dim))
     b = torch.rand(*shape) > 0.3
-    _same(torch.cumsum(b.to(GPU), dim), torch.cumsum(b, dim))
-    _same(torch.cumprod(b.to(GPU), dim), torch.cumprod(b, dim))
+    same_on_gpu(torch.cumsum(b.to(GPU), dim), torch.cumsum(b, dim))
+    same_on_gpu(torch.cumprod(b.to(GPU), dim), torch.cumprod(b, dim))
     assert torch.cumsum(b.to(GPU), dim).dtype == torch.int64
-    _close(torch.cumsum(x.to(GPU), dim, dtype=torch.float32), torch.cumsum(x, dim, dtype=torch.float32))
+    close_on_gpu(torch.cumsum(x.to(GPU), dim, dtype=torch.float32), torch.cumsum(x, dim, dtype=torch.float32))
 
 
 @pytest.mark.parametrize("shape,dim", [((), 0), ((6,), 0), ((3, 1500), 1), ((4, 5), 0), ((2, 3, 4), -1)])
@@ -150,9 +134,9 @@ def test_cumprod_gradient_with_zeros_matches_reference_on_both_devices():
     x[3, 6] = 0.0  # a trailing zero; row 4 has none
     w = torch.randn(5, 7)
     gc = _grads_match(lambda a, b: (a.cumprod(1) * b).sum(), x, w)
-    np.testing.assert_allclose(_np(gc[0]), _cumprod_grad_reference(_np(x), _np(w)), rtol=1e-4, atol=1e-5)
+    np.testing.assert_allclose(np_of(gc[0]), _cumprod_grad_reference(np_of(x), np_of(w)), rtol=1e-4, atol=1e-5)
     gt = _grads_match(lambda a, b: (a.t().cumprod(0) * b.t()).sum(), x, w)
-    np.testing.assert_allclose(_np(gt[0]), _cumprod_grad_reference(_np(x), _np(w)), rtol=1e-4, atol=1e-5)
+    np.testing.assert_allclose(np_of(gt[0]), _cumprod_grad_reference(np_of(x), np_of(w)), rtol=1e-4, atol=1e-5)
 
 
 def test_cumprod_with_zeros_has_a_second_derivative():
@@ -164,7 +148,7 @@ def test_cumprod_with_zeros_has_a_second_derivative():
         (gg,) = torch.autograd.grad((g * g).sum(), a)
         results.append((g, gg))
     for a, c in zip(results[1], results[0]):
-        np.testing.assert_allclose(_np(a), _np(c), rtol=1e-5, atol=1e-6)
+        np.testing.assert_allclose(np_of(a), np_of(c), rtol=1e-5, atol=1e-6)
 
 
 @pytest.mark.parametrize("dtype", [torch.float32, torch.int64, torch.bool])
@@ -172,20 +156,20 @@ def test_flip_matches_cpu(dtype):
     base = torch.randn(3, 4, 5) * 100
     x = base.to(dtype) if dtype is not torch.bool else base > 0
     for dims in ([0], [1], [2], [-1], [0, 2], [0, 1, 2], []):
-        _same(torch.flip(x.to(GPU), dims), torch.flip(x, dims))
-    _same(x.to(GPU).permute(2, 0, 1)[:, ::2].flip(0, 2), x.permute(2, 0, 1)[:, ::2].flip(0, 2))
-    _same(torch.fliplr(x.to(GPU)[0]), torch.fliplr(x[0]))
-    _same(torch.flipud(x.to(GPU)[:, 1]), torch.flipud(x[:, 1]))
+        same_on_gpu(torch.flip(x.to(GPU), dims), torch.flip(x, dims))
+    same_on_gpu(x.to(GPU).permute(2, 0, 1)[:, ::2].flip(0, 2), x.permute(2, 0, 1)[:, ::2].flip(0, 2))
+    same_on_gpu(torch.fliplr(x.to(GPU)[0]), torch.fliplr(x[0]))
+    same_on_gpu(torch.flipud(x.to(GPU)[:, 1]), torch.flipud(x[:, 1]))
     s = x[0, 0, 0]
-    _same(s.to(GPU).flip([]), s.flip([]))
+    same_on_gpu(s.to(GPU).flip([]), s.flip([]))
     e = x[:, :0]
-    _same(e.to(GPU).flip(1), e.flip(1))
+    same_on_gpu(e.to(GPU).flip(1), e.flip(1))
 
 
 def test_flip_long_rows_and_gradient():
     x = torch.randn(2, 5000)
-    _same(x.to(GPU).flip(1), x.flip(1))
-    _same(x.to(GPU).t().flip(0), x.t().flip(0))
+    same_on_gpu(x.to(GPU).flip(1), x.flip(1))
+    same_on_gpu(x.to(GPU).t().flip(0), x.t().flip(0))
     w = torch.randn(5000, 2)
     _grads_match(lambda a, b: (a.t().flip(0, 1) * b).sum(), x, w)
 
@@ -199,9 +183,9 @@ PROD_CASES = [((), None, False), ((7,), None, False), ((5000,), None, False), ((
 def test_prod_matches_cpu(shape, dim, keepdim):
     x = _near_one(shape)
     f = (lambda t: torch.prod(t)) if dim is None else (lambda t: torch.prod(t, dim, keepdim)) if isinstance(dim, int) else (lambda t: t.prod(dim, keepdim))
-    _close(f(x.to(GPU)), f(x), rtol=1e-4, atol=1e-6)
+    close_on_gpu(f(x.to(GPU)), f(x), rtol=1e-4, atol=1e-6)
     if x.ndim == 2:
-        _close(f(x.t().to(GPU).t()), f(x), rtol=1e-4, atol=1e-6)
+        close_on_gpu(f(x.t().to(GPU).t()), f(x), rtol=1e-4, atol=1e-6)
 
 
 @pytest.mark.parametrize("zeros", [0, 1, 2])
@@ -231,48 +215,48 @@ def test_prod_of_int64_and_bool_matches_cpu(dim):
 @pytest.mark.parametrize("shape", [(), (0,), (1,), (7,), (5000,), (3, 4, 5), (2, 0, 3), (40, 60)])
 def test_nonzero_matches_cpu(shape):
     x = _sparse(shape)
-    for t in (x, torch.tensor(_np(x) != 0), torch.tensor((_np(x) * 10).astype(np.int64))):
-        _same(torch.nonzero(t.to(GPU)), torch.nonzero(t))
+    for t in (x, torch.tensor(np_of(x) != 0), torch.tensor((np_of(x) * 10).astype(np.int64))):
+        same_on_gpu(torch.nonzero(t.to(GPU)), torch.nonzero(t))
         for a, c in zip(torch.nonzero(t.to(GPU), as_tuple=True), torch.nonzero(t, as_tuple=True)):
-            _same(a, c)
-        _same(torch.argwhere(t.to(GPU)), torch.argwhere(t))
-    _same(torch.nonzero(torch.zeros(*shape).to(GPU)), torch.nonzero(torch.zeros(*shape)))
-    _same(torch.nonzero(torch.ones(*shape).to(GPU)), torch.nonzero(torch.ones(*shape)))
+            same_on_gpu(a, c)
+        same_on_gpu(torch.argwhere(t.to(GPU)), torch.argwhere(t))
+    same_on_gpu(torch.nonzero(torch.zeros(*shape).to(GPU)), torch.nonzero(torch.zeros(*shape)))
+    same_on_gpu(torch.nonzero(torch.ones(*shape).to(GPU)), torch.nonzero(torch.ones(*shape)))
 
 
 def test_special_values_match_cpu():
     x = torch.tensor([0.0, -0.0, float("nan"), 1.0, float("inf"), -2.0, 0.0])
-    _same(torch.nonzero(x.to(GPU)), torch.nonzero(x))
-    _close(torch.cumsum(x.to(GPU), 0), torch.cumsum(x, 0))
-    _close(torch.cumprod(x.to(GPU), 0), torch.cumprod(x, 0))
-    _close(torch.prod(x.to(GPU)), torch.prod(x))
-    _close(torch.prod(x[3:].to(GPU)), torch.prod(x[3:]))
+    same_on_gpu(torch.nonzero(x.to(GPU)), torch.nonzero(x))
+    close_on_gpu(torch.cumsum(x.to(GPU), 0), torch.cumsum(x, 0))
+    close_on_gpu(torch.cumprod(x.to(GPU), 0), torch.cumprod(x, 0))
+    close_on_gpu(torch.prod(x.to(GPU)), torch.prod(x))
+    close_on_gpu(torch.prod(x[3:].to(GPU)), torch.prod(x[3:]))
 
 
 def test_nonzero_of_views_and_0d():
     x = torch.randn(30, 50) > 0.3
-    _same(x.to(GPU).t().nonzero(), x.t().nonzero())
-    _same(x.to(GPU)[::2, 3::4].nonzero(), x[::2, 3::4].nonzero())
+    same_on_gpu(x.to(GPU).t().nonzero(), x.t().nonzero())
+    same_on_gpu(x.to(GPU)[::2, 3::4].nonzero(), x[::2, 3::4].nonzero())
     for v in (True, False):
         s = torch.tensor(v)
         (a,) = torch.where(s.to(GPU))
-        _same(a, torch.tensor([0] if v else [], dtype=torch.int64))
-        _same(torch.nonzero(s.to(GPU)), torch.nonzero(s))
+        same_on_gpu(a, torch.tensor([0] if v else [], dtype=torch.int64))
+        same_on_gpu(torch.nonzero(s.to(GPU)), torch.nonzero(s))
 
 
 def test_boolean_mask_indexing_masked_select_and_where():
     x = torch.randn(6, 7, 3)
     m = x[..., 0] > 0
-    _close(x.to(GPU)[m.to(GPU)], x[m])
-    _close(x.to(GPU)[:, m[0].to(GPU)], x[:, m[0]])
-    _close(x.to(GPU)[x.to(GPU) > 0.5], x[x > 0.5])
-    _close(torch.masked_select(x.to(GPU), (x > 0).to(GPU)), torch.masked_select(x, x > 0))
-    _close(torch.masked_select(x.to(GPU), m[0, :3].to(GPU)), torch.masked_select(x, m[0, :3]))  # broadcast mask
+    close_on_gpu(x.to(GPU)[m.to(GPU)], x[m])
+    close_on_gpu(x.to(GPU)[:, m[0].to(GPU)], x[:, m[0]])
+    close_on_gpu(x.to(GPU)[x.to(GPU) > 0.5], x[x > 0.5])
+    close_on_gpu(torch.masked_select(x.to(GPU), (x > 0).to(GPU)), torch.masked_select(x, x > 0))
+    close_on_gpu(torch.masked_select(x.to(GPU), m[0, :3].to(GPU)), torch.masked_select(x, m[0, :3]))  # broadcast mask
     for a, c in zip(torch.where(m.to(GPU)), torch.where(m)):
-        _same(a, c)
+        same_on_gpu(a, c)
     empty = x.to(GPU)[torch.zeros(6, 7, dtype=torch.bool).to(GPU)]
     assert empty.shape == (0, 3) and empty.device.type == "gpu"
-    _close(torch.masked_select(x.to(GPU), (x > 9).to(GPU)), torch.masked_select(x, x > 9))
+    close_on_gpu(torch.masked_select(x.to(GPU), (x > 9).to(GPU)), torch.masked_select(x, x > 9))
 
 
 def test_boolean_mask_indexing_gradient():
@@ -287,7 +271,7 @@ def test_boolean_mask_setitem():
     g = x.to(GPU)
     g[m.to(GPU)] = 0.5
     x[m] = 0.5
-    _close(g, x)
+    close_on_gpu(g, x)
 
 
 @pytest.mark.parametrize("xshape", [(), (7,), (3, 4), (50, 110)])
@@ -296,13 +280,13 @@ def test_take_matches_cpu(xshape):
     n = x.numel()
     for ishape in ((), (0,), (5,), (2, 3), (4000,)):
         index = torch.randint(-n, n, ishape)
-        _close(torch.take(x.to(GPU), index.to(GPU)), torch.take(x, index))
+        close_on_gpu(torch.take(x.to(GPU), index.to(GPU)), torch.take(x, index))
     if x.ndim == 2:
         index = torch.randint(-n, n, (6, 9))
-        _close(torch.take(x.to(GPU).t(), index.to(GPU).t()), torch.take(x.t(), index.t()))
+        close_on_gpu(torch.take(x.to(GPU).t(), index.to(GPU).t()), torch.take(x.t(), index.t()))
         v = x[::2, 1::3]
         inside = index % v.numel() - v.numel() // 2
-        _close(torch.take(x.to(GPU)[::2, 1::3], inside.to(GPU)), torch.take(v, inside))
+        close_on_gpu(torch.take(x.to(GPU)[::2, 1::3], inside.to(GPU)), torch.take(v, inside))
 
 
 def test_take_out_of_range_raises_index_error():

@@ -5,32 +5,20 @@ gradients against the CPU's.
 
 Skipped without a GPU adapter unless FERROGRAD_REQUIRE_GPU=1 (then a missing adapter fails).
 """
-import os
 import pickle
 
 import numpy as np
 import pytest
 
 import ferrograd as torch
+from helpers import GPU, close_on_gpu, needs_gpu, np_of, same_on_gpu
 import ferrograd.nn as nn
 
-REQUIRE = os.environ.get("FERROGRAD_REQUIRE_GPU") == "1"
-pytestmark = pytest.mark.skipif(
-    not REQUIRE and not torch.gpu.is_available(),
-    reason=f"no GPU adapter ({torch.gpu.unavailable_reason()}); set FERROGRAD_REQUIRE_GPU=1 to fail instead",
-)
-GPU = "gpu"
+pytestmark = needs_gpu
 
 
-def _np(t):
-    return t.detach().cpu().numpy()
 
 
-def _same(g, c):
-    """Exact equality of a GPU result with the CPU's (values, dtype, shape; NaN == NaN)."""
-    assert g.device.type == "gpu", g.device
-    assert tuple(g.shape) == tuple(c.shape) and g.dtype == c.dtype, (g.shape, c.shape, g.dtype, c.dtype)
-    np.testing.assert_array_equal(_np(g), _np(c))
 
 
 def _leaf(t, dev):
@@ -38,10 +26,6 @@ def _leaf(t, dev):
     return t.detach().to(dev).clone().requires_grad_(True)
 
 
-def _close(g, c, rtol=1e-5, atol=1e-6):
-    assert g.device.type == "gpu"
-    assert tuple(g.shape) == tuple(c.shape) and g.dtype == c.dtype
-    np.testing.assert_allclose(_np(g), _np(c), rtol=rtol, atol=atol, equal_nan=True)
 
 
 def _with_ties_and_nans(shape, seed):
@@ -69,8 +53,8 @@ def test_sort_float_matches_cpu_and_numpy(shape, dim, descending):
     x = _with_ties_and_nans(shape, seed=len(shape) * 7 + sum(shape))
     g = torch.sort(x.to(GPU), dim, descending=descending)
     c = torch.sort(x, dim, descending=descending)
-    _same(g.values, c.values)
-    _same(g.indices, c.indices)
+    same_on_gpu(g.values, c.values)
+    same_on_gpu(g.indices, c.indices)
     if x.ndim:
         a = x.numpy()
         if descending:
@@ -82,8 +66,8 @@ def test_sort_float_matches_cpu_and_numpy(shape, dim, descending):
             order = np.take_along_axis(order, np.argsort(nan_order, axis=dim, kind="stable"), axis=dim)
         else:
             order = np.argsort(a, axis=dim, kind="stable")
-        np.testing.assert_array_equal(_np(g.indices), order)
-        np.testing.assert_array_equal(_np(g.values), np.take_along_axis(a, order, axis=dim))
+        np.testing.assert_array_equal(np_of(g.indices), order)
+        np.testing.assert_array_equal(np_of(g.values), np.take_along_axis(a, order, axis=dim))
 
 
 @pytest.mark.parametrize("n", [1, 2, 3, 255, 256, 1024, 1025, 2048, 3000, 8193])
@@ -98,15 +82,15 @@ def test_sort_int64_and_bool_rows(n):
     x = torch.tensor(big)
     for desc in (False, True):
         g, c = torch.sort(x.to(GPU), 1, descending=desc), torch.sort(x, 1, descending=desc)
-        _same(g.values, c.values)
-        _same(g.indices, c.indices)
+        same_on_gpu(g.values, c.values)
+        same_on_gpu(g.indices, c.indices)
     order = np.argsort(big, axis=1, kind="stable")
-    np.testing.assert_array_equal(_np(torch.argsort(x.to(GPU), 1)), order)
+    np.testing.assert_array_equal(np_of(torch.argsort(x.to(GPU), 1)), order)
     b = torch.tensor(rng.integers(0, 2, size=(3, n)).astype(bool))
     for desc in (False, True):
         g, c = torch.sort(b.to(GPU), -1, descending=desc), torch.sort(b, -1, descending=desc)
-        _same(g.values, c.values)
-        _same(g.indices, c.indices)
+        same_on_gpu(g.values, c.values)
+        same_on_gpu(g.indices, c.indices)
 
 
 def test_sort_non_contiguous_and_gradients():
@@ -123,27 +107,27 @@ def test_sort_non_contiguous_and_gradients():
             (v * w).sum().backward()
             outs.append((v, i))
             grads.append(x.grad)
-        _same(outs[0][0], outs[1][0])
-        _same(outs[0][1], outs[1][1])
-        _close(grads[0], grads[1])
+        same_on_gpu(outs[0][0], outs[1][0])
+        same_on_gpu(outs[0][1], outs[1][1])
+        close_on_gpu(grads[0], grads[1], atol=1e-6)
         assert outs[0][0].grad_fn.name() == "SortBackward0"
 
 
 def test_argsort_msort_topk_kthvalue():
     x = _with_ties_and_nans((5, 300), seed=3)
     for dev_x, cpu_x in ((x.to(GPU), x), (x.t().to(GPU), x.t())):
-        _same(torch.argsort(dev_x, 0, descending=True), torch.argsort(cpu_x, 0, descending=True))
-        _same(torch.msort(dev_x), torch.msort(cpu_x))
-        _same(dev_x.msort(), cpu_x.msort())
+        same_on_gpu(torch.argsort(dev_x, 0, descending=True), torch.argsort(cpu_x, 0, descending=True))
+        same_on_gpu(torch.msort(dev_x), torch.msort(cpu_x))
+        same_on_gpu(dev_x.msort(), cpu_x.msort())
         for k in (0, 1, 4):
             for largest in (True, False):
                 g, c = torch.topk(dev_x, k, 0, largest=largest), torch.topk(cpu_x, k, 0, largest=largest)
-                _same(g.values, c.values)
-                _same(g.indices, c.indices)
+                same_on_gpu(g.values, c.values)
+                same_on_gpu(g.indices, c.indices)
         for k in (1, 3, 5):
             g, c = torch.kthvalue(dev_x, k, 0), cpu_x.kthvalue(k, 0)
-            _same(g.values, c.values)
-            _same(g.indices, c.indices)
+            same_on_gpu(g.values, c.values)
+            same_on_gpu(g.indices, c.indices)
             g = torch.kthvalue(dev_x, k, 0, keepdim=True)
             assert tuple(g.values.shape) == (1, dev_x.shape[1])
     y = torch.tensor([[3.0, 1.0, 2.0, 5.0]])
@@ -164,7 +148,7 @@ def test_topk_gradient_matches_cpu():
         v = torch.topk(x, 5, 1).values
         (v * v).sum().backward()
         grads.append(x.grad)
-    _close(grads[0], grads[1])
+    close_on_gpu(grads[0], grads[1], atol=1e-6)
 
 
 @pytest.mark.parametrize("shape,dim", [((9,), 0), ((4, 6), 1), ((4, 6), 0), ((3, 2, 7), -1), ((2, 3000), 1)])
@@ -177,9 +161,9 @@ def test_median_with_and_without_nan(shape, dim):
     for t in (x, xn):
         for keepdim in (False, True):
             g, c = torch.median(t.to(GPU), dim, keepdim=keepdim), torch.median(t, dim, keepdim=keepdim)
-            _same(g.values, c.values)
-            _same(g.indices, c.indices)
-        _same(torch.median(t.to(GPU)), torch.median(t))
+            same_on_gpu(g.values, c.values)
+            same_on_gpu(g.indices, c.indices)
+        same_on_gpu(torch.median(t.to(GPU)), torch.median(t))
     assert np.isnan(torch.median(xn.to(GPU)).item())
     assert torch.median(x.to(GPU)).item() == float(np.sort(x.numpy().reshape(-1))[(x.numel() - 1) // 2])
     gx = [None, None]
@@ -187,10 +171,10 @@ def test_median_with_and_without_nan(shape, dim):
         t = _leaf(x, dev)
         torch.median(t, dim).values.sum().backward()
         gx[k] = t.grad
-    _close(gx[0], gx[1])
+    close_on_gpu(gx[0], gx[1], atol=1e-6)
     i = torch.tensor([5, -3, 7, 7, 0, 2**40])
-    _same(torch.median(i.to(GPU)), torch.median(i))
-    _same(torch.median(i.to(GPU), 0).indices, torch.median(i, 0).indices)
+    same_on_gpu(torch.median(i.to(GPU)), torch.median(i))
+    same_on_gpu(torch.median(i.to(GPU), 0).indices, torch.median(i, 0).indices)
 
 
 # ---------------------------------------------------------------------------- scatter, index_put
@@ -203,13 +187,13 @@ def test_scatter_tensor_and_value_last_writer_wins(dtype):
     src = torch.tensor(rng.integers(-2**40, 2**40, size=(4, 701))).to(dtype)
     for dim, index in ((1, idx), (0, idx[:, :5] % 5)):
         g = x.to(GPU).scatter(dim, index.to(GPU), src.to(GPU))
-        _same(g, x.scatter(dim, index, src))
+        same_on_gpu(g, x.scatter(dim, index, src))
         g = torch.scatter(x.to(GPU), dim, index.to(GPU), value=1)
-        _same(g, torch.scatter(x, dim, index, value=1))
+        same_on_gpu(g, torch.scatter(x, dim, index, value=1))
     xt = x.t()  # a non-contiguous self
-    _same(xt.to(GPU).scatter(0, idx.t().to(GPU) % 300, src.t().to(GPU)), xt.scatter(0, idx.t() % 300, src.t()))
+    same_on_gpu(xt.to(GPU).scatter(0, idx.t().to(GPU) % 300, src.t().to(GPU)), xt.scatter(0, idx.t() % 300, src.t()))
     e = torch.zeros(0, 3, dtype=torch.int64)
-    _same(x.to(GPU).scatter(1, e.to(GPU), src.to(GPU)), x.scatter(1, e, src))
+    same_on_gpu(x.to(GPU).scatter(1, e.to(GPU), src.to(GPU)), x.scatter(1, e, src))
 
 
 def test_scatter_errors_and_gradients():
@@ -229,7 +213,7 @@ def test_scatter_errors_and_gradients():
         (out * out * torch.arange(12.0).reshape(3, 4).to(dev)).sum().backward()
         grads.append((out, xx.grad, ss.grad))
     for a, b in zip(grads[0], grads[1]):
-        _close(a, b)
+        close_on_gpu(a, b, atol=1e-6)
 
 
 @pytest.mark.parametrize("dtype", [torch.float32, torch.int64, torch.bool])
@@ -241,9 +225,9 @@ def test_index_put_and_setitem(dtype):
     vals = torch.tensor(rng.integers(-2**40, 2**40, size=(5, 4))).to(dtype)
     for acc in (False, True):
         g = torch.index_put(base.to(GPU), (rows.to(GPU), cols.to(GPU)), vals.to(GPU), accumulate=acc)
-        _same(g, torch.index_put(base, (rows, cols), vals, accumulate=acc))
+        same_on_gpu(g, torch.index_put(base, (rows, cols), vals, accumulate=acc))
         g = base.to(GPU).index_put((rows.to(GPU),), torch.tensor(True if dtype == torch.bool else 3).to(dtype), accumulate=acc)
-        _same(g, base.index_put((rows,), torch.tensor(True if dtype == torch.bool else 3).to(dtype), accumulate=acc))
+        same_on_gpu(g, base.index_put((rows,), torch.tensor(True if dtype == torch.bool else 3).to(dtype), accumulate=acc))
     big = torch.tensor(2**40 + 7) if dtype == torch.int64 else torch.tensor(1).to(dtype)
     for key in ((rows, cols), (slice(None), torch.tensor([1, 3])), (2, slice(1, 4), torch.tensor([0, -1])),
                 (torch.tensor([[0, 1], [2, 3]]),), (Ellipsis, torch.tensor([3]))):
@@ -251,10 +235,10 @@ def test_index_put_and_setitem(dtype):
         g, c = base.to(GPU), base.clone()
         g[gk] = big.item()
         c[key] = big.item()
-        _same(g, c)
+        same_on_gpu(g, c)
         g[gk] = vals[0, 0].to(GPU)
         c[key] = vals[0, 0]
-        _same(g, c)
+        same_on_gpu(g, c)
     g = base.to(GPU)
     with pytest.raises(IndexError, match="out of bounds"):
         g[torch.tensor([6]).to(GPU)] = 1
@@ -270,12 +254,12 @@ def test_setitem_bool_mask_on_gpu():
             g, c = x.to(GPU), x.clone()
             g[mask.to(GPU)] = value if not isinstance(value, torch.Tensor) else value.to(GPU)
             c[mask] = value
-            _same(g, c)
+            same_on_gpu(g, c)
     i = torch.tensor([[2**40, -3], [5, 2**33]])
     g, c = i.to(GPU), i.clone()
     g[g > 4] = 2**35 + 1
     c[c > 4] = 2**35 + 1
-    _same(g, c)
+    same_on_gpu(g, c)
     res = []
     for dev in (GPU, "cpu"):
         xx, v = _leaf(x, dev), _leaf(torch.tensor(1.5), dev)
@@ -284,7 +268,7 @@ def test_setitem_bool_mask_on_gpu():
         (y * y).sum().backward()
         res.append((y, xx.grad, v.grad))
     for a, b in zip(res[0], res[1]):
-        _close(a, b)
+        close_on_gpu(a, b, atol=1e-6)
 
 
 def test_index_put_accumulate_duplicates_and_gradients():
@@ -299,7 +283,7 @@ def test_index_put_accumulate_duplicates_and_gradients():
         (out * out).sum().backward()
         res.append((out, xx.grad, vv.grad))
     for a, b in zip(res[0], res[1]):
-        _close(a, b)
+        close_on_gpu(a, b, atol=1e-6)
     # setitem with autograd through the value
     res = []
     for dev in (GPU, "cpu"):
@@ -309,7 +293,7 @@ def test_index_put_accumulate_duplicates_and_gradients():
         (y * y).sum().backward()
         res.append((y, xx.grad, vv.grad))
     for a, b in zip(res[0], res[1]):
-        _close(a, b)
+        close_on_gpu(a, b, atol=1e-6)
 
 
 # ---------------------------------------------------------------------------- int64 arithmetic
@@ -335,19 +319,19 @@ def test_int64_floor_divide_remainder_mul_div_exact():
     ga, gb = a.to(GPU), b.to(GPU)
     for op in ("floor_divide", "remainder", "mul", "add", "sub", "maximum", "minimum"):
         f = getattr(torch, op)
-        _same(f(ga, gb), f(a, b))
-        _same(f(ga[::2], gb[1::2]), f(a[::2], b[1::2]))
+        same_on_gpu(f(ga, gb), f(a, b))
+        same_on_gpu(f(ga[::2], gb[1::2]), f(a[::2], b[1::2]))
     for s in (2, -3, 7, 2**33 + 1, -(2**35)):
-        _same(ga // s, a // s)
-        _same(ga % s, a % s)
-        _same(ga * s, a * s)
+        same_on_gpu(ga // s, a // s)
+        same_on_gpu(ga % s, a % s)
+        same_on_gpu(ga * s, a * s)
     # Python's rules: the quotient floors, the remainder takes the divisor's sign
     assert (torch.tensor([-7, 7, -7, 7]).to(GPU) // torch.tensor([2, -2, -2, 2]).to(GPU)).cpu().tolist() == [-4, -4, 3, 3]
     assert (torch.tensor([-7, 7, -7, 7]).to(GPU) % torch.tensor([2, -2, -2, 2]).to(GPU)).cpu().tolist() == [1, -1, -1, 1]
-    _close(ga / gb, a / b)
-    _close(ga.float() / 3, a / 3)
+    close_on_gpu(ga / gb, a / b, atol=1e-6)
+    close_on_gpu(ga.float() / 3, a / 3, atol=1e-6)
     assert (ga / gb).dtype == torch.float32
-    _same(torch.tensor([True, False]).to(GPU) // torch.tensor([True, True]).to(GPU),
+    same_on_gpu(torch.tensor([True, False]).to(GPU) // torch.tensor([True, True]).to(GPU),
           torch.tensor([True, False]) // torch.tensor([True, True]))
     with pytest.raises(RuntimeError, match="ZeroDivisionError"):
         ga // torch.tensor(0).to(GPU)
@@ -364,35 +348,35 @@ def test_int64_reductions_exact(shape, dims):
     x = torch.tensor(a)
     g = x.to(GPU)
     kw = {} if dims is None else {"dim": dims}
-    _same(g.sum(**kw), x.sum(**kw))
+    same_on_gpu(g.sum(**kw), x.sum(**kw))
     if x.numel():
-        _same(g.amax(**kw), x.amax(**kw))
-        _same(g.amin(**kw), x.amin(**kw))
-        _same(g.max(), x.max())
-        _same(g.min(), x.min())
-        _same(g.argmax(), x.argmax())
-        _same(g.argmin(), x.argmin())
+        same_on_gpu(g.amax(**kw), x.amax(**kw))
+        same_on_gpu(g.amin(**kw), x.amin(**kw))
+        same_on_gpu(g.max(), x.max())
+        same_on_gpu(g.min(), x.min())
+        same_on_gpu(g.argmax(), x.argmax())
+        same_on_gpu(g.argmin(), x.argmin())
         if isinstance(dims, int):
             for keepdim in (False, True):
                 gv, cv = g.max(dims, keepdim=keepdim), x.max(dims, keepdim=keepdim)
-                _same(gv.values, cv.values)
-                _same(gv.indices, cv.indices)
+                same_on_gpu(gv.values, cv.values)
+                same_on_gpu(gv.indices, cv.indices)
                 gv, cv = g.min(dims, keepdim=keepdim), x.min(dims, keepdim=keepdim)
-                _same(gv.values, cv.values)
-                _same(gv.indices, cv.indices)
+                same_on_gpu(gv.values, cv.values)
+                same_on_gpu(gv.indices, cv.indices)
 
 
 def test_int64_sums_past_32_bits_and_counts():
     x = torch.tensor([2**40, 2**40 + 1, -(2**33), 2**62, 2**62])
     assert x.to(GPU).sum().item() == int(np.sum(x.numpy()))
     wrap = torch.tensor([2**63 - 1, 2])  # wraps as on the CPU
-    _same(wrap.to(GPU).sum(), wrap.sum())
+    same_on_gpu(wrap.to(GPU).sum(), wrap.sum())
     pred = torch.tensor(np.random.default_rng(9).integers(0, 3, size=70000))
     y = torch.tensor(np.random.default_rng(10).integers(0, 3, size=70000))
-    _same((pred.to(GPU) == y.to(GPU)).sum(), (pred == y).sum())
+    same_on_gpu((pred.to(GPU) == y.to(GPU)).sum(), (pred == y).sum())
     ties = torch.tensor([[5, 9, 9, -1], [2**40, 2**40, 3, 2**40]])
-    _same(ties.to(GPU).argmax(1), ties.argmax(1))
-    _same(ties.to(GPU).argmin(1), ties.argmin(1))
+    same_on_gpu(ties.to(GPU).argmax(1), ties.argmax(1))
+    same_on_gpu(ties.to(GPU).argmin(1), ties.argmin(1))
     labels = torch.tensor([3, 1, 4, 1, 5]).to(GPU)
     assert labels.sum().item() == 14 and (labels // 2).cpu().tolist() == [1, 0, 2, 0, 2]
 
@@ -404,11 +388,11 @@ def test_multinomial_on_gpu():
     p = torch.tensor([[0.0, 1.0, 3.0, 0.0], [5.0, 0.0, 0.0, 5.0]])
     draws = torch.multinomial(p.to(GPU), 4000, replacement=True)
     assert draws.device.type == "gpu" and draws.dtype == torch.int64 and tuple(draws.shape) == (2, 4000)
-    d = _np(draws)
+    d = np_of(draws)
     assert set(np.unique(d[0])) <= {1, 2} and set(np.unique(d[1])) <= {0, 3}
     assert abs((d[0] == 2).mean() - 0.75) < 0.04 and abs((d[1] == 0).mean() - 0.5) < 0.04
     no_rep = torch.multinomial(p.to(GPU), 2)
-    rows = _np(no_rep)
+    rows = np_of(no_rep)
     assert sorted(rows[0]) == [1, 2] and sorted(rows[1]) == [0, 3]
     one = torch.multinomial(torch.tensor([0.2, 0.3, 0.5]).to(GPU), 3)
     assert sorted(one.cpu().tolist()) == [0, 1, 2]
@@ -435,8 +419,8 @@ def test_embedding_max_norm_on_gpu():
     emb = emb.to(GPU)
     idx = torch.tensor([[0, 2, 2], [5, 0, 1]])
     out_g, out_c = emb(idx.to(GPU)), ref(idx)
-    _close(out_g, out_c)
-    _close(emb.weight, ref.weight)
+    close_on_gpu(out_g, out_c, atol=1e-6)
+    close_on_gpu(emb.weight, ref.weight, atol=1e-6)
     assert float(out_g.norm(dim=-1).max().item()) <= 1.0 + 1e-5
 
 
@@ -444,17 +428,17 @@ def test_pickle_repeat_interleave_and_pad_on_gpu():
     x = torch.randn(3, 4).to(GPU)
     y = pickle.loads(pickle.dumps(x))
     assert y.device.type == "gpu"
-    _same(y, x)
+    same_on_gpu(y, x)
     p = pickle.loads(pickle.dumps(nn.Parameter(x)))
     assert p.device.type == "gpu" and p.requires_grad
     c = x.cpu()
-    _same(torch.repeat_interleave(x, torch.tensor([1, 0, 2]), 0), torch.repeat_interleave(c, torch.tensor([1, 0, 2]), 0))
-    _same(torch.repeat_interleave(x, 2, 1), torch.repeat_interleave(c, 2, 1))
+    same_on_gpu(torch.repeat_interleave(x, torch.tensor([1, 0, 2]), 0), torch.repeat_interleave(c, torch.tensor([1, 0, 2]), 0))
+    same_on_gpu(torch.repeat_interleave(x, 2, 1), torch.repeat_interleave(c, 2, 1))
     import ferrograd.nn.functional as F
     from ferrograd.nn.modules._utils import pad_nd
     for mode in ("reflect", "replicate", "circular"):
-        _same(F.pad(x.unsqueeze(0), (2, 1), mode=mode), F.pad(c.unsqueeze(0), (2, 1), mode=mode))
-        _same(pad_nd(x.unsqueeze(0), (2, 1), mode=mode), pad_nd(c.unsqueeze(0), (2, 1), mode=mode))
+        same_on_gpu(F.pad(x.unsqueeze(0), (2, 1), mode=mode), F.pad(c.unsqueeze(0), (2, 1), mode=mode))
+        same_on_gpu(pad_nd(x.unsqueeze(0), (2, 1), mode=mode), pad_nd(c.unsqueeze(0), (2, 1), mode=mode))
 
 
 def test_gradcheck_on_gpu_names_the_device():

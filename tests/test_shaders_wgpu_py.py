@@ -8,13 +8,13 @@ Skipped when wgpu-py finds no adapter, unless FERROGRAD_REQUIRE_GPU=1 (as in CI,
 lavapipe provides a software Vulkan adapter), in which case a missing adapter or a missing
 wgpu-py (it is in the `test` extras) fails.
 """
-import os
 import pathlib
 
 import numpy as np
 import pytest
 
-REQUIRE = os.environ.get("FERROGRAD_REQUIRE_GPU") == "1"
+from helpers import REQUIRE_GPU
+
 SHADERS = pathlib.Path(__file__).resolve().parents[1] / "shaders"
 WG = 256
 
@@ -25,7 +25,7 @@ def source(name):
 
 @pytest.fixture(scope="module")
 def wgpu():
-    if REQUIRE:
+    if REQUIRE_GPU:
         import wgpu
         return wgpu
     return pytest.importorskip("wgpu", reason="wgpu-py is not installed (pip install -e '.[test]')")
@@ -37,7 +37,7 @@ def device(wgpu):
         adapter = wgpu.gpu.request_adapter_sync(power_preference="high-performance")
         return adapter.request_device_sync()
     except Exception as e:
-        if REQUIRE:
+        if REQUIRE_GPU:
             pytest.fail(f"FERROGRAD_REQUIRE_GPU=1 but wgpu-py has no adapter: {e}")
         pytest.skip(f"wgpu-py has no adapter: {e}")
 
