@@ -44,14 +44,13 @@ fn reduced_shape(shape: &[usize], dims: &[usize], keepdim: bool) -> Vec<usize> {
     out
 }
 
-/// The data of `x` as `T` with the reduced dims last, and the length of each reduced run.
-fn runs<T: Element>(x: &Tensor, dims: &[usize]) -> Result<(Vec<T>, usize)> {
+/// `x` viewed with the reduced dims last, and the length of each reduced run.
+fn runs(x: &Tensor, dims: &[usize]) -> Result<(Tensor, usize)> {
     let n = x.ndim();
     let mut order: Vec<i64> = (0..n).filter(|d| !dims.contains(d)).map(|d| d as i64).collect();
     order.extend(dims.iter().map(|&d| d as i64));
     let k: usize = dims.iter().map(|&d| x.shape()[d]).product();
-    let moved = x.detach().permute(&order)?;
-    Ok((moved.contiguous_data::<T>().into_owned(), k))
+    Ok((x.detach().permute(&order)?, k))
 }
 
 /// Applies `f` to each reduced run of `x` (as `T`), giving a tensor of the reduced shape.
@@ -62,7 +61,9 @@ fn reduce_with<T: Element, U: Element>(
     f: impl Fn(&[T]) -> U + Sync + Send,
 ) -> Result<Tensor> {
     let shape = reduced_shape(x.shape(), dims, keepdim);
-    let (data, k) = runs::<T>(x, dims)?;
+    let (moved, k) = runs(x, dims)?;
+    // Borrowed when the runs already lie contiguously (e.g. a full reduction): no copy.
+    let data = moved.contiguous_data::<T>();
     let outer: usize = shape.iter().product();
     let mut out = try_with_capacity::<U>(outer)?;
     if k == 0 {
