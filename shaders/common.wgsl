@@ -69,3 +69,9 @@ fn mul32_wide(x: u32, y: u32) -> vec2<u32> {
     let mid = (ll >> 16u) + (lh & 0xffffu) + (hl & 0xffffu);
     return vec2<u32>((ll & 0xffffu) | (mid << 16u), xh * yh + (lh >> 16u) + (hl >> 16u) + (mid >> 16u));
 }
+
+// The low 64 bits of a * b (wrapping int64 multiplication).
+fn mul64(a: vec2<u32>, b: vec2<u32>) -> vec2<u32> {
+    let p = mul32_wide(a.x, b.x);
+    return vec2<u32>(p.x, p.y + a.x * b.y + a.y * b.x);
+}

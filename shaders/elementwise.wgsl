@@ -367,16 +367,43 @@ fn floor_divmod64(a: vec2<u32>, b: vec2<u32>) -> DivMod64 {
     return DivMod64(q, r);
 }
 
-// Wrapping int64 arithmetic (op codes as in binary_op): 0 add, 1 sub, 2 mul, 5 maximum,
-// 6 minimum, 8 remainder, 9 floor_divide.
+// a ** e as the CPU's int64 pow: wrapping, by squaring (exponents past 2^32 - 1 clamp to it);
+// a negative exponent gives 1 for a base of 1, +-1 for -1 and 0 otherwise (the host raises
+// first where PyTorch does).
+fn pow64(a: vec2<u32>, e: vec2<u32>) -> vec2<u32> {
+    if ((e.y & 0x80000000u) != 0u) {
+        if (a.x == 1u && a.y == 0u) {
+            return a;
+        }
+        if (a.x == 0xffffffffu && a.y == 0xffffffffu) {
+            return select(a, vec2<u32>(1u, 0u), (e.x & 1u) == 0u);
+        }
+        return vec2<u32>(0u, 0u);
+    }
+    var n = select(e.x, 0xffffffffu, e.y != 0u);
+    var base = a;
+    var r = vec2<u32>(1u, 0u);
+    loop {
+        if (n == 0u) {
+            break;
+        }
+        if ((n & 1u) != 0u) {
+            r = mul64(r, base);
+        }
+        base = mul64(base, base);
+        n = n >> 1u;
+    }
+    return r;
+}
+
+// Wrapping int64 arithmetic (op codes as in binary_op): 0 add, 1 sub, 2 mul, 4 pow,
+// 5 maximum, 6 minimum, 8 remainder, 9 floor_divide.
 fn arith64(a: vec2<u32>, b: vec2<u32>) -> vec2<u32> {
     switch OP {
         case 0u: { return add64(a, b); }
         case 1u: { return add64(a, neg64(b)); }
-        case 2u: {
-            let p = mul32_wide(a.x, b.x);
-            return vec2<u32>(p.x, p.y + a.x * b.y + a.y * b.x);
-        }
+        case 2u: { return mul64(a, b); }
+        case 4u: { return pow64(a, b); }
         case 5u: { return select(b, a, cmp64(a, b) >= 0); }
         case 6u: { return select(b, a, cmp64(a, b) <= 0); }
         case 8u: { return floor_divmod64(a, b).r; }

@@ -161,11 +161,7 @@ fn combine64(a: vec2<u32>, b: vec2<u32>) -> vec2<u32> {
     switch OP {
         case 1u: { return select(b, a, cmp64(a, b) >= 0); }
         case 2u: { return select(b, a, cmp64(a, b) <= 0); }
-        case 3u: {
-            // The low 64 bits of the product: wrapping, as the CPU's int64 prod.
-            let p = mul32_wide(a.x, b.x);
-            return vec2<u32>(p.x, p.y + a.x * b.y + a.y * b.x);
-        }
+        case 3u: { return mul64(a, b); }  // wrapping, as the CPU's int64 prod
         default: { return add64(a, b); }
     }
 }

@@ -51,14 +51,8 @@ fn combine(a: vec2<u32>, b: vec2<u32>) -> vec2<u32> {
     switch OP {
         case 0u: { return vec2<u32>(u(f(a.x) + f(b.x)), 0u); }
         case 1u: { return vec2<u32>(u(f(a.x) * f(b.x)), 0u); }
-        case 2u: {
-            let lo = a.x + b.x;
-            return vec2<u32>(lo, a.y + b.y + select(0u, 1u, lo < a.x));
-        }
-        case 3u: {
-            let p = mul32_wide(a.x, b.x);
-            return vec2<u32>(p.x, p.y + a.x * b.y + a.y * b.x);
-        }
+        case 2u: { return add64(a, b); }
+        case 3u: { return mul64(a, b); }
         default: { return vec2<u32>(a.x + b.x, 0u); }
     }
 }

@@ -224,8 +224,6 @@ def test_mixed_device_errors():
 def test_unsupported_ops_raise_not_implemented():
     with pytest.raises(NotImplementedError, match="'cumsum'.*gpu:0"):
         torch.randn(3).double().to("gpu").cumsum(0)
-    with pytest.raises(NotImplementedError, match="int64"):
-        torch.arange(4).to("gpu") ** 2
 
 
 @needs_gpu
@@ -689,3 +687,15 @@ def test_copy_across_devices_and_nn_init_on_gpu_parameters():
     assert w.device.type == "gpu" and np.abs(np_of(w)).max() <= 0.5
     init.sparse_(w, 0.5)
     assert ((np_of(w) == 0).sum(0) >= 2).all()
+
+
+@needs_gpu
+def test_int64_pow_matches_cpu():
+    a = torch.tensor([[2, -3, 7, 1, -1, 0]] * 3)
+    e = torch.tensor([[0, 1, 5, 62, 63, 3], [63, 40, 2, -5, -3, 0], [1, 2, 3, -2, -7, 1]])
+    for x, y in ((a, e[:1]), (a[:, :3], 3), (3, e[:1, :3]), (a[1:2, 3:5], e[1:2, 3:5])):
+        want = x ** y
+        got = (x.to(GPU) if isinstance(x, torch.Tensor) else x) ** (y.to(GPU) if isinstance(y, torch.Tensor) else y)
+        assert got.device.type == "gpu" and got.dtype == want.dtype and got.cpu().tolist() == want.tolist()
+    with pytest.raises(RuntimeError, match="negative integer powers"):
+        a.to(GPU) ** e.to(GPU)

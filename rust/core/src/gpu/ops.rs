@@ -478,9 +478,12 @@ pub fn binary(op: BinaryOp, a: &Tensor, b: &Tensor) -> Result<Tensor> {
     let bitwise = matches!(op, BitAnd | BitOr | BitXor);
     let comparison = matches!(op, Eq | Ne | Lt | Le | Gt | Ge);
     let int_division = matches!(op, FloorDivide | Remainder) && matches!(common, DType::I64 | DType::Bool);
-    if int_division || (common == DType::I64 && (comparison || matches!(op, Add | Sub | Mul | Maximum | Minimum))) {
+    if int_division || (common == DType::I64 && (comparison || matches!(op, Add | Sub | Mul | Maximum | Minimum | Pow))) {
         if int_division {
             check_nonzero_divisor(b)?;
+        }
+        if op == Pow {
+            check_int_power(a, b)?;
         }
         let (oa, ob) = (operand64(a, op.name())?, operand64(b, op.name())?);
         let out_dt = if comparison { DType::Bool } else { DType::I64 };
@@ -499,6 +502,17 @@ pub fn binary(op: BinaryOp, a: &Tensor, b: &Tensor) -> Result<Tensor> {
     };
     let (oa, ob) = (operand(a, dt, op.name())?, operand(b, dt, op.name())?);
     elementwise("binary_main", binary_code(op), &[oa, ob], &shape, out_dt, dev)
+}
+
+/// The CPU's error for an int64 power with a negative exponent and a base other than 1 or -1
+/// (readbacks, only when an exponent is negative).
+fn check_int_power(a: &Tensor, b: &Tensor) -> Result<()> {
+    let any = |t: Tensor| -> Result<bool> { t.any(None, false)?.to_device(Device::Cpu)?.item::<bool>() };
+    let int = |v: i64| Tensor::wrapped_scalar(v);
+    if any(b.binary(BinaryOp::Lt, &int(0))?)? && any(a.binary(BinaryOp::Ne, &int(1))?.binary(BinaryOp::LogicalAnd, &a.binary(BinaryOp::Ne, &int(-1))?)?)? {
+        return Err(Error::Runtime("Integers to negative integer powers are not allowed.".into()));
+    }
+    Ok(())
 }
 
 /// The CPU's error for an integer floor division or remainder by zero (one readback when
