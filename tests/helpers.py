@@ -36,6 +36,17 @@ def close_on_gpu(g, c, rtol=1e-5, atol=1e-5):
     np.testing.assert_allclose(np_of(g), np_of(c), rtol=rtol, atol=atol, equal_nan=True)
 
 
+def output_and_grads(fn, *inputs, device):
+    """fn's output over fresh leaf copies of `inputs` on `device`, and the leaves' gradients
+    after backward (checked to live on that device)."""
+    leaves = [t.detach().to(device).requires_grad_(True) for t in inputs]
+    out = fn(*leaves)
+    out.backward()
+    for leaf in leaves:
+        assert leaf.grad is not None and leaf.grad.device.type == torch.device(device).type
+    return out, [leaf.grad for leaf in leaves]
+
+
 def same_on_gpu(g, c):
     """Exact equality of a GPU result with the CPU's (values, dtype, shape; NaN == NaN)."""
     assert g.device.type == "gpu", g.device

@@ -11,7 +11,7 @@ import pytest
 import ferrograd as torch
 import ferrograd.nn.functional as F
 
-from helpers import GPU, REQUIRE_GPU, close_on_gpu, needs_gpu, np_of
+from helpers import GPU, REQUIRE_GPU, close_on_gpu, needs_gpu, np_of, output_and_grads
 
 
 def test_gpu_adapter_present_when_required():
@@ -146,15 +146,6 @@ def test_softmax(dim):
         close_on_gpu(f(x.t().to(GPU).t(), dim=dim), f(x, dim=dim), rtol=1e-4, atol=1e-5)
 
 
-def _grads(fn, *inputs, device):
-    leaves = [t.detach().to(device).requires_grad_(True) for t in inputs]
-    out = fn(*leaves)
-    out.backward()
-    for leaf in leaves:
-        assert leaf.grad is not None and leaf.grad.device.type == torch.device(device).type
-    return out, [leaf.grad for leaf in leaves]
-
-
 @needs_gpu
 @pytest.mark.parametrize("case", ["mlp", "broadcast", "softmax", "pow_max", "where_amax", "slice"])
 def test_gradients_match_cpu(case):
@@ -168,8 +159,8 @@ def test_gradients_match_cpu(case):
     }
     x, w, b = torch.randn(4, 4), torch.randn(4, 5), torch.randn(5)
     fn = fns[case]
-    oc, gc = _grads(fn, x, w, b, device="cpu")
-    og, gg = _grads(fn, x, w, b, device=GPU)
+    oc, gc = output_and_grads(fn, x, w, b, device="cpu")
+    og, gg = output_and_grads(fn, x, w, b, device=GPU)
     np.testing.assert_allclose(np_of(og), np_of(oc), rtol=1e-4, atol=1e-5)
     for a, c in zip(gg, gc):
         np.testing.assert_allclose(np_of(a), np_of(c), rtol=1e-4, atol=1e-5)

@@ -10,7 +10,7 @@ import numpy as np
 import pytest
 
 import ferrograd as torch
-from helpers import GPU, close_on_gpu, needs_gpu, np_of, same_on_gpu
+from helpers import GPU, close_on_gpu, needs_gpu, np_of, output_and_grads, same_on_gpu
 
 pytestmark = needs_gpu
 
@@ -34,18 +34,9 @@ def _sparse(shape):
     return torch.tensor(np.asarray(a, dtype=np.float32))
 
 
-def _grads(fn, *inputs, device):
-    leaves = [t.detach().to(device).requires_grad_(True) for t in inputs]
-    out = fn(*leaves)
-    out.backward()
-    for leaf in leaves:
-        assert leaf.grad is not None and leaf.grad.device.type == torch.device(device).type
-    return out, [leaf.grad for leaf in leaves]
-
-
 def _grads_match(fn, *inputs, rtol=1e-4, atol=1e-5):
-    oc, gc = _grads(fn, *inputs, device="cpu")
-    og, gg = _grads(fn, *inputs, device=GPU)
+    oc, gc = output_and_grads(fn, *inputs, device="cpu")
+    og, gg = output_and_grads(fn, *inputs, device=GPU)
     np.testing.assert_allclose(np_of(og), np_of(oc), rtol=rtol, atol=atol)
     for a, c in zip(gg, gc):
         np.testing.assert_allclose(np_of(a), np_of(c), rtol=rtol, atol=atol)
