@@ -690,3 +690,11 @@ def test_int64_pow_matches_cpu():
         assert got.device.type == "gpu" and got.dtype == want.dtype and got.cpu().tolist() == want.tolist()
     with pytest.raises(RuntimeError, match="negative integer powers"):
         a.to(GPU) ** e.to(GPU)
+
+
+@needs_gpu
+def test_device_repr_names_the_adapter():
+    name = torch.gpu.get_device_name()
+    assert repr(torch.device("gpu")) == f"device(type='gpu', name='{name}')"
+    assert repr(torch.ones(1).to(GPU).device) == f"device(type='gpu', index=0, name='{name}')"
+    assert str(torch.device("cuda:0")) == "gpu:0" and repr(torch.device("cpu")) == "device(type='cpu')"

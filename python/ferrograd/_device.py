@@ -37,9 +37,12 @@ class device:
         return hash((self.type, self.index or 0))
 
     def __repr__(self):
-        if self.index is None:
-            return f"device(type='{self.type}')"
-        return f"device(type='{self.type}', index={self.index})"
+        fields = f"type='{self.type}'" if self.index is None else f"type='{self.type}', index={self.index}"
+        if self.type == "gpu" and _gpu_reason() is None:
+            # Which adapter "gpu" means here (PyTorch's repr has no such field).
+            from . import _core
+            fields += f", name='{_core.gpu_device_name()}'"
+        return f"device({fields})"
 
     def __str__(self):
         return self.type if self.index is None else f"{self.type}:{self.index}"
