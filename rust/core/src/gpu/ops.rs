@@ -630,8 +630,8 @@ fn integer_unary(op: UnaryOp, x: &Tensor) -> Result<Tensor> {
     if x.dtype() == DType::Bool && !matches!(op, Floor | Ceil | Round | Trunc) { cast(&out, DType::Bool) } else { Ok(out) }
 }
 
-/// `where(cond, a, b)` on the GPU with autograd (as the CPU's `where_`).
-pub fn where_(cond: &Tensor, a: &Tensor, b: &Tensor) -> Result<Tensor> {
+/// `where(cond, a, b)` on the GPU, no autograd (`Tensor::where_` records it).
+pub fn where_forward(cond: &Tensor, a: &Tensor, b: &Tensor) -> Result<Tensor> {
     let dev = op_device(&[cond, a, b])?;
     if cond.dtype() != DType::Bool {
         return Err(Error::DType(format!("where expected condition to be a boolean tensor, but got a tensor with dtype {}", cond.dtype())));
@@ -646,19 +646,7 @@ pub fn where_(cond: &Tensor, a: &Tensor, b: &Tensor) -> Result<Tensor> {
         return Err(dtype_error("where", dt, dev));
     }
     let ops = [operand(cond, DType::Bool, "where")?, operand(a, dt, "where")?, operand(b, dt, "where")?];
-    let out = elementwise("where_main", 0, &ops, &shape, dt, dev)?;
-    if !dt.is_float() {
-        return Ok(out);
-    }
-    let Some(rec) = Recorder::new("WhereBackward0", &[a, b]) else { return Ok(out) };
-    let (sa, sb) = ((a.shape().to_vec(), a.dtype()), (b.shape().to_vec(), b.dtype()));
-    let cond = cond.clone();
-    Ok(rec.finish(out, false, move |ctx, g| {
-        let zero = Tensor::zeros(&[], g.dtype())?;
-        let ga = if ctx.needs(0) { crate::ops::binary::reduce_grad(Some(cond.where_(g, &zero)?), &sa)? } else { None };
-        let gb = if ctx.needs(1) { crate::ops::binary::reduce_grad(Some(cond.where_(&zero, g)?), &sb)? } else { None };
-        Ok(vec![ga, gb])
-    }))
+    elementwise("where_main", 0, &ops, &shape, dt, dev)
 }
 
 // ---- reductions ----
@@ -871,29 +859,6 @@ pub fn prod(x: &Tensor, ds: &[usize], keepdim: bool) -> Result<Tensor> {
     reduce(&x, ds, keepdim, 3, "prod")
 }
 
-/// `amax`/`amin` on the GPU with autograd (the gradient shared among ties, as on the CPU).
-pub fn amax(x: &Tensor, dims: Option<&[i64]>, keepdim: bool, max: bool) -> Result<Tensor> {
-    let name = if max { "amax" } else { "amin" };
-    let ds = crate::ops::reduce::reduce_dims(dims, x.ndim())?;
-    if ds.iter().any(|&d| x.shape()[d] == 0) || (x.numel() == 0 && ds.is_empty()) {
-        return Err(Error::Index(format!("{name}(): Expected reduction dim to have non-zero size.")));
-    }
-    let out = reduce(x, &ds, keepdim, if max { 1 } else { 2 }, name)?;
-    let Some(mut rec) = Recorder::new(if max { "AmaxBackward0" } else { "AminBackward0" }, &[x]) else { return Ok(out) };
-    rec.save(x);
-    let src = x.shape().to_vec();
-    Ok(rec.finish(out, true, move |ctx, g| {
-        use crate::ops::reduce::expand_reduced;
-        let (x, y) = (ctx.saved(0)?, ctx.saved(1)?);
-        let y = expand_reduced(&y, &src, &ds, keepdim)?;
-        let mask = x.binary(BinaryOp::Eq, &y)?.to_dtype(x.dtype())?;
-        let dims: Vec<i64> = ds.iter().map(|&d| d as i64).collect();
-        let count = mask.sum(Some(&dims), true)?;
-        let g = expand_reduced(g, &src, &ds, keepdim)?;
-        Ok(vec![Some(g.mul(&mask)?.div(&count)?)])
-    }))
-}
-
 // ---- softmax ----
 
 /// Softmax / log-softmax along dim `d` (no autograd); the output is contiguous.
@@ -982,25 +947,6 @@ fn softmax_split(x: &Tensor, d: usize, log: bool, out: &Tensor) -> Result<Tensor
         write_into(&out.view_with_layout(out.layout().slice(s, start, stop, 1)), &part)?;
     }
     Ok(out.clone())
-}
-
-/// `softmax`/`log_softmax` on the GPU with autograd (the CPU's backward rule).
-pub fn softmax(x: &Tensor, dim: i64, log: bool) -> Result<Tensor> {
-    let x = if x.dtype().is_float() { x.clone() } else { x.to_dtype(DType::F32)? };
-    let d = crate::layout::wrap_dim(dim, x.ndim())?;
-    let out = softmax_forward(&x.detach(), d, log)?;
-    let name = if log { "LogSoftmaxBackward0" } else { "SoftmaxBackward0" };
-    let Some(rec) = Recorder::new(name, &[&x]) else { return Ok(out) };
-    Ok(rec.finish(out, true, move |ctx, g| {
-        let y = ctx.saved(0)?;
-        let dims = [d as i64];
-        let gx = if log {
-            g.sub(&y.exp()?.mul(&g.sum(Some(&dims), true)?)?)?
-        } else {
-            y.mul(&g.sub(&g.mul(&y)?.sum(Some(&dims), true)?)?)?
-        };
-        Ok(vec![Some(gx)])
-    }))
 }
 
 // ---- matmul ----

@@ -234,30 +234,13 @@ impl Tensor {
 
     /// `torch.where(self, a, b)` with `self` as the condition; broadcasts all three.
     pub fn where_(&self, a: &Tensor, b: &Tensor) -> Result<Tensor> {
-        if crate::gpu::op_device(&[self, a, b])?.is_gpu() {
-            return crate::gpu::ops::where_(self, a, b);
-        }
         let cond = if self.dtype() == DType::Bool {
             self.clone()
         } else {
             return Err(Error::DType(format!("where expected condition to be a boolean tensor, but got a tensor with dtype {}", self.dtype())));
         };
-        let shape = broadcast_shapes(&broadcast_shapes(cond.shape(), a.shape())?, b.shape())?;
         let dt = result_type(&[a.operand(), b.operand()]);
-        let (ac, bc) = (a.cast_plain(dt)?, b.cast_plain(dt)?);
-        let out = crate::with_dtype!(dt, T, {
-            let (lc, la, lb) = (cond.layout().expand(&shape)?, ac.layout().expand(&shape)?, bc.layout().expand(&shape)?);
-            let (dc, da, db) = (cond.storage().slice::<bool>(), ac.storage().slice::<T>(), bc.storage().slice::<T>());
-            let mut offs_c = Vec::with_capacity(lc.numel());
-            lc.for_each_offset(|o| offs_c.push(o));
-            let mut out: Vec<T> = Vec::with_capacity(offs_c.len());
-            let mut i = 0;
-            crate::cpu::for_each_offset2(&la, &lb, |oa, ob| {
-                out.push(if dc[offs_c[i]] { da[oa] } else { db[ob] });
-                i += 1;
-            });
-            Tensor::from_vec(out, &shape)?
-        });
+        let out = if crate::gpu::op_device(&[self, a, b])?.is_gpu() { crate::gpu::ops::where_forward(self, a, b)? } else { where_cpu(&cond, a, b, dt)? };
         if !dt.is_float() {
             return Ok(out);
         }
@@ -385,4 +368,23 @@ pub(crate) fn check_scatter_shapes(x: &Tensor, index: &Tensor, d: usize, op: &st
         }
     }
     Ok(())
+}
+
+/// `where` on the CPU, no autograd: `a` and `b` cast to `dt`, all three broadcast.
+fn where_cpu(cond: &Tensor, a: &Tensor, b: &Tensor, dt: DType) -> Result<Tensor> {
+    let shape = broadcast_shapes(&broadcast_shapes(cond.shape(), a.shape())?, b.shape())?;
+    let (ac, bc) = (a.cast_plain(dt)?, b.cast_plain(dt)?);
+    crate::with_dtype!(dt, T, {
+        let (lc, la, lb) = (cond.layout().expand(&shape)?, ac.layout().expand(&shape)?, bc.layout().expand(&shape)?);
+        let (dc, da, db) = (cond.storage().slice::<bool>(), ac.storage().slice::<T>(), bc.storage().slice::<T>());
+        let mut offs_c = Vec::with_capacity(lc.numel());
+        lc.for_each_offset(|o| offs_c.push(o));
+        let mut out: Vec<T> = Vec::with_capacity(offs_c.len());
+        let mut i = 0;
+        crate::cpu::for_each_offset2(&la, &lb, |oa, ob| {
+            out.push(if dc[offs_c[i]] { da[oa] } else { db[ob] });
+            i += 1;
+        });
+        Tensor::from_vec(out, &shape)
+    })
 }

@@ -31,6 +31,31 @@ fn softmax_run<T: Float>(run: &mut [T], log: bool) {
     }
 }
 
+/// Softmax / log-softmax of float `x` along dim `d` on the CPU, no autograd: one pass per row.
+fn softmax_cpu(x: &Tensor, d: usize, log: bool) -> Result<Tensor> {
+    let n = x.ndim();
+    let last = n.max(1) as i64 - 1;
+    let moved = if n == 0 { x.detach() } else { x.detach().movedim(d as i64, last)? };
+    let k = if n == 0 { 1 } else { moved.shape()[n - 1] };
+    let out = crate::with_float!(
+        x.dtype(),
+        T,
+        {
+            let mut data = moved.contiguous_data::<T>().into_owned();
+            if k > 0 {
+                if data.len() >= crate::cpu::PAR_THRESHOLD {
+                    data.par_chunks_mut(k).for_each(|r| softmax_run(r, log));
+                } else {
+                    data.chunks_mut(k).for_each(|r| softmax_run(r, log));
+                }
+            }
+            Tensor::from_vec(data, moved.shape())?
+        },
+        unreachable!()
+    );
+    Ok(if n == 0 { out } else { out.movedim(last, d as i64)?.contiguous()?.detach() })
+}
+
 /// Geometry of a 2-D sliding window (kernel, dilation, padding, stride) over an H x W input.
 #[derive(Clone, Copy, Debug, PartialEq)]
 pub struct Window {
@@ -63,30 +88,9 @@ impl Window {
 impl Tensor {
     /// Softmax (or log-softmax) along `dim`, computed stably in one pass per row.
     pub fn softmax(&self, dim: i64, log: bool) -> Result<Tensor> {
-        if self.device().is_gpu() { return crate::gpu::ops::softmax(self, dim, log); }
         let x = if self.dtype().is_float() { self.clone() } else { self.to_dtype(DType::F32)? };
-        let n = x.ndim();
-        let d = wrap_dim(dim, n)?;
-        let last = n.max(1) as i64 - 1;
-        let moved = if n == 0 { x.detach() } else { x.detach().movedim(d as i64, last)? };
-        let k = if n == 0 { 1 } else { moved.shape()[n - 1] };
-        let out = crate::with_float!(
-            x.dtype(),
-            T,
-            {
-                let mut data = moved.contiguous_data::<T>().into_owned();
-                if k > 0 {
-                    if data.len() >= crate::cpu::PAR_THRESHOLD {
-                        data.par_chunks_mut(k).for_each(|r| softmax_run(r, log));
-                    } else {
-                        data.chunks_mut(k).for_each(|r| softmax_run(r, log));
-                    }
-                }
-                Tensor::from_vec(data, moved.shape())?
-            },
-            unreachable!()
-        );
-        let out = if n == 0 { out } else { out.movedim(last, d as i64)?.contiguous()?.detach() };
+        let d = wrap_dim(dim, x.ndim())?;
+        let out = if x.device().is_gpu() { crate::gpu::ops::softmax_forward(&x.detach(), d, log)? } else { softmax_cpu(&x, d, log)? };
         let name = if log { "LogSoftmaxBackward0" } else { "SoftmaxBackward0" };
         let Some(rec) = Recorder::new(name, &[&x]) else { return Ok(out) };
         Ok(rec.finish(out, true, move |ctx, g| {

@@ -240,11 +240,14 @@ impl Tensor {
 
     /// `amax`/`amin`: values only; the gradient is shared evenly among ties.
     pub fn amax(&self, dims: Option<&[i64]>, keepdim: bool, max: bool) -> Result<Tensor> {
-        if self.device().is_gpu() { return crate::gpu::ops::amax(self, dims, keepdim, max); }
         let name = if max { "amax" } else { "amin" };
         let ds = reduce_dims(dims, self.ndim())?;
         check_nonempty(self, &ds, name)?;
-        let out = crate::with_dtype!(self.dtype(), T, reduce_with::<T, T>(self, &ds, keepdim, |r| r[arg_best(r, max)])?);
+        let out = if self.device().is_gpu() {
+            crate::gpu::ops::reduce(self, &ds, keepdim, if max { 1 } else { 2 }, name)?
+        } else {
+            crate::with_dtype!(self.dtype(), T, reduce_with::<T, T>(self, &ds, keepdim, |r| r[arg_best(r, max)])?)
+        };
         let Some(mut rec) = Recorder::new(if max { "AmaxBackward0" } else { "AminBackward0" }, &[self]) else { return Ok(out) };
         rec.save(self);
         let src = self.shape().to_vec();
