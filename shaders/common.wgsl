@@ -75,3 +75,22 @@ fn mul64(a: vec2<u32>, b: vec2<u32>) -> vec2<u32> {
     let p = mul32_wide(a.x, b.x);
     return vec2<u32>(p.x, p.y + a.x * b.y + a.y * b.x);
 }
+
+// Workgroup-wide max / sum of one float per invocation: a tree in workgroup memory over the
+// 256 invocations. Every invocation of the workgroup must call it (uniform control flow).
+var<workgroup> wg_tree: array<f32, 256>;
+
+fn workgroup_reduce(lid: u32, v: f32, take_max: bool) -> f32 {
+    wg_tree[lid] = v;
+    workgroupBarrier();
+    for (var s = WG / 2u; s > 0u; s = s / 2u) {
+        if (lid < s) {
+            let o = wg_tree[lid + s];
+            wg_tree[lid] = select(wg_tree[lid] + o, max(wg_tree[lid], o), take_max);
+        }
+        workgroupBarrier();
+    }
+    let r = wg_tree[0];
+    workgroupBarrier();  // the next call may overwrite the tree
+    return r;
+}

@@ -14,8 +14,6 @@
 @group(0) @binding(4) var<storage, read_write> row_weight: array<u32>;
 @group(0) @binding(5) var<storage, read> info: array<u32>;
 
-var<workgroup> red: array<f32, 256>;
-
 @compute @workgroup_size(256, 1, 1)
 fn cross_entropy_main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec3<u32>, @builtin(local_invocation_index) lid: u32) {
     let row = wid.x + wid.y * nwg.x;
@@ -32,30 +30,15 @@ fn cross_entropy_main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgr
     for (var j = lid; j < c; j += WG) {
         m = max(m, f(x[base + j]));
     }
-    red[lid] = m;
-    workgroupBarrier();
-    for (var s = WG / 2u; s > 0u; s = s / 2u) {
-        if (lid < s) {
-            red[lid] = max(red[lid], red[lid + s]);
-        }
-        workgroupBarrier();
-    }
+    let mx = workgroup_reduce(lid, m, true);
     // An all -inf row has max -inf; shifting by 0 keeps exp well defined (as on the CPU).
-    let shift = select(red[0], 0.0, red[0] == -inf());
-    workgroupBarrier();
+    let shift = select(mx, 0.0, mx == -inf());
 
     var acc = 0.0;
     for (var j = lid; j < c; j += WG) {
         acc += exp(f(x[base + j]) - shift);
     }
-    red[lid] = acc;
-    workgroupBarrier();
-    for (var s = WG / 2u; s > 0u; s = s / 2u) {
-        if (lid < s) {
-            red[lid] = red[lid] + red[lid + s];
-        }
-        workgroupBarrier();
-    }
+    let total = workgroup_reduce(lid, acc, false);
 
     if (lid == 0u) {
         if (ignored) {
@@ -63,7 +46,7 @@ fn cross_entropy_main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgr
             row_weight[row] = u(0.0);
         } else {
             let w = select(1.0, f(weight[info[7] + t_lo]), info[4] != 0u);
-            loss[row] = u(w * (shift + log(red[0]) - f(x[base + t_lo])));
+            loss[row] = u(w * (shift + log(total) - f(x[base + t_lo])));
             row_weight[row] = u(w);
         }
     }

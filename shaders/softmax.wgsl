@@ -13,8 +13,6 @@ override LOG: u32 = 0u;
 @group(0) @binding(1) var<storage, read_write> out: array<u32>;
 @group(0) @binding(2) var<storage, read> info: array<u32>;
 
-var<workgroup> red: array<f32, 256>;
-
 @compute @workgroup_size(256, 1, 1)
 fn softmax_main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec3<u32>, @builtin(local_invocation_index) lid: u32) {
     let row = wid.x + wid.y * nwg.x;
@@ -41,16 +39,7 @@ fn softmax_main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) 
             m = max(m, f(x[ib + j * is]));
         }
     }
-    red[lid] = m;
-    workgroupBarrier();
-    for (var s = WG / 2u; s > 0u; s = s / 2u) {
-        if (lid < s) {
-            red[lid] = max(red[lid], red[lid + s]);
-        }
-        workgroupBarrier();
-    }
-    let mx = red[0];
-    workgroupBarrier();
+    let mx = workgroup_reduce(lid, m, true);
 
     var acc = 0.0;
     if (live) {
@@ -58,15 +47,7 @@ fn softmax_main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) 
             acc += exp(f(x[ib + j * is]) - mx);
         }
     }
-    red[lid] = acc;
-    workgroupBarrier();
-    for (var s = WG / 2u; s > 0u; s = s / 2u) {
-        if (lid < s) {
-            red[lid] = red[lid] + red[lid + s];
-        }
-        workgroupBarrier();
-    }
-    let total = red[0];
+    let total = workgroup_reduce(lid, acc, false);
 
     if (live) {
         let lt = log(total);
