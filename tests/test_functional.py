@@ -69,6 +69,47 @@ def test_conv2d(stride, padding, dilation, groups):
     check_grad(lambda x_, w_, b_: F.conv2d(x_, w_, b_, stride, padding, dilation, groups), xs, ws[:, :2 * groups // groups], bs)
 
 
+@pytest.mark.parametrize("stride,padding,dilation,groups,kernel", [(1, 1, 1, 1, 3), (2, 0, 1, 2, 3), (1, 0, 1, 1, 1), (1, 2, 2, 1, 3)])
+def test_conv2d_large_batches(stride, padding, dilation, groups, kernel):
+    # Big enough for the CPU kernel to split the batch over threads; its backward (backward())
+    # must match the one composed from differentiable ops (used under create_graph).
+    xa, wa, ba = rand(5, 8, 17, 15), rand(12, 8 // groups, kernel, kernel, rng=np.random.default_rng(1)), rand(12, rng=np.random.default_rng(2))
+    x, w, b = (torch.tensor(a, requires_grad=True) for a in (xa, wa, ba))
+    out = F.conv2d(x, w, b, stride, padding, dilation, groups)
+    assert_close(out, _conv2d_ref(xa, wa, ba, stride, padding, dilation, groups), rtol=1e-5, atol=1e-4)
+    g = torch.tensor(rand(*out.shape, rng=np.random.default_rng(3)))
+    fused = torch.autograd.grad(out, (x, w, b), g, retain_graph=True)
+    composed = torch.autograd.grad(out, (x, w, b), g, create_graph=True)
+    for f, c in zip(fused, composed):
+        assert_close(f, c.detach().cpu().numpy(), rtol=1e-5, atol=1e-4)
+
+
+@pytest.mark.cpu_only("gradgradcheck needs float64")
+@pytest.mark.parametrize("stride,padding,dilation,groups,kernel", [(1, 1, 1, 1, 3), (2, 0, 1, 2, 3), (1, 0, 1, 1, 1)])
+def test_conv2d_double_backward(stride, padding, dilation, groups, kernel):
+    small = [rand(2, 2 * groups, 5, 4), rand(2, 2, kernel, kernel), rand(2)]
+    assert gradgradcheck(lambda x_, w_, b_: F.conv2d(x_, w_, b_, stride, padding, dilation, groups),
+                         [t64(a, requires_grad=True) for a in small], eps=1e-6, atol=1e-5, rtol=1e-4)
+
+
+def test_conv2d_errors_and_empty_batch():
+    with pytest.raises(RuntimeError, match=r"Input type \(torch.float32\), weight type \(torch.float64\)"):
+        F.conv2d(torch.ones(1, 2, 4, 4), torch.ones(3, 2, 3, 3, dtype=torch.float64))
+    with pytest.raises(RuntimeError, match="out_channels"):
+        F.conv2d(torch.ones(1, 4, 4, 4), torch.ones(3, 2, 3, 3), groups=2)
+    with pytest.raises(RuntimeError, match="bias of size"):
+        F.conv2d(torch.ones(1, 2, 4, 4), torch.ones(3, 2, 3, 3), torch.ones(4))
+    with pytest.raises(RuntimeError, match="too small"):
+        F.conv2d(torch.ones(1, 2, 2, 2), torch.ones(3, 2, 3, 3))
+    x = torch.ones(0, 2, 5, 5, requires_grad=True)
+    w = torch.ones(3, 2, 3, 3, requires_grad=True)
+    out = F.conv2d(x, w, padding=1)
+    assert out.shape == (0, 3, 5, 5)
+    out.sum().backward()
+    assert_close(w.grad, np.zeros((3, 2, 3, 3)))
+    assert x.grad.shape == (0, 2, 5, 5)
+
+
 def test_conv2d_same_padding_and_conv1d():
     x, w = rand(1, 2, 5, 5), rand(3, 2, 3, 3)
     assert F.conv2d(torch.tensor(x), torch.tensor(w), padding="same").shape == (1, 3, 5, 5)

@@ -255,15 +255,6 @@ def _batched(input, ndim, name):
 
 def conv2d(input, weight, bias=None, stride=1, padding=0, dilation=1, groups=1):
     x, unbatched = _batched(input, 4, "conv2d")
-    n, c, h, w = x.shape
-    o, cg, kh, kw = weight.shape
-    if c != cg * groups:
-        raise RuntimeError(
-            f"Given groups={groups}, weight of size {list(weight.shape)}, expected input{list(x.shape)} to have {cg * groups} channels, but got {c} channels instead")
-    if o % groups:
-        raise RuntimeError(f"out_channels ({o}) must be divisible by groups ({groups})")
-    if x.dtype is not weight.dtype:
-        raise RuntimeError(f"Input type ({x.dtype}) and weight type ({weight.dtype}) should be the same")
     stride, dilation = _pair(stride, "stride"), _pair(dilation, "dilation")
     if isinstance(padding, str):
         if padding == "valid":
@@ -271,27 +262,13 @@ def conv2d(input, weight, bias=None, stride=1, padding=0, dilation=1, groups=1):
         elif padding == "same":
             if stride != (1, 1):
                 raise ValueError("padding='same' is not supported for strided convolutions")
+            kh, kw = weight.shape[-2:]
             th, tw = dilation[0] * (kh - 1), dilation[1] * (kw - 1)
             x = pad(x, [tw // 2, tw - tw // 2, th // 2, th - th // 2])
             padding = (0, 0)
         else:
             raise ValueError(f"Invalid padding string '{padding}', should be one of {{'valid', 'same'}}")
-    padding = _pair(padding, "padding")
-    h, w = x.shape[2], x.shape[3]
-    oh = (h + 2 * padding[0] - dilation[0] * (kh - 1) - 1) // stride[0] + 1
-    ow = (w + 2 * padding[1] - dilation[1] * (kw - 1) - 1) // stride[1] + 1
-    # Batch-major columns [C*kh*kw, N*L]: one gemm per group covers the whole batch.
-    cols = _core.im2col(x, (kh, kw), dilation, padding, stride, 0.0, True)
-    if groups == 1:
-        out = T.matmul(weight.reshape(o, -1), cols)  # [O, N*L]
-    else:
-        cols = cols.reshape(groups, cg * kh * kw, n * oh * ow)
-        out = T.matmul(weight.reshape(groups, o // groups, cg * kh * kw), cols).reshape(o, n * oh * ow)
-    out = out.reshape(o, n, oh, ow).transpose(0, 1)
-    if bias is not None:
-        out = out + bias.reshape(1, o, 1, 1)
-    else:
-        out = out.contiguous()
+    out = _core.conv2d(x, weight, bias, stride, _pair(padding, "padding"), dilation, groups)
     return out.squeeze(0) if unbatched else out
 
 

@@ -953,6 +953,12 @@ fn col2im(py: Python<'_>, x: PyRef<'_, PyTensor>, size: (usize, usize), kernel: 
 }
 
 #[pyfunction]
+#[allow(clippy::too_many_arguments)]
+fn conv2d(py: Python<'_>, x: PyRef<'_, PyTensor>, w: PyRef<'_, PyTensor>, b: Option<PyRef<'_, PyTensor>>, stride: (usize, usize), padding: (usize, usize), dilation: (usize, usize), groups: usize) -> PyResult<PyTensor> {
+    let (x, w, b) = (x.inner.clone(), w.inner.clone(), b.map(|b| b.inner.clone()));
+    Ok(wrap(py.detach(|| x.conv2d(&w, b.as_ref(), stride, padding, dilation, groups)).py()?))
+}
+#[pyfunction]
 fn max_pool2d(py: Python<'_>, x: PyRef<'_, PyTensor>, kernel: (usize, usize), dilation: (usize, usize), padding: (usize, usize), stride: (usize, usize), ceil_mode: bool) -> PyResult<(PyTensor, PyTensor)> {
     let x = x.inner.clone();
     let w = window(kernel, dilation, padding, stride);
@@ -1085,6 +1091,7 @@ fn _core(m: &Bound<'_, PyModule>) -> PyResult<()> {
     m.add_function(wrap_pyfunction!(softmax, m)?)?;
     m.add_function(wrap_pyfunction!(cross_entropy, m)?)?;
     m.add_function(wrap_pyfunction!(clamp, m)?)?;
+    m.add_function(wrap_pyfunction!(conv2d, m)?)?;
     m.add_function(wrap_pyfunction!(im2col, m)?)?;
     m.add_function(wrap_pyfunction!(col2im, m)?)?;
     m.add_function(wrap_pyfunction!(max_pool2d, m)?)?;

@@ -7,7 +7,8 @@ use crate::error::{Error, Result};
 use crate::layout::{broadcast_shapes, Layout};
 use crate::storage::try_vec;
 use crate::tensor::Tensor;
-use gemm::Parallelism;
+use crate::dtype::Float;
+pub(crate) use gemm::Parallelism;
 use rayon::prelude::*;
 
 /// Work (m*n*k) above which a product is split across threads.
@@ -20,6 +21,56 @@ struct SendPtr<T>(*mut T);
 unsafe impl<T> Send for SendPtr<T> {}
 // SAFETY: as above.
 unsafe impl<T> Sync for SendPtr<T> {}
+
+/// A strided matrix inside a slice, for `gemm_into`.
+#[derive(Clone, Copy)]
+pub(crate) struct Mat<'a, T> {
+    data: &'a [T],
+    rows: usize,
+    cols: usize,
+    row_stride: usize,
+    col_stride: usize,
+}
+
+impl<'a, T> Mat<'a, T> {
+    /// The row-major `rows` x `cols` matrix at the start of `data`.
+    pub(crate) fn row_major(data: &'a [T], rows: usize, cols: usize) -> Self {
+        Mat { data, rows, cols, row_stride: cols, col_stride: 1 }
+    }
+    /// The transpose, by strides.
+    pub(crate) fn t(self) -> Self {
+        Mat { rows: self.cols, cols: self.rows, row_stride: self.col_stride, col_stride: self.row_stride, ..self }
+    }
+    fn fits(&self) -> bool {
+        self.rows == 0 || self.cols == 0 || (self.rows - 1) * self.row_stride + (self.cols - 1) * self.col_stride < self.data.len()
+    }
+}
+
+/// dst (row-major m x n) = a @ b, or dst + a @ b when `accumulate`: one call of the gemm
+/// crate, bounds checked here so callers need no unsafe.
+pub(crate) fn gemm_into<T: Float>(dst: &mut [T], a: Mat<T>, b: Mat<T>, accumulate: bool, par: Parallelism) {
+    let (m, k, n) = (a.rows, a.cols, b.cols);
+    assert!(b.rows == k && dst.len() >= m * n && a.fits() && b.fits(), "gemm_into: operands do not fit");
+    if m == 0 || n == 0 {
+        return;
+    }
+    if k == 0 {
+        if !accumulate {
+            dst[..m * n].fill(T::zero());
+        }
+        return;
+    }
+    // SAFETY: dst holds m*n elements (row stride n, col stride 1), and `fits` checked that
+    // every element reached through each operand's strides lies inside its slice.
+    unsafe {
+        gemm::gemm(
+            m, n, k, dst.as_mut_ptr(), 1, n as isize, accumulate,
+            a.data.as_ptr(), a.col_stride as isize, a.row_stride as isize,
+            b.data.as_ptr(), b.col_stride as isize, b.row_stride as isize,
+            T::one(), T::one(), false, false, false, par,
+        );
+    }
+}
 
 /// Out[b] = A[b] @ B[b] for operands of shape [..batch, m, k] and [..batch, k, n] whose batch
 /// dims are already broadcast to `batch`. The output is contiguous.

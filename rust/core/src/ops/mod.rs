@@ -1,5 +1,6 @@
 //! Ops, one file per family: argument checks, the kernel call, and the backward rule.
 pub mod binary;
+pub mod conv;
 pub mod copy;
 pub mod creation;
 pub mod index;

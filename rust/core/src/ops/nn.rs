@@ -161,44 +161,30 @@ impl Tensor {
         }
         let (n, c, h, wd) = (self.shape()[0], self.shape()[1], self.shape()[2], self.shape()[3]);
         let (oh, ow) = w.output_size(h, wd)?;
-        let g = ColGeometry::new(w, n, c, (h, wd), (oh, ow), batch_major);
+        let g = ColGeometry::new(w, n, c, (h, wd), (oh, ow), false);
         let out = crate::with_float!(
             self.dtype(),
             T,
             {
                 let x = self.contiguous_data::<T>();
-                let mut out = try_vec::<T>(n * g.rows * g.l, T::from_f64(pad_value))?;
                 let pad = T::from_f64(pad_value);
+                let kk = w.kernel.0 * w.kernel.1;
+                // Sample-major [N, C*kh*kw, L]: each input plane owns kh*kw consecutive runs.
+                let mut out = try_vec::<T>(n * g.rows * g.l, pad)?;
                 if g.l > 0 {
-                    // Runs are small (oh*ow values): hand rayon batches of them.
-                    out.par_chunks_mut(g.l).with_min_len(64).enumerate().for_each(|(chunk, dst)| {
-                        let (b, r) = g.sample_and_row(chunk);
-                        let (ci, ki, kj) = (r / (w.kernel.0 * w.kernel.1), (r / w.kernel.1) % w.kernel.0, r % w.kernel.1);
-                        let plane = &x[(b * c + ci) * h * wd..(b * c + ci + 1) * h * wd];
-                        let (lo, hi) = g.valid_cols(kj);
-                        let x0 = (lo * w.stride.1 + kj * w.dilation.1) as isize - w.padding.1 as isize;
-                        for oy in 0..oh {
-                            let row = &mut dst[oy * ow..(oy + 1) * ow];
-                            let iy = (oy * w.stride.0 + ki * w.dilation.0) as isize - w.padding.0 as isize;
-                            if iy < 0 || iy as usize >= h {
-                                row.fill(pad);
-                                continue;
-                            }
-                            let src = &plane[iy as usize * wd..(iy as usize + 1) * wd];
-                            row[..lo].fill(pad);
-                            row[hi.max(lo)..].fill(pad);
-                            if w.stride.1 == 1 && hi > lo {
-                                row[lo..hi].copy_from_slice(&src[x0 as usize..x0 as usize + hi - lo]);
-                            } else {
-                                for (k, d) in row[lo..hi.max(lo)].iter_mut().enumerate() {
-                                    *d = src[x0 as usize + k * w.stride.1];
-                                }
-                            }
+                    out.par_chunks_mut(kk * g.l).enumerate().for_each_init(Vec::new, |padded, (plane_id, runs)| {
+                        g.pad_plane(&x[plane_id * h * wd..(plane_id + 1) * h * wd], pad, padded);
+                        for (k, run) in runs.chunks_exact_mut(g.l).enumerate() {
+                            g.fill_run(run, padded, k);
                         }
                     });
                 }
-                let shape = if batch_major { vec![g.rows, n * g.l] } else { vec![n, g.rows, g.l] };
-                Tensor::from_vec(out, &shape)?
+                let out = Tensor::from_vec(out, &[n, g.rows, g.l])?;
+                if batch_major {
+                    out.transpose(0, 1)?.contiguous()?.reshape_usize(&[g.rows, n * g.l])?
+                } else {
+                    out
+                }
             },
             unreachable!()
         );
@@ -239,29 +225,14 @@ impl Tensor {
                 let cols = self.contiguous_data::<T>();
                 let mut out = try_vec::<T>(n * c * h * wd, T::zero())?;
                 if h * wd > 0 && g.l > 0 {
-                    out.par_chunks_mut(h * wd).with_min_len(8).enumerate().for_each(|(plane_id, plane)| {
+                    out.par_chunks_mut(h * wd).enumerate().for_each_init(Vec::new, |padded, (plane_id, plane)| {
                         let (b, ci) = (plane_id / c, plane_id % c);
-                        for ki in 0..w.kernel.0 {
-                            for kj in 0..w.kernel.1 {
-                                let r = (ci * w.kernel.0 + ki) * w.kernel.1 + kj;
-                                let base = g.offset(b, r);
-                                let src = &cols[base..base + g.l];
-                                let (lo, hi) = g.valid_cols(kj);
-                                let x0 = (lo * w.stride.1 + kj * w.dilation.1) as isize - w.padding.1 as isize;
-                                for oy in 0..oh {
-                                    let iy = (oy * w.stride.0 + ki * w.dilation.0) as isize - w.padding.0 as isize;
-                                    if iy < 0 || iy as usize >= h || hi <= lo {
-                                        continue;
-                                    }
-                                    let dst = &mut plane[iy as usize * wd..(iy as usize + 1) * wd];
-                                    let s = &src[oy * ow + lo..oy * ow + hi];
-                                    for (k, &v) in s.iter().enumerate() {
-                                        let d = &mut dst[x0 as usize + k * w.stride.1];
-                                        *d = *d + v;
-                                    }
-                                }
-                            }
+                        g.pad_plane(&[], T::zero(), padded);
+                        for k in 0..kk {
+                            let base = g.offset(b, ci * kk + k);
+                            g.add_run(padded, &cols[base..base + g.l], k);
                         }
+                        g.crop_plane(padded, plane);
                     });
                 }
                 Tensor::from_vec(out, &[n, c, h, wd])?
@@ -274,27 +245,20 @@ impl Tensor {
 }
 
 /// Where each (sample, kernel row) run of L = oh*ow column values lives, for both layouts.
-struct ColGeometry {
+pub(crate) struct ColGeometry {
     w: Window,
     n: usize,
     rows: usize,
     l: usize,
+    height: usize,
     width: usize,
     out_width: usize,
     batch_major: bool,
 }
 
 impl ColGeometry {
-    fn new(w: Window, n: usize, c: usize, (_h, width): (usize, usize), (oh, ow): (usize, usize), batch_major: bool) -> Self {
-        ColGeometry { w, n, rows: c * w.kernel.0 * w.kernel.1, l: oh * ow, width, out_width: ow, batch_major }
-    }
-    /// Which sample and kernel row the `chunk`-th run of L values belongs to.
-    fn sample_and_row(&self, chunk: usize) -> (usize, usize) {
-        if self.batch_major {
-            (chunk % self.n, chunk / self.n)
-        } else {
-            (chunk / self.rows, chunk % self.rows)
-        }
+    pub(crate) fn new(w: Window, n: usize, c: usize, (height, width): (usize, usize), (oh, ow): (usize, usize), batch_major: bool) -> Self {
+        ColGeometry { w, n, rows: c * w.kernel.0 * w.kernel.1, l: oh * ow, height, width, out_width: ow, batch_major }
     }
     /// Start of the run for sample `b`, kernel row `r`.
     fn offset(&self, b: usize, r: usize) -> usize {
@@ -304,14 +268,69 @@ impl ColGeometry {
             (b * self.rows + r) * self.l
         }
     }
-    /// The output columns [lo, hi) whose input column for kernel column `kj` is inside the image.
-    fn valid_cols(&self, kj: usize) -> (usize, usize) {
-        let (s, d, p) = (self.w.stride.1, self.w.dilation.1, self.w.padding.1);
-        let off = kj * d;
-        // ix = ox*s + off - p must satisfy 0 <= ix < width.
-        let lo = if off >= p { 0 } else { (p - off).div_ceil(s) };
-        let hi = if self.width + p > off { ((self.width + p - off - 1) / s + 1).min(self.out_width) } else { 0 };
-        (lo.min(self.out_width), hi)
+    /// Padded plane width and length.
+    fn padded_size(&self) -> (usize, usize) {
+        let (ph, pw) = self.w.padding;
+        let wp = self.width + 2 * pw;
+        (wp, (self.height + 2 * ph) * wp)
+    }
+    /// Copies an H x W `plane` into `buf` inside a border of `pad` as wide as the padding, so
+    /// that every window row below is a plain copy (an empty `plane` leaves all of it `pad`).
+    pub(crate) fn pad_plane<T: Copy>(&self, plane: &[T], pad: T, buf: &mut Vec<T>) {
+        let (ph, pw) = self.w.padding;
+        let (wp, len) = self.padded_size();
+        buf.clear();
+        buf.resize(len, pad);
+        if self.width > 0 {
+            for (y, row) in plane.chunks_exact(self.width).enumerate() {
+                buf[(y + ph) * wp + pw..][..self.width].copy_from_slice(row);
+            }
+        }
+    }
+    /// The inverse of `pad_plane`: the inside of `buf` into `plane`.
+    pub(crate) fn crop_plane<T: Copy>(&self, buf: &[T], plane: &mut [T]) {
+        let (ph, pw) = self.w.padding;
+        let (wp, _) = self.padded_size();
+        if self.width > 0 {
+            for (y, row) in plane.chunks_exact_mut(self.width).enumerate() {
+                row.copy_from_slice(&buf[(y + ph) * wp + pw..][..self.width]);
+            }
+        }
+    }
+    /// Writes the run of L column values of kernel offset `k` (= ki*kw + kj) from a plane
+    /// padded by `pad_plane`.
+    pub(crate) fn fill_run<T: Copy>(&self, dst: &mut [T], padded: &[T], k: usize) {
+        let (ki, kj) = (k / self.w.kernel.1, k % self.w.kernel.1);
+        let ((sh, sw), (dh, dw)) = (self.w.stride, self.w.dilation);
+        let (wp, _) = self.padded_size();
+        for (oy, row) in dst.chunks_exact_mut(self.out_width).enumerate() {
+            let src = &padded[(oy * sh + ki * dh) * wp + kj * dw..];
+            if sw == 1 {
+                row.copy_from_slice(&src[..row.len()]);
+            } else {
+                for (d, &v) in row.iter_mut().zip(src.iter().step_by(sw)) {
+                    *d = v;
+                }
+            }
+        }
+    }
+    /// col2im of one run: adds the L column values of kernel offset `k` into a padded plane.
+    pub(crate) fn add_run<T: Float>(&self, padded: &mut [T], src: &[T], k: usize) {
+        let (ki, kj) = (k / self.w.kernel.1, k % self.w.kernel.1);
+        let ((sh, sw), (dh, dw)) = (self.w.stride, self.w.dilation);
+        let (wp, _) = self.padded_size();
+        for (oy, s) in src.chunks_exact(self.out_width).enumerate() {
+            let dst = &mut padded[(oy * sh + ki * dh) * wp + kj * dw..];
+            if sw == 1 {
+                for (d, &v) in dst[..s.len()].iter_mut().zip(s) {
+                    *d = *d + v;
+                }
+            } else {
+                for (d, &v) in dst.iter_mut().step_by(sw).zip(s) {
+                    *d = *d + v;
+                }
+            }
+        }
     }
 }
 
