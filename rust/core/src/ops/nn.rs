@@ -336,11 +336,36 @@ impl ColGeometry {
 
 /// The running (max, index) of a pooling window after candidate `(v, i)`: NaN wins and then
 /// stays (PyTorch propagates NaN), the first maximum wins ties. Branch-free (bitwise bools,
-/// selects): pooling inputs are data, whose comparisons a branch predictor cannot learn.
+/// bit-mask selects): pooling inputs are data, whose comparisons a branch predictor cannot learn.
 #[inline(always)]
-fn running_max<T: Float>((best, best_i): (T, usize), (v, i): (T, usize)) -> (T, usize) {
+fn running_max<T: Float, I: Copy>((best, best_i): (T, I), (v, i): (T, I)) -> (T, I) {
     let take = ((v > best) | v.is_nan()) & !best.is_nan();
-    (if take { v } else { best }, if take { i } else { best_i })
+    (T::select(take, v, best), std::hint::select_unpredictable(take, i, best_i))
+}
+
+/// One output row of the 2x2 / stride 2 max pool from input rows `r0` and `r1`, which start at
+/// flat plane positions `a` and `b`: an indexed loop over exact-length slices, which the
+/// compiler vectorises (selects become blends).
+#[inline(always)]
+fn max_pool_2x2_row<T: Float>(r0: &[T], r1: &[T], (a, b): (i64, i64), vals: &mut [T], idx: &mut [i64]) {
+    let ow = vals.len();
+    let (r0, r1, idx) = (&r0[..2 * ow], &r1[..2 * ow], &mut idx[..ow]);
+    for ox in 0..ow {
+        let o = 2 * ox as i64;
+        let mut m = (r0[2 * ox], a + o);
+        m = running_max(m, (r0[2 * ox + 1], a + o + 1));
+        m = running_max(m, (r1[2 * ox], b + o));
+        m = running_max(m, (r1[2 * ox + 1], b + o + 1));
+        vals[ox] = m.0;
+        idx[ox] = m.1;
+    }
+}
+
+/// `max_pool_2x2_row` compiled for AVX2: twice the lanes of the baseline target.
+#[cfg(target_arch = "x86_64")]
+#[target_feature(enable = "avx2")]
+unsafe fn max_pool_2x2_row_avx2<T: Float>(r0: &[T], r1: &[T], start: (i64, i64), vals: &mut [T], idx: &mut [i64]) {
+    max_pool_2x2_row(r0, r1, start, vals, idx)
 }
 
 /// Output length of a pooling window along one axis, as PyTorch computes it (ceil mode
@@ -406,16 +431,13 @@ impl Tensor {
                         // bounds tests in the loop).
                         for (oy, (vrow, irow)) in vals.chunks_exact_mut(ow).zip(idx.chunks_exact_mut(ow)).enumerate() {
                             let (a, b) = (2 * oy * wd, (2 * oy + 1) * wd);
-                            let (r0, r1) = (&src[a..a + 2 * ow], &src[b..b + 2 * ow]);
-                            for (ox, (((p, q), v), ix)) in r0.chunks_exact(2).zip(r1.chunks_exact(2)).zip(vrow.iter_mut()).zip(irow.iter_mut()).enumerate() {
-                                let (a, b) = (a + 2 * ox, b + 2 * ox);
-                                let mut m = (p[0], a);
-                                m = running_max(m, (p[1], a + 1));
-                                m = running_max(m, (q[0], b));
-                                m = running_max(m, (q[1], b + 1));
-                                *v = m.0;
-                                *ix = m.1 as i64;
+                            #[cfg(target_arch = "x86_64")]
+                            if crate::cpu::has_avx2() {
+                                // SAFETY: the CPU supports AVX2 (checked just above).
+                                unsafe { max_pool_2x2_row_avx2(&src[a..], &src[b..], (a as i64, b as i64), vrow, irow) };
+                                continue;
                             }
+                            max_pool_2x2_row(&src[a..], &src[b..], (a as i64, b as i64), vrow, irow);
                         }
                         return;
                     }
