@@ -246,9 +246,6 @@ pub trait Float: Element + std::ops::Add<Output = Self> + std::ops::Sub<Output =
     fn max_val() -> Self;
     fn neg_inf() -> Self;
     fn is_nan(self) -> bool;
-    /// `if take { a } else { b }` by bit masks: the compiler keeps this branch-free, where a
-    /// float select often becomes a jump that data-dependent comparisons mispredict.
-    fn select(take: bool, a: Self, b: Self) -> Self;
 }
 /// e^x in float32 without a libm call: Cephes' expf (x = n ln2 + r, |r| <= ln2/2, a degree-6
 /// polynomial for e^r, 2^n from the exponent bits, in two halves so results down to the
@@ -281,7 +278,7 @@ pub fn exp_f32(x: f32) -> f32 {
 }
 
 macro_rules! float_impl {
-    ($t:ty, $bits:ty, $exp:expr) => {
+    ($t:ty, $exp:expr) => {
         impl Float for $t {
             #[inline]
             fn exp(self) -> Self {
@@ -301,16 +298,11 @@ macro_rules! float_impl {
             fn is_nan(self) -> bool {
                 <$t>::is_nan(self)
             }
-            #[inline(always)]
-            fn select(take: bool, a: Self, b: Self) -> Self {
-                let mask = (take as $bits).wrapping_neg();
-                <$t>::from_bits((a.to_bits() & mask) | (b.to_bits() & !mask))
-            }
         }
     };
 }
-float_impl!(f32, u32, exp_f32);
-float_impl!(f64, u64, f64::exp);
+float_impl!(f32, exp_f32);
+float_impl!(f64, f64::exp);
 
 /// Runs `$body` with `$T` bound to the Rust element type of `$dtype`.
 #[macro_export]

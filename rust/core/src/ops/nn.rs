@@ -335,12 +335,13 @@ impl ColGeometry {
 }
 
 /// The running (max, index) of a pooling window after candidate `(v, i)`: NaN wins and then
-/// stays (PyTorch propagates NaN), the first maximum wins ties. Branch-free (bitwise bools,
-/// bit-mask selects): pooling inputs are data, whose comparisons a branch predictor cannot learn.
+/// stays (PyTorch propagates NaN), the first maximum wins ties. Bitwise bools and selects, so
+/// that vectorised loops turn them into blends: pooling inputs are data, whose comparisons a
+/// branch predictor cannot learn.
 #[inline(always)]
 fn running_max<T: Float, I: Copy>((best, best_i): (T, I), (v, i): (T, I)) -> (T, I) {
     let take = ((v > best) | v.is_nan()) & !best.is_nan();
-    (T::select(take, v, best), std::hint::select_unpredictable(take, i, best_i))
+    (if take { v } else { best }, if take { i } else { best_i })
 }
 
 /// One output row of the 2x2 / stride 2 max pool from input rows `r0` and `r1`, which start at
