@@ -345,20 +345,20 @@ fn running_max<T: Float, I: Copy>((best, best_i): (T, I), (v, i): (T, I)) -> (T,
 }
 
 /// One output row of the 2x2 / stride 2 max pool from input rows `r0` and `r1`, which start at
-/// flat plane positions `a` and `b`: an indexed loop over exact-length slices, which the
-/// compiler vectorises (selects become blends).
+/// flat plane positions `a` and `a + width`: an indexed loop over exact-length slices, which
+/// the compiler vectorises (selects become blends). The window's winner is tracked as a code
+/// 0..3 in 32-bit lanes, as wide as float32's, and turned into a plane index at the end.
 #[inline(always)]
-fn max_pool_2x2_row<T: Float>(r0: &[T], r1: &[T], (a, b): (i64, i64), vals: &mut [T], idx: &mut [i64]) {
+fn max_pool_2x2_row<T: Float>(r0: &[T], r1: &[T], (a, width): (i64, i64), vals: &mut [T], idx: &mut [i64]) {
     let ow = vals.len();
     let (r0, r1, idx) = (&r0[..2 * ow], &r1[..2 * ow], &mut idx[..ow]);
     for ox in 0..ow {
-        let o = 2 * ox as i64;
-        let mut m = (r0[2 * ox], a + o);
-        m = running_max(m, (r0[2 * ox + 1], a + o + 1));
-        m = running_max(m, (r1[2 * ox], b + o));
-        m = running_max(m, (r1[2 * ox + 1], b + o + 1));
+        let mut m = (r0[2 * ox], 0i32);
+        m = running_max(m, (r0[2 * ox + 1], 1));
+        m = running_max(m, (r1[2 * ox], 2));
+        m = running_max(m, (r1[2 * ox + 1], 3));
         vals[ox] = m.0;
-        idx[ox] = m.1;
+        idx[ox] = a + 2 * ox as i64 + (m.1 & 1) as i64 + (m.1 >> 1) as i64 * width;
     }
 }
 
@@ -435,10 +435,10 @@ impl Tensor {
                             #[cfg(target_arch = "x86_64")]
                             if crate::cpu::has_avx2() {
                                 // SAFETY: the CPU supports AVX2 (checked just above).
-                                unsafe { max_pool_2x2_row_avx2(&src[a..], &src[b..], (a as i64, b as i64), vrow, irow) };
+                                unsafe { max_pool_2x2_row_avx2(&src[a..], &src[b..], (a as i64, wd as i64), vrow, irow) };
                                 continue;
                             }
-                            max_pool_2x2_row(&src[a..], &src[b..], (a as i64, b as i64), vrow, irow);
+                            max_pool_2x2_row(&src[a..], &src[b..], (a as i64, wd as i64), vrow, irow);
                         }
                         return;
                     }
