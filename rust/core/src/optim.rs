@@ -8,14 +8,13 @@
 //! be contiguous (they are written in place). Every written tensor's storage version is bumped,
 //! as in-place ops do.
 //!
-//! Work is split into chunks of at most `CHUNK` elements across all parameters and run with
-//! rayon when the group is large enough for threads to pay.
+//! Work is split into chunks of at most `CHUNK` elements across all parameters and run on the
+//! CPU team when the group is large enough for threads to pay.
 use crate::dtype::{DType, Element, Float};
 use crate::error::{Error, Result};
 use crate::tensor::Tensor;
 #[cfg(target_arch = "x86_64")]
 use crate::cpu::has_avx2;
-use rayon::prelude::*;
 use std::borrow::Cow;
 
 const CHUNK: usize = 1 << 14;
@@ -299,7 +298,7 @@ fn run_batch<T, F>(
     }
     let work = |mut j: Job<'_, T>| f(j.idx, j.p, j.g, &mut j.s);
     if total >= PAR_MIN && jobs.len() > 1 {
-        jobs.into_par_iter().for_each(work);
+        crate::cpu::team::map(jobs, work);
     } else {
         jobs.into_iter().for_each(work);
     }

@@ -290,9 +290,8 @@ impl Tensor {
 }
 
 /// The elements of `layout` in row-major order. Rows whose last dim is contiguous are copied
-/// as slices; large copies run on rayon, split over the outer rows.
+/// as slices; large copies run on the CPU team, split over the outer rows.
 pub(crate) fn gather_strided<T: Element>(data: &[T], l: &Layout) -> Vec<T> {
-    use rayon::prelude::*;
     let n = l.numel();
     let nd = l.ndim();
     if n == 0 {
@@ -309,7 +308,7 @@ pub(crate) fn gather_strided<T: Element>(data: &[T], l: &Layout) -> Vec<T> {
     rows.for_each_offset(|o| starts.push(o));
     let mut out = vec![T::default(); n];
     if n >= crate::cpu::PAR_THRESHOLD {
-        out.par_chunks_mut(inner).zip(starts.par_iter()).for_each(|(dst, &s)| dst.copy_from_slice(&data[s..s + inner]));
+        crate::cpu::team::chunks_mut(&mut out, inner, |r, dst| dst.copy_from_slice(&data[starts[r]..starts[r] + inner]));
     } else {
         for (dst, &s) in out.chunks_mut(inner).zip(&starts) {
             dst.copy_from_slice(&data[s..s + inner]);

@@ -5,7 +5,8 @@ use crate::error::Result;
 use crate::layout::Layout;
 use crate::storage::try_with_capacity;
 use crate::tensor::Tensor;
-use rayon::prelude::*;
+
+pub mod team;
 
 /// Below this many elements a kernel runs on the calling thread.
 pub const PAR_THRESHOLD: usize = 1 << 15;
@@ -17,7 +18,7 @@ fn fill_chunks<U: Element>(n: usize, f: impl Fn(usize, &mut [std::mem::MaybeUnin
     let mut out = try_with_capacity::<U>(n)?;
     let spare = &mut out.spare_capacity_mut()[..n];
     if n >= PAR_THRESHOLD {
-        spare.par_chunks_mut(PAR_CHUNK).enumerate().for_each(|(c, dst)| f(c * PAR_CHUNK, dst));
+        team::chunks_mut(spare, PAR_CHUNK, |c, dst| f(c * PAR_CHUNK, dst));
     } else {
         f(0, spare);
     }
@@ -133,7 +134,7 @@ pub fn binary_map<T: Element, U: Element>(
                 }
             };
             if n >= PAR_THRESHOLD {
-                out.par_chunks_mut(inner).enumerate().for_each(row);
+                team::chunks_mut(&mut out, inner, |r, dst| row((r, dst)));
             } else {
                 out.chunks_mut(inner).enumerate().for_each(row);
             }

@@ -11,7 +11,7 @@ use crate::ops::matmul::{gemm_into, Mat, Parallelism};
 use crate::ops::nn::{ColGeometry, Window};
 use crate::storage::try_vec;
 use crate::tensor::Tensor;
-use rayon::prelude::*;
+use crate::cpu::team;
 
 /// Multiply-adds in a whole convolution above which it is spread over threads.
 const CONV_PAR_WORK: usize = 1 << 18;
@@ -61,7 +61,7 @@ impl ConvShape {
     /// How many sample ranges to run in parallel (1: one thread, or gemm's own threads
     /// when there is a single large sample).
     fn parts(&self) -> usize {
-        if self.work() < CONV_PAR_WORK { 1 } else { rayon::current_num_threads().min(self.n).max(1) }
+        if self.work() < CONV_PAR_WORK { 1 } else { team::threads().min(self.n).max(1) }
     }
     fn inner_parallelism(&self) -> Parallelism {
         if self.parts() == 1 && self.work() >= CONV_PAR_WORK { Parallelism::Rayon(0) } else { Parallelism::None }
@@ -145,9 +145,9 @@ fn forward_cpu(x: &Tensor, weight: &Tensor, bias: Option<&Tensor>, s: ConvShape)
             };
             let ranges = part_ranges(s.n, s.parts());
             let per = ranges[0].len();
-            out.par_chunks_mut(per * s.out * l).zip(ranges).for_each(|(out_part, range)| {
+            team::chunks_mut(&mut out, per * s.out * l, |t, out_part| {
                 let mut scratch = Scratch::default();
-                for (b, out_b) in range.zip(out_part.chunks_exact_mut(s.out * l)) {
+                for (b, out_b) in ranges[t].clone().zip(out_part.chunks_exact_mut(s.out * l)) {
                     sample(b, out_b, &mut scratch);
                 }
             });
@@ -176,10 +176,7 @@ fn backward_cpu(x: Option<&Tensor>, weight: Option<&Tensor>, g: &Tensor, s: Conv
             let mut dx = try_vec::<T>(if wd.is_some() { s.n * chw } else { 0 }, T::zero())?;
             let mut dx_parts: Vec<&mut [T]> = dx.chunks_mut((per * chw).max(1)).collect();
             dx_parts.resize_with(ranges.len(), || &mut []);
-            let partials: Vec<(Vec<T>, Vec<T>)> = dx_parts
-                .into_par_iter()
-                .zip(ranges)
-                .map(|(dx_part, range)| {
+            let partials: Vec<(Vec<T>, Vec<T>)> = team::map(dx_parts.into_iter().zip(ranges).collect(), |(dx_part, range)| {
                     let mut dw = vec![T::zero(); if xd.is_some() { s.out * gr } else { 0 }];
                     let mut db = vec![T::zero(); if need_bias { s.out } else { 0 }];
                     let (mut scratch, mut dscratch) = (Scratch::default(), Scratch::default());
@@ -218,8 +215,7 @@ fn backward_cpu(x: Option<&Tensor>, weight: Option<&Tensor>, g: &Tensor, s: Conv
                         }
                     }
                     (dw, db)
-                })
-                .collect();
+            });
             let sum = |len: usize, pick: fn(&(Vec<T>, Vec<T>)) -> &Vec<T>| -> Vec<T> {
                 let mut acc = vec![T::zero(); len];
                 for p in &partials {

@@ -7,7 +7,7 @@ use crate::layout::wrap_dim;
 use crate::ops::BinaryOp;
 use crate::storage::try_vec;
 use crate::tensor::Tensor;
-use rayon::prelude::*;
+use crate::cpu::team;
 
 fn softmax_run<T: Float>(run: &mut [T], log: bool) {
     let m = run.iter().fold(T::neg_inf(), |a, &b| if b > a || b.is_nan() { b } else { a });
@@ -44,7 +44,7 @@ fn softmax_cpu(x: &Tensor, d: usize, log: bool) -> Result<Tensor> {
             let mut data = moved.contiguous_data::<T>().into_owned();
             if k > 0 {
                 if data.len() >= crate::cpu::PAR_THRESHOLD {
-                    data.par_chunks_mut(k).for_each(|r| softmax_run(r, log));
+                    team::chunks_mut(&mut data, k, |_, r| softmax_run(r, log));
                 } else {
                     data.chunks_mut(k).for_each(|r| softmax_run(r, log));
                 }
@@ -172,10 +172,11 @@ impl Tensor {
                 // Sample-major [N, C*kh*kw, L]: each input plane owns kh*kw consecutive runs.
                 let mut out = try_vec::<T>(n * g.rows * g.l, pad)?;
                 if g.l > 0 {
-                    out.par_chunks_mut(kk * g.l).enumerate().for_each_init(Vec::new, |padded, (plane_id, runs)| {
-                        g.pad_plane(&x[plane_id * h * wd..(plane_id + 1) * h * wd], pad, padded);
+                    team::chunks_mut(&mut out, kk * g.l, |plane_id, runs| {
+                        let mut padded = Vec::new();
+                        g.pad_plane(&x[plane_id * h * wd..(plane_id + 1) * h * wd], pad, &mut padded);
                         for (k, run) in runs.chunks_exact_mut(g.l).enumerate() {
-                            g.fill_run(run, padded, k);
+                            g.fill_run(run, &padded, k);
                         }
                     });
                 }
@@ -225,14 +226,15 @@ impl Tensor {
                 let cols = self.contiguous_data::<T>();
                 let mut out = try_vec::<T>(n * c * h * wd, T::zero())?;
                 if h * wd > 0 && g.l > 0 {
-                    out.par_chunks_mut(h * wd).enumerate().for_each_init(Vec::new, |padded, (plane_id, plane)| {
+                    team::chunks_mut(&mut out, h * wd, |plane_id, plane| {
                         let (b, ci) = (plane_id / c, plane_id % c);
-                        g.pad_plane(&[], T::zero(), padded);
+                        let mut padded = Vec::new();
+                        g.pad_plane(&[], T::zero(), &mut padded);
                         for k in 0..kk {
                             let base = g.offset(b, ci * kk + k);
-                            g.add_run(padded, &cols[base..base + g.l], k);
+                            g.add_run(&mut padded, &cols[base..base + g.l], k);
                         }
-                        g.crop_plane(padded, plane);
+                        g.crop_plane(&padded, plane);
                     });
                 }
                 Tensor::from_vec(out, &[n, c, h, wd])?
@@ -477,7 +479,7 @@ impl Tensor {
                 };
                 if plane_out > 0 {
                     if n * c * plane_in >= crate::cpu::PAR_THRESHOLD {
-                        out.par_chunks_mut(plane_out).zip(indices.par_chunks_mut(plane_out)).enumerate().for_each(work);
+                        team::zip_chunks_mut(&mut out, plane_out, &mut indices, plane_out, |p, v, i| work((p, (v, i))));
                     } else {
                         out.chunks_mut(plane_out).zip(indices.chunks_mut(plane_out)).enumerate().for_each(work);
                     }
@@ -508,7 +510,7 @@ impl Tensor {
                 let g = self.contiguous_data::<T>();
                 let mut out = try_vec::<T>(n * c * plane, T::zero())?;
                 if plane > 0 && l > 0 {
-                    out.par_chunks_mut(plane).enumerate().for_each(|(p, dst)| {
+                    team::chunks_mut(&mut out, plane, |p, dst| {
                         for j in 0..l {
                             let k = idx[p * l + j] as usize;
                             dst[k] = dst[k] + g[p * l + j];
@@ -538,7 +540,7 @@ impl Tensor {
                 let src = self.contiguous_data::<T>();
                 let mut out = try_vec::<T>(n * c * l, T::zero())?;
                 if l > 0 {
-                    out.par_chunks_mut(l).enumerate().for_each(|(p, dst)| {
+                    team::chunks_mut(&mut out, l, |p, dst| {
                         for (j, d) in dst.iter_mut().enumerate() {
                             *d = src[p * plane + idx[p * l + j] as usize];
                         }

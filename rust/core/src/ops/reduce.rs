@@ -8,7 +8,6 @@ use crate::layout::wrap_dim;
 use crate::ops::{BinaryOp, UnaryOp};
 use crate::storage::try_with_capacity;
 use crate::tensor::Tensor;
-use rayon::prelude::*;
 
 /// Normalised reduction dims (sorted, unique); None means all dims.
 pub fn reduce_dims(dims: Option<&[i64]>, ndim: usize) -> Result<Vec<usize>> {
@@ -69,7 +68,8 @@ fn reduce_with<T: Element, U: Element>(
     if k == 0 {
         out.resize(outer, f(&[]));
     } else if data.len() >= crate::cpu::PAR_THRESHOLD && outer > 1 {
-        data.par_chunks(k).map(&f).collect_into_vec(&mut out);
+        out.resize(outer, U::zero());
+        crate::cpu::team::chunks_mut(&mut out, 1, |i, o| o[0] = f(&data[i * k..(i + 1) * k]));
     } else {
         out.extend(data.chunks(k).map(&f));
     }
@@ -77,7 +77,7 @@ fn reduce_with<T: Element, U: Element>(
 }
 
 /// Sum of a run: 16 lanes over blocks of 4096 (vectorised, error bounded per block), blocks
-/// combined in f64, on rayon when the run is long.
+/// combined in f64 in order, on the CPU team when the run is long.
 fn sum_blocks<T: Element + std::ops::Add<Output = T>>(r: &[T]) -> f64 {
     const BLOCK: usize = 4096;
     fn block<T: Element + std::ops::Add<Output = T>>(b: &[T]) -> f64 {
@@ -92,7 +92,9 @@ fn sum_blocks<T: Element + std::ops::Add<Output = T>>(r: &[T]) -> f64 {
         acc.iter().chain(rem).map(|v| v.to_f64()).sum()
     }
     if r.len() >= crate::cpu::PAR_THRESHOLD {
-        r.par_chunks(BLOCK).map(block).sum()
+        let mut partial = vec![0.0; r.len().div_ceil(BLOCK)];
+        crate::cpu::team::chunks_mut(&mut partial, 1, |i, p| p[0] = block(&r[i * BLOCK..((i + 1) * BLOCK).min(r.len())]));
+        partial.iter().sum()
     } else {
         r.chunks(BLOCK).map(block).sum()
     }
