@@ -1,5 +1,5 @@
 //! CPU kernels: element-wise maps with a contiguous fast path and a strided path, run on
-//! rayon above a size threshold so small tensors stay single-threaded and cheap.
+//! the CPU team (`team`) above a size threshold so small tensors stay single-threaded and cheap.
 use crate::dtype::Element;
 use crate::error::Result;
 use crate::layout::Layout;
@@ -12,7 +12,7 @@ pub mod team;
 pub const PAR_THRESHOLD: usize = 1 << 15;
 const PAR_CHUNK: usize = 1 << 13;
 
-/// Fills `n` outputs with `f(i_range)` chunk by chunk (on rayon when large): each chunk is a
+/// Fills `n` outputs with `f(i_range)` chunk by chunk (on the CPU team when large): each chunk is a
 /// plain slice loop the compiler vectorises, written straight into the new Vec.
 fn fill_chunks<U: Element>(n: usize, f: impl Fn(usize, &mut [std::mem::MaybeUninit<U>]) + Sync + Send) -> Result<Vec<U>> {
     let mut out = try_with_capacity::<U>(n)?;
