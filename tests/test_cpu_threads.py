@@ -7,6 +7,7 @@ import sys
 import threading
 
 import numpy as np
+import pytest
 
 import ferrograd as torch
 import ferrograd.nn.functional as F
@@ -63,3 +64,20 @@ def test_single_thread_setting_gives_the_same_results():
     out = subprocess.run([sys.executable, "-c", code], env=env, capture_output=True, text=True, timeout=120)
     assert out.returncode == 0, out.stderr
     assert float(out.stdout) < 1e-2
+
+
+def test_set_num_threads():
+    before = torch.get_num_threads()
+    assert before >= 1
+    a, b, x, w, big = _workload(7)
+    want = _run(a, b, x, w, big)
+    try:
+        torch.set_num_threads(1)
+        assert torch.get_num_threads() == 1
+        for g, e in zip(_run(a, b, x, w, big), want):
+            np.testing.assert_allclose(g, e, rtol=1e-5, atol=1e-5)
+        with pytest.raises(RuntimeError, match="positive"):
+            torch.set_num_threads(0)
+    finally:
+        torch.set_num_threads(before)
+    assert torch.get_num_threads() == before

@@ -5,7 +5,7 @@
 import builtins as _builtins
 
 from . import _core
-from ._core import Tensor
+from ._core import Tensor, get_num_threads, set_num_threads  # noqa: F401
 from ._device import device, get_default_device, set_default_device
 from ._dtype import (bool_ as bool, dtype, float32, float64, get_default_dtype, int64,
                      set_default_dtype)

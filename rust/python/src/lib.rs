@@ -626,6 +626,14 @@ fn bernoulli_mask(shape: Vec<usize>, p: f64, dtype: &str) -> PyResult<PyTensor> 
 fn manual_seed(seed: u64) {
     ferrograd_core::manual_seed(seed)
 }
+#[pyfunction]
+fn set_num_threads(n: i64) -> PyResult<()> {
+    ferrograd_core::cpu::team::set_threads(usize::try_from(n).unwrap_or(0)).py()
+}
+#[pyfunction]
+fn get_num_threads() -> usize {
+    ferrograd_core::cpu::team::threads()
+}
 
 /// Scalar tensor from a Python number (as a 0-d tensor, not a wrapped number).
 #[pyfunction]
@@ -1038,6 +1046,8 @@ fn _core(m: &Bound<'_, PyModule>) -> PyResult<()> {
     m.add_function(wrap_pyfunction!(randperm, m)?)?;
     m.add_function(wrap_pyfunction!(bernoulli_mask, m)?)?;
     m.add_function(wrap_pyfunction!(manual_seed, m)?)?;
+    m.add_function(wrap_pyfunction!(set_num_threads, m)?)?;
+    m.add_function(wrap_pyfunction!(get_num_threads, m)?)?;
     m.add_function(wrap_pyfunction!(scalar, m)?)?;
     m.add_function(wrap_pyfunction!(from_numpy, m)?)?;
     m.add_function(wrap_pyfunction!(unary, m)?)?;

@@ -46,22 +46,44 @@ thread_local! {
     static IN_LOOP: Cell<bool> = const { Cell::new(false) };
 }
 
-/// Threads the CPU kernels use, the caller included: FERROGRAD_NUM_THREADS (or
-/// RAYON_NUM_THREADS, which earlier versions read), else the available cores.
+fn cores() -> usize {
+    thread::available_parallelism().map_or(1, |n| n.get())
+}
+
+/// The thread count `set_threads` last set; 0 until first asked.
+static THREADS: AtomicUsize = AtomicUsize::new(0);
+
+/// Threads the CPU kernels use, the caller included: what `set_threads` set, else
+/// FERROGRAD_NUM_THREADS (or RAYON_NUM_THREADS, which earlier versions read), else the cores.
 pub fn threads() -> usize {
-    static THREADS: OnceLock<usize> = OnceLock::new();
-    *THREADS.get_or_init(|| {
-        ["FERROGRAD_NUM_THREADS", "RAYON_NUM_THREADS"]
-            .iter()
-            .find_map(|v| std::env::var(v).ok()?.parse::<usize>().ok().filter(|&n| n > 0))
-            .unwrap_or_else(|| thread::available_parallelism().map_or(1, |n| n.get()))
-    })
+    match THREADS.load(Relaxed) {
+        0 => {
+            let n = ["FERROGRAD_NUM_THREADS", "RAYON_NUM_THREADS"]
+                .iter()
+                .find_map(|v| std::env::var(v).ok()?.parse::<usize>().ok().filter(|&n| n > 0))
+                .unwrap_or_else(cores);
+            let _ = THREADS.compare_exchange(0, n, Relaxed, Relaxed);
+            THREADS.load(Relaxed)
+        }
+        n => n,
+    }
+}
+
+/// Sets the thread count (torch.set_num_threads). The team has one worker per core beyond the
+/// caller (or as many as the environment asked for at start-up), so more than that runs as
+/// that many.
+pub fn set_threads(n: usize) -> crate::Result<()> {
+    if n == 0 {
+        return Err(crate::Error::Runtime("set_num_threads expects a positive integer".into()));
+    }
+    THREADS.store(n, Relaxed);
+    Ok(())
 }
 
 fn team() -> &'static Team {
     static TEAM: OnceLock<&'static Team> = OnceLock::new();
     TEAM.get_or_init(|| {
-        let workers = threads() - 1;
+        let workers = threads().max(cores()) - 1;
         let team: &'static Team = Box::leak(Box::new(Team {
             state: AtomicU64::new(0),
             job: AtomicPtr::new(std::ptr::null_mut()),
@@ -105,8 +127,9 @@ impl Team {
         let mut polls = 0u32;
         loop {
             let state = self.state.load(Acquire);
-            if state & OPEN != 0 && state >> LOOP_SHIFT != seen {
-                // Join (count ourselves in) only while the same loop is still open.
+            if state & OPEN != 0 && state >> LOOP_SHIFT != seen && ((state & ACTIVE) as usize) < threads() - 1 {
+                // Join (count ourselves in) only while the same loop is still open and the
+                // thread count leaves room.
                 if self.state.compare_exchange_weak(state, state + 1, Acquire, Relaxed).is_ok() {
                     seen = state >> LOOP_SHIFT;
                     // SAFETY: the job was published before the loop opened, and stays alive
@@ -156,7 +179,7 @@ fn wait_until(done: impl Fn() -> bool) {
 pub fn run(parts: usize, body: impl Fn(usize) + Sync) {
     let team = team();
     let nested = IN_LOOP.with(|f| f.get());
-    let guard = if parts <= 1 || nested || team.parked.is_empty() { None } else { team.busy.try_lock().ok() };
+    let guard = if parts <= 1 || nested || team.parked.is_empty() || threads() == 1 { None } else { team.busy.try_lock().ok() };
     if guard.is_none() {
         (0..parts).for_each(body);
         return;
