@@ -141,7 +141,7 @@ impl Team {
                 continue;
             }
             polls = polls.wrapping_add(1);
-            if polls % 64 == 0 {
+            if polls.is_multiple_of(64) {
                 if idle_since.elapsed() > POLL {
                     self.parked[index].store(true, SeqCst);
                     let state = self.state.load(SeqCst);

@@ -177,63 +177,64 @@ fn backward_cpu(x: Option<&Tensor>, weight: Option<&Tensor>, g: &Tensor, s: Conv
             let mut dx_parts: Vec<&mut [T]> = dx.chunks_mut((per * chw).max(1)).collect();
             dx_parts.resize_with(ranges.len(), || &mut []);
             let partials: Vec<(Vec<T>, Vec<T>)> = team::map(dx_parts.into_iter().zip(ranges).collect(), |(dx_part, range)| {
-                    let mut dw = vec![T::zero(); if xd.is_some() { s.out * gr } else { 0 }];
-                    let mut db = vec![T::zero(); if need_bias { s.out } else { 0 }];
-                    let (mut scratch, mut dscratch) = (Scratch::default(), Scratch::default());
-                    dscratch.cols.resize(if s.pointwise() { 0 } else { s.c * s.kk() * l }, T::zero());
-                    let lo = range.start;
-                    for b in range {
-                        let gb = &gd[b * s.out * l..(b + 1) * s.out * l];
-                        for (acc, row) in db.iter_mut().zip(gb.chunks_exact(l)) {
-                            *acc = *acc + row.iter().copied().sum::<T>();
-                        }
-                        if let Some(xd) = &xd {
-                            let xb = &xd[b * chw..(b + 1) * chw];
-                            let cols: &[T] = if s.pointwise() {
-                                xb
-                            } else {
-                                scratch.columns(&s, &geo, xb);
-                                &scratch.cols
-                            };
-                            for gi in 0..s.groups {
-                                let g_g = Mat::row_major(&gb[gi * og * l..], og, l);
-                                let cols_g = Mat::row_major(&cols[gi * gr * l..], gr, l).t();
-                                gemm_into(&mut dw[gi * og * gr..(gi + 1) * og * gr], g_g, cols_g, true, Parallelism::None);
-                            }
-                        }
-                        if let Some(wd) = &wd {
-                            let dxb = &mut dx_part[(b - lo) * chw..(b - lo + 1) * chw];
-                            let target: &mut [T] = if s.pointwise() { dxb } else { &mut dscratch.cols };
-                            for gi in 0..s.groups {
-                                let w_g = Mat::row_major(&wd[gi * og * gr..], og, gr).t();
-                                let g_g = Mat::row_major(&gb[gi * og * l..], og, l);
-                                gemm_into(&mut target[gi * gr * l..(gi + 1) * gr * l], w_g, g_g, false, Parallelism::None);
-                            }
-                            if !s.pointwise() {
-                                dscratch.fold_into(&s, &geo, dxb);
-                            }
+                let mut dw = vec![T::zero(); if xd.is_some() { s.out * gr } else { 0 }];
+                let mut db = vec![T::zero(); if need_bias { s.out } else { 0 }];
+                let (mut scratch, mut dscratch) = (Scratch::default(), Scratch::default());
+                dscratch.cols.resize(if wd.is_some() && !s.pointwise() { s.c * s.kk() * l } else { 0 }, T::zero());
+                let lo = range.start;
+                for b in range {
+                    let gb = &gd[b * s.out * l..(b + 1) * s.out * l];
+                    for (acc, row) in db.iter_mut().zip(gb.chunks_exact(l)) {
+                        *acc = *acc + row.iter().copied().sum::<T>();
+                    }
+                    if let Some(xd) = &xd {
+                        let xb = &xd[b * chw..(b + 1) * chw];
+                        let cols: &[T] = if s.pointwise() {
+                            xb
+                        } else {
+                            scratch.columns(&s, &geo, xb);
+                            &scratch.cols
+                        };
+                        for gi in 0..s.groups {
+                            let g_g = Mat::row_major(&gb[gi * og * l..], og, l);
+                            let cols_g = Mat::row_major(&cols[gi * gr * l..], gr, l).t();
+                            gemm_into(&mut dw[gi * og * gr..(gi + 1) * og * gr], g_g, cols_g, true, Parallelism::None);
                         }
                     }
-                    (dw, db)
+                    if let Some(wd) = &wd {
+                        let dxb = &mut dx_part[(b - lo) * chw..(b - lo + 1) * chw];
+                        let target: &mut [T] = if s.pointwise() { dxb } else { &mut dscratch.cols };
+                        for gi in 0..s.groups {
+                            let w_g = Mat::row_major(&wd[gi * og * gr..], og, gr).t();
+                            let g_g = Mat::row_major(&gb[gi * og * l..], og, l);
+                            gemm_into(&mut target[gi * gr * l..(gi + 1) * gr * l], w_g, g_g, false, Parallelism::None);
+                        }
+                        if !s.pointwise() {
+                            dscratch.fold_into(&s, &geo, dxb);
+                        }
+                    }
+                }
+                (dw, db)
             });
-            let sum = |len: usize, pick: fn(&(Vec<T>, Vec<T>)) -> &Vec<T>| -> Vec<T> {
-                let mut acc = vec![T::zero(); len];
-                for p in &partials {
-                    for (a, &v) in acc.iter_mut().zip(pick(p)) {
+            // The parts' weight and bias gradients, added in part order.
+            let mut gw_sum = vec![T::zero(); if xd.is_some() { s.out * gr } else { 0 }];
+            let mut gb_sum = vec![T::zero(); if need_bias { s.out } else { 0 }];
+            for (dw, db) in &partials {
+                for (acc, part) in [(&mut gw_sum, dw), (&mut gb_sum, db)] {
+                    for (a, &v) in acc.iter_mut().zip(part) {
                         *a = *a + v;
                     }
                 }
-                acc
-            };
+            }
             let gx = match wd {
                 Some(_) => Some(Tensor::from_vec(dx, &[s.n, s.c, s.size.0, s.size.1])?),
                 None => None,
             };
             let gw = match xd {
-                Some(_) => Some(Tensor::from_vec(sum(s.out * gr, |p| &p.0), &s.weight_shape())?),
+                Some(_) => Some(Tensor::from_vec(gw_sum, &s.weight_shape())?),
                 None => None,
             };
-            let gb = if need_bias { Some(Tensor::from_vec(sum(s.out, |p| &p.1), &[s.out])?) } else { None };
+            let gb = if need_bias { Some(Tensor::from_vec(gb_sum, &[s.out])?) } else { None };
             Ok([gx, gw, gb])
         },
         Err(Error::DType(format!("\"conv2d\" not implemented for '{}'", crate::ops::copy::titled(g.dtype()))))
