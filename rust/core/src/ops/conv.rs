@@ -63,6 +63,9 @@ impl ConvShape {
     fn parts(&self) -> usize {
         if self.work() < CONV_PAR_WORK { 1 } else { team::threads().min(self.n).max(1) }
     }
+    /// A single large sample uses the gemm crate's own (rayon) threads, which split the long
+    /// L side with shared packing: 1.70 ms for a 64->64 3x3 conv on 56x56, against 2.39 ms
+    /// with its output rows split over the team.
     fn inner_parallelism(&self) -> Parallelism {
         if self.parts() == 1 && self.work() >= CONV_PAR_WORK { Parallelism::Rayon(0) } else { Parallelism::None }
     }
