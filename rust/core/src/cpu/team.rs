@@ -6,7 +6,8 @@
 //! rayon, used before, parks its workers within microseconds and blocks a calling thread that
 //! is not one of its own: every parallel op of a step paid two thread wake-ups. On this
 //! 2-vCPU VM a 128x64 @ 64x784 gemm run 100 us after the previous op took 167 us on two
-//! threads against 128 us on one.
+//! threads against 128 us on one. (One case still uses the gemm crate's rayon threads: a
+//! convolution of a single large sample, see `ops::conv`.)
 use std::cell::Cell;
 use std::panic::{catch_unwind, AssertUnwindSafe};
 use std::sync::atomic::{AtomicBool, AtomicPtr, AtomicU64, AtomicUsize, Ordering::*};
