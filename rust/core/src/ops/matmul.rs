@@ -94,17 +94,9 @@ fn batched_matmul_forward(a: &Tensor, b: &Tensor, batch: &[usize]) -> Result<Ten
                 let (da, db) = (a.storage().slice::<T>(), b.storage().slice::<T>());
                 let work = m * n * k;
                 let one = |(i, dst): (usize, &mut [T]), par: Parallelism| {
-                    // SAFETY: `dst` holds m*n elements (row stride n, col stride 1); every
-                    // lhs/rhs index reached through the strides lies within the operand's
-                    // layout, which `Tensor` guarantees fits its storage.
-                    unsafe {
-                        gemm::gemm(
-                            m, n, k, dst.as_mut_ptr(), 1, n as isize, false,
-                            da.as_ptr().add(oa[i]), acs, ars,
-                            db.as_ptr().add(ob[i]), bcs, brs,
-                            0.0, 1.0, false, false, false, par,
-                        );
-                    }
+                    let lhs = Mat { data: &da[oa[i]..], rows: m, cols: k, row_stride: ars as usize, col_stride: acs as usize };
+                    let rhs = Mat { data: &db[ob[i]..], rows: k, cols: n, row_stride: brs as usize, col_stride: bcs as usize };
+                    gemm_into(dst, lhs, rhs, false, par);
                 };
                 if nb > 1 && work < GEMM_PAR_WORK && nb * work >= GEMM_PAR_WORK {
                     // Many small products: one per thread rather than threads inside each.
