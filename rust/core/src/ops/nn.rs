@@ -360,7 +360,8 @@ fn max_pool_2x2_row<T: Float>(r0: &[T], r1: &[T], (a, width): (i64, i64), vals: 
         m = running_max(m, (r1[2 * ox], 2));
         m = running_max(m, (r1[2 * ox + 1], 3));
         vals[ox] = m.0;
-        idx[ox] = a + 2 * ox as i64 + (m.1 & 1) as i64 + (m.1 >> 1) as i64 * width;
+        // Bit 1 of the code picks the second row: -(0 or 1) as a mask, not a multiply.
+        idx[ox] = a + 2 * ox as i64 + (m.1 & 1) as i64 + (-((m.1 >> 1) as i64) & width);
     }
 }
 
