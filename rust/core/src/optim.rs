@@ -13,8 +13,6 @@
 use crate::dtype::{DType, Element, Float};
 use crate::error::{Error, Result};
 use crate::tensor::Tensor;
-#[cfg(target_arch = "x86_64")]
-use crate::cpu::has_avx2;
 use std::borrow::Cow;
 
 const CHUNK: usize = 1 << 14;
@@ -365,21 +363,7 @@ fn sgd_loop<T: OptFloat, const MAXIMIZE: bool, const WD: bool, const MOM: bool, 
 #[inline(always)]
 #[allow(clippy::type_complexity)]
 fn sgd_run<T: OptFloat, const MAXIMIZE: bool, const WD: bool, const MOM: bool, const INIT: bool, const NESTEROV: bool>(args: (&mut [T], &[T], &mut [T], &SgdConsts<T>)) {
-    #[cfg(target_arch = "x86_64")]
-    {
-        if has_avx2() {
-            // SAFETY: the CPU supports AVX2, checked at run time just above.
-            return unsafe { sgd_avx2::<T, MAXIMIZE, WD, MOM, INIT, NESTEROV>(args) };
-        }
-    }
-    sgd_loop::<T, MAXIMIZE, WD, MOM, INIT, NESTEROV>(args)
-}
-
-#[cfg(target_arch = "x86_64")]
-#[target_feature(enable = "avx2")]
-#[allow(clippy::type_complexity)]
-unsafe fn sgd_avx2<T: OptFloat, const MAXIMIZE: bool, const WD: bool, const MOM: bool, const INIT: bool, const NESTEROV: bool>(args: (&mut [T], &[T], &mut [T], &SgdConsts<T>)) {
-    sgd_loop::<T, MAXIMIZE, WD, MOM, INIT, NESTEROV>(args)
+    crate::cpu::wide(|| sgd_loop::<T, MAXIMIZE, WD, MOM, INIT, NESTEROV>(args))
 }
 
 /// `torch.optim.SGD` step. `bufs` holds one momentum buffer per parameter when momentum is
@@ -476,21 +460,7 @@ fn adam_loop<T: OptFloat, const MAXIMIZE: bool, const WD: bool, const DECOUPLED:
 #[inline(always)]
 #[allow(clippy::type_complexity)]
 fn adam_run<T: OptFloat, const MAXIMIZE: bool, const WD: bool, const DECOUPLED: bool, const AMS: bool, const SMALL: bool>(args: (&mut [T], &[T], &mut [T], &mut [T], &mut [T], &AdamConsts<T>)) {
-    #[cfg(target_arch = "x86_64")]
-    {
-        if has_avx2() {
-            // SAFETY: the CPU supports AVX2, checked at run time just above.
-            return unsafe { adam_avx2::<T, MAXIMIZE, WD, DECOUPLED, AMS, SMALL>(args) };
-        }
-    }
-    adam_loop::<T, MAXIMIZE, WD, DECOUPLED, AMS, SMALL>(args)
-}
-
-#[cfg(target_arch = "x86_64")]
-#[target_feature(enable = "avx2")]
-#[allow(clippy::type_complexity)]
-unsafe fn adam_avx2<T: OptFloat, const MAXIMIZE: bool, const WD: bool, const DECOUPLED: bool, const AMS: bool, const SMALL: bool>(args: (&mut [T], &[T], &mut [T], &mut [T], &mut [T], &AdamConsts<T>)) {
-    adam_loop::<T, MAXIMIZE, WD, DECOUPLED, AMS, SMALL>(args)
+    crate::cpu::wide(|| adam_loop::<T, MAXIMIZE, WD, DECOUPLED, AMS, SMALL>(args))
 }
 
 /// `torch.optim.Adam` (and `AdamW` with `decoupled_weight_decay`) step. `max_exp_avg_sqs` is
@@ -617,21 +587,7 @@ fn rmsprop_loop<T: OptFloat, const MAXIMIZE: bool, const WD: bool, const CENTERE
 #[inline(always)]
 #[allow(clippy::type_complexity)]
 fn rmsprop_run<T: OptFloat, const MAXIMIZE: bool, const WD: bool, const CENTERED: bool, const MOM: bool, const SMALL: bool>(args: (&mut [T], &[T], &mut [T], &mut [T], &mut [T], &RmspropConsts<T>)) {
-    #[cfg(target_arch = "x86_64")]
-    {
-        if has_avx2() {
-            // SAFETY: the CPU supports AVX2, checked at run time just above.
-            return unsafe { rmsprop_avx2::<T, MAXIMIZE, WD, CENTERED, MOM, SMALL>(args) };
-        }
-    }
-    rmsprop_loop::<T, MAXIMIZE, WD, CENTERED, MOM, SMALL>(args)
-}
-
-#[cfg(target_arch = "x86_64")]
-#[target_feature(enable = "avx2")]
-#[allow(clippy::type_complexity)]
-unsafe fn rmsprop_avx2<T: OptFloat, const MAXIMIZE: bool, const WD: bool, const CENTERED: bool, const MOM: bool, const SMALL: bool>(args: (&mut [T], &[T], &mut [T], &mut [T], &mut [T], &RmspropConsts<T>)) {
-    rmsprop_loop::<T, MAXIMIZE, WD, CENTERED, MOM, SMALL>(args)
+    crate::cpu::wide(|| rmsprop_loop::<T, MAXIMIZE, WD, CENTERED, MOM, SMALL>(args))
 }
 
 /// `torch.optim.RMSprop` step. `grad_avgs` is used only when `centered`, `momentum_bufs` only
@@ -723,21 +679,7 @@ fn adagrad_loop<T: OptFloat, const MAXIMIZE: bool, const WD: bool>(
 #[inline(always)]
 #[allow(clippy::type_complexity)]
 fn adagrad_run<T: OptFloat, const MAXIMIZE: bool, const WD: bool>(args: (&mut [T], &[T], &mut [T], (T, T, T))) {
-    #[cfg(target_arch = "x86_64")]
-    {
-        if has_avx2() {
-            // SAFETY: the CPU supports AVX2, checked at run time just above.
-            return unsafe { adagrad_avx2::<T, MAXIMIZE, WD>(args) };
-        }
-    }
-    adagrad_loop::<T, MAXIMIZE, WD>(args)
-}
-
-#[cfg(target_arch = "x86_64")]
-#[target_feature(enable = "avx2")]
-#[allow(clippy::type_complexity)]
-unsafe fn adagrad_avx2<T: OptFloat, const MAXIMIZE: bool, const WD: bool>(args: (&mut [T], &[T], &mut [T], (T, T, T))) {
-    adagrad_loop::<T, MAXIMIZE, WD>(args)
+    crate::cpu::wide(|| adagrad_loop::<T, MAXIMIZE, WD>(args))
 }
 
 /// `torch.optim.Adagrad` step (dense gradients).

@@ -29,42 +29,44 @@ fn fill_chunks<U: Element>(n: usize, f: impl Fn(usize, &mut [std::mem::MaybeUnin
 
 /// Whether the CPU has AVX2 (detected once).
 #[cfg(target_arch = "x86_64")]
-pub fn has_avx2() -> bool {
+fn has_avx2() -> bool {
     use std::sync::OnceLock;
     static AVX2: OnceLock<bool> = OnceLock::new();
     *AVX2.get_or_init(|| std::is_x86_feature_detected!("avx2"))
 }
 
-/// `f` over every element of float32 `x`, in a loop compiled for AVX2 where the CPU has it:
-/// for branch-free math such as `exp_f32`, which then runs 8 lanes wide instead of the
-/// baseline target's 4.
+/// Runs `f` compiled for AVX2 where the CPU has it, else for the baseline target: `f`'s body
+/// (and the `#[inline(always)]` functions it calls) is inlined into a function built with the
+/// feature, so its loops run 8 float32 lanes wide instead of 4.
+#[inline(always)]
+pub fn wide<R>(f: impl FnOnce() -> R) -> R {
+    #[cfg(target_arch = "x86_64")]
+    if has_avx2() {
+        #[target_feature(enable = "avx2")]
+        unsafe fn avx2<R>(f: impl FnOnce() -> R) -> R {
+            f()
+        }
+        // SAFETY: the CPU supports AVX2 (checked just above).
+        return unsafe { avx2(f) };
+    }
+    f()
+}
+
+/// `f` over every element of float32 `x`, in a loop compiled for AVX2 where the CPU has it
+/// (`wide`): for branch-free math such as `exp_f32`.
 pub fn unary_map_f32_wide(x: &Tensor, f: impl Fn(f32) -> f32 + Copy + Sync + Send) -> Result<Tensor> {
     let data = x.contiguous_data::<f32>();
     let out = fill_chunks(data.len(), |start, dst| {
         let src = &data[start..start + dst.len()];
-        #[cfg(target_arch = "x86_64")]
-        if has_avx2() {
-            // SAFETY: the CPU supports AVX2 (checked just above).
-            unsafe { map_into_avx2(src, dst, f) };
-            return;
-        }
-        map_into(src, dst, f);
+        wide(|| {
+            for (d, &v) in dst.iter_mut().zip(src) {
+                d.write(f(v));
+            }
+        })
     })?;
     Tensor::from_vec(out, x.shape())
 }
 
-#[inline(always)]
-fn map_into(src: &[f32], dst: &mut [std::mem::MaybeUninit<f32>], f: impl Fn(f32) -> f32) {
-    for (d, &v) in dst.iter_mut().zip(src) {
-        d.write(f(v));
-    }
-}
-
-#[cfg(target_arch = "x86_64")]
-#[target_feature(enable = "avx2")]
-unsafe fn map_into_avx2(src: &[f32], dst: &mut [std::mem::MaybeUninit<f32>], f: impl Fn(f32) -> f32) {
-    map_into(src, dst, f)
-}
 
 fn map_slice<T: Element, U: Element>(src: &[T], f: impl Fn(T) -> U + Sync + Send) -> Result<Vec<U>> {
     fill_chunks(src.len(), |start, dst| {

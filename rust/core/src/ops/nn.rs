@@ -365,13 +365,6 @@ fn max_pool_2x2_row<T: Float>(r0: &[T], r1: &[T], (a, width): (i64, i64), vals: 
     }
 }
 
-/// `max_pool_2x2_row` compiled for AVX2: twice the lanes of the baseline target.
-#[cfg(target_arch = "x86_64")]
-#[target_feature(enable = "avx2")]
-unsafe fn max_pool_2x2_row_avx2<T: Float>(r0: &[T], r1: &[T], start: (i64, i64), vals: &mut [T], idx: &mut [i64]) {
-    max_pool_2x2_row(r0, r1, start, vals, idx)
-}
-
 /// Output length of a pooling window along one axis, as PyTorch computes it (ceil mode
 /// drops a last window that would start in the right padding).
 fn pool_out_len(input: usize, k: usize, d: usize, p: usize, s: usize, ceil: bool) -> Result<usize> {
@@ -435,13 +428,7 @@ impl Tensor {
                         // bounds tests in the loop).
                         for (oy, (vrow, irow)) in vals.chunks_exact_mut(ow).zip(idx.chunks_exact_mut(ow)).enumerate() {
                             let (a, b) = (2 * oy * wd, (2 * oy + 1) * wd);
-                            #[cfg(target_arch = "x86_64")]
-                            if crate::cpu::has_avx2() {
-                                // SAFETY: the CPU supports AVX2 (checked just above).
-                                unsafe { max_pool_2x2_row_avx2(&src[a..], &src[b..], (a as i64, wd as i64), vrow, irow) };
-                                continue;
-                            }
-                            max_pool_2x2_row(&src[a..], &src[b..], (a as i64, wd as i64), vrow, irow);
+                            crate::cpu::wide(|| max_pool_2x2_row(&src[a..], &src[b..], (a as i64, wd as i64), vrow, irow));
                         }
                         return;
                     }

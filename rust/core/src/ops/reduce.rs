@@ -92,18 +92,8 @@ fn sum_blocks<T: Element + std::ops::Add<Output = T>>(r: &[T]) -> f64 {
         }
         acc.iter().chain(rem).map(|v| v.to_f64()).sum()
     }
-    #[cfg(target_arch = "x86_64")]
-    #[target_feature(enable = "avx2")]
-    unsafe fn block_avx2<T: Element + std::ops::Add<Output = T>>(b: &[T]) -> f64 {
-        block_lanes(b)
-    }
     fn block<T: Element + std::ops::Add<Output = T>>(b: &[T]) -> f64 {
-        #[cfg(target_arch = "x86_64")]
-        if crate::cpu::has_avx2() {
-            // SAFETY: the CPU supports AVX2 (checked just above).
-            return unsafe { block_avx2(b) };
-        }
-        block_lanes(b)
+        crate::cpu::wide(|| block_lanes(b))
     }
     if r.len() >= crate::cpu::PAR_THRESHOLD {
         let mut partial = vec![0.0; r.len().div_ceil(BLOCK)];
