@@ -8,7 +8,10 @@
 2. The DDP step of the MLP 784-128-10 (SGD, batch 64 per rank): the single-process step of
    the per-rank batch (compute), the all-reduce of the gradients alone (communication), the DDP
    step, and from them the overlap (compute + communication - DDP step) and DDP's overhead.
-Rank 0 prints the figures.
+   Each is the median over steps (each step started together on all ranks, timed on the
+   slowest), so a rank pre-empted by other processes on a busy machine does not skew it.
+Rank 0 prints the figures. On a machine with fewer cores than ranks x threads, give each rank
+one compute thread (FERROGRAD_NUM_THREADS=1), as the figures in README were measured.
 """
 import argparse
 import statistics
@@ -52,34 +55,32 @@ def mlp():
     return nn.Sequential(nn.Linear(784, 128), nn.ReLU(), nn.Linear(128, 10))
 
 
-def ddp_step_split(rounds, steps):
+def ddp_step_split(rounds):
     torch.manual_seed(0)
     x, y = torch.randn(64, 784), torch.randint(0, 10, (64,))
     loss_fn = nn.CrossEntropyLoss()
 
-    def train(model, params):
-        opt = optim.SGD(params, lr=0.01)
+    def step_of(model):
+        opt = optim.SGD(model.parameters(), lr=0.01)
 
-        def run():
-            for _ in range(steps):
-                opt.zero_grad()
-                loss_fn(model(x), y).backward()
-                opt.step()
-        return run
+        def step():
+            opt.zero_grad()
+            loss_fn(model(x), y).backward()
+            opt.step()
+        return step
 
     local = mlp()
     ddp = DDP(mlp())
-    grads = [torch.zeros(p.shape) for p in ddp.module.parameters()]
-    flat = torch.zeros(sum(g.numel() for g in grads))
-
-    def communicate():
-        for _ in range(steps):
-            dist.all_reduce(flat, op=dist.ReduceOp.AVG)
-
-    compute = timed(train(local, local.parameters()), rounds) / steps
-    comm = timed(communicate, rounds) / steps
-    step = timed(train(ddp, ddp.parameters()), rounds) / steps
-    return compute, comm, step, len(ddp._buckets)
+    flat = torch.zeros(sum(p.numel() for p in ddp.module.parameters()))
+    runs = {"compute": step_of(local), "comm": lambda: dist.all_reduce(flat, op=dist.ReduceOp.AVG),
+            "step": step_of(ddp)}
+    times = {name: [] for name in runs}
+    for fn in runs.values():
+        fn()  # warm-up: first-touch allocations, the thread team
+    for _ in range(rounds):  # interleaved, so all three see the same machine load
+        for name, fn in runs.items():
+            times[name].append(timed(fn, 1))
+    return [statistics.median(times[name]) for name in runs] + [len(ddp._buckets)]
 
 
 def main():
@@ -89,7 +90,7 @@ def main():
     rounds = 3 if args.quick else 15
     dist.init_process_group("mpi")
     ours, theirs = all_reduce_bandwidth(rounds)
-    compute, comm, step, buckets = ddp_step_split(rounds, 5 if args.quick else 50)
+    compute, comm, step, buckets = ddp_step_split(10 * rounds)
     if dist.get_rank() == 0:
         world = dist.get_world_size()
         print(f"all_reduce 25 MB float32 on {world} ranks: ferrograd {ours:.0f} MB/s, mpi4py Allreduce "

@@ -4,6 +4,7 @@ rank prints `rank R: ok` at the end; any failure raises (non-zero exit)."""
 import datetime
 import os
 import sys
+import time
 
 import numpy as np
 
@@ -291,20 +292,26 @@ def dead_rank(rank, world):
 
 
 def hung_rank(rank, world):
-    """The last rank never joins the collective; the others time out with an error."""
+    """The last rank never joins the collective: the others' wait() times out with an error."""
     if rank == world - 1:
-        import time
         time.sleep(600)
     try:
-        dist.all_reduce(torch.ones(3))
+        dist.all_reduce(torch.ones(3), async_op=True).wait()
     except RuntimeError as e:
         assert "all_reduce" in str(e) and "timed out after 3 s" in str(e) and f"[Rank {rank}]" in str(e), str(e)
         print(f"rank {rank}: timed out as expected: {e}", flush=True)
         raise
 
 
+def hung_rank_blocking(rank, world):
+    """The same with a blocking call: the watchdog reports the timeout and aborts the job."""
+    if rank == world - 1:
+        time.sleep(600)
+    dist.all_reduce(torch.ones(3))
+
+
 CASES = {"all": [collectives, zero_copy_and_async, groups, point_to_point, errors, ddp],
-         "dead_rank": [dead_rank], "hung_rank": [hung_rank]}
+         "dead_rank": [dead_rank], "hung_rank": [hung_rank], "hung_rank_blocking": [hung_rank_blocking]}
 
 
 def main():
