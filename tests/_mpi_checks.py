@@ -191,6 +191,22 @@ def errors(rank, world):
     del os.environ["FERROGRAD_DISTRIBUTED_DEBUG"]
 
 
+def gpu_tensors(rank, world):
+    """GPU tensors are staged through host memory and written back in place."""
+    if not torch.gpu.is_available() and os.environ.get("FERROGRAD_REQUIRE_GPU") != "1":
+        print(f"rank {rank}: GPU checks skipped: no adapter ({torch.gpu.unavailable_reason()})", flush=True)
+        return
+    t = torch.full((5,), float(rank + 1), device="gpu")
+    dist.all_reduce(t, op=dist.ReduceOp.MAX)
+    assert t.device.type == "gpu" and t.cpu().tolist() == [float(world)] * 5
+    t = torch.full((3,), float(rank), device="gpu")
+    dist.all_reduce(t, async_op=True).wait()
+    assert t.cpu().tolist() == [float(sum(range(world)))] * 3
+    outs = [torch.zeros(2, device="gpu") for _ in range(world)]
+    dist.all_gather(outs, torch.full((2,), float(rank), device="gpu"))
+    assert [o.cpu().tolist() for o in outs] == [[float(r)] * 2 for r in range(world)]
+
+
 # ------------------------------------------------------------------ DDP
 
 
@@ -310,7 +326,7 @@ def hung_rank_blocking(rank, world):
     dist.all_reduce(torch.ones(3))
 
 
-CASES = {"all": [collectives, zero_copy_and_async, groups, point_to_point, errors, ddp],
+CASES = {"all": [collectives, zero_copy_and_async, groups, point_to_point, errors, gpu_tensors, ddp],
          "dead_rank": [dead_rank], "hung_rank": [hung_rank], "hung_rank_blocking": [hung_rank_blocking]}
 
 

@@ -5,7 +5,8 @@ assigned to buckets in reverse order (the order backward produces their gradient
 bucket is capped at 1 MB so communication starts early, the others at `bucket_cap_mb`). A
 post-accumulate-grad hook on each parameter copies its gradient into its bucket's flat buffer;
 when a bucket is complete, and every bucket before it has been launched, an asynchronous
-all-reduce of the bucket starts on the communication thread while backward goes on. Once the
+all-reduce of the bucket starts on the communication thread while backward goes on (the last
+bucket's is a blocking call: nothing is left to overlap with). Once the
 last bucket is launched the reducer waits for all of them and writes the averages back into
 `.grad` (with `gradient_as_bucket_view=True`, `.grad` is a view of the bucket, so nothing is copied).
 """
@@ -209,15 +210,18 @@ class DistributedDataParallel(Module):
         # Buckets go out in index order on every rank, so the ranks' collectives line up.
         while self._next_bucket < len(self._buckets) and not self._buckets[self._next_bucket].pending:
             bucket = self._buckets[self._next_bucket]
-            bucket.work = dist.all_reduce(bucket.buffer, op=dist.ReduceOp.AVG, group=self.process_group,
-                                          async_op=True)
             self._next_bucket += 1
+            # The last bucket has nothing left to overlap with: a blocking call skips the hand-off
+            # to the communication thread (whose wake-ups cost milliseconds on a busy machine).
+            last = self._next_bucket == len(self._buckets)
+            bucket.work = dist.all_reduce(bucket.buffer, op=dist.ReduceOp.AVG, group=self.process_group,
+                                          async_op=not last)
         if self._next_bucket == len(self._buckets):
             self._finish_reduction()
 
     def _finish_reduction(self):
         self._expect_reduction = False
-        for bucket in self._buckets:
+        for bucket in self._buckets[:-1]:
             bucket.work.wait()
         globally_used = None
         if self.find_unused_parameters:
