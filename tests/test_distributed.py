@@ -29,16 +29,25 @@ needs_mpi = pytest.mark.skipif(not _mpi_installed(),
                                reason="mpi4py and mpirun are not installed (pip install 'ferrograd[distributed]')")
 
 
-def launch(n, case, timeout):
-    """Runs the checks of `case` on n ranks; returns (return code, output)."""
+def launch(n, case, timeout, script=os.path.join(HERE, "_mpi_checks.py")):
+    """Runs the checks of `case` on n ranks through the launcher; returns (return code, output)."""
     # One compute thread per rank: the ranks already share the machine's cores.
     env = dict(os.environ, FERROGRAD_NUM_THREADS="1",
                PYTHONPATH=os.pathsep.join([os.path.dirname(os.path.dirname(torch.__file__)),
                                            os.environ.get("PYTHONPATH", "")]))
-    proc = subprocess.run([sys.executable, "-m", "ferrograd.distributed.run", "-n", str(n),
-                           os.path.join(HERE, "_mpi_checks.py"), case],
+    proc = subprocess.run([sys.executable, "-m", "ferrograd.distributed.run", "-n", str(n), *script.split(), case],
                           capture_output=True, text=True, timeout=timeout, env=env)
     return proc.returncode, proc.stdout + proc.stderr
+
+
+@needs_mpi
+def test_ddp_digits_demo_reaches_95_percent():
+    rc, out = launch(2, "--epochs=30", timeout=120, script="-m ferrograd.examples.ddp_digits")
+    assert rc == 0, out
+    assert "ddp digits: 2 ranks, 719 samples each, global batch 32" in out, out
+    accuracy = float(out.split("test accuracy: ")[1].split("%")[0])
+    assert accuracy >= 95.0, out
+    assert out.count("test accuracy") == 1  # rank 0 only
 
 
 @needs_mpi

@@ -123,3 +123,43 @@ impl Tensor {
         Ok(add_post_accumulate_hook(&list, hook))
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::sync::Mutex;
+
+    fn leaf(values: Vec<f64>) -> Tensor {
+        let n = values.len();
+        let t = Tensor::from_vec(values, &[n]).unwrap();
+        t.set_requires_grad(true).unwrap();
+        t
+    }
+
+    #[test]
+    fn grad_hook_replaces_the_leaf_gradient_then_post_hook_sees_it() {
+        let x = leaf(vec![1.0, 2.0]);
+        let seen = Arc::new(Mutex::new(vec![]));
+        x.register_hook(Arc::new(|g: &Tensor| g.mul_scalar(10.0).map(Some))).unwrap();
+        let log = seen.clone();
+        x.register_post_accumulate_grad_hook(Arc::new(move |t: &Tensor| {
+            log.lock().unwrap().push(t.grad().unwrap().to_vec::<f64>());
+            Ok(())
+        }))
+        .unwrap();
+        x.mul(&x).unwrap().sum(None, false).unwrap().backward(None, false, false).unwrap();
+        assert_eq!(x.grad().unwrap().to_vec::<f64>(), vec![20.0, 40.0]);
+        assert_eq!(*seen.lock().unwrap(), vec![vec![20.0, 40.0]]);
+    }
+
+    #[test]
+    fn removed_hooks_stop_and_errors_come_back() {
+        let x = leaf(vec![1.0]);
+        let handle = x.register_hook(Arc::new(|_: &Tensor| Err(Error::Runtime("from the hook".into())))).unwrap();
+        let err = x.mul_scalar(2.0).unwrap().sum(None, false).unwrap().backward(None, false, false).unwrap_err();
+        assert_eq!(err, Error::Runtime("from the hook".into()));
+        handle.remove();
+        x.mul_scalar(2.0).unwrap().sum(None, false).unwrap().backward(None, false, false).unwrap();
+        assert_eq!(x.grad().unwrap().to_vec::<f64>(), vec![2.0]);
+    }
+}
