@@ -27,6 +27,7 @@ from .autograd import enable_grad, inference_mode, is_grad_enabled, no_grad, set
 from . import backends, cuda, gpu, nn, optim, utils  # noqa: E402,F401
 from .utils.data import Generator  # noqa: E402,F401
 from ._io import load, save  # noqa: E402,F401
+from ._variable import Variable  # noqa: E402,F401
 
 __version__ = "0.1.0"
 
