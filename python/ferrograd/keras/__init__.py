@@ -2,3 +2,4 @@
 # GradientTape half (branch tape): variables, ops, random, utils, datasets, optimizers.
 from .._variable import KerasVariable as Variable  # noqa: F401
 from . import ops  # noqa: F401,E402
+from . import optimizers  # noqa: F401,E402
