@@ -1,5 +1,6 @@
 """Keras 3's optimizer base: variables, learning rate (float or schedule), clipping, decoupled
-weight decay, `apply`/`apply_gradients`/`minimize`, configs.
+weight decay, moving averages (`use_ema`), gradient accumulation, `apply`/`apply_gradients`/
+`minimize`, configs.
 
 Updates run under no_grad on the variables in place (version-counted, never recorded). Where
 Keras's rule equals one of ferrograd's fused kernels (plain SGD; Adam/AdamW, whose Keras form is
