@@ -265,16 +265,20 @@ class GradientTape:
 
 
 class _Paused:
-    """`GradientTape.stop_recording()`: the tape stops recording inside the block."""
+    """`GradientTape.stop_recording()`: the tape stops recording inside the block. Grad mode is
+    off there unless an enclosing tape still records (which then records the block, as an outer
+    TensorFlow tape would; the paused tape may then see those ops too)."""
 
     def __init__(self, tape):
         self.tape = tape
 
     def __enter__(self):
         self.tape._pop()
+        self._prev_grad_mode = _core.set_grad_enabled(bool(_recording_tapes()) and _core.is_grad_enabled())
         return self
 
     def __exit__(self, *exc):
+        _core.set_grad_enabled(self._prev_grad_mode)
         self.tape._push()
         return False
 
