@@ -16,9 +16,10 @@ TensorFlow's rules onto that graph:
   graph (another tape may share it) and builds the graph of the gradient when a tape is still
   recording, which gives nested tapes their second derivatives.
 
-Known difference from TensorFlow: ops run on a trainable Variable *before* the tape was entered
-(or before `reset()`) are on ferrograd's graph too, so a target computed from them is still
-differentiated through them, where TensorFlow would stop at the tape's start.
+Known difference from TensorFlow: ops run on a trainable Variable outside the tape's block
+(before it, after it, or before `reset()`) are on ferrograd's graph too, so a target computed
+from them is still differentiated through them, where TensorFlow would stop at what the tape
+recorded. Watched tensors that do not require grad follow TensorFlow exactly.
 """
 import enum
 import threading
