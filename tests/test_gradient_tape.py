@@ -302,3 +302,4 @@ def test_bad_arguments():
             tape.__enter__()
     with pytest.raises(ValueError, match="int, not a ferrograd Tensor"):
         tape.gradient(y, [x, 3])
+    assert_close(tape.gradient(y, x), [2.0])  # a refused call does not use up the tape

@@ -227,7 +227,6 @@ class GradientTape:
         """The gradient of `target` with respect to each of `sources`, in the structure of
         `sources`; a non-scalar target is summed (or weighted by `output_gradients`)."""
         mode = _unconnected_mode(unconnected_gradients)
-        self._begin_use()
         targets, flat_sources = _flatten(target), _flatten(sources)
         _check_tensors(targets, "gradient")
         _check_tensors(flat_sources, "gradient")
@@ -235,6 +234,7 @@ class GradientTape:
         if len(seeds) != len(targets):
             raise ValueError(f"GradientTape.gradient: got {len(seeds)} output_gradients for {len(targets)} targets")
         seeds = [None if g is None else _seed_like(g, t) for g, t in zip(seeds, targets)]
+        self._begin_use()
         grads = self._grads(targets, seeds, flat_sources)
         grads = [_fill_unconnected(g, s, mode) for g, s in zip(grads, flat_sources)]
         return _pack(sources, iter(grads))
@@ -244,10 +244,10 @@ class GradientTape:
         """For each source, the tensor of shape `target.shape + source.shape` whose entry
         [i..., j...] is d target[i...] / d source[j...]."""
         mode = _unconnected_mode(unconnected_gradients)
-        self._begin_use()
         flat_sources = _flatten(sources)
         _check_tensors([target], "jacobian")
         _check_tensors(flat_sources, "jacobian")
+        self._begin_use()
         rows = [self._grads([target], [_one_hot_like(target, i)], flat_sources) for i in range(target.numel())]
         jacobians = [_stack_rows([row[k] for row in rows], target, s, mode) for k, s in enumerate(flat_sources)]
         return _pack(sources, iter(jacobians))
