@@ -58,12 +58,7 @@ class RReLU(Module):
         self.inplace = inplace
 
     def forward(self, input):
-        if self.training:
-            slope = T.rand_like(input.detach()) * (self.upper - self.lower) + self.lower
-        else:
-            slope = (self.lower + self.upper) / 2
-        out = T.where(input >= 0, input, input * slope)
-        return input.copy_(out) if self.inplace else out
+        return F.rrelu(input, self.lower, self.upper, self.training, self.inplace)
 
     def extra_repr(self):
         return f"lower={self.lower}, upper={self.upper}{_inplace_str(self.inplace)}"
@@ -206,11 +201,7 @@ class GLU(Module):
         self.dim = dim
 
     def forward(self, input):
-        if input.shape[self.dim] % 2:
-            raise RuntimeError(f"Halving dimension must be even, but dimension {self.dim % input.ndim} is size "
-                               f"{input.shape[self.dim]}")
-        a, b = T.chunk(input, 2, self.dim)
-        return a * T.sigmoid(b)  # noqa: F821
+        return F.glu(input, self.dim)
 
     def extra_repr(self):
         return f"dim={self.dim}"
@@ -238,7 +229,7 @@ class Hardshrink(Module):
         self.lambd = lambd
 
     def forward(self, input):
-        return T.where(T.abs(input) > self.lambd, input, T.zeros_like(input))  # noqa: F821
+        return F.hardshrink(input, self.lambd)
 
     def extra_repr(self):
         return f"{self.lambd}"
@@ -252,8 +243,7 @@ class Softshrink(Module):
         self.lambd = lambd
 
     def forward(self, input):
-        zero = T.zeros_like(input)
-        return T.where(input > self.lambd, input - self.lambd, T.where(input < -self.lambd, input + self.lambd, zero))
+        return F.softshrink(input, self.lambd)
 
     def extra_repr(self):
         return str(self.lambd)
@@ -308,12 +298,7 @@ class PReLU(Module):
         init.constant_(self.weight, self.init)
 
     def forward(self, input):
-        w = self.weight
-        if input.ndim >= 2 and self.num_parameters > 1:
-            w = w.reshape([1, -1] + [1] * (input.ndim - 2))
-        elif input.ndim == 1 and self.num_parameters > 1:
-            w = w
-        return T.where(input >= 0, input, input * w)
+        return F.prelu(input, self.weight)
 
     def extra_repr(self):
         return f"num_parameters={self.num_parameters}"
@@ -326,7 +311,7 @@ class Softsign(Module):
 
 class Tanhshrink(Module):
     def forward(self, input):
-        return input - T.tanh(input)  # noqa: F821
+        return F.tanhshrink(input)
 
 
 class Softmin(Module):
@@ -412,23 +397,23 @@ class MultiheadAttention(Module):
         self.head_dim = embed_dim // num_heads
         assert self.head_dim * num_heads == self.embed_dim, "embed_dim must be divisible by num_heads"
         if not self._qkv_same_embed_dim:
-            self.q_proj_weight = Parameter(T.empty((embed_dim, embed_dim), dtype=dtype))
-            self.k_proj_weight = Parameter(T.empty((embed_dim, self.kdim), dtype=dtype))
-            self.v_proj_weight = Parameter(T.empty((embed_dim, self.vdim), dtype=dtype))
+            self.q_proj_weight = Parameter(T.empty((embed_dim, embed_dim), dtype=dtype, device=device))
+            self.k_proj_weight = Parameter(T.empty((embed_dim, self.kdim), dtype=dtype, device=device))
+            self.v_proj_weight = Parameter(T.empty((embed_dim, self.vdim), dtype=dtype, device=device))
             self.register_parameter("in_proj_weight", None)
         else:
-            self.in_proj_weight = Parameter(T.empty((3 * embed_dim, embed_dim), dtype=dtype))
+            self.in_proj_weight = Parameter(T.empty((3 * embed_dim, embed_dim), dtype=dtype, device=device))
             self.register_parameter("q_proj_weight", None)
             self.register_parameter("k_proj_weight", None)
             self.register_parameter("v_proj_weight", None)
         if bias:
-            self.in_proj_bias = Parameter(T.empty(3 * embed_dim, dtype=dtype))
+            self.in_proj_bias = Parameter(T.empty(3 * embed_dim, dtype=dtype, device=device))
         else:
             self.register_parameter("in_proj_bias", None)
-        self.out_proj = NonDynamicallyQuantizableLinear(embed_dim, embed_dim, bias=bias, dtype=dtype)
+        self.out_proj = NonDynamicallyQuantizableLinear(embed_dim, embed_dim, bias=bias, device=device, dtype=dtype)
         if add_bias_kv:
-            self.bias_k = Parameter(T.empty((1, 1, embed_dim), dtype=dtype))
-            self.bias_v = Parameter(T.empty((1, 1, embed_dim), dtype=dtype))
+            self.bias_k = Parameter(T.empty((1, 1, embed_dim), dtype=dtype, device=device))
+            self.bias_v = Parameter(T.empty((1, 1, embed_dim), dtype=dtype, device=device))
         else:
             self.bias_k = self.bias_v = None
         self.add_zero_attn = add_zero_attn
