@@ -781,7 +781,8 @@ def gumbel_softmax(logits, tau=1.0, hard=False, eps=1e-10, dim=-1):
     if not hard:
         return y_soft
     index = y_soft.max(dim, keepdim=True)[1]
-    y_hard = T.scatter(T.zeros_like(logits.detach()), dim, index, 1.0)
+    ones = T.ones(tuple(index.shape), dtype=logits.dtype, device=logits.device)
+    y_hard = T.scatter(T.zeros_like(logits.detach()), dim, index, ones)
     # Straight-through: the forward value is one-hot, the gradient that of the soft sample.
     return y_hard - y_soft.detach() + y_soft
 
