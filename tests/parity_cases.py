@@ -464,3 +464,41 @@ def _(t, m, a, soft_target):
 def _(t, m, a):
     out = m(a, t.tensor(ints([0, 4, 9, 2, 7, 5])))
     return out.output, out.loss, m.log_prob(a), m.predict(a)
+
+
+# ---------------------------------------------------------------------------- the rest of torch.nn's surface
+
+@case("multi_head_attention_forward", [x(3, 2, 4), x(5, 2, 4, seed=1), x(12, 4, seed=2), x(4, 4, seed=3),
+                                       x(4, 2, 2, seed=4)], gradcheck=False)
+def _(t, m, q, kv, w_in, w_out, static):
+    f = F(t)
+    full = f.multi_head_attention_forward(q, kv, kv, 4, 2, w_in, None, None, None, True, 0.0, w_out, None,
+                                          attn_mask=t.tensor(np.triu(np.ones((3, 5), dtype=bool), 3)))
+    unbatched = f.multi_head_attention_forward(q[:, 0], kv[:, 0], kv[:, 0], 4, 2, w_in, None, None, None, False, 0.0,
+                                               w_out, None, average_attn_weights=False)
+    static_kv = f.multi_head_attention_forward(q, kv, kv, 4, 2, w_in, None, None, None, False, 0.0, w_out, None,
+                                               need_weights=False, static_k=static, static_v=static * 2.0)[0]
+    return full, unbatched, static_kv
+
+
+@case("conv_tbc", [x(6, 2, 3), x(3, 3, 4, seed=1), x(4, seed=2)])
+def _(t, m, a, w, b):
+    return F(t).conv_tbc(a, w, b, 1), F(t).conv_tbc(a, w, b)
+
+
+@case("fractional_max_pool", [x(2, 3, 7, 6), x(1, 2, 5, 6, 7, seed=1)])
+def _(t, m, a, b):
+    s2 = t.tensor(x(2, 3, 2, seed=5, low=0.0, high=1.0), dtype=a.dtype)
+    s3 = t.tensor(x(1, 2, 3, seed=6, low=0.0, high=1.0), dtype=a.dtype)
+    return (t.nn.FractionalMaxPool2d(2, output_size=(4, 3), return_indices=True, _random_samples=s2)(a),
+            F(t).fractional_max_pool2d(a, (3, 2), output_ratio=(0.5, 0.6), _random_samples=s2),
+            F(t).fractional_max_pool3d_with_indices(b, 2, output_size=(3, 4, 4), _random_samples=s3))
+
+
+@case("linear_cross_entropy", [x(5, 4), x(4, 4, seed=1), x(3, 2, 4, seed=2)],
+      build=lambda t: t.nn.LinearCrossEntropyLoss(4, 3, out_features=(2,), bias=True, label_smoothing=0.1))
+def _(t, m, a, w, w3):
+    target = t.tensor(ints([0, 3, 1, 2, 3]))
+    return (F(t).linear_cross_entropy(a, w, target), F(t).linear_cross_entropy(a, w, target, reduction="none",
+                                                                                ignore_index=1),
+            m(a, t.tensor(ints([[0, 1], [2, 2], [1, 0], [0, 0], [2, 1]]))))

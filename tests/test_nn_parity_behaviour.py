@@ -177,3 +177,24 @@ def test_bad_arguments_raise_clear_errors(call, error, match):
     x = randn(2, 3, 3, 4)
     with pytest.raises(error, match=match):
         call(x)
+
+
+def test_grouped_mm_against_numpy():
+    rng = np.random.default_rng(0)
+    a2, b3 = rng.uniform(-1, 1, (8, 4)), rng.uniform(-1, 1, (3, 4, 5))
+    a3, b2 = rng.uniform(-1, 1, (3, 6, 4)), rng.uniform(-1, 1, (4, 8))
+    offs = torch.tensor([2, 5, 7])
+    t = lambda a: torch.tensor(a, dtype=float_dtype(), requires_grad=True)  # noqa: E731
+    out = np_of(F.grouped_mm(t(a2), t(b3), offs=offs))
+    want = np.concatenate([a2[0:2] @ b3[0], a2[2:5] @ b3[1], a2[5:7] @ b3[2], np.zeros((1, 5))])
+    np.testing.assert_allclose(out, want, rtol=1e-5, atol=1e-6)
+    out = np_of(F.grouped_mm(t(a3), t(b2), offs=offs))
+    want = np.concatenate([a3[0] @ b2[:, 0:2], a3[1] @ b2[:, 2:5], a3[2] @ b2[:, 5:7], np.zeros((6, 1))], 1)
+    np.testing.assert_allclose(out, want, rtol=1e-5, atol=1e-6)
+    out = np_of(F.grouped_mm(t(b2.T.copy()), t(b2), offs=offs))
+    want = np.stack([b2.T[:, s:e] @ b2[s:e] for s, e in ((0, 2), (2, 5), (5, 7))])
+    np.testing.assert_allclose(out, want, rtol=1e-5, atol=1e-6)
+    np.testing.assert_allclose(np_of(F.grouped_mm(t(a3), t(a3.transpose(0, 2, 1).copy()))),
+                               a3 @ a3.transpose(0, 2, 1), rtol=1e-5, atol=1e-6)
+    with pytest.raises(RuntimeError, match="offs is required"):
+        F.grouped_mm(t(a2), t(b3))

@@ -1942,3 +1942,266 @@ def ctc_loss(log_probs, targets, input_lengths, target_lengths, blank=0, reducti
     if reduction == "none":
         return nll.squeeze(0) if unbatched else nll
     raise ValueError(f"{reduction} is not a valid value for reduction")
+
+
+# ---------------------------------------------------------------------------- attention
+
+def _canonical_mask(mask, name, target_dtype):
+    """Bool masks (True = not allowed) become additive float masks of `target_dtype`."""
+    if mask is None:
+        return None
+    if mask.dtype is T.bool_:
+        return T.zeros_like(mask, dtype=target_dtype).masked_fill(mask, float("-inf"))
+    if not mask.is_floating_point():
+        raise AssertionError(f"only bool and floating types of {name} are supported")
+    return mask.to(target_dtype)
+
+
+def multi_head_attention_forward(query, key, value, embed_dim_to_check, num_heads, in_proj_weight, in_proj_bias,
+                                 bias_k, bias_v, add_zero_attn, dropout_p, out_proj_weight, out_proj_bias,
+                                 training=True, key_padding_mask=None, need_weights=True, attn_mask=None,
+                                 use_separate_proj_weight=False, q_proj_weight=None, k_proj_weight=None,
+                                 v_proj_weight=None, static_k=None, static_v=None, average_attn_weights=True,
+                                 is_causal=False):
+    """Multi-head attention over (L, N, E) query and (S, N, E) key/value, or unbatched (L, E) / (S, E)."""
+    if is_causal and attn_mask is None:
+        raise RuntimeError("Need attn_mask if specifying the is_causal hint. You may use the Transformer module "
+                           "method `generate_square_subsequent_mask` to create this mask.")
+    if query.dim() not in (2, 3):
+        raise AssertionError(f"query should be unbatched 2D or batched 3D tensor but received {query.dim()}-D "
+                             "query tensor")
+    unbatched = query.dim() == 2
+    if unbatched:
+        query, key, value = query.unsqueeze(1), key.unsqueeze(1), value.unsqueeze(1)
+        if key_padding_mask is not None:
+            key_padding_mask = key_padding_mask.unsqueeze(0)
+    tgt_len, bsz, embed_dim = query.shape
+    src_len = key.shape[0]
+    if embed_dim != embed_dim_to_check:
+        raise AssertionError(f"was expecting embedding dimension of {embed_dim_to_check}, but got {embed_dim}")
+    head_dim = embed_dim // num_heads
+    if head_dim * num_heads != embed_dim:
+        raise AssertionError(f"embed_dim {embed_dim} not divisible by num_heads {num_heads}")
+    key_padding_mask = _canonical_mask(key_padding_mask, "key_padding_mask", query.dtype)
+    attn_mask = _canonical_mask(attn_mask, "attn_mask", query.dtype)
+    if use_separate_proj_weight:
+        if q_proj_weight is None or k_proj_weight is None or v_proj_weight is None:
+            raise AssertionError("use_separate_proj_weight is True but q_proj_weight, k_proj_weight or "
+                                 "v_proj_weight is None")
+        w_q, w_k, w_v = q_proj_weight, k_proj_weight, v_proj_weight
+    else:
+        if in_proj_weight is None:
+            raise AssertionError("use_separate_proj_weight is False but in_proj_weight is None")
+        w_q, w_k, w_v = T.chunk(in_proj_weight, 3, 0)
+    b_q, b_k, b_v = T.chunk(in_proj_bias, 3, 0) if in_proj_bias is not None else (None, None, None)
+    q = linear(query, w_q, b_q)
+    k = linear(key, w_k, b_k)
+    v = linear(value, w_v, b_v)
+    if attn_mask is not None:
+        if attn_mask.dim() == 2:
+            if tuple(attn_mask.shape) != (tgt_len, src_len):
+                raise RuntimeError(f"The shape of the 2D attn_mask is {tuple(attn_mask.shape)}, but should be "
+                                   f"{(tgt_len, src_len)}.")
+            attn_mask = attn_mask.unsqueeze(0)
+        elif attn_mask.dim() == 3:
+            if tuple(attn_mask.shape) != (bsz * num_heads, tgt_len, src_len):
+                raise RuntimeError(f"The shape of the 3D attn_mask is {tuple(attn_mask.shape)}, but should be "
+                                   f"{(bsz * num_heads, tgt_len, src_len)}.")
+        else:
+            raise RuntimeError(f"attn_mask's dimension {attn_mask.dim()} is not supported")
+    if bias_k is not None and bias_v is not None:
+        if static_k is not None or static_v is not None:
+            raise AssertionError("bias cannot be added to static key/value.")
+        k = T.cat([k, bias_k.expand(1, bsz, embed_dim)])
+        v = T.cat([v, bias_v.expand(1, bsz, embed_dim)])
+        if attn_mask is not None:
+            attn_mask = pad(attn_mask, (0, 1))
+        if key_padding_mask is not None:
+            key_padding_mask = pad(key_padding_mask, (0, 1))
+    q = q.reshape(tgt_len, bsz * num_heads, head_dim).transpose(0, 1)
+    # Static keys/values (bsz * num_heads, S, head_dim) replace the projected ones.
+    k = static_k if static_k is not None else k.reshape(k.shape[0], bsz * num_heads, head_dim).transpose(0, 1)
+    v = static_v if static_v is not None else v.reshape(v.shape[0], bsz * num_heads, head_dim).transpose(0, 1)
+    for name, t in (("static_k", static_k), ("static_v", static_v)):
+        if t is not None and (t.shape[0] != bsz * num_heads or t.shape[2] != head_dim):
+            raise AssertionError(f"expecting {name}.size(0) of {bsz * num_heads} and size(2) of {head_dim}, but "
+                                 f"got {list(t.shape)}")
+    if add_zero_attn:
+        k = T.cat([k, T.zeros((bsz * num_heads, 1, head_dim), dtype=k.dtype, device=k.device)], 1)
+        v = T.cat([v, T.zeros((bsz * num_heads, 1, head_dim), dtype=v.dtype, device=v.device)], 1)
+        if attn_mask is not None:
+            attn_mask = pad(attn_mask, (0, 1))
+        if key_padding_mask is not None:
+            key_padding_mask = pad(key_padding_mask, (0, 1))
+    src_len = k.shape[1]
+    if key_padding_mask is not None:
+        if tuple(key_padding_mask.shape) != (bsz, src_len):
+            raise AssertionError(f"expecting key_padding_mask shape of {(bsz, src_len)}, but got "
+                                 f"{tuple(key_padding_mask.shape)}")
+        kpm = key_padding_mask.reshape(bsz, 1, 1, src_len).expand(bsz, num_heads, 1, src_len)
+        kpm = kpm.reshape(bsz * num_heads, 1, src_len)
+        attn_mask = kpm if attn_mask is None else attn_mask + kpm
+    scores = T.bmm(q * (1.0 / math.sqrt(head_dim)), k.transpose(-2, -1))
+    if attn_mask is not None:
+        scores = scores + attn_mask
+    weights = T.softmax(scores, -1)
+    if training and dropout_p > 0.0:
+        weights = dropout(weights, p=dropout_p)
+    attn_output = T.bmm(weights, v).transpose(0, 1).reshape(tgt_len * bsz, embed_dim)
+    attn_output = linear(attn_output, out_proj_weight, out_proj_bias).reshape(tgt_len, bsz, embed_dim)
+    if unbatched:
+        attn_output = attn_output.squeeze(1)
+    if not need_weights:
+        return attn_output, None
+    weights = weights.reshape(bsz, num_heads, tgt_len, src_len)
+    if average_attn_weights:
+        weights = weights.mean(1)
+    return attn_output, (weights.squeeze(0) if unbatched else weights)
+
+
+# ---------------------------------------------------------------------------- more layers of torch.nn's surface
+
+def conv_tbc(input, weight, bias, pad=0):
+    """1-D convolution over time-batch-channel input [T, N, C_in] with weight [K, C_in, C_out]."""
+    if input.ndim != 3 or weight.ndim != 3 or bias.ndim != 1:
+        raise RuntimeError(f"conv_tbc: expected 3-D input and weight and a 1-D bias, got {list(input.shape)}, "
+                           f"{list(weight.shape)} and {list(bias.shape)}")
+    if input.shape[2] != weight.shape[1]:
+        raise RuntimeError(f"conv_tbc: input channels {input.shape[2]} do not match weight's {weight.shape[1]}")
+    out = conv1d(input.permute(1, 2, 0), weight.permute(2, 1, 0), bias, padding=pad)
+    return out.permute(2, 0, 1)
+
+
+@functools.lru_cache(maxsize=64)
+def _fractional_starts(in_size, out_size, kernel, sample):
+    """PyTorch's pseudo-random pooling sequence along one dim for a sample u in [0, 1)."""
+    if out_size == 1:
+        return np.array([in_size - kernel])
+    alpha = (in_size - kernel) / (out_size - 1)
+    starts = [int((i + sample) * alpha) - int(sample * alpha) for i in range(out_size - 1)]
+    return np.array(starts + [in_size - kernel])
+
+
+def _fractional_max_pool(input, kernel_size, output_size, output_ratio, return_indices, samples, n, name):
+    x, unbatched = _batched_nd(input, n, name)
+    k = _ntuple_arg(kernel_size, n, "kernel_size")
+    spatial = tuple(x.shape[2:])
+    if output_size is None:
+        if output_ratio is None:
+            raise ValueError(f"{name} requires specifying either an output_size or an output_ratio")
+        ratio = (float(output_ratio),) * n if isinstance(output_ratio, numbers.Real) else \
+            tuple(float(r) for r in output_ratio)
+        out_size = tuple(int(spatial[i] * ratio[i]) for i in range(n))
+    else:
+        out_size = _ntuple_arg(output_size, n, "output_size")
+    for i in range(n):
+        if out_size[i] + k[i] - 1 > spatial[i]:
+            raise RuntimeError(f"{name}(): pool size {k[i]} too large relative to input size {spatial[i]} for "
+                               f"output size {out_size[i]} (dim {i})")
+    batch, channels = x.shape[:2]
+    if samples is None:
+        samples = T.rand(batch, channels, n, dtype=x.dtype, device=x.device)
+    # Each (sample, channel) plane has its own windows: build their flat input indices on the host.
+    draws = samples.detach().cpu().double().numpy().reshape(batch * channels, n)
+    strides = np.cumprod((1,) + spatial[::-1])[::-1][1:]
+    width = math.prod(k)
+    tables = np.zeros((batch * channels, math.prod(out_size), width), np.int64)
+    for plane, u in enumerate(draws):
+        # PyTorch's 2-D kernel reads the width's sample first (u[0] width, u[1] height); the 3-D one
+        # reads them in dim order (time, height, width).
+        per_dim = [(_fractional_starts(spatial[i], out_size[i], k[i], float(u[1 - i] if n == 2 else u[i]))[:, None] +
+                    np.arange(k[i])[None, :]) * strides[i] for i in range(n)]
+        table = np.zeros((1, 1), np.int64)
+        for coords in per_dim:
+            table = (table[:, None, :, None] + coords[None, :, None, :]).reshape(
+                table.shape[0] * coords.shape[0], table.shape[1] * coords.shape[1])
+        tables[plane] = table
+    flat = x.reshape(batch, channels, -1)
+    index = T.tensor(tables.reshape(batch, channels, -1), device=x.device)
+    windows = T.gather(flat, 2, index).reshape(batch, channels, -1, width)
+    values, arg = windows.max(-1)
+    out_shape = [batch, channels] + list(out_size)
+    values = values.reshape(out_shape)
+    if not return_indices:
+        return values.squeeze(0) if unbatched else values
+    indices = T.gather(index.reshape(batch, channels, -1, width), 3, arg.unsqueeze(-1)).reshape(out_shape)
+    return (values.squeeze(0), indices.squeeze(0)) if unbatched else (values, indices)
+
+
+def fractional_max_pool2d(input, kernel_size, output_size=None, output_ratio=None, return_indices=False,
+                          _random_samples=None):
+    return _fractional_max_pool(input, kernel_size, output_size, output_ratio, return_indices, _random_samples, 2,
+                                "fractional_max_pool2d")
+
+
+def fractional_max_pool3d(input, kernel_size, output_size=None, output_ratio=None, return_indices=False,
+                          _random_samples=None):
+    return _fractional_max_pool(input, kernel_size, output_size, output_ratio, return_indices, _random_samples, 3,
+                                "fractional_max_pool3d")
+
+
+def fractional_max_pool2d_with_indices(input, kernel_size, output_size=None, output_ratio=None, return_indices=False,
+                                       _random_samples=None):
+    return fractional_max_pool2d(input, kernel_size, output_size, output_ratio, True, _random_samples)
+
+
+def fractional_max_pool3d_with_indices(input, kernel_size, output_size=None, output_ratio=None, return_indices=False,
+                                       _random_samples=None):
+    return fractional_max_pool3d(input, kernel_size, output_size, output_ratio, True, _random_samples)
+
+
+def linear_cross_entropy(input, linear_weight, target, *, linear_bias=None, weight=None, reduction="mean",
+                         ignore_index=None, label_smoothing=0.0, options=None):
+    """cross_entropy(linear(input, W, b)) with W of shape (C, *out_features, in_features). `options`
+    (LinearCrossEntropyOptions) chooses PyTorch's chunked path; ferrograd computes the reference path
+    for every options value, which gives the same values and gradients."""
+    c, *out_features, in_features = linear_weight.shape
+    if input.shape[-1] != in_features:
+        raise RuntimeError(f"linear_cross_entropy: input's last dim {input.shape[-1]} does not match "
+                           f"linear_weight's in_features {in_features} (weight {list(linear_weight.shape)})")
+    if out_features and input.ndim != 2:
+        raise RuntimeError(f"linear_cross_entropy: multi-dimensional weights need batched input (N, in_features), "
+                           f"got input of size {list(input.shape)}")
+    probabilities = target.is_floating_point()
+    if probabilities and ignore_index is not None:
+        raise RuntimeError("ignore_index cannot be specified when target contains probabilities")
+    logits = linear(input, linear_weight.reshape(-1, in_features),
+                    None if linear_bias is None else linear_bias.reshape(-1))
+    logits = logits.reshape(list(input.shape[:-1]) + [c] + list(out_features))
+    return cross_entropy(logits, target, weight, ignore_index=-100 if ignore_index is None else ignore_index,
+                         reduction=reduction, label_smoothing=label_smoothing)
+
+
+def grouped_mm(mat_a, mat_b, *, offs=None, bias=None, out_dtype=None):
+    """Per-group matrix products (mixture-of-experts layers). 3-D x 3-D: batched; 2-D x 3-D: the rows
+    of mat_a split by the cumulative ends `offs`, group g times mat_b[g]; 3-D x 2-D: the columns of
+    mat_b split by `offs`, mat_a[g] times group g; 2-D x 2-D: the shared (inner) dim split by `offs`,
+    one [M, N] product per group. Rows or columns past offs[-1] are zero (PyTorch leaves them
+    uninitialised)."""
+    if mat_a.ndim not in (2, 3) or mat_b.ndim not in (2, 3):
+        raise RuntimeError(f"grouped_mm: expected 2-D or 3-D operands, got {list(mat_a.shape)} and "
+                           f"{list(mat_b.shape)}")
+    if out_dtype is not None and out_dtype != mat_a.dtype:
+        raise NotImplementedError(f"grouped_mm: out_dtype {out_dtype} differs from the inputs' {mat_a.dtype}")
+    if mat_a.ndim == 3 and mat_b.ndim == 3:
+        if offs is not None:
+            raise RuntimeError("grouped_mm: offs must be None when both operands are 3-D")
+        out = T.bmm(mat_a, mat_b)
+    else:
+        if offs is None:
+            raise RuntimeError(f"grouped_mm: offs is required for operands of {mat_a.ndim}-D and {mat_b.ndim}-D")
+        ends = [int(e) for e in offs.cpu().tolist()]
+        starts = [0] + ends[:-1]
+        if mat_a.ndim == 2 and mat_b.ndim == 3:
+            out = T.cat([T.matmul(mat_a[s:e], mat_b[g]) for g, (s, e) in enumerate(zip(starts, ends))], 0)
+            if ends[-1] < mat_a.shape[0]:
+                out = T.cat([out, T.zeros((mat_a.shape[0] - ends[-1], out.shape[1]), dtype=out.dtype,
+                                          device=out.device)], 0)
+        elif mat_a.ndim == 3:
+            out = T.cat([T.matmul(mat_a[g], mat_b[:, s:e]) for g, (s, e) in enumerate(zip(starts, ends))], 1)
+            if ends[-1] < mat_b.shape[1]:
+                out = T.cat([out, T.zeros((out.shape[0], mat_b.shape[1] - ends[-1]), dtype=out.dtype,
+                                          device=out.device)], 1)
+        else:
+            out = T.stack([T.matmul(mat_a[:, s:e], mat_b[s:e]) for s, e in zip(starts, ends)], 0)
+    return out if bias is None else out + (bias.unsqueeze(1) if out.ndim == 3 and bias.ndim == 2 else bias)
