@@ -1,7 +1,7 @@
 """Layers of issue 17, forward+backward on the CPU: a small Transformer, bilinear upsampling,
 Conv3d and grid_sample. Each workload is built by a function of the framework module (ferrograd
-or torch), so `python -m asv_bench.benchmarks.bench_layers` prints ferrograd/PyTorch time ratios
-where PyTorch is installed."""
+or torch), so `python -m asv_bench.benchmarks.bench_layers [threads]` prints ferrograd/PyTorch time
+ratios where PyTorch is installed."""
 import ferrograd as torch
 
 from . import _workloads as W
@@ -60,7 +60,12 @@ class Layers:
 
 
 if __name__ == "__main__":
+    import sys
+
     import torch as reference
+    if len(sys.argv) > 1:  # the same thread count for both (PyTorch's threads suffer most on a busy machine)
+        torch.set_num_threads(int(sys.argv[1]))
+        reference.set_num_threads(int(sys.argv[1]))
     for name, build in WORKLOADS.items():
         ours = W.seconds_per_call(build(torch))
         theirs = W.seconds_per_call(build(reference))

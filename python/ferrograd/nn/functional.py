@@ -1520,10 +1520,11 @@ def _grid_coordinates(coord, size, padding_mode, align_corners):
     return coord
 
 
-def _grid_values(flat, sizes, index):
-    """flat [N, C, prod(sizes)] read at integer coordinates `index` (one [N, P] tensor per dim, last
-    dim first); out-of-range reads give zero."""
-    n, c = flat.shape[:2]
+def _grid_values(rows, sizes, index):
+    """Input cells at integer coordinates `index` (one [N, P] tensor per dim, last dim first) as
+    [N, P, C], from `rows` [N * prod(sizes), C] (the input channels-last); out-of-range reads give
+    zero. Whole channel rows are read by one index_select."""
+    n, p = index[0].shape
     valid, linear, stride = None, None, 1
     for coord, size in zip(index, sizes):
         inside = (coord >= 0) & (coord < size)
@@ -1531,8 +1532,19 @@ def _grid_values(flat, sizes, index):
         term = T.clamp(coord, 0, size - 1) * stride
         linear = term if linear is None else linear + term
         stride *= size
-    values = T.gather(flat, 2, linear.unsqueeze(1).expand(n, c, linear.shape[1]))
-    return values * valid.unsqueeze(1).to(flat.dtype)
+    linear = linear + T.arange(n, device=linear.device).unsqueeze(1) * stride
+    values = T.index_select(rows, 0, linear.reshape(-1)).reshape(n, p, rows.shape[1])
+    return values * valid.unsqueeze(2).to(rows.dtype)
+
+
+def _grid_taps(rows, sizes, taps):
+    """sum over taps of value(index) * weight as [N, P, C], for taps [(index per dim [N, P],
+    weight [N, P])], read with one index_select over all taps."""
+    n, p = taps[0][1].shape
+    index = [T.cat([tap[0][d] for tap in taps], 1) for d in range(len(sizes))]
+    weights = T.stack([tap[1] for tap in taps], 1).unsqueeze(3)  # [N, taps, P, 1]
+    values = _grid_values(rows, sizes, index).reshape(n, len(taps), p, rows.shape[1])
+    return (values * weights).sum(1)
 
 
 def grid_sample(input, grid, mode="bilinear", padding_mode="zeros", align_corners=None):
@@ -1554,7 +1566,7 @@ def grid_sample(input, grid, mode="bilinear", padding_mode="zeros", align_corner
     align_corners = bool(align_corners)
     n, c = input.shape[:2]
     sizes = list(reversed(input.shape[2:]))  # grid[..., 0] indexes the last dim (x = width)
-    flat = input.reshape(n, c, -1)
+    rows = T.movedim(input, 1, -1).reshape(-1, c)
     out_spatial = list(grid.shape[1:-1])
     points = grid.reshape(n, -1, n_spatial)
     raw = [_grid_unnormalize(points[:, :, i], sizes[i], align_corners) for i in range(n_spatial)]
@@ -1562,22 +1574,21 @@ def grid_sample(input, grid, mode="bilinear", padding_mode="zeros", align_corner
         start = [T.floor(r) for r in raw]  # noqa: F821
         frac = [r - s for r, s in zip(raw, start)]
         weights = [[_cubic_far(t + 1), _cubic_near(t), _cubic_near(1 - t), _cubic_far(2 - t)] for t in frac]
-        out = None
+        taps = []
         for a in range(4):
             for b in range(4):
                 index = [_grid_coordinates(start[0] + (a - 1), sizes[0], padding_mode, align_corners),
                          _grid_coordinates(start[1] + (b - 1), sizes[1], padding_mode, align_corners)]
-                term = _grid_values(flat, sizes, [i.detach().to(int64) for i in index]) * \
-                    (weights[0][a] * weights[1][b]).unsqueeze(1)
-                out = term if out is None else out + term
+                taps.append(([i.detach().to(int64) for i in index], weights[0][a] * weights[1][b]))
+        out = _grid_taps(rows, sizes, taps)
     else:
         coords = [_grid_coordinates(r, s, padding_mode, align_corners) for r, s in zip(raw, sizes)]
         if mode == "nearest":
-            out = _grid_values(flat, sizes, [T.round(x).detach().to(int64) for x in coords])  # noqa: F821
+            out = _grid_values(rows, sizes, [T.round(x).detach().to(int64) for x in coords])  # noqa: F821
         else:
             lows = [T.floor(x) for x in coords]  # noqa: F821
             fracs = [x - lo for x, lo in zip(coords, lows)]
-            out = None
+            taps = []
             # (Bi/tri)linear: the 2^n corners around each point, weighted by the opposite volumes.
             for corner in range(2 ** n_spatial):
                 bits = [(corner >> i) & 1 for i in range(n_spatial)]
@@ -1585,10 +1596,10 @@ def grid_sample(input, grid, mode="bilinear", padding_mode="zeros", align_corner
                 for f, bit in zip(fracs, bits):
                     w = f if bit else 1 - f
                     weight = w if weight is None else weight * w
-                index = [(lo + bit).detach().to(int64) for lo, bit in zip(lows, bits)]
-                term = _grid_values(flat, sizes, index) * weight.unsqueeze(1)
-                out = term if out is None else out + term
-    return out.reshape([n, c] + out_spatial)
+                taps.append(([(lo + bit).detach().to(int64) for lo, bit in zip(lows, bits)], weight))
+            out = _grid_taps(rows, sizes, taps)
+    # [N, P, C] -> [N, C, *out]
+    return T.movedim(out, 2, 1).reshape([n, c] + out_spatial)
 
 
 def _grid_unnormalize(coord, size, align_corners):
