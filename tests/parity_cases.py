@@ -155,6 +155,16 @@ def _(t, m, a):
     return F(t).interpolate(a, size=(4, 3, 5), mode="trilinear")
 
 
+# Long rows: past _DENSE_RESAMPLE_LIMIT cell pairs, resampling gathers taps instead of a matrix product.
+@case("interpolate_long_rows", [x(1, 1, 2, 300), x(1, 1, 1, 290, seed=1)], gradcheck=False)
+def _(t, m, a, b):
+    f = F(t)
+    return (f.interpolate(a, size=(3, 520), mode="bilinear"), f.interpolate(a, size=(2, 610), mode="bicubic",
+                                                                             align_corners=True),
+            f.interpolate(b[0], size=577, mode="nearest"), f.interpolate(b[0], scale_factor=2.1, mode="linear"),
+            f.interpolate(b, size=(1, 450), mode="nearest-exact"))
+
+
 @case("interpolate_area", [x(1, 2, 7, 5)])
 def _(t, m, a):
     return F(t).interpolate(a, size=(3, 4), mode="area")

@@ -1339,7 +1339,19 @@ def _interp_taps(mode, n_in, n_out, align_corners, scale_factor):
     return [(np.clip(start.astype(np.int64) - 1 + k, 0, n_in - 1), weights[k]) for k in range(4)]
 
 
-def _apply_taps(x, dim, taps):
+# Up to this many (input, output) cell pairs along a dim, resampling multiplies by the dense
+# [n_in, n_out] weight matrix (a gemm, forward and backward); beyond, it gathers the taps.
+_DENSE_RESAMPLE_LIMIT = 256 * 512
+
+
+def _apply_taps(x, dim, taps, n_in):
+    n_out = len(taps[0][0])
+    if n_in * n_out <= _DENSE_RESAMPLE_LIMIT:
+        dense = np.zeros((n_in, n_out))
+        for idx, weight in taps:
+            np.add.at(dense, (idx, np.arange(n_out)), 1.0 if weight is None else weight)
+        moved = T.movedim(x, dim, -1)
+        return T.movedim(T.matmul(moved, T.tensor(dense, dtype=x.dtype, device=x.device)), -1, dim)
     out = None
     for idx, weight in taps:
         v = T.index_select(x, dim, T.tensor(idx, dtype=int64, device=x.device))
@@ -1406,7 +1418,7 @@ def interpolate(input, size=None, scale_factor=None, mode="nearest", align_corne
     out = input
     for i in range(n):
         taps = _interp_taps(mode, spatial[i], out_size[i], align_corners, scales[i])
-        out = _apply_taps(out, 2 + i, taps)
+        out = _apply_taps(out, 2 + i, taps, spatial[i])
     return out
 
 
