@@ -156,13 +156,23 @@ def _(t, m, a):
 
 
 # Long rows: past _DENSE_RESAMPLE_LIMIT cell pairs, resampling gathers taps instead of a matrix product.
-@case("interpolate_long_rows", [x(1, 1, 2, 300), x(1, 1, 1, 290, seed=1)], gradcheck=False)
-def _(t, m, a, b):
+@case("interpolate_long_rows", [x(1, 1, 2, 300), x(1, 1, 1, 290, seed=1), x(1, 1, 2, 700, seed=2)],
+      gradcheck=False)
+def _(t, m, a, b, long):
     f = F(t)
-    return (f.interpolate(a, size=(3, 520), mode="bilinear"), f.interpolate(a, size=(2, 610), mode="bicubic",
+    return (f.interpolate(long, size=(2, 230), mode="bilinear", antialias=True),f.interpolate(a, size=(3, 520), mode="bilinear"), f.interpolate(a, size=(2, 610), mode="bicubic",
                                                                              align_corners=True),
             f.interpolate(b[0], size=577, mode="nearest"), f.interpolate(b[0], scale_factor=2.1, mode="linear"),
             f.interpolate(b, size=(1, 450), mode="nearest-exact"))
+
+
+@case("interpolate_antialias", [x(1, 2, 9, 11)])
+def _(t, m, a):
+    f = F(t)
+    return (f.interpolate(a, size=(4, 5), mode="bilinear", antialias=True),
+            f.interpolate(a, scale_factor=(0.45, 0.3), mode="bicubic", antialias=True),
+            f.interpolate(a, size=(12, 6), mode="bicubic", align_corners=True, antialias=True),
+            f.interpolate(a, scale_factor=1.5, mode="bilinear", antialias=True))
 
 
 @case("interpolate_area", [x(1, 2, 7, 5)])

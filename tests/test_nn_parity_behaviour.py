@@ -155,6 +155,7 @@ def test_embedding_bag_max_norm_and_rms_norm_default_eps():
     (lambda x: F.interpolate(x, size=4, align_corners=True), ValueError, "align_corners option can only be set"),
     (lambda x: F.interpolate(x, size=(4,)), ValueError, "must have the same number of spatial dimensions"),
     (lambda x: F.interpolate(x, size=4, mode="cubic"), NotImplementedError, r"\(got cubic\)"),
+    (lambda x: F.interpolate(x, size=4, antialias=True), ValueError, "Anti-alias option is restricted to bilinear"),
     (lambda x: F.grid_sample(x, x.new_zeros(2, 2, 2, 2), mode="area"), ValueError, "expected mode to be"),
     (lambda x: F.grid_sample(x, x.new_zeros(2, 2, 2, 3)), RuntimeError, "expected grid of shape"),
     (lambda x: F.pixel_shuffle(x, 2), RuntimeError, "divisible by the square of upscale_factor"),

@@ -1314,8 +1314,45 @@ def _cubic_far(x, a=-0.75):
     return ((a * x - 5 * a) * x + 8 * a) * x - 4 * a
 
 
-def _interp_taps(mode, n_in, n_out, align_corners, scale_factor):
+def _aa_filter(mode, x):
+    x = np.abs(x)
+    if mode == "bilinear":
+        return np.maximum(1.0 - x, 0.0)
+    # Keys' cubic with a = -0.5, as PyTorch's antialiased bicubic.
+    return np.where(x < 1.0, _cubic_near(x, -0.5), np.where(x < 2.0, _cubic_far(x, -0.5), 0.0))
+
+
+def _antialias_taps(mode, n_in, n_out, align_corners, scale_factor):
+    """PyTorch's antialiased resampling weights: when shrinking, the filter is stretched by the
+    scale so that every input cell contributes; the weights of each output cell sum to 1."""
+    if align_corners:
+        scale = (n_in - 1) / (n_out - 1) if n_out > 1 else 0.0
+    else:
+        scale = 1.0 / scale_factor if scale_factor else n_in / n_out
+    interp_size = 2 if mode == "bilinear" else 4
+    support = interp_size * 0.5 * scale if scale >= 1.0 else interp_size * 0.5
+    inv_scale = 1.0 / scale if scale >= 1.0 else 1.0
+    rows = []
+    for i in range(n_out):
+        center = scale * (i + 0.5)
+        lo = max(int(center - support + 0.5), 0)
+        size = min(int(center + support + 0.5), n_in) - lo
+        w = _aa_filter(mode, (np.arange(size) + lo - center + 0.5) * inv_scale)
+        total = w.sum()
+        rows.append((lo, w / total if total != 0 else w))
+    width = max(len(w) for _, w in rows)
+    taps = []
+    for j in range(width):
+        idx = np.array([min(lo + j, n_in - 1) for lo, _ in rows])
+        weight = np.array([w[j] if j < len(w) else 0.0 for _, w in rows])
+        taps.append((idx, weight))
+    return taps
+
+
+def _interp_taps(mode, n_in, n_out, align_corners, scale_factor, antialias=False):
     """Along one dim: a list of (input index per output cell, weight per output cell or None)."""
+    if antialias:
+        return _antialias_taps(mode, n_in, n_out, align_corners, scale_factor)
     dst = np.arange(n_out)
     if mode in ("nearest", "nearest-exact"):
         # In float32 as PyTorch's kernels, so that borderline cells pick the same source.
@@ -1381,8 +1418,9 @@ def interpolate(input, size=None, scale_factor=None, mode="nearest", align_corne
                              "linear | bilinear | bicubic | trilinear")
     elif align_corners is None:
         align_corners = False
-    if antialias:
-        raise NotImplementedError(f"interpolate(antialias=True) is not supported (mode '{mode}')")
+    if antialias and not (mode in ("bilinear", "bicubic") and input.ndim == 4):
+        raise ValueError("Anti-alias option is restricted to bilinear and bicubic modes and requires a 4-D tensor "
+                         "as input")
     n = input.ndim - 2
     spatial = list(input.shape[2:])
     if size is not None and scale_factor is not None:
@@ -1417,7 +1455,7 @@ def interpolate(input, size=None, scale_factor=None, mode="nearest", align_corne
         return {1: adaptive_avg_pool1d, 2: adaptive_avg_pool2d, 3: adaptive_avg_pool3d}[n](input, out_size)
     out = input
     for i in range(n):
-        taps = _interp_taps(mode, spatial[i], out_size[i], align_corners, scales[i])
+        taps = _interp_taps(mode, spatial[i], out_size[i], align_corners, scales[i], antialias)
         out = _apply_taps(out, 2 + i, taps, spatial[i])
     return out
 
