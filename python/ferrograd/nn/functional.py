@@ -879,15 +879,10 @@ def _batched_nd(input, n_spatial, name):
     return _batched(input, n_spatial + 2, name)
 
 
-@functools.lru_cache(maxsize=256)
-def _window_table(in_size, kernel, stride, padding, dilation, ceil_mode):
-    """Index tables for pooling windows over N spatial dims: for every output cell (row) and kernel
-    offset (column), the flat index into the input padded by `pads` (right pads include ceil_mode's
-    extra), and the flat index into the unpadded input. Returns (pads, out_size, padded, unpadded,
-    count_with_pad, count_valid)."""
-    n = len(in_size)
+def _pool_geometry_nd(in_size, kernel, stride, padding, dilation, ceil_mode):
+    """Output size and right padding (padding plus ceil_mode's extra) per spatial dim."""
     out_size, right = [], []
-    for i in range(n):
+    for i in range(len(in_size)):
         span = dilation[i] * (kernel[i] - 1) + 1
         room = in_size[i] + 2 * padding[i] - span
         if room < 0:
@@ -901,29 +896,35 @@ def _window_table(in_size, kernel, stride, padding, dilation, ceil_mode):
                 o = o_ceil
         out_size.append(o)
         right.append(max(padding[i], (o - 1) * stride[i] + span - in_size[i] - padding[i]))
-    padded_size = [in_size[i] + padding[i] + right[i] for i in range(n)]
-    # Per dim: the padded coordinate of each (output, kernel offset) pair.
-    coords = [np.arange(out_size[i])[:, None] * stride[i] + np.arange(kernel[i])[None, :] * dilation[i]
-              for i in range(n)]
+    return out_size, right
+
+
+def _pad_list(left, right):
+    """F.pad's order (last dim first) from per-dim left and right padding."""
+    return [v for i in reversed(range(len(left))) for v in (left[i], right[i])]
+
+
+@functools.lru_cache(maxsize=256)
+def _window_table(in_size, kernel, stride, padding, dilation, ceil_mode):
+    """Index tables for pooling windows over N spatial dims: for every output cell (row) and kernel
+    offset (column), the flat index into the input padded by `pads` (right pads include ceil_mode's
+    extra), and the flat index into the unpadded input (0 where the window is over padding).
+    Returns (pads, out_size, padded, unpadded)."""
+    out_size, right = _pool_geometry_nd(in_size, kernel, stride, padding, dilation, ceil_mode)
+    padded_size = [in_size[i] + padding[i] + right[i] for i in range(len(in_size))]
     padded, unpadded = np.zeros((1, 1), np.int64), np.zeros((1, 1), np.int64)
-    with_pad, valid = np.ones((1, 1)), np.ones((1, 1))
-    for i in range(n):
-        c = coords[i]
+    inside = np.ones((1, 1), bool)
+    for i in range(len(in_size)):
+        # The padded coordinate of each (output, kernel offset) pair along this dim.
+        c = np.arange(out_size[i])[:, None] * stride[i] + np.arange(kernel[i])[None, :] * dilation[i]
         orig = c - padding[i]
-        inside = (orig >= 0) & (orig < in_size[i])
-        in_pad = c < in_size[i] + 2 * padding[i]
-        # Combine this dim with the previous ones: rows (out cells) and columns (kernel offsets) multiply out.
-        padded = (padded[:, None, :, None] * padded_size[i] + c[None, :, None, :])
-        unpadded = (unpadded[:, None, :, None] * in_size[i] + np.clip(orig, 0, in_size[i] - 1)[None, :, None, :])
-        valid = valid[:, None, :, None] * inside[None, :, None, :]
-        with_pad = with_pad[:, None, :, None] * in_pad[None, :, None, :]
-        shape = (padded.shape[0] * padded.shape[1], padded.shape[2] * padded.shape[3])
-        padded, unpadded = padded.reshape(shape), unpadded.reshape(shape)
-        valid, with_pad = valid.reshape(shape), with_pad.reshape(shape)
-    pads = []
-    for i in reversed(range(n)):
-        pads += [padding[i], right[i]]
-    return (tuple(pads), tuple(out_size), padded, np.where(valid > 0, unpadded, 0), with_pad.sum(1), valid.sum(1))
+        # Combine with the previous dims: rows (out cells) and columns (kernel offsets) multiply out.
+        shape = (padded.shape[0] * c.shape[0], padded.shape[1] * c.shape[1])
+        padded = (padded[:, None, :, None] * padded_size[i] + c[None, :, None, :]).reshape(shape)
+        unpadded = (unpadded[:, None, :, None] * in_size[i] +
+                    np.clip(orig, 0, in_size[i] - 1)[None, :, None, :]).reshape(shape)
+        inside = (inside[:, None, :, None] & ((orig >= 0) & (orig < in_size[i]))[None, :, None, :]).reshape(shape)
+    return _pad_list(padding, right), tuple(out_size), padded, np.where(inside, unpadded, 0)
 
 
 def _gather_windows(x, n_spatial, pads, table, fill):
@@ -944,7 +945,7 @@ def _max_pool_nd(input, n, kernel_size, stride, padding, dilation, ceil_mode, re
     if any(p[i] > k[i] // 2 for i in range(n)):
         raise RuntimeError(f"{name}: pad should be at most half of effective kernel size, but got pad={list(p)}, "
                            f"kernel_size={list(k)} and dilation={list(d)}")
-    pads, out_size, padded, unpadded, _, _ = _window_table(tuple(x.shape[2:]), k, s, p, d, bool(ceil_mode))
+    pads, out_size, padded, unpadded = _window_table(tuple(x.shape[2:]), k, s, p, d, bool(ceil_mode))
     windows = _gather_windows(x, n, pads, padded, float("-inf"))
     values, arg = windows.max(-1)
     out_shape = list(x.shape[:2]) + list(out_size)
@@ -993,15 +994,24 @@ def avg_pool3d(input, kernel_size, stride=None, padding=0, ceil_mode=False, coun
     if any(p[i] > k[i] // 2 for i in range(3)):
         raise RuntimeError(f"avg_pool3d: pad should be at most half of kernel size, but got pad={list(p)} and "
                            f"kernel_size={list(k)}")
-    pads, out_size, padded, _, with_pad, valid = _window_table(tuple(x.shape[2:]), k, s, p, (1, 1, 1),
-                                                               bool(ceil_mode))
-    total = _gather_windows(x, 3, pads, padded, 0.0).sum(-1)
+    in_size = tuple(x.shape[2:])
+    out_size, right = _pool_geometry_nd(in_size, k, s, p, (1, 1, 1), bool(ceil_mode))
+    total = _core.pad(x, _pad_list(p, right), 0.0)
+    # A box sum is separable: sum the windows of one dim at a time (unfold views).
+    for i in range(3):
+        total = total.unfold(2 + i, k[i], s[i]).sum(-1)
     if divisor_override:
         out = total / divisor_override
     else:
-        counts = with_pad if count_include_pad else valid
-        out = total / T.tensor(counts, dtype=x.dtype, device=x.device)
-    out = out.reshape(list(x.shape[:2]) + list(out_size))
+        # The divisor is separable too: per dim, the window's cells in the padded input (PyTorch's
+        # count_include_pad, which leaves out ceil_mode's extra) or in the input itself.
+        divisor = np.ones(())
+        for i in range(3):
+            start = np.arange(out_size[i]) * s[i] - p[i]
+            end = np.minimum(start + k[i], in_size[i] + p[i])
+            count = end - start if count_include_pad else np.minimum(end, in_size[i]) - np.maximum(start, 0)
+            divisor = np.multiply.outer(divisor, count)
+        out = total / T.tensor(divisor, dtype=x.dtype, device=x.device)
     return out.squeeze(0) if unbatched else out
 
 
