@@ -78,6 +78,15 @@ def _(t, m, src, tgt):
     return m(src, tgt, tgt_mask=m.generate_square_subsequent_mask(3, dtype=tgt.dtype))
 
 
+@case("transformer_unbatched", [x(4, 8), x(3, 8, seed=1)],
+      build=lambda t: t.nn.Transformer(d_model=8, nhead=2, num_encoder_layers=1, num_decoder_layers=1,
+                                       dim_feedforward=8, dropout=0.0), gradcheck=False, atol_gpu=1e-3)
+def _(t, m, src, tgt):
+    pad = t.tensor(np.array([False, False, True, False]))
+    return m(src, tgt, tgt_mask=m.generate_square_subsequent_mask(3, dtype=tgt.dtype), src_key_padding_mask=pad,
+             memory_key_padding_mask=pad)
+
+
 # ---------------------------------------------------------------------------- embedding bags
 
 @case("embedding_bag_sum_offsets_weights", [x(7), ints([1, 2, 4, 5, 4, 3, 2])],
@@ -298,7 +307,8 @@ def _(t, m, a):
 @case("instance_norm3d_eval_running", [x(2, 2, 3, 3, 2)],
       build=lambda t: t.nn.InstanceNorm3d(2, affine=True, track_running_stats=True))
 def _(t, m, a):
-    return m(a), F(t).instance_norm(a)
+    stats = t.tensor(np.array([0.3, -0.2]), dtype=a.dtype)
+    return m(a), F(t).instance_norm(a), F(t).instance_norm(a, stats, stats + 1.0, use_input_stats=False)
 
 
 @case("local_response_norm", [x(2, 6, 3), x(1, 5, 3, 2, seed=1), x(1, 4, 2, 2, 2, seed=2)],

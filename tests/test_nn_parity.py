@@ -88,7 +88,7 @@ def test_matches_pytorch(name):
         got = np.zeros(want.shape) if g is None else g.detach().cpu().numpy()
         np.testing.assert_allclose(got, want, rtol=rtol * 10, atol=atol * 10, err_msg=f"gradient of {label}")
     if module is not None:
-        after = fixture_keys(case, "state_after")
+        after = fixture_keys(case, "state_after" if case.train else "state")
         for k, v in module.state_dict().items():
             np.testing.assert_allclose(v.detach().cpu().numpy(), after[k], rtol=rtol, atol=atol,
                                        err_msg=f"state {k} after the call")

@@ -3,7 +3,7 @@
 Run with a Python that has PyTorch (ferrograd's CI does not need it):
     /work/torchvenv/bin/python tools/make_parity_fixtures.py
 Each case runs in float64 from the case's inputs and a module seeded with torch.manual_seed(0);
-the module's state_dict (before and after the call), the outputs and the gradients of
+the module's state_dict (before the call, and after it for cases in training mode), the outputs and the gradients of
 sum(w * output) for fixed random weights w (stored too) with respect to the float inputs and the
 parameters are saved under '<case>/...' keys.
 """
@@ -49,7 +49,7 @@ def record(case, store):
         store[f"{case.name}/grad_in{i}"] = np.zeros(leaves[i].shape) if g is None else g.numpy()
     for (k, p), g in zip(params.items(), grads[len(leaves):]):
         store[f"{case.name}/grad_param/{k}"] = np.zeros(p.shape) if g is None else g.numpy()
-    if module is not None:
+    if module is not None and case.train:  # (in eval mode the state stays as loaded)
         for k, v in module.state_dict().items():
             store[f"{case.name}/state_after/{k}"] = v.detach().numpy().copy()
 
