@@ -2,6 +2,7 @@
 statistics and structure), lazy modules, SyncBatchNorm's process-group check, and the errors
 bad arguments raise. Runs on both devices."""
 import copy
+import types
 
 import numpy as np
 import pytest
@@ -124,9 +125,18 @@ def test_sync_batch_norm_needs_a_process_group_beyond_one_process(monkeypatch):
     x = randn(4, 3, 2)
     bn(x)
     monkeypatch.setenv("WORLD_SIZE", "2")
-    with pytest.raises(RuntimeError, match="one of 2 .*WORLD_SIZE=2.*no process group"):
+    with pytest.raises(RuntimeError, match=r"one of 2 \(WORLD_SIZE=2\), but no process group is initialised"):
         bn(x)
     bn.eval()
+    assert bn(x).shape == x.shape
+    bn.train()
+    monkeypatch.delenv("WORLD_SIZE")
+    group = types.SimpleNamespace(is_available=lambda: True, is_initialized=lambda: True,
+                                  get_world_size=lambda group=None: 3)
+    monkeypatch.setattr(torch, "distributed", group, raising=False)
+    with pytest.raises(NotImplementedError, match="training across the 3 processes of the process group"):
+        bn(x)
+    group.get_world_size = lambda group=None: 1
     assert bn(x).shape == x.shape
     net = nn.Sequential(nn.Conv2d(2, 3, 1), nn.BatchNorm2d(3), nn.Sequential(nn.BatchNorm1d(3)))
     net[1].running_mean.fill_(0.5)

@@ -120,19 +120,27 @@ class BatchNorm3d(_BatchNorm):
 _WORLD_SIZE_VARIABLES = ("WORLD_SIZE", "OMPI_COMM_WORLD_SIZE", "PMI_SIZE", "PMIX_SIZE", "SLURM_NTASKS")
 
 
-def _launched_world_size():
+def _world_size(process_group):
+    """(processes, where that number comes from): the process group's size where
+    ferrograd.distributed exists and is initialised, else the launcher's variables."""
+    try:
+        from ... import distributed
+    except ImportError:
+        distributed = None
+    if distributed is not None and distributed.is_available() and distributed.is_initialized():
+        return distributed.get_world_size(process_group), "the process group"
     for name in _WORLD_SIZE_VARIABLES:
         value = os.environ.get(name, "")
         if value.isdigit():
-            return int(value), name
+            return int(value), f"{name}={value}"
     return 1, None
 
 
 class SyncBatchNorm(_BatchNorm):
     """BatchNorm whose statistics span all processes of a process group. In one process it is
-    BatchNorm; in a distributed run of several processes training needs statistics from the
-    others, which needs a process group (not available here), so it raises instead of silently
-    normalising with the local batch only."""
+    BatchNorm. Training across several processes would need the statistics' gradients summed
+    over the group during backward, which ferrograd's autograd has no hook for: it raises
+    rather than normalise each process's batch alone."""
 
     def __init__(self, num_features, eps=1e-5, momentum=0.1, affine=True, track_running_stats=True,
                  process_group=None, device=None, dtype=None):
@@ -146,11 +154,16 @@ class SyncBatchNorm(_BatchNorm):
     def forward(self, input):
         if input.shape[1] == 0:
             raise ValueError("SyncBatchNorm number of input channels should be non-zero")
-        world_size, variable = _launched_world_size()
-        if self.training and world_size > 1:
-            raise RuntimeError(f"SyncBatchNorm: this process is one of {world_size} ({variable}={world_size}), but "
-                               f"ferrograd has no process group (ferrograd.distributed) to synchronise batch "
-                               f"statistics over; use BatchNorm for per-process statistics")
+        if self.training:
+            world_size, source = _world_size(self.process_group)
+            if world_size > 1 and source == "the process group":
+                raise NotImplementedError(f"SyncBatchNorm: training across the {world_size} processes of the "
+                                          f"process group (statistics and their gradients synchronised) is not "
+                                          f"supported; use BatchNorm for per-process statistics")
+            if world_size > 1:
+                raise RuntimeError(f"SyncBatchNorm: this process is one of {world_size} ({source}), but no process "
+                                   f"group is initialised (ferrograd.distributed) to synchronise batch statistics "
+                                   f"over; use BatchNorm for per-process statistics")
         return super().forward(input)
 
     @classmethod
