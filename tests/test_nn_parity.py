@@ -9,7 +9,7 @@ import pytest
 
 import ferrograd as torch
 from ferrograd.autograd import gradcheck
-from helpers import DEVICE, float_dtype, on_gpu
+from helpers import float_dtype, on_gpu
 import helpers
 import parity_cases
 

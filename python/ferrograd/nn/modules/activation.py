@@ -1,5 +1,4 @@
 """Activation modules and MultiheadAttention."""
-import math
 
 from ... import _tensor as T
 from .. import functional as F

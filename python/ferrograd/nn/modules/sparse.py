@@ -1,6 +1,5 @@
 """Embedding and EmbeddingBag."""
 
-from ... import _core
 from ... import _tensor as T
 from ...autograd import no_grad
 from .. import functional as F
