@@ -1169,6 +1169,10 @@ def conv3d(input, weight, bias=None, stride=1, padding=0, dilation=1, groups=1):
     x, unbatched = _batched(input, 5, "conv3d")
     if weight.ndim != 5:
         raise RuntimeError(f"conv3d: expected a 5-D weight, got weight of size {list(weight.shape)}")
+    if x.shape[1] != weight.shape[1] * groups:
+        raise RuntimeError(f"Given groups={groups}, weight of size {list(weight.shape)}, expected input"
+                           f"{list(x.shape)} to have {weight.shape[1] * groups} channels, but got {x.shape[1]} "
+                           f"channels instead")
     s, d = _ntuple_arg(stride, 3, "stride"), _ntuple_arg(dilation, 3, "dilation")
     if isinstance(padding, str):
         if padding not in ("valid", "same"):
@@ -1204,6 +1208,9 @@ def conv3d(input, weight, bias=None, stride=1, padding=0, dilation=1, groups=1):
 
 def _conv_transpose_groups(x, weight, groups, transpose_fn):
     """Splits a grouped transposed convolution into one per group (weight [C_in, C_out/groups, ...])."""
+    if x.shape[1] != weight.shape[0]:
+        raise RuntimeError(f"Given transposed=1, weight of size {list(weight.shape)}, expected input{list(x.shape)} "
+                           f"to have {weight.shape[0]} channels, but got {x.shape[1]} channels instead")
     if groups == 1:
         return transpose_fn(x, weight)
     if x.shape[1] % groups or weight.shape[0] % groups:
@@ -1225,6 +1232,9 @@ def conv_transpose1d(input, weight, bias=None, stride=1, padding=0, output_paddi
 
 def conv_transpose3d(input, weight, bias=None, stride=1, padding=0, output_padding=0, groups=1, dilation=1):
     x, unbatched = _batched(input, 5, "conv_transpose3d")
+    if weight.ndim != 5 or x.shape[1] != weight.shape[0]:
+        raise RuntimeError(f"Given transposed=1, weight of size {list(weight.shape)}, expected input{list(x.shape)} "
+                           f"to have {weight.shape[0]} channels, but got {x.shape[1]} channels instead")
     s, p = _ntuple_arg(stride, 3, "stride"), _ntuple_arg(padding, 3, "padding")
     op, d = _ntuple_arg(output_padding, 3, "output_padding"), _ntuple_arg(dilation, 3, "dilation")
     n, c, depth, h, w = x.shape
@@ -2048,6 +2058,10 @@ def multi_head_attention_forward(query, key, value, embed_dim_to_check, num_head
             key_padding_mask = key_padding_mask.unsqueeze(0)
     tgt_len, bsz, embed_dim = query.shape
     src_len = key.shape[0]
+    if key.dim() != 3 or value.dim() != 3 or key.shape[1] != bsz or tuple(key.shape[:2]) != tuple(value.shape[:2]):
+        raise RuntimeError(f"multi_head_attention_forward: key and value must have the query's batch size {bsz} and "
+                           f"match each other in sequence length and batch, got query {list(query.shape)}, key "
+                           f"{list(key.shape)}, value {list(value.shape)}")
     if embed_dim != embed_dim_to_check:
         raise AssertionError(f"was expecting embedding dimension of {embed_dim_to_check}, but got {embed_dim}")
     head_dim = embed_dim // num_heads
