@@ -197,6 +197,13 @@ def test_bad_arguments_raise_clear_errors(call, error, match):
         call(x)
 
 
+def test_shrinks_keep_nan():
+    x = torch.tensor([float("nan"), 0.2, -0.7], dtype=float_dtype())
+    for f in (F.hardshrink, F.softshrink, F.tanhshrink):
+        out = np_of(f(x))
+        assert np.isnan(out[0]) and not np.isnan(out[1:]).any(), f.__name__
+
+
 def test_grouped_mm_against_numpy():
     rng = np.random.default_rng(0)
     a2, b3 = rng.uniform(-1, 1, (8, 4)), rng.uniform(-1, 1, (3, 4, 5))

@@ -705,14 +705,15 @@ def scaled_dot_product_attention(query, key, value, attn_mask=None, dropout_p=0.
 
 # ---------------------------------------------------------------------------- activations
 
+# (The zero branches are input * 0 so that NaN stays NaN, as in PyTorch.)
 def hardshrink(input, lambd=0.5):
-    return T.where(T.abs(input) > lambd, input, T.zeros_like(input))  # noqa: F821
+    return T.where((input > lambd) | (input < -lambd), input, input * 0)
 
 
 def softshrink(input, lambd=0.5):
     if lambd < 0:
         raise RuntimeError(f"lambda must be greater or equal to 0, but found to be {lambd}.")
-    return T.where(input > lambd, input - lambd, T.where(input < -lambd, input + lambd, T.zeros_like(input)))
+    return T.where(input > lambd, input - lambd, T.where(input < -lambd, input + lambd, input * 0))
 
 
 def tanhshrink(input):
