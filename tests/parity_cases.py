@@ -107,6 +107,13 @@ def _(t, m, idx):
     return m(idx, t.tensor(ints([0, 2, 2, 6])))
 
 
+@case("embedding_bag_max_norm_scale_grad_by_freq", [ints([1, 2, 1, 1, 4, 2, 0])],
+      build=lambda t: t.nn.EmbeddingBag(5, 3, max_norm=1.2, scale_grad_by_freq=True, mode="sum"), train=True)
+def _(t, m, idx):
+    offsets = t.tensor(ints([0, 2, 5]))
+    return m(idx, offsets), F(t).embedding_bag(idx, m.weight, offsets, mode="mean", scale_grad_by_freq=True)
+
+
 # ---------------------------------------------------------------------------- resampling
 
 @case("interpolate_nearest_scale2", [x(2, 3, 3, 4)])

@@ -1681,6 +1681,26 @@ def _grid_unnormalize(coord, size, align_corners):
 
 # ---------------------------------------------------------------------------- embedding bags
 
+def _embedding_renorm_(weight, input, max_norm, norm_type):
+    """max_norm: rescales (in place, no grad) the looked-up rows whose norm exceeds max_norm.
+    Repeated indices rescale their row once: each copy writes the same rescaled row."""
+    from ..autograd import no_grad
+    with no_grad():
+        idx = input.reshape(-1)
+        rows = T.index_select(weight, 0, idx)
+        norms = rows.norm(norm_type, 1, keepdim=True)
+        scale = T.where(norms > max_norm, max_norm / (norms + 1e-7), T.ones_like(norms))
+        weight[idx] = rows * scale
+
+
+def _scale_grad_by_freq(rows, indices):
+    """The looked-up rows, unchanged, whose gradient is divided by how often each index occurs in
+    the batch (PyTorch's scale_grad_by_freq)."""
+    _, inverse, counts = np.unique(indices.cpu().numpy().reshape(-1), return_inverse=True, return_counts=True)
+    scale = T.tensor((1.0 / counts)[inverse].reshape(-1, 1), dtype=rows.dtype, device=rows.device)
+    return rows * scale + (rows * (1 - scale)).detach()
+
+
 def embedding_bag(input, weight, offsets=None, max_norm=None, norm_type=2, scale_grad_by_freq=False, mode="mean",
                   sparse=False, per_sample_weights=None, include_last_offset=False, padding_idx=None):
     if weight.dtype is int64 and input.is_floating_point():
@@ -1731,10 +1751,8 @@ def embedding_bag(input, weight, offsets=None, max_norm=None, norm_type=2, scale
         raise NotImplementedError(f"embedding_bag: per_sample_weights was not None. per_sample_weights is only "
                                   f"supported for mode='sum' (got mode='{mode}'). Please open a feature request on "
                                   f"GitHub.")
-    if scale_grad_by_freq:
-        raise NotImplementedError("embedding_bag(scale_grad_by_freq=True) is not supported")
     if max_norm is not None:
-        raise NotImplementedError("F.embedding_bag max_norm is not supported; nn.EmbeddingBag(max_norm=...) is")
+        _embedding_renorm_(weight, input, max_norm, norm_type)
     if padding_idx is not None and padding_idx < 0:
         padding_idx += weight.shape[0]
     bags, width = len(starts), max([e - s for s, e in zip(starts, ends)] + [1])
@@ -1744,6 +1762,8 @@ def embedding_bag(input, weight, offsets=None, max_norm=None, norm_type=2, scale
     for b, (s, e) in enumerate(zip(starts, ends)):
         table[b, :e - s] = np.arange(s, e)
     rows = T.index_select(weight, 0, input)
+    if scale_grad_by_freq and input.numel():
+        rows = _scale_grad_by_freq(rows, input)
     if per_sample_weights is not None:
         rows = rows * per_sample_weights.unsqueeze(1)
     fill = float("-inf") if mode == "max" else 0.0

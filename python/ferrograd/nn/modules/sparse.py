@@ -10,17 +10,6 @@ from .module import Module
 __all__ = ["Embedding", "EmbeddingBag"]
 
 
-def _renorm_rows(weight, input, max_norm, norm_type):
-    """max_norm: rescales (in place, no grad) the looked-up rows whose norm exceeds max_norm.
-    Repeated indices rescale their row once: each copy writes the same rescaled row."""
-    with no_grad():
-        idx = input.reshape(-1)
-        rows = T.index_select(weight, 0, idx)
-        norms = rows.norm(norm_type, 1, keepdim=True)
-        scale = T.where(norms > max_norm, max_norm / (norms + 1e-7), T.ones_like(norms))
-        weight[idx] = rows * scale
-
-
 class Embedding(Module):
     """A lookup table of `num_embeddings` vectors of size `embedding_dim` (weight ~ N(0, 1))."""
 
@@ -65,7 +54,7 @@ class Embedding(Module):
 
     def forward(self, input):
         if self.max_norm is not None:
-            _renorm_rows(self.weight, input, self.max_norm, self.norm_type)
+            F._embedding_renorm_(self.weight, input, self.max_norm, self.norm_type)
         return F.embedding(input, self.weight, self.padding_idx, None, self.norm_type, self.scale_grad_by_freq,
                            self.sparse)
 
@@ -134,9 +123,7 @@ class EmbeddingBag(Module):
                 self.weight[self.padding_idx].fill_(0)
 
     def forward(self, input, offsets=None, per_sample_weights=None):
-        if self.max_norm is not None:
-            _renorm_rows(self.weight, input, self.max_norm, self.norm_type)
-        return F.embedding_bag(input, self.weight, offsets, None, self.norm_type, self.scale_grad_by_freq, self.mode,
+        return F.embedding_bag(input, self.weight, offsets, self.max_norm, self.norm_type, self.scale_grad_by_freq, self.mode,
                                self.sparse, per_sample_weights, self.include_last_offset, self.padding_idx)
 
     def extra_repr(self):
