@@ -114,6 +114,12 @@ def _(t, m, idx):
     return m(idx, offsets), F(t).embedding_bag(idx, m.weight, offsets, mode="mean", scale_grad_by_freq=True)
 
 
+@case("embedding_scale_grad_by_freq", [ints([[1, 2, 1], [1, 4, 0]])],
+      build=lambda t: t.nn.Embedding(5, 3, scale_grad_by_freq=True, padding_idx=0))
+def _(t, m, idx):
+    return m(idx)
+
+
 # ---------------------------------------------------------------------------- resampling
 
 @case("interpolate_nearest_scale2", [x(2, 3, 3, 4)])

@@ -31,8 +31,6 @@ class Embedding(Module):
         self.max_norm = max_norm
         self.norm_type = norm_type
         self.scale_grad_by_freq = scale_grad_by_freq
-        if scale_grad_by_freq:
-            raise NotImplementedError("Embedding(scale_grad_by_freq=True) is not supported")
         if _weight is None:
             self.weight = Parameter(T.empty((num_embeddings, embedding_dim), dtype=dtype, device=device),
                                     requires_grad=not _freeze)
@@ -55,8 +53,10 @@ class Embedding(Module):
     def forward(self, input):
         if self.max_norm is not None:
             F._embedding_renorm_(self.weight, input, self.max_norm, self.norm_type)
-        return F.embedding(input, self.weight, self.padding_idx, None, self.norm_type, self.scale_grad_by_freq,
-                           self.sparse)
+        out = F.embedding(input, self.weight, self.padding_idx, None, self.norm_type, False, self.sparse)
+        if self.scale_grad_by_freq and input.numel():
+            out = F._scale_grad_by_freq(out.reshape(-1, self.embedding_dim), input).reshape(out.shape)
+        return out
 
     def extra_repr(self):
         s = "{num_embeddings}, {embedding_dim}"
