@@ -343,6 +343,13 @@ def _(t, m, a):
     return m(a)
 
 
+@case("norms_without_bias", [x(3, 4, 2, 2)],
+      build=lambda t: t.nn.ModuleList([t.nn.BatchNorm2d(4, bias=False), t.nn.GroupNorm(2, 4, bias=False),
+                                       t.nn.InstanceNorm2d(4, affine=True, bias=False)]), train=True)
+def _(t, m, a):
+    return tuple(norm(a) for norm in m)
+
+
 @case("sync_batch_norm_one_process", [x(4, 3, 2, 2)], build=lambda t: t.nn.SyncBatchNorm(3, momentum=0.3),
       train=True)
 def _(t, m, a):
@@ -431,7 +438,8 @@ def _(t, m, a, b):
 def _(t, m, a):
     f = F(t)
     return (f.elu_(a * 1.0), f.celu_(a * 1.0, 0.5), f.selu_(a * 1.0), f.leaky_relu_(a * 1.0, 0.2),
-            f.hardtanh_(a * 1.0, -0.5, 0.5), f.threshold_(a * 1.0, 0.1, -3.0), f.rrelu_(a * 1.0), f.relu_(a * 1.0))
+            f.hardtanh_(a * 1.0, -0.5, 0.5), f.threshold_(a * 1.0, 0.1, -3.0), f.rrelu_(a * 1.0), f.relu_(a * 1.0),
+            f.relu(a * 1.0, inplace=True), f.relu(a, False))
 
 
 # ---------------------------------------------------------------------------- losses

@@ -106,9 +106,8 @@ def test_lazy_modules_load_state_dict_and_infer_channels():
     assert type(lazy) is nn.Conv2d
     with pytest.raises(ValueError, match="in_channels must be divisible by groups"):
         nn.LazyConv1d(4, 3, groups=2)(randn(1, 3, 8))
-    # (Without affine parameters or running statistics a lazy InstanceNorm has nothing to infer, as in PyTorch.)
     cases = [(nn.LazyConvTranspose3d, (2, 3, 2, 2, 2), 3, dict(out_channels=2, kernel_size=2)),
-             (nn.LazyBatchNorm1d, (4, 5), 5, {}), (nn.LazyInstanceNorm2d, (3, 4, 4), 3, dict(affine=True)),
+             (nn.LazyBatchNorm1d, (4, 5), 5, {}), (nn.LazyInstanceNorm2d, (3, 4, 4), 3, {}),
              (nn.LazyBatchNorm3d, (2, 2, 2, 2, 2), 2, {})]
     for cls, shape, features, kwargs in cases:
         m = cls(**kwargs).to(dtype=float_dtype())

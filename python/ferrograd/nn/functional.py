@@ -14,7 +14,6 @@ from .. import _tensor as T
 from .._core import Tensor
 from .._dtype import float32, float64, int64
 
-relu = T.relu  # noqa: F821
 sigmoid = T.sigmoid  # noqa: F821
 tanh = T.tanh  # noqa: F821
 softmax_ = T.softmax
@@ -41,8 +40,12 @@ def _inplace_result(input, inplace, fn):
     return input.copy_(fn(input))
 
 
+def relu(input, inplace=False):
+    return _inplace_result(input, inplace, T.relu)  # noqa: F821
+
+
 def relu_(input):
-    return _inplace_result(input, True, T.relu)  # noqa: F821
+    return relu(input, inplace=True)
 
 
 def relu6(input, inplace=False):
@@ -776,7 +779,7 @@ def threshold_(input, threshold, value):
     return _threshold(input, threshold, value, inplace=True)
 
 
-def gumbel_softmax(logits, tau=1.0, hard=False, eps=1e-10, dim=-1):
+def gumbel_softmax(logits, tau=1, hard=False, eps=1e-10, dim=-1):
     gumbels = -T.empty_like(logits.detach()).exponential_().log()
     y_soft = T.softmax((logits + gumbels) / tau, dim)
     if not hard:
@@ -1836,7 +1839,7 @@ def poisson_nll_loss(input, target, log_input=True, full=False, size_average=Non
     return _reduce(loss, reduction)
 
 
-def margin_ranking_loss(input1, input2, target, margin=0.0, size_average=None, reduce=None, reduction="mean"):
+def margin_ranking_loss(input1, input2, target, margin=0, size_average=None, reduce=None, reduction="mean"):
     reduction = _legacy_reduction(size_average, reduce, reduction)
     if input1.ndim != input2.ndim or input1.ndim != target.ndim:
         raise RuntimeError(f"margin_ranking_loss : All input tensors should have same dimension but got sizes: "
@@ -1852,7 +1855,7 @@ def hinge_embedding_loss(input, target, margin=1.0, size_average=None, reduce=No
     return _reduce(loss, reduction)
 
 
-def cosine_embedding_loss(input1, input2, target, margin=0.0, size_average=None, reduce=None, reduction="mean"):
+def cosine_embedding_loss(input1, input2, target, margin=0, size_average=None, reduce=None, reduction="mean"):
     reduction = _legacy_reduction(size_average, reduce, reduction)
     if input1.ndim not in (1, 2) or tuple(input1.shape) != tuple(input2.shape):
         raise RuntimeError(f"cosine_embedding_loss: expected 1D or 2D inputs of the same shape, got "

@@ -21,7 +21,7 @@ class _NormBase(Module):
     __constants__ = ["track_running_stats", "momentum", "eps", "num_features", "affine"]
 
     def __init__(self, num_features, eps=1e-5, momentum=0.1, affine=True, track_running_stats=True, device=None,
-                 dtype=None):
+                 dtype=None, bias=True):
         super().__init__()
         self.num_features = num_features
         self.eps = eps
@@ -30,7 +30,10 @@ class _NormBase(Module):
         self.track_running_stats = track_running_stats
         if self.affine:
             self.weight = Parameter(T.empty(num_features, dtype=dtype, device=device))
-            self.bias = Parameter(T.empty(num_features, dtype=dtype, device=device))
+            if bias:
+                self.bias = Parameter(T.empty(num_features, dtype=dtype, device=device))
+            else:
+                self.register_parameter("bias", None)
         else:
             self.register_parameter("weight", None)
             self.register_parameter("bias", None)
@@ -55,7 +58,8 @@ class _NormBase(Module):
         self.reset_running_stats()
         if self.affine:
             init.ones_(self.weight)
-            init.zeros_(self.bias)
+            if self.bias is not None:
+                init.zeros_(self.bias)
 
     def _check_input_dim(self, input):
         raise NotImplementedError
@@ -143,8 +147,8 @@ class SyncBatchNorm(_BatchNorm):
     rather than normalise each process's batch alone."""
 
     def __init__(self, num_features, eps=1e-5, momentum=0.1, affine=True, track_running_stats=True,
-                 process_group=None, device=None, dtype=None):
-        super().__init__(num_features, eps, momentum, affine, track_running_stats, device, dtype)
+                 process_group=None, device=None, dtype=None, bias=True):
+        super().__init__(num_features, eps, momentum, affine, track_running_stats, device, dtype, bias)
         self.process_group = process_group
 
     def _check_input_dim(self, input):
@@ -172,7 +176,8 @@ class SyncBatchNorm(_BatchNorm):
         module_output = module
         if isinstance(module, _BatchNorm) and not isinstance(module, SyncBatchNorm):
             module_output = SyncBatchNorm(module.num_features, module.eps, module.momentum, module.affine,
-                                          module.track_running_stats, process_group)
+                                          module.track_running_stats, process_group,
+                                          bias=module.bias is not None or not module.affine)
             if module.affine:
                 with no_grad():
                     module_output.weight = module.weight
@@ -223,7 +228,7 @@ class LayerNorm(Module):
 class GroupNorm(Module):
     __constants__ = ["num_groups", "num_channels", "eps", "affine"]
 
-    def __init__(self, num_groups, num_channels, eps=1e-5, affine=True, device=None, dtype=None):
+    def __init__(self, num_groups, num_channels, eps=1e-5, affine=True, device=None, dtype=None, bias=True):
         super().__init__()
         if num_channels % num_groups != 0:
             raise ValueError("num_channels must be divisible by num_groups")
@@ -233,7 +238,10 @@ class GroupNorm(Module):
         self.affine = affine
         if self.affine:
             self.weight = Parameter(T.empty(num_channels, dtype=dtype, device=device))
-            self.bias = Parameter(T.empty(num_channels, dtype=dtype, device=device))
+            if bias:
+                self.bias = Parameter(T.empty(num_channels, dtype=dtype, device=device))
+            else:
+                self.register_parameter("bias", None)
         else:
             self.register_parameter("weight", None)
             self.register_parameter("bias", None)
@@ -242,7 +250,8 @@ class GroupNorm(Module):
     def reset_parameters(self):
         if self.affine:
             init.ones_(self.weight)
-            init.zeros_(self.bias)
+            if self.bias is not None:
+                init.zeros_(self.bias)
 
     def forward(self, input):
         if input.dim() < 2:
