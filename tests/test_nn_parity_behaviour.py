@@ -196,6 +196,13 @@ def test_bad_arguments_raise_clear_errors(call, error, match):
         call(x)
 
 
+def test_hardtanh_deprecated_keywords():
+    with pytest.warns(FutureWarning, match="`min_value` is deprecated and renamed to `min_val`"):
+        m = nn.Hardtanh(min_value=-0.5, max_value=0.25)
+    assert (m.min_val, m.max_val) == (-0.5, 0.25)
+    np.testing.assert_allclose(np_of(m(torch.tensor([-2.0, 0.1, 3.0]))), [-0.5, 0.1, 0.25])
+
+
 def test_shrinks_keep_nan():
     x = torch.tensor([float("nan"), 0.2, -0.7], dtype=float_dtype())
     for f in (F.hardshrink, F.softshrink, F.tanhshrink):
