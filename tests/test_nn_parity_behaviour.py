@@ -197,8 +197,11 @@ def test_bad_arguments_raise_clear_errors(call, error, match):
 
 
 def test_hardtanh_deprecated_keywords():
-    with pytest.warns(FutureWarning, match="`min_value` is deprecated and renamed to `min_val`"):
+    with pytest.warns(FutureWarning) as caught:
         m = nn.Hardtanh(min_value=-0.5, max_value=0.25)
+    assert [str(w.message) for w in caught] == [
+        "keyword argument `min_value` is deprecated and renamed to `min_val`",
+        "keyword argument `max_value` is deprecated and renamed to `max_val`"]
     assert (m.min_val, m.max_val) == (-0.5, 0.25)
     np.testing.assert_allclose(np_of(m(torch.tensor([-2.0, 0.1, 3.0]))), [-0.5, 0.1, 0.25])
 
