@@ -2,6 +2,7 @@
 statistics and structure), lazy modules, SyncBatchNorm's process-group check, and the errors
 bad arguments raise. Runs on both devices."""
 import copy
+import pickle
 import types
 
 import numpy as np
@@ -89,11 +90,13 @@ def test_lazy_linear_infers_in_place_and_becomes_linear():
     weight = lazy.weight
     assert isinstance(weight, nn.UninitializedParameter) and lazy.has_uninitialized_params()
     twin = copy.deepcopy(lazy)
+    pickled = pickle.loads(pickle.dumps(lazy))
     out = lazy(randn(2, 4, 5))
     assert type(lazy) is nn.Linear and lazy.in_features == 5 and out.shape == (2, 4, 3)
     # The same Parameter object now holds the data: an optimizer built before sees it.
     assert lazy.weight is weight and type(weight) is nn.Parameter and weight.shape == (3, 5)
     assert twin(randn(7)).shape == (3,) and twin.weight.shape == (3, 7)
+    assert pickled(randn(6)).shape == (3,) and type(pickled) is nn.Linear and not pickled._forward_pre_hooks
 
 
 def test_lazy_modules_load_state_dict_and_infer_channels():
@@ -110,7 +113,7 @@ def test_lazy_modules_load_state_dict_and_infer_channels():
              (nn.LazyBatchNorm1d, (4, 5), 5, {}), (nn.LazyInstanceNorm2d, (3, 4, 4), 3, {}),
              (nn.LazyBatchNorm3d, (2, 2, 2, 2, 2), 2, {})]
     for cls, shape, features, kwargs in cases:
-        m = cls(**kwargs).to(dtype=float_dtype())
+        m = pickle.loads(pickle.dumps(copy.deepcopy(cls(**kwargs).to(dtype=float_dtype()))))
         m(randn(*shape))
         assert not isinstance(m, nn.modules.lazy.LazyModuleMixin)
         size = m.in_channels if hasattr(m, "in_channels") else m.num_features

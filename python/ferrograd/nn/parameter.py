@@ -59,6 +59,9 @@ class UninitializedParameter(Parameter):
             memo[id(self)] = type(self)(self.requires_grad, self.device, self.dtype)
         return memo[id(self)]
 
+    def __reduce_ex__(self, protocol):
+        return (type(self), (self.requires_grad, str(self.device), self.dtype))
+
     def __repr__(self):
         return "<UninitializedParameter>"
 
@@ -76,6 +79,14 @@ class UninitializedBuffer(Buffer):
         """A new tensor of `shape` (buffers are replaced in their module, not changed in place)."""
         from .._tensor import empty
         return empty(tuple(shape), dtype=dtype or self.dtype, device=device or self.device)
+
+    def __reduce_ex__(self, protocol):
+        return (type(self), (False, str(self.device), self.dtype, self.persistent))
+
+    def __deepcopy__(self, memo):
+        if id(self) not in memo:
+            memo[id(self)] = type(self)(False, self.device, self.dtype, self.persistent)
+        return memo[id(self)]
 
     def __repr__(self):
         return "<UninitializedBuffer>"

@@ -23,8 +23,9 @@ class LazyModuleMixin:
 
     def __init__(self, *args, **kwargs):
         super().__init__(*args, **kwargs)
-        self._load_hook = self._register_load_state_dict_pre_hook(self._lazy_load_hook)
-        self._initialize_hook = self.register_forward_pre_hook(self._infer_parameters, with_kwargs=True)
+        # The hooks' ids, not their handles (which hold weak references): the module stays picklable.
+        self._lazy_load_hook_id = self._register_load_state_dict_pre_hook(self._lazy_load_hook).id
+        self._lazy_forward_hook_id = self.register_forward_pre_hook(self._infer_parameters, with_kwargs=True).id
 
     def has_uninitialized_params(self):
         tensors = list(self._parameters.values()) + list(self._buffers.values())
@@ -51,10 +52,10 @@ class LazyModuleMixin:
         module.initialize_parameters(*args, **kwargs)
         if module.has_uninitialized_params():
             raise RuntimeError(f"module {module._get_name()} has not been fully initialized")
-        module._initialize_hook.remove()
-        module._load_hook.remove()
-        del module._initialize_hook
-        del module._load_hook
+        module._forward_pre_hooks.pop(module._lazy_forward_hook_id)
+        module._forward_pre_hooks_with_kwargs.pop(module._lazy_forward_hook_id, None)
+        module._load_state_dict_pre_hooks.pop(module._lazy_load_hook_id)
+        del module._lazy_forward_hook_id, module._lazy_load_hook_id
         if module.cls_to_become is not None:
             module.__class__ = module.cls_to_become
 
