@@ -17,6 +17,11 @@ MODULES = {"nn": ferrograd.nn, "nn.functional": ferrograd.nn.functional, "optim"
 # reported as expected failures, and checked like every other name once they exist.
 FROM_OPTIM_BRANCH = {"optim.NAdam", "optim.RAdam", "optim.Adamax", "optim.Adadelta", "optim.ASGD", "optim.Rprop",
                      "optim.Adafactor", "optim.LBFGS"}
+# Products of float8 tensors with per-tensor scales: they need a float8 dtype, which ferrograd
+# lacks (the dtype issue adds float16/bfloat16 and small ints, not float8). Listed here so the gap
+# shows in every run as an expected failure, not silently dropped from the names file.
+NEED_FLOAT8 = {"nn.functional.scaled_mm", "nn.functional.scaled_addmm", "nn.functional.scaled_addmm_",
+               "nn.functional.scaled_grouped_mm"}
 
 
 def torch_names():
@@ -30,6 +35,7 @@ def test_names_file_is_complete():
     for label in MODULES:
         assert any(n.startswith(label + ".") for n in names), label
     assert FROM_OPTIM_BRANCH <= set(names)
+    assert NEED_FLOAT8 <= set(names)
 
 
 @pytest.mark.parametrize("name", torch_names())
@@ -37,5 +43,7 @@ def test_ferrograd_has(name):
     module, _, attr = name.rpartition(".")
     if not hasattr(MODULES[module], attr) and name in FROM_OPTIM_BRANCH:
         pytest.xfail(f"{name} is added by the `optim` branch (issue 17), not merged here yet")
+    if not hasattr(MODULES[module], attr) and name in NEED_FLOAT8:
+        pytest.xfail(f"{name} multiplies float8 tensors; ferrograd has no float8 dtype")
     assert hasattr(MODULES[module], attr), f"ferrograd.{name} is missing (torch.{name} exists)"
     assert callable(getattr(MODULES[module], attr))
