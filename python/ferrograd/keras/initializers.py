@@ -22,6 +22,9 @@ def _compute_fans(shape):
 
 
 class Initializer:
+    """Draws on the CPU (with ferrograd's generator); `Layer.add_weight` moves the values to the
+    default device."""
+
     def __call__(self, shape, dtype=None):
         raise NotImplementedError(f"{type(self).__name__} must implement __call__(shape, dtype)")
 
@@ -54,20 +57,20 @@ class _Seeded(Initializer):
         return torch.Generator().manual_seed(int(self.seed))
 
     def _normal(self, shape, mean, stddev, dtype):
-        return torch.randn(*shape, generator=self._generator(), dtype=_dtype(dtype)) * stddev + mean
+        return torch.randn(*shape, generator=self._generator(), dtype=_dtype(dtype), device="cpu") * stddev + mean
 
     def _uniform(self, shape, low, high, dtype):
-        return torch.rand(*shape, generator=self._generator(), dtype=_dtype(dtype)) * (high - low) + low
+        return torch.rand(*shape, generator=self._generator(), dtype=_dtype(dtype), device="cpu") * (high - low) + low
 
     def _truncated_normal(self, shape, mean, stddev, dtype):
         """Normal draws redrawn until all lie within two standard deviations (as TensorFlow's)."""
         gen = self._generator()
-        values = torch.randn(*shape, generator=gen, dtype=torch.float64).cpu().numpy().copy()
+        values = torch.randn(*shape, generator=gen, dtype=torch.float64, device="cpu").cpu().numpy().copy()
         outside = np.abs(values) > 2
         while outside.any():
-            values[outside] = torch.randn(int(outside.sum()), generator=gen, dtype=torch.float64).cpu().numpy()
+            values[outside] = torch.randn(int(outside.sum()), generator=gen, dtype=torch.float64, device="cpu").cpu().numpy()
             outside = np.abs(values) > 2
-        return torch.tensor(values * stddev + mean, dtype=_dtype(dtype))
+        return torch.tensor(values * stddev + mean, dtype=_dtype(dtype), device="cpu")
 
     def get_config(self):
         return {"seed": self.seed}
@@ -75,12 +78,12 @@ class _Seeded(Initializer):
 
 class Zeros(Initializer):
     def __call__(self, shape, dtype=None):
-        return torch.zeros(*shape, dtype=_dtype(dtype))
+        return torch.zeros(*shape, dtype=_dtype(dtype), device="cpu")
 
 
 class Ones(Initializer):
     def __call__(self, shape, dtype=None):
-        return torch.ones(*shape, dtype=_dtype(dtype))
+        return torch.ones(*shape, dtype=_dtype(dtype), device="cpu")
 
 
 class Constant(Initializer):
@@ -88,7 +91,7 @@ class Constant(Initializer):
         self.value = value
 
     def __call__(self, shape, dtype=None):
-        return torch.full(tuple(shape), float(self.value), dtype=_dtype(dtype))
+        return torch.full(tuple(shape), float(self.value), dtype=_dtype(dtype), device="cpu")
 
     def get_config(self):
         return {"value": self.value}
@@ -186,7 +189,7 @@ class Orthogonal(_Seeded):
         q = q * np.sign(np.diag(r))
         if rows < cols:
             q = q.T
-        return torch.tensor(self.gain * q.reshape(tuple(shape)), dtype=_dtype(dtype))
+        return torch.tensor(self.gain * q.reshape(tuple(shape)), dtype=_dtype(dtype), device="cpu")
 
     def get_config(self):
         return {"gain": self.gain, "seed": self.seed}
@@ -199,7 +202,7 @@ class Identity(Initializer):
     def __call__(self, shape, dtype=None):
         if len(shape) != 2:
             raise ValueError(f"Identity matrix initializer can only be used for 2D matrices. Received: shape={shape}")
-        return torch.eye(*shape, dtype=_dtype(dtype)) * self.gain
+        return torch.eye(*shape, dtype=_dtype(dtype), device="cpu") * self.gain
 
     def get_config(self):
         return {"gain": self.gain}

@@ -7,6 +7,8 @@ from .core import (Activation, Dense, Dropout, Embedding, Flatten, LeakyReLU, Pe
 from .merging import (Add, Average, Concatenate, Maximum, Minimum, Multiply, Subtract, add, concatenate,
                       multiply)
 from .normalization import BatchNormalization, LayerNormalization
+from .attention import MultiHeadAttention
+from .rnn import GRU, LSTM, Bidirectional, GRUCell, LSTMCell, SimpleRNN, SimpleRNNCell
 
 MaxPool1D, MaxPool2D, AvgPool1D, AvgPool2D = MaxPooling1D, MaxPooling2D, AveragePooling1D, AveragePooling2D
 GlobalAvgPool1D, GlobalAvgPool2D = GlobalAveragePooling1D, GlobalAveragePooling2D
@@ -17,4 +19,4 @@ __all__ = ["Input", "InputLayer", "Layer", "Dense", "Embedding", "Activation", "
            "Dropout", "Flatten", "Reshape", "Permute", "Rescaling", "Conv1D", "Conv2D", "Conv2DTranspose",
            "MaxPooling1D", "MaxPooling2D", "AveragePooling1D", "AveragePooling2D", "GlobalAveragePooling1D",
            "GlobalAveragePooling2D", "GlobalMaxPooling1D", "GlobalMaxPooling2D", "BatchNormalization",
-           "LayerNormalization", "Add", "Subtract", "Multiply", "Average", "Maximum", "Minimum", "Concatenate"]
+           "LayerNormalization", "MultiHeadAttention", "SimpleRNN", "LSTM", "GRU", "Bidirectional", "Add", "Subtract", "Multiply", "Average", "Maximum", "Minimum", "Concatenate"]

@@ -227,7 +227,7 @@ class Layer:
             raise ValueError(f"layer '{self.name}': cannot create weight '{name}' of unknown shape {shape}")
         value = init(shape, dtype=dtype)
         if not isinstance(value, torch.Tensor):
-            value = to_tensor(value, dtype=_DTYPES[dtype])
+            value = to_tensor(value, dtype=_DTYPES[dtype], device="cpu")
         value = value.to(torch.get_default_device())
         if constraint is not None:
             raise NotImplementedError(f"layer '{self.name}': weight constraints are not supported by ferrograd.keras")

@@ -116,7 +116,8 @@ class LayerNormalization(Layer):
         axes = tuple(self._norm_axes)
         shape = _broadcast_shape(inputs.ndim, self._norm_axes, inputs.shape)
         if self.rms_scaling:
-            out = inputs * torch.rsqrt((inputs * inputs).mean(axes, keepdim=True) + self.epsilon)
+            # as Keras 3 does (and warns about): the inputs scaled by their variance, not re-centred
+            out = inputs * torch.rsqrt(inputs.var(axes, unbiased=False, keepdim=True) + self.epsilon)
         else:
             mean = inputs.mean(axes, keepdim=True)
             var = inputs.var(axes, unbiased=False, keepdim=True)

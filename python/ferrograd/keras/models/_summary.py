@@ -34,13 +34,30 @@ def _bytes(weights):
     return sum(math.prod(w.shape) * w.element_size() for w in weights)
 
 
+def _fit_widths(widths, table_width):
+    """rich's shrinking of padded column widths to a table width (its `ratio_reduce`, equal ratios)."""
+    excess = sum(widths) + len(widths) + 1 - table_width
+    if excess <= 0:
+        return widths
+    out, remaining, ratio_left = [], excess, len(widths)
+    for width in widths:
+        cut = min(width, round(remaining / ratio_left))
+        out.append(width - cut)
+        remaining -= cut
+        ratio_left -= 1
+    return out
+
+
 def _render_table(header, rows, widths, align):
     """A rich-style table: widths are the cells' widths including one space of padding a side."""
     def line(left, mid, right, fill):
         return left + mid.join(fill * w for w in widths) + right
 
     def cell_lines(text, width):
-        return textwrap.wrap(str(text), width - 2, break_long_words=True, break_on_hyphens=False) or [""]
+        # rich wraps at spaces and ends a word too long for the cell with an ellipsis
+        width -= 2
+        lines = textwrap.wrap(str(text), width, break_long_words=False, break_on_hyphens=False) or [""]
+        return [line if len(line) <= width else line[:width - 1] + "…" for line in lines]
 
     def row_text(cells, sep):
         wrapped = [cell_lines(c, w) for c, w in zip(cells, widths)]
@@ -89,11 +106,7 @@ def print_summary(model, line_length=None, positions=None, print_fn=None, expand
         width = int(pos * line_length) - current
         requested.append(width)
         current += width
-    # rich shrinks the requested widths to fit the table width (borders included)
-    available = line_length - (len(requested) + 1)
-    scaled = [w * available / sum(requested) for w in requested]
-    widths = [int(w) for w in scaled]
-    widths[0] += available - sum(widths)
+    widths = _fit_widths([w + 2 for w in requested], line_length)
 
     def connections(layer):
         parts = []
