@@ -7,7 +7,6 @@ import threading
 import numpy as np
 
 import ferrograd as torch
-from ferrograd.nn import Parameter
 
 _name_counts = {}
 
@@ -69,11 +68,9 @@ call_context = _CallContext()
 
 
 def make_variable(value, trainable=True, name=None):
-    """A trainable weight: a ferrograd Parameter that carries Keras's `trainable` and `name`."""
-    var = Parameter(value, requires_grad=trainable)
-    var.trainable = trainable
-    var.name = name
-    return var
+    """A layer weight: a `keras.Variable` (a ferrograd Parameter) holding `value`."""
+    from .._variable import KerasVariable
+    return KerasVariable(value, trainable=trainable, name=name, dtype=value.dtype)
 
 
 def assign(var, value):

@@ -233,7 +233,7 @@ class Layer:
             raise NotImplementedError(f"layer '{self.name}': weight constraints are not supported by ferrograd.keras")
         var = make_variable(value.detach(), trainable=trainable and _DTYPES[dtype].is_floating_point, name=name)
         var.requires_grad_(var.trainable and self.trainable)
-        var.path = f"{self.name}/{name}"
+        var._path = f"{self.name}/{name}"
         (self._trainable_variables if trainable else self._non_trainable_variables).append(var)
         reg = _regularizers.get(regularizer)
         if reg is not None:

@@ -282,7 +282,7 @@ class Trainer:
             raise ValueError(f"jit_compile must be True, False or 'auto'; got {jit_compile!r}")
         if steps_per_execution != 1:
             raise NotImplementedError("compile(steps_per_execution > 1) is not supported by ferrograd.keras")
-        from .. import _interim_optimizers as _optimizers
+        from .. import optimizers as _optimizers
         self.optimizer = _optimizers.get(optimizer)
         self.loss = loss
         self._loss_weights = loss_weights

@@ -292,7 +292,7 @@ def load_model(filepath, custom_objects=None, compile=True, safe_mode=True):
 
 
 def _compile_from_config(model, config):
-    from .. import _interim_optimizers as optimizers, losses, metrics
+    from .. import losses, metrics, optimizers
 
     def restore(value, module):
         if isinstance(value, dict) and "class_name" in value:
