@@ -7,12 +7,12 @@ import numpy as np
 import ferrograd as torch
 
 from . import losses as _losses
-from ._common import to_numpy, to_snake_case, to_tensor
+from ._common import to_numpy, to_snake_case, to_tensor, unique_name
 
 
 class Metric:
     def __init__(self, name=None, dtype=None):
-        self.name = name or to_snake_case(type(self).__name__)
+        self.name = name or unique_name(to_snake_case(type(self).__name__))
         self.dtype = dtype or "float32"
         self.reset_state()
 
@@ -46,6 +46,7 @@ class Metric:
 
 class Mean(Metric):
     """The (weighted) mean of the values given to `update_state`."""
+    _direction = "down"
 
     def reset_state(self):
         self._total = 0.0
@@ -169,6 +170,9 @@ TopKCategoricalAccuracy = _wrapper_class("TopKCategoricalAccuracy", top_k_catego
                                          "top_k_categorical_accuracy", positional=("k",), k=5)
 SparseTopKCategoricalAccuracy = _wrapper_class("SparseTopKCategoricalAccuracy", sparse_top_k_categorical_accuracy,
                                                "sparse_top_k_categorical_accuracy", positional=("k",), k=5)
+for _accuracy in (Accuracy, BinaryAccuracy, CategoricalAccuracy, SparseCategoricalAccuracy, TopKCategoricalAccuracy,
+                  SparseTopKCategoricalAccuracy):
+    _accuracy._direction = "up"
 MeanSquaredError = _wrapper_class("MeanSquaredError", _losses.mean_squared_error, "mean_squared_error")
 MeanAbsoluteError = _wrapper_class("MeanAbsoluteError", _losses.mean_absolute_error, "mean_absolute_error")
 MeanAbsolutePercentageError = _wrapper_class("MeanAbsolutePercentageError", _losses.mean_absolute_percentage_error,
@@ -199,6 +203,7 @@ class RootMeanSquaredError(Mean):
 
 class _Confusion(Metric):
     """True/false positives/negatives counted per threshold over all entries (`pred > threshold`)."""
+    _direction = "up"
 
     def __init__(self, thresholds, name=None, dtype=None, class_id=None, top_k=None):
         self.thresholds = np.asarray(thresholds, dtype=np.float64)

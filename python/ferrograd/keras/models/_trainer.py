@@ -242,6 +242,7 @@ class _CompiledMetrics:
 
     def build(self, y_true, y_pred):
         self.metrics = []
+        unweighted_names = set()
         for index, identifier, weighted in self.specs:
             if y_true[index] is None:
                 continue
@@ -249,6 +250,10 @@ class _CompiledMetrics:
                 else _metrics.get(identifier)
             if len(self.output_names) > 1:
                 metric.name = f"{self.output_names[index]}_{metric.name}"
+            if weighted and metric.name in unweighted_names:
+                metric.name = f"weighted_{metric.name}"
+            elif not weighted:
+                unweighted_names.add(metric.name)
             self.metrics.append((index, metric, weighted))
 
     def update(self, y_true, y_pred, sample_weight):
@@ -289,6 +294,7 @@ class Trainer:
         self._metrics_arg, self._weighted_metrics_arg = metrics, weighted_metrics
         self._compiled_loss = None
         self._compiled_metrics = None
+        self._loss_tracker = _metrics.Mean(name="loss")
         self.compiled = True
         self.stop_training = False
         from ..saving import serialize_keras_object
@@ -370,7 +376,8 @@ class Trainer:
         # object.__setattr__: these lists hold the model itself, which must not track them as sub-layers
         object.__setattr__(self, "_all_layers", self._walk())
         self._regularizers = self._regularization_terms()
-        self._trainable = self.trainable_weights
+        self._train_vars = self.trainable_weights
+        self._step_state_complete = self.built
 
     def _update_trackers(self, loss, per_output, y_flat, y_pred_flat, sample_weight, batch_size):
         _track_mean(self._loss_tracker, loss, batch_size)
@@ -381,13 +388,15 @@ class Trainer:
         self._compiled_metrics.update(y_flat, detached, sample_weight)
 
     def train_step(self, x, y=None, sample_weight=None):
-        for var in self._trainable:
-            var.grad = None
         y_pred = self(x, training=True)
+        if not self._step_state_complete:
+            self._prepare_step_state()   # a subclassed model builds its layers in its first call
+        for var in self._train_vars:
+            var.grad = None
         loss, per_output, y_flat, y_pred_flat = self.compute_loss(x, y, y_pred, sample_weight)
         loss.backward()
-        grads = [var.grad for var in self._trainable]
-        self.optimizer.apply(grads, self._trainable)
+        grads = [var.grad for var in self._train_vars]
+        self.optimizer.apply(grads, self._train_vars)
         self._update_trackers(loss, per_output, y_flat, y_pred_flat, sample_weight, _batch_size(x))
 
     def test_step(self, x, y=None, sample_weight=None):
