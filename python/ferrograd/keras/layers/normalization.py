@@ -28,7 +28,7 @@ class BatchNormalization(Layer):
     def __init__(self, axis=-1, momentum=0.99, epsilon=1e-3, center=True, scale=True, beta_initializer="zeros",
                  gamma_initializer="ones", moving_mean_initializer="zeros", moving_variance_initializer="ones",
                  beta_regularizer=None, gamma_regularizer=None, beta_constraint=None, gamma_constraint=None,
-                 synchronized=False, renorm=False, **kwargs):
+                 synchronized=False, renorm=False, renorm_clipping=None, renorm_momentum=0.99, **kwargs):
         super().__init__(**kwargs)
         if beta_constraint or gamma_constraint or renorm:
             raise NotImplementedError("BatchNormalization: constraints and renorm are not supported by ferrograd.keras")

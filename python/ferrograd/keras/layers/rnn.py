@@ -161,8 +161,9 @@ class _RNN(Layer):
         if len(sequences_shape) != 3:
             raise ValueError(f"{type(self).__name__} '{self.name}' expects inputs of shape (batch, timesteps, "
                              f"features); got {sequences_shape}")
-        self.cell.build(sequences_shape)
-        self.cell.built = True
+        if not self.cell.built:
+            self.cell.build(sequences_shape)
+            self.cell.built = True
         self.built = True
 
     def call(self, sequences, initial_state=None, mask=None, training=False):
@@ -253,9 +254,10 @@ class Bidirectional(Layer):
             self._initial_weights = weights
 
     def build(self, sequences_shape, initial_state_shape=None):
-        self.forward_layer.build(sequences_shape)
-        self.backward_layer.build(sequences_shape)
-        self.forward_layer.built = self.backward_layer.built = True
+        for layer in (self.forward_layer, self.backward_layer):
+            if not layer.built:
+                layer.build(sequences_shape)
+                layer.built = True
         self.built = True
 
     def call(self, sequences, initial_state=None, mask=None, training=False):

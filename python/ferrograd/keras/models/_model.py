@@ -155,6 +155,10 @@ class Functional(Model):
         return order
 
     @property
+    def layers(self):
+        return list(self._layers)   # Keras lists a functional model's InputLayers too
+
+    @property
     def inputs(self):
         return self._input_tensors
 
