@@ -51,6 +51,15 @@ class Mean(Metric):
     def reset_state(self):
         self._total = 0.0
         self._count = 0.0
+        self._pending = []   # (batch mean, batch size) pairs from fit's loss tracking
+
+    def _fold_pending(self):
+        if self._pending:
+            means = torch.stack([m.reshape(()) for m, _ in self._pending])
+            sizes = torch.tensor([float(n) for _, n in self._pending], dtype=means.dtype, device=means.device)
+            self._total = self._total + torch.sum(means * sizes)
+            self._count = self._count + sum(n for _, n in self._pending)
+            self._pending = []
 
     def update_state(self, values, sample_weight=None):
         values = to_tensor(values).detach()
@@ -65,6 +74,7 @@ class Mean(Metric):
         self._count = self._count + torch.sum(sw.detach().expand(values.shape))
 
     def result(self):
+        self._fold_pending()
         total = float(self._total)
         count = float(self._count)
         return total / count if count else 0.0

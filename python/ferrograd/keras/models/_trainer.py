@@ -592,9 +592,9 @@ class Trainer:
 
 
 def _track_mean(tracker, value, batch_size):
-    """A batch's mean loss counts once per sample, as Keras's loss trackers weigh it."""
-    tracker._total = tracker._total + value.detach() * batch_size
-    tracker._count = tracker._count + batch_size
+    """A batch's mean loss counts once per sample, as Keras's loss trackers weigh it. The batch
+    values are kept as they are and summed when the result is read, so a step runs no extra op."""
+    tracker._pending.append((value.detach(), batch_size))
 
 
 def map_to_numpy(out):
