@@ -377,3 +377,22 @@ def test_fit_on_gpu_matches_cpu():
     for key in cpu_hist:
         np.testing.assert_allclose(gpu_hist[key], cpu_hist[key], rtol=1e-4, atol=1e-5)
     np.testing.assert_allclose(gpu_pred, cpu_pred, rtol=1e-4, atol=1e-5)
+
+
+def test_learning_rate_callbacks_csv_logger_and_terminate_on_nan(tmp_path):
+    x, y = _data(n=32)
+    model = _compiled(optimizer=fk.optimizers.SGD(learning_rate=0.1))
+    schedule = fk.callbacks.LearningRateScheduler(lambda epoch, lr: lr * 0.5)
+    plateau = fk.callbacks.ReduceLROnPlateau(monitor="loss", factor=0.1, patience=0, min_delta=10.0)
+    csv_path = tmp_path / "log.csv"
+    history = model.fit(x, y, epochs=3, verbose=0, callbacks=[schedule, plateau, fk.callbacks.CSVLogger(csv_path)])
+    # the scheduler halves the rate as each epoch begins; the plateau (no epoch improves the loss by
+    # 10) divides it by 10 as the second epoch ends; logs carry the rate the epoch ran with
+    assert history.history["learning_rate"] == pytest.approx([0.05, 0.025, 0.00125], rel=1e-5)
+    assert float(model.optimizer.learning_rate) == pytest.approx(0.000125, rel=1e-5)
+    rows = csv_path.read_text().splitlines()
+    assert rows[0] == "epoch,accuracy,learning_rate,loss" and len(rows) == 4 and rows[1].startswith("0,")
+    model = _compiled(optimizer=fk.optimizers.SGD(learning_rate=1e30))
+    x_big = x * 1e20
+    history = model.fit(x_big, y, epochs=5, batch_size=4, verbose=0, callbacks=[fk.callbacks.TerminateOnNaN()])
+    assert len(history.epoch) == 1 and not np.isfinite(history.history["loss"][0])

@@ -197,7 +197,8 @@ class CallbackList(Callback):
         if params:
             self.set_params(params)
         # Batch logs cost a read-back from the device; build them only for callbacks that look.
-        self.wants_batch_logs = any(c._uses_batch_hooks() for c in self.callbacks
+        # (a duck-typed callback, not derived from Callback, gets them always)
+        self.wants_batch_logs = any(getattr(c, "_uses_batch_hooks", lambda: True)() for c in self.callbacks
                                     if not isinstance(c, (History, ProgbarLogger)))
         self.progbar = next((c for c in self.callbacks if isinstance(c, ProgbarLogger)), None)
 
@@ -527,6 +528,15 @@ class LambdaCallback(Callback):
 
     def _uses_batch_hooks(self):
         return any(h in self.__dict__ for h in _BATCH_HOOKS)
+
+
+def __getattr__(name):
+    # Keras's TensorBoard callback lives with ferrograd's SummaryWriter (it needs the tensorboard
+    # package, which only the `viz` extra installs); it is imported when first asked for.
+    if name == "TensorBoard":
+        from ...utils.tensorboard._keras_callback import TensorBoard
+        return TensorBoard
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
 
 
 __all__ = ["Callback", "CallbackList", "History", "ProgbarLogger", "EarlyStopping", "ModelCheckpoint",
