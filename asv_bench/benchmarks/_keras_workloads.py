@@ -53,12 +53,14 @@ def hand_loop_epoch(name):
 
     def epoch():
         order = torch.randperm(len(y))
-        xs, ys = x[order], y[order]
+        xs, ys = x.index_select(0, order), y.index_select(0, order)
+        total = 0.0
         for start in range(0, len(y), BATCH):
             for v in variables:
                 v.grad = None
             loss = loss_fn(ys[start:start + BATCH], model(xs[start:start + BATCH], training=True))
             loss.backward()
             optimizer.apply([v.grad for v in variables], variables)
-            loss.item()
+            total = total + loss.detach()
+        return float(total)
     return epoch

@@ -12,6 +12,12 @@ from ._base import Layer
 from .core import _serialize_or_none
 
 
+_ELEMENTWISE = {_activations.linear, _activations.relu, _activations.relu6, _activations.leaky_relu,
+                _activations.sigmoid, _activations.hard_sigmoid, _activations.tanh, _activations.elu,
+                _activations.selu, _activations.softplus, _activations.softsign, _activations.silu,
+                _activations.gelu, _activations.exponential, _activations.mish}
+
+
 def _tuple(value, rank, name):
     if isinstance(value, int):
         return (value,) * rank
@@ -57,6 +63,15 @@ def _from_nchw(y, data_format, rank):
     if data_format == "channels_last":
         y = y.permute(0, *range(2, y.ndim), 1)
     return y
+
+
+def _activate_nchw(activation, y, data_format, rank):
+    """activation(y) as a channels-last tensor. An element-wise activation runs before the
+    permute back, so its output stays NCHW in memory and the next conv or pool reads it
+    without a copy; softmax-like ones (and unknown callables) run on the channels-last view."""
+    if activation in _ELEMENTWISE:
+        return _from_nchw(activation(y), data_format, rank)
+    return activation(_from_nchw(y, data_format, rank))
 
 
 def _pad_spatial(x, pads, value=0.0):
@@ -137,11 +152,14 @@ class _Conv(Layer):
             pads = [(0, 0)] * self.rank
         if self.rank == 1:
             pads = [(0, 0)] + pads
-        x = _pad_spatial(x, pads)
+        symmetric = all(before == after for before, after in pads)
+        if not symmetric:
+            x = _pad_spatial(x, pads)
         strides = (1,) + self.strides if self.rank == 1 else self.strides
         dilation = (1,) + self.dilation_rate if self.rank == 1 else self.dilation_rate
-        y = F.conv2d(x, self._torch_weight(), self.bias, strides, 0, dilation, self.groups)
-        return self.activation(_from_nchw(y, self.data_format, self.rank))
+        y = F.conv2d(x, self._torch_weight(), self.bias, strides, tuple(p[0] for p in pads) if symmetric else 0,
+                     dilation, self.groups)
+        return _activate_nchw(self.activation, y, self.data_format, self.rank)
 
     def get_config(self):
         return {**super().get_config(), "filters": self.filters, "kernel_size": list(self.kernel_size),
@@ -212,7 +230,7 @@ class Conv2DTranspose(_Conv):
             y = _pad_spatial(y, grow)
         if self.bias is not None:
             y = y + self.bias.reshape(1, -1, 1, 1)
-        return self.activation(_from_nchw(y, self.data_format, 2))
+        return _activate_nchw(self.activation, y, self.data_format, 2)
 
     def get_config(self):
         config = super().get_config()
