@@ -201,6 +201,8 @@ class CallbackList(Callback):
         self.wants_batch_logs = any(getattr(c, "_uses_batch_hooks", lambda: True)() for c in self.callbacks
                                     if not isinstance(c, (History, ProgbarLogger)))
         self.progbar = next((c for c in self.callbacks if isinstance(c, ProgbarLogger)), None)
+        # batch hooks that no callback overrides are skipped altogether
+        self.has_batch_hooks = any(getattr(c, "_uses_batch_hooks", lambda: True)() for c in self.callbacks)
 
     def set_model(self, model):
         super().set_model(model)

@@ -106,8 +106,17 @@ class Node:
         return parents
 
 
+def _has_keras_tensor(value):
+    if isinstance(value, KerasTensor):
+        return True
+    if isinstance(value, (list, tuple, dict)):
+        return any(isinstance(t, KerasTensor) for t in flatten(value))
+    return False
+
+
 def _is_symbolic(args, kwargs):
-    return any(isinstance(t, KerasTensor) for t in flatten((list(args), kwargs)))
+    # runs on every layer call: plain tensors are ruled out without building lists
+    return any(_has_keras_tensor(a) for a in args) or any(_has_keras_tensor(v) for v in kwargs.values())
 
 
 def _dummy(kt, unknown):

@@ -81,13 +81,19 @@ class _ArrayBatches:
         if self.shuffle and self.n > 1:
             order = torch.randperm(self.n, device=tensors[0].device)
             tensors = [t.index_select(0, order) for t in tensors]
+        x, y, sw = self.structure
+        plain = not isinstance(x, (list, tuple, dict)) and not isinstance(y, (list, tuple, dict))
+        size = self.batch_size
         for b in range(self.num_batches):
-            start = b * self.batch_size
-            parts = iter([t[start:start + self.batch_size] for t in tensors])
-            x, y, sw = self.structure
-            yield (pack_like(x, [next(parts) for _ in flatten(x)]),
-                   None if y is None else pack_like(y, [next(parts) for _ in flatten(y)]),
-                   None if sw is None else next(parts))
+            start = b * size
+            parts = [t[start:start + size] for t in tensors]
+            if plain:   # one input array, one target array: no structure to rebuild
+                yield parts[0], parts[1] if y is not None else None, parts[-1] if sw is not None else None
+                continue
+            it = iter(parts)
+            yield (pack_like(x, [next(it) for _ in flatten(x)]),
+                   None if y is None else pack_like(y, [next(it) for _ in flatten(y)]),
+                   None if sw is None else next(it))
 
 
 class _IterableBatches:
@@ -384,8 +390,8 @@ class Trainer:
         for tracker, value in zip(self._output_loss_trackers, per_output):
             if value is not None:
                 _track_mean(tracker, value, batch_size)
-        detached = [p.detach() for p in y_pred_flat]
-        self._compiled_metrics.update(y_flat, detached, sample_weight)
+        if self._compiled_metrics.specs:
+            self._compiled_metrics.update(y_flat, [p.detach() for p in y_pred_flat], sample_weight)
 
     def train_step(self, x, y=None, sample_weight=None):
         y_pred = self(x, training=True)
@@ -484,11 +490,14 @@ class Trainer:
                 self.reset_metrics()
                 callbacks.on_epoch_begin(epoch, {})
                 step = -1
+                hooks = callbacks.has_batch_hooks
                 for step, (xb, yb, swb) in enumerate(train_data):
-                    callbacks.on_train_batch_begin(step, logs={})
+                    if hooks:
+                        callbacks.on_train_batch_begin(step, logs={})
                     self.train_step(xb, yb, swb)
-                    wants = callbacks.wants_batch_logs or (progbar is not None and progbar.wants_logs())
-                    callbacks.on_train_batch_end(step, logs=self._logs() if wants else None)
+                    if hooks:
+                        wants = callbacks.wants_batch_logs or (progbar is not None and progbar.wants_logs())
+                        callbacks.on_train_batch_end(step, logs=self._logs() if wants else None)
                     if self.stop_training:
                         break
                 if step < 0 and getattr(train_data, "exhausted", False):
@@ -604,7 +613,7 @@ def map_to_numpy(out):
 
 
 def _batch_size(x):
-    first = flatten(x)[0]
+    first = x if isinstance(x, torch.Tensor) else flatten(x)[0]
     return first.shape[0]
 
 
