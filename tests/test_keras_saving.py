@@ -9,7 +9,6 @@ import pytest
 os.environ.setdefault("KERAS_BACKEND", "numpy")
 keras = pytest.importorskip("keras")
 
-import ferrograd as torch  # noqa: E402
 from ferrograd import keras as fk  # noqa: E402
 
 

@@ -121,8 +121,7 @@ def _is_symbolic(args, kwargs):
 
 def _dummy(kt, unknown):
     shape = [unknown if d is None else d for d in kt.shape]
-    dtype = _DTYPES[kt.dtype]
-    return torch.zeros(*shape, dtype=dtype) if dtype != torch.bool else torch.zeros(*shape, dtype=torch.bool)
+    return torch.zeros(*shape, dtype=_DTYPES[kt.dtype])
 
 
 def _shape_of(x):

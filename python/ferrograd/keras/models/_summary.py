@@ -3,7 +3,7 @@ import math
 import shutil
 import textwrap
 
-from ..layers._base import InputLayer, flatten, map_structure
+from ..layers._base import flatten, map_structure
 
 
 def _shape_text(layer):

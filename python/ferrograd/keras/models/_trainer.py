@@ -15,7 +15,7 @@ from ferrograd.utils.data import DataLoader, Dataset
 
 from .. import losses as _losses
 from .. import metrics as _metrics
-from .._common import numpy_for_tensor, to_numpy, to_tensor
+from .._common import numpy_for_tensor, to_numpy
 from ..callbacks import CallbackList
 from ..layers._base import flatten, pack_like
 
