@@ -394,3 +394,18 @@ def test_learning_rate_callbacks_csv_logger_and_terminate_on_nan(tmp_path):
     x_big = x * 1e20
     history = model.fit(x_big, y, epochs=5, batch_size=4, verbose=0, callbacks=[fk.callbacks.TerminateOnNaN()])
     assert len(history.epoch) == 1 and not np.isfinite(history.history["loss"][0])
+
+
+def test_initial_epoch_steps_per_epoch_and_dropout_in_training():
+    x, y = _data(n=64)
+    model = fk.Sequential([fk.Input((6,)), fk.layers.Dense(8), fk.layers.Dropout(0.5), fk.layers.Dense(3)])
+    model.compile(optimizer="sgd", loss=fk.losses.SparseCategoricalCrossentropy(from_logits=True))
+    history = model.fit(x, y, batch_size=8, epochs=4, initial_epoch=2, steps_per_epoch=3, verbose=0)
+    assert history.epoch == [2, 3] and history.params["steps"] == 3
+    assert model.optimizer.iterations.numpy() == 6
+    dropout = model.layers[1]
+    ones = torch.ones(2000, 6)
+    kept = dropout(ones, training=True).numpy()
+    assert set(np.unique(kept)) == {0.0, 2.0} and abs((kept == 0).mean() - 0.5) < 0.05
+    np.testing.assert_array_equal(dropout(ones).numpy(), ones.numpy())     # inference: identity
+    np.testing.assert_array_equal(model.predict(x, verbose=0), model.predict(x, verbose=0))
