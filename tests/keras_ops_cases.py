@@ -17,6 +17,12 @@ ONEHOT = np.eye(4, dtype=np.float32)[LABELS]
 BIN = (RNG.uniform(size=(3, 4)) > 0.5).astype(np.float32)
 SIG = 1 / (1 + np.exp(-A))
 IDX = np.array([[0, 2], [1, 1], [3, 0]])
+IMG = RNG.uniform(-1, 1, (2, 7, 6, 4)).astype(np.float32)     # NHWC
+K2 = RNG.uniform(-1, 1, (3, 2, 2, 8)).astype(np.float32)      # (kh, kw, in / groups, out): 2 groups
+SEQ = RNG.uniform(-1, 1, (2, 9, 3)).astype(np.float32)        # NWC
+K1 = RNG.uniform(-1, 1, (3, 3, 4)).astype(np.float32)
+DW = RNG.uniform(-1, 1, (3, 3, 4, 2)).astype(np.float32)      # (kh, kw, in, multiplier)
+PW = RNG.uniform(-1, 1, (1, 1, 8, 3)).astype(np.float32)
 SPECIAL = np.array([1.0, np.nan, np.inf, -np.inf], np.float32)
 
 CASES = [
@@ -103,6 +109,16 @@ CASES = [
     ("sparse_categorical_crossentropy", (LABELS, A), {"from_logits": True}),
     ("moments", (C, [0, 1]), {}), ("moments", (C, [2]), {"keepdims": True}),
     ("batch_normalization", (C, V, P[0], -1), {"offset": V, "scale": P[1]}),
+    # convolution and pooling (channels_last unless said)
+    ("conv", (IMG, K2), {}), ("conv", (IMG, K2), {"padding": "same", "strides": 2}),
+    ("conv", (IMG, K2), {"dilation_rate": 2}), ("conv", (IMG, K2[:, :, :1]), {"padding": "same"}),
+    ("conv", (np.moveaxis(IMG, -1, 1), K2), {"data_format": "channels_first", "padding": "same"}),
+    ("conv", (SEQ, K1), {}), ("conv", (SEQ, K1), {"padding": "same", "strides": 2}),
+    ("depthwise_conv", (IMG, DW), {"padding": "same"}),
+    ("separable_conv", (IMG, DW, PW), {"strides": (2, 1)}),
+    ("max_pool", (IMG, 2), {"strides": 2}), ("max_pool", (IMG, 3), {"strides": 2, "padding": "same"}), ("max_pool", (SEQ, 2), {"strides": 2}),
+    ("average_pool", (IMG, 2), {"strides": (2, 1)}), ("average_pool", (IMG, (3, 2)), {"strides": 2, "padding": "same"}),
+    ("average_pool", (SEQ, 3), {"strides": 1, "padding": "same"}),
     ("top_k", (A, 2), {}), ("nonzero", (A > 0,), {}),
     ("cast", (A, "int32"), {}), ("cast", (np.array([0, 1, 2]), "float32"), {}),
     ("convert_to_tensor", ([[1.0, 2.0]],), {}), ("convert_to_tensor", (3,), {}),

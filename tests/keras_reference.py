@@ -1,11 +1,12 @@
 """Runs Keras 3, the reference, in its own interpreter.
 
-The tests' process never imports Keras: each caller picks the backend (the numpy one is fast
-and is Keras's own implementation of every op; jax where numpy lacks something), and pays its
-start-up once per session.
+The tests' process never imports Keras, so its backend choice cannot clash with anything else,
+and Keras's start-up (it imports jax) is paid once per session: the first `reference()` call
+runs every job of `JOBS` in one subprocess on Keras's numpy backend (Keras's own implementation
+of every op) and caches the results.
 
-`reference(module, function, backend)` imports `module` from this folder, calls
-`function(keras)` there and returns its (picklable, numpy-only) result.
+A job is `(module, function)`: `function(keras)` from a module of this folder, returning a
+picklable, numpy-only result.
 """
 import functools
 import os
@@ -15,29 +16,34 @@ import sys
 import tempfile
 
 HERE = os.path.dirname(os.path.abspath(__file__))
+JOBS = [("keras_ops_cases", "keras_results"), ("keras_optimizer_cases", "keras_results")]
+
+
+def reference(module, function):
+    return _all_results()[(module, function)]
 
 
 @functools.lru_cache(maxsize=None)
-def reference(module, function, backend="numpy"):
+def _all_results():
     with tempfile.TemporaryDirectory() as tmp:
-        out = os.path.join(tmp, "result.pkl")
-        env = dict(os.environ, KERAS_BACKEND=backend, JAX_PLATFORMS="cpu")
-        proc = subprocess.run([sys.executable, os.path.abspath(__file__), module, function, out], env=env,
-                              capture_output=True, text=True, timeout=300)
+        out = os.path.join(tmp, "results.pkl")
+        env = dict(os.environ, KERAS_BACKEND="numpy", JAX_PLATFORMS="cpu")
+        proc = subprocess.run([sys.executable, os.path.abspath(__file__), out], env=env, capture_output=True,
+                              text=True, timeout=600)
         if proc.returncode != 0:
-            raise RuntimeError(f"the Keras reference run {module}.{function} ({backend}) failed:\n{proc.stderr[-3000:]}")
+            raise RuntimeError(f"the Keras reference run failed:\n{proc.stderr[-3000:]}")
         with open(out, "rb") as f:
             return pickle.load(f)
 
 
-def _main(module, function, out):
+def _main(out):
     sys.path.insert(0, HERE)
     import importlib
 
     import keras
-    result = getattr(importlib.import_module(module), function)(keras)
+    results = {(m, f): getattr(importlib.import_module(m), f)(keras) for m, f in JOBS}
     with open(out, "wb") as f:
-        pickle.dump(result, f)
+        pickle.dump(results, f)
 
 
 if __name__ == "__main__":

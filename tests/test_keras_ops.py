@@ -98,3 +98,13 @@ def test_ops_stay_on_the_tape():
         return ops.sum(ops.logsumexp(ops.matmul(x, y), axis=1) + ops.mean(ops.square(x), axis=-1)
                        - ops.categorical_crossentropy(ops.softmax(ops.matmul(x, y)), ops.sigmoid(ops.matmul(x, y))))
     check_grad(fn, A.astype(np.float64), M.astype(np.float64))
+
+
+def test_conv_and_pool_gradients():
+    rng = np.random.default_rng(2)
+    x, k = rng.uniform(-1, 1, (1, 5, 4, 2)), rng.uniform(-1, 1, (2, 2, 2, 3))
+
+    def fn(x, k):
+        y = ops.conv(x, k, padding="same", strides=(2, 1))
+        return ops.max_pool(y, 2, strides=1, padding="same") + ops.average_pool(y, (2, 1), strides=1, padding="same")
+    check_grad(fn, x, k)

@@ -7,7 +7,6 @@ the best weights), then evaluated on the held-out digits. Prints the test accura
 """
 import argparse
 
-import ferrograd as torch
 from ferrograd import keras
 from ferrograd.datasets import Digits
 
@@ -32,7 +31,7 @@ def main(argv=None):
     p.add_argument("--quiet", action="store_true", help="no per-epoch lines")
     args = p.parse_args(argv)
 
-    torch.manual_seed(args.seed)   # initial weights and fit's shuffling
+    keras.utils.set_random_seed(args.seed)   # initial weights and fit's shuffling
     train, test = Digits(train=True, scale=True), Digits(train=False, scale=True)
     x_train, y_train = train.data.numpy(), train.targets.numpy()
     x_test, y_test = test.data.numpy(), test.targets.numpy()

@@ -1082,6 +1082,110 @@ def layer_normalization(x, gamma=None, beta=None, axis=-1, epsilon=1e-3):
     return out
 
 
+# ---------------------------------------------------------------------------- convolution and pooling
+# Keras's layouts: channels_last data by default, kernels (*spatial, in / groups, out). The
+# ferrograd kernels take channels_first data and (out, in / groups, *spatial) weights, so the
+# ops below permute around them; "same" padding is TensorFlow's (the extra row at the end).
+
+def _tuple(value, n, what):
+    t = (int(value),) * n if isinstance(value, numbers.Integral) else tuple(int(v) for v in value)
+    if len(t) != n:
+        raise ValueError(f"`{what}` must have {n} entries for {n}-D spatial data, got {value!r}")
+    return t
+
+
+def _spatial_rank(x, op):
+    rank = x.dim() - 2
+    if rank not in (1, 2):
+        raise NotImplementedError(f"keras.ops.{op}: {rank}-D spatial data (input shape {tuple(x.shape)}) is not "
+                                  "supported by ferrograd; 1-D and 2-D are")
+    return rank
+
+
+def _channels_first(x, data_format):
+    if data_format in (None, "channels_last"):
+        return x.movedim(-1, 1)
+    if data_format != "channels_first":
+        raise ValueError(f"data_format must be 'channels_last' or 'channels_first', got {data_format!r}")
+    return x
+
+
+def _restore_layout(x, data_format):
+    return x.movedim(1, -1) if data_format in (None, "channels_last") else x
+
+
+def _same_pads(sizes, kernel, strides, dilation):
+    """TensorFlow's "same" padding as F.pad's list (last spatial axis first)."""
+    pads = []
+    for size, k, s, d in zip(reversed(sizes), reversed(kernel), reversed(strides), reversed(dilation)):
+        total = builtins.max((-(-size // s) - 1) * s + (k - 1) * d + 1 - size, 0)
+        pads += [total // 2, total - total // 2]
+    return pads
+
+
+def _padded(x, padding, kernel, strides, dilation, value=0.0):
+    if padding == "valid":
+        return x
+    if padding != "same":
+        raise ValueError(f"`padding` must be 'valid' or 'same', got {padding!r}")
+    pads = _same_pads(list(x.shape[2:]), kernel, strides, dilation)
+    return _F.pad(x, pads, value=value) if builtins.any(pads) else x
+
+
+def conv(inputs, kernel, strides=1, padding="valid", data_format=None, dilation_rate=1):
+    x = _channels_first(_float(inputs), data_format)
+    rank = _spatial_rank(x, "conv")
+    w = _on(kernel, x.device)
+    if w.dim() != rank + 2:
+        raise ValueError(f"keras.ops.conv: kernel of shape {tuple(w.shape)} for {rank}-D input {tuple(inputs.shape)}")
+    groups = x.shape[1] // w.shape[-2]
+    if groups * w.shape[-2] != x.shape[1]:
+        raise ValueError(f"keras.ops.conv: input has {x.shape[1]} channels, not a multiple of the kernel's "
+                         f"{w.shape[-2]} input channels")
+    strides, dilation = _tuple(strides, rank, "strides"), _tuple(dilation_rate, rank, "dilation_rate")
+    weight = w.movedim(-1, 0).movedim(-1, 1)
+    x = _padded(x, padding, tuple(w.shape[:rank]), strides, dilation)
+    fn = _F.conv1d if rank == 1 else _F.conv2d
+    return _restore_layout(fn(x, weight, stride=strides, dilation=dilation, groups=groups), data_format)
+
+
+def depthwise_conv(inputs, kernel, strides=1, padding="valid", data_format=None, dilation_rate=1):
+    """Each input channel convolved with its own `multiplier` filters: kernel (*spatial, in, multiplier)."""
+    w = convert_to_tensor(kernel)
+    rank = w.dim() - 2
+    merged = w.reshape(tuple(w.shape[:rank]) + (1, w.shape[-2] * w.shape[-1]))
+    return conv(inputs, merged, strides, padding, data_format, dilation_rate)
+
+
+def separable_conv(inputs, depthwise_kernel, pointwise_kernel, strides=1, padding="valid", data_format=None,
+                   dilation_rate=1):
+    out = depthwise_conv(inputs, depthwise_kernel, strides, padding, data_format, dilation_rate)
+    return conv(out, pointwise_kernel, 1, "valid", data_format)
+
+
+def max_pool(inputs, pool_size, strides=None, padding="valid", data_format=None):
+    x = _channels_first(_float(inputs), data_format)
+    rank = _spatial_rank(x, "max_pool")
+    size = _tuple(pool_size, rank, "pool_size")
+    strides = size if strides is None else _tuple(strides, rank, "strides")
+    x = _padded(x, padding, size, strides, (1,) * rank, value=float("-inf"))
+    fn = _F.max_pool1d if rank == 1 else _F.max_pool2d
+    return _restore_layout(fn(x, size, strides), data_format)
+
+
+def average_pool(inputs, pool_size, strides=None, padding="valid", data_format=None):
+    """Average pooling; with "same" padding the padded cells are not counted (as in Keras)."""
+    x = _channels_first(_float(inputs), data_format)
+    rank = _spatial_rank(x, "average_pool")
+    size = _tuple(pool_size, rank, "pool_size")
+    strides = size if strides is None else _tuple(strides, rank, "strides")
+    fn = _F.avg_pool1d if rank == 1 else _F.avg_pool2d
+    out = fn(_padded(x, padding, size, strides, (1,) * rank), size, strides)
+    if padding == "same":
+        counts = fn(_padded(_fg.ones_like(x[:1, :1]), padding, size, strides, (1,) * rank), size, strides)
+        out = out / counts
+    return _restore_layout(out, data_format)
+
 # ---------------------------------------------------------------------------- control flow (eager)
 
 def cond(pred, true_fn, false_fn):
