@@ -28,7 +28,10 @@ class Progbar:
         self._last_update = 0.0
         self._time_after_first_step = None
         self._prev_width = 0
-        self._dynamic = hasattr(sys.stdout, "isatty") and sys.stdout.isatty()
+        # Keras redraws in place wherever "posix" is importable (so also into pipes and files);
+        # colours only go to a terminal
+        self._tty = hasattr(sys.stdout, "isatty") and sys.stdout.isatty()
+        self._dynamic = self._tty or "posix" in sys.modules or "ipykernel" in sys.modules
 
     def due(self):
         return time.time() - self._last_update >= self.interval
@@ -58,7 +61,7 @@ class Progbar:
                 digits = int(math.log10(self.target)) + 1
                 done = int(self.width * current / self.target)
                 bar = f"{current:{digits}d}/{self.target} " + "━" * self.width
-                if self._dynamic:
+                if self._tty:
                     bar = (f"\x1b[1m{current:{digits}d}/{self.target}\x1b[0m \x1b[32m{'━' * done}\x1b[0m"
                            f"\x1b[37m{'━' * (self.width - done)}\x1b[0m")
             else:
