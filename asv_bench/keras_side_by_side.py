@@ -24,15 +24,18 @@ def _time(fn):
 def main(argv=None):
     p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     p.add_argument("--rounds", type=int, default=9, help="epochs timed per workload (the best is reported)")
+    p.add_argument("--no-peer", action="store_true", help="time ferrograd.keras only")
     p.add_argument("--peer-threads", type=int, default=None,
                    help="torch.set_num_threads for the peer (default: PyTorch's own choice)")
     args = p.parse_args(argv)
     from ferrograd import keras as fk
-    try:
-        import keras
-        peer = f"Keras {keras.__version__} ({keras.backend.backend()})"
-    except ImportError:
-        keras, peer = None, None
+    keras, peer = None, None
+    if not args.no_peer:
+        try:
+            import keras
+            peer = f"Keras {keras.__version__} ({keras.backend.backend()})"
+        except ImportError as e:
+            print(f"no peer: {e}", file=sys.stderr)
     if peer and args.peer_threads:
         import torch
         torch.set_num_threads(args.peer_threads)
