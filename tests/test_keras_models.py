@@ -103,3 +103,11 @@ def test_bad_layer_arguments_raise_keras_errors():
         keras.layers.Conv2D(2, 3)(np.ones((2, 5, 5), np.float32))
     with pytest.raises(ValueError, match="compile"):
         keras.Sequential([keras.layers.Dense(1)]).fit(np.ones((2, 2)), np.ones(2), verbose=0)
+
+
+def test_float_inputs_are_cast_to_the_layer_dtype():
+    model = keras.Sequential([keras.Input((3,), dtype="float64"), keras.layers.Dense(2, dtype="float64"),
+                              keras.layers.Dense(1)])
+    assert [w.dtype for w in model.weights] == [torch.float64] * 2 + [torch.float32] * 2
+    out = model.predict(np.ones((2, 3)), verbose=0)
+    assert out.dtype == np.float32 and out.shape == (2, 1)

@@ -159,6 +159,7 @@ class Layer:
         self._build_shape = None
         self.name = name or unique_name(to_snake_case(type(self).__name__))
         self.dtype = dtype_name(dtype)
+        self._compute_dtype = _DTYPES[self.dtype]
         self.autocast = autocast
         self.activity_regularizer = _regularizers.get(activity_regularizer)
         input_shape = kwargs.get("input_shape")
@@ -374,6 +375,10 @@ class Layer:
             return self._symbolic_call(args, kwargs)
         if args and not isinstance(args[0], torch.Tensor):
             args = (self._convert_inputs(args[0]),) + args[1:]
+        first = args[0] if args else None
+        if (self.autocast and isinstance(first, torch.Tensor) and first.dtype is not self._compute_dtype
+                and first.is_floating_point()):
+            args = (first.to(self._compute_dtype),) + args[1:]   # Keras casts float inputs to the layer's dtype
         if not self.built:
             self._build_from_call(args, kwargs)
         if self._call_losses:
