@@ -139,16 +139,25 @@ MERGES = [
 ]
 
 
-@pytest.mark.parametrize("name,build", MERGES, ids=[m[0] for m in MERGES])
-def test_two_input_layers_match_keras(name, build):
+# every case on the CPU; MultiHeadAttention (the merges are single element-wise ops) on the GPU too
+TWO_INPUT_CASES = [pytest.param(n, b, "cpu", id=f"{n}-cpu") for n, b in MERGES] + [
+    pytest.param(n, b, "gpu", id=f"{n}-gpu", marks=helpers.needs_gpu) for n, b in MERGES if n.startswith("mha")]
+
+
+@pytest.mark.parametrize("name,build,device", TWO_INPUT_CASES)
+def test_two_input_layers_match_keras(name, build, device):
     def model(K):
         a, b = K.Input((4, 6)), K.Input((4, 6))
         return K.Model([a, b], build(K, a, b))
-    k_model, f_model = model(keras), model(fk)
-    f_model.set_weights(k_model.get_weights())
-    rng = np.random.default_rng(0)
-    x = [rng.normal(size=(2, 4, 6)).astype(np.float32) for _ in range(2)]
-    _check_predictions(k_model, f_model, x)
+    torch.set_default_device(device)
+    try:
+        k_model, f_model = model(keras), model(fk)
+        f_model.set_weights(k_model.get_weights())
+        rng = np.random.default_rng(0)
+        x = [rng.normal(size=(2, 4, 6)).astype(np.float32) for _ in range(2)]
+        _check_predictions(k_model, f_model, x)
+    finally:
+        torch.set_default_device(None)
 
 
 def _seed_models(K):

@@ -33,9 +33,26 @@ def _mixed(K):
     return K.Model([a, b], [K.layers.Dense(1, name="o1")(merged), K.layers.Dense(2, name="o2")(merged)])
 
 
+def _rest(K):
+    """The remaining layers: Embedding, Conv2DTranspose, reshaping, activations, merges, pools."""
+    tokens, image = K.Input((6,), dtype="int32", name="tokens"), K.Input((6, 6, 2), name="image")
+    words = K.layers.GlobalMaxPooling1D()(K.layers.Embedding(20, 4)(tokens))
+    x = K.layers.Rescaling(0.5, offset=0.1)(image)
+    x = K.layers.Conv2DTranspose(3, 3, strides=2, padding="same", activation="relu")(x)
+    x = K.layers.AveragePooling2D(2)(x)
+    x = K.layers.Permute((2, 1, 3))(K.layers.Reshape((6, 6, 3))(x))
+    x = K.layers.GlobalAveragePooling2D()(K.layers.LeakyReLU(0.1)(x))
+    y = K.layers.Activation("gelu")(K.layers.Dense(3)(words))
+    merged = K.layers.Multiply()([K.layers.Add()([x, y]), K.layers.ReLU(max_value=2.0)(y)])
+    merged = K.layers.Dropout(0.3)(K.layers.Concatenate()([merged, K.layers.Subtract()([x, y])]))
+    return K.Model([tokens, image], K.layers.Softmax()(merged))
+
+
 def _inputs(model_name, rng):
     if model_name == "cnn":
         return rng.normal(size=(4, 8, 8, 1)).astype(np.float32)
+    if model_name == "rest":
+        return [rng.integers(0, 20, size=(4, 6)).astype(np.int32), rng.normal(size=(4, 6, 6, 2)).astype(np.float32)]
     return [rng.normal(size=(4, 5)).astype(np.float32), rng.normal(size=(4, 6, 3)).astype(np.float32)]
 
 
@@ -53,7 +70,7 @@ def _k_predict(model, x):
     return [keras.ops.convert_to_numpy(o) for o in (out if isinstance(out, (list, tuple)) else [out])]
 
 
-MODELS = {"cnn": _cnn, "mixed": _mixed}
+MODELS = {"cnn": _cnn, "mixed": _mixed, "rest": _rest}
 
 
 @pytest.mark.parametrize("name", sorted(MODELS))
