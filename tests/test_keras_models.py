@@ -111,3 +111,32 @@ def test_float_inputs_are_cast_to_the_layer_dtype():
     assert [w.dtype for w in model.weights] == [torch.float64] * 2 + [torch.float32] * 2
     out = model.predict(np.ones((2, 3)), verbose=0)
     assert out.dtype == np.float32 and out.shape == (2, 1)
+
+
+def test_subclassed_model_builds_from_a_shape_summarizes_and_saves_weights(tmp_path):
+    class Net(keras.Model):
+        def __init__(self):
+            super().__init__(name="net")
+            self.hidden = keras.layers.Dense(5, activation="relu")
+            self.blocks = [keras.layers.Dense(4), keras.layers.Dense(2)]
+
+        def call(self, inputs, training=False):
+            x = self.hidden(inputs)
+            for block in self.blocks:
+                x = block(x)
+            return x
+
+    model = Net()
+    assert not model.built and len(model.layers) == 3
+    model.build((None, 3))
+    assert model.built and model.count_params() == 3 * 5 + 5 + 5 * 4 + 4 + 4 * 2 + 2
+    lines = []
+    model.summary(print_fn=lambda text, **kw: lines.append(text))
+    text = "".join(lines)
+    assert 'Model: "net"' in text and "Total params: 54 (216.00 B)" in text
+    model.save_weights(tmp_path / "net.weights.h5")
+    other = Net()
+    other.build((None, 3))
+    other.load_weights(tmp_path / "net.weights.h5")
+    x = np.random.default_rng(0).normal(size=(4, 3)).astype(np.float32)
+    np.testing.assert_array_equal(other.predict(x, verbose=0), model.predict(x, verbose=0))

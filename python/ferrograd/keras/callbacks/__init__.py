@@ -122,9 +122,6 @@ class ProgbarLogger(Callback):
         if self.progbar is None:
             self.progbar = Progbar(target=self.target, verbose=self.verbose, unit_name="step")
 
-    def on_train_begin(self, logs=None):
-        self._train_step, self._test_step, self._predict_step = None, None, None
-
     def on_epoch_begin(self, epoch, logs=None):
         self._reset()
         self._ensure()

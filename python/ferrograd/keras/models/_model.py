@@ -51,8 +51,16 @@ class Model(Trainer, Layer):
             return
         if input_shape is None:
             raise ValueError("You must provide an `input_shape` argument.")
-        dummy = map_structure(lambda s: torch.zeros(*[1 if d is None else d for d in s]),
-                              _shape_from_config(input_shape) if not isinstance(input_shape, tuple) else input_shape)
+        shapes = _shape_from_config(input_shape)
+
+        def zeros(shape):
+            return torch.zeros(*[1 if d is None else d for d in shape])
+        if isinstance(shapes, dict):
+            dummy = {k: zeros(v) for k, v in shapes.items()}
+        elif shapes and isinstance(shapes[0], (list, tuple)):
+            dummy = [zeros(v) for v in shapes]
+        else:
+            dummy = zeros(shapes)
         with torch.no_grad():
             self(dummy, training=False)
         self._build_shape = input_shape
