@@ -21,6 +21,10 @@ OPTIMIZERS = [
     ("AdamW", {}), ("AdamW", {"learning_rate": COS, "weight_decay": 0.2}),
     ("RMSprop", {}), ("RMSprop", {"learning_rate": 0.01, "momentum": 0.9, "centered": True}),
     ("RMSprop", {"learning_rate": 0.01, "rho": 0.5, "global_clipnorm": 1.0}),
+    ("SGD", {"learning_rate": 0.1, "momentum": 0.9, "use_ema": True, "ema_momentum": 0.5,
+             "ema_overwrite_frequency": 3}),
+    ("Adam", {"learning_rate": 0.01, "gradient_accumulation_steps": 2}),
+    ("RMSprop", {"learning_rate": 0.01, "gradient_accumulation_steps": 3, "use_ema": True}),
     ("Adagrad", {}), ("Adagrad", {"learning_rate": 0.1, "initial_accumulator_value": 0.5, "epsilon": 1e-3}),
 ]
 
@@ -56,7 +60,7 @@ def run_optimizer(keras_module, variable_cls, spec):
         opt.apply([g for g, _ in pairs], [v for _, v in pairs])
         history.append([np.array(v.numpy()) for v in variables])
     return {"history": history, "variables": [np.array(v.numpy()) for v in opt.variables],
-            "iterations": int(np.asarray(opt.iterations.numpy()))}
+            "iterations": int(np.asarray(keras_module.ops.convert_to_numpy(opt.iterations)))}
 
 
 def keras_results(keras):

@@ -80,7 +80,7 @@ class Adam(Optimizer):
         self._kernel_steps = [_tensor.zeros((), device="cpu") for _ in variables]
 
     def _update(self, grads, variables, lr):
-        t = int(self._iterations) + 1
+        t = int(self.iterations) + 1
         idx = [self._slot_index(v) for v in variables]
         steps = [self._kernel_steps[i].fill_(t - 1) for i in idx]
         work = _Contiguous(variables)

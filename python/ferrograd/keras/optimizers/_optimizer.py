@@ -1,5 +1,6 @@
 """Keras 3's optimizer base: variables, learning rate (float or schedule), clipping, decoupled
-weight decay, `apply`/`apply_gradients`/`minimize`, configs.
+weight decay, moving averages (`use_ema`), gradient accumulation, `apply`/`apply_gradients`/
+`minimize`, configs.
 
 Updates run under no_grad on the variables in place (version-counted, never recorded). Where
 Keras's rule equals one of ferrograd's fused kernels (plain SGD; Adam/AdamW, whose Keras form is
@@ -49,11 +50,15 @@ class Optimizer:
             warnings.warn("Argument `decay` is no longer supported and will be ignored.")
         if kwargs:
             raise ValueError(f"Argument(s) not recognized: {kwargs}")
-        if use_ema:
-            raise NotImplementedError("ferrograd.keras optimizers: use_ema=True (moving averages of the weights) "
-                                      "is not supported")
-        if gradient_accumulation_steps:
-            raise NotImplementedError("ferrograd.keras optimizers: gradient_accumulation_steps is not supported")
+        if gradient_accumulation_steps and not gradient_accumulation_steps >= 2:
+            raise ValueError("`gradient_accumulation_steps` must be an integer >= 2. Received: "
+                             f"gradient_accumulation_steps={gradient_accumulation_steps}")
+        if use_ema and not 0 <= ema_momentum <= 1:
+            raise ValueError(f"`ema_momentum` must be in the range [0, 1]. Received: ema_momentum={ema_momentum}")
+        if use_ema and ema_overwrite_frequency and (not isinstance(ema_overwrite_frequency, int)
+                                                    or ema_overwrite_frequency < 1):
+            raise ValueError("`ema_overwrite_frequency` must be an integer >= 1 or None. Received: "
+                             f"ema_overwrite_frequency={ema_overwrite_frequency}")
         if sum(a is not None for a in (clipnorm, clipvalue, global_clipnorm)) > 1:
             raise ValueError("Only one of `clipnorm`, `clipvalue` and `global_clipnorm` can be set. Received: "
                              f"clipnorm={clipnorm}, clipvalue={clipvalue}, global_clipnorm={global_clipnorm}")
@@ -92,6 +97,9 @@ class Optimizer:
     # ------------------------------------------------------------------ state
     @property
     def iterations(self):
+        """Steps taken: calls to `apply`, or updates made when gradients are accumulated."""
+        if self.gradient_accumulation_steps:
+            return _tensor.floor_divide(self._iterations, self.gradient_accumulation_steps)
         return self._iterations
 
     @property
@@ -156,6 +164,11 @@ class Optimizer:
                 raise TypeError(f"{type(self).__name__}.build: expected Variables or Parameters, got "
                                 f"{type(variable).__name__} at index {i}")
             self._index[id(variable)] = i
+        # Created in Keras's order: moving averages, then one accumulator per variable.
+        if self.use_ema:
+            self._averages = self.add_optimizer_variables(variables, "average")
+        if self.gradient_accumulation_steps:
+            self._accumulated = self.add_optimizer_variables(variables, "gradient_accumulator")
         self._trainable_variables = list(variables)
         self.built = True
 
@@ -213,11 +226,39 @@ class Optimizer:
             grads = [self._as_gradient(g, v) for g, v in zip(grads, trainable_variables)]
             if self.loss_scale_factor is not None:
                 grads = [g / self.loss_scale_factor for g in grads]
-            grads = self._clip_gradients(grads)
-            lr = self._current_lr()
-            self._apply_weight_decay(trainable_variables, lr)
-            self._update(grads, trainable_variables, lr)
+            steps = self.gradient_accumulation_steps
+            accumulated = [self._accumulated[self._slot_index(v)] for v in trainable_variables] if steps else []
+            if steps and (int(self._iterations) + 1) % steps != 0:
+                for acc, g in zip(accumulated, grads):
+                    acc.add_(g)
+            else:
+                if steps:
+                    grads = [(g + acc) / steps for g, acc in zip(grads, accumulated)]
+                grads = self._clip_gradients(grads)
+                lr = self._current_lr()
+                self._apply_weight_decay(trainable_variables, lr)
+                self._update(grads, trainable_variables, lr)
+                for acc in self._accumulated if steps else []:  # all of them, as Keras resets
+                    acc.zero_()
+            if self.use_ema:
+                self._update_moving_averages()
             self._iterations.add_(1)
+
+    def _update_moving_averages(self):
+        """Keras's EMA of the weights (momentum 0 while `iterations` is 0), written over the
+        weights every `ema_overwrite_frequency` steps."""
+        step = int(self.iterations)
+        momentum = self.ema_momentum if step != 0 else 0.0
+        for variable, average in zip(self._trainable_variables, self._averages):
+            average.copy_(average * momentum + variable * (1 - momentum))
+        if self.ema_overwrite_frequency and (step + 1) % self.ema_overwrite_frequency == 0:
+            self.finalize_variable_values(self._trainable_variables)
+
+    def finalize_variable_values(self, var_list):
+        """With `use_ema`, sets each variable of `var_list` to its moving average."""
+        if self.use_ema:
+            for variable in var_list:
+                variable.assign(self._averages[self._slot_index(variable)])
 
     def _as_gradient(self, g, variable):
         if not isinstance(g, Tensor):
