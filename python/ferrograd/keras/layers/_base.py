@@ -503,7 +503,10 @@ class InputLayer(Layer):
 
     def __init__(self, shape=None, batch_size=None, dtype=None, sparse=None, batch_shape=None, input_tensor=None,
                  optional=False, name=None, ragged=None, **kwargs):
-        kwargs.pop("input_shape", None)
+        if "input_shape" in kwargs:   # Keras 3 still takes the old name (with a warning)
+            shape = kwargs.pop("input_shape")
+        if kwargs:
+            raise ValueError(f"Unrecognized keyword arguments: {list(kwargs)}")
         super().__init__(name=name, dtype=dtype)
         if sparse or ragged:
             raise NotImplementedError("ferrograd.keras.Input: sparse and ragged inputs are not supported")
