@@ -48,6 +48,7 @@ TINY_PARAMS = {
     "GPUMLPTrainStep": [[4]],
     "KerasFitEpoch": [["mlp"], ["none", "accuracy"]],
     "HandLoopEpoch": [["mlp"]],
+    "Layers": [["transformer 2+2 layers d64", "upsample x2 bilinear", "conv3d 8->16 16^3", "grid_sample bilinear"]],
 }
 
 
