@@ -122,6 +122,8 @@ def test_weights_h5_both_ways(tmp_path):
         np.testing.assert_allclose(got, expected, rtol=1e-5, atol=1e-5)
     with pytest.raises(ValueError, match=r"must end in `\.weights\.h5`"):
         model.save_weights(tmp_path / "w.h5")
+    with pytest.raises(NotImplementedError, match="legacy HDF5"):
+        model.save(tmp_path / "m.h5")
 
 
 def test_round_trip_keeps_training_state_and_config(tmp_path):

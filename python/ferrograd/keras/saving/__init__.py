@@ -217,6 +217,9 @@ def load_weights(model, filepath, skip_mismatch=False, **kwargs):
 
 def save_model(model, filepath, overwrite=True, zipped=None, include_optimizer=True, **kwargs):
     filepath = os.fspath(filepath)
+    if filepath.endswith((".h5", ".hdf5")) and not filepath.endswith(".weights.h5"):
+        raise NotImplementedError(f"{filepath}: the legacy HDF5 model format is not supported by ferrograd.keras; "
+                                  "save to a `.keras` file (Keras 3's format) instead")
     if not filepath.endswith(".keras"):
         raise ValueError("Invalid filepath extension for saving. Please add either a `.keras` extension for the "
                          f"native Keras format (recommended) or a `.h5` extension. Received: filepath={filepath}")
