@@ -131,6 +131,23 @@ def test_stop_recording():
     assert y.grad_fn is not None
 
 
+def test_stop_recording_does_not_record_variables():
+    w = tf.Variable([2.0])
+    with tf.GradientTape() as tape:
+        y = (w * w).sum()
+        with tape.stop_recording():
+            z = (w * 3.0).sum()
+            assert not tf.is_grad_enabled()
+    assert tf.is_grad_enabled()
+    assert z.grad_fn is None
+    assert_close(tape.gradient([y, z], w), [4.0])  # only y = w^2 was recorded
+    with tf.GradientTape() as outer:
+        with tf.GradientTape() as inner:
+            with inner.stop_recording():
+                z = (w * 3.0).sum()
+    assert_close(outer.gradient(z, w), [3.0])  # the enclosing tape kept recording
+
+
 def test_reset_forgets_watches_and_use():
     x = tf.tensor(2.0)
     with tf.GradientTape() as tape:
@@ -285,3 +302,4 @@ def test_bad_arguments():
             tape.__enter__()
     with pytest.raises(ValueError, match="int, not a ferrograd Tensor"):
         tape.gradient(y, [x, 3])
+    assert_close(tape.gradient(y, x), [2.0])  # a refused call does not use up the tape

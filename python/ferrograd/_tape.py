@@ -16,9 +16,10 @@ TensorFlow's rules onto that graph:
   graph (another tape may share it) and builds the graph of the gradient when a tape is still
   recording, which gives nested tapes their second derivatives.
 
-Known difference from TensorFlow: ops run on a trainable Variable *before* the tape was entered
-(or before `reset()`) are on ferrograd's graph too, so a target computed from them is still
-differentiated through them, where TensorFlow would stop at the tape's start.
+Known difference from TensorFlow: ops run on a trainable Variable outside the tape's block
+(before it, after it, or before `reset()`) are on ferrograd's graph too, so a target computed
+from them is still differentiated through them, where TensorFlow would stop at what the tape
+recorded. Watched tensors that do not require grad follow TensorFlow exactly.
 """
 import enum
 import threading
@@ -226,7 +227,6 @@ class GradientTape:
         """The gradient of `target` with respect to each of `sources`, in the structure of
         `sources`; a non-scalar target is summed (or weighted by `output_gradients`)."""
         mode = _unconnected_mode(unconnected_gradients)
-        self._begin_use()
         targets, flat_sources = _flatten(target), _flatten(sources)
         _check_tensors(targets, "gradient")
         _check_tensors(flat_sources, "gradient")
@@ -234,6 +234,7 @@ class GradientTape:
         if len(seeds) != len(targets):
             raise ValueError(f"GradientTape.gradient: got {len(seeds)} output_gradients for {len(targets)} targets")
         seeds = [None if g is None else _seed_like(g, t) for g, t in zip(seeds, targets)]
+        self._begin_use()
         grads = self._grads(targets, seeds, flat_sources)
         grads = [_fill_unconnected(g, s, mode) for g, s in zip(grads, flat_sources)]
         return _pack(sources, iter(grads))
@@ -243,10 +244,10 @@ class GradientTape:
         """For each source, the tensor of shape `target.shape + source.shape` whose entry
         [i..., j...] is d target[i...] / d source[j...]."""
         mode = _unconnected_mode(unconnected_gradients)
-        self._begin_use()
         flat_sources = _flatten(sources)
         _check_tensors([target], "jacobian")
         _check_tensors(flat_sources, "jacobian")
+        self._begin_use()
         rows = [self._grads([target], [_one_hot_like(target, i)], flat_sources) for i in range(target.numel())]
         jacobians = [_stack_rows([row[k] for row in rows], target, s, mode) for k, s in enumerate(flat_sources)]
         return _pack(sources, iter(jacobians))
@@ -265,16 +266,20 @@ class GradientTape:
 
 
 class _Paused:
-    """`GradientTape.stop_recording()`: the tape stops recording inside the block."""
+    """`GradientTape.stop_recording()`: the tape stops recording inside the block. Grad mode is
+    off there unless an enclosing tape still records (which then records the block, as an outer
+    TensorFlow tape would; the paused tape may then see those ops too)."""
 
     def __init__(self, tape):
         self.tape = tape
 
     def __enter__(self):
         self.tape._pop()
+        self._prev_grad_mode = _core.set_grad_enabled(bool(_recording_tapes()) and _core.is_grad_enabled())
         return self
 
     def __exit__(self, *exc):
+        _core.set_grad_enabled(self._prev_grad_mode)
         self.tape._push()
         return False
 
