@@ -219,6 +219,13 @@ def test_metrics_match_keras(name, kwargs, kind):
     assert float(f_metric.result()) == float(k_metric.result()) == 0.0
 
 
+def test_one_hot_metrics_refuse_integer_labels():
+    y_pred = fk.ops.convert_to_tensor(np.full((4, 3), 1 / 3, np.float32))
+    for metric in (fk.metrics.TopKCategoricalAccuracy(k=2), fk.metrics.CategoricalAccuracy()):
+        with pytest.raises(ValueError, match=r"targets of shape \(4,\) do not match predictions of shape \(4, 3\)"):
+            metric.update_state(np.array([0, 1, 2, 0]), y_pred)
+
+
 @pytest.mark.parametrize("y_kind,units,expected", [("int", 3, "SparseCategoricalAccuracy"),
                                                     ("onehot", 3, "CategoricalAccuracy"),
                                                     ("binary1", 1, "BinaryAccuracy")])

@@ -126,8 +126,16 @@ def binary_accuracy(y_true, y_pred, threshold=0.5):
     return (predicted == y_true.to(torch.float32)).to(torch.float32).mean(dim=-1)
 
 
-def categorical_accuracy(y_true, y_pred):
+def _one_hot_like(y_true, y_pred, name):
     y_true = _labels_like(y_true, y_pred)
+    if tuple(y_true.shape) != tuple(y_pred.shape):
+        raise ValueError(f"{name}: one-hot targets of shape {tuple(y_true.shape)} do not match predictions of shape "
+                         f"{tuple(y_pred.shape)} (integer labels need the sparse_ variant)")
+    return y_true
+
+
+def categorical_accuracy(y_true, y_pred):
+    y_true = _one_hot_like(y_true, y_pred, "categorical_accuracy")
     return (y_true.argmax(-1) == y_pred.argmax(-1)).to(torch.float32)
 
 
@@ -145,7 +153,7 @@ def _in_top_k(y_pred, labels, k):
 
 
 def top_k_categorical_accuracy(y_true, y_pred, k=5):
-    y_true = _labels_like(y_true, y_pred)
+    y_true = _one_hot_like(y_true, y_pred, "top_k_categorical_accuracy")
     return _in_top_k(y_pred, y_true.argmax(-1), k)
 
 
