@@ -140,3 +140,19 @@ def test_subclassed_model_builds_from_a_shape_summarizes_and_saves_weights(tmp_p
     other.load_weights(tmp_path / "net.weights.h5")
     x = np.random.default_rng(0).normal(size=(4, 3)).astype(np.float32)
     np.testing.assert_array_equal(other.predict(x, verbose=0), model.predict(x, verbose=0))
+
+
+def test_backend_settings_and_image_data_format():
+    assert keras.backend.floatx() == "float32" and keras.config.epsilon() == 1e-7
+    assert keras.backend.image_data_format() == "channels_last"
+    keras.config.set_image_data_format("channels_first")
+    try:
+        layer = keras.layers.Conv2D(4, 3)
+        assert layer.data_format == "channels_first"
+        assert tuple(layer(np.ones((1, 2, 5, 5), np.float32)).shape) == (1, 4, 3, 3)
+    finally:
+        keras.config.set_image_data_format("channels_last")
+    with pytest.raises(ValueError, match="data_format"):
+        keras.config.set_image_data_format("nhwc")
+    keras.backend.clear_session()
+    assert keras.layers.Dense(1).name == "dense"

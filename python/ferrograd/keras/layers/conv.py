@@ -28,7 +28,8 @@ def _tuple(value, rank, name):
 
 
 def _data_format(data_format):
-    data_format = data_format or "channels_last"
+    from .. import backend
+    data_format = data_format or backend.image_data_format()
     if data_format not in ("channels_last", "channels_first"):
         raise ValueError(f"The `data_format` argument must be one of \"channels_first\", \"channels_last\". "
                          f"Received: data_format={data_format}")

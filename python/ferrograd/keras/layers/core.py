@@ -178,7 +178,8 @@ class Dropout(Layer):
 class Flatten(Layer):
     def __init__(self, data_format=None, **kwargs):
         super().__init__(**kwargs)
-        self.data_format = data_format or "channels_last"
+        from .. import backend
+        self.data_format = data_format or backend.image_data_format()
         self.built = True
 
     def call(self, inputs):
