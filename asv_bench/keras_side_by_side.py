@@ -21,14 +21,38 @@ def _time(fn):
     return time.perf_counter() - t0
 
 
+def _count_calls(fk):
+    import cProfile
+    import pstats
+    steps = -(-1437 // W.BATCH)
+    print("| workload | fit: Python calls per step | hand-written loop | fit overhead |")
+    print("|---|---|---|---|")
+    for name in sorted(W.MODELS):
+        counts = {}
+        for label, epoch in (("fit", W.keras_fit_epoch(fk, name)), ("hand", W.hand_loop_epoch(name))):
+            epoch()
+            profile = cProfile.Profile()
+            profile.enable()
+            epoch()
+            profile.disable()
+            counts[label] = pstats.Stats(profile).total_calls / steps
+        print(f"| {W.MODELS[name]} | {counts['fit']:.0f} | {counts['hand']:.0f} | "
+              f"{100 * (counts['fit'] / counts['hand'] - 1):+.1f}% |")
+
+
 def main(argv=None):
     p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     p.add_argument("--rounds", type=int, default=9, help="epochs timed per workload (the best is reported)")
     p.add_argument("--no-peer", action="store_true", help="time ferrograd.keras only")
+    p.add_argument("--calls", action="store_true",
+                   help="instead of timing, count the Python calls per step of fit and of the hand-written loop "
+                        "(cProfile; a measure of fit's overhead that does not move with the machine's load)")
     p.add_argument("--peer-threads", type=int, default=None,
                    help="torch.set_num_threads for the peer (default: PyTorch's own choice)")
     args = p.parse_args(argv)
     from ferrograd import keras as fk
+    if args.calls:
+        return _count_calls(fk)
     keras, peer = None, None
     if not args.no_peer:
         try:
