@@ -45,6 +45,9 @@ TINY_PARAMS = {
     "CNNTrainStep": [[3]],
     "GPUMatMul": [[16, 70]],
     "GPUMLPTrainStep": [[4]],
+    "AddScalar": [["float", "0-d tensor"]],
+    # in process only: a spawned worker cannot import this harness's privately loaded package
+    "DataLoaderWorkers": [[0]],
 }
 
 
@@ -58,6 +61,9 @@ def tiny(monkeypatch):
     monkeypatch.setattr(mods["bench_conv"], "CASES", {"tiny a": (2, 1, 4, 6), "tiny b": (2, 4, 3, 5)})
     monkeypatch.setattr(mods["bench_overhead"], "LOOP", 50)
     monkeypatch.setattr(mods["bench_training"].CNNTrainStep, "size", 8)
+    monkeypatch.setattr(mods["bench_tensorboard"], "CALLS", 50)
+    for name, value in (("ITEMS", 16), ("LOOP", 100), ("WORKERS", 0)):
+        monkeypatch.setattr(mods["bench_dataloader"], name, value)
     return mods
 
 
