@@ -41,6 +41,7 @@ def test_same_batches_in_the_same_order_as_in_process_loading():
     assert in_process[0] != in_process[1]                                # a new order every epoch
     assert two_epochs(num_workers=2, persistent_workers=True) == in_process
     assert two_epochs(num_workers=2, prefetch_factor=1, pin_memory=True) == in_process
+    assert two_epochs(num_workers=2, multiprocessing_context="fork") == in_process   # allowed when asked for
 
 
 def test_worker_info_seeds_and_init_fn():

@@ -482,3 +482,26 @@ def test_keras_callback_epoch_only_and_ferrograd_weights(tmp_path):
         TensorBoard(tmp_path, profile_batch=2)
     with pytest.raises(ValueError, match="update_freq"):
         TensorBoard(tmp_path, update_freq="sometimes")
+
+
+# ------------------------------------------------------------------------------ demos
+
+@pytest.mark.parametrize("demo", ["digits", "cnn"])
+def test_demo_logs_and_plots(tmp_path, demo):
+    log_dir, plot = tmp_path / "runs", tmp_path / "curves.png"
+    proc = subprocess.run([sys.executable, "-m", f"ferrograd.examples.{demo}", "--epochs", "1", "--quiet",
+                           "--tensorboard", str(log_dir), "--plot", str(plot)], capture_output=True, text=True, timeout=300)
+    assert proc.returncode == 0, proc.stderr
+    acc = load(log_dir)
+    assert [e.step for e in acc.Scalars("loss/train")] == [0]
+    assert [e.step for e in acc.Scalars("loss/train_step")] == list(range(1, -(-1438 // 32) + 1))   # every step
+    assert [e.value for e in acc.Scalars("learning_rate")] == [pytest.approx(0.02 if demo == "digits" else 0.05)]
+    weights = [t for t in acc.Tags()["histograms"] if t.startswith("weights/")]
+    assert "weights/0.weight" in weights and all(len(acc.Histograms(t)) == 1 for t in weights)
+    for split in ("train", "test"):
+        (accuracy,) = load(log_dir / f"accuracy_{split}").Scalars("accuracy")
+        assert 0 < accuracy.value <= 1
+    final = float(proc.stdout.split("test accuracy: ")[1].split("%")[0]) / 100   # printed to 0.01 %
+    assert load(log_dir / "accuracy_test").Scalars("accuracy")[0].value == pytest.approx(final, abs=5e-5)
+    image = np.asarray(Image.open(plot))
+    assert image.shape[:2] == (240, 640) and image.std() > 0

@@ -52,7 +52,7 @@ def main(argv=None):
         if args.tensorboard:
             print(f"TensorBoard logs in {args.tensorboard} (view: tensorboard --logdir {args.tensorboard})")
         if args.plot:
-            log.plot(args.plot, "digits CNN on the 8x8 digits")
+            log.plot(args.plot, "CNN on the 8x8 digits")
             print(f"saved loss/accuracy curves to {args.plot}")
     acc = accuracy(model, x_test, test_set.targets)
     print(f"test accuracy: {100 * acc:.2f}%")

@@ -51,7 +51,7 @@ def main(argv=None):
         if args.tensorboard:
             print(f"TensorBoard logs in {args.tensorboard} (view: tensorboard --logdir {args.tensorboard})")
         if args.plot:
-            log.plot(args.plot, "digits MLP on the 8x8 digits")
+            log.plot(args.plot, "MLP on the 8x8 digits")
             print(f"saved loss/accuracy curves to {args.plot}")
     acc = accuracy(model, test_set.data, test_set.targets)
     print(f"train accuracy: {100 * accuracy(model, train_set.data, train_set.targets):.2f}%")

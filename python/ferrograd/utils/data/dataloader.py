@@ -4,10 +4,15 @@ in the main process (`num_workers=0`) or in worker processes.
 Workers follow PyTorch's design: each has an index queue; the main process keeps
 `prefetch_factor` batches per worker in flight, hands out batch indices round-robin and yields
 the results in sampler order, so the batches are those `num_workers=0` gives for the same seed.
-Batches come back through shared memory (see `_shared_memory`). Workers start with `spawn` unless
-`multiprocessing_context` says otherwise: a forked child inherits the CPU thread team's and the
-GPU context's state without their threads, and the gemm crate's rayon pool, used by some
-convolutions, then waits forever for threads the child does not have.
+Batches come back through shared memory (see `_shared_memory`).
+
+Workers start with `spawn` unless `multiprocessing_context` names another start method. A
+forked child has only the thread that forked: the CPU thread team's loops then run on that
+thread alone (slower, but correct), while the gemm crate's rayon pool, which a convolution of a
+single large sample uses, waits forever for its missing threads (measured: conv2d of a
+[1, 16, 128, 128] input in a child forked after one such conv hung until killed); a GPU context
+does not survive a fork either. "fork" stays available, as in PyTorch, for datasets that do none
+of that in their workers.
 """
 import itertools
 import multiprocessing
