@@ -71,6 +71,11 @@ def test_numpy_worker_seed_matches_pytorch():
     assert _worker.numpy_seed(2 ** 40 + 7, 1) == [1152389008, 3270329042, 2442107819, 4106971920]
 
 
+def test_in_order_false_yields_every_batch():
+    batches = list(DataLoader(Slow(), batch_size=None, num_workers=2, in_order=False))
+    assert batches[-1] == 2 and sorted(batches) == [0, 1, 2, 3]     # the slow sample 2 comes last
+
+
 def test_iterable_dataset_split_by_worker_info():
     assert [b.tolist() for b in DataLoader(Shards(10), batch_size=3)] == [[0, 1, 2], [3, 4, 5], [6, 7, 8], [9]]
     batches = [b.tolist() for b in DataLoader(Shards(10), batch_size=3, num_workers=2)]

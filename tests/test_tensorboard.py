@@ -505,3 +505,10 @@ def test_demo_logs_and_plots(tmp_path, demo):
     assert load(log_dir / "accuracy_test").Scalars("accuracy")[0].value == pytest.approx(final, abs=5e-5)
     image = np.asarray(Image.open(plot))
     assert image.shape[:2] == (240, 640) and image.std() > 0
+
+
+def test_missing_matplotlib_names_the_viz_extra(tmp_path, monkeypatch):
+    monkeypatch.setitem(sys.modules, "matplotlib.pyplot", None)
+    with SummaryWriter(tmp_path) as w:
+        with pytest.raises(ImportError, match=r"'matplotlib'.*pip install 'ferrograd\[viz\]'"):
+            w.add_figure("fig", object())

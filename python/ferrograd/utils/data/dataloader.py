@@ -210,6 +210,7 @@ class _MultiProcessIter:
         self._prefetch = loader.prefetch_factor * loader.num_workers
         self._persistent = loader.persistent_workers
         self._timeout = loader.timeout
+        self._in_order = loader.in_order
         context = loader.multiprocessing_context or multiprocessing.get_context(DEFAULT_START_METHOD)
         self._shm_prefix = _shared_memory.new_prefix()
         dataset_payload = _shared_memory.dumps(loader.dataset, self._shm_prefix, unlink_on_load=False)
@@ -277,12 +278,14 @@ class _MultiProcessIter:
 
     def __next__(self):
         while True:
-            # skip the tasks of workers whose iterable dataset ran out
+            # skip tasks already returned out of order and those of workers whose iterable
+            # dataset ran out
             while self._rcvd_idx < self._send_idx:
-                info = self._task_info[self._rcvd_idx]
-                if len(info) == 2 or self._active[info[0]]:
-                    break
-                del self._task_info[self._rcvd_idx]
+                info = self._task_info.get(self._rcvd_idx)
+                if info is not None:
+                    if len(info) == 2 or self._active[info[0]]:
+                        break
+                    del self._task_info[self._rcvd_idx]
                 self._rcvd_idx += 1
             else:
                 if not self._persistent:
@@ -299,6 +302,9 @@ class _MultiProcessIter:
                 self._try_put_index()
                 continue
             if idx != self._rcvd_idx:
+                if not self._in_order:  # in_order=False: whatever batch is ready comes first
+                    del self._task_info[idx]
+                    return self._process(data)
                 self._task_info[idx] += (data,)
                 continue
             del self._task_info[idx]

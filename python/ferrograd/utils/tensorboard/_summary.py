@@ -119,11 +119,9 @@ def to_hwc(image, dataformats, what="add_image"):
         raise ValueError(f"{what}: dataformats must be a permutation of NCHW, CHW, HWC, HW, ...; got {dataformats!r}")
     if image.ndim != len(fmt):
         raise ValueError(f"{what}: image of shape {shape} has {image.ndim} dims but dataformats {fmt!r} has {len(fmt)}")
-    order = "NCHW" if "N" in fmt else "CHW"
-    for missing in (d for d in order if d not in fmt):
-        image = image[np.newaxis] if missing == "N" else image[..., np.newaxis]
-        fmt = fmt + missing if missing == "C" else missing + fmt
-    image = image.transpose([fmt.index(d) for d in order])
+    if "C" not in fmt:
+        image, fmt = image[..., np.newaxis], fmt + "C"
+    image = image.transpose([fmt.index(d) for d in ("NCHW" if "N" in fmt else "CHW")])
     channels = image.shape[-3]
     if channels not in (1, 3, 4):
         raise ValueError(f"{what}: image of shape {shape} with dataformats {str(dataformats).upper()!r} has "

@@ -6,7 +6,8 @@ import time
 from datetime import datetime
 
 from tensorboard.compat.proto.event_pb2 import Event, SessionLog
-from tensorboard.compat.proto.summary_pb2 import Summary
+from tensorboard.compat.proto.summary_pb2 import Summary, SummaryMetadata
+from tensorboard.compat.proto.tensor_pb2 import TensorProto
 
 from . import _embedding, _summary
 from ._event_file import EventFileWriter
@@ -229,8 +230,6 @@ class SummaryWriter:
 
 def _new_style_scalar(tag, value, double_precision):
     """A scalar in the `tensor` field with the scalars plugin's metadata (PyTorch's new_style)."""
-    from tensorboard.compat.proto.summary_pb2 import SummaryMetadata
-    from tensorboard.compat.proto.tensor_pb2 import TensorProto
     tensor = (TensorProto(double_val=[value], dtype="DT_DOUBLE") if double_precision
               else TensorProto(float_val=[value], dtype="DT_FLOAT"))
     metadata = SummaryMetadata(plugin_data=SummaryMetadata.PluginData(plugin_name="scalars"))
