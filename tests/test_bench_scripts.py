@@ -62,7 +62,7 @@ def tiny(monkeypatch):
     monkeypatch.setattr(mods["bench_overhead"], "LOOP", 50)
     monkeypatch.setattr(mods["bench_training"].CNNTrainStep, "size", 8)
     monkeypatch.setattr(mods["bench_tensorboard"], "CALLS", 50)
-    for name, value in (("ITEMS", 16), ("LOOP", 100), ("WORKERS", 0)):
+    for name, value in (("ITEMS", 16), ("LOOP", 100), ("WORKERS", 0), ("ROUNDS", 1)):
         monkeypatch.setattr(mods["bench_dataloader"], name, value)
     return mods
 
