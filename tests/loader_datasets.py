@@ -87,5 +87,5 @@ class Slow(Dataset):
         return 4
 
     def __getitem__(self, i):
-        time.sleep(1 if i == 2 else 0)
+        time.sleep(2 if i == 2 else 0)
         return i

@@ -99,7 +99,7 @@ def test_killed_worker_raises_runtime_error_naming_it():
     start = time.time()
     with pytest.raises(RuntimeError, match=r"worker 1 \(pid \d+, killed by signal SIGKILL\)"):
         list(DataLoader(KillsItself(), batch_size=2, num_workers=2))
-    assert time.time() - start < 20
+    assert time.time() - start < 60                # not a hang (spawning two workers included)
 
 
 def test_timeout():

@@ -4,6 +4,7 @@ TFRecord framing against tensorboard's RecordWriter, crash safety, and the Keras
 import io
 import json
 import os
+import pathlib
 import signal
 import subprocess
 import sys
@@ -37,6 +38,28 @@ def event_files(run_dir):
 
 def png_pixels(image_event):
     return np.asarray(Image.open(io.BytesIO(image_event.encoded_image_string)))
+
+
+# ------------------------------------------------------------------------------ against PyTorch
+
+def test_summaries_equal_pytorchs():
+    """The protos PyTorch 2.15's torch.utils.tensorboard.summary builds for the same inputs
+    (tests/data/torch_tensorboard_summaries.json, made once with PyTorch; not a dependency)."""
+    import base64
+    from tensorboard.compat.proto.summary_pb2 import Summary
+    from ferrograd.utils.tensorboard import _summary
+    ref = json.loads((pathlib.Path(__file__).parent / "data" / "torch_tensorboard_summaries.json").read_text())
+    rng = np.random.default_rng(0)
+    values, labels, predictions = rng.normal(size=300), rng.integers(0, 2, 100), rng.uniform(size=100)
+    ours = {
+        "histogram_tensorflow_bins": _summary.histogram("h", torch.tensor(values), _summary.tensorflow_bins()),
+        "histogram_30_bins_max_7": _summary.histogram("h", values, 30, max_bins=7),
+        "text": _summary.text("notes", "**bold** ✓"),
+        "pr_curve_127": _summary.pr_curve("pr", labels, torch.tensor(predictions), 127),
+        "pr_curve_weighted_11": _summary.pr_curve("pr", labels, predictions, 11, weights=np.linspace(0, 1, 100)),
+    }
+    for name, summary in ours.items():
+        assert summary == Summary.FromString(base64.b64decode(ref[name])), name
 
 
 # ------------------------------------------------------------------------------ framing

@@ -7,6 +7,10 @@ receiving process maps the file and wraps it with `from_numpy`, so the data is c
 (into the segment) and never serialized. A batch's segments are unlinked as soon as they are
 mapped (the receiver is their only reader; the memory lives until the tensor dies); the
 dataset's, which every worker maps, stay until the loader removes every file of its `prefix`.
+
+`multiprocessing.shared_memory.SharedMemory` makes the same /dev/shm files, but its object has
+to outlive every numpy view of it (its `close()` fails while one exists); a plain `mmap` handed to
+numpy is unmapped when the last view, i.e. the tensor, goes.
 """
 import copyreg
 import glob
