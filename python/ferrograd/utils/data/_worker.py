@@ -1,17 +1,9 @@
 """What runs inside a DataLoader worker process, following `torch.utils.data._utils.worker`:
-seeding, `get_worker_info()`, the fetch loop, and exceptions carried back to the main process."""
+seeding, `get_worker_info()`, the fetch loop, and exceptions carried back to the main process.
+Imported by every `import ferrograd` (for get_worker_info), so what only workers need is
+imported in `worker_loop`."""
 import os
-import pickle
-import queue
-import random
 import sys
-import traceback
-from dataclasses import dataclass
-
-import numpy as np
-
-from . import _shared_memory
-from ._fetch import create_fetcher
 
 # How often a waiting worker checks that the main process still lives, and the main process
 # that its workers do (seconds).
@@ -20,14 +12,20 @@ STATUS_CHECK_INTERVAL = 0.2
 _worker_info = None
 
 
-@dataclass(frozen=True)
 class WorkerInfo:
     """What `get_worker_info()` returns inside a worker: its `id` (0 to `num_workers` - 1),
-    `num_workers`, the `seed` it was seeded with, and its copy of the `dataset`."""
-    id: int
-    num_workers: int
-    seed: int
-    dataset: object
+    `num_workers`, the `seed` it was seeded with, and its copy of the `dataset`. Read-only."""
+    __slots__ = ("id", "num_workers", "seed", "dataset")
+
+    def __init__(self, id, num_workers, seed, dataset):  # noqa: A002 (PyTorch's field name)
+        for name, value in zip(self.__slots__, (id, num_workers, seed, dataset)):
+            object.__setattr__(self, name, value)
+
+    def __setattr__(self, name, value):
+        raise AttributeError(f"cannot assign to field '{name}' of WorkerInfo")
+
+    def __repr__(self):
+        return f"WorkerInfo(id={self.id}, num_workers={self.num_workers}, seed={self.seed}, dataset={self.dataset!r})"
 
 
 def get_worker_info():
@@ -40,6 +38,7 @@ class ExceptionWrapper:
     and re-raised there with the same type (as PyTorch's `ExceptionWrapper`)."""
 
     def __init__(self, exc_info=None, where="in background"):
+        import traceback
         exc_info = exc_info or sys.exc_info()
         self.exc_type = exc_info[0]
         self.exc_msg = "".join(traceback.format_exception(*exc_info))
@@ -65,13 +64,13 @@ class KeyErrorMessage(str):
         return self
 
 
-@dataclass(frozen=True)
 class IterableDatasetStopIteration:
     """A worker's iterable dataset is exhausted."""
-    worker_id: int
+
+    def __init__(self, worker_id):
+        self.worker_id = worker_id
 
 
-@dataclass(frozen=True)
 class ResumeIteration:
     """Sent to persistent workers at a new epoch; echoed back once they have reset."""
 
@@ -111,7 +110,15 @@ def worker_loop(kind, dataset_payload, index_queue, result_queue, done_event, au
                 base_seed, init_fn, worker_id, num_workers, shm_prefix):
     """Fetches the batches the main process asks for until it sends None (or dies)."""
     global _worker_info
+    import pickle
+    import queue
+    import random
+
+    import numpy as np
+
     import ferrograd
+    from . import _shared_memory
+    from ._fetch import create_fetcher
     ferrograd.set_num_threads(1)  # the workers are the parallelism; a thread team each would oversubscribe
     parent = os.getppid()
     seed = base_seed + worker_id

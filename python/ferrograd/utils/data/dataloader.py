@@ -15,13 +15,12 @@ does not survive a fork either. "fork" stays available, as in PyTorch, for datas
 of that in their workers.
 """
 import itertools
-import multiprocessing
 import numbers
 import pickle
 import queue
 import weakref
 
-from . import _shared_memory, _worker
+from . import _worker
 from ._collate import default_collate, default_convert
 from ._fetch import create_fetcher
 from ._generator import _global_seed
@@ -169,6 +168,7 @@ class DataLoader:
 def _resolve_context(context, num_workers):
     if context is None:
         return None
+    import multiprocessing
     if num_workers == 0:
         raise ValueError("multiprocessing_context can only be used with multi-process loading (num_workers > 0), "
                          f"but got num_workers={num_workers}")
@@ -206,6 +206,8 @@ class _MultiProcessIter:
     """Worker processes fed batch indices round-robin; results re-ordered to the sampler's order."""
 
     def __init__(self, loader):
+        import multiprocessing
+        from . import _shared_memory
         self._num_workers = loader.num_workers
         self._prefetch = loader.prefetch_factor * loader.num_workers
         self._persistent = loader.persistent_workers
@@ -332,7 +334,7 @@ class _MultiProcessIter:
                 if self._timeout > 0 and waited >= self._timeout:
                     raise RuntimeError(f"DataLoader timed out after {self._timeout} seconds") from None
                 continue
-            return idx, (None if payload is None else pickle.loads(payload))
+            return idx, (None if payload is None else pickle.loads(payload))  # maps the tensors' segments
 
     def _check_workers_alive(self):
         dead = [(i, w) for i, w in enumerate(self._workers) if not w.is_alive()]
@@ -346,6 +348,7 @@ class _MultiProcessIter:
 
 
 def _stop_workers(workers, index_queues, result_queue, done_event, shm_prefix):
+    from . import _shared_memory
     done_event.set()
     for index_queue in index_queues:
         index_queue.put(None)
