@@ -310,7 +310,7 @@ def test_embedding_projector_files(tmp_path):
     with SummaryWriter(tmp_path) as w:
         w.add_embedding(torch.tensor(mat), metadata=["a", "b", "c", "d"], label_img=torch.tensor(images), tag="emb")
         w.add_embedding(mat, metadata=[[1, "x"], [2, "y"], [3, "z"], [4, "w"]], metadata_header=["id", "name"],
-                        global_step=2, tag="two")
+                        global_step=2, tag="layer/two")
         with pytest.raises(ValueError, match=r"\[N, D\].*shape \(4, 3, 1\)"):
             w.add_embedding(mat[..., None])
         with pytest.raises(ValueError, match=r"3 metadata labels for 4 points"):
@@ -319,7 +319,8 @@ def test_embedding_projector_files(tmp_path):
     first, second = config.embeddings
     assert (first.tensor_name, first.tensor_path, first.metadata_path) == ("emb:00000", "00000/emb/tensors.tsv", "00000/emb/metadata.tsv")
     assert first.sprite.image_path == "00000/emb/sprite.png" and list(first.sprite.single_image_dim) == [5, 5]
-    assert second.tensor_name == "two:00002" and not second.sprite.image_path
+    assert second.tensor_name == "layer/two:00002" and second.tensor_path == "00002/layer%2ftwo/tensors.tsv"
+    assert not second.sprite.image_path
     np.testing.assert_array_equal(np.loadtxt(tmp_path / first.tensor_path, delimiter="\t"), mat)
     assert (tmp_path / first.metadata_path).read_text() == "a\nb\nc\nd\n"
     assert (tmp_path / second.metadata_path).read_text().splitlines()[:2] == ["id\tname", "1\tx"]

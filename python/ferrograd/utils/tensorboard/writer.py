@@ -194,7 +194,9 @@ class SummaryWriter:
         """Points `mat` [N, D] for the Projector, with optional labels (`metadata`, one per point,
         or rows matching `metadata_header`) and images `label_img` [N, C, H, W]."""
         step = 0 if global_step is None else global_step
-        subdir = f"{str(step).zfill(5)}/{tag.replace('/', '_')}"
+        # PyTorch's escaping: a tag with slashes stays one folder
+        escaped = tag.replace("%", "%25").replace("/", "%2f").replace("\\", "%5c")
+        subdir = f"{str(step).zfill(5)}/{escaped}"
         log_dir = self._get_file_writer().get_logdir()
         images = _embedding.write_embedding(log_dir, subdir, mat, metadata, label_img, metadata_header)
         if self._projector_config is None:
