@@ -172,6 +172,26 @@ def test_histogram_default_tensorflow_bins(tmp_path):
     assert sum(coarse.bucket) == 6 and len(coarse.bucket) < len(h.bucket)
 
 
+def test_raw_histogram_raw_pr_curve_and_custom_scalars(tmp_path):
+    from tensorboard.plugins.custom_scalar import layout_pb2
+    with SummaryWriter(tmp_path) as w:
+        w.add_histogram_raw("raw", min=0.5, max=3.0, num=6, sum=9.5, sum_squares=20.25,
+                            bucket_limits=torch.tensor([1.0, 2.0, 3.0]), bucket_counts=[1, 2, 3], global_step=2)
+        w.add_pr_curve_raw("pr", [3, 2], [1, 0], [0, 1], [0, 1], [0.75, 1.0], [1.0, 2 / 3], 5, num_thresholds=2)
+        w.add_custom_scalars_marginchart(["loss", "low", "high"], category="c", title="m")
+        with pytest.raises(ValueError, match=r"bucket_limits \(2,\) and bucket_counts \(3,\)"):
+            w.add_histogram_raw("bad", 0, 1, 3, 1, 1, [1, 2], [1, 1, 1])
+    acc = load(tmp_path)
+    h = acc.Histograms("raw")[0]
+    assert h.step == 2 and list(h.histogram_value.bucket) == [1, 2, 3] and h.histogram_value.sum == 9.5
+    pr = acc.Tensors("pr")[0]
+    assert pr.step == 5 and [d.size for d in pr.tensor_proto.tensor_shape.dim] == [6, 2]
+    np.testing.assert_allclose(pr.tensor_proto.float_val, [3, 2, 1, 0, 0, 1, 0, 1, 0.75, 1, 1, 2 / 3], rtol=1e-6)
+    layout = layout_pb2.Layout.FromString(acc.Tensors("custom_scalars__config__")[0].tensor_proto.string_val[0])
+    series = layout.category[0].chart[0].margin.series[0]
+    assert (layout.category[0].title, series.value, series.lower, series.upper) == ("c", "loss", "low", "high")
+
+
 def test_histogram_refuses_empty_and_nan(tmp_path):
     with SummaryWriter(tmp_path) as w:
         with pytest.raises(ValueError, match=r"no element \(shape \(0, 3\)\)"):

@@ -30,6 +30,11 @@ def to_numpy(x):
     raise NotImplementedError(f"Got {type(x).__name__}, but a numpy array or a ferrograd tensor is expected.")
 
 
+def _values(x):
+    """Like to_numpy, and lists too (the raw histogram and PR-curve arguments)."""
+    return np.asarray(x) if isinstance(x, (list, tuple)) else to_numpy(x)
+
+
 def scalar_value(value, what="add_scalar"):
     """`value` as a Python float; ValueError naming the shape unless it holds one element."""
     if isinstance(value, (float, int)):
@@ -89,7 +94,7 @@ def histogram(tag, values, bins, max_bins=None):
 
 
 def histogram_raw(tag, min, max, num, sum, sum_squares, bucket_limits, bucket_counts):  # noqa: A002 (PyTorch's names)
-    limits, counts = to_numpy(np.asarray(bucket_limits)), to_numpy(np.asarray(bucket_counts))
+    limits, counts = _values(bucket_limits), _values(bucket_counts)
     if limits.shape != counts.shape or limits.ndim != 1:
         raise ValueError(f"add_histogram_raw({tag!r}): bucket_limits {tuple(limits.shape)} and bucket_counts "
                          f"{tuple(counts.shape)} must be 1-D of the same length")
@@ -275,8 +280,7 @@ def pr_curve(tag, labels, predictions, num_thresholds=127, weights=None):
 
 
 def pr_curve_raw(tag, tp, fp, tn, fn, precision, recall, num_thresholds=127):
-    data = np.stack([to_numpy(np.asarray(a) if isinstance(a, list) else a).astype(np.float64)
-                     for a in (tp, fp, tn, fn, precision, recall)])
+    data = np.stack([_values(a).astype(np.float64) for a in (tp, fp, tn, fn, precision, recall)])
     return _pr_summary(tag, data, min(int(num_thresholds), _MAX_THRESHOLDS))
 
 
