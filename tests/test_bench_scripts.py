@@ -45,6 +45,7 @@ TINY_PARAMS = {
     "CNNTrainStep": [[3]],
     "GPUMatMul": [[16, 70]],
     "GPUMLPTrainStep": [[4]],
+    "Layers": [["transformer 2+2 layers d64", "upsample x2 bilinear", "conv3d 8->16 16^3", "grid_sample bilinear"]],
     "AddScalar": [["float", "0-d tensor"]],
     # in process only: a spawned worker cannot import this harness's privately loaded package
     "DataLoaderWorkers": [[0]],
