@@ -11,8 +11,10 @@ forked child has only the thread that forked: the CPU thread team's loops then r
 thread alone (slower, but correct), while the gemm crate's rayon pool, which a convolution of a
 single large sample uses, waits forever for its missing threads (measured: conv2d of a
 [1, 16, 128, 128] input in a child forked after one such conv hung until killed); a GPU context
-does not survive a fork either. "fork" stays available, as in PyTorch, for datasets that do none
-of that in their workers.
+does not survive a fork either (and `set_num_threads(1)`, which workers call, does not keep that
+convolution off rayon). "fork" stays available, as in PyTorch, for datasets that do none of that
+in their workers. With `spawn` the script that creates the loader is imported again in each
+worker, so it needs the `if __name__ == "__main__":` guard, as PyTorch scripts do on macOS.
 """
 import itertools
 import numbers
