@@ -556,3 +556,25 @@ def test_missing_matplotlib_names_the_viz_extra(tmp_path, monkeypatch):
     with SummaryWriter(tmp_path) as w:
         with pytest.raises(ImportError, match=r"'matplotlib'.*pip install 'ferrograd\[viz\]'"):
             w.add_figure("fig", object())
+
+
+def test_keras_callback_weight_images_and_steps_per_second(tmp_path):
+    model = Sequential()
+    cb = TensorBoard(tmp_path, histogram_freq=1, write_images=True, write_steps_per_second=True, write_graph=False)
+    cb.set_model(model)
+    cb.on_train_begin()
+    cb.on_epoch_begin(0)
+    for batch in range(2):
+        cb.on_train_batch_begin(batch)
+        model.optimizer.iterations += 1
+        cb.on_train_batch_end(batch, {"loss": 1.0})
+    cb.on_epoch_end(0, {"loss": 1.0})
+    cb.on_train_end()
+    train = load(tmp_path / "train")
+    # as Keras draws them: the 2x3 kernel as one 2x3 grey image, the bias as a 3x1 column
+    (kernel,) = train.Images("dense/kernel/image")
+    (bias,) = train.Images("dense/bias/image")
+    assert (kernel.height, kernel.width) == (2, 3) and (bias.height, bias.width) == (3, 1)
+    np.testing.assert_array_equal(png_pixels(kernel)[..., 0], np.clip(np.arange(6).reshape(2, 3) * 255, 0, 255).astype(np.uint8))
+    (rate,) = train.Scalars("epoch_steps_per_second")
+    assert rate.value > 0 and train.Tags()["tensors"] == []
