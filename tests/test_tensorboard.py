@@ -371,6 +371,22 @@ def test_readable_while_written_and_queue_flushes_by_size(tmp_path):
         w.close()
 
 
+def test_add_scalar_from_several_threads(tmp_path):
+    import threading
+    with SummaryWriter(tmp_path, max_queue=7, flush_secs=0.01) as w:
+        def log(tag):
+            for step in range(500):
+                w.add_scalar(tag, step / 2, step)
+        threads = [threading.Thread(target=log, args=(f"t{i}",)) for i in range(3)]
+        for t in threads:
+            t.start()
+        for t in threads:
+            t.join()
+    acc = load(tmp_path)
+    for i in range(3):
+        assert [(e.step, e.value) for e in acc.Scalars(f"t{i}")] == [(s, s / 2) for s in range(500)]
+
+
 def test_queue_flushes_every_flush_secs(tmp_path):
     with SummaryWriter(tmp_path, max_queue=1000, flush_secs=0.05) as w:
         w.add_scalar("x", 1.0, 0)
