@@ -594,3 +594,24 @@ def test_keras_callback_weight_images_and_steps_per_second(tmp_path):
     np.testing.assert_array_equal(png_pixels(kernel)[..., 0], np.clip(np.arange(6).reshape(2, 3) * 255, 0, 255).astype(np.uint8))
     (rate,) = train.Scalars("epoch_steps_per_second")
     assert rate.value > 0 and train.Tags()["tensors"] == []
+
+
+def test_keras_fit_with_the_tensorboard_callback(tmp_path):
+    from ferrograd import keras
+    rng = np.random.default_rng(0)
+    x = rng.normal(size=(64, 4)).astype(np.float32)
+    y = (x.sum(axis=1) > 0).astype(np.int64)
+    model = keras.Sequential([keras.Input((4,)), keras.layers.Dense(8, activation="relu"), keras.layers.Dense(2)])
+    model.compile(optimizer=keras.optimizers.SGD(0.05), metrics=["accuracy"],
+                  loss=keras.losses.SparseCategoricalCrossentropy(from_logits=True))
+    callback = keras.callbacks.TensorBoard(tmp_path, histogram_freq=1, update_freq=2)
+    history = model.fit(x, y, epochs=2, batch_size=16, validation_split=0.25, callbacks=[callback], verbose=0)
+    train, val = load(tmp_path / "train"), load(tmp_path / "validation")
+    assert [e.value for e in train.Scalars("epoch_loss")] == pytest.approx(history.history["loss"], rel=1e-6)
+    assert [e.value for e in val.Scalars("epoch_loss")] == pytest.approx(history.history["val_loss"], rel=1e-6)
+    assert [e.value for e in train.Scalars("epoch_learning_rate")] == pytest.approx([0.05, 0.05])
+    assert [e.step for e in train.Scalars("batch_loss")] == [2, 4, 6]                # 3 batches an epoch
+    assert [e.step for e in val.Scalars("evaluation_loss_vs_iterations")] == [3, 6]
+    histograms = train.Tags()["histograms"]   # layer names count up over the session: dense, dense_1, ...
+    assert len(histograms) == 4 and sum(t.endswith("/kernel/histogram") for t in histograms) == 2
+    assert train.Tags()["tensors"] == ["keras"]

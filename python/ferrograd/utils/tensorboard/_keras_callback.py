@@ -1,5 +1,5 @@
-"""`TensorBoard`: Keras 3's `keras.callbacks.TensorBoard` on ferrograd's SummaryWriter, meant to
-be exported as `ferrograd.keras.callbacks.TensorBoard`.
+"""`TensorBoard`: Keras 3's `keras.callbacks.TensorBoard` on ferrograd's SummaryWriter, exported
+(lazily, as it needs the `viz` extra) as `ferrograd.keras.callbacks.TensorBoard`.
 
 It keeps Keras's hooks and log layout: runs `<log_dir>/train` and `<log_dir>/validation`; tags
 `epoch_<metric>` (validation metrics lose their `val_` prefix and go to the validation run),
@@ -71,6 +71,11 @@ class TensorBoard:
     @property
     def model(self):
         return self._model
+
+    def _uses_batch_hooks(self):
+        """For ferrograd.keras's CallbackList: batch logs (a device read-back each step) are
+        only needed when batches are logged."""
+        return self.update_freq != "epoch" or self.write_steps_per_second
 
     def on_train_begin(self, logs=None):
         self._global_train_batch = 0
