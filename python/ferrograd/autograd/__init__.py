@@ -119,3 +119,18 @@ def _tensor_backward(self, gradient=None, retain_graph=None, create_graph=False,
 
 
 Tensor.backward = _tensor_backward
+
+
+def _register_hook(self, hook):
+    """`hook(grad) -> Tensor or None`, called with this tensor's gradient during backward; a
+    returned tensor replaces the gradient. Returns a handle whose `remove()` unregisters it."""
+    return self._register_hook(hook)
+
+
+def _register_post_accumulate_grad_hook(self, hook):
+    """`hook(tensor)`, called on a leaf once backward has accumulated its gradient into `.grad`."""
+    return self._register_post_accumulate_grad_hook(hook)
+
+
+Tensor.register_hook = _register_hook
+Tensor.register_post_accumulate_grad_hook = _register_post_accumulate_grad_hook

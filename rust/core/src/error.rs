@@ -1,5 +1,7 @@
 //! Every failure a user can cause, as one enum. The bindings map each variant to the Python
 //! exception PyTorch raises for it.
+use std::any::Any;
+use std::sync::Arc;
 use thiserror::Error;
 
 #[derive(Debug, Error, Clone, PartialEq)]
@@ -34,6 +36,25 @@ pub enum Error {
     /// An allocation that cannot be satisfied.
     #[error("{0}")]
     OutOfMemory(String),
+    /// An error raised inside a user's hook (for the bindings, a Python exception), carried
+    /// through the engine untouched so the caller gets it back as it was raised.
+    #[error("an error was raised inside a hook")]
+    External(ExternalError),
+}
+
+/// The opaque payload of `Error::External`; the layer that raised it downcasts it back.
+#[derive(Clone)]
+pub struct ExternalError(pub Arc<dyn Any + Send + Sync>);
+
+impl std::fmt::Debug for ExternalError {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("ExternalError")
+    }
+}
+impl PartialEq for ExternalError {
+    fn eq(&self, other: &Self) -> bool {
+        Arc::ptr_eq(&self.0, &other.0)
+    }
 }
 
 pub type Result<T> = std::result::Result<T, Error>;

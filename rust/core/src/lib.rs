@@ -15,7 +15,7 @@ pub mod tensor;
 
 pub use device::Device;
 pub use dtype::DType;
-pub use error::{Error, Result};
+pub use error::{Error, ExternalError, Result};
 pub use layout::Layout;
 pub use ops::creation::manual_seed;
 pub use ops::nn::Window;

@@ -14,6 +14,8 @@ pub struct AutogradMeta {
     pub requires_grad: bool,
     pub grad: Option<Tensor>,
     pub grad_fn: Option<Arc<Node>>,
+    /// A leaf's gradient hooks (a non-leaf's live on its grad_fn).
+    pub(crate) hooks: Option<autograd::SharedHooks>,
 }
 
 pub struct TensorImpl {
@@ -263,16 +265,17 @@ impl Tensor {
             is_view: self.0.is_view,
         }))
     }
-    /// A leaf handle on `src`'s memory carrying this tensor's `requires_grad` and, when it
+    /// A leaf handle on `src`'s memory carrying this tensor's `requires_grad`, hooks and, when it
     /// still fits, its `.grad` (what assigning `tensor.data = src` does).
     pub fn with_data_of(&self, src: &Tensor) -> Tensor {
         let out = Tensor::from_parts(src.storage().clone(), src.layout().clone());
-        let (requires_grad, grad) = {
+        let (requires_grad, grad, hooks) = {
             let m = self.meta();
-            (m.requires_grad || m.grad_fn.is_some(), m.grad.clone())
+            (m.requires_grad || m.grad_fn.is_some(), m.grad.clone(), m.hooks.clone())
         };
         {
             let mut m = out.meta();
+            m.hooks = hooks;
             m.requires_grad = requires_grad && src.dtype().is_float();
             m.grad = grad.filter(|g| g.shape() == src.shape() && g.dtype() == src.dtype());
         }

@@ -5,12 +5,12 @@ use ferrograd_core::autograd::{self, Node};
 use ferrograd_core::ops::loss::Reduction;
 use ferrograd_core::ops::{BinaryOp, UnaryOp};
 use ferrograd_core::storage::Storage;
-use ferrograd_core::{DType, Error, Layout, Tensor, Window};
+use ferrograd_core::{DType, Error, ExternalError, Layout, Tensor, Window};
 use numpy::npyffi::{self, npy_intp, PY_ARRAY_API};
 use numpy::{Element as NpElement, PyArrayDescrMethods, PyUntypedArray, PyUntypedArrayMethods};
 use pyo3::exceptions::{PyIndexError, PyNotImplementedError, PyRuntimeError, PyTypeError, PyValueError};
 use pyo3::prelude::*;
-use pyo3::types::{PyBool, PyFloat, PyInt, PyList, PyTuple};
+use pyo3::types::{PyBool, PyFloat, PyInt, PyList, PyTuple, PyWeakrefReference};
 use std::sync::Arc;
 
 // Tensor buffers are large and short-lived; mimalloc keeps freed pages for reuse instead of
@@ -42,7 +42,16 @@ fn to_py(e: Error) -> PyErr {
         | Error::Device(m)
         | Error::Runtime(m)
         | Error::OutOfMemory(m) => PyRuntimeError::new_err(m),
+        Error::External(ExternalError(payload)) => match payload.downcast::<PyErr>() {
+            Ok(err) => Python::attach(|py| err.clone_ref(py)),
+            Err(_) => PyRuntimeError::new_err("an error was raised inside a hook"),
+        },
     }
+}
+
+/// A Python exception raised inside a hook, carried through the core back to the caller.
+fn hook_error(err: PyErr) -> Error {
+    Error::External(ExternalError(Arc::new(err)))
 }
 
 trait IntoPyResult<T> {
@@ -292,6 +301,40 @@ impl PyTensor {
     fn retain_grad(&self) -> PyResult<()> {
         self.inner.retain_grad().py()
     }
+    /// `hook(grad) -> Tensor or None`, called with the GIL from inside backward.
+    fn _register_hook(&self, hook: Py<PyAny>) -> PyResult<PyHookHandle> {
+        let call = move |g: &Tensor| -> ferrograd_core::Result<Option<Tensor>> {
+            Python::attach(|py| {
+                let out = hook.call1(py, (wrap(g.clone()),)).map_err(hook_error)?;
+                if out.is_none(py) {
+                    return Ok(None);
+                }
+                match out.bind(py).cast::<PyTensor>() {
+                    Ok(t) => Ok(Some(t.borrow().inner.clone())),
+                    Err(_) => Err(Error::Type(format!(
+                        "a tensor hook must return a Tensor or None, but returned {}",
+                        out.bind(py).get_type().name().map(|n| n.to_string()).unwrap_or_default()
+                    ))),
+                }
+            })
+        };
+        Ok(PyHookHandle(self.inner.register_hook(Arc::new(call)).py()?))
+    }
+    /// `hook(tensor)`, called with this very Python object (a Parameter stays a Parameter)
+    /// while it lives; held weakly, so the hook does not keep the tensor alive.
+    fn _register_post_accumulate_grad_hook(slf: &Bound<'_, Self>, hook: Py<PyAny>) -> PyResult<PyHookHandle> {
+        let this = PyWeakrefReference::new(slf)?.unbind();
+        let call = move |leaf: &Tensor| -> ferrograd_core::Result<()> {
+            Python::attach(|py| {
+                let arg = match this.bind(py).upgrade() {
+                    Some(obj) => obj,
+                    None => Bound::new(py, wrap(leaf.clone())).map_err(hook_error)?.into_any(),
+                };
+                hook.call1(py, (arg,)).map(|_| ()).map_err(hook_error)
+            })
+        };
+        Ok(PyHookHandle(slf.borrow().inner.register_post_accumulate_grad_hook(Arc::new(call)).py()?))
+    }
     fn detach(&self) -> PyTensor {
         wrap(self.inner.detach())
     }
@@ -317,6 +360,10 @@ impl PyTensor {
         };
         self.inner = self.inner.with_data_of(&src);
         Ok(())
+    }
+    /// Identity of the core tensor this object wraps (Python wrappers of one tensor share it).
+    fn _impl_id(&self) -> usize {
+        self.inner.id()
     }
     fn _is_view(&self) -> bool {
         self.inner.is_view()
@@ -503,6 +550,27 @@ impl PyTensor {
     }
     fn __invert__(&self) -> PyResult<PyTensor> {
         Ok(wrap(self.inner.unary(UnaryOp::BitwiseNot).py()?))
+    }
+}
+
+/// What `register_hook` returns: `remove()` unregisters the hook (also as a context manager).
+#[pyclass(name = "RemovableHandle", module = "ferrograd._core", frozen)]
+pub struct PyHookHandle(autograd::HookHandle);
+
+#[pymethods]
+impl PyHookHandle {
+    #[getter]
+    fn id(&self) -> u64 {
+        self.0.id()
+    }
+    fn remove(&self) {
+        self.0.remove()
+    }
+    fn __enter__(slf: Bound<'_, Self>) -> Bound<'_, Self> {
+        slf
+    }
+    fn __exit__(&self, _exc_type: &Bound<'_, PyAny>, _exc: &Bound<'_, PyAny>, _tb: &Bound<'_, PyAny>) {
+        self.0.remove()
     }
 }
 
@@ -1029,6 +1097,12 @@ fn grad(py: Python<'_>, outputs: &Bound<'_, PyAny>, grad_outputs: &Bound<'_, PyA
     Ok(r.into_iter().map(|g| g.map(wrap)).collect())
 }
 
+/// The leaves requiring grad that backward from `outputs` would reach.
+#[pyfunction]
+fn reachable_leaves(outputs: &Bound<'_, PyAny>) -> PyResult<Vec<PyTensor>> {
+    Ok(autograd::reachable_leaves(&tensors(outputs)?).into_iter().map(wrap).collect())
+}
+
 #[pymodule]
 fn _core(m: &Bound<'_, PyModule>) -> PyResult<()> {
     // SAFETY: mi_option_set stores one option value (an atomic write inside mimalloc); it has
@@ -1036,6 +1110,7 @@ fn _core(m: &Bound<'_, PyModule>) -> PyResult<()> {
     unsafe { libmimalloc_sys::mi_option_set(MI_OPTION_PURGE_DELAY, PURGE_DELAY_MS) };
     m.add_class::<PyTensor>()?;
     m.add_class::<PyNode>()?;
+    m.add_class::<PyHookHandle>()?;
     m.add_function(wrap_pyfunction!(full, m)?)?;
     m.add_function(wrap_pyfunction!(full_int, m)?)?;
     m.add_function(wrap_pyfunction!(arange, m)?)?;
@@ -1111,6 +1186,7 @@ fn _core(m: &Bound<'_, PyModule>) -> PyResult<()> {
     m.add_function(wrap_pyfunction!(set_grad_enabled, m)?)?;
     m.add_function(wrap_pyfunction!(run_backward, m)?)?;
     m.add_function(wrap_pyfunction!(grad, m)?)?;
+    m.add_function(wrap_pyfunction!(reachable_leaves, m)?)?;
     m.add_function(wrap_pyfunction!(to_device, m)?)?;
     m.add_function(wrap_pyfunction!(gpu_is_available, m)?)?;
     m.add_function(wrap_pyfunction!(gpu_device_count, m)?)?;

@@ -8,7 +8,7 @@ from collections.abc import Mapping
 from ..._core import Tensor
 from ..._device import device as _device_cls
 from ..._dtype import to_dtype
-from ...autograd import no_grad
+from ...autograd import is_grad_enabled, no_grad
 from ..parameter import Buffer, Parameter
 
 __all__ = ["Module"]
@@ -84,6 +84,91 @@ class _WeakDict(dict):
     __slots__ = ("__weakref__",)
 
 
+class _BackwardHook:
+    """One module call's full backward (pre-)hooks, as PyTorch's `BackwardHook`: the call's
+    tensor inputs and outputs pass through identity views whose tensor hooks collect
+    grad_output (then run the pre-hooks) and grad_input (then run the full hooks).
+
+    A replacement a hook returns can only be applied to the gradient that arrived last: with
+    several tensors, the others have already flowed on, and replacing them raises."""
+
+    def __init__(self, module):
+        self.module = module
+        self.grad_outputs = None
+
+    @staticmethod
+    def _alias(values, on_grad):
+        """Identity views of the tensors among `values` that require grad, with `on_grad(slot,
+        grad)` hooked on each; returns the new values, the tensor count and how many are hooked."""
+        out, n_tensors, n_hooked = list(values), 0, 0
+        for i, v in enumerate(values):
+            if not isinstance(v, Tensor):
+                continue
+            if v.requires_grad:
+                out[i] = v.view_as(v)
+                out[i].register_hook(functools.partial(on_grad, n_tensors))
+                n_hooked += 1
+            n_tensors += 1
+        return out, n_tensors, n_hooked
+
+    @staticmethod
+    def _collect(grads, slot, grad, pending, hooks, call):
+        """Stores one gradient; when none is pending, runs `call(hook, grads)` for each hook (each
+        seeing the previous one's replacement) and returns the replacement for this slot (or None)."""
+        grads[slot] = grad
+        if pending:
+            return None
+        replacement = None
+        for hook in hooks:
+            result = call(hook, tuple(grads))
+            if result is None:
+                continue
+            result = tuple(result)
+            if len(result) != len(grads):
+                raise RuntimeError(f"Backward hook returned an invalid number of grad_input, got {len(result)}, "
+                                   f"but expected {len(grads)}")
+            for j, (new, old) in enumerate(zip(result, grads)):
+                if j != slot and new is not old:
+                    raise NotImplementedError(
+                        f"a full backward hook replaced the gradient of tensor {j} of a module call with several "
+                        f"tensors: ferrograd can only replace the one that arrived last ({slot})")
+            grads[:] = result
+            replacement = result[slot]
+        return replacement
+
+    def setup_inputs(self, args):
+        new_args, n, self.pending_inputs = self._alias(args, self._on_grad_input)
+        self.grad_inputs = [None] * n
+        return tuple(new_args)
+
+    def setup_outputs(self, result):
+        single = isinstance(result, Tensor)
+        values = [result] if single else list(result) if isinstance(result, tuple) else None
+        if values is None:
+            return result
+        new_values, n, self.pending_outputs = self._alias(values, self._on_grad_output)
+        self.grad_outputs = [None] * n
+        return new_values[0] if single else tuple(new_values)
+
+    def _on_grad_output(self, slot, grad):
+        self.pending_outputs -= 1
+        hooks = list(self.module._backward_pre_hooks.values())
+        new = self._collect(self.grad_outputs, slot, grad, self.pending_outputs, hooks,
+                            lambda hook, g: hook(self.module, g))
+        if not self.pending_outputs and not self.pending_inputs:
+            # No input needs a gradient: the full hooks run now, with None for grad_input.
+            for hook in list(self.module._backward_hooks.values()):
+                hook(self.module, tuple(self.grad_inputs), tuple(self.grad_outputs))
+        return new
+
+    def _on_grad_input(self, slot, grad):
+        self.pending_inputs -= 1
+        hooks = list(self.module._backward_hooks.values())
+        grad_outputs = tuple(self.grad_outputs or ())
+        return self._collect(self.grad_inputs, slot, grad, self.pending_inputs, hooks,
+                             lambda hook, g: hook(self.module, g, grad_outputs))
+
+
 def _forward_unimplemented(self, *input):
     raise NotImplementedError(f'Module [{type(self).__name__}] is missing the required "forward" function')
 
@@ -107,6 +192,7 @@ class Module:
         setattr_("_buffers", OrderedDict())
         setattr_("_non_persistent_buffers_set", set())
         setattr_("_backward_hooks", OrderedDict())
+        setattr_("_backward_pre_hooks", OrderedDict())
         setattr_("_forward_hooks", _WeakDict())
         setattr_("_forward_hooks_with_kwargs", _WeakDict())
         setattr_("_forward_hooks_always_called", _WeakDict())
@@ -298,6 +384,7 @@ class Module:
                               ("_forward_hooks_with_kwargs", _WeakDict), ("_forward_hooks_always_called", _WeakDict),
                               ("_forward_pre_hooks_with_kwargs", _WeakDict), ("_state_dict_hooks", OrderedDict),
                               ("_load_state_dict_pre_hooks", OrderedDict), ("_backward_hooks", OrderedDict),
+                              ("_backward_pre_hooks", OrderedDict),
                               ("_non_persistent_buffers_set", set)):
             if name not in self.__dict__:
                 self.__dict__[name] = default()
@@ -506,11 +593,22 @@ class Module:
         return handle
 
     def register_full_backward_hook(self, hook, prepend=False):
-        raise NotImplementedError("Module.register_full_backward_hook is not supported by ferrograd yet; "
-                                  "use forward hooks instead")
+        """`hook(module, grad_input, grad_output) -> tuple or None`, called once the gradients
+        with respect to the module's tensor inputs are computed."""
+        handle = RemovableHandle(self._backward_hooks)
+        self._backward_hooks[handle.id] = hook
+        if prepend:
+            self._move_to_front(self._backward_hooks, handle.id)
+        return handle
 
     def register_full_backward_pre_hook(self, hook, prepend=False):
-        raise NotImplementedError("Module.register_full_backward_pre_hook is not supported by ferrograd yet")
+        """`hook(module, grad_output) -> tuple or None`, called once the gradients with respect
+        to the module's outputs are computed, before the module's own backward."""
+        handle = RemovableHandle(self._backward_pre_hooks)
+        self._backward_pre_hooks[handle.id] = hook
+        if prepend:
+            self._move_to_front(self._backward_pre_hooks, handle.id)
+        return handle
 
     def register_backward_hook(self, hook):
         raise NotImplementedError("Module.register_backward_hook is not supported by ferrograd yet")
@@ -525,7 +623,7 @@ class Module:
                 d[k] = v
 
     def _call_impl(self, *args, **kwargs):
-        if not (self._forward_hooks or self._forward_pre_hooks):
+        if not (self._forward_hooks or self._forward_pre_hooks or self._backward_hooks or self._backward_pre_hooks):
             return self.forward(*args, **kwargs)
         for hook_id, hook in list(self._forward_pre_hooks.items()):
             if hook_id in self._forward_pre_hooks_with_kwargs:
@@ -542,6 +640,10 @@ class Module:
                     if not isinstance(result, tuple):
                         result = (result,)
                     args = result
+        backward_hook = None
+        if (self._backward_hooks or self._backward_pre_hooks) and is_grad_enabled():
+            backward_hook = _BackwardHook(self)
+            args = backward_hook.setup_inputs(args)
         called = set()
         try:
             result = self.forward(*args, **kwargs)
@@ -564,6 +666,8 @@ class Module:
                     except Exception:
                         pass
             raise
+        if backward_hook is not None:
+            result = backward_hook.setup_outputs(result)
         return result
 
     __call__ = _call_impl

@@ -5,7 +5,11 @@ use crate::error::{Error, Result};
 use crate::tensor::{Tensor, TensorImpl};
 use std::cell::Cell;
 use std::collections::HashMap;
-use std::sync::{Arc, Mutex, Weak};
+use std::sync::{Arc, Mutex, OnceLock, Weak};
+
+mod hooks;
+pub use hooks::{GradHook, HookHandle, PostAccumulateGradHook};
+pub(crate) use hooks::SharedHooks;
 
 thread_local! {
     static GRAD_ENABLED: Cell<bool> = const { Cell::new(true) };
@@ -95,6 +99,8 @@ pub struct Node {
     saved_any: bool,
     rule: Box<Rule>,
     retained: Mutex<Vec<Weak<TensorImpl>>>,
+    /// Hooks of the tensor this node produced; allocated on first registration.
+    hooks: OnceLock<SharedHooks>,
 }
 
 /// What a backward rule sees: its saved tensors and which inputs need a gradient.
@@ -126,6 +132,9 @@ impl Node {
     pub(crate) fn retains(&self, t: &Tensor) -> bool {
         let r = self.retained.lock().unwrap_or_else(|e| e.into_inner());
         r.iter().any(|w| w.as_ptr() == Arc::as_ptr(&t.0))
+    }
+    pub(crate) fn hooks(&self) -> &SharedHooks {
+        self.hooks.get_or_init(Default::default)
     }
     fn key(self: &Arc<Self>) -> usize {
         Arc::as_ptr(self) as *const u8 as usize
@@ -189,6 +198,7 @@ impl Recorder {
             saved: Mutex::new(Some(self.saved)),
             rule: Box::new(rule),
             retained: Mutex::new(vec![]),
+            hooks: OnceLock::new(),
         });
         out.set_grad_fn(Some(node));
         out
@@ -312,74 +322,148 @@ fn run(
         .unwrap_or_default();
     let mut captured: HashMap<usize, Tensor> = HashMap::new();
 
-    for node in &order {
-        let Some(g) = node_grads.remove(&node.key()) else { continue };
-        if capture.is_some() {
-            if capture_keys.contains(&node.key()) {
-                let mut s = captured.remove(&node.key());
-                accumulate(&mut s, g.clone())?;
-                captured.insert(node.key(), s.expect("just accumulated"));
-            }
-        } else {
-            let retained: Vec<Tensor> = {
-                let r = node.retained.lock().unwrap_or_else(|e| e.into_inner());
-                r.iter().filter_map(|w| w.upgrade().map(Tensor)).collect()
-            };
-            for t in retained {
-                accumulate_into_grad(&t, g.clone(), create_graph)?;
+    // How many nodes still have to run before each leaf's gradient is complete: a leaf is
+    // accumulated (and its post-accumulate hooks run) as soon as the last one has, so hooks
+    // such as DDP's can start communication while the rest of the backward runs.
+    let mut leaf_feeders: HashMap<usize, usize> = HashMap::new();
+    if capture.is_none() {
+        for node in &order {
+            for edge in node.edges.iter().flatten() {
+                if let Edge::Leaf(t) = edge {
+                    *leaf_feeders.entry(t.id()).or_default() += 1;
+                }
             }
         }
-        let input_grads = {
-            let mut saved_guard = node.saved.lock().unwrap_or_else(|e| e.into_inner());
-            let saved = match saved_guard.as_ref() {
-                Some(s) => s,
-                None if !node.saved_any => &vec![],
-                None => return Err(freed_error()),
-            };
-            let ctx = Ctx { saved, needs: node.edges.iter().map(|e| e.is_some()).collect(), node };
-            let grads = (node.rule)(&ctx, &g)?;
-            if !retain_graph {
-                *saved_guard = None;
-            }
-            grads
-        };
-        for (edge, grad) in node.edges.iter().zip(input_grads) {
-            let (Some(edge), Some(grad)) = (edge, grad) else { continue };
-            match edge {
-                Edge::Node(n) => {
-                    let mut s = node_grads.remove(&n.key());
-                    accumulate(&mut s, grad)?;
-                    node_grads.insert(n.key(), s.expect("just accumulated"));
-                }
-                Edge::Leaf(t) => {
-                    let e = leaf_grads.entry(t.id()).or_insert((t.clone(), None));
-                    accumulate(&mut e.1, grad)?;
+    }
+
+    for node in &order {
+        if let Some(g) = node_grads.remove(&node.key()) {
+            run_node(node, g, capture, &capture_keys, &mut captured, &mut node_grads, &mut leaf_grads, retain_graph, create_graph)?;
+        }
+        if capture.is_some() {
+            continue;
+        }
+        for edge in node.edges.iter().flatten() {
+            let Edge::Leaf(t) = edge else { continue };
+            let left = leaf_feeders.entry(t.id()).or_default();
+            *left = left.saturating_sub(1);
+            if *left == 0 {
+                if let Some((t, Some(g))) = leaf_grads.remove(&t.id()) {
+                    finish_leaf(&t, g, create_graph)?;
                 }
             }
         }
     }
 
     match capture {
-        Some(inputs) => Ok(inputs
+        Some(inputs) => inputs
             .iter()
             .zip(&capture_keys)
             .map(|(t, k)| {
                 if t.grad_fn().is_some() {
-                    captured.remove(k)
-                } else {
-                    leaf_grads.get(k).and_then(|(_, g)| g.clone())
+                    return Ok(captured.remove(k));
                 }
+                // A leaf's hooks see its gradient as they would before accumulation.
+                let hooks = t.meta().hooks.clone();
+                leaf_grads.get(k).and_then(|(_, g)| g.clone()).map(|g| hooks::run_grad_hooks(hooks.as_ref(), g)).transpose()
             })
-            .collect()),
+            .collect(),
         None => {
+            // Leaves that were roots themselves (no node feeds them).
             for (_, (t, g)) in leaf_grads {
                 if let Some(g) = g {
-                    accumulate_into_grad(&t, g, create_graph)?;
+                    finish_leaf(&t, g, create_graph)?;
                 }
             }
             Ok(vec![])
         }
     }
+}
+
+/// Runs one node's backward rule on its gradient `g` and passes the input gradients on.
+#[allow(clippy::too_many_arguments)]
+fn run_node(
+    node: &Arc<Node>,
+    g: Tensor,
+    capture: Option<&[Tensor]>,
+    capture_keys: &[usize],
+    captured: &mut HashMap<usize, Tensor>,
+    node_grads: &mut HashMap<usize, Tensor>,
+    leaf_grads: &mut HashMap<usize, (Tensor, Option<Tensor>)>,
+    retain_graph: bool,
+    create_graph: bool,
+) -> Result<()> {
+    let g = hooks::run_grad_hooks(node.hooks.get(), g)?;
+    if capture.is_some() {
+        if capture_keys.contains(&node.key()) {
+            let mut s = captured.remove(&node.key());
+            accumulate(&mut s, g.clone())?;
+            captured.insert(node.key(), s.expect("just accumulated"));
+        }
+    } else {
+        let retained: Vec<Tensor> = {
+            let r = node.retained.lock().unwrap_or_else(|e| e.into_inner());
+            r.iter().filter_map(|w| w.upgrade().map(Tensor)).collect()
+        };
+        for t in retained {
+            accumulate_into_grad(&t, g.clone(), create_graph)?;
+        }
+    }
+    let input_grads = {
+        let mut saved_guard = node.saved.lock().unwrap_or_else(|e| e.into_inner());
+        let saved = match saved_guard.as_ref() {
+            Some(s) => s,
+            None if !node.saved_any => &vec![],
+            None => return Err(freed_error()),
+        };
+        let ctx = Ctx { saved, needs: node.edges.iter().map(|e| e.is_some()).collect(), node };
+        let grads = (node.rule)(&ctx, &g)?;
+        if !retain_graph {
+            *saved_guard = None;
+        }
+        grads
+    };
+    for (edge, grad) in node.edges.iter().zip(input_grads) {
+        let (Some(edge), Some(grad)) = (edge, grad) else { continue };
+        match edge {
+            Edge::Node(n) => {
+                let mut s = node_grads.remove(&n.key());
+                accumulate(&mut s, grad)?;
+                node_grads.insert(n.key(), s.expect("just accumulated"));
+            }
+            Edge::Leaf(t) => {
+                let e = leaf_grads.entry(t.id()).or_insert((t.clone(), None));
+                accumulate(&mut e.1, grad)?;
+            }
+        }
+    }
+    Ok(())
+}
+
+/// A leaf's gradient is complete: its hooks see it, it goes into `.grad`, then the
+/// post-accumulate hooks see the leaf.
+fn finish_leaf(t: &Tensor, g: Tensor, create_graph: bool) -> Result<()> {
+    let hooks = t.meta().hooks.clone();
+    let g = hooks::run_grad_hooks(hooks.as_ref(), g)?;
+    accumulate_into_grad(t, g, create_graph)?;
+    hooks::run_post_accumulate_hooks(hooks.as_ref(), t)
+}
+
+/// The leaves that require grad and that a backward from `roots` would reach (what DDP's
+/// `find_unused_parameters` looks for), each once.
+pub fn reachable_leaves(roots: &[Tensor]) -> Vec<Tensor> {
+    let mut seen = std::collections::HashSet::new();
+    let mut leaves: Vec<Tensor> = roots.iter().filter(|t| t.is_leaf() && t.requires_grad()).cloned().collect();
+    let nodes: Vec<Arc<Node>> = roots.iter().filter_map(|t| t.grad_fn()).collect();
+    for node in topological_order(&nodes) {
+        for edge in node.edges.iter().flatten() {
+            if let Edge::Leaf(t) = edge {
+                leaves.push(t.clone());
+            }
+        }
+    }
+    leaves.retain(|t| seen.insert(t.id()));
+    leaves
 }
 
 /// Nodes reachable from `roots`, each after every node that feeds gradient into it.
