@@ -8,8 +8,9 @@ import helpers
 # it and helpers turn float64 data into float32 (the GPU computes in float32) and compare
 # gradients against the CPU's float64 ones. A test marked cpu_only(reason) is skipped on the GPU
 # with that reason.
-BOTH_DEVICES = {"test_autograd_views", "test_ops_elementwise", "test_ops_reduce_linalg", "test_views_indexing", "test_functional",
-                "test_nn_layers", "test_optim", "test_autograd", "test_properties", "test_nn_modules"}
+BOTH_DEVICES = {"test_ops_elementwise", "test_ops_reduce_linalg", "test_views_indexing", "test_functional",
+                "test_nn_layers", "test_optim", "test_autograd", "test_properties", "test_nn_modules",
+                "test_nn_parity", "test_nn_parity_behaviour", "test_autograd_views"}
 
 
 def pytest_configure(config):
