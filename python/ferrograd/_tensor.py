@@ -160,11 +160,13 @@ def from_numpy(arr):
 
 
 def _fill(size, value, dtype, device, requires_grad, default):
-    check_device(device)
+    dev = check_device(device)
     d = to_dtype(dtype) if dtype is not None else default
-    out = _core.full(_creation_shape(size), _py_float(value), d.name)
     if isinstance(value, numbers.Integral) and not isinstance(value, _py_bool) and d is int64:
         out = _core.full_int(_creation_shape(size), _py_int(value))
+    else:
+        # Filled where it will live: a GPU tensor is never made (nor size-checked) on the host.
+        out = _core.full(_creation_shape(size), _py_float(value), d.name, str(dev))
     if requires_grad:
         out.requires_grad_(True)
     return out
@@ -1229,16 +1231,11 @@ def diag(input, diagonal=0):
         idx = arange(input.shape[0], device=input.device)
         rows, cols = (idx, idx + diagonal) if diagonal >= 0 else (idx - diagonal, idx)
         return out.index_put((rows, cols), input)
-    return diagonal_(input, diagonal)
+    return diagonal_(input, diagonal).clone()
 
 
 def diagonal_(input, offset=0, dim1=0, dim2=1):
-    n, m = input.shape[dim1], input.shape[dim2]
-    length = _py_max(0, _py_min(n, m - offset) if offset >= 0 else _py_min(n + offset, m))
-    rows = arange(length, device=input.device) + _py_max(-offset, 0)
-    cols = arange(length, device=input.device) + _py_max(offset, 0)
-    x = movedim(input, (dim1, dim2), (0, 1))
-    return movedim(x[rows, cols], 0, -1)
+    return _core.diagonal(input, offset, dim1, dim2)
 
 
 def trace(input):
@@ -1761,6 +1758,10 @@ def numel(input):
 diagonal = diagonal_
 
 
+# Creation functions that make their tensor on the device themselves (no host copy).
+_FILLED_ON_DEVICE = {"zeros", "ones", "empty", "full"}
+
+
 def _on_device(fn, like=False):
     """Wraps a creation function: `device=` (default: `like`'s tensor's device, else the
     default device) places the result there as a leaf, keeping `requires_grad`."""
@@ -1773,6 +1774,8 @@ def _on_device(fn, like=False):
         if device is None:
             device = args[0].device if like and args and isinstance(args[0], Tensor) else default_device()
         d = check_device(device)
+        if fn.__name__ in _FILLED_ON_DEVICE:
+            kwargs["device"] = d
         _creating.depth = getattr(_creating, "depth", 0) + 1
         try:
             out = fn(*args, **kwargs)

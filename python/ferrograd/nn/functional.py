@@ -398,11 +398,17 @@ def avg_pool1d(input, kernel_size, stride=None, padding=0, ceil_mode=False, coun
     return out.squeeze(0) if unbatched else out
 
 
+def _check_output_size(x, oh, ow):
+    """Refuses an output too large to allocate before the loops below build it cell by cell."""
+    _core.check_alloc([x.shape[0], x.shape[1], oh, ow], x._dtype)
+
+
 def adaptive_avg_pool2d(input, output_size):
     x, unbatched = _batched(input, 4, "adaptive_avg_pool2d")
     h, w = x.shape[-2:]
     oh, ow = (output_size, output_size) if isinstance(output_size, numbers.Integral) else output_size
     oh, ow = oh or h, ow or w
+    _check_output_size(x, oh, ow)
     if h % oh == 0 and w % ow == 0:
         out = avg_pool2d(x, (h // oh, w // ow))
     else:
@@ -423,6 +429,7 @@ def adaptive_max_pool2d(input, output_size, return_indices=False):
     h, w = x.shape[-2:]
     oh, ow = (output_size, output_size) if isinstance(output_size, numbers.Integral) else output_size
     oh, ow = oh or h, ow or w
+    _check_output_size(x, oh, ow)
     rows = []
     for i in range(oh):
         h0, h1 = (i * h) // oh, -(-((i + 1) * h) // oh)

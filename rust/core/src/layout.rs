@@ -85,6 +85,11 @@ impl Layout {
         }
         true
     }
+    /// Some elements share a memory location (a broadcast dim): PyTorch's cheap check, which
+    /// in-place writes and gradient accumulation refuse.
+    pub fn has_internal_overlap(&self) -> bool {
+        self.shape.iter().zip(&self.strides).any(|(&d, &s)| d > 1 && s == 0)
+    }
     /// The storage range `offset..offset+numel` when contiguous.
     pub fn contiguous_range(&self) -> Option<std::ops::Range<usize>> {
         self.is_contiguous().then(|| self.offset..self.offset + self.numel())

@@ -143,26 +143,61 @@ impl Storage {
     }
 }
 
-/// Allocates a vector of `n` elements, refusing absurd sizes with an error instead of aborting.
-pub fn try_vec<T: Element>(n: usize, value: T) -> Result<Vec<T>> {
+/// Bytes of host memory a single allocation may take: RAM plus swap, and no more than the
+/// cgroup's memory limit (Linux). An allocation past it would either fail or, where memory is
+/// overcommitted, be filled until the OOM killer ends the process; refusing it up front gives
+/// the error at once. Unlimited where the figures are unknown.
+pub(crate) fn host_memory_budget() -> u128 {
+    static BUDGET: std::sync::OnceLock<u128> = std::sync::OnceLock::new();
+    *BUDGET.get_or_init(|| {
+        let meminfo = std::fs::read_to_string("/proc/meminfo").unwrap_or_default();
+        let kib = |key: &str| -> Option<u128> {
+            let line = meminfo.lines().find(|l| l.starts_with(key))?;
+            line.split_whitespace().nth(1)?.parse().ok()
+        };
+        let mut budget = match (kib("MemTotal:"), kib("SwapTotal:")) {
+            (Some(ram), swap) => (ram + swap.unwrap_or(0)) * 1024,
+            _ => u128::MAX,
+        };
+        if let Ok(limit) = std::fs::read_to_string("/sys/fs/cgroup/memory.max") {
+            if let Ok(bytes) = limit.trim().parse::<u128>() {
+                budget = budget.min(bytes);
+            }
+        }
+        budget
+    })
+}
+
+/// PyTorch's out-of-memory error for `n` elements of `T`.
+fn alloc_error<T: Element>(n: usize) -> Error {
+    Error::OutOfMemory(format!(
+        "DefaultCPUAllocator: can't allocate memory: you tried to allocate {} bytes ({} elements of {}). Error code 12 (Cannot allocate memory)",
+        n as u128 * T::DTYPE.size_of() as u128,
+        n,
+        T::DTYPE
+    ))
+}
+
+/// Allocates an empty vector with room for `n` elements, refusing, before any work, sizes
+/// past the host's memory and allocations the system refuses (an error, not an abort).
+pub fn try_with_capacity<T: Element>(n: usize) -> Result<Vec<T>> {
+    check_host_alloc::<T>(n)?;
     let mut v = Vec::new();
-    v.try_reserve_exact(n).map_err(|_| {
-        Error::OutOfMemory(format!(
-            "cannot allocate {} elements of {} ({} bytes)",
-            n,
-            T::DTYPE,
-            n as u128 * T::DTYPE.size_of() as u128
-        ))
-    })?;
-    v.resize(n, value);
+    v.try_reserve_exact(n).map_err(|_| alloc_error::<T>(n))?;
     Ok(v)
 }
 
-/// Allocates an empty vector with room for `n` elements, refusing absurd sizes.
-pub fn try_with_capacity<T: Element>(n: usize) -> Result<Vec<T>> {
-    let mut v = Vec::new();
-    v.try_reserve_exact(n).map_err(|_| {
-        Error::OutOfMemory(format!("cannot allocate {} elements of {}", n, T::DTYPE))
-    })?;
+/// Refuses `n` elements of `T` when they exceed the host's memory (see `host_memory_budget`).
+pub fn check_host_alloc<T: Element>(n: usize) -> Result<()> {
+    if n as u128 * T::DTYPE.size_of() as u128 > host_memory_budget() {
+        return Err(alloc_error::<T>(n));
+    }
+    Ok(())
+}
+
+/// Allocates a vector of `n` elements set to `value`, refusing absurd sizes with an error.
+pub fn try_vec<T: Element>(n: usize, value: T) -> Result<Vec<T>> {
+    let mut v = try_with_capacity(n)?;
+    v.resize(n, value);
     Ok(v)
 }

@@ -16,6 +16,9 @@ pub struct AutogradMeta {
     pub grad_fn: Option<Arc<Node>>,
     /// A leaf's gradient hooks (a non-leaf's live on its grad_fn).
     pub(crate) hooks: Option<autograd::SharedHooks>,
+    /// For a view: the storage version its `grad_fn` was made at. An in-place change of the
+    /// memory since (through the base or any view of it) makes the view's history stale.
+    pub view_version: u64,
 }
 
 pub struct TensorImpl {
@@ -24,8 +27,32 @@ pub struct TensorImpl {
     pub(crate) meta: Mutex<AutogradMeta>,
     /// A Python number turned into a 0-d tensor: it takes part in promotion as a scalar.
     pub(crate) wrapped_number: bool,
-    /// Created as a view of another tensor's storage (in-place autograd on views is refused).
+    /// Created as a view of another tensor's storage.
     pub(crate) is_view: bool,
+    /// The tensor a view op's output shares memory with (never itself a view): after an
+    /// in-place change, the view's history is remade from the base's, and an in-place op on
+    /// the view rewrites the base's history (PyTorch's differentiable views).
+    pub(crate) view_base: Option<Tensor>,
+    /// The view was made with grad mode off: an in-place op on it may not be recorded.
+    pub(crate) view_no_grad: bool,
+    /// Held while a gradient is accumulated into `.grad`, so that threads running backward
+    /// into the same leaf take turns (PyTorch's AccumulateGrad lock).
+    pub(crate) grad_lock: Mutex<()>,
+}
+
+impl TensorImpl {
+    fn new(storage: Arc<Storage>, layout: Layout, wrapped_number: bool, is_view: bool) -> TensorImpl {
+        TensorImpl {
+            storage,
+            layout,
+            meta: Mutex::new(AutogradMeta::default()),
+            wrapped_number,
+            is_view,
+            view_base: None,
+            view_no_grad: false,
+            grad_lock: Mutex::new(()),
+        }
+    }
 }
 
 /// A cheap, clonable handle; clones share everything, including autograd metadata.
@@ -40,23 +67,24 @@ impl std::fmt::Debug for Tensor {
 
 impl Tensor {
     pub fn from_parts(storage: Arc<Storage>, layout: Layout) -> Tensor {
-        Tensor(Arc::new(TensorImpl {
-            storage,
-            layout,
-            meta: Mutex::new(AutogradMeta::default()),
-            wrapped_number: false,
-            is_view: false,
-        }))
+        Tensor(Arc::new(TensorImpl::new(storage, layout, false, false)))
     }
     /// A new handle on the same memory with another layout, without autograd history.
     pub(crate) fn view_with_layout(&self, layout: Layout) -> Tensor {
-        Tensor(Arc::new(TensorImpl {
-            storage: self.0.storage.clone(),
-            layout,
-            meta: Mutex::new(AutogradMeta::default()),
-            wrapped_number: false,
-            is_view: true,
-        }))
+        Tensor(Arc::new(TensorImpl::new(self.0.storage.clone(), layout, false, true)))
+    }
+    /// A view op's output: as `view_with_layout`, remembering the base whose history the
+    /// view's follows after in-place changes.
+    pub(crate) fn view_of_base(&self, layout: Layout) -> Tensor {
+        let mut imp = TensorImpl::new(self.0.storage.clone(), layout, false, true);
+        imp.view_base = Some(self.0.view_base.clone().unwrap_or_else(|| self.clone()));
+        imp.view_no_grad = !autograd::is_grad_enabled() || (self.0.view_base.is_some() && self.0.view_no_grad);
+        imp.meta.get_mut().unwrap_or_else(|e| e.into_inner()).view_version = self.storage().version();
+        Tensor(Arc::new(imp))
+    }
+    /// The base of a view op's output (see `view_base`).
+    pub(crate) fn view_base(&self) -> Option<&Tensor> {
+        self.0.view_base.as_ref()
     }
     pub fn from_vec<T: Element>(data: Vec<T>, shape: &[usize]) -> Result<Tensor> {
         let n = checked_numel(shape)?;
@@ -80,13 +108,7 @@ impl Tensor {
     }
     /// A Python number as a 0-d tensor that promotes like a scalar.
     pub fn wrapped_scalar<T: Element>(v: T) -> Tensor {
-        Tensor(Arc::new(TensorImpl {
-            storage: Storage::from_vec(vec![v]),
-            layout: Layout::contiguous(&[]),
-            meta: Mutex::new(AutogradMeta::default()),
-            wrapped_number: true,
-            is_view: false,
-        }))
+        Tensor(Arc::new(TensorImpl::new(Storage::from_vec(vec![v]), Layout::contiguous(&[]), true, false)))
     }
 
     pub fn storage(&self) -> &Arc<Storage> {
@@ -137,7 +159,20 @@ impl Tensor {
     }
     pub(crate) fn meta(&self) -> MutexGuard<'_, AutogradMeta> {
         // A poisoned lock only means another thread panicked mid-update; the data is plain.
-        self.0.meta.lock().unwrap_or_else(|e| e.into_inner())
+        let mut m = self.0.meta.lock().unwrap_or_else(|e| e.into_inner());
+        if let Some(base) = &self.0.view_base {
+            let now = self.storage().version();
+            if m.view_version != now {
+                // The memory changed in place since this view's history was made: its values
+                // now come from the base's current history (PyTorch regenerates the grad_fn
+                // of a view the same way). A base never is a view, so this does not recurse.
+                m.view_version = now;
+                if !self.0.view_no_grad && (m.grad_fn.is_some() || base.requires_grad()) {
+                    m.grad_fn = crate::ops::view::view_history(base, self.layout());
+                }
+            }
+        }
+        m
     }
     /// Operand kind for type promotion.
     pub fn operand(&self) -> crate::dtype::Operand {
@@ -223,6 +258,9 @@ impl Tensor {
     }
     pub fn set_grad(&self, grad: Option<Tensor>) -> Result<()> {
         if let Some(g) = &grad {
+            if Arc::ptr_eq(&g.0, &self.0) {
+                return Err(Error::Autograd("can't assign Variable as its own grad".into()));
+            }
             if g.shape() != self.shape() {
                 return Err(Error::Shape(format!(
                     "assigned grad has data of a different size: grad shape {:?}, tensor shape {:?}",
@@ -257,13 +295,7 @@ impl Tensor {
     }
     /// Same data, no history.
     pub fn detach(&self) -> Tensor {
-        Tensor(Arc::new(TensorImpl {
-            storage: self.0.storage.clone(),
-            layout: self.0.layout.clone(),
-            meta: Mutex::new(AutogradMeta::default()),
-            wrapped_number: self.0.wrapped_number,
-            is_view: self.0.is_view,
-        }))
+        Tensor(Arc::new(TensorImpl::new(self.0.storage.clone(), self.0.layout.clone(), self.0.wrapped_number, self.0.is_view)))
     }
     /// A leaf handle on `src`'s memory carrying this tensor's `requires_grad`, hooks and, when it
     /// still fits, its `.grad` (what assigning `tensor.data = src` does).

@@ -10,7 +10,7 @@ use numpy::npyffi::{self, npy_intp, PY_ARRAY_API};
 use numpy::{Element as NpElement, PyArrayDescrMethods, PyUntypedArray, PyUntypedArrayMethods};
 use pyo3::exceptions::{PyIndexError, PyNotImplementedError, PyRuntimeError, PyTypeError, PyValueError};
 use pyo3::prelude::*;
-use pyo3::types::{PyBool, PyFloat, PyInt, PyList, PyTuple, PyWeakrefReference};
+use pyo3::types::{PyBool, PyFloat, PyInt, PyList, PyTuple, PyWeakrefMethods, PyWeakrefReference};
 use std::sync::Arc;
 
 // Tensor buffers are large and short-lived; mimalloc keeps freed pages for reuse instead of
@@ -68,13 +68,21 @@ fn parse_dtype(name: &str) -> PyResult<DType> {
 }
 
 #[pyclass(name = "Tensor", module = "ferrograd", subclass, weakref, skip_from_py_object)]
-#[derive(Clone)]
 pub struct PyTensor {
     pub inner: Tensor,
+    /// A weak reference to the Python object last handed out as `.grad`, handed out again
+    /// while it lives and still wraps the gradient: `x.grad is x.grad`, as in PyTorch.
+    grad_object: std::sync::Mutex<Option<Py<PyWeakrefReference>>>,
+}
+
+impl Clone for PyTensor {
+    fn clone(&self) -> Self {
+        wrap(self.inner.clone())
+    }
 }
 
 fn wrap(t: Tensor) -> PyTensor {
-    PyTensor { inner: t }
+    PyTensor { inner: t, grad_object: std::sync::Mutex::new(None) }
 }
 
 /// A tensor operand: a tensor, or a Python number wrapped as a scalar.
@@ -283,12 +291,26 @@ impl PyTensor {
         self.inner.set_requires_grad(flag).py()
     }
     #[getter]
-    fn get_grad(&self) -> Option<PyTensor> {
-        self.inner.grad().map(wrap)
+    fn get_grad<'py>(&self, py: Python<'py>) -> PyResult<Option<Bound<'py, PyAny>>> {
+        let Some(grad) = self.inner.grad() else { return Ok(None) };
+        let mut cached = self.grad_object.lock().unwrap_or_else(|e| e.into_inner());
+        if let Some(obj) = cached.as_ref().and_then(|w| w.bind(py).upgrade()) {
+            if obj.cast::<PyTensor>().is_ok_and(|t| t.borrow().inner.id() == grad.id()) {
+                return Ok(Some(obj));
+            }
+        }
+        let obj = Bound::new(py, wrap(grad))?.into_any();
+        *cached = Some(PyWeakrefReference::new(&obj)?.unbind());
+        Ok(Some(obj))
     }
     #[setter]
-    fn set_grad(&self, g: Option<PyRef<'_, PyTensor>>) -> PyResult<()> {
-        self.inner.set_grad(g.map(|g| g.inner.clone())).py()
+    fn set_grad(&self, g: Option<Bound<'_, PyTensor>>) -> PyResult<()> {
+        self.inner.set_grad(g.as_ref().map(|g| g.borrow().inner.clone())).py()?;
+        *self.grad_object.lock().unwrap_or_else(|e| e.into_inner()) = match g {
+            Some(g) => Some(PyWeakrefReference::new(g.as_any())?.unbind()),
+            None => None,
+        };
+        Ok(())
     }
     #[getter]
     fn grad_fn(&self) -> Option<PyNode> {
@@ -652,8 +674,17 @@ fn tensors(objs: &Bound<'_, PyAny>) -> PyResult<Vec<Tensor>> {
 // ---- creation and conversion ----
 
 #[pyfunction]
-fn full(shape: Vec<usize>, value: f64, dtype: &str) -> PyResult<PyTensor> {
-    Ok(wrap(Tensor::full_dtype(&shape, value, parse_dtype(dtype)?).py()?))
+#[pyo3(signature = (shape, value, dtype, device="cpu"))]
+fn full(py: Python<'_>, shape: Vec<usize>, value: f64, dtype: &str, device: &str) -> PyResult<PyTensor> {
+    let (dtype, device) = (parse_dtype(dtype)?, ferrograd_core::Device::parse(device).py()?);
+    Ok(wrap(py.detach(|| if device.is_gpu() { ferrograd_core::gpu::ops::full(&shape, value, dtype, device) } else { Tensor::full_dtype(&shape, value, dtype) }).py()?))
+}
+/// Refuses, with PyTorch's out-of-memory error, a tensor of `shape` and `dtype` larger than the
+/// host can hold: for Python loops that would build one piece by piece.
+#[pyfunction]
+fn check_alloc(shape: Vec<usize>, dtype: &str) -> PyResult<()> {
+    let n = ferrograd_core::layout::checked_numel(&shape).py()?;
+    ferrograd_core::with_dtype!(parse_dtype(dtype)?, T, ferrograd_core::storage::check_host_alloc::<T>(n).py())
 }
 #[pyfunction]
 fn full_int(shape: Vec<usize>, value: i64) -> PyResult<PyTensor> {
@@ -845,6 +876,10 @@ fn select(x: PyRef<'_, PyTensor>, dim: i64, index: i64) -> PyResult<PyTensor> {
 #[pyfunction]
 fn narrow(x: PyRef<'_, PyTensor>, dim: i64, start: i64, length: i64) -> PyResult<PyTensor> {
     Ok(wrap(x.inner.narrow(dim, start, length).py()?))
+}
+#[pyfunction]
+fn diagonal(x: PyRef<'_, PyTensor>, offset: i64, dim1: i64, dim2: i64) -> PyResult<PyTensor> {
+    Ok(wrap(x.inner.diagonal(offset, dim1, dim2).py()?))
 }
 #[pyfunction]
 fn unfold_dim(x: PyRef<'_, PyTensor>, dim: i64, size: usize, step: usize) -> PyResult<PyTensor> {
@@ -1144,6 +1179,8 @@ fn _core(m: &Bound<'_, PyModule>) -> PyResult<()> {
     m.add_function(wrap_pyfunction!(select, m)?)?;
     m.add_function(wrap_pyfunction!(narrow, m)?)?;
     m.add_function(wrap_pyfunction!(unfold_dim, m)?)?;
+    m.add_function(wrap_pyfunction!(diagonal, m)?)?;
+    m.add_function(wrap_pyfunction!(check_alloc, m)?)?;
     m.add_function(wrap_pyfunction!(movedim, m)?)?;
     m.add_function(wrap_pyfunction!(sum, m)?)?;
     m.add_function(wrap_pyfunction!(mean, m)?)?;

@@ -156,10 +156,15 @@ pub struct Recorder {
 impl Recorder {
     /// None when nothing needs a gradient (grad mode off, or no input requires grad).
     pub fn new(name: &'static str, inputs: &[&Tensor]) -> Option<Recorder> {
-        if !any_requires_grad(inputs) {
+        if !is_grad_enabled() {
             return None;
         }
-        let edges = inputs
+        Recorder::in_any_mode(name, inputs)
+    }
+    /// As `new`, whatever the grad mode: for history that is remade rather than recorded (a
+    /// view's, after its memory changed in place), which PyTorch does in any mode.
+    pub(crate) fn in_any_mode(name: &'static str, inputs: &[&Tensor]) -> Option<Recorder> {
+        let edges: Vec<Option<Edge>> = inputs
             .iter()
             .map(|t| {
                 let m = t.meta();
@@ -170,6 +175,9 @@ impl Recorder {
                 }
             })
             .collect();
+        if edges.iter().all(|e| e.is_none()) {
+            return None;
+        }
         Some(Recorder { name, edges, saved: vec![] })
     }
     pub fn needs(&self, i: usize) -> bool {
@@ -191,7 +199,12 @@ impl Recorder {
         if save_output {
             self.saved.push(SavedTensor::new(&out, true));
         }
-        let node = Arc::new(Node {
+        out.set_grad_fn(Some(self.into_node(rule)));
+        out
+    }
+    /// The node, for a caller that attaches it itself.
+    pub(crate) fn into_node(self, rule: impl Fn(&Ctx, &Tensor) -> Result<Vec<Option<Tensor>>> + Send + Sync + 'static) -> Arc<Node> {
+        Arc::new(Node {
             name: self.name,
             saved_any: !self.saved.is_empty(),
             edges: self.edges,
@@ -199,9 +212,58 @@ impl Recorder {
             rule: Box::new(rule),
             retained: Mutex::new(vec![]),
             hooks: OnceLock::new(),
-        });
-        out.set_grad_fn(Some(node));
-        out
+        })
+    }
+}
+
+/// What a node or tensor being freed still owns that may own further nodes.
+enum Owned {
+    Node(Arc<Node>),
+    Tensor(Tensor),
+}
+
+impl Drop for Node {
+    // A graph of a million chained ops is a million nested Arcs; freeing them by the default
+    // recursive drop overflows the stack. The parts this node owns are moved out and freed
+    // from a loop instead: an owner held elsewhere only loses a count, and a last owner is
+    // emptied into the same list before it goes.
+    fn drop(&mut self) {
+        let mut pending = vec![];
+        self.move_out(&mut pending);
+        while let Some(owned) = pending.pop() {
+            match owned {
+                Owned::Node(n) => {
+                    if let Ok(mut node) = Arc::try_unwrap(n) {
+                        node.move_out(&mut pending);
+                    }
+                }
+                Owned::Tensor(t) => {
+                    if let Ok(imp) = Arc::try_unwrap(t.0) {
+                        let m = imp.meta.into_inner().unwrap_or_else(|e| e.into_inner());
+                        pending.extend(m.grad_fn.map(Owned::Node));
+                        pending.extend(m.grad.map(Owned::Tensor));
+                        pending.extend(imp.view_base.map(Owned::Tensor));
+                    }
+                }
+            }
+        }
+    }
+}
+
+impl Node {
+    fn move_out(&mut self, pending: &mut Vec<Owned>) {
+        for edge in std::mem::take(&mut self.edges).into_iter().flatten() {
+            pending.push(match edge {
+                Edge::Node(n) => Owned::Node(n),
+                Edge::Leaf(t) => Owned::Tensor(t),
+            });
+        }
+        let saved = self.saved.get_mut().unwrap_or_else(|e| e.into_inner()).take().unwrap_or_default();
+        for s in saved {
+            pending.push(Owned::Tensor(match s.tensor {
+                SavedRef::Input(t) | SavedRef::Output(t) => t,
+            }));
+        }
     }
 }
 
@@ -242,8 +304,10 @@ fn accumulate(slot: &mut Option<Tensor>, g: Tensor) -> Result<()> {
     Ok(())
 }
 
-/// Adds a gradient into a leaf's `.grad`, as PyTorch's AccumulateGrad does.
+/// Adds a gradient into a leaf's `.grad`, as PyTorch's AccumulateGrad does: under the leaf's
+/// lock, so that threads running backward into the same leaf do not lose updates.
 fn accumulate_into_grad(t: &Tensor, g: Tensor, create_graph: bool) -> Result<()> {
+    let _turn = t.0.grad_lock.lock().unwrap_or_else(|e| e.into_inner());
     let new = match t.grad() {
         None if create_graph => g,
         // Steal a contiguous gradient nobody else holds; copy one the caller may still use
@@ -253,6 +317,11 @@ fn accumulate_into_grad(t: &Tensor, g: Tensor, create_graph: bool) -> Result<()>
         None => g.detach().clone_data()?,
         Some(prev) if create_graph || prev.requires_grad() => prev.add(&g)?,
         Some(prev) => {
+            if prev.layout().has_internal_overlap() {
+                return Err(Error::Runtime(
+                    "unsupported operation: more than one element of the written-to tensor refers to a single memory location. Please clone() the tensor before performing the operation.".into(),
+                ));
+            }
             prev.add_assign_plain(&g)?;
             prev
         }
@@ -491,4 +560,48 @@ fn topological_order(roots: &[Arc<Node>]) -> Vec<Arc<Node>> {
     }
     post.reverse();
     post
+}
+
+#[cfg(test)]
+mod tests {
+    use crate::tensor::Tensor;
+
+    const DEEP: usize = 1_000_000;
+
+    fn leaf() -> Tensor {
+        let x = Tensor::from_vec(vec![1.0f32, 1.0], &[2]).unwrap();
+        x.set_requires_grad(true).unwrap();
+        x
+    }
+
+    /// A chain of a million nodes (with saved tensors) is freed without overflowing the stack
+    /// (the test thread's stack is only 2 MiB), after backward or without it.
+    #[test]
+    fn million_deep_graphs_are_freed() {
+        let x = leaf();
+        let one = Tensor::wrapped_scalar(1.0f64);
+        let mut y = x.clone();
+        for _ in 0..DEEP {
+            y = y.mul(&x.detach()).unwrap();
+        }
+        y.sum(None, false).unwrap().backward(None, false, false).unwrap();
+        assert_eq!(x.grad().unwrap().to_vec::<f32>(), vec![1.0, 1.0]);
+        drop(y);
+        let mut y = x.clone();
+        for _ in 0..DEEP {
+            y = y.add(&one).unwrap();
+        }
+        drop(y);
+        let mut y = x.clone();
+        for _ in 0..DEEP {
+            y = y.view(&[2]).unwrap();
+        }
+        y.sum(None, false).unwrap().backward(None, false, false).unwrap();
+        drop(y);
+        let mut y = x.clone();
+        for _ in 0..DEEP {
+            y = y.view(&[1, 2]).unwrap().view(&[2]).unwrap();
+        }
+        drop(y);
+    }
 }

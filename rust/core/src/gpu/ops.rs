@@ -41,7 +41,8 @@ pub(crate) fn split_groups(groups: usize) -> Result<(u32, u32, u32)> {
 /// A new contiguous GPU tensor (uninitialised).
 pub fn empty(shape: &[usize], dtype: DType, device: Device) -> Result<Tensor> {
     let n = crate::layout::checked_numel(shape)?;
-    let buf = context()?.alloc((n * elem_size(dtype)) as u64)?;
+    let bytes = n.checked_mul(elem_size(dtype)).ok_or_else(|| Error::OutOfMemory(format!("GPU out of memory: a tensor of shape {shape:?} has more bytes than can be addressed")))?;
+    let buf = context()?.alloc(bytes as u64)?;
     Ok(Tensor::from_parts(Storage::from_gpu(buf, n, dtype, device), Layout::contiguous(shape)))
 }
 
@@ -64,13 +65,12 @@ pub fn check_device(device: Device) -> Result<()> {
 pub fn to_gpu(t: &Tensor, device: Device) -> Result<Tensor> {
     check_device(device)?;
     let ctx = context()?;
-    let bytes: Vec<u8> = match t.dtype() {
-        DType::Bool => bytemuck::cast_slice(&t.to_vec::<bool>().into_iter().map(u32::from).collect::<Vec<u32>>()).to_vec(),
-        DType::F32 => bytemuck::cast_slice(&t.contiguous_data::<f32>()).to_vec(),
-        DType::F64 => bytemuck::cast_slice(&t.contiguous_data::<f64>()).to_vec(),
-        DType::I64 => bytemuck::cast_slice(&t.contiguous_data::<i64>()).to_vec(),
+    let buf = match t.dtype() {
+        DType::Bool => ctx.upload(bytemuck::cast_slice(&t.to_vec::<bool>().into_iter().map(u32::from).collect::<Vec<u32>>()))?,
+        DType::F32 => ctx.upload(bytemuck::cast_slice(&t.contiguous_data::<f32>()))?,
+        DType::F64 => ctx.upload(bytemuck::cast_slice(&t.contiguous_data::<f64>()))?,
+        DType::I64 => ctx.upload(bytemuck::cast_slice(&t.contiguous_data::<i64>()))?,
     };
-    let buf = ctx.upload(&bytes)?;
     Ok(Tensor::from_parts(Storage::from_gpu(buf, t.numel(), t.dtype(), device), Layout::contiguous(t.shape())))
 }
 

@@ -16,6 +16,16 @@ const BATCH_DISPATCHES: usize = 64;
 const INFO_BYTES: u64 = 256 * 1024;
 /// Freed buffers kept for reuse, in bytes, before further frees go back to the driver.
 const POOL_LIMIT: u64 = 1 << 30;
+/// What a pooled buffer is charged at least: a small buffer really holds about a page (the
+/// driver's allocation granularity and wgpu's bookkeeping), not its 256-byte size class.
+const MIN_BUFFER_COST: u64 = 4096;
+/// Uploads written through the queue since the last submission, in bytes (each at least
+/// `MIN_BUFFER_COST`: the queue stages every write in a buffer of its own), before one is
+/// made: staged writes are held until a submission, so a loop of uploads must submit.
+const UPLOAD_BATCH_BYTES: u64 = 4 << 20;
+/// Buffers from this size up are created under an out-of-memory error scope, so a driver's
+/// refusal becomes an error and leaves the device usable.
+const CHECKED_ALLOC_BYTES: u64 = 16 << 20;
 /// Usage of every tensor buffer.
 const TENSOR_USAGE: wgpu::BufferUsages =
     wgpu::BufferUsages::STORAGE.union(wgpu::BufferUsages::COPY_SRC).union(wgpu::BufferUsages::COPY_DST);
@@ -61,6 +71,8 @@ struct State {
     layouts: HashMap<(usize, usize), (wgpu::BindGroupLayout, wgpu::PipelineLayout)>,
     pool: HashMap<u64, Vec<wgpu::Buffer>>,
     pool_bytes: u64,
+    /// Bytes written by uploads through the queue since the last submission.
+    uploaded_bytes: u64,
     encoder: Option<wgpu::CommandEncoder>,
     pending: usize,
     info_buf: wgpu::Buffer,
@@ -174,6 +186,7 @@ impl Context {
                 layouts: HashMap::new(),
                 pool: HashMap::new(),
                 pool_bytes: 0,
+                uploaded_bytes: 0,
                 encoder: None,
                 pending: 0,
                 info_buf,
@@ -216,53 +229,89 @@ impl Context {
 
     /// A buffer of at least `bytes` bytes, from the pool when one of its size class is free.
     pub fn alloc(&self, bytes: u64) -> Result<GpuBuffer> {
-        let class = size_class(bytes);
-        if class > self.limits.max_buffer_size {
-            return Err(Error::OutOfMemory(format!(
-                "a GPU buffer of {bytes} bytes exceeds the adapter's max buffer size ({} bytes)",
-                self.limits.max_buffer_size
-            )));
-        }
-        let reused = {
-            let mut st = self.state();
-            let b = st.pool.get_mut(&class).and_then(|v| v.pop());
-            if b.is_some() {
-                st.pool_bytes -= class;
-            }
-            b
-        };
+        let class = self.checked_class(bytes)?;
+        let reused = self.state().take_pooled(class);
         let buf = match reused {
             Some(b) => b,
-            None => self.device.create_buffer(&wgpu::BufferDescriptor { label: None, size: class, usage: TENSOR_USAGE, mapped_at_creation: false }),
+            None => self.create_buffer(class, false)?,
         };
         Ok(GpuBuffer { buf: Some(buf), class })
     }
 
+    /// The size class of a `bytes`-byte buffer, or the error PyTorch gives for an allocation
+    /// the device cannot hold, before any work.
+    fn checked_class(&self, bytes: u64) -> Result<u64> {
+        let class = size_class(bytes);
+        if class > self.limits.max_buffer_size {
+            return Err(Error::OutOfMemory(format!(
+                "GPU out of memory: tried to allocate {bytes} bytes, more than the adapter's max buffer size ({} bytes)",
+                self.limits.max_buffer_size
+            )));
+        }
+        // A software adapter (lavapipe) allocates host memory.
+        if self.info.device_type == wgpu::DeviceType::Cpu && class as u128 > crate::storage::host_memory_budget() {
+            return Err(Error::OutOfMemory(format!(
+                "GPU out of memory: tried to allocate {bytes} bytes on {}, more than the host's memory ({} bytes)",
+                self.name(),
+                crate::storage::host_memory_budget()
+            )));
+        }
+        Ok(class)
+    }
+
+    /// A new buffer of `class` bytes; a large one under an error scope, so that the driver's
+    /// out-of-memory becomes an error (and the device stays usable).
+    fn create_buffer(&self, class: u64, mapped_at_creation: bool) -> Result<wgpu::Buffer> {
+        let desc = wgpu::BufferDescriptor { label: None, size: class, usage: TENSOR_USAGE, mapped_at_creation };
+        if class < CHECKED_ALLOC_BYTES {
+            return Ok(self.device.create_buffer(&desc));
+        }
+        let scope = self.device.push_error_scope(wgpu::ErrorFilter::OutOfMemory);
+        let buf = self.device.create_buffer(&desc);
+        match pollster::block_on(scope.pop()) {
+            None => Ok(buf),
+            Some(e) => Err(Error::OutOfMemory(format!("GPU out of memory: tried to allocate {class} bytes on {}: {e}", self.name()))),
+        }
+    }
+
     fn release(&self, buf: wgpu::Buffer, class: u64) {
         let mut st = self.state();
-        if st.pool_bytes + class <= POOL_LIMIT {
-            st.pool_bytes += class;
+        let cost = class.max(MIN_BUFFER_COST);
+        if st.pool_bytes + cost <= POOL_LIMIT {
+            st.pool_bytes += cost;
             st.pool.entry(class).or_default().push(buf);
         }
     }
 
-    /// A new buffer holding `data` (a fresh, mapped-at-creation buffer, so the upload is
-    /// ordered before any later dispatch without touching the queue).
+    /// A buffer holding `data`: a pooled one written through the queue when no recorded work
+    /// is waiting (queue writes land before the next submission's commands, so a pooled
+    /// buffer that waiting work still reads must not be written that way), else a new buffer
+    /// mapped at creation, which orders itself before any later dispatch.
     pub fn upload(&self, data: &[u8]) -> Result<GpuBuffer> {
-        let class = size_class(data.len() as u64);
-        if class > self.limits.max_buffer_size {
-            return Err(Error::OutOfMemory(format!(
-                "a GPU buffer of {} bytes exceeds the adapter's max buffer size ({} bytes)",
-                data.len(),
-                self.limits.max_buffer_size
-            )));
+        let class = self.checked_class(data.len() as u64)?;
+        let mut st = self.state();
+        if st.encoder.is_none() {
+            if let Some(buf) = st.take_pooled(class) {
+                let whole = data.len() / 4 * 4;
+                self.queue.write_buffer(&buf, 0, &data[..whole]);
+                if whole < data.len() {
+                    let mut tail = [0u8; 4];
+                    tail[..data.len() - whole].copy_from_slice(&data[whole..]);
+                    self.queue.write_buffer(&buf, whole as u64, &tail);
+                }
+                st.uploaded_bytes += (data.len() as u64).max(MIN_BUFFER_COST);
+                if st.uploaded_bytes >= UPLOAD_BATCH_BYTES {
+                    self.submit_locked(&mut st);
+                }
+                return Ok(GpuBuffer { buf: Some(buf), class });
+            }
         }
-        let buf = self.device.create_buffer(&wgpu::BufferDescriptor { label: None, size: class, usage: TENSOR_USAGE, mapped_at_creation: true });
+        drop(st);
+        let buf = self.create_buffer(class, true)?;
         {
             let mut view = buf.slice(..).get_mapped_range_mut().map_err(|e| Error::Runtime(format!("GPU upload: {e:?}")))?;
-            let mut padded = data.to_vec();
-            padded.resize(class as usize, 0);
-            view.copy_from_slice(&padded);
+            // wgpu zero-initialises new buffers, so the padding past `data` is zero.
+            view.slice(..data.len()).copy_from_slice(data);
         }
         buf.unmap();
         Ok(GpuBuffer { buf: Some(buf), class })
@@ -459,17 +508,27 @@ impl Context {
     }
 
     fn submit_locked(&self, st: &mut State) {
-        if let Some(enc) = st.encoder.take() {
+        let submitted = if let Some(enc) = st.encoder.take() {
             if !st.info.is_empty() {
                 let bytes: &[u8] = bytemuck::cast_slice(&st.info);
                 self.queue.write_buffer(&st.info_buf, 0, bytes);
             }
             self.queue.submit([enc.finish()]);
+            true
+        } else if st.uploaded_bytes > 0 {
+            // Only queue writes are waiting: an empty submission flushes them.
+            self.queue.submit([]);
+            true
+        } else {
+            false
+        };
+        if submitted {
             // Lets wgpu free resources of finished submissions and run callbacks.
             let _ = self.device.poll(wgpu::PollType::Poll);
         }
         st.info.clear();
         st.pending = 0;
+        st.uploaded_bytes = 0;
     }
 
     /// Submits recorded work and waits for the GPU to finish it.
@@ -492,6 +551,15 @@ impl Context {
 }
 
 impl State {
+    /// A pooled buffer of size class `class`, if one is free.
+    fn take_pooled(&mut self, class: u64) -> Option<wgpu::Buffer> {
+        let b = self.pool.get_mut(&class).and_then(|v| v.pop());
+        if b.is_some() {
+            self.pool_bytes -= class.max(MIN_BUFFER_COST);
+        }
+        b
+    }
+
     fn encoder_mut(&mut self, device: &wgpu::Device) -> &mut wgpu::CommandEncoder {
         self.encoder.get_or_insert_with(|| device.create_command_encoder(&wgpu::CommandEncoderDescriptor { label: Some("ferrograd batch") }))
     }

@@ -161,11 +161,8 @@ impl Tensor {
                 "a leaf Variable that requires grad is being used in an in-place operation.".into(),
             ));
         }
-        if self.is_view() {
-            return Err(Error::NotImplemented(format!(
-                "in-place modification of a view (shape {:?}) while autograd records it is not supported; use an out-of-place op (torch.where, torch.cat, ...) or wrap it in torch.no_grad()",
-                self.shape()
-            )));
+        if let Some(base) = self.view_base() {
+            return self.apply_inplace_on_view(base, f);
         }
         // The op reads a copy, so tensors saved for its backward are not the ones overwritten.
         let input = if self.requires_grad() { self.clone_data()? } else { self.detach().clone_data()? };
@@ -175,6 +172,31 @@ impl Tensor {
         self.write_from(&result.detach())?;
         self.set_grad_fn(result.grad_fn());
         Ok(())
+    }
+
+    /// The recorded in-place op on a view: the result is written through the view, the
+    /// base's history becomes a CopySlices of its old one and the result's, and the view's own
+    /// history is remade from the base's at its next use (its memory version moved on).
+    fn apply_inplace_on_view(&self, base: &Tensor, f: impl FnOnce(&Tensor) -> Result<Tensor>) -> Result<()> {
+        if self.0.view_no_grad {
+            return Err(Error::Autograd(
+                "A view was created in no_grad mode and is being modified inplace with grad mode enabled. Given that this use case is ambiguous and error-prone, it is forbidden. You can clarify your code by moving both the view and the inplace either both inside the no_grad block (if you don't want the inplace to be tracked) or both outside (if you want the inplace to be tracked).".into(),
+            ));
+        }
+        if base.is_leaf() && base.requires_grad() {
+            return Err(Error::Autograd("a view of a leaf Variable that requires grad is being used in an in-place operation.".into()));
+        }
+        if self.layout().has_internal_overlap() {
+            return Err(Error::Runtime(
+                "unsupported operation: more than one element of the written-to tensor refers to a single memory location. Please clone() the tensor before performing the operation.".into(),
+            ));
+        }
+        let input = if self.requires_grad() { self.clone_data()? } else { self.detach().clone_data()? };
+        let result = f(&input)?;
+        check_inplace_result(self, &result)?;
+        let result = if result.dtype() != self.dtype() { result.to_dtype(self.dtype())? } else { result };
+        self.write_from(&result.detach())?;
+        crate::ops::view::record_copy_slices(base, self.layout(), &result)
     }
 }
 

@@ -66,7 +66,8 @@ impl Tensor {
     }
     /// A random permutation of 0..n.
     pub fn randperm(n: usize) -> Result<Tensor> {
-        let mut v: Vec<i64> = (0..n as i64).collect();
+        let mut v = crate::storage::try_with_capacity::<i64>(n)?;
+        v.extend(0..n as i64);
         with_rng(|r| {
             for i in (1..n).rev() {
                 let j = r.random_range(0..=i);
@@ -94,15 +95,13 @@ impl Tensor {
             return Err(Error::Value("upper bound and larger bound inconsistent with step sign".into()));
         }
         let n = ((end - start) / step).ceil().max(0.0) as usize;
-        if n > (isize::MAX as usize) / 8 {
-            return Err(Error::OutOfMemory(format!("arange of {n} elements is too large")));
-        }
         crate::with_dtype!(dtype, T, {
-            let v: Vec<T> = if dtype == DType::I64 {
-                (0..n).map(|i| T::from_i64(start as i64 + (i as i64) * step as i64)).collect()
+            let mut v = crate::storage::try_with_capacity::<T>(n)?;
+            if dtype == DType::I64 {
+                v.extend((0..n).map(|i| T::from_i64(start as i64 + (i as i64) * step as i64)));
             } else {
-                (0..n).map(|i| T::from_f64(start + i as f64 * step)).collect()
-            };
+                v.extend((0..n).map(|i| T::from_f64(start + i as f64 * step)));
+            }
             Tensor::from_vec(v, &[n])
         })
     }
@@ -112,9 +111,8 @@ impl Tensor {
         let half = steps / 2;
         crate::with_dtype!(dtype, T, {
             // Filled from both ends, as PyTorch does, so the last value is exactly `end`.
-            let v: Vec<T> = (0..steps)
-                .map(|i| T::from_f64(if i < half { start + step * i as f64 } else { end - step * (steps - 1 - i) as f64 }))
-                .collect();
+            let mut v = crate::storage::try_with_capacity::<T>(steps)?;
+            v.extend((0..steps).map(|i| T::from_f64(if i < half { start + step * i as f64 } else { end - step * (steps - 1 - i) as f64 })));
             Tensor::from_vec(v, &[steps])
         })
     }

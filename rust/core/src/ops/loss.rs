@@ -108,7 +108,10 @@ impl Tensor {
             Reduction::Sum => (rows.loss.sum(None, false)?, rows.weight),
             Reduction::Mean => {
                 let total = rows.weight.sum(None, false)?;
-                (rows.loss.sum(None, false)?.div(&total)?, rows.weight.div(&total)?)
+                // With every row ignored the loss is 0/0 = NaN, as PyTorch's, but its gradient
+                // is zero: the rows' zero weights are divided by 1 instead of by 0.
+                let nothing_counted = total.binary(BinaryOp::Eq, &Tensor::wrapped_scalar(0.0))?.to_dtype(total.dtype())?;
+                (rows.loss.sum(None, false)?.div(&total)?, rows.weight.div(&total.add(&nothing_counted)?)?)
             }
         };
         let Some(mut rec) = Recorder::new("NllLossBackward0", &[self]) else { return Ok(out) };

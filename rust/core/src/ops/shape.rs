@@ -51,15 +51,21 @@ impl Tensor {
             start += len;
         }
         out.storage().bump_version();
-        let inputs: Vec<&Tensor> = parts.to_vec();
+        // Skipped empty inputs are recorded too: they get an empty gradient, as in PyTorch.
+        let inputs: Vec<&Tensor> = tensors.iter().collect();
         let Some(rec) = Recorder::new("CatBackward0", &inputs) else { return Ok(out) };
-        let sizes: Vec<(usize, crate::dtype::DType)> = parts.iter().map(|t| (t.shape()[d], t.dtype())).collect();
+        let pieces: Vec<(Option<usize>, crate::dtype::DType)> =
+            tensors.iter().map(|t| ((t.ndim() != 1 || t.numel() != 0).then(|| t.shape()[d]), t.dtype())).collect();
         Ok(rec.finish(out, false, move |ctx, g| {
             let mut start = 0i64;
             let mut grads = vec![];
-            for (i, &(len, dtype)) in sizes.iter().enumerate() {
-                grads.push(if ctx.needs(i) { Some(g.narrow(d as i64, start, len as i64)?.to_dtype(dtype)?) } else { None });
-                start += len as i64;
+            for (i, &(len, dtype)) in pieces.iter().enumerate() {
+                grads.push(match (ctx.needs(i), len) {
+                    (false, _) => None,
+                    (true, None) => Some(Tensor::zeros_on(&[0], dtype, g.device())?),
+                    (true, Some(len)) => Some(g.narrow(d as i64, start, len as i64)?.to_dtype(dtype)?),
+                });
+                start += len.unwrap_or(0) as i64;
             }
             Ok(grads)
         }))

@@ -21,9 +21,11 @@ fn sort_cpu(x: &Tensor, d: usize, descending: bool) -> Result<(Tensor, Tensor)> 
     let n = x.shape()[d];
     let (values, indices) = crate::with_dtype!(x.dtype(), T, {
         let data = moved.contiguous_data::<T>();
-        let mut values: Vec<T> = Vec::with_capacity(data.len());
-        let mut indices: Vec<i64> = Vec::with_capacity(data.len());
-        let mut order: Vec<usize> = Vec::with_capacity(n);
+        let mut values = crate::storage::try_with_capacity::<T>(data.len())?;
+        let mut indices = crate::storage::try_with_capacity::<i64>(data.len())?;
+        // Room for one row only when there is a row: a [2**31, 0] tensor has none, and a row
+        // is no larger than `values`, allocated above.
+        let mut order: Vec<usize> = Vec::with_capacity(if data.is_empty() { 0 } else { n });
         for row in data.chunks(n.max(1)) {
             order.clear();
             order.extend(0..row.len());

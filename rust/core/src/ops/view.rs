@@ -1,8 +1,71 @@
 //! Zero-copy views (reshape, permute, expand, squeeze, slicing, ...) and their backward rules.
-use crate::autograd::Recorder;
+use crate::autograd::{Node, Recorder};
 use crate::error::{Error, Result};
 use crate::layout::{infer_shape, wrap_dim, Layout};
+use crate::storage::{try_vec, try_with_capacity};
 use crate::tensor::Tensor;
+use std::sync::Arc;
+
+/// Where the elements of `view` sit among the elements of `base` (row-major positions), both
+/// laid over the same memory, as an int64 tensor on `device`: how a gradient moves between a
+/// view and its base whatever their strides.
+fn positions_in_base(base: &Layout, view: &Layout, device: crate::Device) -> Result<Tensor> {
+    let mut slot = try_vec::<i64>(base.storage_extent().max(view.storage_extent()), -1)?;
+    let mut k = 0;
+    base.for_each_offset(|o| {
+        slot[o] = k;
+        k += 1;
+    });
+    let mut pos = try_with_capacity::<i64>(view.numel())?;
+    view.for_each_offset(|o| pos.push(slot[o]));
+    if pos.contains(&-1) {
+        return Err(Error::Runtime(format!(
+            "a view (shape {:?}, strides {:?}, offset {}) reaches memory outside its base (shape {:?}, strides {:?}, offset {})",
+            view.shape, view.strides, view.offset, base.shape, base.strides, base.offset
+        )));
+    }
+    Tensor::from_vec(pos, &[view.numel()])?.to_device(device)
+}
+
+/// The gradient of a view's base from the gradient `g` of the view: each element's gradient
+/// added at its place in the base (elements a broadcast view repeats add up). Differentiable.
+pub(crate) fn view_grad_to_base(g: &Tensor, base: &Layout, view: &Layout) -> Result<Tensor> {
+    let pos = positions_in_base(base, view, g.device())?;
+    let flat = Tensor::zeros_on(&[base.numel()], g.dtype(), g.device())?;
+    flat.index_add(0, &pos, &g.reshape_usize(&[g.numel()])?)?.reshape_usize(&base.shape)
+}
+
+/// A view's history remade from its base's current one (PyTorch's AsStridedBackward0), for a
+/// view whose memory was changed in place after it was taken; None when the base needs no
+/// gradient.
+pub(crate) fn view_history(base: &Tensor, view: &Layout) -> Option<Arc<Node>> {
+    let rec = Recorder::in_any_mode("AsStridedBackward0", &[base])?;
+    let (base_layout, view_layout) = (base.layout().clone(), view.clone());
+    Some(rec.into_node(move |_, g| Ok(vec![Some(view_grad_to_base(g, &base_layout, &view_layout)?)])))
+}
+
+/// The history of `base` after an in-place op wrote `result` into its view laid out as
+/// `view` (PyTorch's CopySlices): the base's old history receives the gradient outside the
+/// view, `result`'s the gradient inside it.
+pub(crate) fn record_copy_slices(base: &Tensor, view: &Layout, result: &Tensor) -> Result<()> {
+    let result = result.expand_to(&view.shape)?;
+    let Some(rec) = Recorder::new("CopySlices", &[base, &result]) else { return Ok(()) };
+    let (base_layout, view_layout) = (base.layout().clone(), view.clone());
+    let node = rec.into_node(move |ctx, g| {
+        let pos = positions_in_base(&base_layout, &view_layout, g.device())?;
+        let flat = g.reshape_usize(&[g.numel()])?;
+        let outside = if ctx.needs(0) {
+            let zeros = Tensor::zeros_on(&[pos.numel()], g.dtype(), g.device())?;
+            Some(flat.scatter(0, &pos, &zeros)?.reshape_usize(&base_layout.shape)?)
+        } else {
+            None
+        };
+        let inside = if ctx.needs(1) { Some(flat.index_select(0, &pos)?.reshape_usize(&view_layout.shape)?) } else { None };
+        Ok(vec![outside, inside])
+    });
+    base.set_grad_fn(Some(node));
+    Ok(())
+}
 
 impl Tensor {
     /// A view of this tensor with `layout`, recording `backward` for autograd.
@@ -12,7 +75,7 @@ impl Tensor {
         name: &'static str,
         backward: impl Fn(&Tensor) -> Result<Tensor> + Send + Sync + 'static,
     ) -> Tensor {
-        let out = self.view_with_layout(layout);
+        let out = self.view_of_base(layout);
         match Recorder::new(name, &[self]) {
             Some(rec) => rec.finish(out, false, move |_, g| Ok(vec![Some(backward(g)?)])),
             None => out,
@@ -270,6 +333,31 @@ impl Tensor {
             let g = g.reshape_usize(&shape)?;
             Tensor::zeros_on(&src, g.dtype(), g.device())?.index_add(d as i64, &index, &g)
         }))
+    }
+
+    /// `diagonal(offset, dim1, dim2)`: the diagonal of the `dim1` x `dim2` planes as a new last
+    /// dim (a view).
+    pub fn diagonal(&self, offset: i64, dim1: i64, dim2: i64) -> Result<Tensor> {
+        let n = self.ndim();
+        let (d1, d2) = (wrap_dim(dim1, n)?, wrap_dim(dim2, n)?);
+        if d1 == d2 {
+            return Err(Error::Shape(format!("diagonal dimensions cannot be identical {dim1}, {dim2}")));
+        }
+        let l = self.layout();
+        let (rows, cols) = (l.shape[d1] as i64, l.shape[d2] as i64);
+        let len = if offset >= 0 { rows.min(cols - offset) } else { (rows + offset).min(cols) }.max(0) as usize;
+        let mut view = Layout { shape: vec![], strides: vec![], offset: l.offset };
+        if len > 0 {
+            view.offset += if offset >= 0 { offset as usize * l.strides[d2] } else { offset.unsigned_abs() as usize * l.strides[d1] };
+        }
+        for d in (0..n).filter(|&d| d != d1 && d != d2) {
+            view.shape.push(l.shape[d]);
+            view.strides.push(l.strides[d]);
+        }
+        view.shape.push(len);
+        view.strides.push(l.strides[d1] + l.strides[d2]);
+        let (src, diag) = (l.clone(), view.clone());
+        Ok(self.make_view(view, "DiagonalBackward0", move |g| view_grad_to_base(g, &src, &diag)))
     }
 
     /// Moves dim `src` to position `dst`.
