@@ -45,6 +45,8 @@ TINY_PARAMS = {
     "CNNTrainStep": [[3]],
     "GPUMatMul": [[16, 70]],
     "GPUMLPTrainStep": [[4]],
+    "OptimizerStep": [["SGD", "Adam", "NAdam", "Rprop", "Adafactor"]],
+    "LBFGSStep": [[None, "strong_wolfe"]],
 }
 
 
