@@ -940,3 +940,24 @@ def test_lbfgs_errors():
     with pytest.raises(RuntimeError, match="only 'strong_wolfe' is supported"):
         opt.step(closure)
     assert torch.optim.LBFGS([p]).defaults["max_eval"] == 25
+
+
+def test_scalar_states_saved_as_numbers_load_as_cpu_tensors():
+    # Old PyTorch checkpoints hold 'step' (and ASGD's 'eta'/'mu') as plain numbers.
+    p = nn.Parameter(torch.ones(3))
+    opt = torch.optim.ASGD([p], lr=0.1)
+    p.grad = torch.ones(3)
+    opt.step()
+    sd = copy.deepcopy(opt.state_dict())
+    sd["state"][0].update({k: sd["state"][0][k].item() for k in ("step", "eta", "mu")})
+    q = nn.Parameter(p.detach().clone())
+    opt2 = torch.optim.ASGD([q], lr=0.1)
+    opt2.load_state_dict(sd)
+    st = opt2.state[q]
+    assert all(isinstance(st[k], torch.Tensor) and st[k].device.type == "cpu" for k in ("step", "eta", "mu"))
+    q.grad = torch.ones(3)
+    p.grad = torch.ones(3)
+    opt2.step()
+    opt.step()
+    np.testing.assert_array_equal(q.detach().cpu().numpy(), p.detach().cpu().numpy())
+    assert st["step"].item() == 2

@@ -40,6 +40,7 @@ class Adafactor(Optimizer):
             group.setdefault("foreach", None)
 
     _kernel = "adafactor"
+    _states_per_param = True
 
     def _state_names(self, group, p):
         return ("step", "row_var", "col_var") if p.grad.dim() > 1 else ("step", "variance")

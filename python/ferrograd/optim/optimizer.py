@@ -45,11 +45,6 @@ def _new_scalar(value):
     import ferrograd as torch
     return torch.tensor(float(value), dtype=_scalar_dtype(), device="cpu")
 
-
-def _as_scalar(value):
-    """A loaded scalar state that is a plain number (old checkpoints) becomes a tensor."""
-    return value if isinstance(value, Tensor) else _new_scalar(value)
-
 # Where PyTorch runs `capturable=True` (ferrograd's "gpu" is its "cuda").
 _CAPTURABLE_DEVICES = ["cuda", "gpu"]
 
@@ -62,9 +57,9 @@ def _check_lr(lr):
         raise ValueError(f"Invalid learning rate: {lr}")
 
 
-def _float(x):
-    """Hyper-parameters may be given as one-element tensors."""
-    return float(x)
+# Hyper-parameters may be given as one-element tensors; `float` reads them (no wrapper: the
+# options are built on every step).
+_float = float
 
 
 class _Contiguous:
@@ -214,44 +209,67 @@ class Optimizer:
 
     # ---- stepping ----
 
+    _states_per_param = False
+
     def _fused_step(self, closure):
         """`step()` of the built-in optimizers: per param group, the parameters that have a
         gradient, their gradients and states go to the kernel `self._kernel` in one call.
 
-        Subclasses define `_kernel`, `_state_names(group, p)` (the states parameter `p` uses),
+        Subclasses define `_kernel`, `_state_names(group, p)` (the states parameter `p` uses;
+        `p` is None unless `_states_per_param`),
         `_init_state(name, p, group)` (a new state's value) and `_kernel_options(group)` (the
         fields of the kernel's options struct).
         """
         loss = self._run_closure(closure)
+        state_of = self.state
         for group in self.param_groups:
-            params = [p for p in group["params"] if p.grad is not None]
+            params, grads = [], []
+            for p in group["params"]:
+                g = p.grad
+                if g is not None:
+                    params.append(p)
+                    grads.append(g)
             if not params:
                 continue
             if group.get("capturable", False) and params[0].device.type not in _CAPTURABLE_DEVICES:
                 raise AssertionError("If capturable=True, params and state_steps must be on supported devices: "
                                      f"{_CAPTURABLE_DEVICES}.")
-            grads, states, fresh, created = [p.grad for p in params], {}, [], []
+            # Most optimizers use the same states for every parameter of a group (Adafactor's
+            # depend on each parameter's dims): then they are looked up once per group.
+            group_names = None if self._states_per_param else self._state_names(group, None)
+            states, fresh, created, rows = {}, [], [], []
             for p in params:
-                names = self._state_names(group, p)
-                # Only a parameter with states gets an entry in `self.state` (as in PyTorch's SGD).
-                state = self.state[p] if names else {}
-                new = [name for name in names if name not in state]
-                for name in new:
-                    state[name] = self._init_state(name, p, group)
-                for name in names:
-                    if name in self._cpu_states:
-                        state[name] = _as_scalar(state[name])
-                    states.setdefault(name, []).append(state[name])
-                fresh.append(bool(new))
-                created.append(new)
+                names = self._state_names(group, p) if group_names is None else group_names
+                if not names:
+                    # Only a parameter with states gets an entry in `self.state` (as PyTorch's SGD).
+                    fresh.append(False)
+                    continue
+                state = state_of[p]
+                try:
+                    values = [state[name] for name in names]
+                    fresh.append(False)
+                except KeyError:
+                    new = [name for name in names if name not in state]
+                    for name in new:
+                        state[name] = self._init_state(name, p, group)
+                    created.append((p, new))
+                    fresh.append(True)
+                    values = [state[name] for name in names]
+                if group_names is None:
+                    for name, value in zip(names, values):
+                        states.setdefault(name, []).append(value)
+                else:
+                    rows.append(values)
+            if rows:
+                states = dict(zip(group_names, map(list, zip(*rows))))
             c = _Contiguous(params)
             try:
                 _core.optim_step(self._kernel, c.work, grads, states, fresh, self._kernel_options(group))
             except BaseException:
                 # A failed step must not leave half-initialised state behind.
-                for p, new in zip(params, created):
+                for p, new in created:
                     for name in new:
-                        self.state[p].pop(name, None)
+                        state_of[p].pop(name, None)
                 raise
             c.write_back()
         return loss
@@ -348,6 +366,9 @@ class Optimizer:
             dtype = param.dtype if param.is_floating_point() and value.is_floating_point() else value.dtype
             device = "cpu" if key in cls._cpu_states and value.numel() == 1 else param.device
             return value.to(device, dtype, copy=True)
+        if key in cls._cpu_states and isinstance(value, (int, float)):
+            # A plain number (an old checkpoint) becomes the one-element tensor the kernels take.
+            return _new_scalar(value)
         if isinstance(value, dict):
             return {k: cls._cast_state(param, v, key=k) for k, v in value.items()}
         if isinstance(value, (list, tuple)):
