@@ -7,6 +7,7 @@ import itertools
 import math
 import os
 import pathlib
+import re
 import subprocess
 import sys
 
@@ -47,6 +48,9 @@ TINY_PARAMS = {
     "GPUMLPTrainStep": [[4]],
     "OptimizerStep": [["SGD", "Adam", "NAdam", "Rprop", "Adafactor"]],
     "LBFGSStep": [[None, "strong_wolfe"]],
+    "KerasFitEpoch": [["mlp"], ["none", "accuracy"]],
+    "HandLoopEpoch": [["mlp"]],
+    "Layers": [["transformer 2+2 layers d64", "upsample x2 bilinear", "conv3d 8->16 16^3", "grid_sample bilinear"]],
 }
 
 
@@ -150,6 +154,14 @@ def test_side_by_side_prints_the_table():
     assert "| workload | ferrograd | numpy |" in p.stdout
     assert "| a + b, 16 elements |" in p.stdout
     assert "| a + b, 16 elements, requires_grad |" in p.stdout
+
+
+def test_keras_side_by_side_prints_the_table():
+    p = subprocess.run([sys.executable, str(ASV / "keras_side_by_side.py"), "--rounds", "1", "--no-peer"],
+                       capture_output=True, text=True, timeout=300)
+    assert p.returncode == 0, p.stderr
+    rows = [line for line in p.stdout.splitlines() if line.startswith("| digits MLP") or line.startswith("| seed CNN")]
+    assert len(rows) == 2 and all(re.search(r"\d+\.\d ms \(\d+ µs/step\)", r) for r in rows), p.stdout
 
 
 def test_helper_modules_define_no_asv_benchmarks():
