@@ -16,6 +16,15 @@
 //   rmsprop: wd, alpha, w, omw, eps, mom, neg_lr       flags: 1 maximize, 2 wd, 4 centered,
 //                                                        8 momentum, 16 small
 //   adagrad: wd, eps, neg_clr                          flags: 1 maximize, 2 wd
+//   nadam:   wd, decay, w1, omw1, b2, c2, bc2, eps,    flags: 1 maximize, 2 wd, 4 decoupled,
+//            grad_scale, avg_scale                       16 small
+//   radam:   wd, decay, w1, omw1, b2, c2, bc1, lr,     flags: 1 maximize, 2 wd, 4 decoupled,
+//            bc2_sqrt, eps, rect                         8 rectified, 16 small
+//   adamax:  wd, w1, omw1, b2, eps, neg_clr            flags: 1 maximize, 2 wd, 16 small
+//   adadelta: wd, rho, 1 - rho, eps, neg_lr            flags: 1 maximize, 2 wd
+//   asgd:    wd, decay, neg_eta, mu                    flags: 1 maximize, 2 wd, 4 average
+//   rprop:   etaminus, etaplus, step_min, step_max     flags: 1 maximize
+//   adafactor: see adafactor_main (one workgroup per parameter)
 
 @group(0) @binding(0) var<storage, read> g: array<u32>;
 @group(0) @binding(1) var<storage, read_write> p: array<u32>;
@@ -47,6 +56,33 @@ fn maximum(a: f32, b: f32) -> f32 {
         return nan();
     }
     return select(b, a, a >= b);
+}
+
+// torch.lerp(a, b, w) with a scalar weight (omw = 1 - w); the form is picked by flag 16.
+fn lerp_w(a: f32, b: f32, w: f32, omw: f32) -> f32 {
+    if (flag(16u)) {
+        return a + w * (b - a);
+    }
+    return b - (b - a) * omw;
+}
+
+// torch.sign: 0 also for NaN.
+fn sign_of(x: f32) -> f32 {
+    if (x > 0.0) {
+        return 1.0;
+    }
+    if (x < 0.0) {
+        return -1.0;
+    }
+    return 0.0;
+}
+
+// torch.clamp(x, lo, hi): NaN propagates; hi wins when lo > hi.
+fn clamp_nan(x: f32, lo: f32, hi: f32) -> f32 {
+    if (is_nan_bits(u(x))) {
+        return x;
+    }
+    return min(max(x, lo), hi);
 }
 
 @compute @workgroup_size(256, 1, 1)
@@ -166,4 +202,272 @@ fn adagrad_main(@builtin(global_invocation_id) gid: vec3<u32>, @builtin(num_work
     let sv = f(s0[si]) + gi * gi;
     s0[si] = u(sv);
     p[pi] = u(pv + c(2u) * gi / (sqrt(sv) + c(1u)));
+}
+
+@compute @workgroup_size(256, 1, 1)
+fn nadam_main(@builtin(global_invocation_id) gid: vec3<u32>, @builtin(num_workgroups) nwg: vec3<u32>) {
+    let i = linear_id(gid, nwg);
+    if (i >= info[0]) {
+        return;
+    }
+    let pi = info[2] + i;
+    let mi_ = info[4] + i;
+    let vi_ = info[5] + i;
+    var pv = f(p[pi]);
+    var gi = grad(i);
+    if (flag(4u)) {
+        pv = pv * c(1u);
+    }
+    if (flag(2u)) {
+        gi = gi + c(0u) * pv;
+    }
+    let m = lerp_w(f(s0[mi_]), gi, c(2u), c(3u));
+    s0[mi_] = u(m);
+    let v = f(s1[vi_]) * c(4u) + c(5u) * gi * gi;
+    s1[vi_] = u(v);
+    let denom = sqrt(v / c(6u)) + c(7u);
+    pv = pv + c(8u) * gi / denom;
+    p[pi] = u(pv + c(9u) * m / denom);
+}
+
+@compute @workgroup_size(256, 1, 1)
+fn radam_main(@builtin(global_invocation_id) gid: vec3<u32>, @builtin(num_workgroups) nwg: vec3<u32>) {
+    let i = linear_id(gid, nwg);
+    if (i >= info[0]) {
+        return;
+    }
+    let pi = info[2] + i;
+    let mi_ = info[4] + i;
+    let vi_ = info[5] + i;
+    var pv = f(p[pi]);
+    var gi = grad(i);
+    if (flag(4u)) {
+        pv = pv * c(1u);
+    }
+    if (flag(2u)) {
+        gi = gi + c(0u) * pv;
+    }
+    let m = lerp_w(f(s0[mi_]), gi, c(2u), c(3u));
+    s0[mi_] = u(m);
+    let v = f(s1[vi_]) * c(4u) + c(5u) * gi * gi;
+    s1[vi_] = u(v);
+    var update = m / c(6u) * c(7u);
+    if (flag(8u)) {
+        update = update * (c(8u) / (sqrt(v) + c(9u))) * c(10u);
+    }
+    p[pi] = u(pv + (-1.0) * update);
+}
+
+@compute @workgroup_size(256, 1, 1)
+fn adamax_main(@builtin(global_invocation_id) gid: vec3<u32>, @builtin(num_workgroups) nwg: vec3<u32>) {
+    let i = linear_id(gid, nwg);
+    if (i >= info[0]) {
+        return;
+    }
+    let pi = info[2] + i;
+    let mi_ = info[4] + i;
+    let ui_ = info[5] + i;
+    let pv = f(p[pi]);
+    var gi = grad(i);
+    if (flag(2u)) {
+        gi = gi + c(0u) * pv;
+    }
+    let m = lerp_w(f(s0[mi_]), gi, c(1u), c(2u));
+    s0[mi_] = u(m);
+    let ui = maximum(f(s1[ui_]) * c(3u), abs(gi) + c(4u));
+    s1[ui_] = u(ui);
+    p[pi] = u(pv + c(5u) * m / ui);
+}
+
+@compute @workgroup_size(256, 1, 1)
+fn adadelta_main(@builtin(global_invocation_id) gid: vec3<u32>, @builtin(num_workgroups) nwg: vec3<u32>) {
+    let i = linear_id(gid, nwg);
+    if (i >= info[0]) {
+        return;
+    }
+    let pi = info[2] + i;
+    let si = info[4] + i;
+    let ai = info[5] + i;
+    let pv = f(p[pi]);
+    var gi = grad(i);
+    if (flag(2u)) {
+        gi = gi + c(0u) * pv;
+    }
+    let s = f(s0[si]) * c(1u) + c(2u) * gi * gi;
+    s0[si] = u(s);
+    let rms = sqrt(s + c(3u));
+    let a = f(s1[ai]);
+    let delta = sqrt(a + c(3u)) / rms * gi;
+    s1[ai] = u(a * c(1u) + c(2u) * delta * delta);
+    p[pi] = u(pv + c(4u) * delta);
+}
+
+@compute @workgroup_size(256, 1, 1)
+fn asgd_main(@builtin(global_invocation_id) gid: vec3<u32>, @builtin(num_workgroups) nwg: vec3<u32>) {
+    let i = linear_id(gid, nwg);
+    if (i >= info[0]) {
+        return;
+    }
+    let pi = info[2] + i;
+    let xi = info[4] + i;
+    var pv = f(p[pi]);
+    var gi = grad(i);
+    if (flag(2u)) {
+        gi = gi + c(0u) * pv;
+    }
+    pv = pv * c(1u);
+    pv = pv + c(2u) * gi;
+    p[pi] = u(pv);
+    if (flag(4u)) {
+        let ax = f(s0[xi]);
+        s0[xi] = u(ax + (pv - ax) * c(3u));
+    } else {
+        s0[xi] = u(pv);
+    }
+}
+
+@compute @workgroup_size(256, 1, 1)
+fn rprop_main(@builtin(global_invocation_id) gid: vec3<u32>, @builtin(num_workgroups) nwg: vec3<u32>) {
+    let i = linear_id(gid, nwg);
+    if (i >= info[0]) {
+        return;
+    }
+    let pi = info[2] + i;
+    let qi = info[4] + i;
+    let zi = info[5] + i;
+    var gi = grad(i);
+    let prod = gi * f(s0[qi]);
+    var factor = 1.0;
+    if (prod > 0.0) {
+        factor = c(1u);
+    } else if (prod < 0.0) {
+        factor = c(0u);
+    }
+    let st = clamp_nan(f(s1[zi]) * factor, c(2u), c(3u));
+    s1[zi] = u(st);
+    if (factor == c(0u)) {
+        gi = 0.0;
+    }
+    p[pi] = u(f(p[pi]) + (-1.0) * sign_of(gi) * st);
+    s0[qi] = u(gi);
+}
+
+// Adafactor: one workgroup of 256 invocations per parameter (its reductions are over the whole
+// parameter). Constants: 0 w (1 - beta2_t), 1 1 - w, 2 rho_t, 3 eps1, 4 eps1², 5 eps2, 6 decay,
+// 7 d, 8 sqrt(n), then as u32: 9 B (batch), 10 R (rows), 11 C (cols). Flags: 1 maximize,
+// 2 weight decay, 4 factored, 16 small. s0: row_var (factored) or variance, s1: col_var,
+// s2: B floats of scratch (each batch's clamped mean of row_var).
+var<workgroup> partial: array<f32, 256>;
+
+fn workgroup_sum(lid: u32, v: f32) -> f32 {
+    partial[lid] = v;
+    workgroupBarrier();
+    for (var s = 128u; s > 0u; s = s >> 1u) {
+        if (lid < s) {
+            partial[lid] = partial[lid] + partial[lid + s];
+        }
+        workgroupBarrier();
+    }
+    let total = partial[0];
+    workgroupBarrier();
+    return total;
+}
+
+fn cu(k: u32) -> u32 {
+    return info[8u + k];
+}
+
+// torch.clamp(x, min=lo): NaN stays NaN.
+fn clamp_min_nan(x: f32, lo: f32) -> f32 {
+    if (is_nan_bits(u(x))) {
+        return x;
+    }
+    return max(x, lo);
+}
+
+// The mean of g² over `count` values whose sum is `sum`, as norm(g)² / count in float32.
+fn mean_sq(sum: f32, count: u32) -> f32 {
+    let norm = sqrt(sum);
+    return norm * norm / f32(count);
+}
+
+fn adafactor_update(i: u32) -> f32 {
+    var est: f32;
+    if (flag(4u)) {
+        let r = cu(10u);
+        let cols = cu(11u);
+        let b = i / (r * cols);
+        est = f(s0[info[4] + b * r + (i / cols) % r]) * f(s1[info[5] + b * cols + i % cols]) / f(s2[info[6] + b]);
+    } else {
+        est = f(s0[info[4] + i]);
+    }
+    return 1.0 / sqrt(clamp_min_nan(est, c(4u))) * grad(i);
+}
+
+@compute @workgroup_size(256, 1, 1)
+fn adafactor_main(@builtin(local_invocation_id) lid3: vec3<u32>) {
+    let lid = lid3.x;
+    let n = info[0];
+    var acc = 0.0;
+    for (var i = lid; i < n; i = i + 256u) {
+        let x = f(p[info[2] + i]);
+        acc = acc + x * x;
+    }
+    let alpha = max(c(5u), sqrt(workgroup_sum(lid, acc)) / c(8u)) * c(2u);
+    if (flag(2u)) {
+        for (var i = lid; i < n; i = i + 256u) {
+            p[info[2] + i] = u(f(p[info[2] + i]) * c(6u));
+        }
+    }
+    if (flag(4u)) {
+        let nb = cu(9u);
+        let r = cu(10u);
+        let cols = cu(11u);
+        for (var k = lid; k < nb * r; k = k + 256u) {
+            let base = (k / r) * r * cols + (k % r) * cols;
+            var sum = 0.0;
+            for (var j = 0u; j < cols; j = j + 1u) {
+                let gi = grad(base + j);
+                sum = sum + gi * gi;
+            }
+            let at = info[4] + k;
+            s0[at] = u(lerp_w(f(s0[at]), mean_sq(sum, cols), c(0u), c(1u)));
+        }
+        for (var k = lid; k < nb * cols; k = k + 256u) {
+            let base = (k / cols) * r * cols + k % cols;
+            var sum = 0.0;
+            for (var j = 0u; j < r; j = j + 1u) {
+                let gi = grad(base + j * cols);
+                sum = sum + gi * gi;
+            }
+            let at = info[5] + k;
+            s1[at] = u(lerp_w(f(s1[at]), mean_sq(sum, r), c(0u), c(1u)));
+        }
+        storageBarrier();
+        workgroupBarrier();
+        for (var b = lid; b < nb; b = b + 256u) {
+            var sum = 0.0;
+            for (var j = 0u; j < r; j = j + 1u) {
+                sum = sum + f(s0[info[4] + b * r + j]);
+            }
+            s2[info[6] + b] = u(clamp_min_nan(sum / f32(r), c(3u)));
+        }
+    } else {
+        for (var i = lid; i < n; i = i + 256u) {
+            let gi = grad(i);
+            s0[info[4] + i] = u(lerp_w(f(s0[info[4] + i]), gi * gi, c(0u), c(1u)));
+        }
+    }
+    storageBarrier();
+    workgroupBarrier();
+    var uacc = 0.0;
+    for (var i = lid; i < n; i = i + 256u) {
+        let x = adafactor_update(i);
+        uacc = uacc + x * x;
+    }
+    let denom = max(1.0, sqrt(workgroup_sum(lid, uacc)) / (c(8u) * c(7u)));
+    let scale = -alpha / denom;
+    for (var i = lid; i < n; i = i + 256u) {
+        p[info[2] + i] = u(f(p[info[2] + i]) + scale * adafactor_update(i));
+    }
 }

@@ -46,6 +46,8 @@ TINY_PARAMS = {
     "CNNTrainStep": [[3]],
     "GPUMatMul": [[16, 70]],
     "GPUMLPTrainStep": [[4]],
+    "OptimizerStep": [["SGD", "Adam", "NAdam", "Rprop", "Adafactor"]],
+    "LBFGSStep": [[None, "strong_wolfe"]],
     "KerasFitEpoch": [["mlp"], ["none", "accuracy"]],
     "HandLoopEpoch": [["mlp"]],
     "Layers": [["transformer 2+2 layers d64", "upsample x2 bilinear", "conv3d 8->16 16^3", "grid_sample bilinear"]],

@@ -14,6 +14,7 @@ import pytest
 
 import ferrograd as torch
 from ferrograd import nn
+from helpers import on_gpu
 
 SHAPES = [(5, 7), (3,), (200, 250)]  # the last one is big enough for the chunked parallel path
 STEPS = 10
@@ -147,6 +148,171 @@ def ref_adagrad(p, grads, dt, lr=1e-2, lr_decay=0, weight_decay=0, initial_accum
     return p
 
 
+def ref_nadam(p, grads, dt, lr=2e-3, betas=(0.9, 0.999), eps=1e-8, weight_decay=0, momentum_decay=4e-3,
+              decoupled_weight_decay=False, maximize=False):
+    p = p.astype(dt)
+    m = np.zeros_like(p)
+    v = np.zeros_like(p)
+    b1, b2 = betas
+    mu_product = np.float32(1.0)  # a float32 scalar state, as 'step'
+    for step, g in enumerate(grads, 1):
+        g = g.astype(dt)
+        if maximize:
+            g = -g
+        bc2 = 1 - b2 ** step
+        if weight_decay != 0:
+            if decoupled_weight_decay:
+                p = p * dt(1 - lr * weight_decay)
+            else:
+                g = g + dt(weight_decay) * p
+        mu = b1 * (1.0 - 0.5 * (0.96 ** (step * momentum_decay)))
+        mu_next = b1 * (1.0 - 0.5 * (0.96 ** ((step + 1) * momentum_decay)))
+        mu_product = mu_product * np.float32(mu)
+        m = _lerp(m, g, 1 - b1, dt)
+        v = v * dt(b2) + dt(1 - b2) * g * g
+        denom = np.sqrt(v / dt(bc2)) + dt(eps)
+        p = p + dt(-lr * (1.0 - mu) / (1.0 - float(mu_product))) * g / denom
+        p = p + dt((-lr * mu_next) / (1.0 - float(mu_product) * mu_next)) * m / denom
+    return p
+
+
+def ref_radam(p, grads, dt, lr=1e-3, betas=(0.9, 0.999), eps=1e-8, weight_decay=0, decoupled_weight_decay=False,
+              maximize=False):
+    p = p.astype(dt)
+    m = np.zeros_like(p)
+    v = np.zeros_like(p)
+    b1, b2 = betas
+    for step, g in enumerate(grads, 1):
+        g = g.astype(dt)
+        if maximize:
+            g = -g
+        if weight_decay != 0:
+            if decoupled_weight_decay:
+                p = p * dt(1 - lr * weight_decay)
+            else:
+                g = g + dt(weight_decay) * p
+        m = _lerp(m, g, 1 - b1, dt)
+        v = v * dt(b2) + dt(1 - b2) * g * g
+        bc1 = 1 - b1 ** step
+        bc2 = 1 - b2 ** step
+        corrected = m / dt(bc1)
+        rho_inf = 2 / (1 - b2) - 1
+        rho_t = rho_inf - 2 * step * (b2 ** step) / bc2
+        if rho_t > 5.0:
+            rect = ((rho_t - 4) * (rho_t - 2) * rho_inf / ((rho_inf - 4) * (rho_inf - 2) * rho_t)) ** 0.5
+            adaptive = dt(bc2 ** 0.5) / (np.sqrt(v) + dt(eps))
+            p = p + dt(-1) * (corrected * dt(lr) * adaptive * dt(rect))
+        else:
+            p = p + dt(-1) * (corrected * dt(lr))
+    return p
+
+
+def ref_adamax(p, grads, dt, lr=2e-3, betas=(0.9, 0.999), eps=1e-8, weight_decay=0, maximize=False):
+    p = p.astype(dt)
+    m = np.zeros_like(p)
+    u = np.zeros_like(p)
+    b1, b2 = betas
+    for step, g in enumerate(grads, 1):
+        g = g.astype(dt)
+        if maximize:
+            g = -g
+        if weight_decay != 0:
+            g = g + dt(weight_decay) * p
+        m = _lerp(m, g, 1 - b1, dt)
+        u = np.maximum(u * dt(b2), np.abs(g) + dt(eps))
+        clr = lr / (1 - b1 ** step)
+        p = p + dt(-clr) * m / u
+    return p
+
+
+def ref_adadelta(p, grads, dt, lr=1.0, rho=0.9, eps=1e-6, weight_decay=0, maximize=False):
+    p = p.astype(dt)
+    sq = np.zeros_like(p)
+    acc = np.zeros_like(p)
+    for g in grads:
+        g = g.astype(dt)
+        if maximize:
+            g = -g
+        if weight_decay != 0:
+            g = g + dt(weight_decay) * p
+        sq = sq * dt(rho) + dt(1 - rho) * g * g
+        std = np.sqrt(sq + dt(eps))
+        delta = np.sqrt(acc + dt(eps)) / std * g
+        acc = acc * dt(rho) + dt(1 - rho) * delta * delta
+        p = p + dt(-lr) * delta
+    return p
+
+
+def ref_asgd(p, grads, dt, lr=1e-2, lambd=1e-4, alpha=0.75, t0=1e6, weight_decay=0, maximize=False):
+    p = p.astype(dt)
+    ax = np.zeros_like(p)
+    # 'eta' and 'mu' are float32 scalar states, as 'step'.
+    eta, mu = float(np.float32(lr)), 1.0
+    for step, g in enumerate(grads, 1):
+        g = g.astype(dt)
+        if maximize:
+            g = -g
+        if weight_decay != 0:
+            g = g + dt(weight_decay) * p
+        p = p * dt(1 - lambd * eta)
+        p = p + dt(-eta) * g
+        ax = ax + (p - ax) * dt(mu) if mu != 1 else p.copy()
+        eta = float(np.float32(lr / ((1 + lambd * lr * step) ** alpha)))
+        mu = float(np.float32(1 / max(1, step - t0)))
+    return p
+
+
+def ref_rprop(p, grads, dt, lr=1e-2, etas=(0.5, 1.2), step_sizes=(1e-6, 50), maximize=False):
+    p = p.astype(dt)
+    prev = np.zeros_like(p)
+    size = np.full_like(p, lr)
+    etaminus, etaplus = etas
+    for g in grads:
+        g = g.astype(dt)
+        if maximize:
+            g = -g
+        prod = g * prev
+        factor = np.where(prod > 0, dt(etaplus), np.where(prod < 0, dt(etaminus), dt(1)))
+        size = np.minimum(np.maximum(size * factor, dt(step_sizes[0])), dt(step_sizes[1]))
+        g = np.where(factor == dt(etaminus), dt(0), g)
+        p = p + dt(-1) * np.sign(g) * size
+        prev = g
+    return p
+
+
+def ref_adafactor(p, grads, dt, lr=1e-2, beta2_decay=-0.8, eps=(None, 1e-3), d=1.0, weight_decay=0.0,
+                  maximize=False):
+    """Norms and means accumulate in float64 here: the kernel's reductions agree to rounding."""
+    p = p.astype(dt)
+    eps1, eps2 = eps
+    eps1 = float(np.finfo(dt).eps) if eps1 is None else eps1
+    factored = p.ndim > 1
+    row = np.zeros(p.shape[:-1] + (1,), dt) if factored else None
+    col = np.zeros(p.shape[:-2] + (1,) + p.shape[-1:], dt) if factored else None
+    var = np.zeros_like(p)
+    rms = lambda x: float(np.sqrt((x.astype(np.float64) ** 2).sum())) / x.size ** 0.5  # noqa: E731
+    for step, g in enumerate(grads, 1):
+        g = g.astype(dt)
+        if maximize:
+            g = -g
+        w = step ** beta2_decay
+        alpha = max(eps2, rms(p)) * min(lr, 1 / step ** 0.5)
+        if weight_decay != 0:
+            p = p * dt(1 - lr * weight_decay)
+        if factored:
+            g64 = g.astype(np.float64) ** 2
+            row = _lerp(row, g64.mean(-1, keepdims=True).astype(dt), w, dt)
+            col = _lerp(col, g64.mean(-2, keepdims=True).astype(dt), w, dt)
+            est = row * col / np.maximum(row.astype(np.float64).mean(-2, keepdims=True).astype(dt), dt(eps1))
+        else:
+            var = _lerp(var, g * g, w, dt)
+            est = var
+        update = dt(1) / np.sqrt(np.maximum(est, dt(eps1 * eps1))) * g
+        denom = max(1.0, rms(update) / d)
+        p = p + dt(-alpha / denom) * update
+    return p
+
+
 CASES = [
     (torch.optim.SGD, ref_sgd, dict(lr=0.1)),
     (torch.optim.SGD, ref_sgd, dict(lr=0.1, momentum=0.9)),
@@ -169,7 +335,29 @@ CASES = [
     (torch.optim.Adagrad, ref_adagrad, dict(lr=0.1, lr_decay=0.1, initial_accumulator_value=0.5,
                                             weight_decay=0.01)),
     (torch.optim.Adagrad, ref_adagrad, dict(lr=0.1, eps=1e-5, maximize=True)),
+    (torch.optim.NAdam, ref_nadam, dict()),
+    (torch.optim.NAdam, ref_nadam, dict(lr=0.02, weight_decay=0.1, momentum_decay=0.01, maximize=True)),
+    (torch.optim.NAdam, ref_nadam, dict(lr=0.02, betas=(0.3, 0.9), weight_decay=0.1, decoupled_weight_decay=True)),
+    (torch.optim.RAdam, ref_radam, dict(lr=0.01)),
+    (torch.optim.RAdam, ref_radam, dict(lr=0.02, betas=(0.8, 0.5), weight_decay=0.1, maximize=True)),
+    (torch.optim.RAdam, ref_radam, dict(lr=0.02, betas=(0.3, 0.6), weight_decay=0.05, decoupled_weight_decay=True)),
+    (torch.optim.Adamax, ref_adamax, dict()),
+    (torch.optim.Adamax, ref_adamax, dict(lr=0.02, betas=(0.3, 0.9), eps=1e-3, weight_decay=0.1, maximize=True)),
+    (torch.optim.Adadelta, ref_adadelta, dict()),
+    (torch.optim.Adadelta, ref_adadelta, dict(lr=0.5, rho=0.5, eps=1e-4, weight_decay=0.1, maximize=True)),
+    (torch.optim.ASGD, ref_asgd, dict(lr=0.05)),
+    (torch.optim.ASGD, ref_asgd, dict(lr=0.05, lambd=0.1, alpha=0.5, t0=2, weight_decay=0.1, maximize=True)),
+    (torch.optim.Rprop, ref_rprop, dict()),
+    (torch.optim.Rprop, ref_rprop, dict(lr=0.05, etas=(0.3, 1.5), step_sizes=(0.01, 0.1), maximize=True)),
 ]
+# Adafactor's step has reductions (RMS of the parameter and the update, row and column means):
+# compared to rounding, not bit for bit.
+ADAFACTOR_CASES = [
+    (torch.optim.Adafactor, ref_adafactor, dict()),
+    (torch.optim.Adafactor, ref_adafactor, dict(lr=0.05, beta2_decay=-0.5, eps=(1e-3, 1e-2), d=1.5,
+                                                weight_decay=0.1, maximize=True)),
+]
+
 
 
 def _ids():
@@ -232,6 +420,61 @@ def test_state_names_and_step_counts(case):
         assert ("momentum_buffer" in st) == (kw.get("momentum", 0) > 0)
     if name == "Adagrad":
         assert "sum" in st
+    if name in NEW_STATE_NAMES:
+        assert set(st) == NEW_STATE_NAMES[name]
+        for scalar in {"mu_product", "eta", "mu"} & set(st):
+            assert st[scalar].device.type == "cpu" and st[scalar].dtype == torch.float32 and st[scalar].dim() == 0
+
+
+# PyTorch's state names of the optimizers added with NAdam (checked against PyTorch's own
+# state_dicts in test_optim_torch_reference.py).
+NEW_STATE_NAMES = {
+    "NAdam": {"step", "mu_product", "exp_avg", "exp_avg_sq"},
+    "RAdam": {"step", "exp_avg", "exp_avg_sq"},
+    "Adamax": {"step", "exp_avg", "exp_inf"},
+    "Adadelta": {"step", "square_avg", "acc_delta"},
+    "ASGD": {"step", "eta", "mu", "ax"},
+    "Rprop": {"step", "prev", "step_size"},
+}
+
+
+@pytest.mark.parametrize("dtype", [torch.float32, pytest.param(torch.float64, marks=FLOAT64_ONLY_CPU)], ids=["f32", "f64"])
+@pytest.mark.parametrize("case", ADAFACTOR_CASES, ids=["default", "options"])
+def test_adafactor_matches_reference(case, dtype):
+    cls, ref, kw = case
+    p0, grads = _data(8)
+    p0.append(np.random.default_rng(9).standard_normal((2, 3, 4)))  # factored over the last two dims
+    grads = [gs + [np.random.default_rng(10 + k).standard_normal((2, 3, 4))] for k, gs in enumerate(grads)]
+    params = _params(p0, dtype)
+    opt = cls(params, **kw)
+    for gs in grads:
+        _set_grads(params, gs, dtype)
+        opt.step()
+    dt = _np_dtype(dtype)
+    # The GPU's reductions accumulate in float32 (the CPU's in float64).
+    tol = dict(rtol=1e-11, atol=1e-13) if dtype == torch.float64 else dict(rtol=1e-4 if on_gpu() else 2e-5, atol=1e-6)
+    for i, p in enumerate(params):
+        expected = ref(p0[i], [gs[i] for gs in grads], dt, **kw)
+        got = p.detach().cpu().numpy()
+        assert got.dtype == dt
+        np.testing.assert_allclose(got, expected, **tol)
+        assert not np.allclose(got, p0[i].astype(dt))
+    st = opt.state[params[3]]
+    assert set(st) == {"step", "row_var", "col_var"}
+    assert tuple(st["row_var"].shape) == (2, 3, 1) and tuple(st["col_var"].shape) == (2, 1, 4)
+    assert set(opt.state[params[1]]) == {"step", "variance"} and st["step"].item() == STEPS
+
+
+@pytest.mark.parametrize("cls", [torch.optim.NAdam, torch.optim.RAdam, torch.optim.Adamax, torch.optim.Adadelta,
+                                 torch.optim.ASGD, torch.optim.Rprop, torch.optim.Adam])
+@pytest.mark.cpu_only("checks PyTorch's behaviour for CPU parameters")
+def test_capturable_raises_on_cpu_as_pytorch(cls):
+    p = nn.Parameter(torch.ones(3, device="cpu"))
+    p.grad = torch.ones(3, device="cpu")
+    opt = cls([p], capturable=True)
+    with pytest.raises(AssertionError, match="If capturable=True, params and state_steps must be on supported devices"):
+        opt.step()
+    assert len(opt.state[p]) == 0  # no half-made state is left behind
 
 
 def test_sgd_momentum_buffer_starts_as_grad():
@@ -475,6 +718,17 @@ def test_deepcopy_optimizer_state():
     (lambda ps: torch.optim.Adagrad(ps, lr_decay=-1), "Invalid lr_decay value: -1"),
     (lambda ps: torch.optim.Adagrad(ps, initial_accumulator_value=-1), "Invalid initial_accumulator_value value: -1"),
     (lambda ps: torch.optim.SGD([], lr=0.1), "optimizer got an empty parameter list"),
+    (lambda ps: torch.optim.NAdam(ps, momentum_decay=-1), "Invalid momentum_decay value: -1"),
+    (lambda ps: torch.optim.NAdam(ps, betas=(0.9, 1.0)), r"Invalid beta parameter at index 1: 1.0"),
+    (lambda ps: torch.optim.RAdam(ps, lr=-1), "Invalid learning rate: -1"),
+    (lambda ps: torch.optim.Adamax(ps, eps=-1), "Invalid epsilon value: -1"),
+    (lambda ps: torch.optim.Adadelta(ps, rho=1.5), "Invalid rho value: 1.5"),
+    (lambda ps: torch.optim.ASGD(ps, lambd=-1), "Invalid lambd value: -1"),
+    (lambda ps: torch.optim.Rprop(ps, etas=(1.5, 1.2)), "Invalid eta values: 1.5, 1.2"),
+    (lambda ps: torch.optim.Adafactor(ps, beta2_decay=0.5), "beta2_decay should be <= 0 but is: 0.5"),
+    (lambda ps: torch.optim.Adafactor(ps, d=0.5), "Clipping threshold d should be >= 1 but is: 0.5"),
+    (lambda ps: torch.optim.LBFGS(ps, lr=-1), "Invalid learning rate: -1"),
+    (lambda ps: torch.optim.NAdam(ps, lr=torch.tensor([0.1, 0.2])), "Tensor lr must be 1-element"),
 ])
 def test_validation_errors(make, msg):
     with pytest.raises(ValueError, match=msg):
@@ -641,3 +895,69 @@ def test_differentiable_is_refused():
     # The other implementation switches are accepted (the step is always one fused kernel).
     torch.optim.Adam([nn.Parameter(torch.ones(2))], foreach=True, fused=True, capturable=False)
     torch.optim.SGD([nn.Parameter(torch.ones(2))], lr=0.1, foreach=False, fused=True)
+
+
+def _lbfgs_regression(device, dtype, line_search_fn):
+    """Three LBFGS steps on a small, well-conditioned least-squares problem with a quartic
+    penalty; the parameter and the losses."""
+    rng = np.random.default_rng(11)
+    a = torch.tensor(rng.standard_normal((16, 3)), dtype=dtype, device=device)
+    b = torch.tensor(rng.uniform(-0.9, 0.9, 16), dtype=dtype, device=device)
+    w = nn.Parameter(torch.zeros(3, dtype=dtype, device=device))
+    opt = torch.optim.LBFGS([w], max_iter=10, history_size=4, line_search_fn=line_search_fn)
+
+    def closure():
+        opt.zero_grad()
+        loss = ((a @ w - b) ** 2).sum() + 0.1 * (w ** 4).sum()
+        loss.backward()
+        return loss
+    return w, [opt.step(closure).item() for _ in range(3)]
+
+
+@pytest.mark.parametrize("line_search_fn", [None, "strong_wolfe"])
+def test_lbfgs_float32_on_device_follows_float64(line_search_fn):
+    # The float64 run follows PyTorch's (test_optim_torch_reference.py).
+    device = "gpu" if on_gpu() else "cpu"
+    w, losses = _lbfgs_regression(device, torch.float32, line_search_fn)
+    w64, losses64 = _lbfgs_regression("cpu", torch.float64, line_search_fn)
+    assert w.device.type == device
+    np.testing.assert_allclose(w.detach().cpu().numpy(), w64.detach().numpy(), rtol=1e-3, atol=1e-4)
+    np.testing.assert_allclose(losses, losses64, rtol=1e-4)
+    assert losses64[1] < losses64[0] - 0.1  # it moved (from w = 0)
+
+
+def test_lbfgs_errors():
+    p = nn.Parameter(torch.ones(2))
+    with pytest.raises(ValueError, match="doesn't support per-parameter options"):
+        torch.optim.LBFGS([{"params": [p]}, {"params": [nn.Parameter(torch.ones(2))]}])
+    opt = torch.optim.LBFGS([p], line_search_fn="armijo")
+
+    def closure():
+        opt.zero_grad()
+        loss = (p * p).sum()
+        loss.backward()
+        return loss
+    with pytest.raises(RuntimeError, match="only 'strong_wolfe' is supported"):
+        opt.step(closure)
+    assert torch.optim.LBFGS([p]).defaults["max_eval"] == 25
+
+
+def test_scalar_states_saved_as_numbers_load_as_cpu_tensors():
+    # Old PyTorch checkpoints hold 'step' (and ASGD's 'eta'/'mu') as plain numbers.
+    p = nn.Parameter(torch.ones(3))
+    opt = torch.optim.ASGD([p], lr=0.1)
+    p.grad = torch.ones(3)
+    opt.step()
+    sd = copy.deepcopy(opt.state_dict())
+    sd["state"][0].update({k: sd["state"][0][k].item() for k in ("step", "eta", "mu")})
+    q = nn.Parameter(p.detach().clone())
+    opt2 = torch.optim.ASGD([q], lr=0.1)
+    opt2.load_state_dict(sd)
+    st = opt2.state[q]
+    assert all(isinstance(st[k], torch.Tensor) and st[k].device.type == "cpu" for k in ("step", "eta", "mu"))
+    q.grad = torch.ones(3)
+    p.grad = torch.ones(3)
+    opt2.step()
+    opt.step()
+    np.testing.assert_array_equal(q.detach().cpu().numpy(), p.detach().cpu().numpy())
+    assert st["step"].item() == 2

@@ -1,6 +1,5 @@
 """`Adagrad` with learning-rate decay, initial accumulator value, weight decay and maximize."""
-from .. import _core
-from .optimizer import Optimizer, _Contiguous, _as_step, _float, _new_step
+from .optimizer import Optimizer, _float, _new_scalar
 
 __all__ = ["Adagrad"]
 
@@ -31,13 +30,9 @@ class Adagrad(Optimizer):
         super().__init__(params, defaults)
         for group in self.param_groups:
             for p in group["params"]:
-                self._init_state(p, group)
-
-    def _init_state(self, p, group):
-        import ferrograd as torch
-        state = self.state[p]
-        state["step"] = _new_step()
-        state["sum"] = torch.full_like(p, _float(group["initial_accumulator_value"]))
+                state = self.state[p]
+                for name in self._state_names(group, p):
+                    state[name] = self._init_state(name, p, group)
 
     def __setstate__(self, state):
         super().__setstate__(state)
@@ -47,27 +42,22 @@ class Adagrad(Optimizer):
             group.setdefault("differentiable", False)
             group.setdefault("fused", None)
 
+    _kernel = "adagrad"
+
+    def _state_names(self, group, p):
+        return ("step", "sum")
+
+    def _init_state(self, name, p, group):
+        import ferrograd as torch
+        if name == "step":
+            return _new_scalar(0.0)
+        return torch.full_like(p, _float(group["initial_accumulator_value"]))
+
+    def _kernel_options(self, group):
+        return dict(lr=_float(group["lr"]), lr_decay=_float(group["lr_decay"]),
+                    weight_decay=_float(group["weight_decay"]), eps=_float(group["eps"]),
+                    maximize=bool(group["maximize"]))
+
     def step(self, closure=None):
         """Performs a single optimization step."""
-        loss = self._run_closure(closure)
-        for group in self.param_groups:
-            params, grads, sums, steps = [], [], [], []
-            for p in group["params"]:
-                g = p.grad
-                if g is None:
-                    continue
-                params.append(p)
-                grads.append(g)
-                state = self.state[p]
-                if "sum" not in state:
-                    self._init_state(p, group)
-                state["step"] = _as_step(state["step"])
-                sums.append(state["sum"])
-                steps.append(state["step"])
-            if not params:
-                continue
-            c = _Contiguous(params)
-            _core.optim_adagrad(c.work, grads, sums, steps, _float(group["lr"]), _float(group["lr_decay"]),
-                                _float(group["weight_decay"]), _float(group["eps"]), bool(group["maximize"]))
-            c.write_back()
-        return loss
+        return self._fused_step(closure)

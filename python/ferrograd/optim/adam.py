@@ -1,6 +1,5 @@
 """`Adam` (with AMSGrad, weight decay, maximize; decoupled weight decay for AdamW)."""
-from .. import _core
-from .optimizer import Optimizer, _Contiguous, _as_step, _float, _new_step
+from .optimizer import Optimizer, _float, _new_scalar
 
 __all__ = ["Adam"]
 
@@ -46,40 +45,22 @@ class Adam(Optimizer):
             group.setdefault("fused", None)
             group.setdefault("decoupled_weight_decay", type(self).__name__ == "AdamW")
 
+    _kernel = "adam"
+
+    def _state_names(self, group, p):
+        return ("step", "exp_avg", "exp_avg_sq", "max_exp_avg_sq") if group["amsgrad"] else ("step", "exp_avg", "exp_avg_sq")
+
+    def _init_state(self, name, p, group):
+        import ferrograd as torch
+        return _new_scalar(0.0) if name == "step" else torch.zeros_like(p)
+
+    def _kernel_options(self, group):
+        beta1, beta2 = group["betas"]
+        return dict(lr=_float(group["lr"]), beta1=_float(beta1), beta2=_float(beta2), eps=_float(group["eps"]),
+                    weight_decay=_float(group["weight_decay"]), amsgrad=bool(group["amsgrad"]),
+                    maximize=bool(group["maximize"]),
+                    decoupled_weight_decay=bool(group.get("decoupled_weight_decay", False)))
+
     def step(self, closure=None):
         """Performs a single optimization step."""
-        loss = self._run_closure(closure)
-        import ferrograd as torch
-        for group in self.param_groups:
-            amsgrad = bool(group["amsgrad"])
-            params, grads, m, v, vmax, steps = [], [], [], [], [], []
-            for p in group["params"]:
-                g = p.grad
-                if g is None:
-                    continue
-                params.append(p)
-                grads.append(g)
-                state = self.state[p]
-                if len(state) == 0:
-                    state["step"] = _new_step()
-                    state["exp_avg"] = torch.zeros_like(p)
-                    state["exp_avg_sq"] = torch.zeros_like(p)
-                    if amsgrad:
-                        state["max_exp_avg_sq"] = torch.zeros_like(p)
-                state["step"] = _as_step(state["step"])
-                m.append(state["exp_avg"])
-                v.append(state["exp_avg_sq"])
-                if amsgrad:
-                    if "max_exp_avg_sq" not in state:
-                        state["max_exp_avg_sq"] = torch.zeros_like(p)
-                    vmax.append(state["max_exp_avg_sq"])
-                steps.append(state["step"])
-            if not params:
-                continue
-            beta1, beta2 = group["betas"]
-            c = _Contiguous(params)
-            _core.optim_adam(c.work, grads, m, v, vmax, steps, _float(group["lr"]), _float(beta1), _float(beta2),
-                             _float(group["eps"]), _float(group["weight_decay"]), amsgrad, bool(group["maximize"]),
-                             bool(group.get("decoupled_weight_decay", False)))
-            c.write_back()
-        return loss
+        return self._fused_step(closure)

@@ -1,8 +1,9 @@
 """`Optimizer`: param groups, per-parameter state, `zero_grad`, `state_dict` in PyTorch's format.
 
-Subclasses gather the parameters of a group that have a gradient, with their state tensors,
-and hand them to one fused Rust kernel (`ferrograd._core.optim_*`) that updates all of them in
-place; no per-element work happens in Python.
+The built-in optimizers describe their state (names, initial values) and options, and
+`Optimizer._fused_step` gathers the parameters of each group that have a gradient, with their
+state tensors, and hands them to one fused Rust kernel (`ferrograd._core.optim_step`) that
+updates all of them in place; no per-element work happens in Python.
 """
 from collections import OrderedDict, defaultdict
 from copy import deepcopy
@@ -39,22 +40,26 @@ def _scalar_dtype():
     return torch.float64 if torch.get_default_dtype() == torch.float64 else torch.float32
 
 
-def _new_step():
+def _new_scalar(value):
+    """A one-element scalar state ('step', 'mu_product', ...), on the CPU as PyTorch keeps it."""
     import ferrograd as torch
-    return torch.tensor(0.0, dtype=_scalar_dtype(), device="cpu")
-
-
-def _as_step(value):
-    """A loaded 'step' that is a plain number (old checkpoints) becomes a tensor."""
-    import ferrograd as torch
-    if isinstance(value, Tensor):
-        return value
     return torch.tensor(float(value), dtype=_scalar_dtype(), device="cpu")
 
+# Where PyTorch runs `capturable=True` (ferrograd's "gpu" is its "cuda").
+_CAPTURABLE_DEVICES = ["cuda", "gpu"]
 
-def _float(x):
-    """Hyper-parameters may be given as one-element tensors."""
-    return float(x)
+
+def _check_lr(lr):
+    """PyTorch's checks of a learning rate (which may be a one-element tensor)."""
+    if isinstance(lr, Tensor) and lr.numel() != 1:
+        raise ValueError("Tensor lr must be 1-element")
+    if not 0.0 <= lr:
+        raise ValueError(f"Invalid learning rate: {lr}")
+
+
+# Hyper-parameters may be given as one-element tensors; `float` reads them (no wrapper: the
+# options are built on every step).
+_float = float
 
 
 class _Contiguous:
@@ -204,6 +209,71 @@ class Optimizer:
 
     # ---- stepping ----
 
+    _states_per_param = False
+
+    def _fused_step(self, closure):
+        """`step()` of the built-in optimizers: per param group, the parameters that have a
+        gradient, their gradients and states go to the kernel `self._kernel` in one call.
+
+        Subclasses define `_kernel`, `_state_names(group, p)` (the states parameter `p` uses;
+        `p` is None unless `_states_per_param`),
+        `_init_state(name, p, group)` (a new state's value) and `_kernel_options(group)` (the
+        fields of the kernel's options struct).
+        """
+        loss = self._run_closure(closure)
+        state_of = self.state
+        for group in self.param_groups:
+            params, grads = [], []
+            for p in group["params"]:
+                g = p.grad
+                if g is not None:
+                    params.append(p)
+                    grads.append(g)
+            if not params:
+                continue
+            if group.get("capturable", False) and params[0].device.type not in _CAPTURABLE_DEVICES:
+                raise AssertionError("If capturable=True, params and state_steps must be on supported devices: "
+                                     f"{_CAPTURABLE_DEVICES}.")
+            # Most optimizers use the same states for every parameter of a group (Adafactor's
+            # depend on each parameter's dims): then they are looked up once per group.
+            group_names = None if self._states_per_param else self._state_names(group, None)
+            states, fresh, created, rows = {}, [], [], []
+            for p in params:
+                names = self._state_names(group, p) if group_names is None else group_names
+                if not names:
+                    # Only a parameter with states gets an entry in `self.state` (as PyTorch's SGD).
+                    fresh.append(False)
+                    continue
+                state = state_of[p]
+                try:
+                    values = [state[name] for name in names]
+                    fresh.append(False)
+                except KeyError:
+                    new = [name for name in names if name not in state]
+                    for name in new:
+                        state[name] = self._init_state(name, p, group)
+                    created.append((p, new))
+                    fresh.append(True)
+                    values = [state[name] for name in names]
+                if group_names is None:
+                    for name, value in zip(names, values):
+                        states.setdefault(name, []).append(value)
+                else:
+                    rows.append(values)
+            if rows:
+                states = dict(zip(group_names, map(list, zip(*rows))))
+            c = _Contiguous(params)
+            try:
+                _core.optim_step(self._kernel, c.work, grads, states, fresh, self._kernel_options(group))
+            except BaseException:
+                # A failed step must not leave half-initialised state behind.
+                for p, new in created:
+                    for name in new:
+                        state_of[p].pop(name, None)
+                raise
+            c.write_back()
+        return loss
+
     def _run_closure(self, closure):
         if closure is None:
             return None
@@ -281,19 +351,28 @@ class Optimizer:
         packed_state = {(mapping[id(k)] if isinstance(k, Tensor) else k): v for k, v in self.state.items()}
         return {"state": packed_state, "param_groups": param_groups}
 
-    @staticmethod
-    def _cast_state(param, value, key=None):
+    # The one-element states kept on the CPU (as PyTorch keeps them without `capturable`):
+    # the fused kernels read and write them on the host.
+    _cpu_states = ("step",)
+
+    @classmethod
+    def _cast_state(cls, param, value, key=None):
         """A loaded state value for `param`: tensors are copied onto the parameter's device
-        (floats into its dtype), except 'step', which stays on the CPU; containers are rebuilt."""
+        (floats into its dtype), except 'step', which is kept as it is, and the other
+        `_cpu_states`, which stay on the CPU; containers are rebuilt."""
         if isinstance(value, Tensor):
             if key == "step":
                 return value.clone()
             dtype = param.dtype if param.is_floating_point() and value.is_floating_point() else value.dtype
-            return value.to(param.device, dtype, copy=True)
+            device = "cpu" if key in cls._cpu_states and value.numel() == 1 else param.device
+            return value.to(device, dtype, copy=True)
+        if key in cls._cpu_states and isinstance(value, (int, float)):
+            # A plain number (an old checkpoint) becomes the one-element tensor the kernels take.
+            return _new_scalar(value)
         if isinstance(value, dict):
-            return {k: Optimizer._cast_state(param, v, key=k) for k, v in value.items()}
+            return {k: cls._cast_state(param, v, key=k) for k, v in value.items()}
         if isinstance(value, (list, tuple)):
-            return type(value)(Optimizer._cast_state(param, v, key=key) for v in value)
+            return type(value)(cls._cast_state(param, v, key=key) for v in value)
         return value
 
     def load_state_dict(self, state_dict):

@@ -1,6 +1,5 @@
 """`RMSprop` with momentum, centering, weight decay and maximize."""
-from .. import _core
-from .optimizer import Optimizer, _Contiguous, _as_step, _float, _new_step
+from .optimizer import Optimizer, _float, _new_scalar
 
 __all__ = ["RMSprop"]
 
@@ -40,44 +39,25 @@ class RMSprop(Optimizer):
             group.setdefault("differentiable", False)
             group.setdefault("capturable", False)
 
+    _kernel = "rmsprop"
+
+    def _state_names(self, group, p):
+        names = ("step", "square_avg")
+        if _float(group["momentum"]) > 0:
+            names += ("momentum_buffer",)
+        if group["centered"]:
+            names += ("grad_avg",)
+        return names
+
+    def _init_state(self, name, p, group):
+        import ferrograd as torch
+        return _new_scalar(0.0) if name == "step" else torch.zeros_like(p)
+
+    def _kernel_options(self, group):
+        return dict(lr=_float(group["lr"]), alpha=_float(group["alpha"]), eps=_float(group["eps"]),
+                    weight_decay=_float(group["weight_decay"]), momentum=_float(group["momentum"]),
+                    centered=bool(group["centered"]), maximize=bool(group["maximize"]))
+
     def step(self, closure=None):
         """Performs a single optimization step."""
-        loss = self._run_closure(closure)
-        import ferrograd as torch
-        for group in self.param_groups:
-            momentum = _float(group["momentum"])
-            centered = bool(group["centered"])
-            params, grads, sq, ga, mb, steps = [], [], [], [], [], []
-            for p in group["params"]:
-                g = p.grad
-                if g is None:
-                    continue
-                params.append(p)
-                grads.append(g)
-                state = self.state[p]
-                if len(state) == 0:
-                    state["step"] = _new_step()
-                    state["square_avg"] = torch.zeros_like(p)
-                    if momentum > 0:
-                        state["momentum_buffer"] = torch.zeros_like(p)
-                    if centered:
-                        state["grad_avg"] = torch.zeros_like(p)
-                state["step"] = _as_step(state["step"])
-                sq.append(state["square_avg"])
-                if momentum > 0:
-                    if "momentum_buffer" not in state:
-                        state["momentum_buffer"] = torch.zeros_like(p)
-                    mb.append(state["momentum_buffer"])
-                if centered:
-                    if "grad_avg" not in state:
-                        state["grad_avg"] = torch.zeros_like(p)
-                    ga.append(state["grad_avg"])
-                steps.append(state["step"])
-            if not params:
-                continue
-            c = _Contiguous(params)
-            _core.optim_rmsprop(c.work, grads, sq, ga, mb, steps, _float(group["lr"]), _float(group["alpha"]),
-                                _float(group["eps"]), _float(group["weight_decay"]), momentum, centered,
-                                bool(group["maximize"]))
-            c.write_back()
-        return loss
+        return self._fused_step(closure)

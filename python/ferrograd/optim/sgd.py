@@ -1,6 +1,5 @@
 """`SGD` with momentum, dampening, Nesterov, weight decay and maximize (PyTorch's rule)."""
-from .. import _core
-from .optimizer import Optimizer, _Contiguous, _float
+from .optimizer import Optimizer, _float
 
 __all__ = ["SGD"]
 
@@ -37,43 +36,23 @@ class SGD(Optimizer):
             group.setdefault("differentiable", False)
             group.setdefault("fused", False)
 
+    _kernel = "sgd"
+
+    def _state_names(self, group, p):
+        return ("momentum_buffer",) if _float(group["momentum"]) != 0 else ()
+
+    def _init_state(self, name, p, group):
+        import ferrograd as torch
+        return torch.zeros_like(p)
+
+    def _kernel_options(self, group):
+        momentum = _float(group["momentum"])
+        if group["nesterov"] and (momentum <= 0 or _float(group["dampening"]) != 0):
+            raise ValueError("Nesterov momentum requires a momentum and zero dampening")
+        return dict(lr=_float(group["lr"]), momentum=momentum, dampening=_float(group["dampening"]),
+                    weight_decay=_float(group["weight_decay"]), nesterov=bool(group["nesterov"]),
+                    maximize=bool(group["maximize"]))
+
     def step(self, closure=None):
         """Performs a single optimization step."""
-        loss = self._run_closure(closure)
-        import ferrograd as torch
-        for group in self.param_groups:
-            momentum = _float(group["momentum"])
-            params, grads, bufs, init = [], [], [], []
-            for p in group["params"]:
-                g = p.grad
-                if g is None:
-                    continue
-                params.append(p)
-                grads.append(g)
-                if momentum != 0:
-                    state = self.state[p]
-                    buf = state.get("momentum_buffer")
-                    if buf is None:
-                        buf = torch.zeros_like(p)
-                        state["momentum_buffer"] = buf
-                        init.append(True)
-                    else:
-                        init.append(False)
-                    bufs.append(buf)
-            if not params:
-                continue
-            if group["nesterov"] and (momentum <= 0 or _float(group["dampening"]) != 0):
-                raise ValueError("Nesterov momentum requires a momentum and zero dampening")
-            c = _Contiguous(params)
-            try:
-                _core.optim_sgd(c.work, grads, bufs, init, _float(group["lr"]), momentum,
-                                _float(group["dampening"]), _float(group["weight_decay"]),
-                                bool(group["nesterov"]), bool(group["maximize"]))
-            except BaseException:
-                # A failed step must not leave half-initialised buffers behind.
-                for p, fresh in zip(params, init):
-                    if fresh:
-                        self.state[p].pop("momentum_buffer", None)
-                raise
-            c.write_back()
-        return loss
+        return self._fused_step(closure)

@@ -21,17 +21,64 @@ const PAR_MIN: usize = 1 << 15;
 /// The float operations the update rules need beyond `Float`.
 pub trait OptFloat: Float {
     fn sqrt(self) -> Self;
+    fn abs(self) -> Self;
 }
 impl OptFloat for f32 {
     #[inline]
     fn sqrt(self) -> Self {
         f32::sqrt(self)
     }
+    #[inline]
+    fn abs(self) -> Self {
+        f32::abs(self)
+    }
 }
 impl OptFloat for f64 {
     #[inline]
     fn sqrt(self) -> Self {
         f64::sqrt(self)
+    }
+    #[inline]
+    fn abs(self) -> Self {
+        f64::abs(self)
+    }
+}
+
+/// `torch.sign`: 1, -1 or 0 (also for NaN, as PyTorch's CPU kernel gives).
+#[inline]
+fn sign<T: Float>(x: T) -> T {
+    if x > T::zero() {
+        T::one()
+    } else if x < T::zero() {
+        -T::one()
+    } else {
+        T::zero()
+    }
+}
+
+/// `torch.clamp(x, lo, hi)`: NaN propagates; `hi` wins when `lo > hi`.
+#[inline]
+fn clamp<T: Float>(x: T, lo: T, hi: T) -> T {
+    if x.is_nan() {
+        x
+    } else {
+        let y = if x < lo { lo } else { x };
+        if y > hi {
+            hi
+        } else {
+            y
+        }
+    }
+}
+
+/// `torch.lerp(a, b, w)` with a scalar weight: `a + w * (b - a)` for `|w| < 0.5`, else
+/// `b - (b - a) * (1 - w)` (`omw` = `1 - w`, computed in the element type).
+#[inline(always)]
+fn lerp<T: Float, const SMALL: bool>(a: T, b: T, w: T, omw: T) -> T {
+    if SMALL {
+        a + w * (b - a)
+    } else {
+        b - (b - a) * omw
     }
 }
 
@@ -91,9 +138,9 @@ pub struct AdagradOptions {
 }
 
 /// One state list: the tensors of one state (e.g. `exp_avg`) for every parameter.
-struct StateList<'a> {
-    name: &'static str,
-    tensors: &'a [Tensor],
+pub(crate) struct StateList<'a> {
+    pub name: &'static str,
+    pub tensors: &'a [Tensor],
 }
 
 fn check_float(t: &Tensor, what: &str) -> Result<()> {
@@ -104,15 +151,14 @@ fn check_float(t: &Tensor, what: &str) -> Result<()> {
 }
 
 /// Checks the lists fit together and each tensor can be updated in place.
-fn validate(params: &[Tensor], grads: &[Tensor], states: &[StateList<'_>], steps: &[Tensor]) -> Result<()> {
-    crate::gpu::cpu_only("fused optimizer step", &params.iter().chain(grads).chain(steps).collect::<Vec<_>>())?;
+fn validate(params: &[Tensor], grads: &[Tensor], states: &[StateList<'_>], scalars: &[StateList<'_>]) -> Result<()> {
+    let scalar_tensors = scalars.iter().flat_map(|s| s.tensors);
+    crate::gpu::cpu_only("fused optimizer step", &params.iter().chain(grads).chain(scalar_tensors).collect::<Vec<_>>())?;
     let n = params.len();
     if grads.len() != n {
         return Err(Error::Value(format!("optimizer step got {} params but {} grads", n, grads.len())));
     }
-    if !steps.is_empty() && steps.len() != n {
-        return Err(Error::Value(format!("optimizer step got {} params but {} step tensors", n, steps.len())));
-    }
+    check_scalars(n, scalars)?;
     for s in states {
         if s.tensors.len() != n {
             return Err(Error::Value(format!(
@@ -159,30 +205,77 @@ fn validate(params: &[Tensor], grads: &[Tensor], states: &[StateList<'_>], steps
                 )));
             }
         }
-        if let Some(st) = steps.get(i) {
-            check_float(st, "step counts")?;
-            if st.numel() != 1 {
-                return Err(Error::Shape(format!("optimizer 'step' of parameter {i} must have one element")));
+    }
+    Ok(())
+}
+
+/// The 'step' tensors as an optimizer's one scalar state list.
+pub(crate) fn step_list(steps: &[Tensor]) -> [StateList<'_>; 1] {
+    [StateList { name: "step", tensors: steps }]
+}
+
+/// Checks the per-parameter scalar states ('step', NAdam's 'mu_product', ASGD's 'eta' and
+/// 'mu'): one one-element float tensor on the CPU per parameter, as PyTorch keeps them without
+/// `capturable`.
+pub(crate) fn check_scalars(n: usize, scalars: &[StateList<'_>]) -> Result<()> {
+    for s in scalars {
+        if s.tensors.len() != n {
+            return Err(Error::Value(format!("optimizer step got {n} params but {} '{}' tensors", s.tensors.len(), s.name)));
+        }
+        for (i, t) in s.tensors.iter().enumerate() {
+            if t.device().is_gpu() {
+                return Err(Error::NotImplemented(format!(
+                    "optimizer state '{}' of parameter {i} is on {}: it must stay on the CPU (as in PyTorch without capturable=True)",
+                    s.name,
+                    t.device()
+                )));
+            }
+            if !t.dtype().is_float() || t.numel() != 1 {
+                return Err(Error::Value(format!(
+                    "optimizer state '{}' of parameter {i} must be a one-element float tensor, got {} of shape {:?}",
+                    s.name,
+                    t.dtype(),
+                    t.shape()
+                )));
             }
         }
     }
     Ok(())
 }
 
-/// Adds 1 to a one-element step tensor in its own dtype and returns the new count.
-pub(crate) fn increment_step(step: &Tensor) -> f64 {
-    let off = step.offset();
-    let v = crate::with_dtype!(step.dtype(), T, {
-        // SAFETY: no other reference into this storage is live: the step tensors are read and
+/// Replaces the value of a one-element tensor by `f(value)`, rounded once to its dtype (as an
+/// in-place op on it does), and returns the stored value.
+pub(crate) fn update_scalar(t: &Tensor, f: impl FnOnce(f64) -> f64) -> f64 {
+    let off = t.offset();
+    let v = crate::with_dtype!(t.dtype(), T, {
+        // SAFETY: no other reference into this storage is live: the scalar states are read and
         // written here only, before any slice of the parameters or grads is taken.
-        let data = unsafe { step.storage().slice_mut::<T>() };
-        // In f64 and rounded once: the same as adding 1 in the element type.
-        let nv = T::from_f64(data[off].to_f64() + 1.0);
+        let data = unsafe { t.storage().slice_mut::<T>() };
+        let nv = T::from_f64(f(data[off].to_f64()));
         data[off] = nv;
         nv.to_f64()
     });
-    step.storage().bump_version();
+    t.storage().bump_version();
     v
+}
+
+/// Adds 1 to a one-element step tensor in its own dtype and returns the new count (in f64
+/// and rounded once: the same as adding 1 in the element type).
+pub(crate) fn increment_step(step: &Tensor) -> f64 {
+    update_scalar(step, |v| v + 1.0)
+}
+
+/// The value of a one-element scalar state.
+pub(crate) fn read_scalar(t: &Tensor) -> f64 {
+    crate::with_dtype!(t.dtype(), T, t.contiguous_data::<T>()[0].to_f64())
+}
+
+/// `mu_product *= mu` on a one-element tensor: `mu` is rounded to the tensor's dtype first and
+/// the product rounded again, as a tensor-scalar multiply does.
+fn mul_scalar(t: &Tensor, factor: f64) -> f64 {
+    // The product of two float32 values is exact in f64, so one rounding gives float32's product.
+    let round = |v: f64| if t.dtype() == DType::F32 { v as f32 as f64 } else { v };
+    update_scalar(t, |v| round(v * round(factor)))
 }
 
 /// Byte range of a tensor's whole storage.
@@ -485,10 +578,7 @@ pub fn adam_step(
     if o.amsgrad {
         states.push(StateList { name: "max_exp_avg_sq", tensors: max_exp_avg_sqs });
     }
-    if steps.len() != params.len() {
-        return Err(Error::Value("adam_step: one 'step' tensor per parameter is needed".into()));
-    }
-    validate(params, grads, &states, steps)?;
+    validate(params, grads, &states, &step_list(steps))?;
     // Per parameter: (step_size, sqrt(bias_correction2)) as PyTorch computes them in Python.
     let scal: Vec<(f64, f64)> = steps
         .iter()
@@ -611,10 +701,7 @@ pub fn rmsprop_step(
     if o.momentum > 0.0 {
         states.push(StateList { name: "momentum_buffer", tensors: momentum_bufs });
     }
-    if steps.len() != params.len() {
-        return Err(Error::Value("rmsprop_step: one 'step' tensor per parameter is needed".into()));
-    }
-    validate(params, grads, &states, steps)?;
+    validate(params, grads, &states, &step_list(steps))?;
     for st in steps {
         increment_step(st);
     }
@@ -688,10 +775,7 @@ pub fn adagrad_step(params: &[Tensor], grads: &[Tensor], sums: &[Tensor], steps:
         return crate::gpu::optim::adagrad_step(params, grads, sums, steps, o);
     }
     let states = vec![StateList { name: "sum", tensors: sums }];
-    if steps.len() != params.len() {
-        return Err(Error::Value("adagrad_step: one 'step' tensor per parameter is needed".into()));
-    }
-    validate(params, grads, &states, steps)?;
+    validate(params, grads, &states, &step_list(steps))?;
     let clrs: Vec<f64> = steps
         .iter()
         .map(|st| {
@@ -707,6 +791,771 @@ pub fn adagrad_step(params: &[Tensor], grads: &[Tensor], sums: &[Tensor], steps:
     }
     let (k32, k64) = (kernel::<f32>(*o, &clrs), kernel::<f64>(*o, &clrs));
     run_all(params, grads, &states, &k32, &k64)
+}
+
+// ---------------------------------------------------------------------------------------------
+// NAdam
+
+#[derive(Clone, Copy, Debug, PartialEq)]
+pub struct NadamOptions {
+    pub lr: f64,
+    pub beta1: f64,
+    pub beta2: f64,
+    pub eps: f64,
+    pub weight_decay: f64,
+    pub momentum_decay: f64,
+    pub decoupled_weight_decay: bool,
+    pub maximize: bool,
+}
+
+struct NadamConsts<T> {
+    wd: T,
+    decay: T,
+    w1: T,
+    omw1: T,
+    b2: T,
+    c2: T,
+    bc2: T,
+    eps: T,
+    grad_scale: T,
+    avg_scale: T,
+}
+
+/// One fused pass of NAdam over a chunk (PyTorch's per-tensor order for each element): the
+/// parameter takes two addcdiv steps, the gradient's and the running average's, rounded
+/// after each.
+#[inline(always)]
+#[allow(clippy::type_complexity)]
+fn nadam_loop<T: OptFloat, const MAXIMIZE: bool, const WD: bool, const DECOUPLED: bool, const SMALL: bool>(
+    (p, g, m, v, c): (&mut [T], &[T], &mut [T], &mut [T], &NadamConsts<T>),
+) {
+    let n = p.len();
+    let (g, m, v) = (&g[..n], &mut m[..n], &mut v[..n]);
+    for i in 0..n {
+        let mut pv = p[i];
+        let mut gi = if MAXIMIZE { -g[i] } else { g[i] };
+        if DECOUPLED {
+            pv = pv * c.decay;
+        }
+        if WD {
+            gi = gi + c.wd * pv;
+        }
+        let mi = lerp::<T, SMALL>(m[i], gi, c.w1, c.omw1);
+        m[i] = mi;
+        let vi = v[i] * c.b2 + c.c2 * gi * gi;
+        v[i] = vi;
+        let denom = (vi / c.bc2).sqrt() + c.eps;
+        pv = pv + c.grad_scale * gi / denom;
+        p[i] = pv + c.avg_scale * mi / denom;
+    }
+}
+
+#[inline(always)]
+#[allow(clippy::type_complexity)]
+fn nadam_run<T: OptFloat, const MAXIMIZE: bool, const WD: bool, const DECOUPLED: bool, const SMALL: bool>(
+    args: (&mut [T], &[T], &mut [T], &mut [T], &NadamConsts<T>),
+) {
+    crate::cpu::wide(|| nadam_loop::<T, MAXIMIZE, WD, DECOUPLED, SMALL>(args))
+}
+
+/// Host-side scalars of one NAdam step of one parameter (PyTorch computes them in Python):
+/// `(bias_correction2, grad_scale, avg_scale)`. Increments `step` and multiplies `mu_product`
+/// by this step's momentum coefficient.
+pub(crate) fn nadam_scalars(o: &NadamOptions, step: &Tensor, mu_product: &Tensor) -> (f64, f64, f64) {
+    let step = increment_step(step);
+    let bc2 = 1.0 - o.beta2.powf(step);
+    let mu = o.beta1 * (1.0 - 0.5 * 0.96f64.powf(step * o.momentum_decay));
+    let mu_next = o.beta1 * (1.0 - 0.5 * 0.96f64.powf((step + 1.0) * o.momentum_decay));
+    let mu_product = mul_scalar(mu_product, mu);
+    let mu_product_next = mu_product * mu_next;
+    (bc2, -o.lr * (1.0 - mu) / (1.0 - mu_product), (-o.lr * mu_next) / (1.0 - mu_product_next))
+}
+
+/// `torch.optim.NAdam` step. `mu_products[i]` is parameter `i`'s one-element running product
+/// of momentum coefficients (PyTorch's state 'mu_product').
+pub fn nadam_step(
+    params: &[Tensor],
+    grads: &[Tensor],
+    exp_avgs: &[Tensor],
+    exp_avg_sqs: &[Tensor],
+    mu_products: &[Tensor],
+    steps: &[Tensor],
+    o: &NadamOptions,
+) -> Result<()> {
+    if crate::gpu::optim::on_gpu(params) {
+        return crate::gpu::optim::nadam_step(params, grads, exp_avgs, exp_avg_sqs, mu_products, steps, o);
+    }
+    let states = [StateList { name: "exp_avg", tensors: exp_avgs }, StateList { name: "exp_avg_sq", tensors: exp_avg_sqs }];
+    let scalars = [StateList { name: "step", tensors: steps }, StateList { name: "mu_product", tensors: mu_products }];
+    validate(params, grads, &states, &scalars)?;
+    let scal: Vec<(f64, f64, f64)> = steps.iter().zip(mu_products).map(|(st, mp)| nadam_scalars(o, st, mp)).collect();
+    fn kernel<T: OptFloat>(o: NadamOptions, scal: &[(f64, f64, f64)]) -> impl Fn(usize, &mut [T], &[T], &mut [&mut [T]]) + Sync + '_ {
+        move |i, p, g, s| {
+            let (bc2, grad_scale, avg_scale) = scal[i];
+            let w1 = T::from_f64(1.0 - o.beta1);
+            let c = NadamConsts {
+                wd: T::from_f64(o.weight_decay),
+                decay: T::from_f64(1.0 - o.lr * o.weight_decay),
+                w1,
+                omw1: T::one() - w1,
+                b2: T::from_f64(o.beta2),
+                c2: T::from_f64(1.0 - o.beta2),
+                bc2: T::from_f64(bc2),
+                eps: T::from_f64(o.eps),
+                grad_scale: T::from_f64(grad_scale),
+                avg_scale: T::from_f64(avg_scale),
+            };
+            let has_wd = o.weight_decay != 0.0;
+            let (m, v) = s.split_at_mut(1);
+            bool_dispatch!(nadam_run::<T>, [], [
+                o.maximize,
+                has_wd && !o.decoupled_weight_decay,
+                has_wd && o.decoupled_weight_decay,
+                w1.to_f64().abs() < 0.5
+            ], (p, g, &mut *m[0], &mut *v[0], &c));
+        }
+    }
+    let (k32, k64) = (kernel::<f32>(*o, &scal), kernel::<f64>(*o, &scal));
+    run_all(params, grads, &states, &k32, &k64)
+}
+
+// ---------------------------------------------------------------------------------------------
+// RAdam
+
+#[derive(Clone, Copy, Debug, PartialEq)]
+pub struct RadamOptions {
+    pub lr: f64,
+    pub beta1: f64,
+    pub beta2: f64,
+    pub eps: f64,
+    pub weight_decay: f64,
+    pub decoupled_weight_decay: bool,
+    pub maximize: bool,
+}
+
+struct RadamConsts<T> {
+    wd: T,
+    decay: T,
+    w1: T,
+    omw1: T,
+    b2: T,
+    c2: T,
+    bc1: T,
+    lr: T,
+    bc2_sqrt: T,
+    eps: T,
+    rect: T,
+}
+
+/// One fused pass of RAdam over a chunk: with `RECT` (the variance is tractable, rho_t > 5)
+/// `p -= m / bc1 * lr * (sqrt(bc2) / (sqrt(v) + eps)) * rect`, else `p -= m / bc1 * lr`.
+#[inline(always)]
+#[allow(clippy::type_complexity)]
+fn radam_loop<T: OptFloat, const MAXIMIZE: bool, const WD: bool, const DECOUPLED: bool, const SMALL: bool, const RECT: bool>(
+    (p, g, m, v, c): (&mut [T], &[T], &mut [T], &mut [T], &RadamConsts<T>),
+) {
+    let n = p.len();
+    let (g, m, v) = (&g[..n], &mut m[..n], &mut v[..n]);
+    let neg_one = -T::one();
+    for i in 0..n {
+        let mut pv = p[i];
+        let mut gi = if MAXIMIZE { -g[i] } else { g[i] };
+        if DECOUPLED {
+            pv = pv * c.decay;
+        }
+        if WD {
+            gi = gi + c.wd * pv;
+        }
+        let mi = lerp::<T, SMALL>(m[i], gi, c.w1, c.omw1);
+        m[i] = mi;
+        let vi = v[i] * c.b2 + c.c2 * gi * gi;
+        v[i] = vi;
+        let corrected = mi / c.bc1 * c.lr;
+        let update = if RECT { corrected * (c.bc2_sqrt / (vi.sqrt() + c.eps)) * c.rect } else { corrected };
+        p[i] = pv + neg_one * update;
+    }
+}
+
+#[inline(always)]
+#[allow(clippy::type_complexity)]
+fn radam_run<T: OptFloat, const MAXIMIZE: bool, const WD: bool, const DECOUPLED: bool, const SMALL: bool, const RECT: bool>(
+    args: (&mut [T], &[T], &mut [T], &mut [T], &RadamConsts<T>),
+) {
+    crate::cpu::wide(|| radam_loop::<T, MAXIMIZE, WD, DECOUPLED, SMALL, RECT>(args))
+}
+
+/// Host-side scalars of one RAdam step (PyTorch computes them in Python):
+/// `(bias_correction1, sqrt(bias_correction2), rect)`, `rect` `None` while rho_t <= 5.
+/// Increments `step`.
+pub(crate) fn radam_scalars(o: &RadamOptions, step: &Tensor) -> (f64, f64, Option<f64>) {
+    let step = increment_step(step);
+    let bc1 = 1.0 - o.beta1.powf(step);
+    let bc2 = 1.0 - o.beta2.powf(step);
+    let rho_inf = 2.0 / (1.0 - o.beta2) - 1.0;
+    let rho_t = rho_inf - 2.0 * step * o.beta2.powf(step) / bc2;
+    let rect = (rho_t > 5.0)
+        .then(|| ((rho_t - 4.0) * (rho_t - 2.0) * rho_inf / ((rho_inf - 4.0) * (rho_inf - 2.0) * rho_t)).powf(0.5));
+    (bc1, bc2.powf(0.5), rect)
+}
+
+/// `torch.optim.RAdam` step.
+pub fn radam_step(params: &[Tensor], grads: &[Tensor], exp_avgs: &[Tensor], exp_avg_sqs: &[Tensor], steps: &[Tensor], o: &RadamOptions) -> Result<()> {
+    if crate::gpu::optim::on_gpu(params) {
+        return crate::gpu::optim::radam_step(params, grads, exp_avgs, exp_avg_sqs, steps, o);
+    }
+    let states = [StateList { name: "exp_avg", tensors: exp_avgs }, StateList { name: "exp_avg_sq", tensors: exp_avg_sqs }];
+    validate(params, grads, &states, &step_list(steps))?;
+    let scal: Vec<(f64, f64, Option<f64>)> = steps.iter().map(|st| radam_scalars(o, st)).collect();
+    fn kernel<T: OptFloat>(o: RadamOptions, scal: &[(f64, f64, Option<f64>)]) -> impl Fn(usize, &mut [T], &[T], &mut [&mut [T]]) + Sync + '_ {
+        move |i, p, g, s| {
+            let (bc1, bc2_sqrt, rect) = scal[i];
+            let w1 = T::from_f64(1.0 - o.beta1);
+            let c = RadamConsts {
+                wd: T::from_f64(o.weight_decay),
+                decay: T::from_f64(1.0 - o.lr * o.weight_decay),
+                w1,
+                omw1: T::one() - w1,
+                b2: T::from_f64(o.beta2),
+                c2: T::from_f64(1.0 - o.beta2),
+                bc1: T::from_f64(bc1),
+                lr: T::from_f64(o.lr),
+                bc2_sqrt: T::from_f64(bc2_sqrt),
+                eps: T::from_f64(o.eps),
+                rect: T::from_f64(rect.unwrap_or(1.0)),
+            };
+            let has_wd = o.weight_decay != 0.0;
+            let (m, v) = s.split_at_mut(1);
+            bool_dispatch!(radam_run::<T>, [], [
+                o.maximize,
+                has_wd && !o.decoupled_weight_decay,
+                has_wd && o.decoupled_weight_decay,
+                w1.to_f64().abs() < 0.5,
+                rect.is_some()
+            ], (p, g, &mut *m[0], &mut *v[0], &c));
+        }
+    }
+    let (k32, k64) = (kernel::<f32>(*o, &scal), kernel::<f64>(*o, &scal));
+    run_all(params, grads, &states, &k32, &k64)
+}
+
+// ---------------------------------------------------------------------------------------------
+// Adamax
+
+#[derive(Clone, Copy, Debug, PartialEq)]
+pub struct AdamaxOptions {
+    pub lr: f64,
+    pub beta1: f64,
+    pub beta2: f64,
+    pub eps: f64,
+    pub weight_decay: f64,
+    pub maximize: bool,
+}
+
+struct AdamaxConsts<T> {
+    wd: T,
+    w1: T,
+    omw1: T,
+    b2: T,
+    eps: T,
+    neg_clr: T,
+}
+
+/// One fused pass of Adamax: `exp_inf = maximum(exp_inf * beta2, |g| + eps)` (NaN
+/// propagates), `p += -clr * exp_avg / exp_inf`.
+#[inline(always)]
+#[allow(clippy::type_complexity)]
+fn adamax_loop<T: OptFloat, const MAXIMIZE: bool, const WD: bool, const SMALL: bool>(
+    (p, g, m, u, c): (&mut [T], &[T], &mut [T], &mut [T], &AdamaxConsts<T>),
+) {
+    let n = p.len();
+    let (g, m, u) = (&g[..n], &mut m[..n], &mut u[..n]);
+    for i in 0..n {
+        let pv = p[i];
+        let mut gi = if MAXIMIZE { -g[i] } else { g[i] };
+        if WD {
+            gi = gi + c.wd * pv;
+        }
+        let mi = lerp::<T, SMALL>(m[i], gi, c.w1, c.omw1);
+        m[i] = mi;
+        let ui = maximum(u[i] * c.b2, gi.abs() + c.eps);
+        u[i] = ui;
+        p[i] = pv + c.neg_clr * mi / ui;
+    }
+}
+
+#[inline(always)]
+#[allow(clippy::type_complexity)]
+fn adamax_run<T: OptFloat, const MAXIMIZE: bool, const WD: bool, const SMALL: bool>(args: (&mut [T], &[T], &mut [T], &mut [T], &AdamaxConsts<T>)) {
+    crate::cpu::wide(|| adamax_loop::<T, MAXIMIZE, WD, SMALL>(args))
+}
+
+/// `torch.optim.Adamax` step.
+pub fn adamax_step(params: &[Tensor], grads: &[Tensor], exp_avgs: &[Tensor], exp_infs: &[Tensor], steps: &[Tensor], o: &AdamaxOptions) -> Result<()> {
+    if crate::gpu::optim::on_gpu(params) {
+        return crate::gpu::optim::adamax_step(params, grads, exp_avgs, exp_infs, steps, o);
+    }
+    let states = [StateList { name: "exp_avg", tensors: exp_avgs }, StateList { name: "exp_inf", tensors: exp_infs }];
+    validate(params, grads, &states, &step_list(steps))?;
+    let clrs: Vec<f64> = steps.iter().map(|st| o.lr / (1.0 - o.beta1.powf(increment_step(st)))).collect();
+    fn kernel<T: OptFloat>(o: AdamaxOptions, clrs: &[f64]) -> impl Fn(usize, &mut [T], &[T], &mut [&mut [T]]) + Sync + '_ {
+        move |i, p, g, s| {
+            let w1 = T::from_f64(1.0 - o.beta1);
+            let c = AdamaxConsts {
+                wd: T::from_f64(o.weight_decay),
+                w1,
+                omw1: T::one() - w1,
+                b2: T::from_f64(o.beta2),
+                eps: T::from_f64(o.eps),
+                neg_clr: T::from_f64(-clrs[i]),
+            };
+            let (m, u) = s.split_at_mut(1);
+            bool_dispatch!(adamax_run::<T>, [], [o.maximize, o.weight_decay != 0.0, w1.to_f64().abs() < 0.5], (p, g, &mut *m[0], &mut *u[0], &c));
+        }
+    }
+    let (k32, k64) = (kernel::<f32>(*o, &clrs), kernel::<f64>(*o, &clrs));
+    run_all(params, grads, &states, &k32, &k64)
+}
+
+// ---------------------------------------------------------------------------------------------
+// Adadelta
+
+#[derive(Clone, Copy, Debug, PartialEq)]
+pub struct AdadeltaOptions {
+    pub lr: f64,
+    pub rho: f64,
+    pub eps: f64,
+    pub weight_decay: f64,
+    pub maximize: bool,
+}
+
+/// One fused pass of Adadelta: `square_avg = rho * square_avg + (1 - rho) * g * g`,
+/// `delta = sqrt(acc_delta + eps) / sqrt(square_avg + eps) * g`,
+/// `acc_delta = rho * acc_delta + (1 - rho) * delta * delta`, `p += -lr * delta`.
+#[inline(always)]
+#[allow(clippy::type_complexity)]
+fn adadelta_loop<T: OptFloat, const MAXIMIZE: bool, const WD: bool>(
+    (p, g, sq, acc, (wd, rho, omr, eps, neg_lr)): (&mut [T], &[T], &mut [T], &mut [T], (T, T, T, T, T)),
+) {
+    let n = p.len();
+    let (g, sq, acc) = (&g[..n], &mut sq[..n], &mut acc[..n]);
+    for i in 0..n {
+        let pv = p[i];
+        let mut gi = if MAXIMIZE { -g[i] } else { g[i] };
+        if WD {
+            gi = gi + wd * pv;
+        }
+        let s = sq[i] * rho + omr * gi * gi;
+        sq[i] = s;
+        let std = (s + eps).sqrt();
+        let delta = (acc[i] + eps).sqrt() / std * gi;
+        acc[i] = acc[i] * rho + omr * delta * delta;
+        p[i] = pv + neg_lr * delta;
+    }
+}
+
+#[inline(always)]
+#[allow(clippy::type_complexity)]
+fn adadelta_run<T: OptFloat, const MAXIMIZE: bool, const WD: bool>(args: (&mut [T], &[T], &mut [T], &mut [T], (T, T, T, T, T))) {
+    crate::cpu::wide(|| adadelta_loop::<T, MAXIMIZE, WD>(args))
+}
+
+/// `torch.optim.Adadelta` step.
+pub fn adadelta_step(params: &[Tensor], grads: &[Tensor], square_avgs: &[Tensor], acc_deltas: &[Tensor], steps: &[Tensor], o: &AdadeltaOptions) -> Result<()> {
+    if crate::gpu::optim::on_gpu(params) {
+        return crate::gpu::optim::adadelta_step(params, grads, square_avgs, acc_deltas, steps, o);
+    }
+    let states = [StateList { name: "square_avg", tensors: square_avgs }, StateList { name: "acc_delta", tensors: acc_deltas }];
+    validate(params, grads, &states, &step_list(steps))?;
+    steps.iter().for_each(|st| {
+        increment_step(st);
+    });
+    fn kernel<T: OptFloat>(o: AdadeltaOptions) -> impl Fn(usize, &mut [T], &[T], &mut [&mut [T]]) + Sync {
+        move |_, p, g, s| {
+            let c = (T::from_f64(o.weight_decay), T::from_f64(o.rho), T::from_f64(1.0 - o.rho), T::from_f64(o.eps), T::from_f64(-o.lr));
+            let (sq, acc) = s.split_at_mut(1);
+            bool_dispatch!(adadelta_run::<T>, [], [o.maximize, o.weight_decay != 0.0], (p, g, &mut *sq[0], &mut *acc[0], c));
+        }
+    }
+    run_all(params, grads, &states, &kernel::<f32>(*o), &kernel::<f64>(*o))
+}
+
+// ---------------------------------------------------------------------------------------------
+// ASGD
+
+#[derive(Clone, Copy, Debug, PartialEq)]
+pub struct AsgdOptions {
+    pub lr: f64,
+    pub lambd: f64,
+    pub alpha: f64,
+    pub t0: f64,
+    pub weight_decay: f64,
+    pub maximize: bool,
+    /// Whether the default dtype is float32: PyTorch makes the next 'eta' and 'mu' with
+    /// `torch.as_tensor` (so in the default dtype) before copying them into the states.
+    pub default_float32: bool,
+}
+
+/// One fused pass of ASGD: `p *= 1 - lambd * eta`, `p += -eta * g`, then the average
+/// `ax += (p - ax) * mu` (`AVERAGE`, mu != 1) or `ax = p`.
+#[inline(always)]
+#[allow(clippy::type_complexity)]
+fn asgd_loop<T: OptFloat, const MAXIMIZE: bool, const WD: bool, const AVERAGE: bool>(
+    (p, g, ax, (wd, decay, neg_eta, mu)): (&mut [T], &[T], &mut [T], (T, T, T, T)),
+) {
+    let n = p.len();
+    let (g, ax) = (&g[..n], &mut ax[..n]);
+    for i in 0..n {
+        let mut pv = p[i];
+        let mut gi = if MAXIMIZE { -g[i] } else { g[i] };
+        if WD {
+            gi = gi + wd * pv;
+        }
+        pv = pv * decay;
+        pv = pv + neg_eta * gi;
+        p[i] = pv;
+        ax[i] = if AVERAGE { ax[i] + (pv - ax[i]) * mu } else { pv };
+    }
+}
+
+#[inline(always)]
+#[allow(clippy::type_complexity)]
+fn asgd_run<T: OptFloat, const MAXIMIZE: bool, const WD: bool, const AVERAGE: bool>(args: (&mut [T], &[T], &mut [T], (T, T, T, T))) {
+    crate::cpu::wide(|| asgd_loop::<T, MAXIMIZE, WD, AVERAGE>(args))
+}
+
+/// Host side of one ASGD step of one parameter: increments `step`, returns this step's
+/// `(eta, mu)` and stores the next step's in the one-element `eta` and `mu` tensors.
+pub(crate) fn asgd_scalars(o: &AsgdOptions, step: &Tensor, eta: &Tensor, mu: &Tensor) -> (f64, f64) {
+    let step = increment_step(step);
+    let now = (read_scalar(eta), read_scalar(mu));
+    let as_default = |v: f64| if o.default_float32 { f64::from(v as f32) } else { v };
+    update_scalar(eta, |_| as_default(o.lr / (1.0 + o.lambd * o.lr * step).powf(o.alpha)));
+    update_scalar(mu, |_| as_default(1.0 / f64::max(1.0, step - o.t0)));
+    now
+}
+
+/// `torch.optim.ASGD` step. `etas` and `mus` are the one-element states 'eta' and 'mu'.
+pub fn asgd_step(params: &[Tensor], grads: &[Tensor], axs: &[Tensor], etas: &[Tensor], mus: &[Tensor], steps: &[Tensor], o: &AsgdOptions) -> Result<()> {
+    if crate::gpu::optim::on_gpu(params) {
+        return crate::gpu::optim::asgd_step(params, grads, axs, etas, mus, steps, o);
+    }
+    let states = [StateList { name: "ax", tensors: axs }];
+    let scalars = [StateList { name: "step", tensors: steps }, StateList { name: "eta", tensors: etas }, StateList { name: "mu", tensors: mus }];
+    validate(params, grads, &states, &scalars)?;
+    let scal: Vec<(f64, f64)> = (0..params.len()).map(|i| asgd_scalars(o, &steps[i], &etas[i], &mus[i])).collect();
+    fn kernel<T: OptFloat>(o: AsgdOptions, scal: &[(f64, f64)]) -> impl Fn(usize, &mut [T], &[T], &mut [&mut [T]]) + Sync + '_ {
+        move |i, p, g, s| {
+            let (eta, mu) = scal[i];
+            let c = (T::from_f64(o.weight_decay), T::from_f64(1.0 - o.lambd * eta), T::from_f64(-eta), T::from_f64(mu));
+            bool_dispatch!(asgd_run::<T>, [], [o.maximize, o.weight_decay != 0.0, mu != 1.0], (p, g, &mut *s[0], c));
+        }
+    }
+    let (k32, k64) = (kernel::<f32>(*o, &scal), kernel::<f64>(*o, &scal));
+    run_all(params, grads, &states, &k32, &k64)
+}
+
+// ---------------------------------------------------------------------------------------------
+// Rprop
+
+#[derive(Clone, Copy, Debug, PartialEq)]
+pub struct RpropOptions {
+    pub etaminus: f64,
+    pub etaplus: f64,
+    pub step_size_min: f64,
+    pub step_size_max: f64,
+    pub maximize: bool,
+}
+
+/// One fused pass of Rprop: the step size grows by etaplus where the gradient kept its sign,
+/// shrinks by etaminus where it flipped (and that gradient counts as 0), is clamped, and the
+/// parameter moves by `-sign(g) * step_size`; `prev` keeps the (zeroed) gradient.
+#[inline(always)]
+#[allow(clippy::type_complexity)]
+fn rprop_loop<T: OptFloat, const MAXIMIZE: bool>(
+    (p, g, prev, size, (etaminus, etaplus, lo, hi)): (&mut [T], &[T], &mut [T], &mut [T], (T, T, T, T)),
+) {
+    let n = p.len();
+    let (g, prev, size) = (&g[..n], &mut prev[..n], &mut size[..n]);
+    let neg_one = -T::one();
+    for i in 0..n {
+        let gi = if MAXIMIZE { -g[i] } else { g[i] };
+        let prod = gi * prev[i];
+        let factor = if prod > T::zero() {
+            etaplus
+        } else if prod < T::zero() {
+            etaminus
+        } else {
+            T::one()
+        };
+        let st = clamp(size[i] * factor, lo, hi);
+        size[i] = st;
+        let gi = if factor == etaminus { T::zero() } else { gi };
+        p[i] = p[i] + neg_one * sign(gi) * st;
+        prev[i] = gi;
+    }
+}
+
+#[inline(always)]
+#[allow(clippy::type_complexity)]
+fn rprop_run<T: OptFloat, const MAXIMIZE: bool>(args: (&mut [T], &[T], &mut [T], &mut [T], (T, T, T, T))) {
+    crate::cpu::wide(|| rprop_loop::<T, MAXIMIZE>(args))
+}
+
+/// `torch.optim.Rprop` step (the states 'prev' and 'step_size').
+pub fn rprop_step(params: &[Tensor], grads: &[Tensor], prevs: &[Tensor], step_sizes: &[Tensor], steps: &[Tensor], o: &RpropOptions) -> Result<()> {
+    if crate::gpu::optim::on_gpu(params) {
+        return crate::gpu::optim::rprop_step(params, grads, prevs, step_sizes, steps, o);
+    }
+    let states = [StateList { name: "prev", tensors: prevs }, StateList { name: "step_size", tensors: step_sizes }];
+    validate(params, grads, &states, &step_list(steps))?;
+    steps.iter().for_each(|st| {
+        increment_step(st);
+    });
+    fn kernel<T: OptFloat>(o: RpropOptions) -> impl Fn(usize, &mut [T], &[T], &mut [&mut [T]]) + Sync {
+        move |_, p, g, s| {
+            let c = (T::from_f64(o.etaminus), T::from_f64(o.etaplus), T::from_f64(o.step_size_min), T::from_f64(o.step_size_max));
+            let (prev, size) = s.split_at_mut(1);
+            bool_dispatch!(rprop_run::<T>, [], [o.maximize], (p, g, &mut *prev[0], &mut *size[0], c));
+        }
+    }
+    run_all(params, grads, &states, &kernel::<f32>(*o), &kernel::<f64>(*o))
+}
+
+// ---------------------------------------------------------------------------------------------
+// Adafactor
+
+#[derive(Clone, Copy, Debug, PartialEq)]
+pub struct AdafactorOptions {
+    pub lr: f64,
+    pub beta2_decay: f64,
+    /// `None`: the machine epsilon of the parameter's dtype.
+    pub eps1: Option<f64>,
+    pub eps2: f64,
+    pub d: f64,
+    pub weight_decay: f64,
+    pub maximize: bool,
+}
+
+/// The second-moment state of one Adafactor parameter: factored into row and column means of
+/// g² over its last two dims (a parameter of 2 or more dims), or a full `variance`.
+enum SecondMoment<'a, T> {
+    Factored { rows: &'a mut [T], cols: &'a mut [T], r: usize, c: usize },
+    Full(&'a mut [T]),
+}
+
+/// Sum of squares, accumulated in f64.
+fn sum_sq<T: Float>(xs: impl Iterator<Item = T>) -> f64 {
+    xs.map(|x| x.to_f64() * x.to_f64()).sum()
+}
+
+/// `torch.maximum(x, lo)` as `clamp_(min=lo)` gives it: NaN stays NaN.
+#[inline]
+fn clamp_min<T: Float>(x: T, lo: T) -> T {
+    if x.is_nan() || x >= lo {
+        x
+    } else {
+        lo
+    }
+}
+
+/// One Adafactor step of one parameter, in PyTorch's single-tensor order: alpha from the
+/// parameter's RMS (before decay), decoupled decay, the second-moment lerp, the update
+/// `g / sqrt(max(v, eps1²))` clipped by its RMS over `d`, then `p -= alpha / denom * update`.
+/// Norms are accumulated in f64 and rounded to the element type, as tensor norms are.
+fn adafactor_one<T: OptFloat>(p: &mut [T], g: &[T], moment: SecondMoment<'_, T>, step: f64, eps1: f64, o: &AdafactorOptions) {
+    let n = p.len();
+    let g = &g[..n];
+    let (one_minus_beta2, rho) = adafactor_scalars(o, step);
+    let numel_sqrt = (n as f64).powf(0.5);
+    let p_norm = T::from_f64(sum_sq(p.iter().copied()).sqrt()).to_f64();
+    let alpha = f64::max(o.eps2, p_norm / numel_sqrt) * rho;
+    if o.weight_decay != 0.0 {
+        let decay = T::from_f64(1.0 - o.lr * o.weight_decay);
+        p.iter_mut().for_each(|x| *x = *x * decay);
+    }
+    let grad = |i: usize| if o.maximize { -g[i] } else { g[i] };
+    let w = T::from_f64(one_minus_beta2);
+    let omw = T::one() - w;
+    let lerp_w = |a: T, b: T| if w.to_f64().abs() < 0.5 { lerp::<T, true>(a, b, w, omw) } else { lerp::<T, false>(a, b, w, omw) };
+    let mean_sq = |sum: f64, count: usize| {
+        let norm = T::from_f64(sum.sqrt());
+        norm * norm / T::from_f64(count as f64)
+    };
+    let floor = T::from_f64(eps1 * eps1);
+    // The variance estimate of element i, read after the state update below.
+    let estimate: Box<dyn Fn(usize) -> T + '_> = match moment {
+        SecondMoment::Factored { rows, cols, r, c } => {
+            for (b, (rows, cols)) in rows.chunks_mut(r).zip(cols.chunks_mut(c)).enumerate() {
+                let base = b * r * c;
+                for (ri, rv) in rows.iter_mut().enumerate() {
+                    *rv = lerp_w(*rv, mean_sq(sum_sq((0..c).map(|ci| grad(base + ri * c + ci))), c));
+                }
+                for (ci, cv) in cols.iter_mut().enumerate() {
+                    *cv = lerp_w(*cv, mean_sq(sum_sq((0..r).map(|ri| grad(base + ri * c + ci))), r));
+                }
+            }
+            let (rows, cols): (&[T], &[T]) = (rows, cols);
+            let row_means: Vec<T> = rows
+                .chunks(r)
+                .map(|rs| clamp_min(T::from_f64(rs.iter().map(|x| x.to_f64()).sum::<f64>() / r as f64), T::from_f64(eps1)))
+                .collect();
+            Box::new(move |i| {
+                let (b, ri, ci) = (i / (r * c), i / c % r, i % c);
+                rows[b * r + ri] * cols[b * c + ci] / row_means[b]
+            })
+        }
+        SecondMoment::Full(var) => {
+            for (i, v) in var.iter_mut().enumerate() {
+                let gi = grad(i);
+                *v = lerp_w(*v, gi * gi);
+            }
+            let var: &[T] = var;
+            Box::new(move |i| var[i])
+        }
+    };
+    let update = |i: usize| T::one() / clamp_min(estimate(i), floor).sqrt() * grad(i);
+    let u_norm = T::from_f64(sum_sq((0..n).map(update)).sqrt()).to_f64();
+    let denom = f64::max(1.0, u_norm / (numel_sqrt * o.d));
+    let scale = T::from_f64(-alpha / denom);
+    for (i, x) in p.iter_mut().enumerate() {
+        *x = *x + scale * update(i);
+    }
+}
+
+/// The (batch, rows, cols) of a factored parameter: its last two dims and the product of the rest.
+pub(crate) fn factored_dims(shape: &[usize]) -> (usize, usize, usize) {
+    let k = shape.len();
+    (shape[..k - 2].iter().product(), shape[k - 2], shape[k - 1])
+}
+
+/// The second-moment states of each Adafactor parameter, `(row_var, Some(col_var))` for a
+/// parameter of 2 or more dims, `(variance, None)` for others, after checking their counts,
+/// dtypes, shapes and that no written tensor shares memory with another (any device).
+pub(crate) fn adafactor_states<'a>(
+    params: &'a [Tensor],
+    grads: &[Tensor],
+    row_vars: &'a [Tensor],
+    col_vars: &'a [Tensor],
+    variances: &'a [Tensor],
+) -> Result<Vec<(&'a Tensor, Option<&'a Tensor>)>> {
+    let n_factored = params.iter().filter(|p| p.ndim() > 1).count();
+    let n_full = params.len() - n_factored;
+    let count_error = || {
+        Error::Value(format!(
+            "Adafactor step got {n_factored} parameters of 2+ dims with {} 'row_var' and {} 'col_var' tensors, and {n_full} others with {} 'variance' tensors",
+            row_vars.len(),
+            col_vars.len(),
+            variances.len()
+        ))
+    };
+    if row_vars.len() != n_factored || col_vars.len() != n_factored || variances.len() != n_full {
+        return Err(count_error());
+    }
+    if grads.len() != params.len() {
+        return Err(Error::Value(format!("optimizer step got {} params but {} grads", params.len(), grads.len())));
+    }
+    let (mut rows, mut cols, mut vars) = (row_vars.iter(), col_vars.iter(), variances.iter());
+    let mut states = Vec::with_capacity(params.len());
+    for (i, p) in params.iter().enumerate() {
+        check_float(p, "parameters")?;
+        if !p.is_contiguous() {
+            return Err(Error::Value(format!("optimizer parameter {i} (shape {:?}) must be contiguous", p.shape())));
+        }
+        if grads[i].shape() != p.shape() {
+            return Err(Error::Shape(format!("gradient of shape {:?} does not match parameter {i} of shape {:?}", grads[i].shape(), p.shape())));
+        }
+        check_float(&grads[i], "gradients")?;
+        let expect = |t: &Tensor, name: &str, numel: usize| -> Result<()> {
+            if t.dtype() != p.dtype() || !t.is_contiguous() || t.numel() != numel {
+                return Err(Error::Shape(format!(
+                    "Adafactor state '{name}' of parameter {i} (shape {:?}, {}) must be a contiguous {} tensor of {numel} elements, got shape {:?}, {}",
+                    p.shape(),
+                    p.dtype(),
+                    p.dtype(),
+                    t.shape(),
+                    t.dtype()
+                )));
+            }
+            Ok(())
+        };
+        let state = if p.ndim() > 1 {
+            let (r, c) = rows.next().zip(cols.next()).ok_or_else(count_error)?;
+            let (b, nr, nc) = factored_dims(p.shape());
+            expect(r, "row_var", b * nr)?;
+            expect(c, "col_var", b * nc)?;
+            (r, Some(c))
+        } else {
+            let v = vars.next().ok_or_else(count_error)?;
+            expect(v, "variance", p.numel())?;
+            (v, None)
+        };
+        states.push(state);
+    }
+    let written: Vec<&Tensor> = params.iter().chain(row_vars).chain(col_vars).chain(variances).collect();
+    for (a, x) in written.iter().enumerate() {
+        if written[a + 1..].iter().any(|y| x.same_storage(y)) {
+            return Err(Error::Value("Adafactor parameters and states must not share memory".into()));
+        }
+    }
+    Ok(states)
+}
+
+/// `torch.optim.Adafactor` step. Parameters of 2 or more dims take their states from
+/// `row_vars` (shape `[..., R, 1]`) and `col_vars` (`[..., 1, C]`), in order; the others from
+/// `variances` (the parameter's shape), in order.
+pub fn adafactor_step(
+    params: &[Tensor],
+    grads: &[Tensor],
+    row_vars: &[Tensor],
+    col_vars: &[Tensor],
+    variances: &[Tensor],
+    steps: &[Tensor],
+    o: &AdafactorOptions,
+) -> Result<()> {
+    if crate::gpu::optim::on_gpu(params) {
+        return crate::gpu::optim::adafactor_step(params, grads, row_vars, col_vars, variances, steps, o);
+    }
+    validate(params, grads, &[], &step_list(steps))?;
+    let moments = adafactor_states(params, grads, row_vars, col_vars, variances)?;
+    let written: Vec<&Tensor> = params.iter().chain(row_vars).chain(col_vars).chain(variances).collect();
+    for (i, p) in params.iter().enumerate() {
+        let step = increment_step(&steps[i]);
+        if p.dtype() == DType::F32 {
+            adafactor_param::<f32>(p, &grads[i], moments[i], &written, step, o);
+        } else {
+            adafactor_param::<f64>(p, &grads[i], moments[i], &written, step, o);
+        }
+    }
+    for t in written {
+        t.storage().bump_version();
+    }
+    Ok(())
+}
+
+/// Host-side scalars of one Adafactor step: `(1 - beta2_t, rho_t)`.
+pub(crate) fn adafactor_scalars(o: &AdafactorOptions, step: f64) -> (f64, f64) {
+    (step.powf(o.beta2_decay), f64::min(o.lr, 1.0 / step.powf(0.5)))
+}
+
+/// Borrows one parameter's data and states for `adafactor_one`; `written` are every tensor
+/// the step writes (pairwise distinct storages, checked by the caller).
+fn adafactor_param<T: OptFloat>(p: &Tensor, g: &Tensor, moment: (&Tensor, Option<&Tensor>), written: &[&Tensor], step: f64, o: &AdafactorOptions) {
+    let grad: Cow<'_, [T]> = if written.iter().any(|t| t.same_storage(g)) { Cow::Owned(g.to_vec::<T>()) } else { g.contiguous_data::<T>() };
+    fn data<T: Element>(t: &Tensor) -> &mut [T] {
+        // SAFETY: the tensors written by an Adafactor step are in pairwise distinct storages
+        // (checked by adafactor_step), each borrowed once here, and the gradient read alongside
+        // them was copied if it shares one.
+        unsafe { &mut t.storage().slice_mut::<T>()[t.offset()..t.offset() + t.numel()] }
+    }
+    let moment = match moment {
+        (rows, Some(cols)) => {
+            let (_, r, c) = factored_dims(p.shape());
+            SecondMoment::Factored { rows: data(rows), cols: data(cols), r, c }
+        }
+        (var, None) => SecondMoment::Full(data(var)),
+    };
+    let eps1 = o.eps1.unwrap_or(if T::DTYPE == DType::F32 { f64::from(f32::EPSILON) } else { f64::EPSILON });
+    adafactor_one(data(p), &grad, moment, step, eps1, o);
 }
 
 #[cfg(test)]
@@ -777,5 +1626,54 @@ mod tests {
             let gg = -gv[i] + 0.01f32 * vals[i];
             assert_eq!(out[i], vals[i] + (-0.1f32) * gg);
         }
+    }
+    #[test]
+    fn rprop_sign_flip_shrinks_the_step_and_skips_the_update() {
+        let p = Tensor::from_vec(vec![1.0f64, 1.0], &[2]).unwrap();
+        let g = Tensor::from_vec(vec![1.0f64, 1.0], &[2]).unwrap();
+        let prev = Tensor::from_vec(vec![1.0f64, -1.0], &[2]).unwrap();
+        let size = Tensor::from_vec(vec![0.1f64, 0.1], &[2]).unwrap();
+        let st = Tensor::scalar(0.0f32);
+        let o = RpropOptions { etaminus: 0.5, etaplus: 1.2, step_size_min: 1e-6, step_size_max: 50.0, maximize: false };
+        rprop_step(&[p.clone()], &[g], &[prev.clone()], &[size.clone()], &[st], &o).unwrap();
+        assert_eq!(size.to_vec::<f64>(), vec![0.1 * 1.2, 0.1 * 0.5]);
+        assert_eq!(p.to_vec::<f64>(), vec![1.0 - 0.1 * 1.2, 1.0]);
+        assert_eq!(prev.to_vec::<f64>(), vec![1.0, 0.0]);
+    }
+
+    #[test]
+    fn asgd_stores_next_eta_and_mu() {
+        let p = Tensor::from_vec(vec![2.0f64], &[1]).unwrap();
+        let g = Tensor::from_vec(vec![0.5f64], &[1]).unwrap();
+        let ax = Tensor::zeros(&[1], DType::F64).unwrap();
+        let (eta, mu, st) = (Tensor::scalar(0.1f64), Tensor::scalar(1.0f64), Tensor::scalar(0.0f64));
+        let o = AsgdOptions { lr: 0.1, lambd: 0.01, alpha: 0.75, t0: -1.0, weight_decay: 0.0, maximize: false, default_float32: false };
+        asgd_step(&[p.clone()], &[g], &[ax.clone()], &[eta.clone()], &[mu.clone()], &[st], &o).unwrap();
+        let moved = 2.0 * (1.0 - 0.01 * 0.1) + -0.1 * 0.5;
+        assert_eq!(p.to_vec::<f64>(), vec![moved]);
+        assert_eq!(ax.to_vec::<f64>(), vec![moved], "mu was 1: the average is the parameter");
+        assert_eq!(eta.item::<f64>().unwrap(), 0.1 / (1.0f64 + 0.01 * 0.1).powf(0.75));
+        assert_eq!(mu.item::<f64>().unwrap(), 0.5);
+    }
+
+    #[test]
+    fn scalar_states_must_be_one_element() {
+        let p = Tensor::zeros(&[2], DType::F32).unwrap();
+        let g = Tensor::zeros(&[2], DType::F32).unwrap();
+        let (m, v) = (Tensor::zeros(&[2], DType::F32).unwrap(), Tensor::zeros(&[2], DType::F32).unwrap());
+        let o = NadamOptions {
+            lr: 0.1,
+            beta1: 0.9,
+            beta2: 0.99,
+            eps: 1e-8,
+            weight_decay: 0.0,
+            momentum_decay: 4e-3,
+            decoupled_weight_decay: false,
+            maximize: false,
+        };
+        // A two-element 'mu_product' is refused before anything is written.
+        let err = nadam_step(&[p.clone()], &[g], &[m], &[v], &[p.clone()], &[Tensor::scalar(0.0f32)], &o);
+        assert!(err.is_err());
+        assert_eq!(p.to_vec::<f32>(), vec![0.0, 0.0]);
     }
 }

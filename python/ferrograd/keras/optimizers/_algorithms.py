@@ -33,7 +33,8 @@ class SGD(Optimizer):
     def _update(self, grads, variables, lr):
         if self.momentum == 0:
             work = _Contiguous(variables)
-            _core.optim_sgd(work.work, grads, [], [], lr, 0.0, 0.0, 0.0, False, False)
+            _core.optim_step("sgd", work.work, grads, {}, [], dict(lr=lr, momentum=0.0, dampening=0.0, weight_decay=0.0,
+                                                                  nesterov=False, maximize=False))
             work.write_back()
             return
         super()._update(grads, variables, lr)
@@ -85,9 +86,13 @@ class Adam(Optimizer):
         steps = [self._kernel_steps[i].fill_(t - 1) for i in idx]
         work = _Contiguous(variables)
         eps = self.epsilon / math.sqrt(1.0 - self.beta_2 ** t)
-        _core.optim_adam(work.work, grads, [self._momentums[i] for i in idx], [self._velocities[i] for i in idx],
-                         [self._velocity_hats[i] for i in idx] if self.amsgrad else [], steps, lr,
-                         float(self.beta_1), float(self.beta_2), eps, 0.0, bool(self.amsgrad), False, False)
+        states = {"exp_avg": [self._momentums[i] for i in idx], "exp_avg_sq": [self._velocities[i] for i in idx],
+                  "step": steps}
+        if self.amsgrad:
+            states["max_exp_avg_sq"] = [self._velocity_hats[i] for i in idx]
+        _core.optim_step("adam", work.work, grads, states, [], dict(
+            lr=lr, beta1=float(self.beta_1), beta2=float(self.beta_2), eps=eps, weight_decay=0.0,
+            amsgrad=bool(self.amsgrad), maximize=False, decoupled_weight_decay=False))
         work.write_back()
 
     def get_config(self):
