@@ -9,7 +9,8 @@ import helpers
 # gradients against the CPU's float64 ones. A test marked cpu_only(reason) is skipped on the GPU
 # with that reason.
 BOTH_DEVICES = {"test_ops_elementwise", "test_ops_reduce_linalg", "test_views_indexing", "test_functional",
-                "test_nn_layers", "test_optim", "test_autograd", "test_properties", "test_nn_modules"}
+                "test_nn_layers", "test_optim", "test_autograd", "test_properties", "test_nn_modules",
+                "test_nn_parity", "test_nn_parity_behaviour"}
 
 
 def pytest_configure(config):

@@ -7,6 +7,7 @@ import itertools
 import math
 import os
 import pathlib
+import re
 import subprocess
 import sys
 
@@ -45,6 +46,12 @@ TINY_PARAMS = {
     "CNNTrainStep": [[3]],
     "GPUMatMul": [[16, 70]],
     "GPUMLPTrainStep": [[4]],
+    "KerasFitEpoch": [["mlp"], ["none", "accuracy"]],
+    "HandLoopEpoch": [["mlp"]],
+    "Layers": [["transformer 2+2 layers d64", "upsample x2 bilinear", "conv3d 8->16 16^3", "grid_sample bilinear"]],
+    "AddScalar": [["float", "0-d tensor"]],
+    # in process only: a spawned worker cannot import this harness's privately loaded package
+    "DataLoaderWorkers": [[0]],
 }
 
 
@@ -58,6 +65,9 @@ def tiny(monkeypatch):
     monkeypatch.setattr(mods["bench_conv"], "CASES", {"tiny a": (2, 1, 4, 6), "tiny b": (2, 4, 3, 5)})
     monkeypatch.setattr(mods["bench_overhead"], "LOOP", 50)
     monkeypatch.setattr(mods["bench_training"].CNNTrainStep, "size", 8)
+    monkeypatch.setattr(mods["bench_tensorboard"], "CALLS", 50)
+    for name, value in (("ITEMS", 16), ("LOOP", 100), ("WORKERS", 0), ("ROUNDS", 1)):
+        monkeypatch.setattr(mods["bench_dataloader"], name, value)
     return mods
 
 
@@ -148,6 +158,14 @@ def test_side_by_side_prints_the_table():
     assert "| workload | ferrograd | numpy |" in p.stdout
     assert "| a + b, 16 elements |" in p.stdout
     assert "| a + b, 16 elements, requires_grad |" in p.stdout
+
+
+def test_keras_side_by_side_prints_the_table():
+    p = subprocess.run([sys.executable, str(ASV / "keras_side_by_side.py"), "--rounds", "1", "--no-peer"],
+                       capture_output=True, text=True, timeout=300)
+    assert p.returncode == 0, p.stderr
+    rows = [line for line in p.stdout.splitlines() if line.startswith("| digits MLP") or line.startswith("| seed CNN")]
+    assert len(rows) == 2 and all(re.search(r"\d+\.\d ms \(\d+ µs/step\)", r) for r in rows), p.stdout
 
 
 def test_helper_modules_define_no_asv_benchmarks():

@@ -118,14 +118,14 @@ def test_batch_size_none_disables_batching():
         DataLoader(_ds(), batch_size=None, drop_last=True)
 
 
-def test_option_conflicts_and_workers():
+def test_option_conflicts():
     ds = _ds()
     with pytest.raises(ValueError, match="mutually exclusive"):
         DataLoader(ds, sampler=SequentialSampler(ds), shuffle=True)
     with pytest.raises(ValueError, match="mutually exclusive"):
         DataLoader(ds, batch_sampler=BatchSampler(SequentialSampler(ds), 2, False), batch_size=4)
-    with pytest.raises(NotImplementedError, match="num_workers"):
-        DataLoader(ds, num_workers=2)
+    with pytest.raises(ValueError, match="num_workers option should be non-negative"):
+        DataLoader(ds, num_workers=-1)
 
 
 def test_sampler_and_batch_sampler_arguments():

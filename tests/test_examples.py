@@ -35,6 +35,17 @@ def test_linear_regression_recovers_parameters():
     assert abs(w[0] - 2.0) < 0.01 and abs(w[1] + 3.4) < 0.01 and abs(float(b) - 4.2) < 0.01
 
 
+def test_gradient_tape_recovers_parameters():
+    proc = _run("gradient_tape")
+    assert proc.returncode == 0, proc.stderr
+    w = re.search(r"fitted w = \[([-0-9., ]+)\]", proc.stdout).group(1)
+    b = re.search(r"fitted b = ([-0-9.]+)", proc.stdout).group(1)
+    w = [float(v) for v in w.split(",")]
+    assert abs(w[0] - 2.0) < 0.01 and abs(w[1] + 3.4) < 0.01 and abs(float(b) - 4.2) < 0.01
+    losses = [float(v) for v in re.findall(r"loss ([0-9.]+)", proc.stdout)]
+    assert len(losses) == 20 and losses[-1] < 1e-3 < losses[0]
+
+
 def test_logistic_regression():
     proc = _run("logistic_regression")
     assert proc.returncode == 0, proc.stderr

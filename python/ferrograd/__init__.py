@@ -10,6 +10,8 @@ from ._device import device, get_default_device, set_default_device
 from ._dtype import (bool_ as bool, dtype, float32, float64, get_default_dtype, int64,
                      set_default_dtype)
 from . import _tensor, _repr  # noqa: F401  (installs the Tensor methods)
+from . import _interop  # noqa: E402
+_interop.install()
 from ._tensor import *  # noqa: F401,F403
 from ._tensor import Size, _UNARY
 
@@ -27,6 +29,8 @@ from .autograd import enable_grad, inference_mode, is_grad_enabled, no_grad, set
 from . import backends, cuda, gpu, nn, optim, utils  # noqa: E402,F401
 from .utils.data import Generator  # noqa: E402,F401
 from ._io import load, save  # noqa: E402,F401
+from ._variable import Variable  # noqa: E402,F401
+from ._tape import GradientTape, UnconnectedGradients  # noqa: E402,F401
 
 __version__ = "0.1.0"
 

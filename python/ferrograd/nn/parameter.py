@@ -37,3 +37,56 @@ class Buffer(Tensor):
         t = Tensor.__new__(cls, data if data is not None else _core.full([0], 0.0, "float32"))
         t.persistent = persistent
         return t
+
+
+class UninitializedParameter(Parameter):
+    """A parameter of a lazy module whose shape is not known until the first forward;
+    `materialize` gives it data in place (so optimizers and hooks holding it see the result)."""
+
+    cls_to_become = Parameter
+
+    def __new__(cls, requires_grad=True, device=None, dtype=None):
+        from .._tensor import empty
+        return Parameter.__new__(cls, empty(0, dtype=dtype, device=device), requires_grad)
+
+    def materialize(self, shape, device=None, dtype=None):
+        from .._tensor import empty
+        self.data = empty(tuple(shape), dtype=dtype or self.dtype, device=device or self.device)
+        self.__class__ = self.cls_to_become
+
+    def __deepcopy__(self, memo):
+        if id(self) not in memo:
+            memo[id(self)] = type(self)(self.requires_grad, self.device, self.dtype)
+        return memo[id(self)]
+
+    def __reduce_ex__(self, protocol):
+        return (type(self), (self.requires_grad, str(self.device), self.dtype))
+
+    def __repr__(self):
+        return "<UninitializedParameter>"
+
+    __str__ = __repr__
+
+
+class UninitializedBuffer(Buffer):
+    """A buffer of a lazy module whose shape is not known until the first forward."""
+
+    def __new__(cls, requires_grad=False, device=None, dtype=None, persistent=True):
+        from .._tensor import empty
+        return Buffer.__new__(cls, empty(0, dtype=dtype, device=device), persistent)
+
+    def materialize(self, shape, device=None, dtype=None):
+        """A new tensor of `shape` (buffers are replaced in their module, not changed in place)."""
+        from .._tensor import empty
+        return empty(tuple(shape), dtype=dtype or self.dtype, device=device or self.device)
+
+    def __reduce_ex__(self, protocol):
+        return (type(self), (False, str(self.device), self.dtype, self.persistent))
+
+    def __deepcopy__(self, memo):
+        if id(self) not in memo:
+            memo[id(self)] = type(self)(False, self.device, self.dtype, self.persistent)
+        return memo[id(self)]
+
+    def __repr__(self):
+        return "<UninitializedBuffer>"

@@ -9,6 +9,7 @@ pub mod gpu;
 pub mod layout;
 pub mod ops;
 pub mod optim;
+pub mod records;
 pub mod storage;
 pub mod tensor;
 

@@ -27,6 +27,7 @@ const MI_OPTION_PURGE_DELAY: libmimalloc_sys::mi_option_t = 15;
 const PURGE_DELAY_MS: std::ffi::c_long = 1000;
 
 mod optim;
+mod records;
 
 /// Maps core errors to the exception type PyTorch raises for the same failure.
 fn to_py(e: Error) -> PyErr {
@@ -1119,5 +1120,6 @@ fn _core(m: &Bound<'_, PyModule>) -> PyResult<()> {
     m.add_function(wrap_pyfunction!(gpu_synchronize, m)?)?;
     m.add_function(wrap_pyfunction!(gpu_unavailable_reason, m)?)?;
     optim::register(m)?;
+    records::register(m)?;
     Ok(())
 }

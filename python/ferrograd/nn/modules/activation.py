@@ -1,5 +1,5 @@
 """Activation modules and MultiheadAttention."""
-import math
+import warnings
 
 from ... import _tensor as T
 from .. import functional as F
@@ -58,12 +58,7 @@ class RReLU(Module):
         self.inplace = inplace
 
     def forward(self, input):
-        if self.training:
-            slope = T.rand_like(input.detach()) * (self.upper - self.lower) + self.lower
-        else:
-            slope = (self.lower + self.upper) / 2
-        out = T.where(input >= 0, input, input * slope)
-        return input.copy_(out) if self.inplace else out
+        return F.rrelu(input, self.lower, self.upper, self.training, self.inplace)
 
     def extra_repr(self):
         return f"lower={self.lower}, upper={self.upper}{_inplace_str(self.inplace)}"
@@ -72,8 +67,16 @@ class RReLU(Module):
 class Hardtanh(Module):
     __constants__ = ["min_val", "max_val", "inplace"]
 
-    def __init__(self, min_val=-1.0, max_val=1.0, inplace=False):
+    def __init__(self, min_val=-1.0, max_val=1.0, inplace=False, min_value=None, max_value=None):
         super().__init__()
+        if min_value is not None:
+            warnings.warn("keyword argument `min_value` is deprecated and renamed to `min_val`", FutureWarning,
+                          stacklevel=2)
+            min_val = min_value
+        if max_value is not None:
+            warnings.warn("keyword argument `max_value` is deprecated and renamed to `max_val`", FutureWarning,
+                          stacklevel=2)
+            max_val = max_value
         self.min_val = min_val
         self.max_val = max_val
         self.inplace = inplace
@@ -206,11 +209,7 @@ class GLU(Module):
         self.dim = dim
 
     def forward(self, input):
-        if input.shape[self.dim] % 2:
-            raise RuntimeError(f"Halving dimension must be even, but dimension {self.dim % input.ndim} is size "
-                               f"{input.shape[self.dim]}")
-        a, b = T.chunk(input, 2, self.dim)
-        return a * T.sigmoid(b)  # noqa: F821
+        return F.glu(input, self.dim)
 
     def extra_repr(self):
         return f"dim={self.dim}"
@@ -238,7 +237,7 @@ class Hardshrink(Module):
         self.lambd = lambd
 
     def forward(self, input):
-        return T.where(T.abs(input) > self.lambd, input, T.zeros_like(input))  # noqa: F821
+        return F.hardshrink(input, self.lambd)
 
     def extra_repr(self):
         return f"{self.lambd}"
@@ -252,8 +251,7 @@ class Softshrink(Module):
         self.lambd = lambd
 
     def forward(self, input):
-        zero = T.zeros_like(input)
-        return T.where(input > self.lambd, input - self.lambd, T.where(input < -self.lambd, input + self.lambd, zero))
+        return F.softshrink(input, self.lambd)
 
     def extra_repr(self):
         return str(self.lambd)
@@ -308,12 +306,7 @@ class PReLU(Module):
         init.constant_(self.weight, self.init)
 
     def forward(self, input):
-        w = self.weight
-        if input.ndim >= 2 and self.num_parameters > 1:
-            w = w.reshape([1, -1] + [1] * (input.ndim - 2))
-        elif input.ndim == 1 and self.num_parameters > 1:
-            w = w
-        return T.where(input >= 0, input, input * w)
+        return F.prelu(input, self.weight)
 
     def extra_repr(self):
         return f"num_parameters={self.num_parameters}"
@@ -326,7 +319,7 @@ class Softsign(Module):
 
 class Tanhshrink(Module):
     def forward(self, input):
-        return input - T.tanh(input)  # noqa: F821
+        return F.tanhshrink(input)
 
 
 class Softmin(Module):
@@ -380,17 +373,6 @@ class LogSoftmax(Module):
 
 # ---------------------------------------------------------------------------- attention
 
-def _canonical_mask(mask, name, target_dtype):
-    """Bool masks (True = not allowed) become additive float masks of `target_dtype`."""
-    if mask is None:
-        return None
-    if mask.dtype is T.bool_:
-        return T.zeros_like(mask, dtype=target_dtype).masked_fill(mask, float("-inf"))
-    if not mask.is_floating_point():
-        raise AssertionError(f"only bool and floating types of {name} are supported")
-    return mask.to(target_dtype)
-
-
 class MultiheadAttention(Module):
     """Multi-head attention with PyTorch's parameter layout (in_proj_weight / in_proj_bias / out_proj)."""
 
@@ -412,23 +394,23 @@ class MultiheadAttention(Module):
         self.head_dim = embed_dim // num_heads
         assert self.head_dim * num_heads == self.embed_dim, "embed_dim must be divisible by num_heads"
         if not self._qkv_same_embed_dim:
-            self.q_proj_weight = Parameter(T.empty((embed_dim, embed_dim), dtype=dtype))
-            self.k_proj_weight = Parameter(T.empty((embed_dim, self.kdim), dtype=dtype))
-            self.v_proj_weight = Parameter(T.empty((embed_dim, self.vdim), dtype=dtype))
+            self.q_proj_weight = Parameter(T.empty((embed_dim, embed_dim), dtype=dtype, device=device))
+            self.k_proj_weight = Parameter(T.empty((embed_dim, self.kdim), dtype=dtype, device=device))
+            self.v_proj_weight = Parameter(T.empty((embed_dim, self.vdim), dtype=dtype, device=device))
             self.register_parameter("in_proj_weight", None)
         else:
-            self.in_proj_weight = Parameter(T.empty((3 * embed_dim, embed_dim), dtype=dtype))
+            self.in_proj_weight = Parameter(T.empty((3 * embed_dim, embed_dim), dtype=dtype, device=device))
             self.register_parameter("q_proj_weight", None)
             self.register_parameter("k_proj_weight", None)
             self.register_parameter("v_proj_weight", None)
         if bias:
-            self.in_proj_bias = Parameter(T.empty(3 * embed_dim, dtype=dtype))
+            self.in_proj_bias = Parameter(T.empty(3 * embed_dim, dtype=dtype, device=device))
         else:
             self.register_parameter("in_proj_bias", None)
-        self.out_proj = NonDynamicallyQuantizableLinear(embed_dim, embed_dim, bias=bias, dtype=dtype)
+        self.out_proj = NonDynamicallyQuantizableLinear(embed_dim, embed_dim, bias=bias, device=device, dtype=dtype)
         if add_bias_kv:
-            self.bias_k = Parameter(T.empty((1, 1, embed_dim), dtype=dtype))
-            self.bias_v = Parameter(T.empty((1, 1, embed_dim), dtype=dtype))
+            self.bias_k = Parameter(T.empty((1, 1, embed_dim), dtype=dtype, device=device))
+            self.bias_v = Parameter(T.empty((1, 1, embed_dim), dtype=dtype, device=device))
         else:
             self.bias_k = self.bias_v = None
         self.add_zero_attn = add_zero_attn
@@ -455,99 +437,18 @@ class MultiheadAttention(Module):
             raise RuntimeError("Need attn_mask if specifying the is_causal hint. You may use the Transformer "
                                "module method `generate_square_subsequent_mask` to create this mask.")
         is_batched = query.dim() == 3
-        if query.dim() not in (2, 3):
-            raise AssertionError(f"query should be unbatched 2D or batched 3D tensor but received {query.dim()}-D "
-                                 "query tensor")
         if self.batch_first and is_batched:
             query, key, value = (x.transpose(1, 0) for x in (query, key, value))
-        if not is_batched:
-            query, key, value = query.unsqueeze(1), key.unsqueeze(1), value.unsqueeze(1)
-            if key_padding_mask is not None:
-                key_padding_mask = key_padding_mask.unsqueeze(0)
-        attn_output, attn_weights = self._mha(query, key, value, key_padding_mask, need_weights, attn_mask,
-                                              average_attn_weights)
-        if not is_batched:
-            attn_output = attn_output.squeeze(1)
-            if attn_weights is not None:
-                attn_weights = attn_weights.squeeze(0)
-        elif self.batch_first:
+        attn_output, attn_weights = F.multi_head_attention_forward(
+            query, key, value, self.embed_dim, self.num_heads, self.in_proj_weight, self.in_proj_bias, self.bias_k,
+            self.bias_v, self.add_zero_attn, self.dropout, self.out_proj.weight, self.out_proj.bias,
+            training=self.training, key_padding_mask=key_padding_mask, need_weights=need_weights,
+            attn_mask=attn_mask, use_separate_proj_weight=not self._qkv_same_embed_dim,
+            q_proj_weight=self.q_proj_weight, k_proj_weight=self.k_proj_weight, v_proj_weight=self.v_proj_weight,
+            average_attn_weights=average_attn_weights, is_causal=is_causal)
+        if self.batch_first and is_batched:
             attn_output = attn_output.transpose(1, 0)
         return attn_output, attn_weights
-
-    def _mha(self, query, key, value, key_padding_mask, need_weights, attn_mask, average_attn_weights):
-        tgt_len, bsz, embed_dim = query.shape
-        src_len = key.shape[0]
-        if embed_dim != self.embed_dim:
-            raise AssertionError(f"was expecting embedding dimension of {self.embed_dim}, but got {embed_dim}")
-        num_heads, head_dim = self.num_heads, self.head_dim
-        key_padding_mask = _canonical_mask(key_padding_mask, "key_padding_mask", query.dtype)
-        attn_mask = _canonical_mask(attn_mask, "attn_mask", query.dtype)
-        # Input projections.
-        if self._qkv_same_embed_dim:
-            w_q, w_k, w_v = T.chunk(self.in_proj_weight, 3, 0)
-        else:
-            w_q, w_k, w_v = self.q_proj_weight, self.k_proj_weight, self.v_proj_weight
-        if self.in_proj_bias is not None:
-            b_q, b_k, b_v = T.chunk(self.in_proj_bias, 3, 0)
-        else:
-            b_q = b_k = b_v = None
-        q = F.linear(query, w_q, b_q)
-        k = F.linear(key, w_k, b_k)
-        v = F.linear(value, w_v, b_v)
-        if attn_mask is not None:
-            if attn_mask.dim() == 2:
-                if tuple(attn_mask.shape) != (tgt_len, src_len):
-                    raise RuntimeError(f"The shape of the 2D attn_mask is {tuple(attn_mask.shape)}, but should be "
-                                       f"{(tgt_len, src_len)}.")
-                attn_mask = attn_mask.unsqueeze(0)
-            elif attn_mask.dim() == 3:
-                if tuple(attn_mask.shape) != (bsz * num_heads, tgt_len, src_len):
-                    raise RuntimeError(f"The shape of the 3D attn_mask is {tuple(attn_mask.shape)}, but should be "
-                                       f"{(bsz * num_heads, tgt_len, src_len)}.")
-            else:
-                raise RuntimeError(f"attn_mask's dimension {attn_mask.dim()} is not supported")
-        if self.bias_k is not None and self.bias_v is not None:
-            k = T.cat([k, self.bias_k.expand(1, bsz, embed_dim)])
-            v = T.cat([v, self.bias_v.expand(1, bsz, embed_dim)])
-            if attn_mask is not None:
-                attn_mask = F.pad(attn_mask, (0, 1))
-            if key_padding_mask is not None:
-                key_padding_mask = F.pad(key_padding_mask, (0, 1))
-        q = q.reshape(tgt_len, bsz * num_heads, head_dim).transpose(0, 1)
-        k = k.reshape(k.shape[0], bsz * num_heads, head_dim).transpose(0, 1)
-        v = v.reshape(v.shape[0], bsz * num_heads, head_dim).transpose(0, 1)
-        if self.add_zero_attn:
-            k = T.cat([k, T.zeros((bsz * num_heads, 1, head_dim), dtype=k.dtype, device=k.device)], 1)
-            v = T.cat([v, T.zeros((bsz * num_heads, 1, head_dim), dtype=v.dtype, device=v.device)], 1)
-            if attn_mask is not None:
-                attn_mask = F.pad(attn_mask, (0, 1))
-            if key_padding_mask is not None:
-                key_padding_mask = F.pad(key_padding_mask, (0, 1))
-        src_len = k.shape[1]
-        if key_padding_mask is not None:
-            if tuple(key_padding_mask.shape) != (bsz, src_len):
-                raise AssertionError(f"expecting key_padding_mask shape of {(bsz, src_len)}, but got "
-                                     f"{tuple(key_padding_mask.shape)}")
-            kpm = key_padding_mask.reshape(bsz, 1, 1, src_len).expand(bsz, num_heads, 1, src_len)
-            kpm = kpm.reshape(bsz * num_heads, 1, src_len)
-            attn_mask = kpm if attn_mask is None else attn_mask + kpm
-        dropout_p = self.dropout if self.training else 0.0
-        scores = T.bmm(q * (1.0 / math.sqrt(head_dim)), k.transpose(-2, -1))
-        if attn_mask is not None:
-            scores = scores + attn_mask
-        weights = T.softmax(scores, -1)
-        if dropout_p > 0.0:
-            weights = F.dropout(weights, p=dropout_p)
-        attn_output = T.bmm(weights, v)  # [B*H, L, hd]
-        attn_output = attn_output.transpose(0, 1).reshape(tgt_len * bsz, embed_dim)
-        attn_output = F.linear(attn_output, self.out_proj.weight, self.out_proj.bias)
-        attn_output = attn_output.reshape(tgt_len, bsz, embed_dim)
-        if not need_weights:
-            return attn_output, None
-        weights = weights.reshape(bsz, num_heads, tgt_len, src_len)
-        if average_attn_weights:
-            weights = weights.mean(1)
-        return attn_output, weights
 
     def merge_masks(self, attn_mask, key_padding_mask, query):
         raise NotImplementedError("MultiheadAttention.merge_masks is not supported")

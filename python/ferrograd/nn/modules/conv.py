@@ -1,14 +1,14 @@
-"""Conv1d, Conv2d, ConvTranspose1d, ConvTranspose2d."""
+"""Conv1d/2d/3d and ConvTranspose1d/2d/3d."""
 import math
 
 from ... import _tensor as T
 from .. import functional as F
 from .. import init
 from ..parameter import Parameter
-from ._utils import _pair, _reverse_repeat_tuple, _single, pad_nd
+from ._utils import _pair, _reverse_repeat_tuple, _single, _triple, pad_nd
 from .module import Module
 
-__all__ = ["Conv1d", "Conv2d", "ConvTranspose1d", "ConvTranspose2d"]
+__all__ = ["Conv1d", "Conv2d", "Conv3d", "ConvTranspose1d", "ConvTranspose2d", "ConvTranspose3d"]
 
 
 class _ConvNd(Module):
@@ -129,6 +129,26 @@ class Conv2d(_ConvNd):
         return self._conv_forward(input, self.weight, self.bias)
 
 
+class Conv3d(_ConvNd):
+    def __init__(self, in_channels, out_channels, kernel_size, stride=1, padding=0, dilation=1, groups=1, bias=True,
+                 padding_mode="zeros", device=None, dtype=None):
+        kernel_size_ = _triple(kernel_size)
+        stride_ = _triple(stride)
+        padding_ = padding if isinstance(padding, str) else _triple(padding)
+        dilation_ = _triple(dilation)
+        super().__init__(in_channels, out_channels, kernel_size_, stride_, padding_, dilation_, False, _triple(0),
+                         groups, bias, padding_mode, device, dtype)
+
+    def _conv_forward(self, input, weight, bias):
+        if self.padding_mode != "zeros":
+            return F.conv3d(pad_nd(input, self._reversed_padding_repeated_twice, mode=self.padding_mode), weight,
+                            bias, self.stride, _triple(0), self.dilation, self.groups)
+        return F.conv3d(input, weight, bias, self.stride, self.padding, self.dilation, self.groups)
+
+    def forward(self, input):
+        return self._conv_forward(input, self.weight, self.bias)
+
+
 class _ConvTransposeNd(_ConvNd):
     def __init__(self, *args, **kwargs):
         padding_mode = args[10] if len(args) > 10 else kwargs.get("padding_mode", "zeros")
@@ -161,20 +181,6 @@ class _ConvTransposeNd(_ConvNd):
         return tuple(output_size[d] - min_sizes[d] for d in range(num_spatial_dims))
 
 
-def _conv_transpose2d_groups(input, weight, bias, stride, padding, output_padding, groups, dilation):
-    if groups == 1:
-        return F.conv_transpose2d(input, weight, bias, stride, padding, output_padding, 1, dilation)
-    unbatched = input.ndim == 3
-    x = input.unsqueeze(0) if unbatched else input
-    cin_g = weight.shape[0] // groups
-    outs = [F.conv_transpose2d(x[:, g * cin_g:(g + 1) * cin_g], weight[g * cin_g:(g + 1) * cin_g], None, stride,
-                               padding, output_padding, 1, dilation) for g in range(groups)]
-    out = T.cat(outs, 1)
-    if bias is not None:
-        out = out + bias.reshape(1, -1, 1, 1)
-    return out.squeeze(0) if unbatched else out
-
-
 class ConvTranspose2d(_ConvTransposeNd):
     def __init__(self, in_channels, out_channels, kernel_size, stride=1, padding=0, output_padding=0, groups=1,
                  bias=True, dilation=1, padding_mode="zeros", device=None, dtype=None):
@@ -187,8 +193,8 @@ class ConvTranspose2d(_ConvTransposeNd):
                                f"size: {list(input.shape)}")
         output_padding = self._output_padding(input, output_size, self.stride, self.padding, self.kernel_size, 2,
                                               self.dilation)
-        return _conv_transpose2d_groups(input, self.weight, self.bias, self.stride, self.padding, output_padding,
-                                        self.groups, self.dilation)
+        return F.conv_transpose2d(input, self.weight, self.bias, self.stride, self.padding, output_padding,
+                                  self.groups, self.dilation)
 
 
 class ConvTranspose1d(_ConvTransposeNd):
@@ -203,7 +209,21 @@ class ConvTranspose1d(_ConvTransposeNd):
                                f"size: {list(input.shape)}")
         output_padding = self._output_padding(input, output_size, self.stride, self.padding, self.kernel_size, 1,
                                               self.dilation)
-        out = _conv_transpose2d_groups(input.unsqueeze(-2), self.weight.unsqueeze(2), self.bias, (1, self.stride[0]),
-                                       (0, self.padding[0]), (0, output_padding[0]), self.groups,
-                                       (1, self.dilation[0]))
-        return out.squeeze(-2)
+        return F.conv_transpose1d(input, self.weight, self.bias, self.stride, self.padding, output_padding,
+                                  self.groups, self.dilation)
+
+
+class ConvTranspose3d(_ConvTransposeNd):
+    def __init__(self, in_channels, out_channels, kernel_size, stride=1, padding=0, output_padding=0, groups=1,
+                 bias=True, dilation=1, padding_mode="zeros", device=None, dtype=None):
+        super().__init__(in_channels, out_channels, _triple(kernel_size), _triple(stride), _triple(padding),
+                         _triple(dilation), True, _triple(output_padding), groups, bias, padding_mode, device, dtype)
+
+    def forward(self, input, output_size=None):
+        if input.dim() not in (4, 5):
+            raise RuntimeError(f"Expected 4D (unbatched) or 5D (batched) input to conv_transpose3d, but got input of "
+                               f"size: {list(input.shape)}")
+        output_padding = self._output_padding(input, output_size, self.stride, self.padding, self.kernel_size, 3,
+                                              self.dilation)
+        return F.conv_transpose3d(input, self.weight, self.bias, self.stride, self.padding, output_padding,
+                                  self.groups, self.dilation)

@@ -2,7 +2,7 @@
 from .. import functional as F
 from .module import Module
 
-__all__ = ["Dropout", "Dropout1d", "Dropout2d", "AlphaDropout"]
+__all__ = ["Dropout", "Dropout1d", "Dropout2d", "Dropout3d", "AlphaDropout", "FeatureAlphaDropout"]
 
 
 class _DropoutNd(Module):
@@ -33,15 +33,7 @@ def _channel_dropout(input, p, training, inplace):
 
 class Dropout1d(_DropoutNd):
     def forward(self, input):
-        if input.dim() not in (2, 3):
-            raise RuntimeError(f"dropout1d: Expected 2D or 3D input, but received a {input.dim()}D input. "
-                               "Note that dropout1d exists to provide channel-wise dropout on inputs with 1 "
-                               "spatial dimension, a channel dimension, and an optional batch dimension "
-                               "(i.e. 2D or 3D inputs).")
-        if input.dim() == 2:
-            return _channel_dropout(input.unsqueeze(0), self.p, self.training, False).squeeze(0) if not self.inplace \
-                else input.copy_(_channel_dropout(input.unsqueeze(0), self.p, self.training, False).squeeze(0))
-        return _channel_dropout(input, self.p, self.training, self.inplace)
+        return F.dropout1d(input, self.p, self.training, self.inplace)
 
 
 class Dropout2d(_DropoutNd):
@@ -53,13 +45,16 @@ class Dropout2d(_DropoutNd):
         return _channel_dropout(input, self.p, self.training, self.inplace)
 
 
+class Dropout3d(_DropoutNd):
+    def forward(self, input):
+        return F.dropout3d(input, self.p, self.training, self.inplace)
+
+
 class AlphaDropout(_DropoutNd):
     def forward(self, input):
-        if not self.training or self.p == 0:
-            return input
-        from ... import _core
-        alpha_p = -1.7580993408473766
-        keep = _core.bernoulli_mask(list(input.shape), 1.0 - self.p, input._dtype)
-        a = ((1 - self.p) * (1 + self.p * alpha_p ** 2)) ** -0.5
-        b = -a * alpha_p * self.p
-        return (input * keep + alpha_p * (1 - keep)) * a + b
+        return F.alpha_dropout(input, self.p, self.training)
+
+
+class FeatureAlphaDropout(_DropoutNd):
+    def forward(self, input):
+        return F.feature_alpha_dropout(input, self.p, self.training)

@@ -1,5 +1,8 @@
-"""BatchNorm1d/2d, LayerNorm, GroupNorm."""
+"""BatchNorm1d/2d/3d, SyncBatchNorm, LayerNorm, GroupNorm, RMSNorm, LocalResponseNorm, CrossMapLRN2d."""
 import numbers
+import os
+
+import numpy as np
 
 from ... import _tensor as T
 from ..._dtype import int64
@@ -9,7 +12,8 @@ from .. import init
 from ..parameter import Parameter
 from .module import Module
 
-__all__ = ["BatchNorm1d", "BatchNorm2d", "LayerNorm", "GroupNorm"]
+__all__ = ["BatchNorm1d", "BatchNorm2d", "BatchNorm3d", "SyncBatchNorm", "LayerNorm", "GroupNorm", "RMSNorm",
+           "LocalResponseNorm", "CrossMapLRN2d"]
 
 
 class _NormBase(Module):
@@ -17,7 +21,7 @@ class _NormBase(Module):
     __constants__ = ["track_running_stats", "momentum", "eps", "num_features", "affine"]
 
     def __init__(self, num_features, eps=1e-5, momentum=0.1, affine=True, track_running_stats=True, device=None,
-                 dtype=None):
+                 dtype=None, bias=True):
         super().__init__()
         self.num_features = num_features
         self.eps = eps
@@ -26,7 +30,10 @@ class _NormBase(Module):
         self.track_running_stats = track_running_stats
         if self.affine:
             self.weight = Parameter(T.empty(num_features, dtype=dtype, device=device))
-            self.bias = Parameter(T.empty(num_features, dtype=dtype, device=device))
+            if bias:
+                self.bias = Parameter(T.empty(num_features, dtype=dtype, device=device))
+            else:
+                self.register_parameter("bias", None)
         else:
             self.register_parameter("weight", None)
             self.register_parameter("bias", None)
@@ -51,7 +58,8 @@ class _NormBase(Module):
         self.reset_running_stats()
         if self.affine:
             init.ones_(self.weight)
-            init.zeros_(self.bias)
+            if self.bias is not None:
+                init.zeros_(self.bias)
 
     def _check_input_dim(self, input):
         raise NotImplementedError
@@ -106,6 +114,83 @@ class BatchNorm2d(_BatchNorm):
             raise ValueError(f"expected 4D input (got {input.dim()}D input)")
 
 
+class BatchNorm3d(_BatchNorm):
+    def _check_input_dim(self, input):
+        if input.dim() != 5:
+            raise ValueError(f"expected 5D input (got {input.dim()}D input)")
+
+
+# Launchers' variables that give the number of processes of a distributed run.
+_WORLD_SIZE_VARIABLES = ("WORLD_SIZE", "OMPI_COMM_WORLD_SIZE", "PMI_SIZE", "PMIX_SIZE", "SLURM_NTASKS")
+
+
+def _world_size(process_group):
+    """(processes, where that number comes from): the process group's size where
+    ferrograd.distributed exists and is initialised, else the launcher's variables."""
+    try:
+        from ... import distributed
+    except ImportError:
+        distributed = None
+    if distributed is not None and distributed.is_available() and distributed.is_initialized():
+        return distributed.get_world_size(process_group), "the process group"
+    for name in _WORLD_SIZE_VARIABLES:
+        value = os.environ.get(name, "")
+        if value.isdigit():
+            return int(value), f"{name}={value}"
+    return 1, None
+
+
+class SyncBatchNorm(_BatchNorm):
+    """BatchNorm whose statistics span all processes of a process group. In one process it is
+    BatchNorm. Training across several processes would need the statistics' gradients summed
+    over the group during backward, which ferrograd's autograd has no hook for: it raises
+    rather than normalise each process's batch alone."""
+
+    def __init__(self, num_features, eps=1e-5, momentum=0.1, affine=True, track_running_stats=True,
+                 process_group=None, device=None, dtype=None, bias=True):
+        super().__init__(num_features, eps, momentum, affine, track_running_stats, device, dtype, bias)
+        self.process_group = process_group
+
+    def _check_input_dim(self, input):
+        if input.dim() < 2:
+            raise ValueError(f"expected at least 2D input (got {input.dim()}D input)")
+
+    def forward(self, input):
+        if input.shape[1] == 0:
+            raise ValueError("SyncBatchNorm number of input channels should be non-zero")
+        if self.training:
+            world_size, source = _world_size(self.process_group)
+            if world_size > 1 and source == "the process group":
+                raise NotImplementedError(f"SyncBatchNorm: training across the {world_size} processes of the "
+                                          f"process group (statistics and their gradients synchronised) is not "
+                                          f"supported; use BatchNorm for per-process statistics")
+            if world_size > 1:
+                raise RuntimeError(f"SyncBatchNorm: this process is one of {world_size} ({source}), but no process "
+                                   f"group is initialised (ferrograd.distributed) to synchronise batch statistics "
+                                   f"over; use BatchNorm for per-process statistics")
+        return super().forward(input)
+
+    @classmethod
+    def convert_sync_batchnorm(cls, module, process_group=None):
+        """A copy of `module` with every BatchNorm*D layer replaced by a SyncBatchNorm holding its state."""
+        module_output = module
+        if isinstance(module, _BatchNorm) and not isinstance(module, SyncBatchNorm):
+            module_output = SyncBatchNorm(module.num_features, module.eps, module.momentum, module.affine,
+                                          module.track_running_stats, process_group,
+                                          bias=module.bias is not None or not module.affine)
+            if module.affine:
+                with no_grad():
+                    module_output.weight = module.weight
+                    module_output.bias = module.bias
+            module_output.running_mean = module.running_mean
+            module_output.running_var = module.running_var
+            module_output.num_batches_tracked = module.num_batches_tracked
+            module_output.training = module.training
+        for name, child in module.named_children():
+            module_output.add_module(name, cls.convert_sync_batchnorm(child, process_group))
+        return module_output
+
+
 class LayerNorm(Module):
     __constants__ = ["normalized_shape", "eps", "elementwise_affine"]
 
@@ -143,7 +228,7 @@ class LayerNorm(Module):
 class GroupNorm(Module):
     __constants__ = ["num_groups", "num_channels", "eps", "affine"]
 
-    def __init__(self, num_groups, num_channels, eps=1e-5, affine=True, device=None, dtype=None):
+    def __init__(self, num_groups, num_channels, eps=1e-5, affine=True, device=None, dtype=None, bias=True):
         super().__init__()
         if num_channels % num_groups != 0:
             raise ValueError("num_channels must be divisible by num_groups")
@@ -153,7 +238,10 @@ class GroupNorm(Module):
         self.affine = affine
         if self.affine:
             self.weight = Parameter(T.empty(num_channels, dtype=dtype, device=device))
-            self.bias = Parameter(T.empty(num_channels, dtype=dtype, device=device))
+            if bias:
+                self.bias = Parameter(T.empty(num_channels, dtype=dtype, device=device))
+            else:
+                self.register_parameter("bias", None)
         else:
             self.register_parameter("weight", None)
             self.register_parameter("bias", None)
@@ -162,7 +250,8 @@ class GroupNorm(Module):
     def reset_parameters(self):
         if self.affine:
             init.ones_(self.weight)
-            init.zeros_(self.bias)
+            if self.bias is not None:
+                init.zeros_(self.bias)
 
     def forward(self, input):
         if input.dim() < 2:
@@ -174,3 +263,94 @@ class GroupNorm(Module):
 
     def extra_repr(self):
         return "{num_groups}, {num_channels}, eps={eps}, affine={affine}".format(**self.__dict__)
+
+
+class RMSNorm(Module):
+    __constants__ = ["normalized_shape", "eps", "elementwise_affine"]
+
+    def __init__(self, normalized_shape, eps=None, elementwise_affine=True, device=None, dtype=None):
+        super().__init__()
+        if isinstance(normalized_shape, numbers.Integral):
+            normalized_shape = (normalized_shape,)
+        self.normalized_shape = tuple(normalized_shape)
+        self.eps = eps
+        self.elementwise_affine = elementwise_affine
+        if self.elementwise_affine:
+            self.weight = Parameter(T.empty(self.normalized_shape, dtype=dtype, device=device))
+        else:
+            self.register_parameter("weight", None)
+        self.reset_parameters()
+
+    def reset_parameters(self):
+        if self.elementwise_affine:
+            init.ones_(self.weight)
+
+    def forward(self, x):
+        return F.rms_norm(x, self.normalized_shape, self.weight, self.eps)
+
+    def extra_repr(self):
+        return "{normalized_shape}, eps={eps}, elementwise_affine={elementwise_affine}".format(**self.__dict__)
+
+
+class LocalResponseNorm(Module):
+    __constants__ = ["size", "alpha", "beta", "k"]
+
+    def __init__(self, size, alpha=1e-4, beta=0.75, k=1.0):
+        super().__init__()
+        self.size = size
+        self.alpha = alpha
+        self.beta = beta
+        self.k = k
+
+    def forward(self, input):
+        return F.local_response_norm(input, self.size, self.alpha, self.beta, self.k)
+
+    def extra_repr(self):
+        return "{size}, alpha={alpha}, beta={beta}, k={k}".format(**self.__dict__)
+
+
+def _cross_map_windows(channels, size):
+    """The legacy CrossMapLRN2d's channel windows. Forward: which channels' squares enter each
+    channel's scale, from PyTorch's running-sum loop (channel 0 is added first and never removed).
+    Backward: PyTorch's hand-written gradient, which sums over its own window [c - r, c + size - 1 - r]."""
+    pre_pad = int((size - 1) / 2 + 1)
+    forward = np.zeros((channels, channels))
+    forward[0, :min(pre_pad, channels)] = 1
+    for c in range(1, channels):
+        forward[c] = forward[c - 1]
+        if c < channels - pre_pad + 1:
+            forward[c, c + pre_pad - 1] += 1
+        if c > pre_pad:
+            forward[c, c - pre_pad] -= 1
+    r = int(size - (size - 1) / 2)
+    offsets = np.arange(channels)[None, :] - np.arange(channels)[:, None]
+    backward = ((offsets >= -r) & (offsets <= size - 1 - r)).astype(np.float64)
+    return forward, backward
+
+
+class CrossMapLRN2d(Module):
+    def __init__(self, size, alpha=1e-4, beta=0.75, k=1):
+        super().__init__()
+        self.size = size
+        self.alpha = alpha
+        self.beta = beta
+        self.k = k
+
+    def forward(self, input):
+        if input.dim() != 4:
+            raise ValueError(f"CrossMapLRN2d: Expected input to be 4D, got {input.dim()}D instead.")
+        forward, backward = (T.tensor(w, dtype=input.dtype, device=input.device)
+                             for w in _cross_map_windows(input.shape[1], self.size))
+        x = input.detach()
+        scale = T.einsum("dc,nchw->ndhw", forward, x * x) * (self.alpha / self.size) + self.k
+        output = x * scale.pow(-self.beta)
+        # PyTorch's gradient for this legacy layer is its own formula, not the derivative of the
+        # forward: g * scale^-beta - 2 alpha beta / size * x * sum over its window of g * out / scale.
+        # A surrogate whose gradient is that formula carries it, with the forward's value.
+        ratio = output / scale
+        surrogate = input * scale.pow(-self.beta) - (2 * self.alpha * self.beta / self.size) * ratio * \
+            T.einsum("cr,nchw->nrhw", backward, x * input)
+        return output + (surrogate - surrogate.detach())
+
+    def extra_repr(self):
+        return "{size}, alpha={alpha}, beta={beta}, k={k}".format(**self.__dict__)
