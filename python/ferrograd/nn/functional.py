@@ -137,19 +137,6 @@ def threshold(input, threshold, value, inplace=False):
     return _inplace_result(input, inplace, lambda input: T.where(input <= threshold, value, input))
 
 
-def tanhshrink(input):
-    return input - T.tanh(input)  # noqa: F821
-
-
-def softshrink(input, lambd=0.5):
-    T._require_float(input, "softshrink")
-    return T.where(input > lambd, input - lambd, T.where(input < -lambd, input + lambd, input * 0))
-
-
-def hardshrink(input, lambd=0.5):
-    T._require_float(input, "hardshrink")
-    return T.where((input > lambd) | (input < -lambd), input, input * 0)
-
 
 def _softmax_dim(input):
     return 0 if input.ndim in (0, 1, 3) else 1
@@ -776,10 +763,12 @@ def scaled_dot_product_attention(query, key, value, attn_mask=None, dropout_p=0.
 
 # (The zero branches are input * 0 so that NaN stays NaN, as in PyTorch.)
 def hardshrink(input, lambd=0.5):
+    T._require_float(input, "hardshrink")
     return T.where((input > lambd) | (input < -lambd), input, input * 0)
 
 
 def softshrink(input, lambd=0.5):
+    T._require_float(input, "softshrink")
     if lambd < 0:
         raise RuntimeError(f"lambda must be greater or equal to 0, but found to be {lambd}.")
     return T.where(input > lambd, input - lambd, T.where(input < -lambd, input + lambd, input * 0))
