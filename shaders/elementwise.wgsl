@@ -75,7 +75,7 @@ fn powf(x: f32, y: f32) -> f32 {
     if (y == 2.0) {
         return x * x;
     }
-    if (y == 1.0) {
+    if (y == 1.0 || x == 1.0) {
         return x;
     }
     if (is_nan_bits(u(x)) || is_nan_bits(u(y))) {
@@ -100,9 +100,32 @@ fn powf(x: f32, y: f32) -> f32 {
     return r;
 }
 
+// atan2 with C's special cases that WGSL leaves undefined: NaN in, NaN out; atan2(+-0, +0) is
+// +-0 and atan2(+-0, -0) is +-pi.
+fn atan2f(y: f32, x: f32) -> f32 {
+    if (is_nan_bits(u(y)) || is_nan_bits(u(x))) {
+        return nan();
+    }
+    if (y == 0.0 && x == 0.0) {
+        let x_negative = (u(x) & 0x80000000u) != 0u;
+        let pi = select(3.1415927, -3.1415927, (u(y) & 0x80000000u) != 0u);
+        return select(y, pi, x_negative);
+    }
+    return atan2(y, x);
+}
+
+// C's fmod (the sign of a); fmod(x, +-inf) is x for a finite x.
+fn fmodf(a: f32, b: f32) -> f32 {
+    if (is_inf_bits(u(b)) && !is_inf_bits(u(a)) && !is_nan_bits(u(a))) {
+        return a;
+    }
+    return a - b * trunc(a / b);
+}
+
 // Binary op codes: 0 add, 1 sub, 2 mul, 3 div, 4 pow, 5 maximum, 6 minimum, 7 atan2,
-// 8 remainder, 9 floor_divide, 10 relu_backward(g, y), 20 eq, 21 ne, 22 lt, 23 le, 24 gt,
-// 25 ge, 30 logical_and, 31 logical_or, 32 logical_xor (on bool words).
+// 8 remainder, 9 floor_divide, 10 relu_backward(g, y), 11 fmod, 12 div_trunc, 20 eq, 21 ne,
+// 22 lt, 23 le, 24 gt, 25 ge, 30 logical_and, 31 logical_or, 32 logical_xor (on bool words).
+// Comparisons test NaN bits explicitly (a driver may fold ordered/unordered compares).
 fn binary_op(ab: u32, bb: u32) -> u32 {
     if (OP >= 30u) {
         let p = ab != 0u;
@@ -115,6 +138,7 @@ fn binary_op(ab: u32, bb: u32) -> u32 {
     }
     let a = f(ab);
     let b = f(bb);
+    let unordered = is_nan_bits(ab) || is_nan_bits(bb);
     switch OP {
         case 0u: { return u(a + b); }
         case 1u: { return u(a - b); }
@@ -129,19 +153,29 @@ fn binary_op(ab: u32, bb: u32) -> u32 {
             if (is_nan_bits(ab) || is_nan_bits(bb)) { return u(nan()); }
             return u(min(a, b));
         }
-        case 7u: { return u(atan2(a, b)); }
+        case 7u: { return u(atan2f(a, b)); }
+        // remainder and floor_divide as the CPU's (and PyTorch's) kernels, from fmod.
         case 8u: {
-            let r = a - b * floor(a / b);
-            return u(r);
+            let r = fmodf(a, b);
+            return u(select(r, r + b, r != 0.0 && ((r < 0.0) != (b < 0.0))));
         }
-        case 9u: { return u(floor(a / b)); }
+        case 9u: {
+            if (b == 0.0) { return u(a / b); }
+            let m = fmodf(a, b);
+            var d = (a - m) / b;
+            if (m != 0.0 && ((b < 0.0) != (m < 0.0))) { d -= 1.0; }
+            let fd = floor(d);
+            return u(select(fd, fd + 1.0, d - fd > 0.5));
+        }
         case 10u: { return u(select(0.0, a, b > 0.0)); }
-        case 20u: { return bool_word(a == b); }
-        case 21u: { return bool_word(a != b); }
-        case 22u: { return bool_word(a < b); }
-        case 23u: { return bool_word(a <= b); }
-        case 24u: { return bool_word(a > b); }
-        case 25u: { return bool_word(a >= b); }
+        case 11u: { return u(fmodf(a, b)); }
+        case 12u: { return u(trunc(a / b)); }
+        case 20u: { return bool_word(!unordered && a == b); }
+        case 21u: { return bool_word(unordered || a != b); }
+        case 22u: { return bool_word(!unordered && a < b); }
+        case 23u: { return bool_word(!unordered && a <= b); }
+        case 24u: { return bool_word(!unordered && a > b); }
+        case 25u: { return bool_word(!unordered && a >= b); }
         default: { return 0u; }
     }
 }
@@ -168,6 +202,10 @@ fn tanhf(x: f32) -> f32 {
 // 50 copy (raw word), 51 float -> bool, 52 bool -> float.
 fn unary_op(xb: u32) -> u32 {
     let x = f(xb);
+    // NaN in, NaN out for the float ops (sign gives 0), whatever the driver's builtins do.
+    if (OP < 30u && OP != 24u && is_nan_bits(xb)) {
+        return xb;
+    }
     switch OP {
         case 0u: { return u(-x); }
         case 1u: { return u(abs(x)); }
@@ -178,6 +216,7 @@ fn unary_op(xb: u32) -> u32 {
         case 6u: {
             // log1p: exact for small x via the (1+x)-1 correction trick.
             let w = 1.0 + x;
+            if (is_inf_bits(xb)) { return u(select(x, nan(), x < 0.0)); }
             if (w == 1.0) { return u(x); }
             return u(log(w) * x / (w - 1.0));
         }
@@ -193,8 +232,8 @@ fn unary_op(xb: u32) -> u32 {
         case 13u: { return u(cos(x)); }
         case 14u: { return u(tan(x)); }
         // Through atan2 (drivers' asin/acos lose digits near +-1).
-        case 15u: { return u(atan2(x, sqrt((1.0 - x) * (1.0 + x)))); }
-        case 16u: { return u(atan2(sqrt((1.0 - x) * (1.0 + x)), x)); }
+        case 15u: { return u(atan2f(x, sqrt((1.0 - x) * (1.0 + x)))); }
+        case 16u: { return u(atan2f(sqrt((1.0 - x) * (1.0 + x)), x)); }
         case 17u: { return u(atan(x)); }
         case 18u: { return u(0.5 * (exp(x) - exp(-x))); }
         case 19u: { return u(0.5 * (exp(x) + exp(-x))); }
@@ -205,7 +244,7 @@ fn unary_op(xb: u32) -> u32 {
         case 24u: {
             if (x > 0.0) { return u(1.0); }
             if (x < 0.0) { return u(-1.0); }
-            return u(x * 0.0);
+            return u(0.0);
         }
         case 25u: { return u(floor(x)); }
         case 26u: { return u(ceil(x)); }
@@ -352,14 +391,23 @@ fn divmod_u64(n: vec2<u32>, d: vec2<u32>) -> DivMod64 {
     return DivMod64(q, r);
 }
 
+// C's division: the quotient truncated toward zero and the remainder with the dividend's
+// sign, wrapping as the CPU's int64 kernels (i64::MIN / -1 == i64::MIN, remainder 0).
+fn trunc_divmod64(a: vec2<u32>, b: vec2<u32>) -> DivMod64 {
+    let a_neg = (a.y & 0x80000000u) != 0u;
+    let b_neg = (b.y & 0x80000000u) != 0u;
+    let m = divmod_u64(select(a, neg64(a), a_neg), select(b, neg64(b), b_neg));
+    return DivMod64(select(m.q, neg64(m.q), a_neg != b_neg), select(m.r, neg64(m.r), a_neg));
+}
+
 // Python's floor division and remainder (the remainder takes the divisor's sign), wrapping
 // as the CPU's int64 kernels (i64::MIN // -1 == i64::MIN). The divisor is never 0 here.
 fn floor_divmod64(a: vec2<u32>, b: vec2<u32>) -> DivMod64 {
     let a_neg = (a.y & 0x80000000u) != 0u;
     let b_neg = (b.y & 0x80000000u) != 0u;
-    let m = divmod_u64(select(a, neg64(a), a_neg), select(b, neg64(b), b_neg));
-    var q = select(m.q, neg64(m.q), a_neg != b_neg);
-    var r = select(m.r, neg64(m.r), a_neg);
+    let t = trunc_divmod64(a, b);
+    var q = t.q;
+    var r = t.r;
     if ((r.x | r.y) != 0u && a_neg != b_neg) {
         q = add64(q, vec2<u32>(0xffffffffu, 0xffffffffu));
         r = add64(r, b);
@@ -367,9 +415,9 @@ fn floor_divmod64(a: vec2<u32>, b: vec2<u32>) -> DivMod64 {
     return DivMod64(q, r);
 }
 
-// a ** e as the CPU's int64 pow: wrapping, by squaring (exponents past 2^32 - 1 clamp to it);
-// a negative exponent gives 1 for a base of 1, +-1 for -1 and 0 otherwise (the host raises
-// first where PyTorch does).
+// a ** e as the CPU's int64 pow: wrapping, by squaring over all 63 exponent bits; a negative
+// exponent gives 1 for a base of 1, +-1 for -1 and 0 otherwise (the host raises first where
+// PyTorch does).
 fn pow64(a: vec2<u32>, e: vec2<u32>) -> vec2<u32> {
     if ((e.y & 0x80000000u) != 0u) {
         if (a.x == 1u && a.y == 0u) {
@@ -380,24 +428,24 @@ fn pow64(a: vec2<u32>, e: vec2<u32>) -> vec2<u32> {
         }
         return vec2<u32>(0u, 0u);
     }
-    var n = select(e.x, 0xffffffffu, e.y != 0u);
     var base = a;
     var r = vec2<u32>(1u, 0u);
-    loop {
-        if (n == 0u) {
-            break;
+    for (var word = 0u; word < 2u; word++) {
+        var n = select(e.x, e.y, word == 1u);
+        for (var bit = 0u; bit < 32u; bit++) {
+            if ((n & 1u) != 0u) {
+                r = mul64(r, base);
+            }
+            base = mul64(base, base);
+            n = n >> 1u;
         }
-        if ((n & 1u) != 0u) {
-            r = mul64(r, base);
-        }
-        base = mul64(base, base);
-        n = n >> 1u;
     }
     return r;
 }
 
 // Wrapping int64 arithmetic (op codes as in binary_op): 0 add, 1 sub, 2 mul, 4 pow,
-// 5 maximum, 6 minimum, 8 remainder, 9 floor_divide.
+// 5 maximum, 6 minimum, 8 remainder, 9 floor_divide, 11 fmod, 12 div_trunc,
+// 13 bitwise_and, 14 bitwise_or, 15 bitwise_xor.
 fn arith64(a: vec2<u32>, b: vec2<u32>) -> vec2<u32> {
     switch OP {
         case 0u: { return add64(a, b); }
@@ -407,6 +455,11 @@ fn arith64(a: vec2<u32>, b: vec2<u32>) -> vec2<u32> {
         case 5u: { return select(b, a, cmp64(a, b) >= 0); }
         case 6u: { return select(b, a, cmp64(a, b) <= 0); }
         case 8u: { return floor_divmod64(a, b).r; }
+        case 11u: { return trunc_divmod64(a, b).r; }
+        case 12u: { return trunc_divmod64(a, b).q; }
+        case 13u: { return a & b; }
+        case 14u: { return a | b; }
+        case 15u: { return a ^ b; }
         default: { return floor_divmod64(a, b).q; }
     }
 }

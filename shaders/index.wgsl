@@ -4,7 +4,8 @@
 // index_put / put through scatter and scatter_add on the flattened tensor.
 //
 // int64 indices are (low, high) u32 word pairs; an index is valid when its 64-bit value lies
-// in [-size, size) (negatives wrap, as on the CPU). Out-of-range indices read NaN in gather
+// in [0, size) (negatives do not wrap, as in PyTorch; index_put wraps them before it scatters).
+// Out-of-range indices read NaN in gather
 // and are skipped by the scatters; gather and scatter_add also set a device-side error flag,
 // which the runtime turns into IndexError at the next read (scatter's callers check first).
 //
@@ -59,8 +60,6 @@ fn position(e: u32) -> Pos {
     let size = info[5];
     if (hi == 0u && lo < size) {
         along = lo;
-    } else if (hi == 0xffffffffu && (lo & 0x80000000u) != 0u && (0u - lo) <= size) {
-        along = size - (0u - lo);
     } else {
         p.valid = false;
     }

@@ -38,7 +38,7 @@ def test_conversions():
     assert [1, 2, 3][torch.tensor(1)] == 2
     with pytest.raises(RuntimeError, match="ambiguous"):
         bool(torch.ones(2))
-    with pytest.raises(ValueError):
+    with pytest.raises(RuntimeError, match="2 elements cannot be converted to Scalar"):
         torch.ones(2).item()
 
 

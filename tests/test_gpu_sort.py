@@ -183,7 +183,7 @@ def test_median_with_and_without_nan(shape, dim):
 def test_scatter_tensor_and_value_last_writer_wins(dtype):
     rng = np.random.default_rng(4)
     x = torch.tensor(rng.integers(-5, 5, size=(5, 300))).to(dtype)
-    idx = torch.tensor(rng.integers(-300, 300, size=(4, 700)))  # many duplicates per row
+    idx = torch.tensor(rng.integers(0, 300, size=(4, 700)))  # many duplicates per row (negatives are refused)
     src = torch.tensor(rng.integers(-2**40, 2**40, size=(4, 701))).to(dtype)
     for dim, index in ((1, idx), (0, idx[:, :5] % 5)):
         g = x.to(GPU).scatter(dim, index.to(GPU), src.to(GPU))
@@ -198,10 +198,10 @@ def test_scatter_tensor_and_value_last_writer_wins(dtype):
 
 def test_scatter_errors_and_gradients():
     x = torch.randn(3, 4)
-    with pytest.raises(IndexError, match="out of bounds"):
+    with pytest.raises(RuntimeError, match="out of bounds"):  # PyTorch's type for scatter indices
         x.to(GPU).scatter(1, torch.tensor([[4]]).to(GPU), 1.0)
-    with pytest.raises(IndexError, match="out of bounds"):
-        x.to(GPU).scatter(1, torch.tensor([[-5]]).to(GPU), 1.0)
+    with pytest.raises(RuntimeError, match="out of bounds"):
+        x.to(GPU).scatter(1, torch.tensor([[-1]]).to(GPU), 1.0)
     with pytest.raises(RuntimeError):
         x.to(GPU).scatter(1, torch.tensor([[0]]), 1.0)  # index on the CPU
     idx = torch.tensor([[0, 3, 3], [1, 1, 2], [2, 0, 1]])
@@ -331,8 +331,8 @@ def test_int64_floor_divide_remainder_mul_div_exact():
     close_on_gpu(ga / gb, a / b, atol=1e-6)
     close_on_gpu(ga.float() / 3, a / 3, atol=1e-6)
     assert (ga / gb).dtype == torch.float32
-    same_on_gpu(torch.tensor([True, False]).to(GPU) // torch.tensor([True, True]).to(GPU),
-          torch.tensor([True, False]) // torch.tensor([True, True]))
+    with pytest.raises(NotImplementedError, match="Bool|bool"):  # as PyTorch 2.15, on both devices
+        torch.tensor([True, False]).to(GPU) // torch.tensor([True, True]).to(GPU)
     with pytest.raises(RuntimeError, match="ZeroDivisionError"):
         ga // torch.tensor(0).to(GPU)
     with pytest.raises(RuntimeError, match="ZeroDivisionError"):

@@ -151,7 +151,7 @@ def test_clamp_forward_backward():
     check_grad(lambda x: torch.clamp(x, -1.0, 1.0), a)
     lo, hi = torch.tensor([-1.0] * 5), torch.tensor([0.0, 0.0, 1.0, 1.0, 2.0])
     assert_close(torch.clamp(torch.tensor(a), lo, hi), np.clip(a, lo.cpu().numpy(), hi.cpu().numpy()))
-    with pytest.raises(ValueError):
+    with pytest.raises(RuntimeError, match="At least one of 'min' or 'max'"):
         torch.clamp(torch.tensor(a))
 
 

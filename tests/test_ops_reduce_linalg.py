@@ -13,14 +13,20 @@ DIMS = [None, 0, 1, -1, (0, 2), (1, 2)]
 def test_sum_mean_prod(dim, keepdim):
     a = rand(2, 3, 4)
     ax = dim
-    for f, ref in [(torch.sum, np.sum), (torch.mean, np.mean), (torch.prod, np.prod)]:
+    # prod takes one int dim, as in PyTorch (a tuple is a TypeError).
+    reductions = [(torch.sum, np.sum), (torch.mean, np.mean)] + ([] if isinstance(dim, tuple) else [(torch.prod, np.prod)])
+    for f, ref in reductions:
         out = f(torch.tensor(a), dim=dim, keepdim=keepdim) if dim is not None else f(torch.tensor(a))
         exp = ref(a, axis=ax, keepdims=keepdim) if dim is not None else ref(a)
         assert_close(out, exp, rtol=1e-10)
+    if isinstance(dim, tuple):
+        with pytest.raises(TypeError, match="must be int"):
+            torch.prod(torch.tensor(a), dim=dim)
     if dim is not None:
         check_grad(lambda x: x.sum(dim, keepdim), a)
         check_grad(lambda x: x.mean(dim, keepdim), a)
-        check_grad(lambda x: x.prod(dim, keepdim), a)
+        if not isinstance(dim, tuple):
+            check_grad(lambda x: x.prod(dim, keepdim), a)
 
 
 def test_prod_grad_with_zeros():

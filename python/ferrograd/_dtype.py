@@ -82,11 +82,11 @@ def from_numpy_dtype(npd):
     npd = np.dtype(npd)
     if npd.kind == "f":
         return float64 if npd.itemsize == 8 else float32
-    if npd.kind in "iu":
+    if npd.kind == "i" or (npd.kind == "u" and npd.itemsize < 8):
         return int64
     if npd.kind == "b":
         return bool_
     raise TypeError(
         f"can't convert np.ndarray of type numpy.{npd.name}. The only supported types are: "
-        "float64, float32, int64 (and narrower ints), and bool."
+        "float64, float32, int64 (and narrower ints, uint32 and below), and bool."
     )

@@ -10,7 +10,7 @@ def _parse(equation, operands):
     lhs, arrow, rhs = eq.partition("->")
     terms = lhs.split(",")
     if len(terms) != len(operands):
-        raise ValueError(f"einsum(): more operands were provided than specified in the equation" if len(operands) > len(terms) else "einsum(): fewer operands were provided than specified in the equation")
+        raise RuntimeError(f"einsum(): more operands were provided than specified in the equation" if len(operands) > len(terms) else "einsum(): fewer operands were provided than specified in the equation")
     ell_dims = 0
     parsed = []
     for term, op in zip(terms, operands):
@@ -49,6 +49,8 @@ def _diagonal(op, term):
             return op, term
         i = term.index(dup)
         j = term.index(dup, i + 1)
+        if op.shape[i] != op.shape[j]:
+            raise RuntimeError(f"einsum(): subscript {dup} is repeated for operand but the sizes don't match, {op.shape[i]} != {op.shape[j]}")
         op = T.diagonal_(op, 0, i, j)
         term = term[:i] + term[i + 1:j] + term[j + 1:] + dup
 

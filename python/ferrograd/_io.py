@@ -28,7 +28,11 @@ name -> tensor. Dtypes ferrograd lacks are widened: float16/bfloat16 -> float32,
 
 Writes are atomic: bytes go to a temporary file in the target directory, which is fsynced and
 renamed over the target with `os.replace`, so the target is either the old file or the
-complete new one.
+complete new one. As `torch.save`'s `open(path, "wb")`: a symlink's target is written (the
+link stays), an existing file keeps its mode and a read-only one is refused (PermissionError),
+a new file gets 0o666 less the umask; a directory or a missing parent directory raises
+RuntimeError. A tensor keyed "__metadata__" (the safetensors header's own key) is stored
+under a suffixed name and loads back under its key.
 """
 import collections
 import hashlib
@@ -75,7 +79,8 @@ def _flatten(obj):
     def name_for(path):
         base = ".".join(path) if path else "tensor"
         name, n = base, 1
-        while name in tensors:
+        # "__metadata__" is the safetensors header's own key: such a tensor gets a suffix too.
+        while name in tensors or name == "__metadata__":
             name = f"{base}#{n}"
             n += 1
         return name
@@ -233,9 +238,26 @@ def save(obj, f, pickle_module=None, pickle_protocol=None, _use_new_zipfile_seri
 
 
 def _atomic_write(path, data):
-    d = os.path.dirname(os.path.abspath(path))
+    """Writes `data` to `path` through a temporary file renamed over it. As `open(path, "wb")`
+    would: a symlink's target is written, an existing file keeps its mode (a read-only one
+    refuses the write), a new one gets 0o666 less the umask."""
+    path = os.path.realpath(path)
+    d = os.path.dirname(path)
+    if os.path.isdir(path):
+        raise RuntimeError(f"ferrograd.save: {path} is a directory")
+    if not os.path.isdir(d):
+        raise RuntimeError(f"ferrograd.save: Parent directory {d} does not exist.")
+    if os.path.exists(path):
+        if not os.access(path, os.W_OK):
+            raise PermissionError(f"ferrograd.save: permission denied: {path}")
+        mode = os.stat(path).st_mode & 0o7777
+    else:
+        umask = os.umask(0)
+        os.umask(umask)
+        mode = 0o666 & ~umask
     fd, tmp = tempfile.mkstemp(prefix="." + os.path.basename(path) + ".", suffix=".tmp", dir=d)
     try:
+        os.fchmod(fd, mode)
         with os.fdopen(fd, "wb") as fh:
             fh.write(data)
             fh.flush()
@@ -368,7 +390,11 @@ def load(f, map_location=None, pickle_module=None, *, weights_only=None, mmap=No
                 structure = json.loads(metadata[_META_STRUCT])
             except json.JSONDecodeError as e:  # (the checksum above makes this unlikely)
                 raise _CorruptFile(f"the ferrograd structure metadata is not valid JSON ({e})") from None
-            return _unflatten(structure, arrays, mapper)
+            try:
+                return _unflatten(structure, arrays, mapper)
+            except (KeyError, TypeError, ValueError, AttributeError, RecursionError) as e:
+                # A structure that passes the checksum but is not one save writes (crafted).
+                raise _CorruptFile(f"malformed ferrograd structure metadata ({type(e).__name__}: {e})") from None
         return {name: mapper(_to_tensor(arrays[name], name)) for name in header if name in arrays}
     except _CorruptFile as e:
         raise RuntimeError(f"ferrograd.load: {where!s}: {e}") from None

@@ -76,6 +76,11 @@ def _dims(dim):
     return [_py_int(dim)]
 
 
+def _reduce_dims(dim):
+    """A reduction's dims: as `_dims`, but an empty list means every dim, as in PyTorch."""
+    return _dims(dim) or None
+
+
 def _as_tensor_operand(x, like=None):
     if isinstance(x, Tensor):
         return x
@@ -104,17 +109,42 @@ def _infer_np(data, dtype):
         flat = data
         if isinstance(data, (list, tuple)):
             flat = [_tensor_to_py(v) for v in data] if builtins.any(isinstance(v, Tensor) for v in data) else data
+        if isinstance(flat, np.generic):
+            from_numpy_dtype(flat.dtype)  # TypeError for a numpy type without a ferrograd dtype
         try:
             arr = np.array(flat)
         except ValueError as e:
             raise ValueError(f"could not build a tensor from {type(data).__name__}: {e}") from None
-        if arr.dtype == object:
+        if arr.dtype.kind == "f" and arr.size and np.abs(arr).max() >= 2.0**63 and _has_int_beyond_int64(flat):
+            raise ValueError(f"value cannot be converted to type int64 without overflow: {data!r}"[:300])
+        if arr.dtype == object or arr.dtype == np.uint64:
+            # numpy falls back to uint64 or object for Python ints beyond int64.
+            if _has_int_beyond_int64(flat):
+                raise ValueError(f"value cannot be converted to type int64 without overflow: {data!r}"[:300])
             raise TypeError(f"can't build a tensor from nested data of mixed or unsupported types: {data!r}"[:300])
         if arr.dtype.kind == "f" and dtype is None:
             arr = arr.astype(get_default_dtype()._np)
         if arr.dtype.kind in "US":
             raise TypeError(f"new(): invalid data type '{arr.dtype.kind == 'U' and 'str' or 'bytes'}'")
     return arr
+
+
+def _has_int_beyond_int64(data):
+    if isinstance(data, (list, tuple)):
+        return builtins.any(_has_int_beyond_int64(v) for v in data)
+    return isinstance(data, numbers.Integral) and not -2**63 <= data < 2**63
+
+
+def _check_fill_value(value, d):
+    """PyTorch's RuntimeError for a fill value the dtype cannot hold (NaN or inf as an integer,
+    an int beyond int64, a finite float beyond float32's range)."""
+    if isinstance(value, _py_bool) or not isinstance(value, numbers.Number):
+        return
+    if d is int64 and (isinstance(value, numbers.Integral) and not -2**63 <= value < 2**63
+                       or not isinstance(value, numbers.Integral) and not np.isfinite(value)):
+        raise RuntimeError(f"value cannot be converted to type int64 without overflow: {value}")
+    if d is float32 and np.isfinite(value) and _py_abs(value) > np.finfo(np.float32).max:
+        raise RuntimeError(f"value cannot be converted to type float without overflow: {value}")
 
 
 def _tensor_to_py(v):
@@ -135,6 +165,9 @@ def tensor(data, dtype=None, device=None, requires_grad=False, pin_memory=False)
     else:
         arr = _infer_np(data, dtype)
         target = to_dtype(dtype) if dtype is not None else from_numpy_dtype(arr.dtype)
+        if target is int64 and arr.dtype.kind == "f" and not np.isfinite(arr).all():
+            raise RuntimeError("value cannot be converted to type int64 without overflow: NaN or inf in the data")
+        arr = _valid_bools(arr)
         out = _core.from_numpy(np.array(arr, dtype=target._np, order="C", copy=True))
     if requires_grad:
         out.requires_grad_(True)
@@ -148,20 +181,31 @@ def as_tensor(data, dtype=None, device=None):
         return data if dtype is None else data.to(dtype)
     if isinstance(data, np.ndarray) and (dtype is None or to_dtype(dtype)._np == data.dtype):
         try:
-            return _core.from_numpy(data)
+            return from_numpy(data)
         except (TypeError, ValueError):
             pass
     return tensor(data, dtype=dtype)
 
 
 def from_numpy(arr):
-    """A tensor sharing memory with the numpy array `arr`."""
-    return _core.from_numpy(arr)
+    """A tensor sharing memory with the numpy array `arr` (a bool array holding bytes other
+    than 0 and 1, e.g. a view of uint8 data, is copied as 0/1 instead)."""
+    if not isinstance(arr, np.ndarray):
+        raise TypeError(f"expected np.ndarray (got {type(arr).__name__})")
+    return _core.from_numpy(_valid_bools(arr))
+
+
+def _valid_bools(arr):
+    """`arr`, or a 0/1 copy of a bool array whose bytes are not all 0 or 1 (Rust's bool must be)."""
+    if arr.dtype == np.bool_ and arr.size and (arr.view(np.uint8) > 1).any():
+        return arr.view(np.uint8) != 0
+    return arr
 
 
 def _fill(size, value, dtype, device, requires_grad, default):
     dev = check_device(device)
     d = to_dtype(dtype) if dtype is not None else default
+    _check_fill_value(value, d)
     if isinstance(value, numbers.Integral) and not isinstance(value, _py_bool) and d is int64:
         out = _core.full_int(_creation_shape(size), _py_int(value))
     else:
@@ -193,6 +237,8 @@ def _scalar_dtype(v):
 
 
 def full(size, fill_value, dtype=None, device=None, requires_grad=False, out=None):
+    if not isinstance(size, (tuple, list, Size)):
+        raise TypeError(f"full(): argument 'size' must be tuple of ints, but found element of type {type(size).__name__}")
     if isinstance(fill_value, Tensor):
         fill_value = fill_value.item()
     return _fill((size,) if not isinstance(size, (tuple, list)) else (tuple(size),), fill_value,
@@ -218,8 +264,17 @@ def full_like(x, fill_value, dtype=None, device=None, requires_grad=False, memor
 def _float_dtype(dtype, op):
     d = to_dtype(dtype) if dtype is not None else get_default_dtype()
     if not d.is_floating_point:
-        raise RuntimeError(f"\"{op}\" not implemented for '{d.name}'; use a floating point dtype")
+        raise NotImplementedError(f"\"{op}\" not implemented for '{d.name}'; use a floating point dtype")
     return d
+
+
+_TITLED = {"int64": "Long", "bool": "Bool", "float32": "Float", "float64": "Double"}
+
+
+def _require_float(input, op):
+    """PyTorch's NotImplementedError for an op that has only floating-point kernels."""
+    if not input.dtype.is_floating_point:
+        raise NotImplementedError(f"\"{op}\" not implemented for '{_TITLED[input.dtype.name]}'")
 
 
 def _from_generator(generator, draw, shape, dtype):
@@ -255,15 +310,17 @@ def randint(low, high=None, size=None, dtype=None, device=None, requires_grad=Fa
         low, high, size = 0, low, high
     elif high is None:
         low, high = 0, low
+    if high <= low:
+        raise RuntimeError(f"random_ expects 'from' to be less than 'to', but got from={low} >= to={high}")
     if generator is not None:
-        if high <= low:
-            raise RuntimeError(f"random_ expects 'from' to be less than 'to', but got from={low} >= to={high}")
         return _from_generator(generator, lambda r, s: r.integers(low, high, s), _creation_shape((tuple(size),)), to_dtype(dtype or int64))
     return _core.randint(_py_int(low), _py_int(high), _creation_shape((tuple(size),)), _dname(dtype or int64))
 
 
 def randperm(n, dtype=None, device=None, generator=None, requires_grad=False):
     check_device(device)
+    if n < 0:
+        raise RuntimeError(f"randperm(): n must be non-negative, got {n}")
     if generator is not None:
         out = _from_generator(generator, lambda r, s: r.permutation(_py_int(n)), (), int64)
     else:
@@ -305,7 +362,19 @@ def arange(start, end=None, step=1, dtype=None, device=None, requires_grad=False
     if dtype is None:
         is_int = builtins.all(isinstance(v, numbers.Integral) for v in vals)
         dtype = int64 if is_int else get_default_dtype()
-    out = _core.arange(_py_float(vals[0]), _py_float(vals[1]), _py_float(vals[2]), _dname(dtype))
+    if to_dtype(dtype) is bool_:
+        raise NotImplementedError("\"arange_cpu\" not implemented for 'Bool'")
+    if builtins.all(isinstance(v, numbers.Integral) for v in vals) and to_dtype(dtype) is int64:
+        # Exact for any int64 bounds: count with Python ints, then offset int64 positions.
+        start, end, step = (_py_int(v) for v in vals)
+        if step == 0:
+            raise RuntimeError("step must be nonzero")
+        if (step > 0 and end < start) or (step < 0 and end > start):
+            raise RuntimeError("upper bound and larger bound inconsistent with step sign")
+        n = -((start - end) // step)
+        out = _core.arange(0.0, _py_float(n), 1.0, "int64") * step + start
+    else:
+        out = _core.arange(_py_float(vals[0]), _py_float(vals[1]), _py_float(vals[2]), _dname(dtype))
     return out.requires_grad_(True) if requires_grad else out
 
 
@@ -603,11 +672,7 @@ def div(input, other, *, rounding_mode=None, out=None):
     if rounding_mode == "floor":
         return _core.binary(input, other, "floor_divide")
     if rounding_mode == "trunc":
-        q = _core.binary(input, other, "div")
-        is_int = builtins.all(not isinstance(v, Tensor) and isinstance(v, numbers.Integral) or
-                     isinstance(v, Tensor) and v._dtype in ("int64", "bool") for v in (input, other))
-        q = q.trunc()
-        return q.to(int64) if is_int else q
+        return _core.binary(input, other, "div_trunc")
     raise ValueError(f"div expected rounding_mode to be one of None, 'trunc', or 'floor' but found '{rounding_mode}'")
 
 
@@ -641,9 +706,7 @@ def pow(input, exponent, *, out=None):
     return _core.binary(input, exponent, "pow")
 
 
-def fmod(input, other):
-    q = div(input, other, rounding_mode="trunc")
-    return input - q * other
+fmod = _binary("fmod")
 
 
 def _unary(name):
@@ -664,6 +727,8 @@ negative, absolute, arcsin, arccos, arctan, fix = neg, abs, asin, acos, atan, tr
 
 def round(input, decimals=0, *, out=None):
     _no_out(out)
+    if decimals != 0:
+        _require_float(input, "round")
     if decimals == 0:
         return _core.unary(input, "round")
     scale = 10.0 ** decimals
@@ -678,9 +743,78 @@ def erfc(input):
     return 1 - erf(input)  # noqa: F821
 
 
+def positive(input):
+    if input.dtype is bool_:
+        raise NotImplementedError("The `+` operator, on a bool tensor is not supported.")
+    return input
+
+
+def signbit(input):
+    """True where the sign bit is set (so also for -0.0)."""
+    if not input.is_floating_point():
+        return input < 0
+    return (input < 0) | ((input == 0) & (1 / input < 0))
+
+
+def isposinf(input):
+    return input == float("inf") if input.is_floating_point() else zeros_like(input, dtype=bool_)
+
+
+def isneginf(input):
+    return input == float("-inf") if input.is_floating_point() else zeros_like(input, dtype=bool_)
+
+
+def nan_to_num(input, nan=0.0, posinf=None, neginf=None):
+    """NaN, +inf and -inf replaced by `nan` and (by default) the dtype's largest/lowest finite
+    values; integer and bool tensors come back unchanged (a copy)."""
+    if not input.is_floating_point():
+        return input.clone()
+    big = np.finfo(input.dtype._np).max
+    out = where(input.isnan(), _py_float(nan), input)
+    out = where(out == float("inf"), big if posinf is None else _py_float(posinf), out)
+    return where(out == float("-inf"), -big if neginf is None else _py_float(neginf), out)
+
+
+def fmax(input, other):
+    """maximum that ignores a NaN when the other operand is a number."""
+    return where(isnan(other), input, where(isnan(input), other, maximum(input, other)))  # noqa: F821
+
+
+def fmin(input, other):
+    return where(isnan(other), input, where(isnan(input), other, minimum(input, other)))  # noqa: F821
+
+
+def _float_result_dtype(a, b):
+    """The floating dtype PyTorch's promotion gives two tensors (the default float for ints)."""
+    if float64 in (a.dtype, b.dtype):
+        return float64
+    return a.dtype if a.is_floating_point() else b.dtype if b.is_floating_point() else get_default_dtype()
+
+
+def hypot(input, other):
+    """sqrt(a^2 + b^2) without overflow or underflow in the squares; inf if either is inf."""
+    if not (input.is_floating_point() or other.is_floating_point()):
+        _require_float(input, "hypot")
+    dt = _float_result_dtype(input, other)
+    a, b = abs(input.to(dt)), abs(other.to(dt))  # noqa: F821
+    big, small = maximum(a, b), minimum(a, b)
+    ratio = where(big == 0, 0.0, small / where(big == 0, 1.0, big))
+    out = big * sqrt(1 + ratio * ratio)  # noqa: F821
+    return where(isinf(a) | isinf(b), float("inf"), out)  # noqa: F821
+
+
+def copysign(input, other):
+    """|input| with the sign of `other` (its sign bit, so -0.0 counts as negative); floats out."""
+    magnitude = abs(input.to(_float_result_dtype(input, other)))  # noqa: F821
+    return where(signbit(other), -magnitude, magnitude)
+
+
 def clamp(input, min=None, max=None, *, out=None):
     _no_out(out)
-    if isinstance(min, Tensor) or isinstance(max, Tensor):
+    integral = not input.is_floating_point() and builtins.all(
+        v is None or isinstance(v, numbers.Integral) for v in (min, max))
+    if isinstance(min, Tensor) or isinstance(max, Tensor) or (integral and (min, max) != (None, None)):
+        # Tensor bounds, or integer bounds on an integer tensor (exact, no float64 detour).
         out = input
         if min is not None:
             out = maximum(out, min)
@@ -702,6 +836,8 @@ def clamp_max(input, max):
 
 
 def lerp(input, end, weight):
+    if isinstance(end, Tensor) and end.dtype is not input.dtype:
+        raise RuntimeError(f"expected dtype {input.dtype} for `end` but got dtype {end.dtype}")
     return input + weight * (end - input)
 
 
@@ -735,7 +871,7 @@ def where(condition, input=None, other=None):
         return nonzero(condition, as_tuple=True)
     if not isinstance(condition, Tensor):
         condition = tensor(condition)
-    return _core.where_(condition.to(bool_) if condition._dtype != "bool" else condition, input, other)
+    return _core.where_(condition, input, other)
 
 
 # ---------------------------------------------------------------------------- reductions
@@ -745,23 +881,28 @@ def _sum_dtype(input, dtype):
 
 
 def sum(input, dim=None, keepdim=False, *, dtype=None):
-    return _core.sum(_sum_dtype(input, dtype), _dims(dim), keepdim)
+    return _core.sum(_sum_dtype(input, dtype), _reduce_dims(dim), keepdim)
 
 
 def nansum(input, dim=None, keepdim=False, *, dtype=None):
+    if not input.is_floating_point():  # no NaN to skip; int and bool sum to int64
+        return sum(input, dim, keepdim, dtype=dtype)
     return sum(where(input.isnan(), 0.0, input), dim, keepdim, dtype=dtype)
 
 
 def mean(input, dim=None, keepdim=False, *, dtype=None):
-    return _core.mean(_sum_dtype(input, dtype), _dims(dim), keepdim)
+    return _core.mean(_sum_dtype(input, dtype), _reduce_dims(dim), keepdim)
 
 
 def nanmean(input, dim=None, keepdim=False):
+    _require_float(input, "nanmean")
     keep = ~input.isnan()
     return nansum(input, dim, keepdim) / keep.sum(dim, keepdim)
 
 
 def prod(input, dim=None, keepdim=False, *, dtype=None):
+    if dim is not None and not isinstance(dim, numbers.Integral):
+        raise TypeError(f"prod(): argument 'dim' must be int, not {type(dim).__name__}")
     return _core.prod(_sum_dtype(input, dtype), _dims(dim), keepdim)
 
 
@@ -787,11 +928,11 @@ def min(input, dim=None, keepdim=False, *, other=None):
 
 
 def amax(input, dim=(), keepdim=False):
-    return _core.amax(input, _dims(dim) or None, keepdim, True)
+    return _core.amax(input, _reduce_dims(dim), keepdim, True)
 
 
 def amin(input, dim=(), keepdim=False):
-    return _core.amax(input, _dims(dim) or None, keepdim, False)
+    return _core.amax(input, _reduce_dims(dim), keepdim, False)
 
 
 def aminmax(input, *, dim=None, keepdim=False):
@@ -815,7 +956,8 @@ def _correction(unbiased, correction):
 def var(input, dim=None, unbiased=None, keepdim=False, *, correction=None):
     if isinstance(dim, _py_bool):
         dim, unbiased = None, dim
-    return _core.var(input, _dims(dim), _correction(unbiased, correction), keepdim)
+    _require_float(input, "std_var")
+    return _core.var(input, _reduce_dims(dim), _correction(unbiased, correction), keepdim)
 
 
 def std(input, dim=None, unbiased=None, keepdim=False, *, correction=None):
@@ -831,7 +973,10 @@ def std_mean(input, dim=None, unbiased=None, keepdim=False, *, correction=None):
 
 
 def logsumexp(input, dim, keepdim=False):
-    return _core.logsumexp(input, _dims(dim), keepdim)
+    if not _dims(dim) and input.ndim and input.numel():
+        # (PyTorch reduces everything for dim=() only on a 0-d or empty input)
+        raise RuntimeError("logsumexp(): dim=() or [] is not allowed; name the dims to reduce")
+    return _core.logsumexp(input, _dims(dim) or list(range(input.ndim)), keepdim)
 
 
 def norm(input, p="fro", dim=None, keepdim=False, dtype=None):
@@ -841,7 +986,7 @@ def norm(input, p="fro", dim=None, keepdim=False, dtype=None):
         p = 2.0
     elif p == "nuc":
         raise NotImplementedError("nuclear norm is not supported")
-    return _core.norm(input, _py_float(p), _dims(dim), keepdim)
+    return _core.norm(input, _py_float(p), _reduce_dims(dim), keepdim)
 
 
 def cumsum(input, dim, *, dtype=None):
@@ -876,6 +1021,12 @@ def _median_position(input, dim):
 
 
 def median(input, dim=None, keepdim=False):
+    if dim is not None and not isinstance(dim, numbers.Integral):
+        raise TypeError(f"median(): argument 'dim' must be int, not {type(dim).__name__}")
+    if dim is not None:
+        _wrap(dim, input.ndim)
+    if input.dtype is bool_:
+        raise NotImplementedError("\"median\" not implemented for 'Bool'")
     if dim is None:
         flat = input.reshape(-1)
         if flat.numel() == 0:
@@ -1057,10 +1208,16 @@ def select(input, dim, index):
 
 
 def movedim(input, source, destination):
-    if isinstance(source, (tuple, list)):
+    if isinstance(source, (tuple, list)) or isinstance(destination, (tuple, list)):
         n = input.ndim
-        src = [s % n for s in source]
-        dst = [d % n for d in destination]
+        source = list(source) if isinstance(source, (tuple, list)) else [source]
+        destination = list(destination) if isinstance(destination, (tuple, list)) else [destination]
+        if len(source) != len(destination):
+            raise RuntimeError(f"movedim: Invalid source or destination dims: source ({source} dims) should contain the same number of dims as destination ({destination} dims)")
+        src = [_wrap(s, n) for s in source]
+        dst = [_wrap(d, n) for d in destination]
+        if len(set(src)) != len(src) or len(set(dst)) != len(dst):
+            raise RuntimeError(f"movedim: repeated dim in `source` ({source}) or `destination` ({destination})")
         order = [None] * n
         for s, d in zip(src, dst):
             order[d] = s
@@ -1141,6 +1298,8 @@ def tensor_split(input, indices_or_sections, dim=0):
     size = input.shape[d]
     if isinstance(indices_or_sections, numbers.Integral):
         n = indices_or_sections
+        if n <= 0:
+            raise RuntimeError(f"number of sections must be larger than 0, got {n}")
         q, r = divmod(size, n)
         sizes = [q + 1] * r + [q] * (n - r)
     else:
@@ -1180,6 +1339,10 @@ def repeat_interleave(input, repeats, dim=None):
     d = _wrap(dim, input.ndim)
     if isinstance(repeats, Tensor):
         repeats = repeats.tolist()
+    if builtins.any(r < 0 for r in (repeats if isinstance(repeats, (list, tuple)) else [repeats])):
+        raise RuntimeError("repeat_interleave: repeats can not be negative")
+    if isinstance(repeats, (list, tuple)) and len(repeats) not in (1, input.shape[d]):
+        raise RuntimeError(f"repeats must have the same size as input along dim, but got repeats.size(0) = {len(repeats)} and input.size({d}) = {input.shape[d]}")
     if isinstance(repeats, numbers.Integral):
         idx = arange(input.shape[d], device=input.device).unsqueeze(1).expand(-1, repeats).flatten()
     else:
@@ -1231,6 +1394,8 @@ def diag(input, diagonal=0):
         idx = arange(input.shape[0], device=input.device)
         rows, cols = (idx, idx + diagonal) if diagonal >= 0 else (idx - diagonal, idx)
         return out.index_put((rows, cols), input)
+    if input.ndim != 2:
+        raise RuntimeError(f"diag(): Supports 1D or 2D tensors. Got {input.ndim}D")
     return diagonal_(input, diagonal).clone()
 
 
@@ -1239,16 +1404,25 @@ def diagonal_(input, offset=0, dim1=0, dim2=1):
 
 
 def trace(input):
+    if input.ndim != 2:
+        raise RuntimeError(f"trace: expected a matrix, but got tensor with dim {input.ndim}")
     return diagonal_(input).sum()
 
 
+def _check_matrix(input, op):
+    if input.ndim < 2:
+        raise RuntimeError(f"{op}: input tensor must have at least 2 dimensions")
+
+
 def tril(input, diagonal=0):
+    _check_matrix(input, "tril")
     r = arange(input.shape[-2], device=input.device).unsqueeze(1)
     c = arange(input.shape[-1], device=input.device).unsqueeze(0)
     return where(c - r <= diagonal, input, zeros((), dtype=input.dtype, device=input.device))
 
 
 def triu(input, diagonal=0):
+    _check_matrix(input, "triu")
     r = arange(input.shape[-2], device=input.device).unsqueeze(1)
     c = arange(input.shape[-1], device=input.device).unsqueeze(0)
     return where(c - r >= diagonal, input, zeros((), dtype=input.dtype, device=input.device))
@@ -1331,8 +1505,12 @@ def take(input, index):
 def take_along_dim(input, indices, dim=None):
     if dim is None:
         return take(input, indices)
-    shape = list(broadcast_shapes(input.shape, indices.shape))
+    # Negative indices count from the end here (gather itself refuses them).
+    indices = where(indices < 0, indices + input.shape[_wrap(dim, input.ndim)], indices)
     d = _wrap(dim, input.ndim)
+    # Broadcast every dim but `dim` (which keeps each operand's own size).
+    without_d = [[1 if k == d else n for k, n in enumerate(t.shape)] for t in (input, indices)]
+    shape = list(broadcast_shapes(*without_d))
     ishape, xshape = list(shape), list(shape)
     ishape[d], xshape[d] = indices.shape[d], input.shape[d]
     return gather(input.expand(xshape), d, indices.expand(ishape))
@@ -1423,7 +1601,8 @@ def _apply_index(self, index):
         elif isinstance(i, (numbers.Integral, np.integer)) or (hasattr(i, "__index__") and not isinstance(i, Tensor)):
             x = _core.select(x, d, _py_int(i.__index__()))
         else:
-            raise IndexError(f"only integers, slices (`:`), ellipsis (`...`), None and long or byte Variables are valid indices (got {type(i).__name__})")
+            raise (TypeError if isinstance(i, str) else IndexError)(
+                f"only integers, slices (`:`), ellipsis (`...`), None and long or byte Variables are valid indices (got {type(i).__name__})")
     if not advanced:
         return x
     return _advanced(x, advanced)
@@ -1431,7 +1610,11 @@ def _apply_index(self, index):
 
 def _advanced(x, advanced):
     dims = [d for d, _ in advanced]
-    idxs = broadcast_tensors(*[i.to(x.device) for _, i in advanced])  # CPU indices may index a GPU tensor
+    try:
+        idxs = broadcast_tensors(*[i.to(x.device) for _, i in advanced])  # CPU indices may index a GPU tensor
+    except RuntimeError:
+        shapes = " ".join(str(list(i.shape)) for _, i in advanced)
+        raise IndexError(f"shape mismatch: indexing tensors could not be broadcast together with shapes {shapes}") from None
     bshape = list(idxs[0].shape) if idxs else []
     sizes = [x.shape[d] for d in dims]
     lin = None
@@ -1473,11 +1656,15 @@ def __setitem__(self, index, value):
         value = tensor(value, dtype=self.dtype, device=self.device)
     items = _expand_index(self, index)
     tracked = _core.is_grad_enabled() and (self.requires_grad or (isinstance(value, Tensor) and value.requires_grad))
+    if isinstance(value, numbers.Integral) and not -2**63 <= value < 2**63:
+        raise ValueError(f"value cannot be converted to type int64 without overflow: {value}")
+    if not isinstance(value, Tensor):
+        _check_fill_value(value, self.dtype)
+    others = [value] if isinstance(value, Tensor) else []
     if not tracked and not _has_advanced(items):
         target = _apply_index(self, tuple(items))
-        _core.inplace(target, [], lambda _: _value_like(value, target))
+        _core.inplace(target, others, lambda _: _value_like(value, target))
         return
-    others = [value] if isinstance(value, Tensor) else []
     mask = _fill_mask(self, items, value)
     if mask is not None:
         _core.inplace(self, others, lambda x: masked_fill(x, mask, _value_like(value, x)))
@@ -1547,18 +1734,34 @@ def outer(input, vec2):
 ger = outer
 
 
+def _scaled_sum(input, product, beta, alpha):
+    """beta * input + alpha * product; a zero beta or alpha ignores its term (NaN and inf
+    included), as in PyTorch."""
+    if alpha == 0:
+        product = zeros_like(product)
+    elif alpha != 1:
+        product = product * alpha
+    if beta == 0:
+        return product + zeros_like(input)
+    return input + product if beta == 1 else input * beta + product
+
+
 def addmm(input, mat1, mat2, *, beta=1, alpha=1):
-    prod_ = _core.mm(mat1, mat2)
-    return input * beta + prod_ * alpha if (beta != 1 or alpha != 1) else input + prod_
+    return _scaled_sum(input, _core.mm(mat1, mat2), beta, alpha)
 
 
 def baddbmm(input, batch1, batch2, *, beta=1, alpha=1):
-    return input * beta + _core.bmm(batch1, batch2) * alpha
+    return _scaled_sum(input, _core.bmm(batch1, batch2), beta, alpha)
 
 
 def cross(input, other, dim=None):
     if dim is None:
-        dim = [i for i, s in enumerate(input.shape) if s == 3][0]
+        dims = [i for i, s in enumerate(input.shape) if s == 3]
+        if not dims:
+            raise RuntimeError(f"no dimension of size 3 in input of shape {list(input.shape)}")
+        dim = dims[0]
+    if input.shape[_wrap(dim, input.ndim)] != 3:
+        raise RuntimeError(f"linalg.cross: inputs dimension {dim} must have length 3. Got {input.shape[_wrap(dim, input.ndim)]}")
     a = [input.select(dim, i) for i in range(3)]
     b = [other.select(dim, i) for i in range(3)]
     return stack([a[1] * b[2] - a[2] * b[1], a[2] * b[0] - a[0] * b[2], a[0] * b[1] - a[1] * b[0]], dim)
@@ -1573,6 +1776,8 @@ def einsum(equation, *operands):
 
 def tensordot(a, b, dims=2):
     if isinstance(dims, numbers.Integral):
+        if dims < 0:
+            raise RuntimeError(f"tensordot expects dims >= 0, but got dims={dims}")
         da = list(range(a.ndim - dims, a.ndim))
         db = list(range(dims))
     else:
@@ -1592,12 +1797,14 @@ def tensordot(a, b, dims=2):
 def softmax(input, dim, dtype=None):
     if dtype is not None:
         input = input.to(dtype)
+    _require_float(input, "softmax")
     return _core.softmax(input, dim, False)
 
 
 def log_softmax(input, dim, dtype=None):
     if dtype is not None:
         input = input.to(dtype)
+    _require_float(input, "log_softmax")
     return _core.softmax(input, dim, True)
 
 
@@ -1613,13 +1820,14 @@ def _inplace(fn, name):
 
 
 def zero_(self):
-    _core.inplace(self, [], lambda x: _core.scalar(0, x._dtype))
+    _core.inplace(self, [], lambda x: _core.scalar(0, x._dtype), False)
     return self
 
 
 def fill_(self, value):
+    _check_fill_value(value, self.dtype)
     others = [value] if isinstance(value, Tensor) else []
-    _core.inplace(self, others, lambda x: value if isinstance(value, Tensor) else _core.scalar(value, x._dtype))
+    _core.inplace(self, others, lambda x: value if isinstance(value, Tensor) else _core.scalar(value, x._dtype), False)
     return self
 
 
@@ -1665,6 +1873,8 @@ def random_(self, low=0, high=None, generator=None):
 
 def bernoulli(input, p=None, generator=None):
     probs = input if p is None else full_like(input, p)
+    if probs.numel() and not ((probs >= 0) & (probs <= 1)).all().item():
+        raise RuntimeError("Expected p_in >= 0 && p_in <= 1 to be true, but got false.")
     return (rand_like(probs) < probs).to(input.dtype)
 
 
@@ -1698,6 +1908,9 @@ def multinomial(input, num_samples, replacement=False, generator=None):
 
 
 def normal(mean, std=1.0, size=None, *, generator=None):
+    negative_std = (std < 0).any().item() if isinstance(std, Tensor) else std < 0
+    if negative_std:
+        raise RuntimeError(f"normal expects all elements of std >= 0.0, got {std}")
     if isinstance(mean, Tensor) or isinstance(std, Tensor):
         shape = broadcast_shapes(getattr(mean, "shape", ()), getattr(std, "shape", ()))
         dt = mean.dtype if isinstance(mean, Tensor) else std.dtype
@@ -1715,6 +1928,7 @@ __all__ = [
     "minimum", "atan2", "eq", "ne", "lt", "le", "gt", "ge", "greater", "greater_equal", "less", "less_equal",
     "not_equal", "logical_and", "logical_or", "logical_xor", "bitwise_and", "bitwise_or", "bitwise_xor",
     "negative", "absolute", "arcsin", "arccos", "arctan", "fix", "round", "exp2", "erfc", "clamp", "clip",
+    "positive", "signbit", "isposinf", "isneginf", "nan_to_num", "fmax", "fmin", "hypot", "copysign",
     "clamp_min", "clamp_max", "lerp", "isclose", "allclose", "equal", "where", "sum", "nansum", "mean",
     "nanmean", "prod", "max", "min", "amax", "amin", "aminmax", "argmax", "argmin", "var", "std", "var_mean",
     "std_mean", "logsumexp", "norm", "cumsum", "cumprod", "any", "all", "count_nonzero", "median", "sort",
@@ -1817,7 +2031,8 @@ def _install():
         atan2=atan2, eq=eq, ne=ne, lt=lt, le=le, gt=gt, ge=ge, greater=gt, less=lt, greater_equal=ge,
         less_equal=le, not_equal=ne, logical_and=logical_and, logical_or=logical_or, logical_xor=logical_xor,
         bitwise_and=bitwise_and, bitwise_or=bitwise_or, bitwise_xor=bitwise_xor,
-        round=round, clamp=clamp, clip=clamp, clamp_min=clamp_min, clamp_max=clamp_max, lerp=lerp,
+        positive=positive, signbit=signbit, isposinf=isposinf, isneginf=isneginf, nan_to_num=nan_to_num,
+        fmax=fmax, fmin=fmin, hypot=hypot, copysign=copysign, round=round, clamp=clamp, clip=clamp, clamp_min=clamp_min, clamp_max=clamp_max, lerp=lerp,
         isclose=isclose, allclose=allclose, equal=equal, where=lambda self, c, o: where(c, self, o),
         sum=sum, nansum=nansum, mean=mean, nanmean=nanmean, prod=prod, max=max, min=min, amax=amax, amin=amin,
         aminmax=aminmax, argmax=argmax, argmin=argmin, var=var, std=std, logsumexp=logsumexp, norm=norm,

@@ -21,12 +21,14 @@ softmax_ = T.softmax
 
 def _pair(v, name="kernel_size"):
     if isinstance(v, numbers.Integral):
-        return (int(v), int(v))
+        v = (int(v), int(v))
     v = tuple(int(x) for x in v)
     if len(v) == 1:
-        return (v[0], v[0])
+        v = (v[0], v[0])
     if len(v) != 2:
         raise ValueError(f"{name} must be an int or a pair of ints, got {v}")
+    if min(v) < 0:
+        raise RuntimeError(f"{name} must be non-negative, got {v}")
     return v
 
 
@@ -53,46 +55,58 @@ def relu6(input, inplace=False):
 
 
 def hardtanh(input, min_val=-1.0, max_val=1.0, inplace=False):
+    if input.dtype is T.bool_:
+        raise NotImplementedError("\"hardtanh\" not implemented for 'Bool'")
+    if min_val > max_val:
+        raise ValueError("min_val cannot be greater than max_val")
     return _inplace_result(input, inplace, lambda input: T.clamp(input, min_val, max_val))
 
 
 def leaky_relu(input, negative_slope=0.01, inplace=False):
+    T._require_float(input, "leaky_relu")
     return _inplace_result(input, inplace, lambda input: T.where(input > 0, input, input * negative_slope))
 
 
 def elu(input, alpha=1.0, inplace=False):
+    T._require_float(input, "elu")
     return _inplace_result(input, inplace, lambda input: T.where(input > 0, input, T.expm1(input) * alpha))  # noqa: F821
 
 
 def selu(input, inplace=False):
+    T._require_float(input, "selu")
     alpha, scale = 1.6732632423543772, 1.0507009873554805
     return _inplace_result(input, inplace,
                            lambda input: scale * T.where(input > 0, input, T.expm1(input) * alpha))  # noqa: F821
 
 
 def celu(input, alpha=1.0, inplace=False):
+    T._require_float(input, "celu")
     return _inplace_result(input, inplace,
                            lambda input: T.where(input > 0, input, T.expm1(input / alpha) * alpha))  # noqa: F821
 
 
 def gelu(input, approximate="none"):
+    T._require_float(input, "gelu")
     if approximate == "tanh":
         inner = math.sqrt(2.0 / math.pi) * (input + 0.044715 * input * input * input)
         return 0.5 * input * (1.0 + T.tanh(inner))  # noqa: F821
     if approximate != "none":
-        raise ValueError(f"approximate argument must be either none or tanh, got {approximate!r}")
+        raise RuntimeError(f"approximate argument must be either none or tanh, got {approximate!r}")
     return 0.5 * input * (1.0 + T.erf(input * (1.0 / math.sqrt(2.0))))  # noqa: F821
 
 
 def silu(input, inplace=False):
+    T._require_float(input, "silu")
     return _inplace_result(input, inplace, lambda input: input * T.sigmoid(input))  # noqa: F821
 
 
 def mish(input, inplace=False):
+    T._require_float(input, "mish")
     return _inplace_result(input, inplace, lambda input: input * T.tanh(softplus(input)))  # noqa: F821
 
 
 def softplus(input, beta=1.0, threshold=20.0):
+    T._require_float(input, "softplus")
     scaled = input * beta
     # log1p(exp(x)) computed stably: max(x, 0) + log1p(exp(-|x|)).
     soft = (T.relu(scaled) + T.log1p(T.exp(-T.abs(scaled)))) / beta  # noqa: F821
@@ -104,19 +118,24 @@ def softsign(input):
 
 
 def logsigmoid(input):
+    T._require_float(input, "logsigmoid")
     return -softplus(-input)
 
 
 def hardsigmoid(input, inplace=False):
+    T._require_float(input, "hardsigmoid")
     return _inplace_result(input, inplace, lambda input: T.clamp(input / 6.0 + 0.5, 0.0, 1.0))
 
 
 def hardswish(input, inplace=False):
+    T._require_float(input, "hardswish")
     return _inplace_result(input, inplace, lambda input: input * T.clamp(input / 6.0 + 0.5, 0.0, 1.0))
 
 
 def threshold(input, threshold, value, inplace=False):
-    return _inplace_result(input, inplace, lambda input: T.where(input > threshold, input, value))
+    # NaN stays NaN (it is not <= threshold).
+    return _inplace_result(input, inplace, lambda input: T.where(input <= threshold, value, input))
+
 
 
 def _softmax_dim(input):
@@ -161,6 +180,8 @@ def dropout(input, p=0.5, training=True, inplace=False):
         raise ValueError(f"dropout probability has to be between 0 and 1, but got {p}")
     if not training or p == 0:
         return input
+    if not input.is_floating_point():
+        raise RuntimeError(f"result type Float can't be cast to the desired output type {input.dtype}")
     if p == 1:
         return _inplace_result(input, inplace, lambda input: input * 0.0)
     keep = _core.bernoulli_mask(list(input.shape), 1.0 - p, input._dtype)
@@ -191,7 +212,7 @@ def pad(input, pad, mode="constant", value=None):
     if mode not in ("reflect", "replicate", "circular"):
         raise NotImplementedError(f"F.pad mode '{mode}' is not supported")
     if len(pad) % 2:
-        raise ValueError("Padding length must be divisible by 2")
+        raise RuntimeError("Padding length must be divisible by 2")
     out = input
     for i in range(len(pad) // 2):
         dim = input.ndim - 1 - i
@@ -219,6 +240,8 @@ def one_hot(tensor, num_classes=-1):
         raise RuntimeError("Class values must be non-negative.")
     gpu = tensor.device.type != "cpu"
     if num_classes == -1:
+        if tensor.numel() == 0:
+            raise RuntimeError("Can not infer total number of classes from empty tensor.")
         # (the largest class is read back to size the output; on the GPU from the host copy)
         num_classes = int((tensor.cpu() if gpu else tensor).max().item()) + 1 if tensor.numel() else 0
     elif tensor.numel() and (tensor >= num_classes).any().item():
@@ -234,10 +257,17 @@ def embedding(input, weight, padding_idx=None, max_norm=None, norm_type=2.0, sca
         raise RuntimeError(f"Expected tensor for argument #1 'indices' to have scalar type Long; but got {input.dtype} instead")
     if max_norm is not None:
         raise NotImplementedError("embedding max_norm is not supported")
-    out = T.index_select(weight, 0, input.reshape(-1)).reshape(list(input.shape) + [weight.shape[1]])
     if padding_idx is not None:
+        if not -weight.shape[0] <= padding_idx < weight.shape[0]:
+            raise AssertionError(f"Padding_idx must be within num_embeddings, got {padding_idx} for {weight.shape[0]} embeddings")
         if padding_idx < 0:
             padding_idx += weight.shape[0]
+    try:
+        rows = T.index_select(weight, 0, input.reshape(-1))
+    except RuntimeError as e:  # an index outside [0, num_embeddings): IndexError, as in PyTorch
+        raise IndexError(f"index out of range in self ({e})") from None
+    out = rows.reshape(list(input.shape) + [weight.shape[1]])
+    if padding_idx is not None:
         # Rows looked up at padding_idx pass no gradient to the weight.
         out = T.where((input == padding_idx).unsqueeze(-1), out.detach(), out)
     return out
@@ -273,13 +303,13 @@ def conv2d(input, weight, bias=None, stride=1, padding=0, dilation=1, groups=1):
             padding = (0, 0)
         elif padding == "same":
             if stride != (1, 1):
-                raise ValueError("padding='same' is not supported for strided convolutions")
+                raise RuntimeError("padding='same' is not supported for strided convolutions")
             kh, kw = weight.shape[-2:]
             th, tw = dilation[0] * (kh - 1), dilation[1] * (kw - 1)
             x = pad(x, [tw // 2, tw - tw // 2, th // 2, th - th // 2])
             padding = (0, 0)
         else:
-            raise ValueError(f"Invalid padding string '{padding}', should be one of {{'valid', 'same'}}")
+            raise RuntimeError(f"Invalid padding string '{padding}', should be one of {{'valid', 'same'}}")
     out = _core.conv2d(x, weight, bias, stride, _pair(padding, "padding"), dilation, groups)
     return out.squeeze(0) if unbatched else out
 
@@ -346,6 +376,8 @@ def max_pool2d(input, kernel_size, stride=None, padding=0, dilation=1, ceil_mode
 
 
 def avg_pool2d(input, kernel_size, stride=None, padding=0, ceil_mode=False, count_include_pad=True, divisor_override=None):
+    if input.ndim < 3:  # (PyTorch's avg_pool2d raises IndexError here, max_pool2d RuntimeError)
+        raise IndexError(f"avg_pool2d: Dimension out of range: expected a 3D or 4D input, got {input.ndim}D")
     x, unbatched = _batched(input, 4, "avg_pool2d")
     n, c, h, w = x.shape
     k, s, p, d, extra = _pool_geometry(x, kernel_size, stride, padding, 1, ceil_mode, "avg_pool2d")
@@ -403,13 +435,25 @@ def _check_output_size(x, oh, ow):
     _core.check_alloc([x.shape[0], x.shape[1], oh, ow], x._dtype)
 
 
+def _adaptive_size(x, output_size, name):
+    """(oh, ow) of an adaptive pool: None keeps the input's size; 0 gives an empty output."""
+    oh, ow = (output_size, output_size) if isinstance(output_size, numbers.Integral) else output_size
+    oh, ow = x.shape[-2] if oh is None else int(oh), x.shape[-1] if ow is None else int(ow)
+    if oh < 0 or ow < 0:
+        raise RuntimeError(f"{name}: elements of output_size must be greater than or equal to 0 but received {(oh, ow)}")
+    if x.shape[-2] * x.shape[-1] == 0:
+        raise RuntimeError(f"{name}: Expected input to have non-zero size for non-batch dimensions, but input has sizes {list(x.shape)}")
+    return oh, ow
+
+
 def adaptive_avg_pool2d(input, output_size):
     x, unbatched = _batched(input, 4, "adaptive_avg_pool2d")
+    oh, ow = _adaptive_size(x, output_size, "adaptive_avg_pool2d")
     h, w = x.shape[-2:]
-    oh, ow = (output_size, output_size) if isinstance(output_size, numbers.Integral) else output_size
-    oh, ow = oh or h, ow or w
     _check_output_size(x, oh, ow)
-    if h % oh == 0 and w % ow == 0:
+    if oh * ow == 0:
+        out = T.zeros(*x.shape[:2], oh, ow, dtype=x.dtype, device=x.device)
+    elif h % oh == 0 and w % ow == 0:
         out = avg_pool2d(x, (h // oh, w // ow))
     else:
         rows = []
@@ -426,9 +470,11 @@ def adaptive_avg_pool2d(input, output_size):
 
 def adaptive_max_pool2d(input, output_size, return_indices=False):
     x, unbatched = _batched(input, 4, "adaptive_max_pool2d")
+    oh, ow = _adaptive_size(x, output_size, "adaptive_max_pool2d")
     h, w = x.shape[-2:]
-    oh, ow = (output_size, output_size) if isinstance(output_size, numbers.Integral) else output_size
-    oh, ow = oh or h, ow or w
+    if oh * ow == 0:
+        out = T.zeros(*x.shape[:2], oh, ow, dtype=x.dtype, device=x.device)
+        return out.squeeze(0) if unbatched else out
     _check_output_size(x, oh, ow)
     rows = []
     for i in range(oh):
@@ -492,6 +538,8 @@ def batch_norm(input, running_mean, running_var, weight=None, bias=None, trainin
 
 def group_norm(input, num_groups, weight=None, bias=None, eps=1e-5):
     n, c = input.shape[:2]
+    if c % num_groups:  # (num_groups == 0 raises ZeroDivisionError, as in PyTorch)
+        raise RuntimeError(f"Expected number of channels in input to be divisible by num_groups, but got input of shape {list(input.shape)} and num_groups={num_groups}")
     x = input.reshape(n, num_groups, -1)
     mean = x.mean(-1, keepdim=True)
     var = x.var(-1, unbiased=False, keepdim=True)
@@ -542,6 +590,8 @@ def smooth_l1_loss(input, target, size_average=None, reduce=None, reduction="mea
 
 
 def huber_loss(input, target, reduction="mean", delta=1.0):
+    if delta <= 0:
+        raise RuntimeError(f"huber_loss does not support non-positive values for delta, got {delta}")
     d = T.abs(input - target)  # noqa: F821
     loss = T.where(d < delta, 0.5 * d * d, delta * (d - 0.5 * delta))
     return _reduce(loss, reduction)
@@ -597,8 +647,8 @@ def nll_loss(input, target, weight=None, size_average=None, ignore_index=-100, r
 
 
 def cross_entropy(input, target, weight=None, size_average=None, ignore_index=-100, reduce=None, reduction="mean", label_smoothing=0.0):
-    if not 0.0 <= label_smoothing <= 1.0:
-        raise ValueError(f"label_smoothing must be between 0.0 and 1.0. Got: {label_smoothing}")
+    if label_smoothing > 1.0:
+        raise RuntimeError(f"label_smoothing must be between 0.0 and 1.0. Got: {label_smoothing}")
     if not target.dtype.is_floating_point and label_smoothing == 0:
         x, t, out_shape = _class_rows(input, target)
         loss = _core.cross_entropy(x, t, weight, ignore_index, reduction)
@@ -648,6 +698,8 @@ def binary_cross_entropy(input, target, weight=None, size_average=None, reduce=N
         raise ValueError(f"Using a target size ({list(target.shape)}) that is different to the input size ({list(input.shape)}) is deprecated. Please ensure they have the same size.")
     if input.numel() and ((input.detach() < 0) | (input.detach() > 1)).any().item():
         raise RuntimeError("all elements of input should be between 0 and 1")
+    if target.numel() and ((target.detach() < 0) | (target.detach() > 1)).any().item():
+        raise RuntimeError("all elements of target should be between 0 and 1")
     # PyTorch clamps the logs at -100 so that 0 and 1 inputs give finite losses.
     log_p = T.clamp(T.log(input), min=-100.0)  # noqa: F821
     log_1mp = T.clamp(T.log(1 - input), min=-100.0)  # noqa: F821
@@ -676,7 +728,8 @@ def kl_div(input, target, size_average=None, reduce=None, reduction="mean", log_
     if log_target:
         loss = T.exp(target) * (target - input)  # noqa: F821
     else:
-        loss = T.where(target > 0, target * (T.log(T.clamp(target, min=1e-45)) - input), 0.0)  # noqa: F821
+        # xlogy(t, t) - t * input: 0 where t == 0, NaN where t < 0 (as in PyTorch).
+        loss = T.where(target == 0, 0.0, target * T.log(target)) - target * input  # noqa: F821
     if reduction == "batchmean":
         return loss.sum() / input.shape[0]
     return _reduce(loss, reduction)
@@ -717,10 +770,12 @@ def scaled_dot_product_attention(query, key, value, attn_mask=None, dropout_p=0.
 
 # (The zero branches are input * 0 so that NaN stays NaN, as in PyTorch.)
 def hardshrink(input, lambd=0.5):
+    T._require_float(input, "hardshrink")
     return T.where((input > lambd) | (input < -lambd), input, input * 0)
 
 
 def softshrink(input, lambd=0.5):
+    T._require_float(input, "softshrink")
     if lambd < 0:
         raise RuntimeError(f"lambda must be greater or equal to 0, but found to be {lambd}.")
     return T.where(input > lambd, input - lambd, T.where(input < -lambd, input + lambd, input * 0))

@@ -15,7 +15,9 @@ pub enum Error {
     /// An argument value that is not allowed (ValueError in PyTorch).
     #[error("{0}")]
     Value(String),
-    /// A dtype an op does not accept (RuntimeError in PyTorch).
+    /// A dtype an op has no kernel for ("\"op\" not implemented for 'Bool'"): PyTorch 2.15 raises
+    /// NotImplementedError, a subclass of RuntimeError. A dtype an op rejects as an argument
+    /// error (an index that is not int64, a float condition) is `Runtime`.
     #[error("{0}")]
     DType(String),
     /// A wrong argument type (TypeError in PyTorch).

@@ -145,7 +145,7 @@ pub(crate) struct StateList<'a> {
 
 fn check_float(t: &Tensor, what: &str) -> Result<()> {
     if !t.dtype().is_float() {
-        return Err(Error::DType(format!("optimizer {what} must be float32 or float64, got {}", t.dtype())));
+        return Err(Error::Runtime(format!("optimizer {what} must be float32 or float64, got {}", t.dtype())));
     }
     Ok(())
 }

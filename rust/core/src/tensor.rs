@@ -209,7 +209,7 @@ impl Tensor {
     /// The single element of a one-element tensor.
     pub fn item<T: Element>(&self) -> Result<T> {
         if self.numel() != 1 {
-            return Err(Error::Value(format!(
+            return Err(Error::Runtime(format!(
                 "a Tensor with {} elements cannot be converted to Scalar",
                 self.numel()
             )));
@@ -269,10 +269,17 @@ impl Tensor {
                 )));
             }
             if g.dtype() != self.dtype() {
-                return Err(Error::DType(format!(
+                return Err(Error::Runtime(format!(
                     "assigned grad has data of a different type: grad dtype {}, tensor dtype {}",
                     g.dtype(),
                     self.dtype()
+                )));
+            }
+            if g.device() != self.device() {
+                return Err(Error::Runtime(format!(
+                    "assigned grad has data located on a different device: grad on {}, tensor on {}",
+                    g.device(),
+                    self.device()
                 )));
             }
         }
@@ -313,10 +320,15 @@ impl Tensor {
         }
         out
     }
-    pub fn detach_(&self) {
+    /// Detaches in place; a view refuses, as in PyTorch (its base would keep the history).
+    pub fn detach_(&self) -> Result<()> {
+        if self.is_view() {
+            return Err(Error::Runtime("Can't detach views in-place. Use detach() instead.".into()));
+        }
         let mut m = self.meta();
         m.grad_fn = None;
         m.requires_grad = false;
+        Ok(())
     }
     /// Runs backward from this tensor, accumulating into leaves' `.grad`.
     pub fn backward(&self, gradient: Option<Tensor>, retain_graph: bool, create_graph: bool) -> Result<()> {

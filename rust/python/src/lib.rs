@@ -35,9 +35,8 @@ fn to_py(e: Error) -> PyErr {
         Error::Index(m) => PyIndexError::new_err(m),
         Error::Value(m) => PyValueError::new_err(m),
         Error::Type(m) => PyTypeError::new_err(m),
-        Error::NotImplemented(m) => PyNotImplementedError::new_err(m),
+        Error::NotImplemented(m) | Error::DType(m) => PyNotImplementedError::new_err(m),
         Error::Shape(m)
-        | Error::DType(m)
         | Error::Autograd(m)
         | Error::Device(m)
         | Error::Runtime(m)
@@ -145,6 +144,8 @@ fn binary_op(name: &str) -> PyResult<BinaryOp> {
         "minimum" => Minimum,
         "floor_divide" => FloorDivide,
         "remainder" => Remainder,
+        "fmod" => Fmod,
+        "div_trunc" => DivTrunc,
         "atan2" => Atan2,
         "eq" => Eq,
         "ne" => Ne,
@@ -360,9 +361,9 @@ impl PyTensor {
     fn detach(&self) -> PyTensor {
         wrap(self.inner.detach())
     }
-    fn detach_<'py>(slf: Bound<'py, Self>) -> Bound<'py, Self> {
-        slf.borrow().inner.detach_();
-        slf
+    fn detach_<'py>(slf: Bound<'py, Self>) -> PyResult<Bound<'py, Self>> {
+        slf.borrow().inner.detach_().py()?;
+        Ok(slf)
     }
     /// `.data`: the same memory without history.
     #[getter]
@@ -1083,11 +1084,12 @@ fn max_pool2d(py: Python<'_>, x: PyRef<'_, PyTensor>, kernel: (usize, usize), di
 /// Runs `f(input) -> result` and writes the result into `x` with PyTorch's in-place autograd
 /// semantics (leaf check, history rebase, version bump).
 #[pyfunction]
-fn inplace(x: PyRef<'_, PyTensor>, others: &Bound<'_, PyAny>, f: &Bound<'_, PyAny>) -> PyResult<()> {
+#[pyo3(signature = (x, others, f, reads_self=true))]
+fn inplace(x: PyRef<'_, PyTensor>, others: &Bound<'_, PyAny>, f: &Bound<'_, PyAny>, reads_self: bool) -> PyResult<()> {
     let others = tensors(others)?;
     let refs: Vec<&Tensor> = others.iter().collect();
     let mut py_err = None;
-    let r = x.inner.apply_inplace(&refs, |input| {
+    let r = x.inner.apply_inplace(&refs, reads_self, |input| {
         let out = f.call1((wrap(input.clone()),)).and_then(|o| t(&o));
         out.map_err(|e| {
             py_err = Some(e);

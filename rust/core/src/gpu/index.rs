@@ -22,7 +22,7 @@ fn check(op: &str, x: &Tensor, index: &Tensor) -> Result<()> {
         return Err(mixed(x.device(), index.device()));
     }
     if index.dtype() != DType::I64 {
-        return Err(Error::DType(format!("{op}(): Expected dtype int64 for index, got {}", index.dtype())));
+        return Err(Error::Runtime(format!("{op}(): Expected dtype int64 for index, got {}", index.dtype())));
     }
     if !matches!(x.dtype(), DType::F32 | DType::I64 | DType::Bool) {
         return Err(dtype_error(op, x.dtype(), x.device()));
@@ -33,7 +33,7 @@ fn check(op: &str, x: &Tensor, index: &Tensor) -> Result<()> {
     Ok(())
 }
 
-/// PyTorch's IndexError when an element of `index` lies outside [-size, size) (two readbacks:
+/// PyTorch's RuntimeError when an element of `index` lies outside [0, size) (two readbacks:
 /// its min and max).
 fn check_range(index: &Tensor, size: usize, d: usize, op: &str) -> Result<()> {
     if index.numel() == 0 {
@@ -43,8 +43,8 @@ fn check_range(index: &Tensor, size: usize, d: usize, op: &str) -> Result<()> {
     let lo = to_cpu(&reduce(index, &all, false, 2, op)?)?.item::<i64>()?;
     let hi = to_cpu(&reduce(index, &all, false, 1, op)?)?.item::<i64>()?;
     let size = size as i64;
-    match [lo, hi].into_iter().find(|&i| i < -size || i >= size) {
-        Some(i) => Err(Error::Index(format!("{op}(): index {i} is out of bounds for dimension {d} with size {size}"))),
+    match [lo, hi].into_iter().find(|&i| i < 0 || i >= size) {
+        Some(i) => Err(Error::Runtime(format!("{op}(): index {i} is out of bounds for dimension {d} with size {size}"))),
         None => Ok(()),
     }
 }
@@ -146,7 +146,8 @@ fn scatter_forward(x: &Tensor, d: usize, index: &Tensor, src: &Tensor) -> Result
 /// `x`'s device; else checked to cover the index.
 fn scatter_src(x: &Tensor, d: usize, index: &Tensor, src: &Tensor) -> Result<Tensor> {
     let src = if is_cpu_scalar(src) {
-        src.to_device(x.device())?
+        // (a Python number arrives as a float64 scalar, which the GPU does not hold)
+        src.to_dtype(x.dtype())?.to_device(x.device())?
     } else if src.device() != x.device() {
         return Err(mixed(x.device(), src.device()));
     } else {

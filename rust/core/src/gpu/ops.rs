@@ -456,6 +456,8 @@ fn binary_code(op: BinaryOp) -> u32 {
         Atan2 => 7,
         Remainder => 8,
         FloorDivide => 9,
+        Fmod => 11,
+        DivTrunc => 12,
         Eq => 20,
         Ne => 21,
         Lt => 22,
@@ -477,13 +479,29 @@ pub fn binary(op: BinaryOp, a: &Tensor, b: &Tensor) -> Result<Tensor> {
     let logical = matches!(op, LogicalAnd | LogicalOr | LogicalXor);
     let bitwise = matches!(op, BitAnd | BitOr | BitXor);
     let comparison = matches!(op, Eq | Ne | Lt | Le | Gt | Ge);
-    let int_division = matches!(op, FloorDivide | Remainder) && matches!(common, DType::I64 | DType::Bool);
+    if common == DType::Bool && op.is_integer_division() || bitwise && !matches!(common, DType::Bool | DType::I64) {
+        return Err(dtype_error(op.name(), common, dev));
+    }
+    // Bool arithmetic that stays bool (as on the CPU): + and max are or, * and min are and.
+    let op = match (common, op) {
+        (DType::Bool, Add | Maximum) => LogicalOr,
+        (DType::Bool, Mul | Minimum) => LogicalAnd,
+        _ => op,
+    };
+    let logical = logical || matches!(op, LogicalAnd | LogicalOr);
+    let int_division = op.is_integer_division() && common == DType::I64;
+    if common == DType::I64 && bitwise {
+        let (oa, ob) = (operand64(a, op.name())?, operand64(b, op.name())?);
+        let code = match op {
+            BitAnd => 13,
+            BitOr => 14,
+            _ => 15,
+        };
+        return elementwise("binary64_main", code, &[oa, ob], &shape, DType::I64, dev);
+    }
     if int_division || (common == DType::I64 && (comparison || matches!(op, Add | Sub | Mul | Maximum | Minimum | Pow))) {
         if int_division {
             check_nonzero_divisor(b)?;
-        }
-        if op == Pow {
-            check_int_power(a, b)?;
         }
         let (oa, ob) = (operand64(a, op.name())?, operand64(b, op.name())?);
         let out_dt = if comparison { DType::Bool } else { DType::I64 };
@@ -493,8 +511,6 @@ pub fn binary(op: BinaryOp, a: &Tensor, b: &Tensor) -> Result<Tensor> {
         (DType::Bool, DType::Bool)
     } else if comparison && matches!(common, DType::F32 | DType::Bool) {
         (DType::F32, DType::Bool)
-    } else if common == DType::Bool && op == Sub {
-        return Err(Error::DType("Subtraction, the `-` operator, with two bool tensors is not supported. If you are trying to invert a mask, use the `~` or `logical_not()` operator instead.".into()));
     } else if common == DType::F32 || (matches!(common, DType::Bool | DType::I64) && matches!(op, Div | Atan2)) {
         (DType::F32, DType::F32)
     } else {
@@ -502,17 +518,6 @@ pub fn binary(op: BinaryOp, a: &Tensor, b: &Tensor) -> Result<Tensor> {
     };
     let (oa, ob) = (operand(a, dt, op.name())?, operand(b, dt, op.name())?);
     elementwise("binary_main", binary_code(op), &[oa, ob], &shape, out_dt, dev)
-}
-
-/// The CPU's error for an int64 power with a negative exponent and a base other than 1 or -1
-/// (readbacks, only when an exponent is negative).
-fn check_int_power(a: &Tensor, b: &Tensor) -> Result<()> {
-    let any = |t: Tensor| -> Result<bool> { t.any(None, false)?.to_device(Device::Cpu)?.item::<bool>() };
-    let int = |v: i64| Tensor::wrapped_scalar(v);
-    if any(b.binary(BinaryOp::Lt, &int(0))?)? && any(a.binary(BinaryOp::Ne, &int(1))?.binary(BinaryOp::LogicalAnd, &a.binary(BinaryOp::Ne, &int(-1))?)?)? {
-        return Err(Error::Runtime("Integers to negative integer powers are not allowed.".into()));
-    }
-    Ok(())
 }
 
 /// The CPU's error for an integer floor division or remainder by zero (one readback when
@@ -593,7 +598,7 @@ pub fn unary(op: UnaryOp, x: &Tensor) -> Result<Tensor> {
         IsNan | IsInf | IsFinite => {
             return match dt {
                 DType::F32 => elementwise("unary_main", unary_code(op), &[xo], x.shape(), DType::Bool, dev),
-                DType::Bool => full(x.shape(), f64::from(u8::from(op == IsFinite)), DType::Bool, dev),
+                DType::Bool | DType::I64 => full(x.shape(), f64::from(u8::from(op == IsFinite)), DType::Bool, dev),
                 d => Err(dtype_error(op.name(), d, dev)),
             }
         }
@@ -627,14 +632,14 @@ fn integer_unary(op: UnaryOp, x: &Tensor) -> Result<Tensor> {
         Sign => cast(&xi.binary(BinaryOp::Gt, &int(0))?, DType::I64)?.binary(BinaryOp::Sub, &cast(&xi.binary(BinaryOp::Lt, &int(0))?, DType::I64)?)?,
         _ => return Err(dtype_error(op.name(), x.dtype(), x.device())),
     };
-    if x.dtype() == DType::Bool && !matches!(op, Floor | Ceil | Round | Trunc) { cast(&out, DType::Bool) } else { Ok(out) }
+    if x.dtype() == DType::Bool && !matches!(op, Floor | Ceil | Round | Trunc | Square) { cast(&out, DType::Bool) } else { Ok(out) }
 }
 
 /// `where(cond, a, b)` on the GPU, no autograd (`Tensor::where_` records it).
 pub fn where_forward(cond: &Tensor, a: &Tensor, b: &Tensor) -> Result<Tensor> {
     let dev = op_device(&[cond, a, b])?;
     if cond.dtype() != DType::Bool {
-        return Err(Error::DType(format!("where expected condition to be a boolean tensor, but got a tensor with dtype {}", cond.dtype())));
+        return Err(Error::Runtime(format!("where expected condition to be a boolean tensor, but got a tensor with dtype {}", cond.dtype())));
     }
     let shape = broadcast_shapes(&broadcast_shapes(cond.shape(), a.shape())?, b.shape())?;
     let dt = result_type(&[a.operand(), b.operand()]);
@@ -764,6 +769,14 @@ fn reduce_pass(x: &Tensor, shape: &[usize], strides: &[usize], offset: usize, co
 /// counts as the extreme, as on the CPU. One workgroup per row.
 fn arg_reduce(x: &Tensor, ds: &[usize], keepdim: bool, max: bool) -> Result<Tensor> {
     let dev = x.device();
+    // One workgroup scans a whole row, through one storage binding: long rows (lavapipe returned
+    // index 0 for rows of 2^23 elements) and tensors larger than a binding go in chunks.
+    if let [d] = ds {
+        let fits = fits_binding(x.shape(), &Span { offset: x.offset(), strides: x.strides(), elem: elem_size(x.dtype()) })?;
+        if !fits || x.shape()[*d] > ARG_CHUNK {
+            return arg_reduce_chunked(x, *d, keepdim, max);
+        }
+    }
     let nd = x.ndim();
     let mut order: Vec<usize> = (0..nd).filter(|d| !ds.contains(d)).collect();
     order.extend(ds.iter().copied());
@@ -799,9 +812,43 @@ fn arg_reduce(x: &Tensor, ds: &[usize], keepdim: bool, max: bool) -> Result<Tens
     Ok(out)
 }
 
+/// The longest run argmax scans in one workgroup.
+const ARG_CHUNK: usize = 1 << 20;
+
+/// arg_reduce along dim `d` in chunks of at most ARG_CHUNK positions that each fit one storage
+/// binding (copied out), then per row the chunk whose best value wins (the first on ties and
+/// NaN, so the first index overall wins, as in one pass).
+fn arg_reduce_chunked(x: &Tensor, d: usize, keepdim: bool, max: bool) -> Result<Tensor> {
+    let n = x.shape()[d];
+    let row_bytes = (x.numel() / n.max(1) * elem_size(x.dtype())).max(1) as u64;
+    let chunk = usize::try_from(context()?.max_binding() / 2 / row_bytes).unwrap_or(usize::MAX).min(n).min(ARG_CHUNK);
+    if chunk == 0 {
+        return Err(Error::NotImplemented(format!(
+            "argmax on {}: a slice of {row_bytes} bytes across the reduced dim exceeds the storage binding limit",
+            x.device()
+        )));
+    }
+    let x = x.detach();
+    let (mut values, mut indices) = (Vec::new(), Vec::new());
+    for start in (0..n).step_by(chunk) {
+        let part = x.narrow(d as i64, start as i64, chunk.min(n - start) as i64)?.clone_data()?;
+        let i = arg_reduce(&part, &[d], true, max)?;
+        values.push(super::index::gather(&part, d as i64, &i)?);
+        indices.push(i.add(&Tensor::wrapped_scalar(start as i64))?);
+    }
+    let best = arg_reduce(&Tensor::cat(&values, d as i64)?, &[d], true, max)?;
+    let out = super::index::gather(&Tensor::cat(&indices, d as i64)?, d as i64, &best)?;
+    if keepdim { Ok(out) } else { out.squeeze(Some(&[d as i64])) }
+}
+
 /// `max(dim)`/`min(dim)` on the GPU: values and int64 indices; the gradient goes to the index
 /// (MaxBackward0/MinBackward0, as on the CPU).
 pub fn max_dim(x: &Tensor, dim: i64, keepdim: bool, max: bool) -> Result<(Tensor, Tensor)> {
+    if x.dtype() == DType::Bool {
+        // Bool words compare as int64 0/1 (no autograd on bools).
+        let (values, indices) = max_dim(&cast(x, DType::I64)?, dim, keepdim, max)?;
+        return Ok((cast(&values, DType::Bool)?, indices));
+    }
     let name = if max { "max" } else { "min" };
     let d = crate::layout::wrap_dim(dim, x.ndim())?;
     if x.ndim() > 0 && x.shape()[d] == 0 {
@@ -837,7 +884,8 @@ pub fn max_dim(x: &Tensor, dim: i64, keepdim: bool, max: bool) -> Result<(Tensor
 pub fn any_all(x: &Tensor, dims: Option<&[i64]>, keepdim: bool, any: bool) -> Result<Tensor> {
     let ds = crate::ops::reduce::reduce_dims(dims, x.ndim())?;
     let b = if x.dtype() == DType::Bool { x.clone() } else { cast(x, DType::Bool)? };
-    let r = reduce(&cast(&b, DType::F32)?, &ds, keepdim, if any { 1 } else { 2 }, if any { "any" } else { "all" })?;
+    // any: a sum of the 0/1 words (0 over no elements), all: their min (+inf over none).
+    let r = reduce(&cast(&b, DType::F32)?, &ds, keepdim, if any { 0 } else { 2 }, if any { "any" } else { "all" })?;
     cast(&r, DType::Bool)
 }
 

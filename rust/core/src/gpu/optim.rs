@@ -57,7 +57,7 @@ fn prepare(op: &str, params: &[Tensor], grads: &[Tensor], states: &[(&str, &[Ten
                 return Err(mixed(dev, t.device()));
             }
             if !t.dtype().is_float() {
-                return Err(Error::DType(format!("optimizer tensors must be float32 or float64, got {}", t.dtype())));
+                return Err(Error::Runtime(format!("optimizer tensors must be float32 or float64, got {}", t.dtype())));
             }
             if t.dtype() != DType::F32 {
                 return Err(dtype_error(op, t.dtype(), dev));

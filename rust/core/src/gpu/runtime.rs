@@ -357,7 +357,7 @@ impl Context {
         staging.unmap();
         if flags != 0 {
             self.queue.write_buffer(&self.flags, 0, &[0; 4]);
-            return Err(Error::Index(DeviceError::message(flags)));
+            return Err(Error::Runtime(DeviceError::message(flags)));
         }
         Ok(out)
     }

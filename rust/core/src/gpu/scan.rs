@@ -5,12 +5,10 @@
 //! ops (flip, cumsum, index_add) run here too.
 use super::ops::{buffer, cast, contiguous, empty, split_groups, u32_of};
 use super::runtime::{context, Kernel};
-use super::{dtype_error, elem_size, mixed, Shader};
-use crate::device::Device;
+use super::{dtype_error, elem_size, Shader};
 use crate::dtype::DType;
 use crate::error::{Error, Result};
 use crate::layout::Layout;
-use crate::ops::BinaryOp;
 use crate::tensor::Tensor;
 
 pub static SCAN: Shader = Shader { name: "scan", body: include_str!("../../../../shaders/scan.wgsl") };
@@ -183,32 +181,4 @@ pub fn nonzero(x: &Tensor) -> Result<Tensor> {
     }
     context()?.dispatch(&kernel("nonzero_main", &[]), &[Some(buffer(&counts))], buffer(&out), &info, split_groups(n.div_ceil(WG))?)?;
     Ok(out)
-}
-
-/// `take(index)` on the GPU: the flattened tensor's elements at int64 `index` (any shape), as
-/// index_select along dim 0 of the flat tensor (autograd through it: index_add of the
-/// gradient). Out-of-range indices raise IndexError as on the CPU; the check reads one flag
-/// back to the host.
-pub fn take(x: &Tensor, index: &Tensor) -> Result<Tensor> {
-    if index.device() != x.device() {
-        return Err(mixed(x.device(), index.device()));
-    }
-    if index.dtype() != DType::I64 {
-        return Err(Error::DType(format!("take(): Expected dtype int64 for index, got {}", index.dtype())));
-    }
-    if x.dtype() != DType::F32 {
-        return Err(dtype_error("take", x.dtype(), x.device()));
-    }
-    let numel = x.numel();
-    let flat_index = index.reshape_usize(&[index.numel()])?;
-    if index.numel() > 0 {
-        let size = i64::try_from(numel).map_err(|_| Error::NotImplemented(format!("take on {}: {numel} elements", x.device())))?;
-        let bad = flat_index.binary(BinaryOp::Lt, &Tensor::scalar(-size))?.binary(BinaryOp::LogicalOr, &flat_index.binary(BinaryOp::Ge, &Tensor::scalar(size))?)?;
-        if bad.any(None, false)?.to_device(Device::Cpu)?.item::<bool>()? {
-            let host = flat_index.to_device(Device::Cpu)?.to_vec::<i64>();
-            let i = host.iter().copied().find(|&i| i < -size || i >= size).unwrap_or_default();
-            return Err(Error::Index(format!("index {i} is out of bounds for dimension 0 with size {numel}")));
-        }
-    }
-    x.reshape_usize(&[numel])?.index_select(0, &flat_index)?.reshape_usize(index.shape())
 }

@@ -18,6 +18,10 @@ pub enum BinaryOp {
     Minimum,
     FloorDivide,
     Remainder,
+    /// C's fmod: the remainder of the quotient truncated toward zero (sign of the dividend).
+    Fmod,
+    /// div(rounding_mode="trunc").
+    DivTrunc,
     Atan2,
     Eq,
     Ne,
@@ -46,6 +50,8 @@ impl BinaryOp {
             Minimum => "minimum",
             FloorDivide => "floor_divide",
             Remainder => "remainder",
+            Fmod => "fmod",
+            DivTrunc => "div_trunc",
             Atan2 => "atan2",
             Eq => "eq",
             Ne => "ne",
@@ -71,6 +77,11 @@ impl BinaryOp {
     fn is_bitwise(self) -> bool {
         matches!(self, BinaryOp::BitAnd | BinaryOp::BitOr | BinaryOp::BitXor)
     }
+    /// Division-like ops: exact on integers, where a zero divisor raises.
+    pub fn is_integer_division(self) -> bool {
+        use BinaryOp::*;
+        matches!(self, FloorDivide | Remainder | Fmod | DivTrunc)
+    }
 }
 
 /// Arithmetic the element-wise kernels need, on the numeric element types.
@@ -82,6 +93,8 @@ pub trait Arith: Element {
     fn pow(self, o: Self) -> Self;
     fn floor_div(self, o: Self) -> Self;
     fn rem(self, o: Self) -> Self;
+    fn fmod(self, o: Self) -> Self;
+    fn div_trunc(self, o: Self) -> Self;
     fn atan2(self, o: Self) -> Self;
     fn max_nan(self, o: Self) -> Self;
     fn min_nan(self, o: Self) -> Self;
@@ -108,7 +121,18 @@ impl Arith for i64 {
                 -1 => if e % 2 == 0 { 1 } else { -1 },
                 _ => 0,
             },
-            e => self.wrapping_pow(e.min(u32::MAX as i64) as u32),
+            e => {
+                // Wrapping power by squaring over all 63 exponent bits, as PyTorch's.
+                let (mut base, mut e, mut r) = (self, e as u64, 1i64);
+                while e > 0 {
+                    if e & 1 == 1 {
+                        r = r.wrapping_mul(base);
+                    }
+                    base = base.wrapping_mul(base);
+                    e >>= 1;
+                }
+                r
+            }
         }
     }
     fn floor_div(self, o: Self) -> Self {
@@ -118,6 +142,13 @@ impl Arith for i64 {
     fn rem(self, o: Self) -> Self {
         let r = self.wrapping_rem(o);
         if r != 0 && ((r < 0) != (o < 0)) { r + o } else { r }
+    }
+    fn fmod(self, o: Self) -> Self {
+        // wrapping_rem: i64::MIN % -1 is 0, as in PyTorch.
+        self.wrapping_rem(o)
+    }
+    fn div_trunc(self, o: Self) -> Self {
+        self.wrapping_div(o)
     }
     fn atan2(self, o: Self) -> Self {
         (self as f64).atan2(o as f64) as i64
@@ -173,6 +204,14 @@ macro_rules! float_arith {
                 if r != 0.0 && ((r < 0.0) != (o < 0.0)) { r + o } else { r }
             }
             #[inline]
+            fn fmod(self, o: Self) -> Self {
+                self % o
+            }
+            #[inline]
+            fn div_trunc(self, o: Self) -> Self {
+                (self / o).trunc()
+            }
+            #[inline]
             fn atan2(self, o: Self) -> Self {
                 self.atan2(o)
             }
@@ -202,6 +241,8 @@ fn arith_kernel<T: Arith>(op: BinaryOp, a: &Tensor, b: &Tensor, shape: &[usize])
         Minimum => binary_map::<T, T>(a, b, shape, |x, y| x.min_nan(y)),
         FloorDivide => binary_map::<T, T>(a, b, shape, |x, y| x.floor_div(y)),
         Remainder => binary_map::<T, T>(a, b, shape, |x, y| x.rem(y)),
+        Fmod => binary_map::<T, T>(a, b, shape, |x, y| x.fmod(y)),
+        DivTrunc => binary_map::<T, T>(a, b, shape, |x, y| x.div_trunc(y)),
         Atan2 => binary_map::<T, T>(a, b, shape, |x, y| x.atan2(y)),
         Eq => binary_map::<T, bool>(a, b, shape, |x, y| x == y),
         Ne => binary_map::<T, bool>(a, b, shape, |x, y| x != y),
@@ -232,6 +273,15 @@ fn bitwise_i64(op: BinaryOp, a: &Tensor, b: &Tensor, shape: &[usize]) -> Result<
 
 /// The forward computation of a binary op, no autograd.
 pub fn binary_forward(op: BinaryOp, a: &Tensor, b: &Tensor) -> Result<Tensor> {
+    if op == BinaryOp::Sub && (a.dtype() == DType::Bool || b.dtype() == DType::Bool) {
+        return Err(Error::DType("Subtraction, the `-` operator, with a bool tensor is not supported. If you are trying to invert a mask, use the `~` or `logical_not()` operator instead.".into()));
+    }
+    // A Python-number exponent: PyTorch refuses a negative one for integer bases (a tensor of
+    // exponents computes 0, 1 or -1 instead).
+    if op == BinaryOp::Pow && b.is_wrapped_number() && !b.dtype().is_float() && b.dtype() != DType::Bool
+        && !a.dtype().is_float() && b.item::<i64>()? < 0 {
+        return Err(Error::Runtime("Integers to negative integer powers are not allowed.".into()));
+    }
     if crate::gpu::op_device(&[a, b])?.is_gpu() {
         return crate::gpu::ops::binary(op, a, b);
     }
@@ -247,8 +297,8 @@ pub fn binary_forward(op: BinaryOp, a: &Tensor, b: &Tensor) -> Result<Tensor> {
             d => Err(Error::DType(format!("\"{}_cpu\" not implemented for '{}'", op.name(), crate::ops::copy::titled(d)))),
         };
     }
-    if common == DType::Bool && op == BinaryOp::Sub {
-        return Err(Error::DType("Subtraction, the `-` operator, with two bool tensors is not supported. If you are trying to invert a mask, use the `~` or `logical_not()` operator instead.".into()));
+    if common == DType::Bool && op.is_integer_division() {
+        return Err(Error::DType(format!("\"{}_cpu\" not implemented for 'Bool'", op.name())));
     }
     // True division and atan2 always produce floats; bool arithmetic runs in int64.
     let compute = match (op, common) {
@@ -256,18 +306,10 @@ pub fn binary_forward(op: BinaryOp, a: &Tensor, b: &Tensor) -> Result<Tensor> {
         (_, DType::Bool) if !op.is_comparison() => DType::I64,
         (_, d) => d,
     };
-    if compute == DType::I64 && matches!(op, BinaryOp::FloorDivide | BinaryOp::Remainder) {
+    if compute == DType::I64 && op.is_integer_division() {
         let bi = b.to_dtype(DType::I64)?;
         if bi.contiguous_data::<i64>().contains(&0) {
             return Err(Error::Runtime("ZeroDivisionError".into()));
-        }
-    }
-    if compute == DType::I64 && op == BinaryOp::Pow {
-        let bi = b.to_dtype(DType::I64)?;
-        let ai = a.to_dtype(DType::I64)?;
-        let neg_exp = bi.contiguous_data::<i64>().iter().any(|&e| e < 0);
-        if neg_exp && ai.contiguous_data::<i64>().iter().any(|&x| x != 1 && x != -1) {
-            return Err(Error::Runtime("Integers to negative integer powers are not allowed.".into()));
         }
     }
     let (ac, bc) = (a.cast_plain(compute)?, b.cast_plain(compute)?);
@@ -292,7 +334,7 @@ impl Tensor {
     pub fn binary(&self, op: BinaryOp, other: &Tensor) -> Result<Tensor> {
         use BinaryOp::*;
         let out = binary_forward(op, self, other)?;
-        if !out.dtype().is_float() || !matches!(op, Add | Sub | Mul | Div | Pow | Maximum | Minimum | Atan2) {
+        if !out.dtype().is_float() || !matches!(op, Add | Sub | Mul | Div | Pow | Maximum | Minimum | Atan2 | Remainder | Fmod) {
             return Ok(out);
         }
         let Some(mut rec) = Recorder::new(backward_name(op), &[self, other]) else { return Ok(out) };
@@ -356,6 +398,12 @@ impl Tensor {
                     let gb = eq.where_(&half, &y_wins.where_(g, &zero)?)?;
                     (Some(ga), Some(gb))
                 }
+                Remainder | Fmod => {
+                    // a - b * q with q = floor(a / b) (remainder) or trunc(a / b) (fmod), q piecewise constant.
+                    let (x, y) = (ctx.saved(0)?, ctx.saved(1)?);
+                    let q = x.binary(if op == Remainder { FloorDivide } else { DivTrunc }, &y)?;
+                    (Some(g.clone()), Some(g.neg()?.mul(&q)?))
+                }
                 Atan2 => {
                     let (y, x) = (ctx.saved(0)?, ctx.saved(1)?);
                     let denom = x.mul(&x)?.add(&y.mul(&y)?)?;
@@ -404,6 +452,8 @@ fn backward_name(op: BinaryOp) -> &'static str {
         Maximum => "MaximumBackward0",
         Minimum => "MinimumBackward0",
         Atan2 => "Atan2Backward0",
+        Remainder => "RemainderBackward0",
+        Fmod => "FmodBackward0",
         _ => "BinaryBackward",
     }
 }

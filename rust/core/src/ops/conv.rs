@@ -307,7 +307,7 @@ impl Tensor {
             return Err(Error::Shape(format!("out_channels ({o}) must be divisible by groups ({groups})")));
         }
         if self.dtype() != weight.dtype() || bias.is_some_and(|b| b.dtype() != self.dtype()) {
-            return Err(Error::DType(format!(
+            return Err(Error::Runtime(format!(
                 "Input type (torch.{}), weight type (torch.{}) and bias type ({}) should be the same",
                 self.dtype(),
                 weight.dtype(),

@@ -142,14 +142,17 @@ impl Tensor {
                 self.storage().bump_version();
                 Ok(())
             },
-            Err(Error::DType(format!("gradient accumulation into a {} tensor", self.dtype())))
+            Err(Error::Runtime(format!("gradient accumulation into a {} tensor", self.dtype())))
         )
     }
 
     /// Applies an in-place op: `f` computes the new value from the current one, which is then
     /// written into this tensor's memory. With autograd, the history is rebased onto the
     /// result (PyTorch's semantics for in-place ops on non-leaf tensors).
-    pub fn apply_inplace(&self, others: &[&Tensor], f: impl FnOnce(&Tensor) -> Result<Tensor>) -> Result<()> {
+    /// `reads_self` is false for writes of values that do not depend on `self` (fill_, zero_),
+    /// which PyTorch allows into an expanded view.
+    pub fn apply_inplace(&self, others: &[&Tensor], reads_self: bool, f: impl FnOnce(&Tensor) -> Result<Tensor>) -> Result<()> {
+        check_no_overlap(self, others, reads_self)?;
         let tracked = is_grad_enabled() && (self.requires_grad() || others.iter().any(|t| t.requires_grad()));
         if !tracked {
             let result = f(self)?;
@@ -200,6 +203,27 @@ impl Tensor {
     }
 }
 
+/// PyTorch's refusal of in-place writes whose result would depend on the write order: into a
+/// tensor whose elements share memory (an expanded view), or from an input that partially
+/// overlaps the destination (`x[1:] = x[:-1]`). As PyTorch, overlap is judged only between
+/// contiguous tensors; an input identical to the destination is fine.
+fn check_no_overlap(dst: &Tensor, inputs: &[&Tensor], reads_self: bool) -> Result<()> {
+    if reads_self && dst.shape().iter().zip(dst.strides()).any(|(&n, &s)| n > 1 && s == 0) {
+        return Err(Error::Runtime("unsupported operation: more than one element of the written-to tensor refers to a single memory location. Please clone() the tensor before performing the operation.".into()));
+    }
+    let span = |t: &Tensor| (t.offset(), t.offset() + t.numel());
+    for src in inputs {
+        if src.numel() == 0 || dst.numel() == 0 || !src.same_storage(dst) || !src.is_contiguous() || !dst.is_contiguous() {
+            continue;
+        }
+        let ((a0, a1), (b0, b1)) = (span(dst), span(src));
+        if a0 < b1 && b0 < a1 && (a0, a1) != (b0, b1) {
+            return Err(Error::Runtime("unsupported operation: some elements of the input tensor and the written-to tensor refer to a single memory location. Please clone() the tensor before performing the operation.".into()));
+        }
+    }
+    Ok(())
+}
+
 /// An in-place result must broadcast to the destination's shape and cast to its dtype's category.
 fn check_inplace_result(dst: &Tensor, result: &Tensor) -> Result<()> {
     if result.shape() != dst.shape() && result.layout().expand(dst.shape()).is_err() {
@@ -210,7 +234,7 @@ fn check_inplace_result(dst: &Tensor, result: &Tensor) -> Result<()> {
         )));
     }
     if result.dtype() > dst.dtype() && result.dtype().category() > dst.dtype().category() {
-        return Err(Error::DType(format!(
+        return Err(Error::Runtime(format!(
             "result type {} can't be cast to the desired output type {}",
             titled(result.dtype()),
             titled(dst.dtype())

@@ -44,7 +44,7 @@ impl Tensor {
     pub fn rand_normal(shape: &[usize], mean: f64, std: f64, dtype: DType) -> Result<Tensor> {
         require_float(dtype, "normal_kernel_cpu")?;
         if std < 0.0 {
-            return Err(Error::Value(format!("normal expects std >= 0.0, but found std {std}")));
+            return Err(Error::Runtime(format!("normal expects std >= 0.0, but found std {std}")));
         }
         crate::with_float!(
             dtype,
@@ -59,7 +59,7 @@ impl Tensor {
     /// Integers uniform on [low, high).
     pub fn randint(low: i64, high: i64, shape: &[usize], dtype: DType) -> Result<Tensor> {
         if high <= low {
-            return Err(Error::Value(format!("random_ expects 'from' to be less than 'to', but got from={low} >= to={high}")));
+            return Err(Error::Runtime(format!("random_ expects 'from' to be less than 'to', but got from={low} >= to={high}")));
         }
         let t = fill_with::<i64>(shape, |r| r.random_range(low..high))?;
         t.to_dtype(dtype)
@@ -86,13 +86,13 @@ impl Tensor {
     /// `arange(start, end, step)` with PyTorch's length rule.
     pub fn arange(start: f64, end: f64, step: f64, dtype: DType) -> Result<Tensor> {
         if step == 0.0 {
-            return Err(Error::Value("step must be nonzero".into()));
+            return Err(Error::Runtime("step must be nonzero".into()));
         }
         if !(start.is_finite() && end.is_finite()) {
-            return Err(Error::Value(format!("unsupported range: {start} -> {end}")));
+            return Err(Error::Runtime(format!("unsupported range: {start} -> {end}")));
         }
         if (step > 0.0 && end < start) || (step < 0.0 && end > start) {
-            return Err(Error::Value("upper bound and larger bound inconsistent with step sign".into()));
+            return Err(Error::Runtime("upper bound and larger bound inconsistent with step sign".into()));
         }
         let n = ((end - start) / step).ceil().max(0.0) as usize;
         crate::with_dtype!(dtype, T, {
@@ -110,9 +110,10 @@ impl Tensor {
         let step = if steps > 1 { (end - start) / (steps - 1) as f64 } else { 0.0 };
         let half = steps / 2;
         crate::with_dtype!(dtype, T, {
-            // Filled from both ends, as PyTorch does, so the last value is exactly `end`.
+            // Filled from both ends, as PyTorch does, so the last value is exactly `end`; a single
+            // step is `start`.
             let mut v = crate::storage::try_with_capacity::<T>(steps)?;
-            v.extend((0..steps).map(|i| T::from_f64(if i < half { start + step * i as f64 } else { end - step * (steps - 1 - i) as f64 })));
+            v.extend((0..steps).map(|i| T::from_f64(if i < half || steps == 1 { start + step * i as f64 } else { end - step * (steps - 1 - i) as f64 })));
             Tensor::from_vec(v, &[steps])
         })
     }

@@ -9,22 +9,22 @@ use crate::tensor::Tensor;
 
 fn check_index_dtype(index: &Tensor, op: &str) -> Result<()> {
     if index.dtype() != DType::I64 {
-        return Err(Error::DType(format!("{op}(): Expected dtype int64 for index, got {}", index.dtype())));
+        return Err(Error::Runtime(format!("{op}(): Expected dtype int64 for index, got {}", index.dtype())));
     }
     Ok(())
 }
 
-/// Index values wrapped into `0..size`, with PyTorch's out-of-range error.
-fn wrapped_indices(index: &Tensor, size: usize, dim: usize, op: &str) -> Result<Vec<usize>> {
+/// Index values of gather/scatter/index_select/index_add, each in `0..size`: negative values
+/// do not wrap there (PyTorch raises RuntimeError for them as for any out-of-range index).
+fn checked_indices(index: &Tensor, size: usize, dim: usize, op: &str) -> Result<Vec<usize>> {
     index
         .contiguous_data::<i64>()
         .iter()
         .map(|&i| {
-            let j = if i < 0 { i + size as i64 } else { i };
-            if j < 0 || j >= size as i64 {
-                Err(Error::Index(format!("{op}(): index {i} is out of bounds for dimension {dim} with size {size}")))
+            if i < 0 || i >= size as i64 {
+                Err(Error::Runtime(format!("{op}(): index {i} is out of bounds for dimension {dim} with size {size}")))
             } else {
-                Ok(j as usize)
+                Ok(i as usize)
             }
         })
         .collect()
@@ -41,7 +41,7 @@ impl Tensor {
         }
         let x = if self.ndim() == 0 { self.reshape_usize(&[1])? } else { self.clone() };
         let d = wrap_dim(dim, x.ndim())?;
-        let idx = wrapped_indices(index, x.shape()[d], d, "index_select")?;
+        let idx = checked_indices(index, x.shape()[d], d, "index_select")?;
         let mut shape = x.shape().to_vec();
         shape[d] = idx.len();
         let out = crate::with_dtype!(x.dtype(), T, {
@@ -79,7 +79,7 @@ impl Tensor {
         let x = if self.ndim() == 0 { self.reshape_usize(&[1])? } else { self.clone() };
         let s = if source.ndim() == 0 { source.reshape_usize(&[1])? } else { source.clone() };
         let d = wrap_dim(dim, x.ndim())?;
-        let idx = wrapped_indices(index, x.shape()[d], d, "index_add")?;
+        let idx = checked_indices(index, x.shape()[d], d, "index_add")?;
         let mut expect = x.shape().to_vec();
         expect[d] = idx.len();
         if s.shape() != expect.as_slice() {
@@ -123,7 +123,7 @@ impl Tensor {
         let d = wrap_dim(dim, self.ndim())?;
         check_scatter_shapes(self, index, d, "gather")?;
         let size = if self.ndim() == 0 { 1 } else { self.shape()[d] };
-        let idx = wrapped_indices(index, size, d, "gather")?;
+        let idx = checked_indices(index, size, d, "gather")?;
         let il = Layout::contiguous(index.shape());
         let out = crate::with_dtype!(self.dtype(), T, {
             let src = self.storage().slice::<T>();
@@ -166,7 +166,7 @@ impl Tensor {
             src.clone()
         };
         let size = if self.ndim() == 0 { 1 } else { self.shape()[d] };
-        let idx = wrapped_indices(index, size, d, op)?;
+        let idx = checked_indices(index, size, d, op)?;
         let il = Layout::contiguous(index.shape());
         let out = crate::with_dtype!(self.dtype(), T, {
             let mut data = self.contiguous_data::<T>().into_owned();
@@ -237,7 +237,7 @@ impl Tensor {
         let cond = if self.dtype() == DType::Bool {
             self.clone()
         } else {
-            return Err(Error::DType(format!("where expected condition to be a boolean tensor, but got a tensor with dtype {}", self.dtype())));
+            return Err(Error::Runtime(format!("where expected condition to be a boolean tensor, but got a tensor with dtype {}", self.dtype())));
         };
         let dt = result_type(&[a.operand(), b.operand()]);
         let out = if crate::gpu::op_device(&[self, a, b])?.is_gpu() { crate::gpu::ops::where_forward(self, a, b)? } else { where_cpu(&cond, a, b, dt)? };
@@ -278,23 +278,23 @@ impl Tensor {
 
     /// Elements of the flattened tensor at int64 `index` (any shape); the result has index's shape.
     pub fn take(&self, index: &Tensor) -> Result<Tensor> {
-        if crate::gpu::op_device(&[self, index])?.is_gpu() { return crate::gpu::scan::take(self, index); }
+        let dev = crate::gpu::op_device(&[self, index])?;
         check_index_dtype(index, "take")?;
         let flat = self.reshape_usize(&[self.numel()])?;
         let idx = index.reshape_usize(&[index.numel()])?;
-        let idx = wrap_flat(&idx, self.numel())?;
+        let idx = if dev.is_gpu() { wrap_flat_on_device(&idx, self.numel())? } else { wrap_flat(&idx, self.numel())? };
         flat.index_select(0, &idx)?.reshape_usize(index.shape())
     }
 
     /// A copy of `self` with `values` (broadcast to index's shape) written, or added when
-    /// `accumulate`, at int64 positions of the flattened tensor. On a GPU the scatter kernels
-    /// check the range and wrap negative positions themselves.
+    /// `accumulate`, at int64 positions of the flattened tensor (negative positions count from
+    /// the end, as in PyTorch's indexing).
     pub fn put(&self, index: &Tensor, values: &Tensor, accumulate: bool) -> Result<Tensor> {
         let dev = crate::gpu::op_device(&[self, index, values])?;
         check_index_dtype(index, "index_put")?;
         let numel = self.numel();
         let idx = index.reshape_usize(&[index.numel()])?;
-        let idx = if dev.is_gpu() { idx } else { wrap_flat(&idx, numel)? };
+        let idx = if dev.is_gpu() { wrap_flat_on_device(&idx, numel)? } else { wrap_flat(&idx, numel)? };
         let vals = values.to_dtype(self.dtype())?;
         let vals = if vals.device() == dev { vals } else { vals.to_device(dev)? };
         let vals = vals.expand_to(index.shape()).map_err(|_| {
@@ -322,6 +322,24 @@ fn wrap_flat(idx: &Tensor, numel: usize) -> Result<Tensor> {
         }
     }).collect::<Result<Vec<_>>>()?;
     Tensor::from_vec(wrapped, &[idx.numel()])
+}
+
+/// `wrap_flat` for an index on the GPU: one readback for the range check, then the wrap as
+/// device ops (the GPU scatter kernels take only non-negative positions).
+fn wrap_flat_on_device(idx: &Tensor, numel: usize) -> Result<Tensor> {
+    use crate::ops::BinaryOp::{Ge, Lt, LogicalOr};
+    if idx.numel() == 0 {
+        return Ok(idx.clone());
+    }
+    let size = i64::try_from(numel).map_err(|_| Error::NotImplemented(format!("indexing on {}: {numel} elements", idx.device())))?;
+    let n = Tensor::scalar(size);
+    let bad = idx.binary(Lt, &Tensor::scalar(-size))?.binary(LogicalOr, &idx.binary(Ge, &n)?)?;
+    if bad.any(None, false)?.to_device(crate::device::Device::Cpu)?.item::<bool>()? {
+        let host = idx.to_device(crate::device::Device::Cpu)?.to_vec::<i64>();
+        let i = host.iter().copied().find(|&i| i < -size || i >= size).unwrap_or_default();
+        return Err(Error::Index(format!("index {i} is out of bounds for dimension 0 with size {numel}")));
+    }
+    idx.binary(Lt, &Tensor::scalar(0i64))?.where_(&idx.add(&n)?, idx)
 }
 
 fn add_elem<T: Element>(a: T, b: T) -> T {

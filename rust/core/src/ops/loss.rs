@@ -73,14 +73,14 @@ impl Tensor {
         }
         let (n, c) = (self.shape()[0], self.shape()[1]);
         if target.dtype() != DType::I64 {
-            return Err(Error::DType(format!("expected scalar type Long but found {}", target.dtype())));
+            return Err(Error::Runtime(format!("expected scalar type Long but found {}", target.dtype())));
         }
         if target.shape() != [n] {
             return Err(Error::Value(format!("Expected input batch_size ({n}) to match target batch_size ({}).", target.numel())));
         }
         if let Some(w) = weight {
             if w.shape() != [c] || w.dtype() != self.dtype() {
-                return Err(Error::Value(format!(
+                return Err(Error::Runtime(format!(
                     "weight tensor should be defined either for all {c} classes or no classes but got weight tensor of shape: {:?} ({})",
                     w.shape(),
                     w.dtype()

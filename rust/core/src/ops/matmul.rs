@@ -230,7 +230,7 @@ impl Tensor {
 
     fn check_matmul_dtypes(&self, other: &Tensor) -> Result<()> {
         if self.dtype() != other.dtype() {
-            return Err(Error::DType(format!(
+            return Err(Error::Runtime(format!(
                 "expected m1 and m2 to have the same dtype, but got: {} != {}",
                 self.dtype(),
                 other.dtype()

@@ -79,7 +79,7 @@ impl Window {
     pub fn output_size(&self, h: usize, w: usize) -> Result<(usize, usize)> {
         let Window { kernel: (kh, kw), dilation: (dh, dw), padding: (ph, pw), stride: (sh, sw) } = *self;
         if kh == 0 || kw == 0 || sh == 0 || sw == 0 || dh == 0 || dw == 0 {
-            return Err(Error::Value(format!("kernel size, stride and dilation must be greater than zero, got {self:?}")));
+            return Err(Error::Runtime(format!("kernel size, stride and dilation must be greater than zero, got {self:?}")));
         }
         Ok((Window::out_len(h, kh, dh, ph, sh)?, Window::out_len(w, kw, dw, pw, sw)?))
     }
@@ -108,7 +108,7 @@ impl Tensor {
     /// Clamps to [min, max] (either bound optional); NaN stays NaN.
     pub fn clamp(&self, min: Option<f64>, max: Option<f64>) -> Result<Tensor> {
         if min.is_none() && max.is_none() {
-            return Err(Error::Value("torch.clamp: At least one of 'min' or 'max' must not be None".into()));
+            return Err(Error::Runtime("torch.clamp: At least one of 'min' or 'max' must not be None".into()));
         }
         let mut operands = vec![self.operand()];
         operands.extend(min.iter().chain(max.iter()).map(|v| Operand::Wrapped(if v.fract() == 0.0 && !self.dtype().is_float() { DType::I64 } else { DType::F64 })));
@@ -123,8 +123,9 @@ impl Tensor {
         }
         if let (Some(lo), Some(hi)) = (min, max) {
             if lo > hi {
-                // PyTorch sets everything to max when min > max.
-                out = Tensor::full_dtype(x.shape(), hi, dt)?.to_device(x.device())?;
+                // PyTorch sets everything but NaN to max when min > max.
+                let all_max = Tensor::full_dtype(x.shape(), hi, dt)?.to_device(x.device())?;
+                out = if dt.is_float() { x.detach().unary(crate::ops::UnaryOp::IsNan)?.where_(&x.detach(), &all_max)? } else { all_max };
             }
         }
         if !dt.is_float() {
@@ -136,10 +137,11 @@ impl Tensor {
             let x = ctx.saved(0)?;
             let mut mask = Tensor::full(x.shape(), true)?.to_device(x.device())?;
             if let Some(lo) = min {
-                mask = mask.binary(BinaryOp::LogicalAnd, &x.binary(BinaryOp::Ge, &Tensor::wrapped_scalar(lo))?)?;
+                // Strictly inside the bounds, as PyTorch 2.15: a value at a bound gets 0.
+                mask = mask.binary(BinaryOp::LogicalAnd, &x.binary(BinaryOp::Gt, &Tensor::wrapped_scalar(lo))?)?;
             }
             if let Some(hi) = max {
-                mask = mask.binary(BinaryOp::LogicalAnd, &x.binary(BinaryOp::Le, &Tensor::wrapped_scalar(hi))?)?;
+                mask = mask.binary(BinaryOp::LogicalAnd, &x.binary(BinaryOp::Lt, &Tensor::wrapped_scalar(hi))?)?;
             }
             Ok(vec![Some(mask.where_(g, &Tensor::zeros(&[], g.dtype())?)?)])
         }))
@@ -392,10 +394,10 @@ impl Tensor {
         }
         let Window { kernel: (kh, kw), dilation: (dh, dw), padding: (ph, pw), stride: (sh, sw) } = w;
         if kh == 0 || kw == 0 || sh == 0 || sw == 0 || dh == 0 || dw == 0 {
-            return Err(Error::Value(format!("max_pool2d: kernel size, stride and dilation must be greater than zero, got {w:?}")));
+            return Err(Error::Runtime(format!("max_pool2d: kernel size, stride and dilation must be greater than zero, got {w:?}")));
         }
         if ph > kh / 2 || pw > kw / 2 {
-            return Err(Error::Value(format!(
+            return Err(Error::Runtime(format!(
                 "max_pool2d: pad should be at most half of effective kernel size, but got pad=({ph}, {pw}) and kernel_size=({kh}, {kw})"
             )));
         }

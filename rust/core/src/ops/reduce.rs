@@ -147,11 +147,16 @@ fn sum_leading<T: crate::dtype::Float>(x: &Tensor, ds: &[usize], keepdim: bool) 
     if keepdim { Ok(t) } else { t.reshape_usize(&full) }
 }
 
-fn check_nonempty(x: &Tensor, dims: &[usize], name: &str) -> Result<()> {
-    if x.numel() == 0 && (dims.is_empty() || dims.iter().any(|&d| x.shape()[d] == 0) || x.ndim() == 0) {
-        return Err(Error::Index(format!(
+/// amax/amin of nothing: RuntimeError for a full reduction, IndexError for a named empty dim
+/// (PyTorch's types).
+fn check_nonempty(x: &Tensor, dims: Option<&[i64]>, reduced: &[usize], name: &str) -> Result<()> {
+    if x.numel() == 0 && (dims.is_none() || x.ndim() == 0) {
+        return Err(Error::Runtime(format!(
             "{name}(): Expected reduction dim to be specified for input.numel() == 0. Specify the reduction dim with the 'dim' argument."
         )));
+    }
+    if let Some(&d) = reduced.iter().find(|&&d| x.shape()[d] == 0) {
+        return Err(Error::Index(format!("{name}(): Expected reduction dim {d} to have non-zero size.")));
     }
     Ok(())
 }
@@ -248,8 +253,11 @@ impl Tensor {
     pub fn amax(&self, dims: Option<&[i64]>, keepdim: bool, max: bool) -> Result<Tensor> {
         let name = if max { "amax" } else { "amin" };
         let ds = reduce_dims(dims, self.ndim())?;
-        check_nonempty(self, &ds, name)?;
-        let out = if self.device().is_gpu() {
+        check_nonempty(self, dims, &ds, name)?;
+        let out = if self.device().is_gpu() && self.dtype() == DType::Bool {
+            // The GPU reduces bool words as float32 0/1.
+            crate::gpu::ops::reduce(&self.to_dtype(DType::F32)?, &ds, keepdim, if max { 1 } else { 2 }, name)?.to_dtype(DType::Bool)?
+        } else if self.device().is_gpu() {
             crate::gpu::ops::reduce(self, &ds, keepdim, if max { 1 } else { 2 }, name)?
         } else {
             crate::with_dtype!(self.dtype(), T, reduce_with::<T, T>(self, &ds, keepdim, |r| r[arg_best(r, max)])?)
@@ -310,6 +318,9 @@ impl Tensor {
     /// `argmax`/`argmin`; with no dim, the index into the flattened tensor.
     pub fn argmax(&self, dim: Option<i64>, keepdim: bool, max: bool) -> Result<Tensor> {
         let name = if max { "argmax" } else { "argmin" };
+        if self.dtype() == DType::Bool {
+            return Err(Error::DType(format!("\"{name}_cpu\" not implemented for 'Bool'")));
+        }
         match dim {
             None => {
                 if self.numel() == 0 {

@@ -119,10 +119,10 @@ impl Tensor {
     /// Negative amounts crop.
     pub fn pad(&self, pads: &[i64], value: f64) -> Result<Tensor> {
         if pads.len() % 2 != 0 {
-            return Err(Error::Value("Padding length must be divisible by 2".into()));
+            return Err(Error::Runtime("Padding length must be divisible by 2".into()));
         }
         if pads.len() / 2 > self.ndim() {
-            return Err(Error::Value(format!(
+            return Err(Error::Runtime(format!(
                 "Padding length should be less than or equal to two times the input dimension but got padding length {} and input of dimension {}",
                 pads.len(),
                 self.ndim()

@@ -163,7 +163,8 @@ macro_rules! float_fn {
             // max(v, 0) keeps NaN (NaN > 0 is false, so the select returns v).
             Relu => unary_map::<$T, $T>(x, |v| if v < 0.0 { 0.0 } else { v }),
             Erf => unary_map::<$T, $T>(x, |v| libm::erf(v as f64) as $T),
-            Sign => unary_map::<$T, $T>(x, |v| if v > 0.0 { 1.0 } else if v < 0.0 { -1.0 } else { v * 0.0 }),
+            // NaN and -0.0 give 0, as in PyTorch.
+            Sign => unary_map::<$T, $T>(x, |v| if v > 0.0 { 1.0 } else if v < 0.0 { -1.0 } else { 0.0 }),
             Floor => unary_map::<$T, $T>(x, |v| v.floor()),
             Ceil => unary_map::<$T, $T>(x, |v| v.ceil()),
             Round => unary_map::<$T, $T>(x, |v| v.round_ties_even()),
@@ -176,10 +177,16 @@ macro_rules! float_fn {
 
 /// The forward computation of a unary op, no autograd.
 pub fn unary_forward(op: UnaryOp, x: &Tensor) -> Result<Tensor> {
+    use UnaryOp::*;
+    if x.dtype() == DType::Bool && matches!(op, Abs | Relu | Floor | Ceil | Round | Trunc | Frac) {
+        return Err(Error::DType(format!("\"{}_cpu\" not implemented for 'Bool'", op.name())));
+    }
+    if x.dtype().is_float() && op == BitwiseNot {
+        return Err(Error::DType(format!("\"bitwise_not_cpu\" not implemented for '{}'", crate::ops::copy::titled(x.dtype()))));
+    }
     if x.device().is_gpu() {
         return crate::gpu::ops::unary(op, x);
     }
-    use UnaryOp::*;
     let dt = x.dtype();
     match op {
         LogicalNot => return unary_map::<bool, bool>(&x.to_dtype(DType::Bool)?, |v| !v),
@@ -207,8 +214,7 @@ pub fn unary_forward(op: UnaryOp, x: &Tensor) -> Result<Tensor> {
         BitwiseNot => {
             return match dt {
                 DType::Bool => unary_map::<bool, bool>(x, |v| !v),
-                DType::I64 => unary_map::<i64, i64>(x, |v| !v),
-                d => Err(Error::DType(format!("\"bitwise_not_cpu\" not implemented for '{}'", crate::ops::copy::titled(d)))),
+                _ => unary_map::<i64, i64>(x, |v| !v),
             }
         }
         _ => {}
@@ -229,7 +235,8 @@ pub fn unary_forward(op: UnaryOp, x: &Tensor) -> Result<Tensor> {
             Sign => unary_map::<i64, i64>(&xi, |v| v.signum())?,
             _ => unreachable!("float ops handled below"),
         };
-        return if dt == DType::Bool { out.to_dtype(DType::Bool) } else { Ok(out) };
+        // square of a bool is int64 in PyTorch; the others keep bool.
+        return if dt == DType::Bool && op != Square { out.to_dtype(DType::Bool) } else { Ok(out) };
     }
     let xf = x.cast_plain(dt.to_float())?;
     match xf.dtype() {
@@ -314,7 +321,7 @@ impl Tensor {
             self.dtype(),
             T,
             crate::cpu::binary_map::<T, T>(self, &o, &shape, |g, y| if y > 0.0 { g } else { 0.0 })?,
-            return Err(Error::DType(format!("relu backward of a {} gradient", self.dtype())))
+            return Err(Error::Runtime(format!("relu backward of a {} gradient", self.dtype())))
         );
         let Some(rec) = Recorder::new("ReluBackwardBackward0", &[self]) else { return Ok(r) };
         let o = out.detach();

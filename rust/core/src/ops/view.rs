@@ -275,8 +275,11 @@ impl Tensor {
         let d = wrap_dim(dim, self.ndim())?;
         let size = self.shape()[d] as i64;
         let start = if start < 0 { start + size } else { start };
-        if start < 0 || length < 0 || start + length > size {
-            return Err(Error::Index(format!(
+        if start < 0 || start > size {
+            return Err(Error::Index(format!("start out of range (expected to be in range of [{}, {size}], but got {start})", -size)));
+        }
+        if length < 0 || start + length > size {
+            return Err(Error::Runtime(format!(
                 "start ({start}) + length ({length}) exceeds dimension size ({size})."
             )));
         }
