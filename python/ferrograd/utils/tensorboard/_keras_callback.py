@@ -18,11 +18,12 @@ from tensorboard.compat.proto.summary_pb2 import Summary, SummaryMetadata
 from tensorboard.compat.proto.tensor_pb2 import TensorProto
 
 from ..._core import Tensor
+from ...keras.callbacks import Callback
 from ._summary import to_numpy
 from .writer import SummaryWriter
 
 
-class TensorBoard:
+class TensorBoard(Callback):
     """`TensorBoard(log_dir="logs", histogram_freq=0, write_graph=True, write_images=False,
     write_steps_per_second=False, update_freq="epoch", profile_batch=0, embeddings_freq=0,
     embeddings_metadata=None)`, Keras 3's signature. `profile_batch` and `embeddings_freq` need
@@ -56,9 +57,6 @@ class TensorBoard:
 
     # ------------------------------------------------------------ Keras Callback interface
 
-    def set_params(self, params):
-        self.params = params
-
     def set_model(self, model):
         """Keeps the model, starts new writers and writes the model's graph if asked."""
         self._close_writers()
@@ -67,10 +65,6 @@ class TensorBoard:
         self._val_dir = os.path.join(self.log_dir, "validation")
         if self.write_graph:
             self._write_model_json()
-
-    @property
-    def model(self):
-        return self._model
 
     def _uses_batch_hooks(self):
         """For ferrograd.keras's CallbackList: batch logs (a device read-back each step) are
@@ -114,27 +108,6 @@ class TensorBoard:
             return
         for name, value in logs.items():
             self._writer("validation").add_scalar(f"evaluation_{name}_vs_iterations", _number(value), iterations)
-
-    def on_test_begin(self, logs=None):
-        pass
-
-    def on_predict_begin(self, logs=None):
-        pass
-
-    def on_predict_end(self, logs=None):
-        pass
-
-    def on_test_batch_begin(self, batch, logs=None):
-        pass
-
-    def on_test_batch_end(self, batch, logs=None):
-        pass
-
-    def on_predict_batch_begin(self, batch, logs=None):
-        pass
-
-    def on_predict_batch_end(self, batch, logs=None):
-        pass
 
     def on_batch_begin(self, batch, logs=None):
         self.on_train_batch_begin(batch, logs)
