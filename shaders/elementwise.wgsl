@@ -122,17 +122,16 @@ fn fmodf(a: f32, b: f32) -> f32 {
     return a - b * trunc(a / b);
 }
 
-// Binary op codes: 0 add, 1 sub, 2 mul, 3 div, 4 pow, 5 maximum, 6 minimum, 7 atan2,
-// 8 remainder, 9 floor_divide, 10 relu_backward(g, y), 11 fmod, 12 div_trunc, 20 eq, 21 ne,
-// 22 lt, 23 le, 24 gt, 25 ge, 30 logical_and, 31 logical_or, 32 logical_xor (on bool words).
+// Binary ops (BINARY_* codes from the op table; THRESHOLD_BACKWARD is ReLU's backward(g, y));
+// the logical ones work on bool words.
 // Comparisons test NaN bits explicitly (a driver may fold ordered/unordered compares).
 fn binary_op(ab: u32, bb: u32) -> u32 {
-    if (OP >= 30u) {
+    if (OP >= BINARY_LOGICAL_AND) {
         let p = ab != 0u;
         let q = bb != 0u;
         switch OP {
-            case 30u: { return bool_word(p && q); }
-            case 31u: { return bool_word(p || q); }
+            case BINARY_LOGICAL_AND: { return bool_word(p && q); }
+            case BINARY_LOGICAL_OR: { return bool_word(p || q); }
             default: { return bool_word(p != q); }
         }
     }
@@ -140,26 +139,26 @@ fn binary_op(ab: u32, bb: u32) -> u32 {
     let b = f(bb);
     let unordered = is_nan_bits(ab) || is_nan_bits(bb);
     switch OP {
-        case 0u: { return u(a + b); }
-        case 1u: { return u(a - b); }
-        case 2u: { return u(a * b); }
-        case 3u: { return u(a / b); }
-        case 4u: { return u(powf(a, b)); }
-        case 5u: {
+        case BINARY_ADD: { return u(a + b); }
+        case BINARY_SUB: { return u(a - b); }
+        case BINARY_MUL: { return u(a * b); }
+        case BINARY_DIV: { return u(a / b); }
+        case BINARY_POW: { return u(powf(a, b)); }
+        case BINARY_MAXIMUM: {
             if (is_nan_bits(ab) || is_nan_bits(bb)) { return u(nan()); }
             return u(max(a, b));
         }
-        case 6u: {
+        case BINARY_MINIMUM: {
             if (is_nan_bits(ab) || is_nan_bits(bb)) { return u(nan()); }
             return u(min(a, b));
         }
-        case 7u: { return u(atan2f(a, b)); }
+        case BINARY_ATAN2: { return u(atan2f(a, b)); }
         // remainder and floor_divide as the CPU's (and PyTorch's) kernels, from fmod.
-        case 8u: {
+        case BINARY_REMAINDER: {
             let r = fmodf(a, b);
             return u(select(r, r + b, r != 0.0 && ((r < 0.0) != (b < 0.0))));
         }
-        case 9u: {
+        case BINARY_FLOOR_DIVIDE: {
             if (b == 0.0) { return u(a / b); }
             let m = fmodf(a, b);
             var d = (a - m) / b;
@@ -167,15 +166,15 @@ fn binary_op(ab: u32, bb: u32) -> u32 {
             let fd = floor(d);
             return u(select(fd, fd + 1.0, d - fd > 0.5));
         }
-        case 10u: { return u(select(0.0, a, b > 0.0)); }
-        case 11u: { return u(fmodf(a, b)); }
-        case 12u: { return u(trunc(a / b)); }
-        case 20u: { return bool_word(!unordered && a == b); }
-        case 21u: { return bool_word(unordered || a != b); }
-        case 22u: { return bool_word(!unordered && a < b); }
-        case 23u: { return bool_word(!unordered && a <= b); }
-        case 24u: { return bool_word(!unordered && a > b); }
-        case 25u: { return bool_word(!unordered && a >= b); }
+        case THRESHOLD_BACKWARD: { return u(select(0.0, a, b > 0.0)); }
+        case BINARY_FMOD: { return u(fmodf(a, b)); }
+        case BINARY_DIV_TRUNC: { return u(trunc(a / b)); }
+        case BINARY_EQ: { return bool_word(!unordered && a == b); }
+        case BINARY_NE: { return bool_word(unordered || a != b); }
+        case BINARY_LT: { return bool_word(!unordered && a < b); }
+        case BINARY_LE: { return bool_word(!unordered && a <= b); }
+        case BINARY_GT: { return bool_word(!unordered && a > b); }
+        case BINARY_GE: { return bool_word(!unordered && a >= b); }
         default: { return 0u; }
     }
 }
@@ -248,13 +247,14 @@ fn unary_op(xb: u32) -> u32 {
         case UNARY_ROUND: { return u(round(x)); }
         case UNARY_TRUNC: { return u(trunc(x)); }
         case UNARY_FRAC: { return u(x - trunc(x)); }
+        case UNARY_LOGIT: { return u(log(x / (1.0 - x))); }
         case UNARY_ISNAN: { return bool_word(is_nan_bits(xb)); }
         case UNARY_ISINF: { return bool_word(is_inf_bits(xb)); }
         case UNARY_ISFINITE: { return bool_word(!is_nan_bits(xb) && !is_inf_bits(xb)); }
         case UNARY_LOGICAL_NOT: { return bool_word(xb == 0u); }
-        case 50u: { return xb; }
-        case 51u: { return bool_word((xb & 0x7fffffffu) != 0u); }
-        case 52u: { return u(f32(xb)); }
+        case COPY: { return xb; }
+        case CAST_F32_BOOL: { return bool_word((xb & 0x7fffffffu) != 0u); }
+        case CAST_BOOL_F32: { return u(f32(xb)); }
         default: { return 0u; }
     }
 }
@@ -440,29 +440,27 @@ fn pow64(a: vec2<u32>, e: vec2<u32>) -> vec2<u32> {
     return r;
 }
 
-// Wrapping int64 arithmetic (op codes as in binary_op): 0 add, 1 sub, 2 mul, 4 pow,
-// 5 maximum, 6 minimum, 8 remainder, 9 floor_divide, 11 fmod, 12 div_trunc,
-// 13 bitwise_and, 14 bitwise_or, 15 bitwise_xor.
+// Wrapping int64 arithmetic and bits (the default is floor_divide).
 fn arith64(a: vec2<u32>, b: vec2<u32>) -> vec2<u32> {
     switch OP {
-        case 0u: { return add64(a, b); }
-        case 1u: { return add64(a, neg64(b)); }
-        case 2u: { return mul64(a, b); }
-        case 4u: { return pow64(a, b); }
-        case 5u: { return select(b, a, cmp64(a, b) >= 0); }
-        case 6u: { return select(b, a, cmp64(a, b) <= 0); }
-        case 8u: { return floor_divmod64(a, b).r; }
-        case 11u: { return trunc_divmod64(a, b).r; }
-        case 12u: { return trunc_divmod64(a, b).q; }
-        case 13u: { return a & b; }
-        case 14u: { return a | b; }
-        case 15u: { return a ^ b; }
+        case BINARY_ADD: { return add64(a, b); }
+        case BINARY_SUB: { return add64(a, neg64(b)); }
+        case BINARY_MUL: { return mul64(a, b); }
+        case BINARY_POW: { return pow64(a, b); }
+        case BINARY_MAXIMUM: { return select(b, a, cmp64(a, b) >= 0); }
+        case BINARY_MINIMUM: { return select(b, a, cmp64(a, b) <= 0); }
+        case BINARY_REMAINDER: { return floor_divmod64(a, b).r; }
+        case BINARY_FMOD: { return trunc_divmod64(a, b).r; }
+        case BINARY_DIV_TRUNC: { return trunc_divmod64(a, b).q; }
+        case BINARY_BITWISE_AND: { return a & b; }
+        case BINARY_BITWISE_OR: { return a | b; }
+        case BINARY_BITWISE_XOR: { return a ^ b; }
         default: { return floor_divmod64(a, b).q; }
     }
 }
 
-// Two int64 operands: comparisons (op codes 20..25 as in binary_op) -> bool words;
-// arithmetic (op codes below 20, see arith64) -> int64.
+// Two int64 operands: comparisons (BINARY_EQ and above) -> bool words; arithmetic and bits
+// (below BINARY_EQ, see arith64) -> int64.
 @compute @workgroup_size(256, 1, 1)
 fn binary64_main(@builtin(global_invocation_id) gid: vec3<u32>, @builtin(num_workgroups) nwg: vec3<u32>) {
     let i = linear_id(gid, nwg);
@@ -470,7 +468,7 @@ fn binary64_main(@builtin(global_invocation_id) gid: vec3<u32>, @builtin(num_wor
         return;
     }
     let o = offsets(i);
-    if (OP < 20u) {
+    if (OP < BINARY_EQ) {
         let v = arith64(load64_0(o.o0), load64_1(o.o1));
         out[2u * o.oo] = v.x;
         out[2u * o.oo + 1u] = v.y;
@@ -479,11 +477,11 @@ fn binary64_main(@builtin(global_invocation_id) gid: vec3<u32>, @builtin(num_wor
     let c = cmp64(load64_0(o.o0), load64_1(o.o1));
     var r = false;
     switch OP {
-        case 20u: { r = c == 0; }
-        case 21u: { r = c != 0; }
-        case 22u: { r = c < 0; }
-        case 23u: { r = c <= 0; }
-        case 24u: { r = c > 0; }
+        case BINARY_EQ: { r = c == 0; }
+        case BINARY_NE: { r = c != 0; }
+        case BINARY_LT: { r = c < 0; }
+        case BINARY_LE: { r = c <= 0; }
+        case BINARY_GT: { r = c > 0; }
         default: { r = c >= 0; }
     }
     out[o.oo] = bool_word(r);
@@ -505,9 +503,8 @@ fn where64_main(@builtin(global_invocation_id) gid: vec3<u32>, @builtin(num_work
     out[2u * o.oo + 1u] = v.y;
 }
 
-// Casts and copies with an int64 side: 60 int64 -> float32, 61 float32 -> int64,
-// 62 int64 -> bool, 63 bool -> int64, 64 int64 copy (strided); and the exact int64 unary ops
-// (UNARY_* codes).
+// Casts and copies with an int64 side (CAST_*, COPY_I64: a strided copy), and the exact int64
+// unary ops (UNARY_* codes).
 @compute @workgroup_size(256, 1, 1)
 fn unary64_main(@builtin(global_invocation_id) gid: vec3<u32>, @builtin(num_workgroups) nwg: vec3<u32>) {
     let i = linear_id(gid, nwg);
@@ -517,17 +514,17 @@ fn unary64_main(@builtin(global_invocation_id) gid: vec3<u32>, @builtin(num_work
     let o = offsets(i);
     var v = vec2<u32>(0u, 0u);
     switch OP {
-        case 60u: {
+        case CAST_I64_F32: {
             out[o.oo] = u(i64_to_f32(load64_0(o.o0)));
             return;
         }
-        case 62u: {
+        case CAST_I64_BOOL: {
             let a = load64_0(o.o0);
             out[o.oo] = bool_word((a.x | a.y) != 0u);
             return;
         }
-        case 61u: { v = f32_to_i64(f(load0(o.o0))); }
-        case 63u: { v = vec2<u32>(select(0u, 1u, load0(o.o0) != 0u), 0u); }
+        case CAST_F32_I64: { v = f32_to_i64(f(load0(o.o0))); }
+        case CAST_BOOL_I64: { v = vec2<u32>(select(0u, 1u, load0(o.o0) != 0u), 0u); }
         case UNARY_NEG: { v = neg64(load64_0(o.o0)); }
         case UNARY_ABS: {
             let a = load64_0(o.o0);

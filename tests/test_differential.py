@@ -109,11 +109,6 @@ KNOWN_DIFFERENCES = {
         _OPEN + "median's backward sends the gradient to one of tied elements; PyTorch 2.15 splits it among them.",
     "F.cross_entropy(torch.tensor([[1.0, 2.0, 0.5], [0.1, -1.0, 3.0]]), torch.tensor([2, 0]), label_smoothing=-0.1)":
         _OPEN + "a negative label_smoothing: PyTorch accepts it and computes another value.",
-    ("torch.pow(torch.tensor([True, True, False, False, True, False, True, False, True], dtype=torch.bool), "
-     "torch.tensor([True, False, True, False, False, True, True, False, True], dtype=torch.bool))", "cpu"):
-        _OPEN + "bool ** bool tensors: PyTorch raises NotImplementedError, the CPU computes int64.",
-    "torch.pow(torch.tensor([True, True, False, False], dtype=torch.bool), True)":
-        _OPEN + "bool ** True: PyTorch keeps bool; ferrograd gives int64 (CPU) or raises (GPU).",
 }
 
 

@@ -23,10 +23,69 @@ pub enum UnaryKind {
     Logic,
 }
 
-/// Defines `UnaryOp` from its table: variant = GPU kernel code, Python name, autograd node name
-/// (`None` for ops with no gradient), dtype kind.
-macro_rules! unary_ops {
-    ($($variant:ident = $code:literal, $name:literal, $grad_fn:expr, $kind:ident;)*) => {
+/// The unary op table, one row per op: variant = GPU kernel code, PyTorch name, dtype kind,
+/// then the gradient: `[autograd node name, what the rule reads (Input or Output), rule]` with
+/// the rule `|g, v| -> Result<Tensor>` giving the input's gradient from the output's gradient
+/// `g` and the saved value `v`, or `[]` for ops without a gradient. This module expands the
+/// rows into `UnaryOp` (names, codes, kinds); `ops::unary` expands the same rows into the
+/// backward rules, so one row is an op's whole description.
+macro_rules! unary_table {
+    ($expand:ident) => {
+        $expand! {
+            Neg = 0, "neg", Exact, ["NegBackward0", Input, |g, _x| g.neg()];
+            Abs = 1, "abs", Exact, ["AbsBackward0", Input, |g, x| g.mul(&x.unary(Sign)?)];
+            Exp = 2, "exp", Float, ["ExpBackward0", Output, |g, y| g.mul(y)];
+            Log = 3, "log", Float, ["LogBackward0", Input, |g, x| g.div(x)];
+            Log2 = 4, "log2", Float, ["Log2Backward0", Input, |g, x| g.div(&x.mul_scalar(std::f64::consts::LN_2)?)];
+            Log10 = 5, "log10", Float, ["Log10Backward0", Input, |g, x| g.div(&x.mul_scalar(std::f64::consts::LN_10)?)];
+            Log1p = 6, "log1p", Float, ["Log1PBackward0", Input, |g, x| g.div(&x.add_scalar(1.0)?)];
+            Expm1 = 7, "expm1", Float, ["Expm1Backward0", Output, |g, y| g.mul(&y.add_scalar(1.0)?)];
+            Sqrt = 8, "sqrt", Float, ["SqrtBackward0", Output, |g, y| g.div(&y.mul_scalar(2.0)?)];
+            Rsqrt = 9, "rsqrt", Float, ["RsqrtBackward0", Output, |g, y| g.mul(&y.mul(y)?.mul(y)?.mul_scalar(-0.5)?)];
+            Square = 10, "square", Exact, ["PowBackward0", Input, |g, x| g.mul(&x.mul_scalar(2.0)?)];
+            Reciprocal = 11, "reciprocal", Float, ["ReciprocalBackward0", Output, |g, y| g.mul(&y.mul(y)?.neg()?)];
+            Sin = 12, "sin", Float, ["SinBackward0", Input, |g, x| g.mul(&x.unary(Cos)?)];
+            Cos = 13, "cos", Float, ["CosBackward0", Input, |g, x| g.mul(&x.unary(Sin)?.neg()?)];
+            Tan = 14, "tan", Float, ["TanBackward0", Output, |g, y| g.mul(&y.mul(y)?.add_scalar(1.0)?)];
+            Asin = 15, "asin", Float, ["AsinBackward0", Input, |g, x| g.mul(&one_minus_square(x)?.unary(Rsqrt)?)];
+            Acos = 16, "acos", Float, ["AcosBackward0", Input, |g, x| g.mul(&one_minus_square(x)?.unary(Rsqrt)?.neg()?)];
+            Atan = 17, "atan", Float, ["AtanBackward0", Input, |g, x| g.div(&x.mul(x)?.add_scalar(1.0)?)];
+            Sinh = 18, "sinh", Float, ["SinhBackward0", Input, |g, x| g.mul(&x.unary(Cosh)?)];
+            Cosh = 19, "cosh", Float, ["CoshBackward0", Input, |g, x| g.mul(&x.unary(Sinh)?)];
+            Tanh = 20, "tanh", Float, ["TanhBackward0", Output, |g, y| g.mul(&one_minus_square(y)?)];
+            Sigmoid = 21, "sigmoid", Float, ["SigmoidBackward0", Output, |g, y| g.mul(&y.sub(&y.mul(y)?)?)];
+            Relu = 22, "relu", Exact, ["ReluBackward0", Output, |g, y| g.relu_backward(y)];
+            Erf = 23, "erf", Float, ["ErfBackward0", Input, |g, x| g.mul(&x.mul(x)?.neg()?.unary(Exp)?.mul_scalar(std::f64::consts::FRAC_2_SQRT_PI)?)];
+            Sign = 24, "sign", Exact, ["SignBackward0", Input, |g, _x| g.zeros_like()];
+            Floor = 25, "floor", Exact, ["FloorBackward0", Input, |g, _x| g.zeros_like()];
+            Ceil = 26, "ceil", Exact, ["CeilBackward0", Input, |g, _x| g.zeros_like()];
+            Round = 27, "round", Exact, ["RoundBackward0", Input, |g, _x| g.zeros_like()];
+            Trunc = 28, "trunc", Exact, ["TruncBackward0", Input, |g, _x| g.zeros_like()];
+            Frac = 29, "frac", Exact, ["FracBackward0", Input, |g, _x| Ok(g.clone())];
+            Logit = 30, "logit", Float, ["LogitBackward0", Input, |g, x| g.div(&x.sub(&x.mul(x)?)?)];
+            IsNan = 40, "isnan", Predicate, [];
+            IsInf = 41, "isinf", Predicate, [];
+            IsFinite = 42, "isfinite", Predicate, [];
+            LogicalNot = 43, "logical_not", Logic, [];
+            BitwiseNot = 44, "bitwise_not", Logic, [];
+        }
+    };
+}
+pub(crate) use unary_table;
+
+/// The first column of a gradient cell: the autograd node's name.
+macro_rules! grad_fn_name {
+    () => {
+        None
+    };
+    ($name:literal, $($rest:tt)*) => {
+        Some($name)
+    };
+}
+
+/// Expands the unary table's rows into `UnaryOp`.
+macro_rules! define_unary_ops {
+    ($($variant:ident = $code:literal, $name:literal, $kind:ident, [$($grad:tt)*];)*) => {
         /// An element-wise op of one tensor.
         #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
         #[repr(u32)]
@@ -52,10 +111,10 @@ macro_rules! unary_ops {
                 }
             }
 
-            /// The autograd node's name, PyTorch's where it has one.
+            /// The autograd node's name, PyTorch's where it has one; None: no gradient.
             pub fn grad_fn_name(self) -> Option<&'static str> {
                 match self {
-                    $(UnaryOp::$variant => $grad_fn,)*
+                    $(UnaryOp::$variant => grad_fn_name!($($grad)*),)*
                 }
             }
 
@@ -73,42 +132,126 @@ macro_rules! unary_ops {
     };
 }
 
-unary_ops! {
-    Neg = 0, "neg", Some("NegBackward0"), Exact;
-    Abs = 1, "abs", Some("AbsBackward0"), Exact;
-    Exp = 2, "exp", Some("ExpBackward0"), Float;
-    Log = 3, "log", Some("LogBackward0"), Float;
-    Log2 = 4, "log2", Some("Log2Backward0"), Float;
-    Log10 = 5, "log10", Some("Log10Backward0"), Float;
-    Log1p = 6, "log1p", Some("Log1PBackward0"), Float;
-    Expm1 = 7, "expm1", Some("Expm1Backward0"), Float;
-    Sqrt = 8, "sqrt", Some("SqrtBackward0"), Float;
-    Rsqrt = 9, "rsqrt", Some("RsqrtBackward0"), Float;
-    Square = 10, "square", Some("PowBackward0"), Exact;
-    Reciprocal = 11, "reciprocal", Some("ReciprocalBackward0"), Float;
-    Sin = 12, "sin", Some("SinBackward0"), Float;
-    Cos = 13, "cos", Some("CosBackward0"), Float;
-    Tan = 14, "tan", Some("TanBackward0"), Float;
-    Asin = 15, "asin", Some("AsinBackward0"), Float;
-    Acos = 16, "acos", Some("AcosBackward0"), Float;
-    Atan = 17, "atan", Some("AtanBackward0"), Float;
-    Sinh = 18, "sinh", Some("SinhBackward0"), Float;
-    Cosh = 19, "cosh", Some("CoshBackward0"), Float;
-    Tanh = 20, "tanh", Some("TanhBackward0"), Float;
-    Sigmoid = 21, "sigmoid", Some("SigmoidBackward0"), Float;
-    Relu = 22, "relu", Some("ReluBackward0"), Exact;
-    Erf = 23, "erf", Some("ErfBackward0"), Float;
-    Sign = 24, "sign", Some("SignBackward0"), Exact;
-    Floor = 25, "floor", Some("FloorBackward0"), Exact;
-    Ceil = 26, "ceil", Some("CeilBackward0"), Exact;
-    Round = 27, "round", Some("RoundBackward0"), Exact;
-    Trunc = 28, "trunc", Some("TruncBackward0"), Exact;
-    Frac = 29, "frac", Some("FracBackward0"), Exact;
-    IsNan = 40, "isnan", None, Predicate;
-    IsInf = 41, "isinf", None, Predicate;
-    IsFinite = 42, "isfinite", None, Predicate;
-    LogicalNot = 43, "logical_not", None, Logic;
-    BitwiseNot = 44, "bitwise_not", None, Logic;
+unary_table!(define_unary_ops);
+
+/// How a binary op treats dtypes (the dtype plan `ops::binary` applies before the kernel).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum BinaryKind {
+    /// Arithmetic in the operands' common dtype.
+    Arith,
+    /// Division-like: exact on integers, where a zero divisor raises.
+    IntegerDivision,
+    /// Always in floating point (integers compute in float32).
+    Float,
+    /// Compares in the common dtype; the output is bool.
+    Comparison,
+    /// Logic on bool (other dtypes are tested for non-zero first).
+    Logical,
+    /// Bits of bool or integer operands.
+    Bitwise,
+}
+
+/// Defines `BinaryOp` from its table: variant = GPU kernel code, Python name, autograd node
+/// name (`None` for ops with no gradient), dtype kind.
+macro_rules! binary_ops {
+    ($($variant:ident = $code:literal, $name:literal, $grad_fn:expr, $kind:ident;)*) => {
+        /// An element-wise op of two broadcast tensors.
+        #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+        #[repr(u32)]
+        pub enum BinaryOp {
+            $($variant = $code,)*
+        }
+
+        impl BinaryOp {
+            /// Every binary op, in table order.
+            pub const ALL: &'static [BinaryOp] = &[$(BinaryOp::$variant,)*];
+
+            pub fn name(self) -> &'static str {
+                match self {
+                    $(BinaryOp::$variant => $name,)*
+                }
+            }
+
+            pub fn from_name(name: &str) -> Option<BinaryOp> {
+                match name {
+                    $($name => Some(BinaryOp::$variant),)*
+                    _ => None,
+                }
+            }
+
+            /// The autograd node's name (PyTorch's), for the differentiable ops.
+            pub fn grad_fn_name(self) -> Option<&'static str> {
+                match self {
+                    $(BinaryOp::$variant => $grad_fn,)*
+                }
+            }
+
+            pub fn kind(self) -> BinaryKind {
+                match self {
+                    $(BinaryOp::$variant => BinaryKind::$kind,)*
+                }
+            }
+
+            /// The code the WGSL kernels switch on (emitted as `BINARY_<NAME>`).
+            pub fn code(self) -> u32 {
+                self as u32
+            }
+        }
+    };
+}
+
+binary_ops! {
+    Add = 0, "add", Some("AddBackward0"), Arith;
+    Sub = 1, "sub", Some("SubBackward0"), Arith;
+    Mul = 2, "mul", Some("MulBackward0"), Arith;
+    Div = 3, "div", Some("DivBackward0"), Float;
+    Pow = 4, "pow", Some("PowBackward1"), Arith;
+    Maximum = 5, "maximum", Some("MaximumBackward0"), Arith;
+    Minimum = 6, "minimum", Some("MinimumBackward0"), Arith;
+    Atan2 = 7, "atan2", Some("Atan2Backward0"), Float;
+    Remainder = 8, "remainder", Some("RemainderBackward0"), IntegerDivision;
+    FloorDivide = 9, "floor_divide", None, IntegerDivision;
+    // C's fmod: the remainder of the quotient truncated toward zero (sign of the dividend).
+    Fmod = 11, "fmod", Some("FmodBackward0"), IntegerDivision;
+    // div(rounding_mode="trunc").
+    DivTrunc = 12, "div_trunc", None, IntegerDivision;
+    BitAnd = 13, "bitwise_and", None, Bitwise;
+    BitOr = 14, "bitwise_or", None, Bitwise;
+    BitXor = 15, "bitwise_xor", None, Bitwise;
+    Eq = 20, "eq", None, Comparison;
+    Ne = 21, "ne", None, Comparison;
+    Lt = 22, "lt", None, Comparison;
+    Le = 23, "le", None, Comparison;
+    Gt = 24, "gt", None, Comparison;
+    Ge = 25, "ge", None, Comparison;
+    LogicalAnd = 30, "logical_and", None, Logical;
+    LogicalOr = 31, "logical_or", None, Logical;
+    LogicalXor = 32, "logical_xor", None, Logical;
+}
+
+/// Kernel codes of the element-wise shader's ops that are not rows of the tables: ReLU's
+/// backward, copies and casts (emitted under these names).
+pub mod elementwise_codes {
+    pub const THRESHOLD_BACKWARD: u32 = 10;
+    pub const COPY: u32 = 50;
+    pub const CAST_F32_BOOL: u32 = 51;
+    pub const CAST_BOOL_F32: u32 = 52;
+    pub const CAST_I64_F32: u32 = 60;
+    pub const CAST_F32_I64: u32 = 61;
+    pub const CAST_I64_BOOL: u32 = 62;
+    pub const CAST_BOOL_I64: u32 = 63;
+    pub const COPY_I64: u32 = 64;
+    pub const ALL: &[(&str, u32)] = &[
+        ("THRESHOLD_BACKWARD", THRESHOLD_BACKWARD),
+        ("COPY", COPY),
+        ("CAST_F32_BOOL", CAST_F32_BOOL),
+        ("CAST_BOOL_F32", CAST_BOOL_F32),
+        ("CAST_I64_F32", CAST_I64_F32),
+        ("CAST_F32_I64", CAST_F32_I64),
+        ("CAST_I64_BOOL", CAST_I64_BOOL),
+        ("CAST_BOOL_I64", CAST_BOOL_I64),
+        ("COPY_I64", COPY_I64),
+    ];
 }
 
 /// WGSL declarations of every op table's kernel codes (`const UNARY_EXP: u32 = 2u;`): the
@@ -118,6 +261,12 @@ pub fn wgsl_constants() -> String {
     let mut s = String::from("// Generated from rust/core/src/op.rs by `FERROGRAD_BLESS=1 cargo test -p ferrograd-core --test gpu`; do not edit.\n");
     for op in UnaryOp::ALL {
         s.push_str(&format!("const UNARY_{}: u32 = {}u;\n", op.name().to_uppercase(), op.code()));
+    }
+    for op in BinaryOp::ALL {
+        s.push_str(&format!("const BINARY_{}: u32 = {}u;\n", op.name().to_uppercase(), op.code()));
+    }
+    for (name, code) in elementwise_codes::ALL {
+        s.push_str(&format!("const {name}: u32 = {code}u;\n"));
     }
     s
 }
@@ -129,6 +278,20 @@ pub enum Op<'a> {
     /// `op` of the input, in the input's dtype (predicates give bool); the caller has cast the
     /// input to the dtype `ops::unary`'s plan names.
     Unary(UnaryOp),
+    /// `op` of two operands broadcast together, both already in the dtype `ops::binary`'s plan
+    /// names (0-d CPU tensors take part as scalars on any device); comparisons give bool.
+    Binary(BinaryOp),
+    /// `where(cond, a, b)`: `cond` bool, `a` and `b` in the output dtype, broadcast.
+    Where,
+    /// A contiguous copy in `dtype` on the input's device (a plain copy when it is the same).
+    Cast(DType),
+    /// A contiguous copy on `device` (runs on the GPU backend, whichever side it is on).
+    ToDevice(Device),
+    /// Writes input 1 (broadcast, cast to input 0's dtype) into input 0's memory through its
+    /// layout. No output.
+    Write,
+    /// Adds input 1 (broadcast, same float dtype) into input 0's memory. No output.
+    AddInto,
     /// ReLU's backward: the gradient (input 0) where the output (input 1, same dtype) is
     /// positive, else 0, broadcast.
     ReluBackward,
@@ -141,6 +304,12 @@ impl Op<'_> {
     pub fn name(&self) -> &'static str {
         match self {
             Op::Unary(u) => u.name(),
+            Op::Binary(b) => b.name(),
+            Op::Where => "where",
+            Op::Cast(_) => "_to_copy",
+            Op::ToDevice(_) => "to",
+            Op::Write => "copy_",
+            Op::AddInto => "add_",
             Op::ReluBackward => "threshold_backward",
             Op::Full { .. } => "full",
         }
@@ -150,6 +319,8 @@ impl Op<'_> {
 /// What a kernel call returns.
 #[derive(Debug)]
 pub enum Outputs {
+    /// An in-place op's (the result is in an input's memory).
+    Nothing,
     One(Tensor),
     Two(Tensor, Tensor),
 }
@@ -159,13 +330,13 @@ impl Outputs {
     pub fn one(self) -> Result<Tensor> {
         match self {
             Outputs::One(t) => Ok(t),
-            Outputs::Two(..) => Err(Error::Runtime("a two-output kernel was asked for one output".into())),
+            _ => Err(Error::Runtime("a kernel was asked for one output it does not have".into())),
         }
     }
     pub fn two(self) -> Result<(Tensor, Tensor)> {
         match self {
             Outputs::Two(a, b) => Ok((a, b)),
-            Outputs::One(_) => Err(Error::Runtime("a one-output kernel was asked for two outputs".into())),
+            _ => Err(Error::Runtime("a kernel was asked for two outputs it does not have".into())),
         }
     }
 }

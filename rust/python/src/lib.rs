@@ -133,34 +133,7 @@ fn need_operand(obj: &Bound<'_, PyAny>, what: &str) -> PyResult<Tensor> {
 }
 
 fn binary_op(name: &str) -> PyResult<BinaryOp> {
-    use BinaryOp::*;
-    Ok(match name {
-        "add" => Add,
-        "sub" => Sub,
-        "mul" => Mul,
-        "div" => Div,
-        "pow" => Pow,
-        "maximum" => Maximum,
-        "minimum" => Minimum,
-        "floor_divide" => FloorDivide,
-        "remainder" => Remainder,
-        "fmod" => Fmod,
-        "div_trunc" => DivTrunc,
-        "atan2" => Atan2,
-        "eq" => Eq,
-        "ne" => Ne,
-        "lt" => Lt,
-        "le" => Le,
-        "gt" => Gt,
-        "ge" => Ge,
-        "logical_and" => LogicalAnd,
-        "logical_or" => LogicalOr,
-        "logical_xor" => LogicalXor,
-        "bitwise_and" => BitAnd,
-        "bitwise_or" => BitOr,
-        "bitwise_xor" => BitXor,
-        _ => return Err(PyValueError::new_err(format!("unknown binary op '{name}'"))),
-    })
+    BinaryOp::from_name(name).ok_or_else(|| PyValueError::new_err(format!("unknown binary op '{name}'")))
 }
 
 fn unary_op(name: &str) -> PyResult<UnaryOp> {

@@ -1,12 +1,14 @@
 //! CPU kernels: element-wise maps with a contiguous fast path and a strided path, run on
 //! the CPU team (`team`) above a size threshold so small tensors stay single-threaded and cheap.
 use crate::dtype::Element;
-use crate::error::Result;
+use crate::error::{Error, Result};
 use crate::layout::Layout;
 use crate::storage::try_with_capacity;
 use crate::tensor::Tensor;
 
 pub mod team;
+pub mod binary;
+pub mod copy;
 pub mod unary;
 
 /// The CPU backend.
@@ -14,9 +16,21 @@ pub struct Cpu;
 
 impl crate::op::Backend for Cpu {
     fn run(&self, op: &crate::op::Op<'_>, inputs: &[&Tensor]) -> Result<crate::op::Outputs> {
-        use crate::op::{Op, Outputs::One};
+        use crate::op::{Op, Outputs::{Nothing, One}};
         Ok(match *op {
             Op::Unary(u) => One(unary::unary(u, inputs[0])?),
+            Op::Binary(b) => One(binary::binary(b, inputs[0], inputs[1])?),
+            Op::Where => One(binary::where_select(inputs[0], inputs[1], inputs[2])?),
+            Op::Cast(dtype) => One(copy::cast(inputs[0], dtype)?),
+            Op::ToDevice(device) => return Err(Error::Runtime(format!("a transfer to {device} reached the CPU backend"))),
+            Op::Write => {
+                copy::write(inputs[0], inputs[1])?;
+                Nothing
+            }
+            Op::AddInto => {
+                copy::add_into(inputs[0], inputs[1])?;
+                Nothing
+            }
             Op::ReluBackward => One(unary::relu_backward(inputs[0], inputs[1])?),
             Op::Full { shape, value, dtype, .. } => One(Tensor::full_dtype(shape, value, dtype)?),
         })

@@ -44,6 +44,7 @@ macro_rules! float_fn {
             Round => unary_map::<$T, $T>(x, |v| v.round_ties_even()),
             Trunc => unary_map::<$T, $T>(x, |v| v.trunc()),
             Frac => unary_map::<$T, $T>(x, |v| v.fract()),
+            Logit => unary_map::<$T, $T>(x, |v| (v / (1.0 - v)).ln()),
             IsNan => unary_map::<$T, bool>(x, |v| v.is_nan()),
             IsInf => unary_map::<$T, bool>(x, |v| v.is_infinite()),
             IsFinite => unary_map::<$T, bool>(x, |v| v.is_finite()),

@@ -35,9 +35,21 @@ pub struct Gpu;
 
 impl crate::op::Backend for Gpu {
     fn run(&self, op: &crate::op::Op<'_>, inputs: &[&Tensor]) -> Result<crate::op::Outputs> {
-        use crate::op::{Op, Outputs::One};
+        use crate::op::{Op, Outputs::{Nothing, One}};
         Ok(match *op {
             Op::Unary(u) => One(ops::unary(u, inputs[0])?),
+            Op::Binary(b) => One(ops::binary(b, inputs[0], inputs[1])?),
+            Op::Where => One(ops::where_select(inputs[0], inputs[1], inputs[2])?),
+            Op::Cast(dtype) => One(ops::cast(inputs[0], dtype)?),
+            Op::ToDevice(device) => One(ops::transfer(inputs[0], device)?),
+            Op::Write => {
+                ops::write_into(inputs[0], inputs[1])?;
+                Nothing
+            }
+            Op::AddInto => {
+                ops::write_into(inputs[0], &ops::binary(crate::op::BinaryOp::Add, inputs[0], inputs[1])?)?;
+                Nothing
+            }
             Op::ReluBackward => One(ops::relu_backward(inputs[0], inputs[1])?),
             Op::Full { shape, value, dtype, device } => One(ops::full(shape, value, dtype, device)?),
         })

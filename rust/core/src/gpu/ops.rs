@@ -5,12 +5,11 @@
 use super::runtime::{context, Kernel, Window};
 use super::{dtype_error, elem_size, is_cpu_scalar, op_device, ELEMENTWISE, MATMUL, REDUCE, SOFTMAX};
 use crate::device::Device;
-use crate::dtype::{result_type, DType};
+use crate::dtype::DType;
 use crate::error::{Error, Result};
 use crate::layout::{broadcast_shapes, contiguous_strides, Layout};
 use crate::autograd::Recorder;
-use crate::op::{no_kernel, Op, UnaryKind, UnaryOp};
-use crate::ops::BinaryOp;
+use crate::op::{elementwise_codes as codes, no_kernel, BinaryKind, BinaryOp, Op, UnaryKind, UnaryOp};
 use crate::storage::Storage;
 use crate::tensor::Tensor;
 
@@ -73,6 +72,15 @@ pub fn to_gpu(t: &Tensor, device: Device) -> Result<Tensor> {
         DType::I64 => ctx.upload(bytemuck::cast_slice(&t.contiguous_data::<i64>()))?,
     };
     Ok(Tensor::from_parts(Storage::from_gpu(buf, t.numel(), t.dtype(), device), Layout::contiguous(t.shape())))
+}
+
+/// A contiguous copy of `t` on `device`, from or to the GPU (GPU to GPU through the host).
+pub fn transfer(t: &Tensor, device: Device) -> Result<Tensor> {
+    match (t.device(), device) {
+        (_, Device::Cpu) => to_cpu(t),
+        (Device::Cpu, d) => to_gpu(t, d),
+        (_, d) => to_gpu(&to_cpu(t)?, d),
+    }
 }
 
 /// A contiguous copy of a GPU tensor in host memory (waits for pending GPU work).
@@ -352,7 +360,7 @@ pub fn full(shape: &[usize], value: f64, dtype: DType, device: Device) -> Result
     match dtype {
         DType::F32 | DType::Bool => {
             let bits = if dtype == DType::F32 { (value as f32).to_bits() } else { u32::from(value != 0.0) };
-            elementwise("unary_main", 50, &[Operand::S(bits)], shape, dtype, device)
+            elementwise("unary_main", codes::COPY, &[Operand::S(bits)], shape, dtype, device)
         }
         _ => to_gpu(&Tensor::full_dtype(shape, value, dtype)?, device),
     }
@@ -361,7 +369,7 @@ pub fn full(shape: &[usize], value: f64, dtype: DType, device: Device) -> Result
 /// A contiguous copy of a GPU tensor.
 pub fn contiguous(t: &Tensor) -> Result<Tensor> {
     if elem_size(t.dtype()) == 4 {
-        return elementwise("unary_main", 50, &[Operand::T(t.clone())], t.shape(), t.dtype(), t.device());
+        return elementwise("unary_main", codes::COPY, &[Operand::T(t.clone())], t.shape(), t.dtype(), t.device());
     }
     if t.is_contiguous() {
         let out = empty(t.shape(), t.dtype(), t.device())?;
@@ -370,7 +378,7 @@ pub fn contiguous(t: &Tensor) -> Result<Tensor> {
         return Ok(out);
     }
     if t.dtype() == DType::I64 {
-        return elementwise("unary64_main", 64, &[Operand::T(t.clone())], t.shape(), DType::I64, t.device());
+        return elementwise("unary64_main", codes::COPY_I64, &[Operand::T(t.clone())], t.shape(), DType::I64, t.device());
     }
     Err(dtype_error("contiguous (strided copy)", t.dtype(), t.device()))
 }
@@ -379,12 +387,12 @@ pub fn contiguous(t: &Tensor) -> Result<Tensor> {
 pub fn cast(t: &Tensor, dtype: DType) -> Result<Tensor> {
     let code = match (t.dtype(), dtype) {
         (a, b) if a == b => return contiguous(t),
-        (DType::F32, DType::Bool) => 51,
-        (DType::Bool, DType::F32) => 52,
-        (DType::I64, DType::F32) => 60,
-        (DType::F32, DType::I64) => 61,
-        (DType::I64, DType::Bool) => 62,
-        (DType::Bool, DType::I64) => 63,
+        (DType::F32, DType::Bool) => codes::CAST_F32_BOOL,
+        (DType::Bool, DType::F32) => codes::CAST_BOOL_F32,
+        (DType::I64, DType::F32) => codes::CAST_I64_F32,
+        (DType::F32, DType::I64) => codes::CAST_F32_I64,
+        (DType::I64, DType::Bool) => codes::CAST_I64_BOOL,
+        (DType::Bool, DType::I64) => codes::CAST_BOOL_I64,
         (a, b) => {
             return Err(Error::NotImplemented(format!(
                 "casting {a} to {b} on {} is not implemented (GPU casts: between float32, int64 and bool)",
@@ -392,7 +400,7 @@ pub fn cast(t: &Tensor, dtype: DType) -> Result<Tensor> {
             )))
         }
     };
-    let entry = if code >= 60 { "unary64_main" } else { "unary_main" };
+    let entry = if code >= codes::CAST_I64_F32 { "unary64_main" } else { "unary_main" };
     elementwise(entry, code, &[Operand::T(t.clone())], t.shape(), dtype, t.device())
 }
 
@@ -405,12 +413,12 @@ pub fn write_into(dst: &Tensor, src: &Tensor) -> Result<()> {
     src.layout().expand(dst.shape())?;
     if dst.dtype() == DType::I64 && !(src.device().is_gpu() && src.dtype() == DType::I64 && src.shape() == dst.shape() && src.is_contiguous() && dst.is_contiguous() && !src.same_storage(dst)) {
         let (code, mut s) = if is_cpu_scalar(src) && !src.dtype().is_float() {
-            (64, operand64(src, "copy_")?)
+            (codes::COPY_I64, operand64(src, "copy_")?)
         } else {
             match src.dtype() {
-                DType::I64 => (64, Operand::T(src.clone())),
-                DType::Bool => (63, operand(src, DType::Bool, "copy_")?),
-                _ => (61, operand(src, DType::F32, "copy_")?),
+                DType::I64 => (codes::COPY_I64, Operand::T(src.clone())),
+                DType::Bool => (codes::CAST_BOOL_I64, operand(src, DType::Bool, "copy_")?),
+                _ => (codes::CAST_F32_I64, operand(src, DType::F32, "copy_")?),
             }
         };
         if let Operand::T(t) = &s {
@@ -437,114 +445,46 @@ pub fn write_into(dst: &Tensor, src: &Tensor) -> Result<()> {
             s = Operand::T(contiguous(t)?);
         }
     }
-    launch_elementwise("unary_main", 50, &[s], dst.shape(), dst, dst.layout())?;
+    launch_elementwise("unary_main", codes::COPY, &[s], dst.shape(), dst, dst.layout())?;
     dst.storage().bump_version();
     Ok(())
 }
 
 // ---- binary and unary ops ----
 
-fn binary_code(op: BinaryOp) -> u32 {
-    use BinaryOp::*;
-    match op {
-        Add => 0,
-        Sub => 1,
-        Mul => 2,
-        Div => 3,
-        Pow => 4,
-        Maximum => 5,
-        Minimum => 6,
-        Atan2 => 7,
-        Remainder => 8,
-        FloorDivide => 9,
-        Fmod => 11,
-        DivTrunc => 12,
-        Eq => 20,
-        Ne => 21,
-        Lt => 22,
-        Le => 23,
-        Gt => 24,
-        Ge => 25,
-        LogicalAnd | BitAnd => 30,
-        LogicalOr | BitOr => 31,
-        LogicalXor | BitXor => 32,
-    }
-}
-
-/// The forward of a binary op on the GPU (no autograd).
+/// `op` of `a` and `b` (the same dtype; 0-d CPU tensors as scalars), as `Op::Binary`
+/// describes: float32 and bool words, exact int64.
 pub fn binary(op: BinaryOp, a: &Tensor, b: &Tensor) -> Result<Tensor> {
     use BinaryOp::*;
     let dev = op_device(&[a, b])?;
     let shape = broadcast_shapes(a.shape(), b.shape())?;
-    let common = result_type(&[a.operand(), b.operand()]);
-    let logical = matches!(op, LogicalAnd | LogicalOr | LogicalXor);
-    let bitwise = matches!(op, BitAnd | BitOr | BitXor);
-    let comparison = matches!(op, Eq | Ne | Lt | Le | Gt | Ge);
-    if common == DType::Bool && op.is_integer_division() || bitwise && !matches!(common, DType::Bool | DType::I64) {
-        return Err(dtype_error(op.name(), common, dev));
-    }
-    // Bool arithmetic that stays bool (as on the CPU): + and max are or, * and min are and.
-    let op = match (common, op) {
-        (DType::Bool, Add | Maximum) => LogicalOr,
-        (DType::Bool, Mul | Minimum) => LogicalAnd,
-        _ => op,
-    };
-    let logical = logical || matches!(op, LogicalAnd | LogicalOr);
-    let int_division = op.is_integer_division() && common == DType::I64;
-    if common == DType::I64 && bitwise {
-        let (oa, ob) = (operand64(a, op.name())?, operand64(b, op.name())?);
-        let code = match op {
-            BitAnd => 13,
-            BitOr => 14,
-            _ => 15,
-        };
-        return elementwise("binary64_main", code, &[oa, ob], &shape, DType::I64, dev);
-    }
-    if int_division || (common == DType::I64 && (comparison || matches!(op, Add | Sub | Mul | Maximum | Minimum | Pow))) {
-        if int_division {
-            check_nonzero_divisor(b)?;
+    let out_dtype = |dt: DType| if op.kind() == BinaryKind::Comparison { DType::Bool } else { dt };
+    match a.dtype() {
+        DType::Bool => {
+            let logic = match op {
+                BitAnd => LogicalAnd,
+                BitOr => LogicalOr,
+                BitXor => LogicalXor,
+                op => op,
+            };
+            let operands = [operand(a, DType::Bool, op.name())?, operand(b, DType::Bool, op.name())?];
+            elementwise("binary_main", logic.code(), &operands, &shape, DType::Bool, dev)
         }
-        let (oa, ob) = (operand64(a, op.name())?, operand64(b, op.name())?);
-        let out_dt = if comparison { DType::Bool } else { DType::I64 };
-        return elementwise("binary64_main", binary_code(op), &[oa, ob], &shape, out_dt, dev);
+        DType::I64 => elementwise("binary64_main", op.code(), &[operand64(a, op.name())?, operand64(b, op.name())?], &shape, out_dtype(DType::I64), dev),
+        DType::F32 => elementwise("binary_main", op.code(), &[operand(a, DType::F32, op.name())?, operand(b, DType::F32, op.name())?], &shape, out_dtype(DType::F32), dev),
+        dt => Err(no_kernel(&Op::Binary(op), dt, dev)),
     }
-    let (dt, out_dt) = if logical || (bitwise && common == DType::Bool) {
-        (DType::Bool, DType::Bool)
-    } else if comparison && matches!(common, DType::F32 | DType::Bool) {
-        (DType::F32, DType::Bool)
-    } else if common == DType::F32 || (matches!(common, DType::Bool | DType::I64) && matches!(op, Div | Atan2)) {
-        (DType::F32, DType::F32)
-    } else {
-        return Err(dtype_error(op.name(), common, dev));
-    };
-    let (oa, ob) = (operand(a, dt, op.name())?, operand(b, dt, op.name())?);
-    elementwise("binary_main", binary_code(op), &[oa, ob], &shape, out_dt, dev)
 }
 
-/// The CPU's error for an integer floor division or remainder by zero (one readback when
-/// the divisor is a GPU tensor).
-fn check_nonzero_divisor(b: &Tensor) -> Result<()> {
-    let has_zero = if is_cpu_scalar(b) {
-        b.item::<i64>()? == 0
-    } else {
-        let zeros = binary(BinaryOp::Eq, b, &Tensor::wrapped_scalar(0i64))?;
-        to_cpu(&any_all(&zeros, None, false, true)?)?.item::<bool>()?
-    };
-    if has_zero {
-        return Err(Error::Runtime("ZeroDivisionError".into()));
-    }
-    Ok(())
-}
-
-/// ReLU's fused backward: `g` where `y > 0`, else 0.
+/// ReLU's fused backward: `g` where `y > 0`, else 0 (both float32).
 pub fn relu_backward(g: &Tensor, y: &Tensor) -> Result<Tensor> {
     let dev = op_device(&[g, y])?;
     if g.dtype() != DType::F32 {
-        return Err(dtype_error("threshold_backward", g.dtype(), dev));
+        return Err(no_kernel(&Op::ReluBackward, g.dtype(), dev));
     }
     let shape = broadcast_shapes(g.shape(), y.shape())?;
-    let (og, oy) = (operand(g, DType::F32, "threshold_backward")?, operand(y, DType::F32, "threshold_backward")?);
-    elementwise("binary_main", 10, &[og, oy], &shape, DType::F32, dev)
+    let operands = [operand(g, DType::F32, "threshold_backward")?, operand(y, DType::F32, "threshold_backward")?];
+    elementwise("binary_main", codes::THRESHOLD_BACKWARD, &operands, &shape, DType::F32, dev)
 }
 
 /// `op` over `x` in `x`'s dtype, as `Op::Unary` describes: float32 for the float ops and
@@ -562,23 +502,17 @@ pub fn unary(op: UnaryOp, x: &Tensor) -> Result<Tensor> {
     }
 }
 
-/// `where(cond, a, b)` on the GPU, no autograd (`Tensor::where_` records it).
-pub fn where_forward(cond: &Tensor, a: &Tensor, b: &Tensor) -> Result<Tensor> {
+/// `where(cond, a, b)` with `a` and `b` of one dtype (float32, int64 or bool), broadcast.
+pub fn where_select(cond: &Tensor, a: &Tensor, b: &Tensor) -> Result<Tensor> {
     let dev = op_device(&[cond, a, b])?;
-    if cond.dtype() != DType::Bool {
-        return Err(Error::Runtime(format!("where expected condition to be a boolean tensor, but got a tensor with dtype {}", cond.dtype())));
-    }
     let shape = broadcast_shapes(&broadcast_shapes(cond.shape(), a.shape())?, b.shape())?;
-    let dt = result_type(&[a.operand(), b.operand()]);
-    if dt == DType::I64 {
-        let ops = [operand(cond, DType::Bool, "where")?, operand64(a, "where")?, operand64(b, "where")?];
-        return elementwise("where64_main", 0, &ops, &shape, dt, dev);
+    let dt = a.dtype();
+    let c = operand(cond, DType::Bool, "where")?;
+    match dt {
+        DType::I64 => elementwise("where64_main", 0, &[c, operand64(a, "where")?, operand64(b, "where")?], &shape, dt, dev),
+        DType::F32 | DType::Bool => elementwise("where_main", 0, &[c, operand(a, dt, "where")?, operand(b, dt, "where")?], &shape, dt, dev),
+        dt => Err(no_kernel(&Op::Where, dt, dev)),
     }
-    if !matches!(dt, DType::F32 | DType::Bool) {
-        return Err(dtype_error("where", dt, dev));
-    }
-    let ops = [operand(cond, DType::Bool, "where")?, operand(a, dt, "where")?, operand(b, dt, "where")?];
-    elementwise("where_main", 0, &ops, &shape, dt, dev)
 }
 
 // ---- reductions ----

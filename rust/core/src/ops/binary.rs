@@ -1,277 +1,15 @@
 //! Element-wise binary ops with broadcasting and PyTorch's type promotion: arithmetic,
 //! comparison, logic. Each arithmetic op's backward reduces the gradient to its input's shape.
 use crate::autograd::Recorder;
-use crate::cpu::binary_map;
-use crate::dtype::{result_type, DType, Element};
+use crate::dtype::{result_type, DType};
 use crate::error::{Error, Result};
 use crate::layout::broadcast_shapes;
+use crate::op::{op_device, BinaryKind, BinaryOp, Op};
+use crate::ops::dispatch::run1;
 use crate::tensor::Tensor;
 
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub enum BinaryOp {
-    Add,
-    Sub,
-    Mul,
-    Div,
-    Pow,
-    Maximum,
-    Minimum,
-    FloorDivide,
-    Remainder,
-    /// C's fmod: the remainder of the quotient truncated toward zero (sign of the dividend).
-    Fmod,
-    /// div(rounding_mode="trunc").
-    DivTrunc,
-    Atan2,
-    Eq,
-    Ne,
-    Lt,
-    Le,
-    Gt,
-    Ge,
-    LogicalAnd,
-    LogicalOr,
-    LogicalXor,
-    BitAnd,
-    BitOr,
-    BitXor,
-}
-
-impl BinaryOp {
-    pub fn name(self) -> &'static str {
-        use BinaryOp::*;
-        match self {
-            Add => "add",
-            Sub => "sub",
-            Mul => "mul",
-            Div => "div",
-            Pow => "pow",
-            Maximum => "maximum",
-            Minimum => "minimum",
-            FloorDivide => "floor_divide",
-            Remainder => "remainder",
-            Fmod => "fmod",
-            DivTrunc => "div_trunc",
-            Atan2 => "atan2",
-            Eq => "eq",
-            Ne => "ne",
-            Lt => "lt",
-            Le => "le",
-            Gt => "gt",
-            Ge => "ge",
-            LogicalAnd => "logical_and",
-            LogicalOr => "logical_or",
-            LogicalXor => "logical_xor",
-            BitAnd => "bitwise_and",
-            BitOr => "bitwise_or",
-            BitXor => "bitwise_xor",
-        }
-    }
-    fn is_comparison(self) -> bool {
-        use BinaryOp::*;
-        matches!(self, Eq | Ne | Lt | Le | Gt | Ge)
-    }
-    fn is_logical(self) -> bool {
-        matches!(self, BinaryOp::LogicalAnd | BinaryOp::LogicalOr | BinaryOp::LogicalXor)
-    }
-    fn is_bitwise(self) -> bool {
-        matches!(self, BinaryOp::BitAnd | BinaryOp::BitOr | BinaryOp::BitXor)
-    }
-    /// Division-like ops: exact on integers, where a zero divisor raises.
-    pub fn is_integer_division(self) -> bool {
-        use BinaryOp::*;
-        matches!(self, FloorDivide | Remainder | Fmod | DivTrunc)
-    }
-}
-
-/// Arithmetic the element-wise kernels need, on the numeric element types.
-pub trait Arith: Element {
-    fn add(self, o: Self) -> Self;
-    fn sub(self, o: Self) -> Self;
-    fn mul(self, o: Self) -> Self;
-    fn div(self, o: Self) -> Self;
-    fn pow(self, o: Self) -> Self;
-    fn floor_div(self, o: Self) -> Self;
-    fn rem(self, o: Self) -> Self;
-    fn fmod(self, o: Self) -> Self;
-    fn div_trunc(self, o: Self) -> Self;
-    fn atan2(self, o: Self) -> Self;
-    fn max_nan(self, o: Self) -> Self;
-    fn min_nan(self, o: Self) -> Self;
-}
-
-impl Arith for i64 {
-    fn add(self, o: Self) -> Self {
-        self.wrapping_add(o)
-    }
-    fn sub(self, o: Self) -> Self {
-        self.wrapping_sub(o)
-    }
-    fn mul(self, o: Self) -> Self {
-        self.wrapping_mul(o)
-    }
-    fn div(self, o: Self) -> Self {
-        self.wrapping_div(o)
-    }
-    fn pow(self, o: Self) -> Self {
-        match o {
-            0 => 1,
-            e if e < 0 => match self {
-                1 => 1,
-                -1 => if e % 2 == 0 { 1 } else { -1 },
-                _ => 0,
-            },
-            e => {
-                // Wrapping power by squaring over all 63 exponent bits, as PyTorch's.
-                let (mut base, mut e, mut r) = (self, e as u64, 1i64);
-                while e > 0 {
-                    if e & 1 == 1 {
-                        r = r.wrapping_mul(base);
-                    }
-                    base = base.wrapping_mul(base);
-                    e >>= 1;
-                }
-                r
-            }
-        }
-    }
-    fn floor_div(self, o: Self) -> Self {
-        let q = self.wrapping_div(o);
-        if (self.wrapping_rem(o) != 0) && ((self < 0) != (o < 0)) { q - 1 } else { q }
-    }
-    fn rem(self, o: Self) -> Self {
-        let r = self.wrapping_rem(o);
-        if r != 0 && ((r < 0) != (o < 0)) { r + o } else { r }
-    }
-    fn fmod(self, o: Self) -> Self {
-        // wrapping_rem: i64::MIN % -1 is 0, as in PyTorch.
-        self.wrapping_rem(o)
-    }
-    fn div_trunc(self, o: Self) -> Self {
-        self.wrapping_div(o)
-    }
-    fn atan2(self, o: Self) -> Self {
-        (self as f64).atan2(o as f64) as i64
-    }
-    fn max_nan(self, o: Self) -> Self {
-        self.max(o)
-    }
-    fn min_nan(self, o: Self) -> Self {
-        self.min(o)
-    }
-}
-
-macro_rules! float_arith {
-    ($t:ty) => {
-        impl Arith for $t {
-            #[inline]
-            fn add(self, o: Self) -> Self {
-                self + o
-            }
-            #[inline]
-            fn sub(self, o: Self) -> Self {
-                self - o
-            }
-            #[inline]
-            fn mul(self, o: Self) -> Self {
-                self * o
-            }
-            #[inline]
-            fn div(self, o: Self) -> Self {
-                self / o
-            }
-            #[inline]
-            fn pow(self, o: Self) -> Self {
-                if o == 2.0 { self * self } else { self.powf(o) }
-            }
-            #[inline]
-            fn floor_div(self, o: Self) -> Self {
-                // Python's floor division: the floor of the exact quotient.
-                if o == 0.0 {
-                    return self / o;
-                }
-                let m = self % o;
-                let mut d = (self - m) / o;
-                if m != 0.0 && ((o < 0.0) != (m < 0.0)) {
-                    d -= 1.0;
-                }
-                let fd = d.floor();
-                if d - fd > 0.5 { fd + 1.0 } else { fd }
-            }
-            #[inline]
-            fn rem(self, o: Self) -> Self {
-                let r = self % o;
-                if r != 0.0 && ((r < 0.0) != (o < 0.0)) { r + o } else { r }
-            }
-            #[inline]
-            fn fmod(self, o: Self) -> Self {
-                self % o
-            }
-            #[inline]
-            fn div_trunc(self, o: Self) -> Self {
-                (self / o).trunc()
-            }
-            #[inline]
-            fn atan2(self, o: Self) -> Self {
-                self.atan2(o)
-            }
-            #[inline]
-            fn max_nan(self, o: Self) -> Self {
-                if self.is_nan() || o.is_nan() { <$t>::NAN } else { self.max(o) }
-            }
-            #[inline]
-            fn min_nan(self, o: Self) -> Self {
-                if self.is_nan() || o.is_nan() { <$t>::NAN } else { self.min(o) }
-            }
-        }
-    };
-}
-float_arith!(f32);
-float_arith!(f64);
-
-fn arith_kernel<T: Arith>(op: BinaryOp, a: &Tensor, b: &Tensor, shape: &[usize]) -> Result<Tensor> {
-    use BinaryOp::*;
-    match op {
-        Add => binary_map::<T, T>(a, b, shape, |x, y| x.add(y)),
-        Sub => binary_map::<T, T>(a, b, shape, |x, y| x.sub(y)),
-        Mul => binary_map::<T, T>(a, b, shape, |x, y| x.mul(y)),
-        Div => binary_map::<T, T>(a, b, shape, |x, y| x.div(y)),
-        Pow => binary_map::<T, T>(a, b, shape, |x, y| x.pow(y)),
-        Maximum => binary_map::<T, T>(a, b, shape, |x, y| x.max_nan(y)),
-        Minimum => binary_map::<T, T>(a, b, shape, |x, y| x.min_nan(y)),
-        FloorDivide => binary_map::<T, T>(a, b, shape, |x, y| x.floor_div(y)),
-        Remainder => binary_map::<T, T>(a, b, shape, |x, y| x.rem(y)),
-        Fmod => binary_map::<T, T>(a, b, shape, |x, y| x.fmod(y)),
-        DivTrunc => binary_map::<T, T>(a, b, shape, |x, y| x.div_trunc(y)),
-        Atan2 => binary_map::<T, T>(a, b, shape, |x, y| x.atan2(y)),
-        Eq => binary_map::<T, bool>(a, b, shape, |x, y| x == y),
-        Ne => binary_map::<T, bool>(a, b, shape, |x, y| x != y),
-        Lt => binary_map::<T, bool>(a, b, shape, |x, y| x < y),
-        Le => binary_map::<T, bool>(a, b, shape, |x, y| x <= y),
-        Gt => binary_map::<T, bool>(a, b, shape, |x, y| x > y),
-        Ge => binary_map::<T, bool>(a, b, shape, |x, y| x >= y),
-        LogicalAnd | LogicalOr | LogicalXor | BitAnd | BitOr | BitXor => unreachable!("handled by logical_kernel"),
-    }
-}
-
-fn logical_kernel(op: BinaryOp, a: &Tensor, b: &Tensor, shape: &[usize]) -> Result<Tensor> {
-    let (a, b) = (a.cast_plain(DType::Bool)?, b.cast_plain(DType::Bool)?);
-    match op {
-        BinaryOp::LogicalAnd | BinaryOp::BitAnd => binary_map::<bool, bool>(&a, &b, shape, |x, y| x && y),
-        BinaryOp::LogicalOr | BinaryOp::BitOr => binary_map::<bool, bool>(&a, &b, shape, |x, y| x || y),
-        _ => binary_map::<bool, bool>(&a, &b, shape, |x, y| x != y),
-    }
-}
-
-fn bitwise_i64(op: BinaryOp, a: &Tensor, b: &Tensor, shape: &[usize]) -> Result<Tensor> {
-    match op {
-        BinaryOp::BitAnd => binary_map::<i64, i64>(a, b, shape, |x, y| x & y),
-        BinaryOp::BitOr => binary_map::<i64, i64>(a, b, shape, |x, y| x | y),
-        _ => binary_map::<i64, i64>(a, b, shape, |x, y| x ^ y),
-    }
-}
-
-/// The forward computation of a binary op, no autograd.
+/// The forward computation of a binary op, no autograd: checks, the dtype plan from the op's
+/// kind, then one kernel call.
 pub fn binary_forward(op: BinaryOp, a: &Tensor, b: &Tensor) -> Result<Tensor> {
     if op == BinaryOp::Sub && (a.dtype() == DType::Bool || b.dtype() == DType::Bool) {
         return Err(Error::DType("Subtraction, the `-` operator, with a bool tensor is not supported. If you are trying to invert a mask, use the `~` or `logical_not()` operator instead.".into()));
@@ -282,48 +20,28 @@ pub fn binary_forward(op: BinaryOp, a: &Tensor, b: &Tensor) -> Result<Tensor> {
         && !a.dtype().is_float() && b.item::<i64>()? < 0 {
         return Err(Error::Runtime("Integers to negative integer powers are not allowed.".into()));
     }
-    if crate::op::op_device(&[a, b])?.is_gpu() {
-        return crate::gpu::ops::binary(op, a, b);
-    }
-    let shape = broadcast_shapes(a.shape(), b.shape())?;
+    op_device(&[a, b])?;
+    broadcast_shapes(a.shape(), b.shape())?;
     let common = result_type(&[a.operand(), b.operand()]);
-    if op.is_logical() {
-        return logical_kernel(op, a, b, &shape);
+    // PyTorch has no bool ** bool kernel (a Python bool exponent is a scalar, and keeps bool).
+    if op == BinaryOp::Pow && common == DType::Bool && !b.is_wrapped_number() {
+        return Err(Error::NotImplemented("\"pow\" not implemented for 'Bool'".into()));
     }
-    if op.is_bitwise() {
-        return match common {
-            DType::Bool => logical_kernel(op, a, b, &shape),
-            DType::I64 => bitwise_i64(op, &a.to_dtype(common)?, &b.to_dtype(common)?, &shape),
-            d => Err(Error::DType(format!("\"{}_cpu\" not implemented for '{}'", op.name(), crate::ops::copy::titled(d)))),
-        };
-    }
-    if common == DType::Bool && op.is_integer_division() {
-        return Err(Error::DType(format!("\"{}_cpu\" not implemented for 'Bool'", op.name())));
-    }
-    // True division and atan2 always produce floats; bool arithmetic runs in int64.
-    let compute = match (op, common) {
-        (BinaryOp::Div | BinaryOp::Atan2, d) => d.to_float(),
-        (_, DType::Bool) if !op.is_comparison() => DType::I64,
+    let not_for = |d: DType| Error::DType(format!("\"{}_cpu\" not implemented for '{}'", op.name(), crate::ops::copy::titled(d)));
+    let compute = match (op.kind(), common) {
+        (BinaryKind::Logical, _) | (BinaryKind::Bitwise, DType::Bool) => DType::Bool,
+        (BinaryKind::Bitwise, DType::I64) => DType::I64,
+        (BinaryKind::Bitwise, d) | (BinaryKind::IntegerDivision, d @ DType::Bool) => return Err(not_for(d)),
+        (BinaryKind::Float, d) => d.to_float(),
+        // Bools compute as int64 (comparisons too); arithmetic casts back below.
+        (_, DType::Bool) => DType::I64,
         (_, d) => d,
     };
-    if compute == DType::I64 && op.is_integer_division() {
-        let bi = b.to_dtype(DType::I64)?;
-        if bi.contiguous_data::<i64>().contains(&0) {
-            return Err(Error::Runtime("ZeroDivisionError".into()));
-        }
+    if compute == DType::I64 && op.kind() == BinaryKind::IntegerDivision && has_zero(b)? {
+        return Err(Error::Runtime("ZeroDivisionError".into()));
     }
-    let (ac, bc) = (a.cast_plain(compute)?, b.cast_plain(compute)?);
-    let out = match compute {
-        DType::F32 => arith_kernel::<f32>(op, &ac, &bc, &shape)?,
-        DType::F64 => arith_kernel::<f64>(op, &ac, &bc, &shape)?,
-        DType::I64 => arith_kernel::<i64>(op, &ac, &bc, &shape)?,
-        DType::Bool => {
-            // Comparisons of bools: compare as integers.
-            let (ai, bi) = (ac.cast_plain(DType::I64)?, bc.cast_plain(DType::I64)?);
-            arith_kernel::<i64>(op, &ai, &bi, &shape)?
-        }
-    };
-    if common == DType::Bool && matches!(op, BinaryOp::Add | BinaryOp::Mul | BinaryOp::Maximum | BinaryOp::Minimum) {
+    let out = run1(&Op::Binary(op), &[&a.cast_plain(compute)?, &b.cast_plain(compute)?])?;
+    if common == DType::Bool && compute == DType::I64 && op.kind() != BinaryKind::Comparison {
         return out.cast_plain(DType::Bool);
     }
     Ok(out)
@@ -334,10 +52,8 @@ impl Tensor {
     pub fn binary(&self, op: BinaryOp, other: &Tensor) -> Result<Tensor> {
         use BinaryOp::*;
         let out = binary_forward(op, self, other)?;
-        if !out.dtype().is_float() || !matches!(op, Add | Sub | Mul | Div | Pow | Maximum | Minimum | Atan2 | Remainder | Fmod) {
-            return Ok(out);
-        }
-        let Some(mut rec) = Recorder::new(backward_name(op), &[self, other]) else { return Ok(out) };
+        let Some(grad_fn) = op.grad_fn_name().filter(|_| out.dtype().is_float()) else { return Ok(out) };
+        let Some(mut rec) = Recorder::new(grad_fn, &[self, other]) else { return Ok(out) };
         let (sa, sb) = (self.clone_meta_shape(), other.clone_meta_shape());
         let (na, nb) = (rec.needs(0), rec.needs(1));
         let rule_inputs = match op {
@@ -441,21 +157,10 @@ impl Tensor {
     }
 }
 
-fn backward_name(op: BinaryOp) -> &'static str {
-    use BinaryOp::*;
-    match op {
-        Add => "AddBackward0",
-        Sub => "SubBackward0",
-        Mul => "MulBackward0",
-        Div => "DivBackward0",
-        Pow => "PowBackward1",
-        Maximum => "MaximumBackward0",
-        Minimum => "MinimumBackward0",
-        Atan2 => "Atan2Backward0",
-        Remainder => "RemainderBackward0",
-        Fmod => "FmodBackward0",
-        _ => "BinaryBackward",
-    }
+/// Whether integer tensor `t` holds a 0 (one readback on a GPU).
+fn has_zero(t: &Tensor) -> Result<bool> {
+    let zeros = run1(&Op::Binary(BinaryOp::Eq), &[&t.cast_plain(DType::I64)?, &Tensor::wrapped_scalar(0i64)])?;
+    zeros.any(None, false)?.to_device(crate::Device::Cpu)?.item::<bool>()
 }
 
 /// Sums a broadcast gradient back to an input's shape and casts it to the input's dtype.

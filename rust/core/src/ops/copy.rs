@@ -1,7 +1,9 @@
 //! Dtype casts, copies, and the in-place machinery (writes, version bumps, history rebase).
 use crate::autograd::{is_grad_enabled, Recorder};
-use crate::dtype::{DType, Element};
+use crate::dtype::DType;
 use crate::error::{Error, Result};
+use crate::op::Op;
+use crate::ops::dispatch::{run, run1};
 use crate::tensor::Tensor;
 
 impl Tensor {
@@ -17,29 +19,17 @@ impl Tensor {
 
     /// A contiguous copy in `dtype` (no autograd).
     fn cast_data(&self, dtype: DType) -> Result<Tensor> {
-        if self.device().is_gpu() {
-            return crate::gpu::ops::cast(self, dtype);
-        }
-        crate::with_dtype!(dtype, T, {
-            let data = self.contiguous_data::<T>().into_owned();
-            Tensor::from_vec(data, self.shape())
-        })
+        run1(&Op::Cast(dtype), &[self])
     }
 
     /// `to(device)`: the same tensor when already there, else a contiguous copy on `device`;
     /// the backward moves the gradient back.
     pub fn to_device(&self, device: crate::Device) -> Result<Tensor> {
         if device == self.device() {
-            if device.is_gpu() {
-                crate::gpu::ops::check_device(device)?;
-            }
+            crate::ops::dispatch::check_device(device)?;
             return Ok(self.clone());
         }
-        let out = match device {
-            crate::Device::Cpu => crate::gpu::ops::to_cpu(self)?,
-            d if self.device().is_gpu() => crate::gpu::ops::to_gpu(&crate::gpu::ops::to_cpu(self)?, d)?,
-            d => crate::gpu::ops::to_gpu(self, d)?,
-        };
+        let out = run1(&Op::ToDevice(device), &[self])?;
         if !self.dtype().is_float() {
             return Ok(out);
         }
@@ -54,7 +44,12 @@ impl Tensor {
 
     /// A tensor of `shape` and `dtype` on `device` filled with `value`.
     pub fn full_on(shape: &[usize], value: f64, dtype: DType, device: crate::Device) -> Result<Tensor> {
-        crate::ops::dispatch::run1(&crate::op::Op::Full { shape, value, dtype, device }, &[])
+        run1(&Op::Full { shape, value, dtype, device }, &[])
+    }
+
+    /// Zeros of this tensor's shape, dtype and device.
+    pub fn zeros_like(&self) -> Result<Tensor> {
+        Tensor::zeros_on(self.shape(), self.dtype(), self.device())
     }
 
     /// Zeros of `shape` and `dtype` on `device`.
@@ -101,51 +96,22 @@ impl Tensor {
     /// Writes `src` (broadcast to this shape, cast to this dtype) into this tensor's memory,
     /// through its layout, and bumps the storage version. No autograd.
     pub fn write_from(&self, src: &Tensor) -> Result<()> {
-        if self.device().is_gpu() || src.device().is_gpu() {
-            return crate::gpu::ops::write_into(self, src);
-        }
-        let src = src.layout().expand(self.shape()).map(|_| src.clone()).map_err(|_| {
+        src.layout().expand(self.shape()).map_err(|_| {
             Error::Shape(format!(
                 "output with shape {:?} doesn't match the broadcast shape {:?}",
                 self.shape(),
                 crate::layout::broadcast_shapes(self.shape(), src.shape()).unwrap_or_else(|_| src.shape().to_vec())
             ))
         })?;
-        crate::with_dtype!(self.dtype(), T, self.write_typed::<T>(&src))
-    }
-
-    fn write_typed<T: Element>(&self, src: &Tensor) -> Result<()> {
-        // A source sharing this memory is copied first, so reads never see half-written data.
-        let src = if src.dtype() != T::DTYPE || src.same_storage(self) { src.cast_data(T::DTYPE)? } else { src.clone() };
-        let src_layout = src.layout().expand(self.shape())?;
-        // SAFETY: `src` does not share this storage (copied above), so `dst` is the only
-        // reference into it while it lives.
-        let dst = unsafe { self.storage().slice_mut::<T>() };
-        crate::cpu::zip_assign(dst, self.layout(), src.storage().slice::<T>(), &src_layout, |d, v| *d = v);
-        self.storage().bump_version();
-        Ok(())
+        run(&Op::Write, &[self, src]).map(drop)
     }
 
     /// `self += src` in place for float tensors (gradient accumulation), no autograd.
     pub(crate) fn add_assign_plain(&self, src: &Tensor) -> Result<()> {
-        if self.device().is_gpu() || src.device().is_gpu() {
-            let sum = crate::gpu::ops::binary(crate::ops::BinaryOp::Add, self, src)?;
-            return crate::gpu::ops::write_into(self, &sum);
+        if !self.dtype().is_float() {
+            return Err(Error::Runtime(format!("gradient accumulation into a {} tensor", self.dtype())));
         }
-        crate::with_float!(
-            self.dtype(),
-            T,
-            {
-                let src = if src.dtype() != T::DTYPE || src.same_storage(self) { src.cast_data(T::DTYPE)? } else { src.clone() };
-                let src_layout = src.layout().expand(self.shape())?;
-                // SAFETY: as in `write_typed`: the source is not this storage.
-                let dst = unsafe { self.storage().slice_mut::<T>() };
-                crate::cpu::zip_assign(dst, self.layout(), src.storage().slice::<T>(), &src_layout, |d, v| *d = *d + v);
-                self.storage().bump_version();
-                Ok(())
-            },
-            Err(Error::Runtime(format!("gradient accumulation into a {} tensor", self.dtype())))
-        )
+        run(&Op::AddInto, &[self, src]).map(drop)
     }
 
     /// Applies an in-place op: `f` computes the new value from the current one, which is then

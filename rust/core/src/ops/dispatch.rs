@@ -17,9 +17,19 @@ pub fn backend(device: Device) -> &'static dyn Backend {
 pub fn run(op: &Op<'_>, inputs: &[&Tensor]) -> Result<Outputs> {
     let device = match op {
         Op::Full { device, .. } => *device,
+        // Transfers run where the GPU side is.
+        Op::ToDevice(to) if to.is_gpu() => *to,
         _ => op_device(inputs)?,
     };
     backend(device).run(op, inputs)
+}
+
+/// Checks that `device` exists (a GPU index the runtime drives).
+pub fn check_device(device: Device) -> Result<()> {
+    match device {
+        Device::Cpu => Ok(()),
+        Device::Gpu(_) => crate::gpu::ops::check_device(device),
+    }
 }
 
 /// Runs a one-output op.

@@ -240,7 +240,8 @@ impl Tensor {
             return Err(Error::Runtime(format!("where expected condition to be a boolean tensor, but got a tensor with dtype {}", self.dtype())));
         };
         let dt = result_type(&[a.operand(), b.operand()]);
-        let out = if crate::op::op_device(&[self, a, b])?.is_gpu() { crate::gpu::ops::where_forward(self, a, b)? } else { where_cpu(&cond, a, b, dt)? };
+        broadcast_shapes(&broadcast_shapes(self.shape(), a.shape())?, b.shape())?;
+        let out = crate::ops::dispatch::run1(&crate::op::Op::Where, &[self, &a.cast_plain(dt)?, &b.cast_plain(dt)?])?;
         if !dt.is_float() {
             return Ok(out);
         }
@@ -386,23 +387,4 @@ pub(crate) fn check_scatter_shapes(x: &Tensor, index: &Tensor, d: usize, op: &st
         }
     }
     Ok(())
-}
-
-/// `where` on the CPU, no autograd: `a` and `b` cast to `dt`, all three broadcast.
-fn where_cpu(cond: &Tensor, a: &Tensor, b: &Tensor, dt: DType) -> Result<Tensor> {
-    let shape = broadcast_shapes(&broadcast_shapes(cond.shape(), a.shape())?, b.shape())?;
-    let (ac, bc) = (a.cast_plain(dt)?, b.cast_plain(dt)?);
-    crate::with_dtype!(dt, T, {
-        let (lc, la, lb) = (cond.layout().expand(&shape)?, ac.layout().expand(&shape)?, bc.layout().expand(&shape)?);
-        let (dc, da, db) = (cond.storage().slice::<bool>(), ac.storage().slice::<T>(), bc.storage().slice::<T>());
-        let mut offs_c = Vec::with_capacity(lc.numel());
-        lc.for_each_offset(|o| offs_c.push(o));
-        let mut out: Vec<T> = Vec::with_capacity(offs_c.len());
-        let mut i = 0;
-        crate::cpu::for_each_offset2(&la, &lb, |oa, ob| {
-            out.push(if dc[offs_c[i]] { da[oa] } else { db[ob] });
-            i += 1;
-        });
-        Tensor::from_vec(out, &shape)
-    })
 }

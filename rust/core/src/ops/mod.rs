@@ -14,5 +14,5 @@ pub mod sort;
 pub mod unary;
 pub mod view;
 
-pub use binary::BinaryOp;
+pub use crate::op::BinaryOp;
 pub use crate::op::UnaryOp;

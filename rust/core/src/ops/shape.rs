@@ -149,10 +149,7 @@ impl Tensor {
             src = src.narrow(d as i64, crop_lo.min(self.shape()[d] as i64), keep)?;
             dst_ranges.push((d, lo.max(0) as usize, keep as usize));
         }
-        let out = match self.device() {
-            crate::Device::Cpu => Tensor::full_dtype(&out_shape, value, self.dtype())?,
-            d => crate::gpu::ops::full(&out_shape, value, self.dtype(), d)?,
-        };
+        let out = Tensor::full_on(&out_shape, value, self.dtype(), self.device())?;
         let mut l = out.layout().clone();
         for &(d, start, len) in &dst_ranges {
             l = l.slice(d, start, start + len, 1);

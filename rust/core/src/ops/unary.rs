@@ -39,50 +39,57 @@ pub fn unary_forward(op: UnaryOp, x: &Tensor) -> Result<Tensor> {
     }
 }
 
+/// `1 - v * v`, shared by several derivatives.
+fn one_minus_square(v: &Tensor) -> Result<Tensor> {
+    Tensor::wrapped_scalar(1.0f64).sub(&v.mul(v)?)
+}
+
+/// Which value a unary op's backward rule reads.
+#[derive(PartialEq)]
+enum Saved {
+    Input,
+    Output,
+}
+
+/// Expands the unary table's gradient cells into `saved_value` and `input_grad`.
+macro_rules! define_unary_backward {
+    ($($variant:ident = $code:literal, $name:literal, $kind:ident, [$($grad:tt)*];)*) => {
+        /// The value `op`'s backward rule reads (ops with a gradient only).
+        fn saved_value(op: UnaryOp) -> Saved {
+            match op {
+                $(UnaryOp::$variant => define_unary_backward!(@saved $($grad)*),)*
+            }
+        }
+
+        /// The input's gradient from the output's gradient `g` and the saved value `v`.
+        fn input_grad(op: UnaryOp, g: &Tensor, v: &Tensor) -> Result<Tensor> {
+            use UnaryOp::*;
+            match op {
+                $(UnaryOp::$variant => define_unary_backward!(@rule g, v, $($grad)*),)*
+            }
+        }
+    };
+    (@saved) => { Saved::Input };
+    (@saved $name:literal, $saved:ident, $rule:expr) => { Saved::$saved };
+    (@rule $g:ident, $v:ident,) => { unreachable!("ops without a gradient record no node") };
+    (@rule $g:ident, $v:ident, $name:literal, $saved:ident, $rule:expr) => {{
+        let rule: fn(&Tensor, &Tensor) -> Result<Tensor> = $rule;
+        rule($g, $v)
+    }};
+}
+
+crate::op::unary_table!(define_unary_backward);
+
 impl Tensor {
     pub fn unary(&self, op: UnaryOp) -> Result<Tensor> {
-        use UnaryOp::*;
         let out = unary_forward(op, self)?;
         let Some(grad_fn) = op.grad_fn_name().filter(|_| out.dtype().is_float()) else { return Ok(out) };
         let Some(mut rec) = Recorder::new(grad_fn, &[self]) else { return Ok(out) };
-        let uses_output = matches!(op, Exp | Expm1 | Sqrt | Rsqrt | Reciprocal | Tan | Tanh | Sigmoid | Relu);
+        let uses_output = saved_value(op) == Saved::Output;
         if !uses_output {
             rec.save(self);
         }
-        Ok(rec.finish(out, uses_output, move |ctx, g| {
-            let s = |v: f64| Tensor::wrapped_scalar(v);
-            let v = ctx.saved(0)?;
-            let d = match op {
-                Neg => return Ok(vec![Some(g.neg()?)]),
-                Abs => v.unary(Sign)?,
-                Exp => v,
-                Log => return Ok(vec![Some(g.div(&v)?)]),
-                Log2 => return Ok(vec![Some(g.div(&v.mul_scalar(std::f64::consts::LN_2)?)?)]),
-                Log10 => return Ok(vec![Some(g.div(&v.mul_scalar(std::f64::consts::LN_10)?)?)]),
-                Log1p => return Ok(vec![Some(g.div(&v.add_scalar(1.0)?)?)]),
-                Expm1 => v.add_scalar(1.0)?,
-                Sqrt => return Ok(vec![Some(g.div(&v.mul_scalar(2.0)?)?)]),
-                Rsqrt => v.mul(&v)?.mul(&v)?.mul_scalar(-0.5)?,
-                Square => v.mul_scalar(2.0)?,
-                Reciprocal => v.mul(&v)?.neg()?,
-                Sin => v.unary(Cos)?,
-                Cos => v.unary(Sin)?.neg()?,
-                Tan => v.mul(&v)?.add_scalar(1.0)?,
-                Asin => s(1.0).sub(&v.mul(&v)?)?.unary(Rsqrt)?,
-                Acos => s(1.0).sub(&v.mul(&v)?)?.unary(Rsqrt)?.neg()?,
-                Atan => v.mul(&v)?.add_scalar(1.0)?.unary(Reciprocal)?,
-                Sinh => v.unary(Cosh)?,
-                Cosh => v.unary(Sinh)?,
-                Tanh => s(1.0).sub(&v.mul(&v)?)?,
-                Sigmoid => v.mul(&s(1.0).sub(&v)?)?,
-                Relu => return Ok(vec![Some(g.relu_backward(&v)?)]),
-                Erf => v.mul(&v)?.neg()?.unary(Exp)?.mul_scalar(std::f64::consts::FRAC_2_SQRT_PI)?,
-                Sign | Floor | Ceil | Round | Trunc => return Ok(vec![Some(Tensor::zeros_on(g.shape(), g.dtype(), g.device())?)]),
-                Frac => return Ok(vec![Some(g.clone())]),
-                LogicalNot | BitwiseNot | IsNan | IsInf | IsFinite => unreachable!("not recorded"),
-            };
-            Ok(vec![Some(g.mul(&d)?)])
-        }))
+        Ok(rec.finish(out, uses_output, move |ctx, g| Ok(vec![Some(input_grad(op, g, &ctx.saved(0)?)?)])))
     }
     pub fn neg(&self) -> Result<Tensor> {
         self.unary(UnaryOp::Neg)
