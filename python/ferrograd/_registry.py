@@ -6,23 +6,24 @@ its in-place `name_` variant, and records it in `FUNCTIONS`, from which `ferrogr
 builds the `ferrograd.<name>` namespace and `__all__`, and `tools/gen_stubs.py` the type stubs.
 """
 import functools
+from collections.abc import Callable
 
 from . import _core
 from ._core import Tensor
 
 # The element-wise unary ops of the Rust op table (its names, in its order, until the binding
 # `_core.unary_op_names()` that reads them from the table lands).
-UNARY_NAMES = ("neg", "abs", "exp", "log", "log2", "log10", "log1p", "expm1", "sqrt", "rsqrt", "square",
-               "reciprocal", "sin", "cos", "tan", "asin", "acos", "atan", "sinh", "cosh", "tanh", "sigmoid",
-               "relu", "erf", "sign", "floor", "ceil", "round", "trunc", "frac", "logical_not", "bitwise_not",
-               "isnan", "isinf", "isfinite")
+UNARY_NAMES: tuple[str, ...] = (
+    "neg", "abs", "exp", "log", "log2", "log10", "log1p", "expm1", "sqrt", "rsqrt", "square", "reciprocal", "sin",
+    "cos", "tan", "asin", "acos", "atan", "sinh", "cosh", "tanh", "sigmoid", "relu", "erf", "sign", "floor", "ceil",
+    "round", "trunc", "frac", "logical_not", "bitwise_not", "isnan", "isinf", "isfinite")
 
 # name -> function, for `ferrograd.<name>`.
-FUNCTIONS = {}
+FUNCTIONS: dict[str, Callable] = {}
 # name -> attribute that the registry put on `Tensor` (functions, properties, constants).
-METHODS = {}
+METHODS: dict[str, object] = {}
 # Method names whose in-place `name_` variant the registry made.
-INPLACE = []
+INPLACE: list[str] = []
 
 
 def op(*names, method=True, function=True, inplace=False, operators=()):
@@ -35,18 +36,17 @@ def op(*names, method=True, function=True, inplace=False, operators=()):
         assignment operators (`__iadd__`, ...) that are that in-place method.
     """
     def register(fn):
-        for name in names or (fn.__name__,):
+        all_names = names or (fn.__name__,)
+        for name in all_names:
             if function:
                 _add(FUNCTIONS, name, fn)
             if method:
                 tensor_attribute(name, fn)
             if inplace:
-                in_place = _inplace(fn, name + "_")
-                tensor_attribute(name + "_", in_place)
+                tensor_attribute(name + "_", _inplace(fn, name + "_"))
                 INPLACE.append(name)
-                if name == (names or (fn.__name__,))[0]:
-                    for operator in operators:
-                        tensor_attribute(operator, in_place)
+        for operator in operators:
+            tensor_attribute(operator, METHODS[all_names[0] + "_"])
         return fn
     return register
 
@@ -73,11 +73,10 @@ def _add(table, name, value):
 
 def _inplace(fn, name):
     @functools.wraps(fn)  # `inspect.signature` (and so the stubs) shows the op's own arguments
-    def method(self, *args, **kwargs) -> Tensor:
+    def method(self, *args, **kwargs):
         others = [a for a in args if isinstance(a, Tensor)] + [v for v in kwargs.values() if isinstance(v, Tensor)]
         _core.inplace(self, others, lambda x: fn(x, *args, **kwargs))
         return self
     method.__name__ = method.__qualname__ = name
     method.__doc__ = f"In-place version of `{name[:-1]}`: writes the result into this tensor."
-    method.__annotations__ = {**fn.__annotations__, "return": Tensor}
     return method
