@@ -11,12 +11,8 @@ from collections.abc import Callable
 from . import _core
 from ._core import Tensor
 
-# The element-wise unary ops of the Rust op table (its names, in its order, until the binding
-# `_core.unary_op_names()` that reads them from the table lands).
-UNARY_NAMES: tuple[str, ...] = (
-    "neg", "abs", "exp", "log", "log2", "log10", "log1p", "expm1", "sqrt", "rsqrt", "square", "reciprocal", "sin",
-    "cos", "tan", "asin", "acos", "atan", "sinh", "cosh", "tanh", "sigmoid", "relu", "erf", "sign", "floor", "ceil",
-    "round", "trunc", "frac", "logical_not", "bitwise_not", "isnan", "isinf", "isfinite")
+# The element-wise unary ops of the Rust op table.
+UNARY_NAMES: tuple[str, ...] = tuple(_core.unary_op_names())
 
 # name -> function, for `ferrograd.<name>`.
 FUNCTIONS: dict[str, Callable] = {}
