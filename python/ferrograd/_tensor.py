@@ -867,8 +867,9 @@ def round(input, decimals=0, *, out=None):
     return _core.unary(input * scale, "round") / scale
 
 
-# The unary ops of the Rust table that need no Python of their own (`round` has): PyTorch's second
-# names for some, and no in-place form for the predicates, whose result is bool.
+# Every other unary op of the Rust table, generated: PyTorch's second names for some, and no
+# in-place form for the predicates, whose result is bool. An op with arguments beyond the input
+# (as `round`'s decimals) is written above with @op, and the loop leaves it alone.
 _UNARY_ALIASES = {"neg": ("negative",), "abs": ("absolute",), "asin": ("arcsin",), "acos": ("arccos",),
                   "atan": ("arctan",), "trunc": ("fix",)}
 _PREDICATES = ("isnan", "isinf", "isfinite")
