@@ -33,8 +33,9 @@ _DOTS = _Text("...")
 _SUBCLASSABLE = 1 << 10  # Py_TPFLAGS_BASETYPE
 
 
-def _signature(fn, tensor_cls):
-    """`(params) -> ret` of `fn` as stub text, or None when it has no signature to read."""
+def _signature(fn, tensor_cls, returns_tensor=False):
+    """`(params) -> ret` of `fn` as stub text, or None when it has no signature to read;
+    `returns_tensor` for a function known to return a Tensor though not annotated so."""
     try:
         sig = inspect.signature(fn)
     except (TypeError, ValueError):
@@ -47,11 +48,12 @@ def _signature(fn, tensor_cls):
 
     params = [p.replace(default=_DOTS if p.default is not p.empty else p.empty,
                         annotation=annotation(p.annotation)) for p in sig.parameters.values()]
-    return str(sig.replace(parameters=params, return_annotation=annotation(sig.return_annotation)))
+    returns = tensor_cls if returns_tensor else sig.return_annotation
+    return str(sig.replace(parameters=params, return_annotation=annotation(returns)))
 
 
-def _def(name, fn, tensor_cls, indent="", method=False):
-    sig = _signature(fn, tensor_cls) or ("(self, *args: Any, **kwargs: Any)" if method else "(*args: Any, **kwargs: Any)")
+def _def(name, fn, tensor_cls, indent="", method=False, returns_tensor=False):
+    sig = _signature(fn, tensor_cls, returns_tensor) or ("(self, *args: Any, **kwargs: Any)" if method else "(*args: Any, **kwargs: Any)")
     return f"{indent}def {name}{sig}: ...\n"
 
 
@@ -71,7 +73,9 @@ def _tensor_class(core, registry, size_cls):
         elif name == "__new__":
             lines.append("    def __new__(cls, *args: Any) -> Tensor: ...\n")
         elif callable(value):
-            line = _def(name, getattr(tensor, name), tensor, "    ", method=True)
+            # An in-place method (and its operator) returns the tensor itself.
+            in_place = any(value is registry.METHODS[n + "_"] for n in registry.INPLACE)
+            line = _def(name, getattr(tensor, name), tensor, "    ", method=True, returns_tensor=in_place)
             if name == "__ipow__":  # `x **= y` has no modulo argument, unlike `pow(x, y, mod)`
                 line = line.rstrip("\n") + "  # type: ignore[misc]\n"
             lines.append(line)

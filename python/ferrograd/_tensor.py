@@ -189,7 +189,7 @@ def _tensor_to_py(v):
 
 @op(method=False)
 @_on_device
-def tensor(data, dtype=None, device=None, requires_grad=False, pin_memory=False):
+def tensor(data, dtype=None, device=None, requires_grad=False, pin_memory=False) -> Tensor:
     """A new tensor holding a copy of `data` (nested lists, numbers, numpy arrays, tensors)."""
     check_device(device)
     if isinstance(data, Tensor):
@@ -210,7 +210,7 @@ def tensor(data, dtype=None, device=None, requires_grad=False, pin_memory=False)
 
 @op(method=False)
 @_on_device
-def as_tensor(data, dtype=None, device=None):
+def as_tensor(data, dtype=None, device=None) -> Tensor:
     """Like `tensor`, but shares memory with a tensor or numpy array when it can."""
     check_device(device)
     if isinstance(data, Tensor):
@@ -224,7 +224,7 @@ def as_tensor(data, dtype=None, device=None):
 
 
 @op(method=False)
-def from_numpy(arr):
+def from_numpy(arr) -> Tensor:
     """A tensor sharing memory with the numpy array `arr` (a bool array holding bytes other
     than 0 and 1, e.g. a view of uint8 data, is copied as 0/1 instead)."""
     if not isinstance(arr, np.ndarray):
@@ -255,19 +255,19 @@ def _fill(size, value, dtype, device, requires_grad, default):
 
 @op(method=False)
 @_on_device(fills_on_device=True)
-def zeros(*size, dtype=None, device=None, requires_grad=False, out=None):
+def zeros(*size, dtype=None, device=None, requires_grad=False, out=None) -> Tensor:
     return _fill(size, 0, dtype, device, requires_grad, get_default_dtype())
 
 
 @op(method=False)
 @_on_device(fills_on_device=True)
-def ones(*size, dtype=None, device=None, requires_grad=False, out=None):
+def ones(*size, dtype=None, device=None, requires_grad=False, out=None) -> Tensor:
     return _fill(size, 1, dtype, device, requires_grad, get_default_dtype())
 
 
 @op(method=False)
 @_on_device(fills_on_device=True)
-def empty(*size, dtype=None, device=None, requires_grad=False, memory_format=None, out=None):
+def empty(*size, dtype=None, device=None, requires_grad=False, memory_format=None, out=None) -> Tensor:
     return _fill(size, 0, dtype, device, requires_grad, get_default_dtype())
 
 
@@ -281,7 +281,7 @@ def _scalar_dtype(v):
 
 @op(method=False)
 @_on_device(fills_on_device=True)
-def full(size, fill_value, dtype=None, device=None, requires_grad=False, out=None):
+def full(size, fill_value, dtype=None, device=None, requires_grad=False, out=None) -> Tensor:
     if not isinstance(size, (tuple, list, Size)):
         raise TypeError(f"full(): argument 'size' must be tuple of ints, but found element of type {type(size).__name__}")
     if isinstance(fill_value, Tensor):
@@ -292,25 +292,25 @@ def full(size, fill_value, dtype=None, device=None, requires_grad=False, out=Non
 
 @op(method=False)
 @_on_device(like=True)
-def zeros_like(x, dtype=None, device=None, requires_grad=False, memory_format=None):
+def zeros_like(x, dtype=None, device=None, requires_grad=False, memory_format=None) -> Tensor:
     return zeros(x.shape, dtype=dtype or x.dtype, device=device, requires_grad=requires_grad)
 
 
 @op(method=False)
 @_on_device(like=True)
-def ones_like(x, dtype=None, device=None, requires_grad=False, memory_format=None):
+def ones_like(x, dtype=None, device=None, requires_grad=False, memory_format=None) -> Tensor:
     return ones(x.shape, dtype=dtype or x.dtype, device=device, requires_grad=requires_grad)
 
 
 @op(method=False)
 @_on_device(like=True)
-def empty_like(x, dtype=None, device=None, requires_grad=False, memory_format=None):
+def empty_like(x, dtype=None, device=None, requires_grad=False, memory_format=None) -> Tensor:
     return zeros_like(x, dtype=dtype, device=device, requires_grad=requires_grad)
 
 
 @op(method=False)
 @_on_device(like=True)
-def full_like(x, fill_value, dtype=None, device=None, requires_grad=False, memory_format=None):
+def full_like(x, fill_value, dtype=None, device=None, requires_grad=False, memory_format=None) -> Tensor:
     return full(tuple(x.shape), fill_value, dtype=dtype or x.dtype, device=device, requires_grad=requires_grad)
 
 
@@ -347,21 +347,21 @@ def _random_float(size, dtype, device, requires_grad, generator, kernel_name, dr
 
 @op(method=False)
 @_on_device
-def rand(*size, dtype=None, device=None, requires_grad=False, generator=None, out=None):
+def rand(*size, dtype=None, device=None, requires_grad=False, generator=None, out=None) -> Tensor:
     return _random_float(size, dtype, device, requires_grad, generator, "check_uniform_bounds",
                          lambda r, s: r.random(s), lambda shape, d: _core.rand_uniform(shape, 0.0, 1.0, d))
 
 
 @op(method=False)
 @_on_device
-def randn(*size, dtype=None, device=None, requires_grad=False, generator=None, out=None):
+def randn(*size, dtype=None, device=None, requires_grad=False, generator=None, out=None) -> Tensor:
     return _random_float(size, dtype, device, requires_grad, generator, "normal_kernel_cpu",
                          lambda r, s: r.standard_normal(s), lambda shape, d: _core.rand_normal(shape, 0.0, 1.0, d))
 
 
 @op(method=False)
 @_on_device
-def randint(low, high=None, size=None, dtype=None, device=None, requires_grad=False, generator=None):
+def randint(low, high=None, size=None, dtype=None, device=None, requires_grad=False, generator=None) -> Tensor:
     check_device(device)
     if size is None:
         if high is None or not isinstance(high, (tuple, list)):
@@ -378,7 +378,7 @@ def randint(low, high=None, size=None, dtype=None, device=None, requires_grad=Fa
 
 @op(method=False)
 @_on_device
-def randperm(n, dtype=None, device=None, generator=None, requires_grad=False):
+def randperm(n, dtype=None, device=None, generator=None, requires_grad=False) -> Tensor:
     check_device(device)
     if n < 0:
         raise RuntimeError(f"randperm(): n must be non-negative, got {n}")
@@ -391,19 +391,19 @@ def randperm(n, dtype=None, device=None, generator=None, requires_grad=False):
 
 @op(method=False)
 @_on_device(like=True)
-def rand_like(x, dtype=None, device=None, requires_grad=False, memory_format=None):
+def rand_like(x, dtype=None, device=None, requires_grad=False, memory_format=None) -> Tensor:
     return rand(x.shape, dtype=dtype or x.dtype, requires_grad=requires_grad)
 
 
 @op(method=False)
 @_on_device(like=True)
-def randn_like(x, dtype=None, device=None, requires_grad=False, memory_format=None):
+def randn_like(x, dtype=None, device=None, requires_grad=False, memory_format=None) -> Tensor:
     return randn(x.shape, dtype=dtype or x.dtype, requires_grad=requires_grad)
 
 
 @op(method=False)
 @_on_device(like=True)
-def randint_like(x, low=0, high=None, dtype=None, device=None):
+def randint_like(x, low=0, high=None, dtype=None, device=None) -> Tensor:
     if high is None:
         low, high = 0, low
     return randint(low, high, tuple(x.shape), dtype=dtype or x.dtype)
@@ -425,7 +425,7 @@ def seed():
 
 @op(method=False)
 @_on_device
-def arange(start, end=None, step=1, dtype=None, device=None, requires_grad=False, out=None):
+def arange(start, end=None, step=1, dtype=None, device=None, requires_grad=False, out=None) -> Tensor:
     check_device(device)
     if end is None:
         start, end = 0, start
@@ -451,7 +451,7 @@ def arange(start, end=None, step=1, dtype=None, device=None, requires_grad=False
 
 @op(method=False)
 @_on_device
-def linspace(start, end, steps, dtype=None, device=None, requires_grad=False, out=None):
+def linspace(start, end, steps, dtype=None, device=None, requires_grad=False, out=None) -> Tensor:
     check_device(device)
     if steps < 0:
         raise RuntimeError("number of steps must be non-negative")
@@ -461,7 +461,7 @@ def linspace(start, end, steps, dtype=None, device=None, requires_grad=False, ou
 
 @op(method=False)
 @_on_device
-def eye(n, m=None, dtype=None, device=None, requires_grad=False, out=None):
+def eye(n, m=None, dtype=None, device=None, requires_grad=False, out=None) -> Tensor:
     check_device(device)
     if n < 0 or (m is not None and m < 0):
         raise RuntimeError(f"n and m must be non-negative, got n={n}, m={m}")
