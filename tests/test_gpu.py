@@ -10,6 +10,7 @@ import pytest
 
 import ferrograd as torch
 import ferrograd.nn.functional as F
+from ferrograd._registry import UNARY_NAMES
 
 from helpers import GPU, REQUIRE_GPU, close_on_gpu, needs_gpu, np_of, output_and_grads
 
@@ -28,9 +29,7 @@ def test_gpu_adapter_present_when_required():
 
 
 BINARY = ["add", "sub", "mul", "div", "maximum", "minimum", "pow", "atan2", "eq", "ne", "lt", "le", "gt", "ge"]
-UNARY = ["neg", "abs", "exp", "log", "log2", "log10", "log1p", "expm1", "sqrt", "rsqrt", "square", "reciprocal",
-         "sin", "cos", "tan", "asin", "acos", "atan", "sinh", "cosh", "tanh", "sigmoid", "relu", "erf", "sign",
-         "floor", "ceil", "round", "trunc", "frac", "isnan", "isinf", "isfinite"]
+UNARY = list(UNARY_NAMES)  # every unary op of the Rust table
 
 
 @needs_gpu
@@ -68,6 +67,8 @@ def test_unary(op):
     if op == "log1p":
         x = x.abs()
     x[0, 0] = 0.0
+    if op == "bitwise_not":  # integers only
+        x = x.long()
     f = getattr(torch, op)
     close_on_gpu(f(x.to(GPU).t()), f(x.t()), rtol=3e-5, atol=3e-6)
 

@@ -1,5 +1,6 @@
 """Every layer's forward against a NumPy reference (float64), and backward via gradcheck."""
 import math
+import re
 
 import numpy as np
 import pytest
@@ -601,6 +602,27 @@ def test_recurrent_batch_first_unbatched_defaults_and_errors():
         gru(rnd(1, 1, 1, 3))
     with pytest.warns(UserWarning, match="non-zero dropout expects num_layers greater than 1"):
         nn.LSTM(2, 2, dropout=0.5)
+
+
+@pytest.mark.parametrize("cls", [nn.RNN, nn.GRU, nn.LSTM])
+def test_recurrent_state_dims(cls):
+    """One forward serves all three: PyTorch's errors for a state of the wrong rank, and an
+    unbatched input with a given state gives the batched result's first column."""
+    mod = cls(2, 3).to(float_dtype())
+    pair = cls is nn.LSTM
+    names, one, three = ("hx and cx", "(2-D, 2-D) tensors", "(3-D, 3-D) tensors") if pair else ("hx", "2-D tensor", "3-D tensor")
+    state = (lambda h: (h, h)) if pair else (lambda h: h)
+    with pytest.raises(RuntimeError, match=re.escape(f"For batched 3-D input, {names} should also be 3-D but got {one}")):
+        mod(rnd(4, 1, 2), state(rnd(1, 3)))
+    with pytest.raises(RuntimeError, match=re.escape(f"For unbatched 2-D input, {names} should also be 2-D but got {three}")):
+        mod(rnd(4, 2), state(rnd(1, 1, 3)))
+    x, h0 = rnd(4, 1, 2), rnd(1, 1, 3)
+    out, final = mod(x, state(h0))
+    out1, final1 = mod(x[:, 0], state(h0[:, 0]))
+    close(out1, npy(out)[:, 0], rtol=1e-12)
+    for batched, unbatched in zip(final if pair else [final], final1 if pair else [final1]):
+        assert unbatched.shape == (1, 3)
+        close(unbatched, npy(batched)[:, 0], rtol=1e-12)
 
 
 def test_lstm_proj_size():

@@ -1,6 +1,8 @@
 """Writes tests/data/torch_api_names.txt: the public classes of torch.nn and torch.optim and the
 public functions of torch.nn.functional, one `module.Name` a line, which tests/test_api_coverage.py
-requires ferrograd to have. Run with a Python that has PyTorch:
+requires ferrograd to have; and tests/data/torch_trailing_underscore_names.txt: PyTorch's public
+names ending in `_` (its in-place ops) in torch, torch.Tensor and torch.nn.functional, the only
+such names tests/test_registry.py lets ferrograd have. Run with a Python that has PyTorch:
     /work/torchvenv/bin/python tools/list_torch_api.py
 Left out: what the issue (17) names as deprecated or internal, and F's helpers imported from
 typing, torch.overrides and torch._jit_internal, its own argument check and the __torch_function__
@@ -43,7 +45,14 @@ def main():
     for label, module, want_class in (("nn", torch.nn, True), ("nn.functional", torch.nn.functional, False),
                                       ("optim", torch.optim, True)):
         lines += [f"{label}.{n}" for n in public(module, want_class) if n not in EXCLUDED[label]]
-    path = os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "tests", "data", "torch_api_names.txt")
+    _write("torch_api_names.txt", lines)
+    _write("torch_trailing_underscore_names.txt", [
+        f"{label}.{n}" for label, namespace in (("torch", torch), ("Tensor", torch.Tensor), ("nn.functional", torch.nn.functional))
+        for n in sorted(dir(namespace)) if n.endswith("_") and not n.startswith("_")])
+
+
+def _write(name, lines):
+    path = os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "tests", "data", name)
     with open(path + ".tmp", "w") as f:
         f.write(f"# torch {torch.__version__}: written by tools/list_torch_api.py\n")
         f.write("\n".join(lines) + "\n")

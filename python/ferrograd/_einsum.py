@@ -51,7 +51,7 @@ def _diagonal(op, term):
         j = term.index(dup, i + 1)
         if op.shape[i] != op.shape[j]:
             raise RuntimeError(f"einsum(): subscript {dup} is repeated for operand but the sizes don't match, {op.shape[i]} != {op.shape[j]}")
-        op = T.diagonal_(op, 0, i, j)
+        op = T.diagonal(op, 0, i, j)
         term = term[:i] + term[i + 1:j] + term[j + 1:] + dup
 
 

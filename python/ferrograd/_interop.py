@@ -17,6 +17,7 @@ import numpy as np
 
 from . import _core
 from ._core import Tensor
+from ._registry import op
 
 # The ufuncs behind Python's operators, as ferrograd binary op names.
 _OP_OF_UFUNC = {
@@ -37,6 +38,7 @@ def _to_tensor_on(x, device):
     return x
 
 
+@op(function=False)
 def __array_ufunc__(self, ufunc, method, *inputs, **kwargs):
     op = _OP_OF_UFUNC.get(ufunc)
     if op is None or method != "__call__" or kwargs or len(inputs) != 2:
@@ -50,7 +52,3 @@ def __array_ufunc__(self, ufunc, method, *inputs, **kwargs):
         from ._tensor import matmul
         return matmul(a, b)
     return _core.binary(a, b, op)
-
-
-def install():
-    Tensor.__array_ufunc__ = __array_ufunc__

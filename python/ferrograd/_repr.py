@@ -1,7 +1,7 @@
 """`repr(tensor)` in PyTorch's style: `tensor([[1., 2.], ...], dtype=..., requires_grad=True)`."""
 import numpy as np
 
-from ._core import Tensor
+from ._registry import op
 
 _THRESHOLD, _EDGE, _LINE = 1000, 3, 80
 
@@ -81,6 +81,11 @@ def tensor_repr(t, prefix="tensor("):
     return prefix + body + "".join(", " + s for s in suffix) + ")"
 
 
-Tensor.__repr__ = lambda self: tensor_repr(self)
-Tensor.__str__ = Tensor.__repr__
-Tensor.__format__ = lambda self, spec: format(self.item(), spec) if self.ndim == 0 and spec else repr(self)
+@op("__repr__", "__str__", function=False)
+def _repr(self):
+    return tensor_repr(self)
+
+
+@op("__format__", function=False)
+def _format_spec(self, spec):
+    return format(self.item(), spec) if self.ndim == 0 and spec else repr(self)

@@ -1,18 +1,22 @@
 """The PyTorch-shaped Tensor API over the Rust core.
 
-Each op is written once as a function here; `_install` attaches it as a `Tensor` method and
-`__init__` exports it as `ferrograd.<name>`. Argument parsing lives here, math in Rust.
+Each op is written once as a function here and registered by `@op` (see `_registry`), which
+makes it a `Tensor` method, a `ferrograd.<name>` function and, for in-place ops, `Tensor.<name>_`.
+Argument parsing lives here, math in Rust.
 """
 import builtins
 import collections
+import functools
 import numbers
 
 import numpy as np
 
 from . import _core
 from ._core import Tensor
-from ._device import CPU, check_device, device
+from ._device import CPU, _creating, check_device, default_device, device
 from ._dtype import bool_, dtype, float32, float64, from_name, from_numpy_dtype, get_default_dtype, int64, to_dtype
+from . import _registry
+from ._registry import UNARY_NAMES, op, tensor_attribute, tensor_property
 
 _py_bool, _py_int, _py_float, _py_max, _py_min, _py_sum, _py_abs = (
     builtins.bool, builtins.int, builtins.float, builtins.max, builtins.min, builtins.sum, builtins.abs)
@@ -99,6 +103,34 @@ def _is_scalar(x):
 
 # ---------------------------------------------------------------------------- creation
 
+def _on_device(fn=None, *, like=False, fills_on_device=False):
+    """Wraps a creation function: `device=` (default: `like`'s tensor's device, else the
+    default device) places the result there as a leaf, keeping `requires_grad`. A function
+    that `fills_on_device` is passed the device and makes its tensor there (no host copy)."""
+    if fn is None:
+        return functools.partial(_on_device, like=like, fills_on_device=fills_on_device)
+
+    @functools.wraps(fn)
+    def wrapper(*args, device=None, **kwargs):
+        if device is None:
+            device = args[0].device if like and args and isinstance(args[0], Tensor) else default_device()
+        d = check_device(device)
+        if fills_on_device:
+            kwargs["device"] = d
+        _creating.depth = getattr(_creating, "depth", 0) + 1
+        try:
+            out = fn(*args, **kwargs)
+        finally:
+            _creating.depth -= 1
+        if d.type != "cpu" and isinstance(out, Tensor) and out._device != str(d):
+            rg = out.requires_grad
+            out = _core.to_device(out.detach(), str(d))
+            if rg:
+                out.requires_grad_(True)
+        return out
+    return wrapper
+
+
 def _infer_np(data, dtype):
     """numpy array from nested Python data with PyTorch's inference (floats -> default dtype)."""
     if isinstance(data, Tensor):
@@ -155,7 +187,9 @@ def _tensor_to_py(v):
     return v
 
 
-def tensor(data, dtype=None, device=None, requires_grad=False, pin_memory=False):
+@op(method=False)
+@_on_device
+def tensor(data, dtype=None, device=None, requires_grad=False, pin_memory=False) -> Tensor:
     """A new tensor holding a copy of `data` (nested lists, numbers, numpy arrays, tensors)."""
     check_device(device)
     if isinstance(data, Tensor):
@@ -174,7 +208,9 @@ def tensor(data, dtype=None, device=None, requires_grad=False, pin_memory=False)
     return out
 
 
-def as_tensor(data, dtype=None, device=None):
+@op(method=False)
+@_on_device
+def as_tensor(data, dtype=None, device=None) -> Tensor:
     """Like `tensor`, but shares memory with a tensor or numpy array when it can."""
     check_device(device)
     if isinstance(data, Tensor):
@@ -187,7 +223,8 @@ def as_tensor(data, dtype=None, device=None):
     return tensor(data, dtype=dtype)
 
 
-def from_numpy(arr):
+@op(method=False)
+def from_numpy(arr) -> Tensor:
     """A tensor sharing memory with the numpy array `arr` (a bool array holding bytes other
     than 0 and 1, e.g. a view of uint8 data, is copied as 0/1 instead)."""
     if not isinstance(arr, np.ndarray):
@@ -216,15 +253,21 @@ def _fill(size, value, dtype, device, requires_grad, default):
     return out
 
 
-def zeros(*size, dtype=None, device=None, requires_grad=False, out=None):
+@op(method=False)
+@_on_device(fills_on_device=True)
+def zeros(*size, dtype=None, device=None, requires_grad=False, out=None) -> Tensor:
     return _fill(size, 0, dtype, device, requires_grad, get_default_dtype())
 
 
-def ones(*size, dtype=None, device=None, requires_grad=False, out=None):
+@op(method=False)
+@_on_device(fills_on_device=True)
+def ones(*size, dtype=None, device=None, requires_grad=False, out=None) -> Tensor:
     return _fill(size, 1, dtype, device, requires_grad, get_default_dtype())
 
 
-def empty(*size, dtype=None, device=None, requires_grad=False, memory_format=None, out=None):
+@op(method=False)
+@_on_device(fills_on_device=True)
+def empty(*size, dtype=None, device=None, requires_grad=False, memory_format=None, out=None) -> Tensor:
     return _fill(size, 0, dtype, device, requires_grad, get_default_dtype())
 
 
@@ -236,7 +279,9 @@ def _scalar_dtype(v):
     return get_default_dtype()
 
 
-def full(size, fill_value, dtype=None, device=None, requires_grad=False, out=None):
+@op(method=False)
+@_on_device(fills_on_device=True)
+def full(size, fill_value, dtype=None, device=None, requires_grad=False, out=None) -> Tensor:
     if not isinstance(size, (tuple, list, Size)):
         raise TypeError(f"full(): argument 'size' must be tuple of ints, but found element of type {type(size).__name__}")
     if isinstance(fill_value, Tensor):
@@ -245,19 +290,27 @@ def full(size, fill_value, dtype=None, device=None, requires_grad=False, out=Non
                  dtype, device, requires_grad, _scalar_dtype(fill_value))
 
 
-def zeros_like(x, dtype=None, device=None, requires_grad=False, memory_format=None):
+@op(method=False)
+@_on_device(like=True)
+def zeros_like(x, dtype=None, device=None, requires_grad=False, memory_format=None) -> Tensor:
     return zeros(x.shape, dtype=dtype or x.dtype, device=device, requires_grad=requires_grad)
 
 
-def ones_like(x, dtype=None, device=None, requires_grad=False, memory_format=None):
+@op(method=False)
+@_on_device(like=True)
+def ones_like(x, dtype=None, device=None, requires_grad=False, memory_format=None) -> Tensor:
     return ones(x.shape, dtype=dtype or x.dtype, device=device, requires_grad=requires_grad)
 
 
-def empty_like(x, dtype=None, device=None, requires_grad=False, memory_format=None):
+@op(method=False)
+@_on_device(like=True)
+def empty_like(x, dtype=None, device=None, requires_grad=False, memory_format=None) -> Tensor:
     return zeros_like(x, dtype=dtype, device=device, requires_grad=requires_grad)
 
 
-def full_like(x, fill_value, dtype=None, device=None, requires_grad=False, memory_format=None):
+@op(method=False)
+@_on_device(like=True)
+def full_like(x, fill_value, dtype=None, device=None, requires_grad=False, memory_format=None) -> Tensor:
     return full(tuple(x.shape), fill_value, dtype=dtype or x.dtype, device=device, requires_grad=requires_grad)
 
 
@@ -292,17 +345,23 @@ def _random_float(size, dtype, device, requires_grad, generator, kernel_name, dr
     return out.requires_grad_(True) if requires_grad else out
 
 
-def rand(*size, dtype=None, device=None, requires_grad=False, generator=None, out=None):
+@op(method=False)
+@_on_device
+def rand(*size, dtype=None, device=None, requires_grad=False, generator=None, out=None) -> Tensor:
     return _random_float(size, dtype, device, requires_grad, generator, "check_uniform_bounds",
                          lambda r, s: r.random(s), lambda shape, d: _core.rand_uniform(shape, 0.0, 1.0, d))
 
 
-def randn(*size, dtype=None, device=None, requires_grad=False, generator=None, out=None):
+@op(method=False)
+@_on_device
+def randn(*size, dtype=None, device=None, requires_grad=False, generator=None, out=None) -> Tensor:
     return _random_float(size, dtype, device, requires_grad, generator, "normal_kernel_cpu",
                          lambda r, s: r.standard_normal(s), lambda shape, d: _core.rand_normal(shape, 0.0, 1.0, d))
 
 
-def randint(low, high=None, size=None, dtype=None, device=None, requires_grad=False, generator=None):
+@op(method=False)
+@_on_device
+def randint(low, high=None, size=None, dtype=None, device=None, requires_grad=False, generator=None) -> Tensor:
     check_device(device)
     if size is None:
         if high is None or not isinstance(high, (tuple, list)):
@@ -317,7 +376,9 @@ def randint(low, high=None, size=None, dtype=None, device=None, requires_grad=Fa
     return _core.randint(_py_int(low), _py_int(high), _creation_shape((tuple(size),)), _dname(dtype or int64))
 
 
-def randperm(n, dtype=None, device=None, generator=None, requires_grad=False):
+@op(method=False)
+@_on_device
+def randperm(n, dtype=None, device=None, generator=None, requires_grad=False) -> Tensor:
     check_device(device)
     if n < 0:
         raise RuntimeError(f"randperm(): n must be non-negative, got {n}")
@@ -328,25 +389,33 @@ def randperm(n, dtype=None, device=None, generator=None, requires_grad=False):
     return out if dtype is None else out.to(dtype)
 
 
-def rand_like(x, dtype=None, device=None, requires_grad=False, memory_format=None):
+@op(method=False)
+@_on_device(like=True)
+def rand_like(x, dtype=None, device=None, requires_grad=False, memory_format=None) -> Tensor:
     return rand(x.shape, dtype=dtype or x.dtype, requires_grad=requires_grad)
 
 
-def randn_like(x, dtype=None, device=None, requires_grad=False, memory_format=None):
+@op(method=False)
+@_on_device(like=True)
+def randn_like(x, dtype=None, device=None, requires_grad=False, memory_format=None) -> Tensor:
     return randn(x.shape, dtype=dtype or x.dtype, requires_grad=requires_grad)
 
 
-def randint_like(x, low=0, high=None, dtype=None, device=None):
+@op(method=False)
+@_on_device(like=True)
+def randint_like(x, low=0, high=None, dtype=None, device=None) -> Tensor:
     if high is None:
         low, high = 0, low
     return randint(low, high, tuple(x.shape), dtype=dtype or x.dtype)
 
 
+@op(method=False)
 def manual_seed(seed):
     _core.manual_seed(_py_int(seed) & 0xFFFF_FFFF_FFFF_FFFF)
     return None
 
 
+@op(method=False)
 def seed():
     import time
     s = time.time_ns() & 0xFFFF_FFFF_FFFF_FFFF
@@ -354,7 +423,9 @@ def seed():
     return s
 
 
-def arange(start, end=None, step=1, dtype=None, device=None, requires_grad=False, out=None):
+@op(method=False)
+@_on_device
+def arange(start, end=None, step=1, dtype=None, device=None, requires_grad=False, out=None) -> Tensor:
     check_device(device)
     if end is None:
         start, end = 0, start
@@ -378,7 +449,9 @@ def arange(start, end=None, step=1, dtype=None, device=None, requires_grad=False
     return out.requires_grad_(True) if requires_grad else out
 
 
-def linspace(start, end, steps, dtype=None, device=None, requires_grad=False, out=None):
+@op(method=False)
+@_on_device
+def linspace(start, end, steps, dtype=None, device=None, requires_grad=False, out=None) -> Tensor:
     check_device(device)
     if steps < 0:
         raise RuntimeError("number of steps must be non-negative")
@@ -386,7 +459,9 @@ def linspace(start, end, steps, dtype=None, device=None, requires_grad=False, ou
     return out.requires_grad_(True) if requires_grad else out
 
 
-def eye(n, m=None, dtype=None, device=None, requires_grad=False, out=None):
+@op(method=False)
+@_on_device
+def eye(n, m=None, dtype=None, device=None, requires_grad=False, out=None) -> Tensor:
     check_device(device)
     if n < 0 or (m is not None and m < 0):
         raise RuntimeError(f"n and m must be non-negative, got n={n}, m={m}")
@@ -396,16 +471,19 @@ def eye(n, m=None, dtype=None, device=None, requires_grad=False, out=None):
 
 # ---------------------------------------------------------------------------- properties & conversion
 
-def _shape(self):
+@tensor_property("shape")
+def _shape(self) -> Size:
     return Size(self._shape)
 
 
+@op(function=False)
 def size(self, dim=None):
     if dim is None:
         return Size(self._shape)
     return self._shape[_wrap(dim, self.ndim)]
 
 
+@op(function=False)
 def stride(self, dim=None):
     s = self._strides()
     return s if dim is None else s[_wrap(dim, self.ndim)]
@@ -418,25 +496,49 @@ def _wrap(dim, n):
     return dim % n1
 
 
+@tensor_property("dtype")
 def _dtype_prop(self):
     return from_name(self._dtype)
 
 
+@tensor_property("device")
 def _device_prop(self):
     d = self._device
     return CPU if d == "cpu" else device(d)
 
 
+@tensor_property("is_cuda")
+def _is_cuda(self):
+    return self._device != "cpu"
+
+
+@tensor_property("is_cpu")
+def _is_cpu(self):
+    return self._device == "cpu"
+
+
+@tensor_property("layout")
+def _layout(self):
+    return "strided"
+
+
+# numpy leaves mixed expressions to the Tensor's operators (see _interop).
+tensor_attribute("__array_priority__", 1000)
+
+
+@op()
 def is_floating_point(self):
     return self._dtype in ("float32", "float64")
 
 
+@op(function=False)
 def numpy(self, force=False):
     if self.requires_grad and not force:
         raise RuntimeError("Can't call numpy() on Tensor that requires grad. Use tensor.detach().numpy() instead.")
     return self._numpy()
 
 
+@op(function=False)
 def __array__(self, dtype=None, copy=None):
     arr = self.numpy()
     if dtype is not None:
@@ -444,6 +546,7 @@ def __array__(self, dtype=None, copy=None):
     return arr
 
 
+@op(function=False)
 def tolist(self):
     flat = self._flat_list()
     shape = self._shape
@@ -459,36 +562,43 @@ def tolist(self):
     return nest(flat, shape)
 
 
+@op(function=False)
 def __float__(self):
     return _py_float(self.item())
 
 
+@op(function=False)
 def __int__(self):
     return _py_int(self.item())
 
 
+@op(function=False)
 def __index__(self):
     if self._dtype not in ("int64", "bool") or self.numel() != 1:
         raise TypeError("only integer tensors of a single element can be converted to an index")
     return _py_int(self.item())
 
 
+@op(function=False)
 def __bool__(self):
     if self.numel() != 1:
         raise RuntimeError(f"Boolean value of Tensor with more than one value is ambiguous")
     return _py_bool(self.item())
 
 
+@op(function=False)
 def __iter__(self):
     if self.ndim == 0:
         raise TypeError("iteration over a 0-d tensor")
     return (self.select(0, i) for i in range(self._shape[0]))
 
 
+@op(function=False)
 def __contains__(self, element):
     return _py_bool((self == element).any().item())
 
 
+@op(function=False)
 def __reduce_ex__(self, protocol):
     return (_rebuild, (type(self), self.detach().cpu().numpy().copy(), self.requires_grad, str(self.device)))
 
@@ -504,6 +614,7 @@ def _rebuild(cls, arr, requires_grad, device="cpu"):
     return t
 
 
+@op(function=False)
 def __deepcopy__(self, memo):
     if id(self) in memo:
         return memo[id(self)]
@@ -518,24 +629,32 @@ def __deepcopy__(self, memo):
     return out
 
 
-def to(self, *args, **kwargs):
-    """`to(dtype)`, `to(device)`, `to(device, dtype)`, `to(other)`; copy=True forces a copy."""
-    target_dtype = kwargs.pop("dtype", None)
+def _to_arguments(args, kwargs):
+    """(device, dtype, non_blocking) from `to`'s arguments as Tensor.to and Module.to take them:
+    `to(device)`, `to(dtype)`, `to(device, dtype)`, `to(tensor)` or those keywords."""
     target_device = kwargs.pop("device", None)
-    copy = kwargs.pop("copy", False)
-    kwargs.pop("non_blocking", None)
+    target_dtype = kwargs.pop("dtype", None)
+    non_blocking = kwargs.pop("non_blocking", False)
     kwargs.pop("memory_format", None)
     if kwargs:
-        raise TypeError(f"to() got unexpected keyword arguments {list(kwargs)}")
+        raise TypeError(f"to() received an invalid combination of arguments - got unexpected keyword(s) {list(kwargs)}")
     for a in args:
         if isinstance(a, Tensor):
-            target_dtype, target_device = a.dtype, a.device
+            target_device, target_dtype = a.device, a.dtype
         elif isinstance(a, (str, device)):
             target_device = a
         elif isinstance(a, _py_bool):
-            continue
+            non_blocking = a
         elif a is not None:
             target_dtype = a
+    return target_device, target_dtype, non_blocking
+
+
+@op(function=False)
+def to(self, *args, **kwargs):
+    """`to(dtype)`, `to(device)`, `to(device, dtype)`, `to(other)`; copy=True forces a copy."""
+    copy = kwargs.pop("copy", False)
+    target_device, target_dtype, _ = _to_arguments(args, kwargs)
     target_device = check_device(target_device) if target_device is not None else None
     moving = target_device is not None and str(target_device) != self._device
     want = to_dtype(target_dtype).name if target_dtype is not None else None
@@ -552,82 +671,101 @@ def to(self, *args, **kwargs):
     return out
 
 
+@op(function=False)
 def cpu(self, memory_format=None):
     return self if self._device == "cpu" else _core.to_device(self, "cpu")
 
 
+@op(function=False)
 def cuda(self, device=None, non_blocking=False, memory_format=None):
     return self.to("gpu" if device is None else device)
 
 
+@op(function=False)
 def gpu(self, device=None, non_blocking=False, memory_format=None):
     return self.to("gpu" if device is None else device)
 
 
-def type_(self, dtype=None, non_blocking=False):
+@op("type", function=False)
+def _type(self, dtype=None, non_blocking=False):
     if dtype is None:
         return "torch." + self.dtype.name.replace("float32", "Float").replace("float64", "Double") \
             .replace("int64", "Long").replace("bool", "Bool") + "Tensor"
     return self.to(dtype)
 
 
+@op(function=False)
 def type_as(self, other):
     return self.to(other.dtype)
 
 
-def float_(self):
+@op("float", function=False)
+def _float(self):
     return self.to(float32)
 
 
+@op(function=False)
 def double(self):
     return self.to(float64)
 
 
+@op(function=False)
 def long(self):
     return self.to(int64)
 
 
-def int_(self):
+@op("int", function=False)
+def _int(self):
     return self.to(int64)
 
 
-def bool__(self):
+@op("bool", function=False)
+def _bool(self):
     return self.to(bool_)
 
 
+@op(function=False)
 def half(self):
     raise NotImplementedError("float16 is not supported by ferrograd yet")
 
 
+@op(function=False)
 def requires_grad_(self, requires_grad=True):
     self.requires_grad = requires_grad
     return self
 
 
+@op()
 def clone(self, memory_format=None):
     return _core.clone(self)
 
 
+@op(function=False)
 def contiguous(self, memory_format=None):
     return _core.contiguous(self)
 
 
+@op(function=False)
 def new_tensor(self, data, dtype=None, device=None, requires_grad=False):
     return tensor(data, dtype=dtype or self.dtype, device=device or self.device, requires_grad=requires_grad)
 
 
+@op(function=False)
 def new_zeros(self, *size, dtype=None, device=None, requires_grad=False):
     return zeros(*size, dtype=dtype or self.dtype, device=device or self.device, requires_grad=requires_grad)
 
 
+@op(function=False)
 def new_ones(self, *size, dtype=None, device=None, requires_grad=False):
     return ones(*size, dtype=dtype or self.dtype, device=device or self.device, requires_grad=requires_grad)
 
 
+@op(function=False)
 def new_empty(self, *size, dtype=None, device=None, requires_grad=False):
     return zeros(*size, dtype=dtype or self.dtype, device=device or self.device, requires_grad=requires_grad)
 
 
+@op(function=False)
 def new_full(self, size, fill_value, dtype=None, device=None, requires_grad=False):
     return full(size, fill_value, dtype=dtype or self.dtype, device=device or self.device, requires_grad=requires_grad)
 
@@ -635,11 +773,11 @@ def new_full(self, size, fill_value, dtype=None, device=None, requires_grad=Fals
 # ---------------------------------------------------------------------------- arithmetic
 
 def _binary(name):
-    def op(input, other, *, out=None):
+    def binary_op(input, other, *, out=None) -> Tensor:
         _no_out(out)
         return _core.binary(input, other, name)
-    op.__name__ = name
-    return op
+    binary_op.__name__ = binary_op.__qualname__ = name
+    return binary_op
 
 
 def _no_out(out):
@@ -647,6 +785,7 @@ def _no_out(out):
         raise NotImplementedError("the out= argument is not supported by ferrograd")
 
 
+@op(inplace=True, operators=("__iadd__",))
 def add(input, other, *, alpha=1, out=None):
     _no_out(out)
     if alpha != 1:
@@ -654,6 +793,7 @@ def add(input, other, *, alpha=1, out=None):
     return _core.binary(input, other, "add")
 
 
+@op("sub", "subtract", inplace=True, operators=("__isub__",))
 def sub(input, other, *, alpha=1, out=None):
     _no_out(out)
     if alpha != 1:
@@ -661,10 +801,12 @@ def sub(input, other, *, alpha=1, out=None):
     return _core.binary(input, other, "sub")
 
 
+@op(function=False)
 def rsub(input, other, *, alpha=1):
     return sub(other, input, alpha=alpha)
 
 
+@op("div", "divide", inplace=True, operators=("__itruediv__",))
 def div(input, other, *, rounding_mode=None, out=None):
     _no_out(out)
     if rounding_mode is None:
@@ -676,55 +818,45 @@ def div(input, other, *, rounding_mode=None, out=None):
     raise ValueError(f"div expected rounding_mode to be one of None, 'trunc', or 'floor' but found '{rounding_mode}'")
 
 
-mul = _binary("mul")
-multiply = mul
-true_divide = _binary("div")
-floor_divide = _binary("floor_divide")
-remainder = _binary("remainder")
-maximum = _binary("maximum")
-minimum = _binary("minimum")
-atan2 = _binary("atan2")
-eq = _binary("eq")
-ne = _binary("ne")
-lt = _binary("lt")
-le = _binary("le")
-gt = _binary("gt")
-ge = _binary("ge")
-greater, greater_equal, less, less_equal, not_equal = gt, ge, lt, le, ne
-logical_and = _binary("logical_and")
-logical_or = _binary("logical_or")
-logical_xor = _binary("logical_xor")
-bitwise_and = _binary("bitwise_and")
-bitwise_or = _binary("bitwise_or")
-bitwise_xor = _binary("bitwise_xor")
-divide = div
-subtract = sub
+mul = op("mul", "multiply", inplace=True, operators=("__imul__",))(_binary("mul"))
+true_divide = op("true_divide", inplace=True)(_binary("div"))
+floor_divide = op(inplace=True, operators=("__ifloordiv__",))(_binary("floor_divide"))
+remainder = op(inplace=True, operators=("__imod__",))(_binary("remainder"))
+maximum = op()(_binary("maximum"))
+minimum = op()(_binary("minimum"))
+atan2 = op(inplace=True)(_binary("atan2"))
+eq = op(inplace=True)(_binary("eq"))
+ne = op("ne", "not_equal", inplace=True)(_binary("ne"))
+lt = op("lt", "less", inplace=True)(_binary("lt"))
+le = op("le", "less_equal", inplace=True)(_binary("le"))
+gt = op("gt", "greater", inplace=True)(_binary("gt"))
+ge = op("ge", "greater_equal", inplace=True)(_binary("ge"))
+logical_and = op(inplace=True)(_binary("logical_and"))
+logical_or = op(inplace=True)(_binary("logical_or"))
+logical_xor = op()(_binary("logical_xor"))
+bitwise_and = op(inplace=True, operators=("__iand__",))(_binary("bitwise_and"))
+bitwise_or = op(inplace=True, operators=("__ior__",))(_binary("bitwise_or"))
+bitwise_xor = op(inplace=True, operators=("__ixor__",))(_binary("bitwise_xor"))
 
 
+@op(inplace=True, operators=("__ipow__",))
 def pow(input, exponent, *, out=None):
     _no_out(out)
     return _core.binary(input, exponent, "pow")
 
 
-fmod = _binary("fmod")
+fmod = op(inplace=True)(_binary("fmod"))
 
 
 def _unary(name):
-    def op(input, *, out=None):
+    def unary_op(input, *, out=None) -> Tensor:
         _no_out(out)
         return _core.unary(input, name)
-    op.__name__ = name
-    return op
+    unary_op.__name__ = unary_op.__qualname__ = name
+    return unary_op
 
 
-_UNARY = ["neg", "abs", "exp", "log", "log2", "log10", "log1p", "expm1", "sqrt", "rsqrt", "square",
-          "reciprocal", "sin", "cos", "tan", "asin", "acos", "atan", "sinh", "cosh", "tanh", "sigmoid",
-          "relu", "erf", "sign", "floor", "ceil", "trunc", "frac", "logical_not", "bitwise_not",
-          "isnan", "isinf", "isfinite"]
-globals().update({n: _unary(n) for n in _UNARY})
-negative, absolute, arcsin, arccos, arctan, fix = neg, abs, asin, acos, atan, trunc  # noqa: F821
-
-
+@op(inplace=True)
 def round(input, decimals=0, *, out=None):
     _no_out(out)
     if decimals != 0:
@@ -735,20 +867,36 @@ def round(input, decimals=0, *, out=None):
     return _core.unary(input * scale, "round") / scale
 
 
+# Every other unary op of the Rust table, generated: PyTorch's second names for some, and no
+# in-place form for the predicates, whose result is bool. An op with arguments beyond the input
+# (as `round`'s decimals) is written above with @op, and the loop leaves it alone.
+_UNARY_ALIASES = {"neg": ("negative",), "abs": ("absolute",), "asin": ("arcsin",), "acos": ("arccos",),
+                  "atan": ("arctan",), "trunc": ("fix",)}
+_PREDICATES = ("isnan", "isinf", "isfinite")
+for _name in UNARY_NAMES:
+    if _name not in _registry.FUNCTIONS:
+        op(_name, *_UNARY_ALIASES.get(_name, ()), inplace=_name not in _PREDICATES)(_unary(_name))
+del _name
+
+
+@op()
 def exp2(input):
     return pow(2.0, input)
 
 
+@op()
 def erfc(input):
-    return 1 - erf(input)  # noqa: F821
+    return 1 - _core.unary(input, "erf")
 
 
+@op()
 def positive(input):
     if input.dtype is bool_:
         raise NotImplementedError("The `+` operator, on a bool tensor is not supported.")
     return input
 
 
+@op()
 def signbit(input):
     """True where the sign bit is set (so also for -0.0)."""
     if not input.is_floating_point():
@@ -756,14 +904,17 @@ def signbit(input):
     return (input < 0) | ((input == 0) & (1 / input < 0))
 
 
+@op()
 def isposinf(input):
     return input == float("inf") if input.is_floating_point() else zeros_like(input, dtype=bool_)
 
 
+@op()
 def isneginf(input):
     return input == float("-inf") if input.is_floating_point() else zeros_like(input, dtype=bool_)
 
 
+@op()
 def nan_to_num(input, nan=0.0, posinf=None, neginf=None):
     """NaN, +inf and -inf replaced by `nan` and (by default) the dtype's largest/lowest finite
     values; integer and bool tensors come back unchanged (a copy)."""
@@ -775,13 +926,22 @@ def nan_to_num(input, nan=0.0, posinf=None, neginf=None):
     return where(out == float("-inf"), -big if neginf is None else _py_float(neginf), out)
 
 
+def _ignoring_nan(input, other, pick):
+    """pick(input, other) where both are numbers, else the operand that is not NaN."""
+    return where(_core.unary(other, "isnan"), input,
+                 where(_core.unary(input, "isnan"), other, pick(input, other)))
+
+
+@op()
 def fmax(input, other):
     """maximum that ignores a NaN when the other operand is a number."""
-    return where(isnan(other), input, where(isnan(input), other, maximum(input, other)))  # noqa: F821
+    return _ignoring_nan(input, other, maximum)
 
 
+@op()
 def fmin(input, other):
-    return where(isnan(other), input, where(isnan(input), other, minimum(input, other)))  # noqa: F821
+    """minimum that ignores a NaN when the other operand is a number."""
+    return _ignoring_nan(input, other, minimum)
 
 
 def _float_result_dtype(a, b):
@@ -791,24 +951,27 @@ def _float_result_dtype(a, b):
     return a.dtype if a.is_floating_point() else b.dtype if b.is_floating_point() else get_default_dtype()
 
 
+@op()
 def hypot(input, other):
     """sqrt(a^2 + b^2) without overflow or underflow in the squares; inf if either is inf."""
     if not (input.is_floating_point() or other.is_floating_point()):
         _require_float(input, "hypot")
     dt = _float_result_dtype(input, other)
-    a, b = abs(input.to(dt)), abs(other.to(dt))  # noqa: F821
+    a, b = _core.unary(input.to(dt), "abs"), _core.unary(other.to(dt), "abs")
     big, small = maximum(a, b), minimum(a, b)
     ratio = where(big == 0, 0.0, small / where(big == 0, 1.0, big))
-    out = big * sqrt(1 + ratio * ratio)  # noqa: F821
-    return where(isinf(a) | isinf(b), float("inf"), out)  # noqa: F821
+    out = big * _core.unary(1 + ratio * ratio, "sqrt")
+    return where(_core.unary(a, "isinf") | _core.unary(b, "isinf"), float("inf"), out)
 
 
+@op()
 def copysign(input, other):
     """|input| with the sign of `other` (its sign bit, so -0.0 counts as negative); floats out."""
-    magnitude = abs(input.to(_float_result_dtype(input, other)))  # noqa: F821
+    magnitude = _core.unary(input.to(_float_result_dtype(input, other)), "abs")
     return where(signbit(other), -magnitude, magnitude)
 
 
+@op("clamp", "clip", inplace=True)
 def clamp(input, min=None, max=None, *, out=None):
     _no_out(out)
     integral = not input.is_floating_point() and builtins.all(
@@ -824,23 +987,25 @@ def clamp(input, min=None, max=None, *, out=None):
     return _core.clamp(input, None if min is None else _py_float(min), None if max is None else _py_float(max))
 
 
-clip = clamp
 
-
+@op(inplace=True)
 def clamp_min(input, min):
     return clamp(input, min=min)
 
 
+@op(inplace=True)
 def clamp_max(input, max):
     return clamp(input, max=max)
 
 
+@op(inplace=True)
 def lerp(input, end, weight):
     if isinstance(end, Tensor) and end.dtype is not input.dtype:
         raise RuntimeError(f"expected dtype {input.dtype} for `end` but got dtype {end.dtype}")
     return input + weight * (end - input)
 
 
+@op()
 def isclose(input, other, rtol=1e-05, atol=1e-08, equal_nan=False):
     other = other if isinstance(other, Tensor) else tensor(other, dtype=input.dtype, device=input.device)
     if input.dtype is not other.dtype:
@@ -856,16 +1021,19 @@ def isclose(input, other, rtol=1e-05, atol=1e-08, equal_nan=False):
     return close
 
 
+@op()
 def allclose(input, other, rtol=1e-05, atol=1e-08, equal_nan=False):
     return _py_bool(isclose(input, other, rtol, atol, equal_nan).all().item())
 
 
+@op()
 def equal(input, other):
     if tuple(input.shape) != tuple(other.shape):
         return False
     return _py_bool((input == other).all().item())
 
 
+@op(method=False)
 def where(condition, input=None, other=None):
     if input is None and other is None:
         return nonzero(condition, as_tuple=True)
@@ -874,32 +1042,43 @@ def where(condition, input=None, other=None):
     return _core.where_(condition, input, other)
 
 
+@op("where", function=False)
+def _where_method(self, condition, other):
+    """`x.where(condition, y)`: x where condition holds, else y."""
+    return where(condition, self, other)
+
+
 # ---------------------------------------------------------------------------- reductions
 
 def _sum_dtype(input, dtype):
     return input if dtype is None else input.to(dtype)
 
 
+@op()
 def sum(input, dim=None, keepdim=False, *, dtype=None):
     return _core.sum(_sum_dtype(input, dtype), _reduce_dims(dim), keepdim)
 
 
+@op()
 def nansum(input, dim=None, keepdim=False, *, dtype=None):
     if not input.is_floating_point():  # no NaN to skip; int and bool sum to int64
         return sum(input, dim, keepdim, dtype=dtype)
     return sum(where(input.isnan(), 0.0, input), dim, keepdim, dtype=dtype)
 
 
+@op()
 def mean(input, dim=None, keepdim=False, *, dtype=None):
     return _core.mean(_sum_dtype(input, dtype), _reduce_dims(dim), keepdim)
 
 
+@op()
 def nanmean(input, dim=None, keepdim=False):
     _require_float(input, "nanmean")
     keep = ~input.isnan()
     return nansum(input, dim, keepdim) / keep.sum(dim, keepdim)
 
 
+@op()
 def prod(input, dim=None, keepdim=False, *, dtype=None):
     if dim is not None and not isinstance(dim, numbers.Integral):
         raise TypeError(f"prod(): argument 'dim' must be int, not {type(dim).__name__}")
@@ -919,30 +1098,37 @@ def _max_min(input, dim, keepdim, other, is_max):
     return (ReturnMax if is_max else ReturnMin)(v, i)
 
 
+@op()
 def max(input, dim=None, keepdim=False, *, other=None):
     return _max_min(input, dim, keepdim, other, True)
 
 
+@op()
 def min(input, dim=None, keepdim=False, *, other=None):
     return _max_min(input, dim, keepdim, other, False)
 
 
+@op()
 def amax(input, dim=(), keepdim=False):
     return _core.amax(input, _reduce_dims(dim), keepdim, True)
 
 
+@op()
 def amin(input, dim=(), keepdim=False):
     return _core.amax(input, _reduce_dims(dim), keepdim, False)
 
 
+@op()
 def aminmax(input, *, dim=None, keepdim=False):
     return amin(input, dim if dim is not None else (), keepdim), amax(input, dim if dim is not None else (), keepdim)
 
 
+@op()
 def argmax(input, dim=None, keepdim=False):
     return _core.argmax(input, None if dim is None else _py_int(dim), keepdim, True)
 
 
+@op()
 def argmin(input, dim=None, keepdim=False):
     return _core.argmax(input, None if dim is None else _py_int(dim), keepdim, False)
 
@@ -953,6 +1139,7 @@ def _correction(unbiased, correction):
     return 1.0 if unbiased in (None, True) else 0.0
 
 
+@op()
 def var(input, dim=None, unbiased=None, keepdim=False, *, correction=None):
     if isinstance(dim, _py_bool):
         dim, unbiased = None, dim
@@ -960,18 +1147,22 @@ def var(input, dim=None, unbiased=None, keepdim=False, *, correction=None):
     return _core.var(input, _reduce_dims(dim), _correction(unbiased, correction), keepdim)
 
 
+@op()
 def std(input, dim=None, unbiased=None, keepdim=False, *, correction=None):
-    return sqrt(var(input, dim, unbiased, keepdim, correction=correction))  # noqa: F821
+    return _core.unary(var(input, dim, unbiased, keepdim, correction=correction), "sqrt")
 
 
+@op(method=False)
 def var_mean(input, dim=None, unbiased=None, keepdim=False, *, correction=None):
     return var(input, dim, unbiased, keepdim, correction=correction), mean(input, dim, keepdim)
 
 
+@op(method=False)
 def std_mean(input, dim=None, unbiased=None, keepdim=False, *, correction=None):
     return std(input, dim, unbiased, keepdim, correction=correction), mean(input, dim, keepdim)
 
 
+@op()
 def logsumexp(input, dim, keepdim=False):
     if not _dims(dim) and input.ndim and input.numel():
         # (PyTorch reduces everything for dim=() only on a 0-d or empty input)
@@ -979,6 +1170,7 @@ def logsumexp(input, dim, keepdim=False):
     return _core.logsumexp(input, _dims(dim) or list(range(input.ndim)), keepdim)
 
 
+@op()
 def norm(input, p="fro", dim=None, keepdim=False, dtype=None):
     if dtype is not None:
         input = input.to(dtype)
@@ -989,22 +1181,27 @@ def norm(input, p="fro", dim=None, keepdim=False, dtype=None):
     return _core.norm(input, _py_float(p), _reduce_dims(dim), keepdim)
 
 
+@op()
 def cumsum(input, dim, *, dtype=None):
     return _core.cumulative(_sum_dtype(input, dtype), _py_int(dim), False)
 
 
+@op()
 def cumprod(input, dim, *, dtype=None):
     return _core.cumulative(_sum_dtype(input, dtype), _py_int(dim), True)
 
 
+@op()
 def any(input, dim=None, keepdim=False):
     return _core.any(input, _dims(dim), keepdim)
 
 
+@op()
 def all(input, dim=None, keepdim=False):
     return _core.all(input, _dims(dim), keepdim)
 
 
+@op()
 def count_nonzero(input, dim=None):
     return sum(input != 0, dim)
 
@@ -1020,6 +1217,7 @@ def _median_position(input, dim):
     return where(nans > 0, n - nans, pos)
 
 
+@op()
 def median(input, dim=None, keepdim=False):
     if dim is not None and not isinstance(dim, numbers.Integral):
         raise TypeError(f"median(): argument 'dim' must be int, not {type(dim).__name__}")
@@ -1048,6 +1246,7 @@ def median(input, dim=None, keepdim=False):
     return ReturnMedian(v, i)
 
 
+@op()
 def sort(input, dim=-1, descending=False, stable=False):
     """Sorted values and int64 indices along `dim`: a stable sort, NaN counted as the largest
     value; the gradient flows back through the indices."""
@@ -1055,10 +1254,12 @@ def sort(input, dim=-1, descending=False, stable=False):
     return ReturnSort(values, indices)
 
 
+@op()
 def argsort(input, dim=-1, descending=False, stable=False):
     return sort(input, dim, descending).indices
 
 
+@op()
 def msort(input):
     return sort(input, 0).values
 
@@ -1069,6 +1270,7 @@ def _check_k(input, k, dim, op):
         raise RuntimeError(f"{op}(): selected index k out of range (k={k}, dimension size {size})")
 
 
+@op()
 def topk(input, k, dim=-1, largest=True, sorted=True):
     k = _py_int(k)
     _check_k(input, k, dim, "topk")
@@ -1078,6 +1280,7 @@ def topk(input, k, dim=-1, largest=True, sorted=True):
     return ReturnTopk(s.values.narrow(dim, 0, k), s.indices.narrow(dim, 0, k))
 
 
+@op()
 def kthvalue(input, k, dim=-1, keepdim=False):
     k = _py_int(k)
     _check_k(input, k, dim, "kthvalue")
@@ -1094,72 +1297,85 @@ def kthvalue(input, k, dim=-1, keepdim=False):
 
 # ---------------------------------------------------------------------------- shape
 
+@op(function=False)
 def view(self, *shape):
     if len(shape) == 1 and isinstance(shape[0], (dtype, type)) and not isinstance(shape[0], (tuple, list)):
         raise NotImplementedError("view(dtype) is not supported")
     return _core.view(self, _shape_arg(shape))
 
 
+@op(function=False)
 def view_as(self, other):
     return _core.view(self, list(other.shape))
 
 
+@op()
 def reshape(input, *shape):
     return _core.reshape(input, _shape_arg(shape))
 
 
+@op(function=False)
 def reshape_as(self, other):
     return _core.reshape(self, list(other.shape))
 
 
+@op()
 def permute(input, *dims):
     return _core.permute(input, _shape_arg(dims))
 
 
+@op("transpose", "swapaxes", "swapdims")
 def transpose(input, dim0, dim1):
     return _core.transpose(input, dim0, dim1)
 
 
-swapaxes = swapdims = transpose
 
-
+@op()
 def t(input):
     return _core.t_(input)
 
 
+@tensor_property("T")
 def _T(self):
     if self.ndim <= 2:
         return _core.t_(self) if self.ndim == 2 else self
     return _core.permute(self, list(range(self.ndim - 1, -1, -1)))
 
 
+@tensor_property("mT")
 def _mT(self):
     if self.ndim < 2:
         raise RuntimeError("tensor.mT is only supported on matrices or batches of matrices. Got 1-D tensor.")
     return _core.transpose(self, -2, -1)
 
 
+@op()
 def adjoint(input):
     return _mT(input)
 
 
+@op(function=False)
 def expand(self, *sizes):
     return _core.expand(self, _shape_arg(sizes))
 
 
+@op(function=False)
 def expand_as(self, other):
     return _core.expand(self, list(other.shape))
 
 
+@op()
 def broadcast_to(input, shape):
     return _core.expand(input, _shape_arg((shape,)))
 
 
+@op(method=False)
 def broadcast_tensors(*tensors):
     shape = broadcast_shapes(*[t.shape for t in tensors])
     return tuple(t.expand(shape) for t in tensors)
 
 
+@op(method=False)
 def broadcast_shapes(*shapes):
     out = []
     for s in shapes:
@@ -1175,38 +1391,46 @@ def broadcast_shapes(*shapes):
     return Size(out)
 
 
+@op()
 def squeeze(input, dim=None):
     return _core.squeeze(input, _dims(dim))
 
 
+@op()
 def unsqueeze(input, dim):
     return _core.unsqueeze(input, dim)
 
 
+@op()
 def flatten(input, start_dim=0, end_dim=-1):
     return _core.flatten(input, start_dim, end_dim)
 
 
+@op()
 def ravel(input):
     return _core.reshape(input, [-1])
 
 
+@op()
 def unflatten(input, dim, sizes):
     dim = _wrap(dim, input.ndim)
     shape = list(input.shape)
     return _core.reshape(input, shape[:dim] + list(sizes) + shape[dim + 1:])
 
 
+@op()
 def narrow(input, dim, start, length):
     if isinstance(start, Tensor):
         start = start.item()
     return _core.narrow(input, dim, start, length)
 
 
+@op()
 def select(input, dim, index):
     return _core.select(input, dim, _py_int(index))
 
 
+@op("movedim", "moveaxis")
 def movedim(input, source, destination):
     if isinstance(source, (tuple, list)) or isinstance(destination, (tuple, list)):
         n = input.ndim
@@ -1227,13 +1451,13 @@ def movedim(input, source, destination):
     return _core.movedim(input, source, destination)
 
 
-moveaxis = movedim
 
-
+@op(function=False)
 def unfold(self, dimension, size, step):
     return _core.unfold_dim(self, dimension, size, step)
 
 
+@op("cat", "concat", "concatenate", method=False)
 def cat(tensors, dim=0, *, out=None):
     _no_out(out)
     if isinstance(tensors, Tensor):
@@ -1241,9 +1465,8 @@ def cat(tensors, dim=0, *, out=None):
     return _core.cat(list(tensors), dim)
 
 
-concat = concatenate = cat
 
-
+@op(method=False)
 def stack(tensors, dim=0, *, out=None):
     _no_out(out)
     tensors = list(tensors)
@@ -1257,23 +1480,28 @@ def stack(tensors, dim=0, *, out=None):
     return _core.cat([t.unsqueeze(d) for t in tensors], d)
 
 
+@op(method=False)
 def hstack(tensors):
     tensors = [atleast_1d(t) for t in tensors]
     return cat(tensors, 0 if tensors[0].ndim == 1 else 1)
 
 
+@op(method=False)
 def vstack(tensors):
     return cat([atleast_2d(t) for t in tensors], 0)
 
 
+@op(method=False)
 def atleast_1d(t):
     return t.reshape(1) if t.ndim == 0 else t
 
 
+@op(method=False)
 def atleast_2d(t):
     return t.reshape(1, -1) if t.ndim < 2 else t
 
 
+@op()
 def split(tensor, split_size_or_sections, dim=0):
     d = _wrap(dim, tensor.ndim)
     size = tensor.shape[d]
@@ -1293,6 +1521,7 @@ def split(tensor, split_size_or_sections, dim=0):
     return tuple(out)
 
 
+@op()
 def tensor_split(input, indices_or_sections, dim=0):
     d = _wrap(dim, input.ndim)
     size = input.shape[d]
@@ -1308,6 +1537,7 @@ def tensor_split(input, indices_or_sections, dim=0):
     return split(input, sizes, d)
 
 
+@op()
 def chunk(input, chunks, dim=0):
     if chunks <= 0:
         raise RuntimeError(f"chunk expects `chunks` to be greater than 0, got: {chunks}")
@@ -1316,10 +1546,12 @@ def chunk(input, chunks, dim=0):
     return split(input, _py_max(step, 1), dim)
 
 
+@op()
 def unbind(input, dim=0):
     return tuple(_core.select(input, dim, i) for i in range(input.shape[_wrap(dim, input.ndim)]))
 
 
+@op(function=False)
 def repeat(self, *sizes):
     sizes = _shape_arg(sizes)
     if len(sizes) < self.ndim:
@@ -1333,6 +1565,7 @@ def repeat(self, *sizes):
     return x.reshape(final)
 
 
+@op()
 def repeat_interleave(input, repeats, dim=None):
     if dim is None:
         input, dim = input.flatten(), 0
@@ -1350,6 +1583,7 @@ def repeat_interleave(input, repeats, dim=None):
     return index_select(input, d, idx)
 
 
+@op()
 def tile(input, dims):
     dims = list(dims)
     if len(dims) < input.ndim:
@@ -1357,19 +1591,23 @@ def tile(input, dims):
     return repeat(input, dims)
 
 
+@op()
 def flip(input, *dims):
     # torch.flip(x, dims) and Tensor.flip(*dims)
     return _core.flip(input, _dims(dims[0] if len(dims) == 1 else dims))
 
 
+@op()
 def fliplr(input):
     return flip(input, [1])
 
 
+@op()
 def flipud(input):
     return flip(input, [0])
 
 
+@op()
 def roll(input, shifts, dims=None):
     if dims is None:
         return roll(input.flatten(), shifts, 0).view(input.shape)
@@ -1387,6 +1625,7 @@ def roll(input, shifts, dims=None):
     return out
 
 
+@op()
 def diag(input, diagonal=0):
     if input.ndim == 1:
         n = input.shape[0] + _py_abs(diagonal)
@@ -1396,17 +1635,19 @@ def diag(input, diagonal=0):
         return out.index_put((rows, cols), input)
     if input.ndim != 2:
         raise RuntimeError(f"diag(): Supports 1D or 2D tensors. Got {input.ndim}D")
-    return diagonal_(input, diagonal).clone()
+    return _core.diagonal(input, diagonal, 0, 1).clone()
 
 
-def diagonal_(input, offset=0, dim1=0, dim2=1):
+@op()
+def diagonal(input, offset=0, dim1=0, dim2=1):
     return _core.diagonal(input, offset, dim1, dim2)
 
 
+@op()
 def trace(input):
     if input.ndim != 2:
         raise RuntimeError(f"trace: expected a matrix, but got tensor with dim {input.ndim}")
-    return diagonal_(input).sum()
+    return diagonal(input).sum()
 
 
 def _check_matrix(input, op):
@@ -1414,6 +1655,7 @@ def _check_matrix(input, op):
         raise RuntimeError(f"{op}: input tensor must have at least 2 dimensions")
 
 
+@op()
 def tril(input, diagonal=0):
     _check_matrix(input, "tril")
     r = arange(input.shape[-2], device=input.device).unsqueeze(1)
@@ -1421,6 +1663,7 @@ def tril(input, diagonal=0):
     return where(c - r <= diagonal, input, zeros((), dtype=input.dtype, device=input.device))
 
 
+@op()
 def triu(input, diagonal=0):
     _check_matrix(input, "triu")
     r = arange(input.shape[-2], device=input.device).unsqueeze(1)
@@ -1430,10 +1673,12 @@ def triu(input, diagonal=0):
 
 # ---------------------------------------------------------------------------- indexing
 
+@op()
 def gather(input, dim, index, *, sparse_grad=False):
     return _core.gather(input, dim, index)
 
 
+@op(inplace=True)
 def scatter(input, dim, index, src=None, value=None, *, reduce=None):
     if reduce is not None:
         if reduce != "add":
@@ -1442,20 +1687,24 @@ def scatter(input, dim, index, src=None, value=None, *, reduce=None):
     return _core.scatter(input, dim, index, src if src is not None else value, False)
 
 
+@op(inplace=True)
 def scatter_add(input, dim, index, src):
     return _core.scatter(input, dim, index, src, True)
 
 
+@op()
 def index_select(input, dim, index):
     return _core.index_select(input, dim, index)
 
 
+@op(inplace=True)
 def index_add(input, dim, index, source, *, alpha=1):
     if alpha != 1:
         source = source * alpha
     return _core.index_add(input, dim, index, source)
 
 
+@op(inplace=True)
 def index_fill(input, dim, index, value):
     mask_shape = [1] * input.ndim
     d = _wrap(dim, input.ndim)
@@ -1464,6 +1713,7 @@ def index_fill(input, dim, index, value):
     return where(mask, value, input)
 
 
+@op(inplace=True)
 def masked_fill(input, mask, value):
     if mask._dtype != "bool":
         raise RuntimeError(f"masked_fill_ only supports boolean masks, but got mask with dtype {mask.dtype}")
@@ -1475,6 +1725,7 @@ def masked_fill(input, mask, value):
     return out if out._dtype == input._dtype else out.to(input.dtype)
 
 
+@op()
 def masked_select(input, mask):
     if mask._dtype != "bool":
         raise RuntimeError(f"masked_select: expected BoolTensor for mask, got {mask.dtype}")
@@ -1484,6 +1735,7 @@ def masked_select(input, mask):
     return x.reshape(-1).index_select(0, idx)
 
 
+@op()
 def nonzero(input, *, as_tuple=False):
     nz = _core.nonzero(input)
     if as_tuple:
@@ -1494,14 +1746,17 @@ def nonzero(input, *, as_tuple=False):
     return nz
 
 
+@op()
 def argwhere(input):
     return _core.nonzero(input)
 
 
+@op()
 def take(input, index):
     return _core.take(input, index)
 
 
+@op()
 def take_along_dim(input, indices, dim=None):
     if dim is None:
         return take(input, indices)
@@ -1641,6 +1896,7 @@ def _advanced(x, advanced):
     return out
 
 
+@op(function=False)
 def __getitem__(self, index):
     if isinstance(index, (numbers.Integral, np.integer)) and not isinstance(index, _py_bool):
         return _core.select(self, 0, _py_int(index))
@@ -1651,6 +1907,7 @@ def _has_advanced(items):
     return builtins.any(isinstance(i, Tensor) or isinstance(i, _py_bool) for i in items)
 
 
+@op(function=False)
 def __setitem__(self, index, value):
     if isinstance(value, (list, tuple, np.ndarray)):
         value = tensor(value, dtype=self.dtype, device=self.device)
@@ -1692,6 +1949,7 @@ def _value_like(value, target):
     return _core.scalar(value, target._dtype)
 
 
+@op(inplace=True)
 def index_put(input, indices, values, accumulate=False):
     positions = _apply_index(arange(input.numel(), device=input.device).view(input.shape), tuple(indices))
     return _core.put(input, positions, values if isinstance(values, Tensor) else _core.scalar(values, input._dtype), accumulate)
@@ -1699,39 +1957,46 @@ def index_put(input, indices, values, accumulate=False):
 
 # ---------------------------------------------------------------------------- linear algebra
 
+@op()
 def matmul(input, other, *, out=None):
     _no_out(out)
     return _core.matmul(input, other)
 
 
+@op("__imatmul__", function=False)
+def _imatmul(self, other):
+    return self.copy_(self @ other)
+
+
+@op()
 def mm(input, mat2, *, out=None):
     return _core.mm(input, mat2)
 
 
+@op()
 def bmm(input, mat2, *, out=None):
     return _core.bmm(input, mat2)
 
 
+@op("dot", "inner")
 def dot(input, other, *, out=None):
     return _core.dot(input, other)
 
 
-inner = dot
 
-
+@op()
 def mv(input, vec):
     if input.ndim != 2 or vec.ndim != 1:
         raise RuntimeError(f"vector + matrix @ vector expected, got {input.ndim}, {vec.ndim}")
     return _core.matmul(input, vec)
 
 
+@op("outer", "ger")
 def outer(input, vec2):
     if input.ndim != 1 or vec2.ndim != 1:
         raise RuntimeError(f"outer: expected 1-D tensors, got {input.ndim}-D and {vec2.ndim}-D")
     return input.unsqueeze(1) * vec2.unsqueeze(0)
 
-
-ger = outer
 
 
 def _scaled_sum(input, product, beta, alpha):
@@ -1746,14 +2011,17 @@ def _scaled_sum(input, product, beta, alpha):
     return input + product if beta == 1 else input * beta + product
 
 
+@op()
 def addmm(input, mat1, mat2, *, beta=1, alpha=1):
     return _scaled_sum(input, _core.mm(mat1, mat2), beta, alpha)
 
 
+@op(method=False)
 def baddbmm(input, batch1, batch2, *, beta=1, alpha=1):
     return _scaled_sum(input, _core.bmm(batch1, batch2), beta, alpha)
 
 
+@op()
 def cross(input, other, dim=None):
     if dim is None:
         dims = [i for i, s in enumerate(input.shape) if s == 3]
@@ -1767,6 +2035,7 @@ def cross(input, other, dim=None):
     return stack([a[1] * b[2] - a[2] * b[1], a[2] * b[0] - a[0] * b[2], a[0] * b[1] - a[1] * b[0]], dim)
 
 
+@op(method=False)
 def einsum(equation, *operands):
     from ._einsum import einsum as _einsum
     if len(operands) == 1 and isinstance(operands[0], (list, tuple)):
@@ -1774,6 +2043,7 @@ def einsum(equation, *operands):
     return _einsum(equation, *operands)
 
 
+@op(method=False)
 def tensordot(a, b, dims=2):
     if isinstance(dims, numbers.Integral):
         if dims < 0:
@@ -1794,6 +2064,7 @@ def tensordot(a, b, dims=2):
 
 # ---------------------------------------------------------------------------- nn-ish
 
+@op()
 def softmax(input, dim, dtype=None):
     if dtype is not None:
         input = input.to(dtype)
@@ -1801,6 +2072,7 @@ def softmax(input, dim, dtype=None):
     return _core.softmax(input, dim, False)
 
 
+@op()
 def log_softmax(input, dim, dtype=None):
     if dtype is not None:
         input = input.to(dtype)
@@ -1810,20 +2082,13 @@ def log_softmax(input, dim, dtype=None):
 
 # ---------------------------------------------------------------------------- in place
 
-def _inplace(fn, name):
-    def method(self, *args, **kwargs):
-        others = [a for a in args if isinstance(a, Tensor)] + [v for v in kwargs.values() if isinstance(v, Tensor)]
-        _core.inplace(self, others, lambda x: fn(x, *args, **kwargs))
-        return self
-    method.__name__ = name
-    return method
-
-
+@op(function=False)
 def zero_(self):
     _core.inplace(self, [], lambda x: _core.scalar(0, x._dtype), False)
     return self
 
 
+@op(function=False)
 def fill_(self, value):
     _check_fill_value(value, self.dtype)
     others = [value] if isinstance(value, Tensor) else []
@@ -1831,6 +2096,7 @@ def fill_(self, value):
     return self
 
 
+@op(function=False)
 def copy_(self, src, non_blocking=False):
     if not isinstance(src, Tensor):
         raise TypeError(f"copy_(): argument 'src' must be Tensor, not {type(src).__name__}")
@@ -1849,28 +2115,34 @@ def _random_fill(self, draw):
     return self
 
 
+@op(function=False)
 def uniform_(self, a=0.0, b=1.0, generator=None):
     return _random_fill(self, lambda shape, d: _core.rand_uniform(shape, _py_float(a), _py_float(b), d))
 
 
+@op(function=False)
 def normal_(self, mean=0.0, std=1.0, generator=None):
     return _random_fill(self, lambda shape, d: _core.rand_normal(shape, _py_float(mean), _py_float(std), d))
 
 
+@op(function=False)
 def bernoulli_(self, p=0.5, generator=None):
     return _random_fill(self, lambda shape, d: _core.bernoulli_mask(shape, _py_float(p), d))
 
 
+@op(function=False)
 def exponential_(self, lambd=1.0, generator=None):
     return _random_fill(self, lambda shape, d: -(1 - _core.rand_uniform(shape, 0.0, 1.0, d)).log() / lambd)
 
 
+@op(function=False)
 def random_(self, low=0, high=None, generator=None):
     if high is None:
         low, high = 0, low if low else 2 ** 24
     return _random_fill(self, lambda shape, d: _core.randint(_py_int(low), _py_int(high), shape, d))
 
 
+@op()
 def bernoulli(input, p=None, generator=None):
     probs = input if p is None else full_like(input, p)
     if probs.numel() and not ((probs >= 0) & (probs <= 1)).all().item():
@@ -1878,6 +2150,7 @@ def bernoulli(input, p=None, generator=None):
     return (rand_like(probs) < probs).to(input.dtype)
 
 
+@op()
 def multinomial(input, num_samples, replacement=False, generator=None):
     """Category indices drawn by the Gumbel-max trick on the input's device: with replacement
     each draw is the argmax of log(p) plus fresh Gumbel noise; without, the draws are the
@@ -1907,6 +2180,7 @@ def multinomial(input, num_samples, replacement=False, generator=None):
     return out.reshape(-1) if input.ndim == 1 else out
 
 
+@op(method=False)
 def normal(mean, std=1.0, size=None, *, generator=None):
     negative_std = (std < 0).any().item() if isinstance(std, Tensor) else std < 0
     if negative_std:
@@ -1916,33 +2190,6 @@ def normal(mean, std=1.0, size=None, *, generator=None):
         dt = mean.dtype if isinstance(mean, Tensor) else std.dtype
         return randn(shape, dtype=dt) * std + mean
     return randn(size, dtype=None) * std + mean
-
-
-# The functions PyTorch exposes as `torch.<name>` (methods such as `to`, `view` or `numpy`
-# are Tensor-only and stay out of the package namespace).
-__all__ = [
-    "Size", "tensor", "as_tensor", "from_numpy", "zeros", "ones", "empty", "full", "zeros_like", "ones_like",
-    "empty_like", "full_like", "rand", "randn", "randint", "randperm", "rand_like", "randn_like", "randint_like",
-    "manual_seed", "seed", "arange", "linspace", "eye", "is_floating_point", "clone", "add", "sub", "subtract",
-    "mul", "multiply", "div", "divide", "true_divide", "floor_divide", "remainder", "fmod", "pow", "maximum",
-    "minimum", "atan2", "eq", "ne", "lt", "le", "gt", "ge", "greater", "greater_equal", "less", "less_equal",
-    "not_equal", "logical_and", "logical_or", "logical_xor", "bitwise_and", "bitwise_or", "bitwise_xor",
-    "negative", "absolute", "arcsin", "arccos", "arctan", "fix", "round", "exp2", "erfc", "clamp", "clip",
-    "positive", "signbit", "isposinf", "isneginf", "nan_to_num", "fmax", "fmin", "hypot", "copysign",
-    "clamp_min", "clamp_max", "lerp", "isclose", "allclose", "equal", "where", "sum", "nansum", "mean",
-    "nanmean", "prod", "max", "min", "amax", "amin", "aminmax", "argmax", "argmin", "var", "std", "var_mean",
-    "std_mean", "logsumexp", "norm", "cumsum", "cumprod", "any", "all", "count_nonzero", "median", "sort",
-    "argsort", "msort", "kthvalue", "topk", "reshape", "permute", "transpose", "swapaxes", "swapdims", "t", "adjoint",
-    "broadcast_to", "broadcast_tensors", "broadcast_shapes", "squeeze", "unsqueeze", "flatten", "ravel",
-    "unflatten", "narrow", "select", "movedim", "moveaxis", "cat", "concat", "concatenate", "stack", "hstack",
-    "vstack", "atleast_1d", "atleast_2d", "split", "tensor_split", "chunk", "unbind", "repeat_interleave",
-    "tile", "flip", "fliplr", "flipud", "roll", "diag", "trace", "tril", "triu", "gather", "scatter",
-    "scatter_add", "index_select", "index_add", "index_fill", "masked_fill", "masked_select", "nonzero",
-    "argwhere", "take", "take_along_dim", "index_put", "matmul", "mm", "bmm", "dot", "inner", "mv", "outer",
-    "ger", "addmm", "baddbmm", "cross", "einsum", "tensordot", "softmax", "log_softmax", "bernoulli",
-    "multinomial", "normal", "is_tensor", "numel", "diagonal", "FloatTensor", "DoubleTensor", "LongTensor",
-    "BoolTensor",
-] + _UNARY
 
 
 def _legacy_constructor(dt, name):
@@ -1955,126 +2202,16 @@ def _legacy_constructor(dt, name):
     return make
 
 
-FloatTensor = _legacy_constructor(float32, "FloatTensor")
-DoubleTensor = _legacy_constructor(float64, "DoubleTensor")
-LongTensor = _legacy_constructor(int64, "LongTensor")
-BoolTensor = _legacy_constructor(bool_, "BoolTensor")
+for _dt, _name in [(float32, "FloatTensor"), (float64, "DoubleTensor"), (int64, "LongTensor"), (bool_, "BoolTensor")]:
+    op(_name, method=False)(_legacy_constructor(_dt, _name))
+del _dt, _name
 
 
+@op(method=False)
 def is_tensor(obj):
     return isinstance(obj, Tensor)
 
 
+@op(method=False)
 def numel(input):
     return input.numel()
-
-
-diagonal = diagonal_
-
-
-# Creation functions that make their tensor on the device themselves (no host copy).
-_FILLED_ON_DEVICE = {"zeros", "ones", "empty", "full"}
-
-
-def _on_device(fn, like=False):
-    """Wraps a creation function: `device=` (default: `like`'s tensor's device, else the
-    default device) places the result there as a leaf, keeping `requires_grad`."""
-    import functools
-
-    from ._device import _creating, default_device
-
-    @functools.wraps(fn)
-    def wrapper(*args, device=None, **kwargs):
-        if device is None:
-            device = args[0].device if like and args and isinstance(args[0], Tensor) else default_device()
-        d = check_device(device)
-        if fn.__name__ in _FILLED_ON_DEVICE:
-            kwargs["device"] = d
-        _creating.depth = getattr(_creating, "depth", 0) + 1
-        try:
-            out = fn(*args, **kwargs)
-        finally:
-            _creating.depth -= 1
-        if d.type != "cpu" and isinstance(out, Tensor) and out._device != str(d):
-            rg = out.requires_grad
-            out = _core.to_device(out.detach(), str(d))
-            if rg:
-                out.requires_grad_(True)
-        return out
-    return wrapper
-
-
-for _name in ("tensor", "as_tensor", "zeros", "ones", "empty", "full", "rand", "randn", "randint",
-              "randperm", "arange", "linspace", "eye"):
-    globals()[_name] = _on_device(globals()[_name])
-for _name in ("zeros_like", "ones_like", "empty_like", "full_like", "rand_like", "randn_like", "randint_like"):
-    globals()[_name] = _on_device(globals()[_name], like=True)
-del _name
-
-
-def _install():
-    """Attaches the functions above to `Tensor` as methods, properties and operators."""
-    props = {"shape": _shape, "dtype": _dtype_prop, "device": _device_prop, "T": _T, "mT": _mT,
-             "is_cuda": lambda self: self._device != "cpu", "is_cpu": lambda self: self._device == "cpu",
-             "layout": lambda self: "strided"}
-    for name, fget in props.items():
-        setattr(Tensor, name, property(fget))
-    methods = dict(
-        size=size, stride=stride, is_floating_point=is_floating_point, numpy=numpy, __array__=__array__,
-        tolist=tolist, __float__=__float__, __int__=__int__, __index__=__index__, __bool__=__bool__,
-        __iter__=__iter__, __contains__=__contains__, __reduce_ex__=__reduce_ex__, __deepcopy__=__deepcopy__,
-        to=to, cpu=cpu, cuda=cuda, gpu=gpu, type=type_, type_as=type_as, float=float_, double=double, long=long,
-        int=int_, bool=bool__, half=half, requires_grad_=requires_grad_, clone=clone, contiguous=contiguous,
-        new_tensor=new_tensor, new_zeros=new_zeros, new_ones=new_ones, new_empty=new_empty, new_full=new_full,
-        add=add, sub=sub, subtract=sub, mul=mul, multiply=mul, div=div, divide=div, true_divide=true_divide,
-        floor_divide=floor_divide, remainder=remainder, fmod=fmod, pow=pow, maximum=maximum, minimum=minimum,
-        atan2=atan2, eq=eq, ne=ne, lt=lt, le=le, gt=gt, ge=ge, greater=gt, less=lt, greater_equal=ge,
-        less_equal=le, not_equal=ne, logical_and=logical_and, logical_or=logical_or, logical_xor=logical_xor,
-        bitwise_and=bitwise_and, bitwise_or=bitwise_or, bitwise_xor=bitwise_xor,
-        positive=positive, signbit=signbit, isposinf=isposinf, isneginf=isneginf, nan_to_num=nan_to_num,
-        fmax=fmax, fmin=fmin, hypot=hypot, copysign=copysign, round=round, clamp=clamp, clip=clamp, clamp_min=clamp_min, clamp_max=clamp_max, lerp=lerp,
-        isclose=isclose, allclose=allclose, equal=equal, where=lambda self, c, o: where(c, self, o),
-        sum=sum, nansum=nansum, mean=mean, nanmean=nanmean, prod=prod, max=max, min=min, amax=amax, amin=amin,
-        aminmax=aminmax, argmax=argmax, argmin=argmin, var=var, std=std, logsumexp=logsumexp, norm=norm,
-        cumsum=cumsum, cumprod=cumprod, any=any, all=all, count_nonzero=count_nonzero, median=median,
-        sort=sort, argsort=argsort, msort=msort, kthvalue=kthvalue, topk=topk,
-        view=view, view_as=view_as, reshape=reshape, reshape_as=reshape_as, permute=permute,
-        transpose=transpose, swapaxes=transpose, swapdims=transpose, t=t, adjoint=adjoint,
-        expand=expand, expand_as=expand_as, broadcast_to=broadcast_to, squeeze=squeeze,
-        unsqueeze=unsqueeze, flatten=flatten, ravel=ravel, unflatten=unflatten, narrow=narrow, select=select,
-        movedim=movedim, moveaxis=movedim, unfold=unfold, split=split, tensor_split=tensor_split, chunk=chunk,
-        unbind=unbind, repeat=repeat, repeat_interleave=repeat_interleave, tile=tile, flip=flip,
-        fliplr=fliplr, flipud=flipud, roll=roll, diag=diag, diagonal=diagonal_, trace=trace, tril=tril,
-        triu=triu, gather=gather, scatter=scatter, scatter_add=scatter_add, index_select=index_select,
-        index_add=index_add, index_fill=index_fill, masked_fill=masked_fill, masked_select=masked_select,
-        nonzero=nonzero, argwhere=argwhere, take=take, take_along_dim=take_along_dim, index_put=index_put,
-        __getitem__=__getitem__, __setitem__=__setitem__, matmul=matmul, mm=mm, bmm=bmm, dot=dot, inner=dot,
-        mv=mv, outer=outer, ger=outer, addmm=addmm, cross=cross, softmax=softmax, log_softmax=log_softmax,
-        zero_=zero_, fill_=fill_, copy_=copy_, uniform_=uniform_, normal_=normal_, bernoulli_=bernoulli_,
-        exponential_=exponential_, random_=random_, bernoulli=bernoulli, multinomial=multinomial,
-        negative=neg, absolute=abs, arcsin=asin, arccos=acos, arctan=atan, exp2=exp2, erfc=erfc,  # noqa: F821
-        fix=trunc, rsub=rsub,  # noqa: F821
-    )
-    methods.update({n: globals()[n] for n in _UNARY})
-    for name, fn in methods.items():
-        setattr(Tensor, name, fn)
-    # In-place variants: `x.add_(y)` computes `x.add(y)` and writes it back into x.
-    for name in ["add", "sub", "mul", "div", "pow", "clamp", "clamp_min", "clamp_max", "remainder",
-                 "floor_divide", "masked_fill", "index_fill", "scatter", "scatter_add", "index_add",
-                 "index_put", "maximum", "minimum", "lerp", "fmod", "round", "atan2", "logical_and",
-                 "logical_or", "logical_not", "bitwise_and", "bitwise_or", "bitwise_xor", "eq", "ne",
-                 "lt", "le", "gt", "ge", "where", "true_divide", "t", "transpose", "squeeze",
-                 "unsqueeze"] + _UNARY:
-        if name in ("t", "transpose", "squeeze", "unsqueeze"):
-            continue
-        setattr(Tensor, name + "_", _inplace(getattr(Tensor, name), name + "_"))
-    setattr(Tensor, "clip_", Tensor.clamp_)
-    for op, name in [("__iadd__", "add_"), ("__isub__", "sub_"), ("__imul__", "mul_"), ("__itruediv__", "div_"),
-                     ("__ifloordiv__", "floor_divide_"), ("__imod__", "remainder_"), ("__ipow__", "pow_"),
-                     ("__iand__", "bitwise_and_"), ("__ior__", "bitwise_or_"), ("__ixor__", "bitwise_xor_")]:
-        setattr(Tensor, op, getattr(Tensor, name))
-    Tensor.__imatmul__ = lambda self, other: self.copy_(self @ other)
-    Tensor.__array_priority__ = 1000
-
-
-_install()

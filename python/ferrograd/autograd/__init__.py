@@ -4,6 +4,7 @@ import threading
 
 from .. import _core
 from .._core import Node, Tensor
+from .._registry import op
 from .gradcheck import GradcheckError, gradcheck, gradgradcheck
 
 __all__ = ["backward", "grad", "no_grad", "enable_grad", "set_grad_enabled", "is_grad_enabled",
@@ -112,25 +113,21 @@ class inference_mode(no_grad):
 _local = threading.local()
 
 
+@op("backward", function=False)
 def _tensor_backward(self, gradient=None, retain_graph=None, create_graph=False, inputs=None):
     if inputs is not None:
         return backward([self], [gradient], retain_graph, create_graph, inputs)
     self._backward(gradient, retain_graph, create_graph)
 
 
-Tensor.backward = _tensor_backward
-
-
+@op("register_hook", function=False)
 def _register_hook(self, hook):
     """`hook(grad) -> Tensor or None`, called with this tensor's gradient during backward; a
     returned tensor replaces the gradient. Returns a handle whose `remove()` unregisters it."""
     return self._register_hook(hook)
 
 
+@op("register_post_accumulate_grad_hook", function=False)
 def _register_post_accumulate_grad_hook(self, hook):
     """`hook(tensor)`, called on a leaf once backward has accumulated its gradient into `.grad`."""
     return self._register_post_accumulate_grad_hook(hook)
-
-
-Tensor.register_hook = _register_hook
-Tensor.register_post_accumulate_grad_hook = _register_post_accumulate_grad_hook

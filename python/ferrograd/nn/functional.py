@@ -14,9 +14,8 @@ from .. import _tensor as T
 from .._core import Tensor
 from .._dtype import float32, float64, int64
 
-sigmoid = T.sigmoid  # noqa: F821
-tanh = T.tanh  # noqa: F821
-softmax_ = T.softmax
+sigmoid = Tensor.sigmoid
+tanh = Tensor.tanh
 
 
 def _pair(v, name="kernel_size"):
@@ -43,7 +42,7 @@ def _inplace_result(input, inplace, fn):
 
 
 def relu(input, inplace=False):
-    return _inplace_result(input, inplace, T.relu)  # noqa: F821
+    return _inplace_result(input, inplace, Tensor.relu)
 
 
 def relu_(input):
@@ -69,52 +68,52 @@ def leaky_relu(input, negative_slope=0.01, inplace=False):
 
 def elu(input, alpha=1.0, inplace=False):
     T._require_float(input, "elu")
-    return _inplace_result(input, inplace, lambda input: T.where(input > 0, input, T.expm1(input) * alpha))  # noqa: F821
+    return _inplace_result(input, inplace, lambda input: T.where(input > 0, input, input.expm1() * alpha))
 
 
 def selu(input, inplace=False):
     T._require_float(input, "selu")
     alpha, scale = 1.6732632423543772, 1.0507009873554805
     return _inplace_result(input, inplace,
-                           lambda input: scale * T.where(input > 0, input, T.expm1(input) * alpha))  # noqa: F821
+                           lambda input: scale * T.where(input > 0, input, input.expm1() * alpha))
 
 
 def celu(input, alpha=1.0, inplace=False):
     T._require_float(input, "celu")
     return _inplace_result(input, inplace,
-                           lambda input: T.where(input > 0, input, T.expm1(input / alpha) * alpha))  # noqa: F821
+                           lambda input: T.where(input > 0, input, (input / alpha).expm1() * alpha))
 
 
 def gelu(input, approximate="none"):
     T._require_float(input, "gelu")
     if approximate == "tanh":
         inner = math.sqrt(2.0 / math.pi) * (input + 0.044715 * input * input * input)
-        return 0.5 * input * (1.0 + T.tanh(inner))  # noqa: F821
+        return 0.5 * input * (1.0 + inner.tanh())
     if approximate != "none":
         raise RuntimeError(f"approximate argument must be either none or tanh, got {approximate!r}")
-    return 0.5 * input * (1.0 + T.erf(input * (1.0 / math.sqrt(2.0))))  # noqa: F821
+    return 0.5 * input * (1.0 + (input * (1.0 / math.sqrt(2.0))).erf())
 
 
 def silu(input, inplace=False):
     T._require_float(input, "silu")
-    return _inplace_result(input, inplace, lambda input: input * T.sigmoid(input))  # noqa: F821
+    return _inplace_result(input, inplace, lambda input: input * input.sigmoid())
 
 
 def mish(input, inplace=False):
     T._require_float(input, "mish")
-    return _inplace_result(input, inplace, lambda input: input * T.tanh(softplus(input)))  # noqa: F821
+    return _inplace_result(input, inplace, lambda input: input * softplus(input).tanh())
 
 
 def softplus(input, beta=1.0, threshold=20.0):
     T._require_float(input, "softplus")
     scaled = input * beta
     # log1p(exp(x)) computed stably: max(x, 0) + log1p(exp(-|x|)).
-    soft = (T.relu(scaled) + T.log1p(T.exp(-T.abs(scaled)))) / beta  # noqa: F821
+    soft = (scaled.relu() + (-scaled.abs()).exp().log1p()) / beta
     return T.where(scaled > threshold, input, soft)
 
 
 def softsign(input):
-    return input / (1 + T.abs(input))  # noqa: F821
+    return input / (1 + input.abs())
 
 
 def logsigmoid(input):
@@ -501,7 +500,7 @@ def layer_norm(input, normalized_shape, weight=None, bias=None, eps=1e-5):
     dims = tuple(range(-k, 0))
     mean = input.mean(dims, keepdim=True)
     var = input.var(dims, unbiased=False, keepdim=True)
-    out = (input - mean) * T.rsqrt(var + eps)  # noqa: F821
+    out = (input - mean) * (var + eps).rsqrt()
     if weight is not None:
         out = out * weight
     if bias is not None:
@@ -528,7 +527,12 @@ def batch_norm(input, running_mean, running_var, weight=None, bias=None, trainin
                 running_var.mul_(1 - momentum).add_(var.detach() * (momentum * n / (n - 1)))
     else:
         mean, var = running_mean, running_var
-    out = (input - mean.reshape(shape)) * T.rsqrt(var.reshape(shape) + eps)  # noqa: F821
+    out = (input - mean.reshape(shape)) * (var.reshape(shape) + eps).rsqrt()
+    return _channel_affine(out, weight, bias, shape)
+
+
+def _channel_affine(out, weight, bias, shape):
+    """out * weight + bias, each parameter (None: none) viewed as `shape` to broadcast per channel."""
     if weight is not None:
         out = out * weight.reshape(shape)
     if bias is not None:
@@ -543,13 +547,9 @@ def group_norm(input, num_groups, weight=None, bias=None, eps=1e-5):
     x = input.reshape(n, num_groups, -1)
     mean = x.mean(-1, keepdim=True)
     var = x.var(-1, unbiased=False, keepdim=True)
-    out = ((x - mean) * T.rsqrt(var + eps)).reshape(input.shape)  # noqa: F821
+    out = ((x - mean) * (var + eps).rsqrt()).reshape(input.shape)
     shape = [1, c] + [1] * (input.ndim - 2)
-    if weight is not None:
-        out = out * weight.reshape(shape)
-    if bias is not None:
-        out = out + bias.reshape(shape)
-    return out
+    return _channel_affine(out, weight, bias, shape)
 
 
 # ---------------------------------------------------------------------------- losses
@@ -578,11 +578,11 @@ def mse_loss(input, target, size_average=None, reduce=None, reduction="mean"):
 
 def l1_loss(input, target, size_average=None, reduce=None, reduction="mean"):
     _check_same_size(input, target, "l1_loss")
-    return _reduce(T.abs(input - target), reduction)  # noqa: F821
+    return _reduce((input - target).abs(), reduction)
 
 
 def smooth_l1_loss(input, target, size_average=None, reduce=None, reduction="mean", beta=1.0):
-    d = T.abs(input - target)  # noqa: F821
+    d = (input - target).abs()
     if beta == 0:
         return _reduce(d, reduction)
     loss = T.where(d < beta, 0.5 * d * d / beta, d - 0.5 * beta)
@@ -592,7 +592,7 @@ def smooth_l1_loss(input, target, size_average=None, reduce=None, reduction="mea
 def huber_loss(input, target, reduction="mean", delta=1.0):
     if delta <= 0:
         raise RuntimeError(f"huber_loss does not support non-positive values for delta, got {delta}")
-    d = T.abs(input - target)  # noqa: F821
+    d = (input - target).abs()
     loss = T.where(d < delta, 0.5 * d * d, delta * (d - 0.5 * delta))
     return _reduce(loss, reduction)
 
@@ -701,8 +701,8 @@ def binary_cross_entropy(input, target, weight=None, size_average=None, reduce=N
     if target.numel() and ((target.detach() < 0) | (target.detach() > 1)).any().item():
         raise RuntimeError("all elements of target should be between 0 and 1")
     # PyTorch clamps the logs at -100 so that 0 and 1 inputs give finite losses.
-    log_p = T.clamp(T.log(input), min=-100.0)  # noqa: F821
-    log_1mp = T.clamp(T.log(1 - input), min=-100.0)  # noqa: F821
+    log_p = T.clamp(input.log(), min=-100.0)
+    log_1mp = T.clamp((1 - input).log(), min=-100.0)
     loss = -(target * log_p + (1 - target) * log_1mp)
     if weight is not None:
         loss = loss * weight
@@ -713,7 +713,7 @@ def binary_cross_entropy_with_logits(input, target, weight=None, size_average=No
     if tuple(input.shape) != tuple(target.shape):
         raise ValueError(f"Target size ({list(target.shape)}) must be the same as input size ({list(input.shape)})")
     # Stable form: (1 - t) x + lw * (log1p(exp(-|x|)) + max(-x, 0)), lw = 1 + (pw - 1) t.
-    softplus_neg = T.log1p(T.exp(-T.abs(input))) + T.relu(-input)  # noqa: F821
+    softplus_neg = (-input.abs()).exp().log1p() + (-input).relu()
     if pos_weight is not None:
         log_weight = 1 + (pos_weight - 1) * target
         loss = (1 - target) * input + log_weight * softplus_neg
@@ -726,10 +726,10 @@ def binary_cross_entropy_with_logits(input, target, weight=None, size_average=No
 
 def kl_div(input, target, size_average=None, reduce=None, reduction="mean", log_target=False):
     if log_target:
-        loss = T.exp(target) * (target - input)  # noqa: F821
+        loss = target.exp() * (target - input)
     else:
         # xlogy(t, t) - t * input: 0 where t == 0, NaN where t < 0 (as in PyTorch).
-        loss = T.where(target == 0, 0.0, target * T.log(target)) - target * input  # noqa: F821
+        loss = T.where(target == 0, 0.0, target * target.log()) - target * input
     if reduction == "batchmean":
         return loss.sum() / input.shape[0]
     return _reduce(loss, reduction)
@@ -782,7 +782,7 @@ def softshrink(input, lambd=0.5):
 
 
 def tanhshrink(input):
-    return input - T.tanh(input)  # noqa: F821
+    return input - input.tanh()
 
 
 def glu(input, dim=-1):
@@ -792,7 +792,7 @@ def glu(input, dim=-1):
         raise RuntimeError(f"Halving dimension must be even, but dimension {dim % input.ndim} is size "
                            f"{input.shape[dim]}")
     a, b = T.chunk(input, 2, dim)
-    return a * T.sigmoid(b)  # noqa: F821
+    return a * b.sigmoid()
 
 
 def prelu(input, weight):
@@ -882,7 +882,7 @@ def rms_norm(input, normalized_shape, weight=None, eps=None):
     if eps is None:
         eps = _EPS.get(input.dtype, _EPS[float32])
     dims = tuple(range(-k, 0))
-    out = input * T.rsqrt((input * input).mean(dims, keepdim=True) + eps)  # noqa: F821
+    out = input * ((input * input).mean(dims, keepdim=True) + eps).rsqrt()
     return out if weight is None else out * weight
 
 
@@ -904,16 +904,12 @@ def instance_norm(input, running_mean=None, running_var=None, weight=None, bias=
                 running_mean.mul_(1 - momentum).add_(mean.detach().reshape(-1, c).mean(0) * momentum)
                 unbiased = var.detach().reshape(-1, c).mean(0) * (n / max(n - 1, 1))
                 running_var.mul_(1 - momentum).add_(unbiased * momentum)
-        out = (input - mean) * T.rsqrt(var + eps)  # noqa: F821
+        out = (input - mean) * (var + eps).rsqrt()
     else:
         if running_mean is None or running_var is None:
             raise ValueError("Expected running_mean and running_var to be defined when use_input_stats is false")
-        out = (input - running_mean.reshape(shape)) * T.rsqrt(running_var.reshape(shape) + eps)  # noqa: F821
-    if weight is not None:
-        out = out * weight.reshape(shape)
-    if bias is not None:
-        out = out + bias.reshape(shape)
-    return out
+        out = (input - running_mean.reshape(shape)) * (running_var.reshape(shape) + eps).rsqrt()
+    return _channel_affine(out, weight, bias, shape)
 
 
 def local_response_norm(input, size, alpha=1e-4, beta=0.75, k=1.0):
@@ -1085,7 +1081,7 @@ def _lp_pool(input, norm_type, kernel_size, stride, ceil_mode, n):
     k = _ntuple_arg(kernel_size, n, "kernel_size")
     pool = {1: avg_pool1d, 2: avg_pool2d, 3: avg_pool3d}[n]
     out = pool(input.pow(norm_type), k, stride, 0, ceil_mode)
-    return (T.sign(out) * relu(T.abs(out))).mul(math.prod(k)).pow(1.0 / norm_type)  # noqa: F821
+    return (out.sign() * relu(out.abs())).mul(math.prod(k)).pow(1.0 / norm_type)
 
 
 def lp_pool1d(input, norm_type, kernel_size, stride=None, ceil_mode=False):
@@ -1638,9 +1634,9 @@ def _reflect_coordinates(coord, twice_low, twice_high):
     if twice_low == twice_high:
         return T.zeros_like(coord)
     low, span = twice_low / 2, (twice_high - twice_low) / 2
-    coord = T.abs(coord - low)  # noqa: F821
+    coord = (coord - low).abs()
     extra = T.fmod(coord, span)
-    flips = T.floor(coord / span)  # noqa: F821
+    flips = (coord / span).floor()
     return T.where(T.fmod(flips, 2) == 0, extra + low, span - extra + low)
 
 
@@ -1707,7 +1703,7 @@ def grid_sample(input, grid, mode="bilinear", padding_mode="zeros", align_corner
     points = grid.reshape(n, -1, n_spatial)
     raw = [_grid_unnormalize(points[:, :, i], sizes[i], align_corners) for i in range(n_spatial)]
     if mode == "bicubic":
-        start = [T.floor(r) for r in raw]  # noqa: F821
+        start = [r.floor() for r in raw]
         frac = [r - s for r, s in zip(raw, start)]
         weights = [[_cubic_far(t + 1), _cubic_near(t), _cubic_near(1 - t), _cubic_far(2 - t)] for t in frac]
         taps = []
@@ -1720,9 +1716,9 @@ def grid_sample(input, grid, mode="bilinear", padding_mode="zeros", align_corner
     else:
         coords = [_grid_coordinates(r, s, padding_mode, align_corners) for r, s in zip(raw, sizes)]
         if mode == "nearest":
-            out = _grid_values(rows, sizes, [T.round(x).detach().to(int64) for x in coords])  # noqa: F821
+            out = _grid_values(rows, sizes, [T.round(x).detach().to(int64) for x in coords])
         else:
-            lows = [T.floor(x) for x in coords]  # noqa: F821
+            lows = [x.floor() for x in coords]
             fracs = [x - lo for x, lo in zip(coords, lows)]
             taps = []
             # (Bi/tri)linear: the 2^n corners around each point, weighted by the opposite volumes.
@@ -1840,7 +1836,7 @@ def embedding_bag(input, weight, offsets=None, max_norm=None, norm_type=2, scale
     gathered = gathered.reshape(bags, width, weight.shape[1])
     if mode == "max":
         out = gathered.amax(1)
-        return T.where(T.isinf(out) & (out < 0), T.zeros_like(out), out)
+        return T.where(out.isinf() & (out < 0), T.zeros_like(out), out)
     out = gathered.sum(1)
     if mode == "sum":
         return out
@@ -1879,7 +1875,7 @@ def gaussian_nll_loss(input, target, var, full=False, eps=1e-6, reduction="mean"
     # PyTorch clamps var in place under no_grad: the clamped value, with the gradient of the identity.
     detached = var.detach()
     var = var + (T.clamp(detached, min=eps) - detached)
-    loss = 0.5 * (T.log(var) + (input - target) ** 2 / var)  # noqa: F821
+    loss = 0.5 * (var.log() + (input - target) ** 2 / var)
     if full:
         loss = loss + 0.5 * math.log(2 * math.pi)
     return _reduce(loss, reduction)
@@ -1891,12 +1887,12 @@ def poisson_nll_loss(input, target, log_input=True, full=False, size_average=Non
     if reduction not in ("none", "mean", "sum"):
         raise ValueError(reduction + " is not a valid value for reduction")
     if log_input:
-        loss = T.exp(input) - target * input  # noqa: F821
+        loss = input.exp() - target * input
     else:
-        loss = input - target * T.log(input + eps)  # noqa: F821
+        loss = input - target * (input + eps).log()
     if full:
         safe = T.where(target > 1, target, T.ones_like(target))
-        stirling = safe * T.log(safe) - safe + 0.5 * T.log(2 * math.pi * safe)  # noqa: F821
+        stirling = safe * safe.log() - safe + 0.5 * (2 * math.pi * safe).log()
         loss = loss + T.where(target > 1, stirling, T.zeros_like(stirling))
     return _reduce(loss, reduction)
 
@@ -1923,7 +1919,7 @@ def cosine_embedding_loss(input1, input2, target, margin=0, size_average=None, r
         raise RuntimeError(f"cosine_embedding_loss: expected 1D or 2D inputs of the same shape, got "
                            f"{list(input1.shape)} and {list(input2.shape)}")
     eps = 1e-12
-    cos = (input1 * input2).sum(-1) / T.sqrt(((input1 * input1).sum(-1) + eps) * ((input2 * input2).sum(-1) + eps))  # noqa: F821,E501
+    cos = (input1 * input2).sum(-1) / (((input1 * input1).sum(-1) + eps) * ((input2 * input2).sum(-1) + eps)).sqrt()  # noqa: E501
     zeros = T.zeros_like(cos)
     loss = T.where(target == 1, 1 - cos, zeros) + T.where(target == -1, T.clamp(cos - margin, min=0.0), zeros)
     return _reduce(loss, reduction)

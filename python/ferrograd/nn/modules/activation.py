@@ -99,7 +99,7 @@ class ReLU6(Hardtanh):
 
 class Sigmoid(Module):
     def forward(self, input):
-        return T.sigmoid(input)  # noqa: F821
+        return input.sigmoid()
 
 
 class Hardsigmoid(Module):
@@ -115,7 +115,7 @@ class Hardsigmoid(Module):
 
 class Tanh(Module):
     def forward(self, input):
-        return T.tanh(input)  # noqa: F821
+        return input.tanh()
 
 
 class SiLU(Module):

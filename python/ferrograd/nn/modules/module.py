@@ -8,6 +8,7 @@ from collections.abc import Mapping
 from ..._core import Tensor
 from ..._device import device as _device_cls
 from ..._dtype import to_dtype
+from ..._tensor import _to_arguments
 from ...autograd import is_grad_enabled, no_grad
 from ..parameter import Buffer, Parameter
 
@@ -516,21 +517,7 @@ class Module:
 
     def to(self, *args, **kwargs):
         """`to(device)`, `to(dtype)`, `to(device, dtype)`, `to(tensor)`; floating point tensors only change dtype."""
-        device = kwargs.pop("device", None)
-        dtype = kwargs.pop("dtype", None)
-        non_blocking = kwargs.pop("non_blocking", False)
-        kwargs.pop("memory_format", None)
-        if kwargs:
-            raise TypeError(f"to() received an invalid combination of arguments - got unexpected keyword(s) {list(kwargs)}")
-        for a in args:
-            if isinstance(a, Tensor):
-                device, dtype = a.device, a.dtype
-            elif isinstance(a, (str, _device_cls)):
-                device = a
-            elif isinstance(a, bool):
-                non_blocking = a
-            elif a is not None:
-                dtype = a
+        device, dtype, _ = _to_arguments(args, kwargs)
         if dtype is not None:
             dtype = to_dtype(dtype)
             if not (dtype.is_floating_point or dtype.is_complex):

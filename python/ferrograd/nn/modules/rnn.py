@@ -13,20 +13,20 @@ __all__ = ["RNNBase", "RNN", "LSTM", "GRU", "RNNCellBase", "RNNCell", "LSTMCell"
 
 
 def _rnn_tanh_cell(x_proj, h, w_hh, b_hh):
-    return T.tanh(x_proj + F.linear(h, w_hh, b_hh))  # noqa: F821
+    return (x_proj + F.linear(h, w_hh, b_hh)).tanh()
 
 
 def _rnn_relu_cell(x_proj, h, w_hh, b_hh):
-    return T.relu(x_proj + F.linear(h, w_hh, b_hh))  # noqa: F821
+    return (x_proj + F.linear(h, w_hh, b_hh)).relu()
 
 
 def _lstm_cell(x_proj, state, w_hh, b_hh, w_hr=None):
     h, c = state
     gates = x_proj + F.linear(h, w_hh, b_hh)
     i, f, g, o = T.chunk(gates, 4, -1)
-    i, f, g, o = T.sigmoid(i), T.sigmoid(f), T.tanh(g), T.sigmoid(o)  # noqa: F821
+    i, f, g, o = i.sigmoid(), f.sigmoid(), g.tanh(), o.sigmoid()
     c = f * c + i * g
-    h = o * T.tanh(c)  # noqa: F821
+    h = o * c.tanh()
     if w_hr is not None:
         h = F.linear(h, w_hr)
     return h, c
@@ -36,9 +36,9 @@ def _gru_cell(x_proj, h, w_hh, b_hh):
     gh = F.linear(h, w_hh, b_hh)
     i_r, i_z, i_n = T.chunk(x_proj, 3, -1)
     h_r, h_z, h_n = T.chunk(gh, 3, -1)
-    r = T.sigmoid(i_r + h_r)  # noqa: F821
-    z = T.sigmoid(i_z + h_z)  # noqa: F821
-    n = T.tanh(i_n + r * h_n)  # noqa: F821
+    r = (i_r + h_r).sigmoid()
+    z = (i_z + h_z).sigmoid()
+    n = (i_n + r * h_n).tanh()
     return (1 - z) * n + z * h
 
 
@@ -214,14 +214,53 @@ class RNNBase(Module):
             layer_input = layer_output
         return layer_input, T.stack(h_n, 0), (T.stack(c_n, 0) if c0 is not None else None)
 
-    def _prepare(self, input, name):
+    def forward(self, input, hx=None):
+        """input: [T, B, I] ([B, T, I] when batch_first, [T, I] unbatched); hx: the initial hidden
+        state [L*D, B, H] (an LSTM's: the pair (h_0, c_0)), zeros when None. Returns the output of
+        the last layer at every step and the final state(s), shaped as hx."""
+        lstm = self.mode == "LSTM"
         if input.dim() not in (2, 3):
+            name = "RNN" if self.mode.startswith("RNN") else self.mode
             raise ValueError(f"{name}: Expected input to be 2D or 3D, got {input.dim()}D tensor instead")
         is_batched = input.dim() == 3
         batch_dim = 0 if self.batch_first else 1
         if not is_batched:
             input = input.unsqueeze(batch_dim)
-        return input, is_batched, batch_dim
+        if hx is None:
+            states = [self._zeros_hidden(input, self.proj_size or self.hidden_size)]
+            if lstm:
+                states.append(self._zeros_hidden(input, self.hidden_size))
+        else:
+            states = list(hx) if lstm else [hx]
+            self._check_state_dims(states, is_batched)
+            if not is_batched:
+                states = [s.unsqueeze(1) for s in states]
+        self.check_input(input)
+        expected = self.get_expected_hidden_size(input)
+        if lstm:
+            self.check_hidden_size(states[0], expected, "Expected hidden[0] size {}, got {}")
+            self.check_hidden_size(states[1], expected[:2] + (self.hidden_size,), "Expected hidden[1] size {}, got {}")
+        else:
+            self.check_hidden_size(states[0], expected)
+        x = input.transpose(0, 1) if self.batch_first else input
+        output, h_n, c_n = self._run(x, *states)
+        if self.batch_first:
+            output = output.transpose(0, 1)
+        if not is_batched:
+            output = output.squeeze(batch_dim)
+            h_n = h_n.squeeze(1)
+            c_n = c_n.squeeze(1) if lstm else None
+        return output, ((h_n, c_n) if lstm else h_n)
+
+    def _check_state_dims(self, states, is_batched):
+        kind, want = ("batched", 3) if is_batched else ("unbatched", 2)
+        if all(s.dim() == want for s in states):
+            return
+        if len(states) == 2:
+            names, got = "hx and cx", f"({states[0].dim()}-D, {states[1].dim()}-D) tensors"
+        else:
+            names, got = "hx", f"{states[0].dim()}-D tensor"
+        raise RuntimeError(f"For {kind} {want}-D input, {names} should also be {want}-D but got {got}")
 
     def _zeros_hidden(self, input, size):
         num_directions = 2 if self.bidirectional else 1
@@ -248,65 +287,11 @@ class RNN(RNNBase):
             raise ValueError(f"Unknown nonlinearity '{self.nonlinearity}'. Select from 'tanh' or 'relu'.")
         super().__init__(mode, *args, **kwargs)
 
-    def forward(self, input, hx=None):
-        input, is_batched, batch_dim = self._prepare(input, "RNN")
-        if hx is not None:
-            if not is_batched:
-                if hx.dim() != 2:
-                    raise RuntimeError(f"For unbatched 2-D input, hx should also be 2-D but got {hx.dim()}-D tensor")
-                hx = hx.unsqueeze(1)
-            elif hx.dim() != 3:
-                raise RuntimeError(f"For batched 3-D input, hx should also be 3-D but got {hx.dim()}-D tensor")
-        else:
-            hx = self._zeros_hidden(input, self.hidden_size)
-        self.check_input(input)
-        self.check_hidden_size(hx, self.get_expected_hidden_size(input))
-        x = input.transpose(0, 1) if self.batch_first else input
-        output, hidden, _ = self._run(x, hx)
-        if self.batch_first:
-            output = output.transpose(0, 1)
-        if not is_batched:
-            output = output.squeeze(batch_dim)
-            hidden = hidden.squeeze(1)
-        return output, hidden
-
-
 class LSTM(RNNBase):
     """LSTM with gates ordered (input, forget, cell, output) as in PyTorch; optional projections."""
 
     def __init__(self, *args, **kwargs):
         super().__init__("LSTM", *args, **kwargs)
-
-    def forward(self, input, hx=None):
-        input, is_batched, batch_dim = self._prepare(input, "LSTM")
-        real_hidden_size = self.proj_size if self.proj_size > 0 else self.hidden_size
-        if hx is None:
-            h0 = self._zeros_hidden(input, real_hidden_size)
-            c0 = self._zeros_hidden(input, self.hidden_size)
-        else:
-            h0, c0 = hx
-            if is_batched:
-                if h0.dim() != 3 or c0.dim() != 3:
-                    raise RuntimeError(f"For batched 3-D input, hx and cx should also be 3-D but got "
-                                       f"({h0.dim()}-D, {c0.dim()}-D) tensors")
-            else:
-                if h0.dim() != 2 or c0.dim() != 2:
-                    raise RuntimeError(f"For unbatched 2-D input, hx and cx should also be 2-D but got "
-                                       f"({h0.dim()}-D, {c0.dim()}-D) tensors")
-                h0, c0 = h0.unsqueeze(1), c0.unsqueeze(1)
-        self.check_input(input)
-        expected = self.get_expected_hidden_size(input)
-        self.check_hidden_size(h0, expected, "Expected hidden[0] size {}, got {}")
-        self.check_hidden_size(c0, expected[:2] + (self.hidden_size,), "Expected hidden[1] size {}, got {}")
-        x = input.transpose(0, 1) if self.batch_first else input
-        output, h_n, c_n = self._run(x, h0, c0)
-        if self.batch_first:
-            output = output.transpose(0, 1)
-        if not is_batched:
-            output = output.squeeze(batch_dim)
-            h_n, c_n = h_n.squeeze(1), c_n.squeeze(1)
-        return output, (h_n, c_n)
-
 
 class GRU(RNNBase):
     """GRU with gates ordered (reset, update, new) as in PyTorch."""
@@ -315,29 +300,6 @@ class GRU(RNNBase):
         if "proj_size" in kwargs:
             raise ValueError("proj_size argument is only supported for LSTM, not RNN or GRU")
         super().__init__("GRU", *args, **kwargs)
-
-    def forward(self, input, hx=None):
-        input, is_batched, batch_dim = self._prepare(input, "GRU")
-        if hx is not None:
-            if not is_batched:
-                if hx.dim() != 2:
-                    raise RuntimeError(f"For unbatched 2-D input, hx should also be 2-D but got {hx.dim()}-D tensor")
-                hx = hx.unsqueeze(1)
-            elif hx.dim() != 3:
-                raise RuntimeError(f"For batched 3-D input, hx should also be 3-D but got {hx.dim()}-D tensor")
-        else:
-            hx = self._zeros_hidden(input, self.hidden_size)
-        self.check_input(input)
-        self.check_hidden_size(hx, self.get_expected_hidden_size(input))
-        x = input.transpose(0, 1) if self.batch_first else input
-        output, hidden, _ = self._run(x, hx)
-        if self.batch_first:
-            output = output.transpose(0, 1)
-        if not is_batched:
-            output = output.squeeze(batch_dim)
-            hidden = hidden.squeeze(1)
-        return output, hidden
-
 
 class RNNCellBase(Module):
     __constants__ = ["input_size", "hidden_size", "bias"]
@@ -370,7 +332,7 @@ class RNNCellBase(Module):
         for weight in self.parameters():
             init.uniform_(weight, -stdv, stdv)
 
-    def _batch(self, input, hx, name, n_states=1):
+    def _batch(self, input, name):
         if input.dim() not in (1, 2):
             raise ValueError(f"{name}: Expected input to be 1D or 2D, got {input.dim()}D instead")
         if input.size(-1) != self.input_size:
@@ -379,6 +341,19 @@ class RNNCellBase(Module):
         if not is_batched:
             input = input.unsqueeze(0)
         return input, is_batched
+
+    def _single_state_forward(self, input, hx, name, cell):
+        """One step of `cell` (RNNCell's, GRUCell's) from hx (zeros when None); an unbatched
+        input gives an unbatched state."""
+        if hx is not None and hx.dim() not in (1, 2):
+            raise ValueError(f"{name}: Expected hidden to be 1D or 2D, got {hx.dim()}D instead")
+        input, is_batched = self._batch(input, name)
+        if hx is None:
+            hx = T.zeros(input.size(0), self.hidden_size, dtype=input.dtype, device=input.device)
+        elif not is_batched:
+            hx = hx.unsqueeze(0)
+        ret = cell(F.linear(input, self.weight_ih, self.bias_ih), hx, self.weight_hh, self.bias_hh)
+        return ret if is_batched else ret.squeeze(0)
 
 
 class RNNCell(RNNCellBase):
@@ -389,21 +364,10 @@ class RNNCell(RNNCellBase):
         self.nonlinearity = nonlinearity
 
     def forward(self, input, hx=None):
-        if hx is not None and hx.dim() not in (1, 2):
-            raise ValueError(f"RNNCell: Expected hidden to be 1D or 2D, got {hx.dim()}D instead")
-        input, is_batched = self._batch(input, hx, "RNNCell")
-        if hx is None:
-            hx = T.zeros(input.size(0), self.hidden_size, dtype=input.dtype, device=input.device)
-        elif not is_batched:
-            hx = hx.unsqueeze(0)
-        x_proj = F.linear(input, self.weight_ih, self.bias_ih)
-        if self.nonlinearity == "tanh":
-            ret = _rnn_tanh_cell(x_proj, hx, self.weight_hh, self.bias_hh)
-        elif self.nonlinearity == "relu":
-            ret = _rnn_relu_cell(x_proj, hx, self.weight_hh, self.bias_hh)
-        else:
+        cell = {"tanh": _rnn_tanh_cell, "relu": _rnn_relu_cell}.get(self.nonlinearity)
+        if cell is None:
             raise RuntimeError(f"Unknown nonlinearity: {self.nonlinearity}")
-        return ret if is_batched else ret.squeeze(0)
+        return self._single_state_forward(input, hx, "RNNCell", cell)
 
 
 class LSTMCell(RNNCellBase):
@@ -415,7 +379,7 @@ class LSTMCell(RNNCellBase):
             for h in hx:
                 if h.dim() not in (1, 2):
                     raise ValueError(f"LSTMCell: Expected hx[0] to be 1D or 2D, got {h.dim()}D instead")
-        input, is_batched = self._batch(input, hx, "LSTMCell")
+        input, is_batched = self._batch(input, "LSTMCell")
         if hx is None:
             zeros = T.zeros(input.size(0), self.hidden_size, dtype=input.dtype, device=input.device)
             hx = (zeros, zeros)
@@ -433,13 +397,4 @@ class GRUCell(RNNCellBase):
         super().__init__(input_size, hidden_size, bias, num_chunks=3, device=device, dtype=dtype)
 
     def forward(self, input, hx=None):
-        if hx is not None and hx.dim() not in (1, 2):
-            raise ValueError(f"GRUCell: Expected hidden to be 1D or 2D, got {hx.dim()}D instead")
-        input, is_batched = self._batch(input, hx, "GRUCell")
-        if hx is None:
-            hx = T.zeros(input.size(0), self.hidden_size, dtype=input.dtype, device=input.device)
-        elif not is_batched:
-            hx = hx.unsqueeze(0)
-        x_proj = F.linear(input, self.weight_ih, self.bias_ih)
-        ret = _gru_cell(x_proj, hx, self.weight_hh, self.bias_hh)
-        return ret if is_batched else ret.squeeze(0)
+        return self._single_state_forward(input, hx, "GRUCell", _gru_cell)

@@ -46,7 +46,7 @@ def _detect_is_causal_mask(mask, is_causal=None, size=None):
         if tuple(mask.shape[-2:]) == (sz, sz):
             causal = _generate_square_subsequent_mask(sz, device=mask.device, dtype=mask.dtype)
             make_causal = bool(T.equal(mask, causal)) if mask.dtype is not T.bool_ else \
-                bool(T.equal(mask, T.isinf(causal)))
+                bool(T.equal(mask, causal.isinf()))
     return make_causal
 
 
