@@ -146,6 +146,20 @@ def _apply_sample_weight(values, sample_weight):
     return values * sw, sw
 
 
+def _mask_into_weight(mask, sample_weight, values, reduction):
+    """Keras's `apply_mask`: the output mask of `y_pred` as sample weights; for the mean
+    reductions the kept entries weigh total/kept so that the mean is over the kept ones."""
+    mask = mask.to(torch.bool).to(values.device)
+    weight = mask.to(values.dtype)
+    if reduction in ("mean", "sum_over_batch_size"):
+        kept = weight.sum()
+        weight = weight * torch.where(kept > 0, mask.numel() / kept.clamp(min=1), 0.0)
+    if sample_weight is None:
+        return weight
+    _, sw = _apply_sample_weight(weight, sample_weight)
+    return weight * sw
+
+
 def reduce_values(values, sample_weight=None, reduction="sum_over_batch_size"):
     """Keras's reduction: weights multiply the per-sample values; `sum_over_batch_size` divides
     the weighted sum by the number of values (not by the sum of weights)."""
@@ -175,7 +189,13 @@ class Loss:
         self.dtype = dtype
 
     def __call__(self, y_true, y_pred, sample_weight=None):
-        return reduce_values(self.call(y_true, y_pred), sample_weight, self.reduction)
+        from ._common import to_tensor
+        from .layers._base import get_keras_mask
+        mask = get_keras_mask(y_pred)
+        values = self.call(y_true, to_tensor(y_pred))  # numpy predictions convert, as in Keras
+        if mask is not None:
+            sample_weight = _mask_into_weight(mask, sample_weight, values, self.reduction)
+        return reduce_values(values, sample_weight, self.reduction)
 
     def call(self, y_true, y_pred):
         raise NotImplementedError(f"{type(self).__name__} must implement call(y_true, y_pred)")

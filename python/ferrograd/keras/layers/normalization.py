@@ -24,7 +24,21 @@ def _broadcast_shape(ndim, axes, shape):
     return out
 
 
+def _moments(inputs, reduce, mask):
+    """Mean and variance over the axes `reduce`; with a mask (the inputs' shape less the last
+    axis), over the unmasked positions only, epsilon-guarded as Keras's `_moments`."""
+    if mask is None:
+        return inputs.mean(reduce, keepdim=True), inputs.var(reduce, unbiased=False, keepdim=True)
+    from ..backend import epsilon
+    keep = mask.to(torch.bool).unsqueeze(-1).expand(tuple(inputs.shape))
+    weight = keep.to(inputs.dtype).sum(reduce, keepdim=True) + epsilon()
+    mean = torch.where(keep, inputs, 0.0).sum(reduce, keepdim=True) / weight
+    var = torch.where(keep, inputs - mean, 0.0).square().sum(reduce, keepdim=True) / weight
+    return mean, var
+
+
 class BatchNormalization(Layer):
+    supports_masking = True
     def __init__(self, axis=-1, momentum=0.99, epsilon=1e-3, center=True, scale=True, beta_initializer="zeros",
                  gamma_initializer="ones", moving_mean_initializer="zeros", moving_variance_initializer="ones",
                  beta_regularizer=None, gamma_regularizer=None, beta_constraint=None, gamma_constraint=None,
@@ -62,8 +76,7 @@ class BatchNormalization(Layer):
         shape = _broadcast_shape(ndim, self._norm_axes, inputs.shape)
         reduce = tuple(a for a in range(ndim) if a not in self._norm_axes)
         if training and self.trainable:
-            mean = inputs.mean(reduce, keepdim=True)
-            var = inputs.var(reduce, unbiased=False, keepdim=True)
+            mean, var = _moments(inputs, reduce, mask)
             with torch.no_grad():
                 self.moving_mean.mul_(self.momentum).add_(mean.detach().reshape(self.moving_mean.shape) * (1 - self.momentum))
                 self.moving_variance.mul_(self.momentum).add_(
@@ -90,6 +103,7 @@ class BatchNormalization(Layer):
 
 
 class LayerNormalization(Layer):
+    supports_masking = True
     def __init__(self, axis=-1, epsilon=1e-3, center=True, scale=True, rms_scaling=False, beta_initializer="zeros",
                  gamma_initializer="ones", beta_regularizer=None, gamma_regularizer=None, beta_constraint=None,
                  gamma_constraint=None, **kwargs):
