@@ -273,3 +273,41 @@ def test_constraint_configs_load_in_keras():
     assert isinstance(rebuilt.kernel_constraint, keras.constraints.UnitNorm) and rebuilt.kernel_constraint.axis == 1
     lstm = fk.layers.LSTM.from_config(keras.layers.LSTM(2, recurrent_constraint="max_norm", dropout=0.25).get_config())
     assert isinstance(lstm.cell.recurrent_constraint, fk.constraints.MaxNorm) and lstm.cell.dropout == 0.25
+
+
+# ----------------------------------------------------------------------------- attention
+ATTENTION_AXES = [("axis2_of_4d", (3, 4, 6), (2,)), ("axes12_of_4d", (3, 4, 6), (1, 2)),
+                  ("default_of_4d", (3, 4, 6), None), ("axes13_of_5d", (2, 3, 2, 4), (1, 3)),
+                  ("int_axis1_of_3d", (4, 6), 1)]
+
+
+@pytest.mark.parametrize("device", ["cpu", pytest.param("gpu", marks=helpers.needs_gpu)])
+@pytest.mark.parametrize("name,shape,axes", ATTENTION_AXES, ids=[a[0] for a in ATTENTION_AXES])
+def test_attention_axes_match_keras(name, shape, axes, device):
+    def model(K):
+        q, v = K.Input(shape), K.Input(shape)
+        mha = K.layers.MultiHeadAttention(num_heads=2, key_dim=3, attention_axes=axes)
+        out, scores = mha(q, v, return_attention_scores=True)
+        return K.Model([q, v], [out, scores])
+    rng = np.random.default_rng(0)
+    x = [rng.normal(size=(2,) + shape).astype(np.float32) for _ in range(2)]
+    k_model = model(keras)
+    torch.set_default_device(device)
+    try:
+        f_model = model(fk)
+        _copy_weights(k_model, f_model)
+        _same_outputs(k_model(x), f_model.predict(x, verbose=0))
+        assert f_model.layers[-1].get_config()["attention_axes"] == list(k_model.layers[-1].get_config()["attention_axes"])
+    finally:
+        torch.set_default_device(None)
+
+
+def test_attention_uses_the_masks_of_its_inputs_like_keras():
+    def model(K):
+        tokens = _int_input(K)
+        x = K.layers.Embedding(10, 4, mask_zero=True)(tokens)
+        attended = K.layers.MultiHeadAttention(num_heads=2, key_dim=2)(x, x, use_causal_mask=True)
+        return K.Model(tokens, K.layers.GRU(3, return_sequences=True)(attended))  # the query mask goes on
+    k_model, f_model = model(keras), model(fk)
+    _copy_weights(k_model, f_model)
+    _same_outputs(k_model(TOKENS), f_model.predict(TOKENS, verbose=0))
