@@ -311,3 +311,27 @@ def test_attention_uses_the_masks_of_its_inputs_like_keras():
     k_model, f_model = model(keras), model(fk)
     _copy_weights(k_model, f_model)
     _same_outputs(k_model(TOKENS), f_model.predict(TOKENS, verbose=0))
+
+
+def test_every_layer_with_constraints_keeps_them_through_fit():
+    def model(K):
+        tokens = _int_input(K)
+        x = K.layers.Embedding(10, 4, embeddings_constraint="unit_norm")(tokens)
+        x = K.layers.MultiHeadAttention(2, 2, kernel_constraint=K.constraints.MaxNorm(0.3))(x, x)
+        x = K.layers.LayerNormalization(gamma_constraint="non_neg")(x)
+        x = K.layers.Conv1D(3, 2, kernel_constraint=K.constraints.MinMaxNorm(0.2, 0.4))(x)
+        x = K.layers.BatchNormalization(beta_constraint="non_neg")(x)
+        x = K.layers.GRU(2, recurrent_constraint=K.constraints.MaxNorm(0.2))(x)
+        return K.Model(tokens, x)
+    f_model = model(fk)
+    f_model.compile(optimizer=fk.optimizers.Adam(0.1), loss="mse")
+    labels = np.random.default_rng(0).normal(size=(4, 2)).astype(np.float32)
+    f_model.fit(TOKENS, labels, epochs=3, batch_size=2, verbose=0)
+    constrained = [(w, w.constraint) for w in f_model.trainable_weights if w.constraint is not None]
+    assert len(constrained) == 1 + 4 + 1 + 1 + 1 + 1  # embeddings, 4 MHA kernels, gamma, conv, beta, GRU
+    for w, constraint in constrained:
+        value = w.detach().numpy()
+        k_constraint = keras.constraints.deserialize(fk.constraints.serialize(constraint))
+        np.testing.assert_allclose(value, keras.ops.convert_to_numpy(k_constraint(value)), rtol=1e-5, atol=1e-6)
+    config = f_model.get_config()
+    assert keras.Model.from_config(config).layers[1].get_config()["embeddings_constraint"]["class_name"] == "UnitNorm"

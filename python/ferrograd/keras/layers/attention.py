@@ -8,6 +8,7 @@ import string
 import ferrograd as torch
 import ferrograd.nn.functional as F
 
+from .. import constraints as _constraints
 from .. import initializers as _initializers
 from .. import regularizers as _regularizers
 from ._base import Layer, get_keras_mask, set_keras_mask
@@ -19,18 +20,20 @@ class _Projection(Layer):
     of the input onto `out_shape`, plus a bias of `out_shape`."""
 
     def __init__(self, kernel_shape, use_bias, kernel_initializer, bias_initializer, kernel_regularizer,
-                 bias_regularizer, in_dims, **kwargs):
+                 bias_regularizer, kernel_constraint, bias_constraint, in_dims, **kwargs):
         super().__init__(**kwargs)
         self.kernel_shape, self.in_dims, self.use_bias = tuple(kernel_shape), in_dims, use_bias
         self.kernel_initializer, self.bias_initializer = kernel_initializer, bias_initializer
         self.kernel_regularizer, self.bias_regularizer = kernel_regularizer, bias_regularizer
+        self.kernel_constraint, self.bias_constraint = kernel_constraint, bias_constraint
 
     def build(self, input_shape=None):
         self.kernel = self.add_weight(name="kernel", shape=self.kernel_shape, initializer=self.kernel_initializer,
-                                      regularizer=self.kernel_regularizer)
+                                      regularizer=self.kernel_regularizer, constraint=self.kernel_constraint)
         out_shape = self.kernel_shape[self.in_dims:]
         self.bias = self.add_weight(name="bias", shape=out_shape, initializer=self.bias_initializer,
-                                    regularizer=self.bias_regularizer) if self.use_bias else None
+                                    regularizer=self.bias_regularizer,
+                                    constraint=self.bias_constraint) if self.use_bias else None
         self.built = True
 
     def call(self, x):
@@ -61,14 +64,15 @@ def _attention_equations(rank, attn_axes):
 
 class MultiHeadAttention(Layer):
     supports_masking = True
+
     def __init__(self, num_heads, key_dim, value_dim=None, dropout=0.0, use_bias=True, output_shape=None,
                  attention_axes=None, kernel_initializer="glorot_uniform", bias_initializer="zeros",
                  kernel_regularizer=None, bias_regularizer=None, activity_regularizer=None, kernel_constraint=None,
                  bias_constraint=None, seed=None, use_gate=False, sliding_window=None, flash_attention=None, **kwargs):
         super().__init__(activity_regularizer=activity_regularizer, **kwargs)
-        if kernel_constraint or bias_constraint or use_gate or sliding_window or flash_attention:
-            raise NotImplementedError("MultiHeadAttention: constraints, gates, sliding windows and flash attention "
-                                      "are not supported by ferrograd.keras")
+        if use_gate or sliding_window or flash_attention:
+            raise NotImplementedError("MultiHeadAttention: gates, sliding windows and flash attention are not "
+                                      "supported by ferrograd.keras")
         if isinstance(attention_axes, int):
             attention_axes = (attention_axes,)
         self._attention_axes = tuple(attention_axes) if attention_axes is not None else None
@@ -84,10 +88,13 @@ class MultiHeadAttention(Layer):
         self.bias_initializer = _initializers.get(bias_initializer)
         self.kernel_regularizer = _regularizers.get(kernel_regularizer)
         self.bias_regularizer = _regularizers.get(bias_regularizer)
+        self.kernel_constraint = _constraints.get(kernel_constraint)
+        self.bias_constraint = _constraints.get(bias_constraint)
 
     def _projection(self, name, kernel_shape, in_dims):
         return _Projection(kernel_shape, self.use_bias, self.kernel_initializer, self.bias_initializer,
-                           self.kernel_regularizer, self.bias_regularizer, in_dims, name=name)
+                           self.kernel_regularizer, self.bias_regularizer, self.kernel_constraint,
+                           self.bias_constraint, in_dims, name=name)
 
     def build(self, query_shape, value_shape, key_shape=None):
         key_shape = key_shape or value_shape
@@ -192,4 +199,6 @@ class MultiHeadAttention(Layer):
                 "bias_initializer": _initializers.serialize(self.bias_initializer),
                 "kernel_regularizer": _serialize_or_none(_regularizers, self.kernel_regularizer),
                 "bias_regularizer": _serialize_or_none(_regularizers, self.bias_regularizer),
-                "activity_regularizer": None, "kernel_constraint": None, "bias_constraint": None, "seed": self.seed}
+                "activity_regularizer": None,
+                "kernel_constraint": _serialize_or_none(_constraints, self.kernel_constraint),
+                "bias_constraint": _serialize_or_none(_constraints, self.bias_constraint), "seed": self.seed}

@@ -118,6 +118,7 @@ class Embedding(Layer):
 
 class Activation(Layer):
     supports_masking = True
+
     def __init__(self, activation, **kwargs):
         super().__init__(**kwargs)
         self.activation = _activations.get(activation)
@@ -131,6 +132,7 @@ class Activation(Layer):
 
 class ReLU(Layer):
     supports_masking = True
+
     def __init__(self, max_value=None, negative_slope=0.0, threshold=0.0, **kwargs):
         super().__init__(**kwargs)
         if max_value is not None and max_value < 0:
@@ -149,6 +151,7 @@ class ReLU(Layer):
 
 class LeakyReLU(Layer):
     supports_masking = True
+
     def __init__(self, negative_slope=0.3, **kwargs):
         super().__init__(**kwargs)
         self.negative_slope = negative_slope
@@ -162,6 +165,7 @@ class LeakyReLU(Layer):
 
 class Softmax(Layer):
     supports_masking = True
+
     def __init__(self, axis=-1, **kwargs):
         super().__init__(**kwargs)
         self.axis = axis
@@ -255,6 +259,7 @@ class Permute(Layer):
 
 class Rescaling(Layer):
     supports_masking = True
+
     def __init__(self, scale, offset=0.0, **kwargs):
         super().__init__(**kwargs)
         self.scale, self.offset = scale, offset
