@@ -3,18 +3,18 @@ weights, computed with ferrograd ops (so they backpropagate)."""
 import ferrograd as torch
 import ferrograd.nn.functional as F
 
+from ._common import get_keras_mask, to_tensor
+
 EPSILON = 1e-7
 
 
 def _float(x, like=None):
-    from ._common import to_tensor
     device = like.device if like is not None else None
     t = to_tensor(x, device=device)
     return t if t.is_floating_point() else t.to(torch.float32)
 
 
 def _sparse_labels(y_true, y_pred):
-    from ._common import to_tensor
     y = to_tensor(y_true, device=y_pred.device)
     if y.ndim == y_pred.ndim and y.shape[-1] == 1:
         y = y.squeeze(-1)
@@ -135,7 +135,6 @@ _REDUCTIONS = ("sum", "sum_over_batch_size", "mean", "mean_with_sample_weight", 
 
 
 def _apply_sample_weight(values, sample_weight):
-    from ._common import to_tensor
     sw = to_tensor(sample_weight, device=values.device)
     if not sw.is_floating_point():
         sw = sw.to(values.dtype)
@@ -189,8 +188,6 @@ class Loss:
         self.dtype = dtype
 
     def __call__(self, y_true, y_pred, sample_weight=None):
-        from ._common import to_tensor
-        from .layers._base import get_keras_mask
         mask = get_keras_mask(y_pred)
         values = self.call(y_true, to_tensor(y_pred))  # numpy predictions convert, as in Keras
         if mask is not None:

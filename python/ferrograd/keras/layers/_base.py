@@ -10,7 +10,6 @@ follows an unknown one stays unknown).
 import inspect
 import math
 import warnings
-import weakref
 
 import numpy as np
 
@@ -19,7 +18,8 @@ import ferrograd as torch
 from .. import constraints as _constraints
 from .. import initializers as _initializers
 from .. import regularizers as _regularizers
-from .._common import assign, call_context, make_variable, to_numpy, to_snake_case, to_tensor, unique_name
+from .._common import (_MASKS, assign, call_context, get_keras_mask, make_variable, set_keras_mask,
+                       to_numpy, to_snake_case, to_tensor, unique_name)
 
 _DTYPES = {"float32": torch.float32, "float64": torch.float64, "int64": torch.int64, "int32": torch.int64,
            "bool": torch.bool}
@@ -131,29 +131,6 @@ def _shape_of(x):
     if isinstance(x, (KerasTensor, torch.Tensor)):
         return tuple(x.shape)
     return tuple(np.shape(x))
-
-
-# Keras keeps a mask on the tensor it masks (`x._keras_mask`). ferrograd tensors have no
-# __dict__ (one would cost every tensor), so masks live here by id(), each entry leaving with its
-# tensor (a weakref callback), and `Tensor._keras_mask` reads and writes this table.
-_MASKS = {}
-
-
-def get_keras_mask(x):
-    """The mask attached to tensor `x` by a masking layer, or None."""
-    entry = _MASKS.get(id(x)) if _MASKS else None
-    return entry[1] if entry is not None and entry[0]() is x else None
-
-
-def set_keras_mask(x, mask):
-    key = id(x)
-    if mask is None:
-        _MASKS.pop(key, None)
-    else:
-        _MASKS[key] = (weakref.ref(x, lambda _, key=key: _MASKS.pop(key, None)), mask)
-
-
-torch.Tensor._keras_mask = property(get_keras_mask, set_keras_mask)
 
 
 def _call_takes(cls, name):

@@ -11,7 +11,8 @@ import ferrograd.nn.functional as F
 from .. import constraints as _constraints
 from .. import initializers as _initializers
 from .. import regularizers as _regularizers
-from ._base import Layer, get_keras_mask, set_keras_mask
+from .._common import get_keras_mask, set_keras_mask
+from ._base import Layer
 from .core import Dropout, Softmax, _serialize_or_none
 
 
