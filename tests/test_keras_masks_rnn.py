@@ -112,16 +112,18 @@ def test_masked_loss_matches_keras_evaluate():
         x = K.layers.Embedding(10, 4, mask_zero=True)(tokens)
         x = K.layers.Dense(3)(K.layers.LSTM(5, return_sequences=True)(x))
         m = K.Model(tokens, x)
-        m.compile(loss=K.losses.SparseCategoricalCrossentropy(from_logits=True))
+        m.compile(loss=K.losses.SparseCategoricalCrossentropy(from_logits=True), metrics=["accuracy"])
         return m
     labels = np.random.default_rng(0).integers(0, 3, size=TOKENS.shape)
     k_model, f_model = model(keras), model(fk)
     k_model.set_weights([w * 8 for w in k_model.get_weights()])  # confident logits: padded steps matter
     _copy_weights(k_model, f_model)
-    expected = k_model.evaluate(TOKENS, labels, verbose=0)
+    expected = k_model.evaluate(TOKENS, labels, verbose=0)  # [loss, accuracy], both over unmasked steps
     assert f_model.evaluate(TOKENS, labels, verbose=0) == pytest.approx(expected, rel=1e-5)
-    unmasked = fk.losses.SparseCategoricalCrossentropy(from_logits=True)(labels, f_model.predict(TOKENS, verbose=0))
-    assert float(unmasked) != pytest.approx(expected, rel=1e-3)  # the mask changed the loss
+    predictions = f_model.predict(TOKENS, verbose=0)
+    unmasked = fk.losses.SparseCategoricalCrossentropy(from_logits=True)(labels, predictions)
+    assert float(unmasked) != pytest.approx(expected[0], rel=1e-3)  # the mask changed the loss
+    assert np.mean(predictions.argmax(-1) == labels) != pytest.approx(expected[1], rel=1e-3)  # and the accuracy
 
 
 def test_masked_batch_normalization_matches_keras_in_training():

@@ -7,7 +7,7 @@ import numpy as np
 import ferrograd as torch
 
 from . import losses as _losses
-from ._common import to_numpy, to_snake_case, to_tensor, unique_name
+from ._common import get_keras_mask, to_numpy, to_snake_case, to_tensor, unique_name
 
 
 class Metric:
@@ -103,6 +103,10 @@ class MeanMetricWrapper(Mean):
         super().__init__(name=name, dtype=dtype)
 
     def update_state(self, y_true, y_pred, sample_weight=None):
+        mask = get_keras_mask(y_pred)
+        if mask is not None:  # Keras: masked entries weigh 0
+            mask = mask.to(torch.float32).to(y_pred.device)
+            sample_weight = mask if sample_weight is None else _losses._apply_sample_weight(mask, sample_weight)[0]
         super().update_state(self._fn(y_true, y_pred, **self._fn_kwargs), sample_weight)
 
     def get_config(self):

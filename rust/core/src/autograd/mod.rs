@@ -6,7 +6,7 @@ use crate::tensor::{Tensor, TensorImpl};
 use std::cell::{Cell, RefCell};
 use std::collections::HashMap;
 use std::ops::Range;
-use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex, OnceLock, Weak};
 
 mod hooks;
@@ -20,6 +20,10 @@ thread_local! {
     static LEAF_READS: RefCell<(usize, Vec<(u64, usize)>)> = const { RefCell::new((0, Vec::new())) };
 }
 
+/// How many leaf-read logs are on, over all threads: recording a node looks at its thread's
+/// log only when some is, so ops outside any GradientTape pay one atomic load.
+static LEAF_LOGS_ON: AtomicUsize = AtomicUsize::new(0);
+
 /// Turns the log of leaf reads on (nested: counted) or off; the log empties when the last user
 /// turns it off.
 pub fn log_leaf_reads(on: bool) {
@@ -27,8 +31,10 @@ pub fn log_leaf_reads(on: bool) {
         let mut log = log.borrow_mut();
         if on {
             log.0 += 1;
-        } else {
-            log.0 = log.0.saturating_sub(1);
+            LEAF_LOGS_ON.fetch_add(1, Ordering::Relaxed);
+        } else if log.0 > 0 {
+            log.0 -= 1;
+            LEAF_LOGS_ON.fetch_sub(1, Ordering::Relaxed);
             if log.0 == 0 {
                 log.1 = Vec::new();
             }
@@ -248,16 +254,18 @@ impl Recorder {
     /// The node, for a caller that attaches it itself.
     pub(crate) fn into_node(self, rule: impl Fn(&Ctx, &Tensor) -> Result<Vec<Option<Tensor>>> + Send + Sync + 'static) -> Arc<Node> {
         let sequence_nr = NEXT_SEQUENCE_NR.fetch_add(1, Ordering::Relaxed);
-        LEAF_READS.with(|log| {
-            let mut log = log.borrow_mut();
-            if log.0 > 0 {
-                let leaves = self.edges.iter().flatten().filter_map(|e| match e {
-                    Edge::Leaf(t) => Some((sequence_nr, t.id())),
-                    Edge::Node(_) => None,
-                });
-                log.1.extend(leaves);
-            }
-        });
+        if LEAF_LOGS_ON.load(Ordering::Relaxed) > 0 {
+            LEAF_READS.with(|log| {
+                let mut log = log.borrow_mut();
+                if log.0 > 0 {
+                    let leaves = self.edges.iter().flatten().filter_map(|e| match e {
+                        Edge::Leaf(t) => Some((sequence_nr, t.id())),
+                        Edge::Node(_) => None,
+                    });
+                    log.1.extend(leaves);
+                }
+            });
+        }
         Arc::new(Node {
             name: self.name,
             sequence_nr,
@@ -653,6 +661,38 @@ mod tests {
         let x = Tensor::from_vec(vec![1.0f32, 1.0], &[2]).unwrap();
         x.set_requires_grad(true).unwrap();
         x
+    }
+
+    /// `grad_within` treats nodes recorded outside its ranges as constants, yet returns the
+    /// gradient that reaches one for its tensor; `grad` goes through everything.
+    #[test]
+    fn grad_within_stops_at_nodes_recorded_outside_the_ranges() {
+        let x = Tensor::from_vec(vec![2.0f32, 3.0], &[2]).unwrap();
+        x.set_requires_grad(true).unwrap();
+        let before = x.mul(&x).unwrap();
+        let start = super::next_sequence_nr();
+        let y = before.mul(&x).unwrap().sum(None, false).unwrap();
+        let span = [start..super::next_sequence_nr()];
+        assert!(before.grad_fn().unwrap().sequence_nr < start);
+        let inputs = [x.clone(), before.clone()];
+        let g = super::grad_within(&[y.clone()], vec![None], &inputs, true, false, true, Some(&span)).unwrap();
+        assert_eq!(g[0].as_ref().unwrap().to_vec::<f32>(), vec![4.0, 9.0]);
+        assert_eq!(g[1].as_ref().unwrap().to_vec::<f32>(), vec![2.0, 3.0]);
+        let g = super::grad(&[y], vec![None], &[x], false, false, false).unwrap();
+        assert_eq!(g[0].as_ref().unwrap().to_vec::<f32>(), vec![12.0, 27.0]);
+    }
+
+    /// While the log is on, each recorded node's leaf inputs are logged with its sequence number.
+    #[test]
+    fn leaf_reads_are_logged_while_on() {
+        let (a, b) = (leaf(), leaf());
+        super::log_leaf_reads(true);
+        let start = super::next_sequence_nr();
+        let _ = b.mul(&a.detach()).unwrap().add(&a).unwrap();
+        let reads = super::leaf_reads(&[start..super::next_sequence_nr()]);
+        super::log_leaf_reads(false);
+        assert_eq!(reads.iter().map(|&(_, id)| id).collect::<Vec<_>>(), vec![b.id(), a.id()]);
+        assert!(super::leaf_reads(&[0..u64::MAX]).is_empty());
     }
 
     /// A chain of a million nodes (with saved tensors) is freed without overflowing the stack
