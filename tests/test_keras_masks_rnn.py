@@ -337,3 +337,20 @@ def test_every_layer_with_constraints_keeps_them_through_fit():
         np.testing.assert_allclose(value, keras.ops.convert_to_numpy(k_constraint(value)), rtol=1e-5, atol=1e-6)
     config = f_model.get_config()
     assert keras.Model.from_config(config).layers[1].get_config()["embeddings_constraint"]["class_name"] == "UnitNorm"
+
+
+def test_masking_layer_matches_keras_and_saves_both_ways(tmp_path):
+    def model(K):
+        return K.Sequential([K.Input((5, 3)), K.layers.Masking(mask_value=-1.0),
+                             K.layers.LSTM(4, return_sequences=True)])
+    x = np.random.default_rng(0).normal(size=(3, 5, 3)).astype(np.float32)
+    x[0, 3:] = -1.0
+    x[2, :2] = -1.0
+    x[1, 2, 0] = -1.0  # one feature equal to mask_value does not mask the step
+    k_model, f_model = model(keras), model(fk)
+    _copy_weights(k_model, f_model)
+    _same_outputs(k_model(x), f_model.predict(x, verbose=0))
+    f_model.save(tmp_path / "ours.keras")
+    _same_outputs(keras.models.load_model(tmp_path / "ours.keras")(x), f_model.predict(x, verbose=0))
+    k_model.save(tmp_path / "theirs.keras")
+    _same_outputs(k_model(x), fk.models.load_model(tmp_path / "theirs.keras").predict(x, verbose=0))

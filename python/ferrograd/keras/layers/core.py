@@ -1,4 +1,4 @@
-"""Dense, Embedding, Activation, ReLU, LeakyReLU, Softmax, Dropout, Flatten, Reshape, Permute,
+"""Dense, Embedding, Masking, Activation, ReLU, LeakyReLU, Softmax, Dropout, Flatten, Reshape, Permute,
 Rescaling."""
 import math
 
@@ -114,6 +114,26 @@ class Embedding(Layer):
                 "embeddings_initializer": _initializers.serialize(self.embeddings_initializer),
                 "embeddings_regularizer": _serialize_or_none(_regularizers, self.embeddings_regularizer),
                 "activity_regularizer": None, "embeddings_constraint": _serialize_or_none(_constraints, self.embeddings_constraint), "mask_zero": self.mask_zero}
+
+
+class Masking(Layer):
+    """Masks the time steps whose features all equal `mask_value` (zeroing them, and putting
+    the mask on the output for the layers after it), as Keras's Masking."""
+    supports_masking = True
+
+    def __init__(self, mask_value=0.0, **kwargs):
+        super().__init__(**kwargs)
+        self.mask_value = mask_value
+
+    def compute_mask(self, inputs, previous_mask=None):
+        return (inputs != self.mask_value).any(-1)
+
+    def call(self, inputs):
+        keep = (inputs != self.mask_value).any(-1, keepdim=True)
+        return inputs * keep.to(inputs.dtype)
+
+    def get_config(self):
+        return {**super().get_config(), "mask_value": self.mask_value}
 
 
 class Activation(Layer):
