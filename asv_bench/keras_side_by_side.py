@@ -48,7 +48,8 @@ def _count_calls(fk):
 def _overhead(fk, rounds):
     print(f"fit's overhead over the hand-written loop: one epoch each (45 steps), {rounds} paired rounds")
     print()
-    print("| workload | hand loop, median epoch | fit/hand wall: median [quartiles] | fit/hand CPU: median [quartiles] |")
+    print("| workload | hand loop, median epoch | fit/hand wall: median [quartiles] "
+          "| fit/hand CPU: median [quartiles] |")
     print("|---|---|---|---|")
     for name in sorted(W.MODELS):
         runs = {"fit": W.keras_fit_epoch(fk, name), "hand": W.hand_loop_epoch(name)}

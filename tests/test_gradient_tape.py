@@ -387,6 +387,12 @@ def test_watched_variables_in_order_of_first_watch():
         tape.reset()
         (b * 1.0).sum()
     assert tape.watched_variables() == (b,)
+    with tf.GradientTape() as outer:
+        with tf.GradientTape() as inner:
+            inner.watch(frozen)
+            (frozen * a).sum()
+    assert inner.watched_variables() == (frozen, a)
+    assert outer.watched_variables() == (a,)  # outer did not watch the frozen Variable
 
 
 def test_watched_variables_of_a_module_and_its_gradients():

@@ -103,7 +103,8 @@ def test_merge_masks_match_keras():
     mask = torch.tensor(TOKENS != 0)
     x = torch.ones(4, 6, 2)
     expected = keras.layers.Concatenate().compute_mask([np.ones((4, 6, 2))] * 2, [TOKENS != 0, None])
-    np.testing.assert_array_equal(concat.compute_mask([x, x], [mask, None]).numpy(), keras.ops.convert_to_numpy(expected))
+    np.testing.assert_array_equal(concat.compute_mask([x, x], [mask, None]).numpy(),
+                                  keras.ops.convert_to_numpy(expected))
 
 
 def test_masked_loss_matches_keras_evaluate():
@@ -243,7 +244,8 @@ def test_constraints_match_keras(name, kwargs):
     ours = getattr(fk.constraints, name)(**kwargs)
     np.testing.assert_allclose(ours(torch.tensor(w)).numpy(), expected, rtol=1e-6, atol=1e-7)
     assert ours.get_config() == getattr(keras.constraints, name)(**kwargs).get_config()
-    assert type(fk.constraints.get(keras.constraints.serialize(getattr(keras.constraints, name)(**kwargs)))) is type(ours)
+    serialized = keras.constraints.serialize(getattr(keras.constraints, name)(**kwargs))
+    assert type(fk.constraints.get(serialized)) is type(ours)
 
 
 @pytest.mark.parametrize("device", ["cpu", pytest.param("gpu", marks=helpers.needs_gpu)])
@@ -299,7 +301,8 @@ def test_attention_axes_match_keras(name, shape, axes, device):
         f_model = model(fk)
         _copy_weights(k_model, f_model)
         _same_outputs(k_model(x), f_model.predict(x, verbose=0))
-        assert f_model.layers[-1].get_config()["attention_axes"] == list(k_model.layers[-1].get_config()["attention_axes"])
+        expected_axes = list(k_model.layers[-1].get_config()["attention_axes"])
+        assert f_model.layers[-1].get_config()["attention_axes"] == expected_axes
     finally:
         torch.set_default_device(None)
 

@@ -221,7 +221,8 @@ class GradientTape:
         first = list(self._explicit)
         if self._watch_accessed_variables and reads:
             by_impl = {p._impl_id(): p for p in list(live_parameters.values())}
-            first += [(seq, by_impl[i]) for seq, i in reads if i in by_impl]
+            # trainable ones only: another tape's watch() may have made a frozen one require grad
+            first += [(seq, by_impl[i]) for seq, i in reads if i in by_impl and getattr(by_impl[i], "trainable", True)]
         watched = {}
         for _, v in sorted(first, key=lambda seq_and_var: seq_and_var[0]):
             watched.setdefault(id(v), v)

@@ -113,7 +113,9 @@ class Embedding(Layer):
         return {**super().get_config(), "input_dim": self.input_dim, "output_dim": self.output_dim,
                 "embeddings_initializer": _initializers.serialize(self.embeddings_initializer),
                 "embeddings_regularizer": _serialize_or_none(_regularizers, self.embeddings_regularizer),
-                "activity_regularizer": None, "embeddings_constraint": _serialize_or_none(_constraints, self.embeddings_constraint), "mask_zero": self.mask_zero}
+                "activity_regularizer": None,
+                "embeddings_constraint": _serialize_or_none(_constraints, self.embeddings_constraint),
+                "mask_zero": self.mask_zero}
 
 
 class Masking(Layer):

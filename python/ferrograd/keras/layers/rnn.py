@@ -223,8 +223,8 @@ class _RNN(Layer):
                 self.reset_state()
             else:
                 if sequences_shape[0] is None:
-                    raise ValueError("When using `stateful=True` in a RNN, the batch size must be static. Found dynamic "
-                                     f"batch size: sequence.shape={tuple(sequences_shape)}")
+                    raise ValueError("When using `stateful=True` in a RNN, the batch size must be static. Found "
+                                     f"dynamic batch size: sequence.shape={tuple(sequences_shape)}")
                 like = torch.zeros(1, dtype=self.cell.kernel.dtype, device=self.cell.kernel.device)
                 self.states = [make_variable(s, trainable=False, name="rnn_state")
                                for s in self.cell.initial_states(sequences_shape[0], like)]
