@@ -5,9 +5,14 @@ hand-written loop. Run it where both import, e.g.
     KERAS_BACKEND=torch PYTHONPATH=python <venv with torch and keras>/bin/python asv_bench/keras_side_by_side.py
 
 (ferrograd.keras never imports Keras; `keras` here is the real one.) Prints a Markdown table.
+`--overhead` times fit against the hand-written loop alone, in paired rounds (one epoch of
+each, back to back), and reports the median and quartiles of the per-round ratio in wall and
+process CPU time: on a shared machine the ratio of two runs a moment apart moves far less than
+either time.
 """
 import argparse
 import os
+import statistics
 import sys
 import time
 
@@ -40,6 +45,34 @@ def _count_calls(fk):
               f"{100 * (counts['fit'] / counts['hand'] - 1):+.1f}% |")
 
 
+def _overhead(fk, rounds):
+    print(f"fit's overhead over the hand-written loop: one epoch each (45 steps), {rounds} paired rounds")
+    print()
+    print("| workload | hand loop, median epoch | fit/hand wall: median [quartiles] "
+          "| fit/hand CPU: median [quartiles] |")
+    print("|---|---|---|---|")
+    for name in sorted(W.MODELS):
+        runs = {"fit": W.keras_fit_epoch(fk, name), "hand": W.hand_loop_epoch(name)}
+        for fn in runs.values():
+            fn()
+        wall, cpu, hand_wall = [], [], []
+        for i in range(rounds):
+            took = {}
+            # alternate which runs first, so that neither always follows the other
+            for label in (("fit", "hand") if i % 2 == 0 else ("hand", "fit")):
+                w, c = time.perf_counter(), time.process_time()
+                runs[label]()
+                took[label] = (time.perf_counter() - w, time.process_time() - c)
+            wall.append(took["fit"][0] / took["hand"][0])
+            cpu.append(took["fit"][1] / took["hand"][1])
+            hand_wall.append(took["hand"][0])
+
+        def fmt(ratios):
+            q1, med, q3 = statistics.quantiles(ratios, n=4)
+            return f"{100 * (med - 1):+.1f}% [{100 * (q1 - 1):+.1f}%, {100 * (q3 - 1):+.1f}%]"
+        print(f"| {W.MODELS[name]} | {statistics.median(hand_wall) * 1e3:.1f} ms | {fmt(wall)} | {fmt(cpu)} |")
+
+
 def main(argv=None):
     p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     p.add_argument("--rounds", type=int, default=9, help="epochs timed per workload (the best is reported)")
@@ -49,10 +82,14 @@ def main(argv=None):
                         "(cProfile; a measure of fit's overhead that does not move with the machine's load)")
     p.add_argument("--peer-threads", type=int, default=None,
                    help="torch.set_num_threads for the peer (default: PyTorch's own choice)")
+    p.add_argument("--overhead", action="store_true",
+                   help="time fit against the hand-written loop only, as medians of paired-round ratios")
     args = p.parse_args(argv)
     from ferrograd import keras as fk
     if args.calls:
         return _count_calls(fk)
+    if args.overhead:
+        return _overhead(fk, max(args.rounds, 4))
     keras, peer = None, None
     if not args.no_peer:
         try:

@@ -176,3 +176,12 @@ def test_helper_modules_define_no_asv_benchmarks():
     for mod in (W, sys.modules[PKG]):
         bad = [n for n, f in inspect.getmembers(mod, callable) if n.startswith(PREFIXES)]
         assert not bad, (mod.__name__, bad)
+
+
+def test_keras_side_by_side_overhead_prints_medians_and_quartiles():
+    p = subprocess.run([sys.executable, str(ASV / "keras_side_by_side.py"), "--overhead", "--rounds", "4"],
+                       capture_output=True, text=True, timeout=300)
+    assert p.returncode == 0, p.stderr
+    rows = [line for line in p.stdout.splitlines() if line.startswith("| digits MLP") or line.startswith("| seed CNN")]
+    pattern = r"\| [+-]\d+\.\d% \[[+-]\d+\.\d%, [+-]\d+\.\d%\] "
+    assert len(rows) == 2 and all(len(re.findall(pattern, r)) == 2 for r in rows), p.stdout

@@ -303,3 +303,103 @@ def test_bad_arguments():
     with pytest.raises(ValueError, match="int, not a ferrograd Tensor"):
         tape.gradient(y, [x, 3])
     assert_close(tape.gradient(y, x), [2.0])  # a refused call does not use up the tape
+
+
+# TensorFlow records only what runs while the tape is active: ops on a trainable Variable before
+# the block, after it, while it is paused or before a reset() are constants to the tape.
+def test_ops_before_the_block_are_constants():
+    w = tf.Variable([2.0, -1.0])
+    y = w * w
+    with tf.GradientTape(persistent=True) as tape:
+        z = (y * 3.0 + w).sum()
+    assert_close(tape.gradient(z, w), [1.0, 1.0])  # only `+ w` was recorded, not w * w
+    assert tape.gradient(z, y) is None  # y was computed before the tape and is not watched
+    with tf.GradientTape() as tape:
+        tape.watch(y)
+        z = (y * 3.0).sum()
+    assert_close(tape.gradient(z, y), [3.0, 3.0])
+
+
+def test_module_run_before_the_block_is_not_differentiated():
+    net = nn.Linear(3, 2)
+    hidden = net(tf.tensor(rand(4, 3)).float())
+    with tf.GradientTape() as tape:
+        loss = (hidden * hidden).sum()
+    assert tape.gradient(loss, list(net.parameters())) == [None, None]
+
+
+def test_ops_after_the_block_are_not_recorded():
+    w = tf.Variable([2.0])
+    with tf.GradientTape() as tape:
+        y = w * w
+    z = (y * 3.0).sum()
+    assert tape.gradient(z, w) is None
+
+
+def test_ops_before_reset_are_constants():
+    w = tf.Variable([2.0])
+    with tf.GradientTape() as tape:
+        y = w * w
+        tape.reset()
+        z = (y * 3.0 + w * 5.0).sum()
+    assert_close(tape.gradient(z, w), [5.0])
+
+
+def test_paused_span_is_a_constant_even_when_an_outer_tape_records_it():
+    w = tf.Variable([1.5])
+    with tf.GradientTape() as outer:
+        with tf.GradientTape() as inner:
+            a = w * 2.0
+            with inner.stop_recording():
+                b = w * w
+            c = (a + b).sum()
+        assert_close(inner.gradient(c, w), [2.0])  # b = w^2 ran while inner was paused
+    assert_close(outer.gradient(c, w), [2.0 + 2 * 1.5])
+
+
+def test_node_sequence_numbers_grow_in_recording_order():
+    w = tf.Variable([1.0])
+    first, second = w * 2.0, w * 3.0
+    assert first.grad_fn._sequence_nr() < second.grad_fn._sequence_nr()
+
+
+def test_watched_variables_in_order_of_first_watch():
+    a, b, c = tf.Variable([1.0]), tf.Variable([2.0]), tf.Variable([3.0])
+    frozen, other = tf.Variable([4.0], trainable=False), tf.Variable([5.0])
+    const = tf.tensor([1.0])
+    other * 2.0  # read before the tape: not watched
+    with tf.GradientTape(persistent=True) as tape:
+        y = c * b
+        tape.watch([frozen, const])
+        z = a * c + y * frozen
+        with tape.stop_recording():
+            other * 2.0
+        assert tape.watched_variables() == (c, b, frozen, a)
+    assert tape.watched_variables() == (c, b, frozen, a)  # still known after the block
+    tape.gradient(z.sum(), [a, b])
+    assert tape.watched_variables() == (c, b, frozen, a)
+    with tf.GradientTape(watch_accessed_variables=False) as tape:
+        tape.watch(b)
+        (a * b).sum()
+    assert tape.watched_variables() == (b,)
+    with tf.GradientTape() as tape:
+        (a * 1.0).sum()
+        tape.reset()
+        (b * 1.0).sum()
+    assert tape.watched_variables() == (b,)
+    with tf.GradientTape() as outer:
+        with tf.GradientTape() as inner:
+            inner.watch(frozen)
+            (frozen * a).sum()
+    assert inner.watched_variables() == (frozen, a)
+    assert outer.watched_variables() == (a,)  # outer did not watch the frozen Variable
+
+
+def test_watched_variables_of_a_module_and_its_gradients():
+    net = nn.Sequential(nn.Linear(4, 3), nn.Tanh(), nn.Linear(3, 2))
+    with tf.GradientTape() as tape:
+        loss = net(tf.tensor(rand(5, 4)).float()).square().sum()
+    watched = tape.watched_variables()
+    expected = list(net.parameters())
+    assert len(watched) == len(expected) and all(w is p for w, p in zip(watched, expected))
+    assert all(g is not None for g in tape.gradient(loss, watched))

@@ -97,8 +97,6 @@ def test_bad_layer_arguments_raise_keras_errors():
         layer(np.ones((1, 5), np.float32))
     with pytest.raises(ValueError, match="padding"):
         keras.layers.Conv2D(2, 3, padding="full")
-    with pytest.raises(NotImplementedError, match="mask_zero"):
-        keras.layers.Embedding(10, 3, mask_zero=True)
     with pytest.raises(ValueError, match="expected ndim=4"):
         keras.layers.Conv2D(2, 3)(np.ones((2, 5, 5), np.float32))
     with pytest.raises(ValueError, match="compile"):

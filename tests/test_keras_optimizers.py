@@ -169,3 +169,28 @@ def test_finalize_variable_values_writes_the_moving_averages():
     np.testing.assert_allclose(average.numpy(), [-0.125, 0.875])
     opt.finalize_variable_values([w])
     np.testing.assert_allclose(w.numpy(), average.numpy())
+
+
+@pytest.mark.parametrize("nesterov", [False, True])
+def test_sgd_momentum_is_one_fused_call_per_step_and_follows_a_schedule(nesterov, on_device, monkeypatch):
+    from ferrograd import _core
+    calls = []
+    fused = _core.optim_step
+    monkeypatch.setattr(_core, "optim_step", lambda *args: calls.append(args[0]) or fused(*args))
+    rng = np.random.default_rng(0)
+    start = [rng.standard_normal(s).astype(np.float32) for s in [(3, 2), (2,), (4,)]]
+    grads = [[rng.standard_normal(w.shape).astype(np.float32) for w in start] for _ in range(4)]
+    lr = keras.optimizers.schedules.ExponentialDecay(0.1, decay_steps=1, decay_rate=0.5)
+    opt = keras.optimizers.SGD(learning_rate=lr, momentum=0.9, nesterov=nesterov)
+    variables = [keras.Variable(w) for w in start]
+    weights, momentums = [w.astype(np.float64) for w in start], [np.zeros(w.shape) for w in start]
+    for step, gs in enumerate(grads):
+        opt.apply_gradients(zip([tf.tensor(g) for g in gs], variables))
+        rate = 0.1 * 0.5 ** step
+        for i, g in enumerate(gs):
+            momentums[i] = 0.9 * momentums[i] - rate * g
+            weights[i] += 0.9 * momentums[i] - rate * g if nesterov else momentums[i]
+    assert calls == ["sgd"] * len(grads)
+    for v, w, m, slot in zip(variables, weights, momentums, opt.momentums):
+        np.testing.assert_allclose(v.numpy(), w, rtol=1e-5, atol=1e-6)
+        np.testing.assert_allclose(slot.numpy(), m, rtol=1e-5, atol=1e-6)

@@ -15,11 +15,14 @@ TensorFlow's rules onto that graph:
 - `gradient()` calls `autograd.grad` (never `backward`), so no `.grad` changes; it keeps the
   graph (another tape may share it) and builds the graph of the gradient when a tape is still
   recording, which gives nested tapes their second derivatives.
-
-Known difference from TensorFlow: ops run on a trainable Variable outside the tape's block
-(before it, after it, or before `reset()`) are on ferrograd's graph too, so a target computed
-from them is still differentiated through them, where TensorFlow would stop at what the tape
-recorded. Watched tensors that do not require grad follow TensorFlow exactly.
+- What the tape recorded: every autograd node has a sequence number from one counter, and the
+  tape keeps the spans of numbers handed out while it recorded (a span ends at `stop_recording`,
+  at the end of the block and at `reset`). `gradient()` differentiates through those nodes only;
+  the others — ops run before the block, after it, while it was paused or before a reset, even
+  on trainable Variables — are constants, as in TensorFlow. (Ops other threads record meanwhile
+  fall within the spans too; TensorFlow's tapes are per thread.)
+- `watched_variables()`: the core logs, while tapes record, which leaves each new node reads;
+  the tape maps them back to the live Parameters/Variables.
 """
 import enum
 import threading
@@ -27,6 +30,7 @@ import warnings
 
 from . import _core, _tensor
 from ._core import Tensor
+from .nn.parameter import Parameter, live_parameters
 
 
 class UnconnectedGradients(enum.Enum):
@@ -112,6 +116,7 @@ class GradientTape:
         self._watch_accessed_variables = bool(watch_accessed_variables)
         self._watched = {}
         self._turned_on = []
+        self._forget_records()
         self._recording = False
         self._used = False
         self._prev_grad_mode = None
@@ -128,10 +133,17 @@ class GradientTape:
             self._pop()
         return False
 
+    def _forget_records(self):
+        self._spans = []          # [start, end) sequence numbers of the nodes recorded
+        self._reads = []          # (sequence number, _impl_id) of leaves read in closed spans
+        self._explicit = []       # (sequence number, Parameter) given to watch()
+
     def _push(self):
         _recording_tapes().append(self)
         self._prev_grad_mode = _core.set_grad_enabled(True)
         self._recording = True
+        self._spans.append((_core.next_sequence_nr(), None))
+        _core.log_leaf_reads(True)
         for t in self._turned_on:
             self._count_watch(t, +1)
 
@@ -141,6 +153,9 @@ class GradientTape:
         _recording_tapes().remove(self)
         _core.set_grad_enabled(self._prev_grad_mode)
         self._recording = False
+        self._spans[-1] = (self._spans[-1][0], _core.next_sequence_nr())
+        self._reads += _core.leaf_reads(self._spans[-1:])
+        _core.log_leaf_reads(False)
         for t in self._turned_on:
             self._count_watch(t, -1)
 
@@ -170,6 +185,8 @@ class GradientTape:
             if id(t) in self._watched:
                 continue
             self._watched[id(t)] = t
+            if isinstance(t, Parameter):
+                self._explicit.append((_core.next_sequence_nr(), t))
             if not t.requires_grad:
                 self._turned_on.append(t)
                 if self._recording:
@@ -182,12 +199,34 @@ class GradientTape:
         return _Paused(self)
 
     def reset(self):
-        """Forgets what the tape watched and whether it was used; it keeps recording."""
+        """Forgets what the tape recorded and watched and whether it was used; it keeps recording."""
         self._pop()
         self._watched = {}
         self._turned_on = []
+        self._forget_records()
         self._used = False
         self._push()
+
+    def _recorded(self):
+        """The spans of sequence numbers of the nodes this tape recorded, up to now."""
+        now = _core.next_sequence_nr()
+        return [(start, now if end is None else end) for start, end in self._spans]
+
+    def watched_variables(self):
+        """The Variables (and nn.Module Parameters) the tape watched — given to `watch` or, with
+        `watch_accessed_variables`, trainable ones read by a recorded op — in order of first watch."""
+        reads = list(self._reads)
+        if self._recording:
+            reads += _core.leaf_reads(self._recorded()[-1:])
+        first = list(self._explicit)
+        if self._watch_accessed_variables and reads:
+            by_impl = {p._impl_id(): p for p in list(live_parameters.values())}
+            # trainable ones only: another tape's watch() may have made a frozen one require grad
+            first += [(seq, by_impl[i]) for seq, i in reads if i in by_impl and getattr(by_impl[i], "trainable", True)]
+        watched = {}
+        for _, v in sorted(first, key=lambda seq_and_var: seq_and_var[0]):
+            watched.setdefault(id(v), v)
+        return tuple(watched.values())
 
     # ------------------------------------------------------------------ differentiation
     def _begin_use(self):
@@ -200,8 +239,11 @@ class GradientTape:
         self._used = True
 
     def _is_watched(self, t):
-        if id(t) in self._watched or t.grad_fn is not None:
+        if id(t) in self._watched:
             return True
+        if t.grad_fn is not None:
+            seq = t.grad_fn._sequence_nr()
+            return any(start <= seq < end for start, end in self._recorded())
         return self._watch_accessed_variables and t.requires_grad
 
     def _grads(self, targets, output_gradients, sources):
@@ -219,7 +261,7 @@ class GradientTape:
             inputs = list(unique.values())
             create_graph = bool(_recording_tapes()) and _core.is_grad_enabled()
             with _Requiring(inputs):
-                grads = _core.grad(roots, seeds, inputs, True, create_graph, True)
+                grads = _core.grad(roots, seeds, inputs, True, create_graph, True, self._recorded())
             found = {id(s): g for s, g in zip(inputs, grads)}
         return [found.get(id(s)) for s in sources]
 
@@ -268,7 +310,7 @@ class GradientTape:
 class _Paused:
     """`GradientTape.stop_recording()`: the tape stops recording inside the block. Grad mode is
     off there unless an enclosing tape still records (which then records the block, as an outer
-    TensorFlow tape would; the paused tape may then see those ops too)."""
+    TensorFlow tape would; the paused tape's spans leave those ops out)."""
 
     def __init__(self, tape):
         self.tape = tape

@@ -31,9 +31,14 @@ def _value_tensor(value, dtype):
 class Variable(Parameter):
     """`Variable(initial_value, trainable=True, name=None, dtype=None)`.
 
+    `constraint` (None, or a callable set by a Keras layer's `add_weight`) projects the value
+    after each Keras optimizer step.
+
     `initial_value` is a tensor, numpy array, nested list or number, or a callable returning
     one (TensorFlow's deferred initializer); the Variable owns a copy of it.
     """
+
+    constraint = None
 
     def __new__(cls, initial_value=None, trainable=True, name=None, dtype=None):
         if initial_value is None:

@@ -3,6 +3,7 @@ automatic layer names, the training flag that an outer call hands to the layers 
 the variables that layers own."""
 import re
 import threading
+import weakref
 
 import numpy as np
 
@@ -103,3 +104,26 @@ def config_kwargs(cls, config, extra=()):
         elif value not in (None, False, [], {}, ()):
             raise NotImplementedError(f"{cls.__name__}: option {key}={value!r} is not supported by ferrograd.keras")
     return out
+
+
+# Keras keeps a mask on the tensor it masks (`x._keras_mask`). ferrograd tensors have no
+# __dict__ (one would cost every tensor), so masks live here by id(), each entry leaving with its
+# tensor (a weakref callback), and `Tensor._keras_mask` reads and writes this table.
+_MASKS = {}
+
+
+def get_keras_mask(x):
+    """The mask attached to tensor `x` by a masking layer, or None."""
+    entry = _MASKS.get(id(x)) if _MASKS else None
+    return entry[1] if entry is not None and entry[0]() is x else None
+
+
+def set_keras_mask(x, mask):
+    key = id(x)
+    if mask is None:
+        _MASKS.pop(key, None)
+    else:
+        _MASKS[key] = (weakref.ref(x, lambda _, key=key: _MASKS.pop(key, None)), mask)
+
+
+torch.Tensor._keras_mask = property(get_keras_mask, set_keras_mask)

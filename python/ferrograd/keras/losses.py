@@ -3,18 +3,18 @@ weights, computed with ferrograd ops (so they backpropagate)."""
 import ferrograd as torch
 import ferrograd.nn.functional as F
 
+from ._common import get_keras_mask, to_tensor
+
 EPSILON = 1e-7
 
 
 def _float(x, like=None):
-    from ._common import to_tensor
     device = like.device if like is not None else None
     t = to_tensor(x, device=device)
     return t if t.is_floating_point() else t.to(torch.float32)
 
 
 def _sparse_labels(y_true, y_pred):
-    from ._common import to_tensor
     y = to_tensor(y_true, device=y_pred.device)
     if y.ndim == y_pred.ndim and y.shape[-1] == 1:
         y = y.squeeze(-1)
@@ -135,7 +135,6 @@ _REDUCTIONS = ("sum", "sum_over_batch_size", "mean", "mean_with_sample_weight", 
 
 
 def _apply_sample_weight(values, sample_weight):
-    from ._common import to_tensor
     sw = to_tensor(sample_weight, device=values.device)
     if not sw.is_floating_point():
         sw = sw.to(values.dtype)
@@ -144,6 +143,20 @@ def _apply_sample_weight(values, sample_weight):
     while sw.ndim < values.ndim:
         sw = sw.unsqueeze(-1)
     return values * sw, sw
+
+
+def _mask_into_weight(mask, sample_weight, values, reduction):
+    """Keras's `apply_mask`: the output mask of `y_pred` as sample weights; for the mean
+    reductions the kept entries weigh total/kept so that the mean is over the kept ones."""
+    mask = mask.to(torch.bool).to(values.device)
+    weight = mask.to(values.dtype)
+    if reduction in ("mean", "sum_over_batch_size"):
+        kept = weight.sum()
+        weight = weight * torch.where(kept > 0, mask.numel() / kept.clamp(min=1), 0.0)
+    if sample_weight is None:
+        return weight
+    _, sw = _apply_sample_weight(weight, sample_weight)
+    return weight * sw
 
 
 def reduce_values(values, sample_weight=None, reduction="sum_over_batch_size"):
@@ -175,7 +188,11 @@ class Loss:
         self.dtype = dtype
 
     def __call__(self, y_true, y_pred, sample_weight=None):
-        return reduce_values(self.call(y_true, y_pred), sample_weight, self.reduction)
+        mask = get_keras_mask(y_pred)
+        values = self.call(y_true, to_tensor(y_pred))  # numpy predictions convert, as in Keras
+        if mask is not None:
+            sample_weight = _mask_into_weight(mask, sample_weight, values, self.reduction)
+        return reduce_values(values, sample_weight, self.reduction)
 
     def call(self, y_true, y_pred):
         raise NotImplementedError(f"{type(self).__name__} must implement call(y_true, y_pred)")

@@ -1,6 +1,12 @@
 """`nn.Parameter`: a leaf tensor that modules register as a trainable weight."""
+import weakref
+
 from .. import _core
 from .._core import Tensor
+
+# Every live Parameter (and so Variable), by id(): GradientTape.watched_variables maps the core
+# tensors its ops read back to these objects.
+live_parameters = weakref.WeakValueDictionary()
 
 
 class Parameter(Tensor):
@@ -11,6 +17,7 @@ class Parameter(Tensor):
             data = _core.full([0], 0.0, "float32")
         t = Tensor.__new__(cls, data)
         t.requires_grad = requires_grad
+        live_parameters[id(t)] = t
         return t
 
     def __repr__(self):

@@ -547,6 +547,10 @@ impl PyNode {
     fn name(&self) -> &'static str {
         self.0.name
     }
+    /// PyTorch's `Node._sequence_nr()`: the order in which nodes were recorded.
+    fn _sequence_nr(&self) -> u64 {
+        self.0.sequence_nr
+    }
     fn __repr__(&self) -> String {
         format!("<{} object at {:#x}>", self.0.name, Arc::as_ptr(&self.0) as *const u8 as usize)
     }
@@ -1066,13 +1070,35 @@ fn optional_tensors(objs: &Bound<'_, PyAny>) -> PyResult<Vec<Option<Tensor>>> {
         if o.is_none() { Ok(None) } else { t(&o).map(Some) }
     }).collect()
 }
+/// `recorded`: (start, end) ranges of node sequence numbers to differentiate through (all when None).
 #[pyfunction]
-fn grad(py: Python<'_>, outputs: &Bound<'_, PyAny>, grad_outputs: &Bound<'_, PyAny>, inputs: &Bound<'_, PyAny>, retain_graph: bool, create_graph: bool, allow_unused: bool) -> PyResult<Vec<Option<PyTensor>>> {
+#[pyo3(signature = (outputs, grad_outputs, inputs, retain_graph, create_graph, allow_unused, recorded=None))]
+#[allow(clippy::too_many_arguments)]
+fn grad(py: Python<'_>, outputs: &Bound<'_, PyAny>, grad_outputs: &Bound<'_, PyAny>, inputs: &Bound<'_, PyAny>, retain_graph: bool, create_graph: bool, allow_unused: bool, recorded: Option<Vec<(u64, u64)>>) -> PyResult<Vec<Option<PyTensor>>> {
     let outs = tensors(outputs)?;
     let grads = optional_tensors(grad_outputs)?;
     let ins = tensors(inputs)?;
-    let r = py.detach(|| autograd::grad(&outs, grads, &ins, retain_graph, create_graph, allow_unused)).py()?;
+    let recorded: Option<Vec<std::ops::Range<u64>>> = recorded.map(|rs| rs.into_iter().map(|(start, end)| start..end).collect());
+    let r = py.detach(|| autograd::grad_within(&outs, grads, &ins, retain_graph, create_graph, allow_unused, recorded.as_deref())).py()?;
     Ok(r.into_iter().map(|g| g.map(wrap)).collect())
+}
+
+/// The sequence number the next recorded autograd node will get.
+#[pyfunction]
+fn next_sequence_nr() -> u64 {
+    autograd::next_sequence_nr()
+}
+
+/// Counted on/off switch of this thread's log of the leaves recorded nodes read.
+#[pyfunction]
+fn log_leaf_reads(on: bool) {
+    autograd::log_leaf_reads(on)
+}
+/// (sequence number, `_impl_id`) of the first read of each leaf read by nodes recorded within
+/// the (start, end) ranges while the log was on, in order.
+#[pyfunction]
+fn leaf_reads(recorded: Vec<(u64, u64)>) -> Vec<(u64, usize)> {
+    autograd::leaf_reads(&recorded.into_iter().map(|(start, end)| start..end).collect::<Vec<_>>())
 }
 
 /// The leaves requiring grad that backward from `outputs` would reach.
@@ -1168,6 +1194,9 @@ fn _core(m: &Bound<'_, PyModule>) -> PyResult<()> {
     m.add_function(wrap_pyfunction!(run_backward, m)?)?;
     m.add_function(wrap_pyfunction!(grad, m)?)?;
     m.add_function(wrap_pyfunction!(reachable_leaves, m)?)?;
+    m.add_function(wrap_pyfunction!(next_sequence_nr, m)?)?;
+    m.add_function(wrap_pyfunction!(log_leaf_reads, m)?)?;
+    m.add_function(wrap_pyfunction!(leaf_reads, m)?)?;
     m.add_function(wrap_pyfunction!(to_device, m)?)?;
     m.add_function(wrap_pyfunction!(gpu_is_available, m)?)?;
     m.add_function(wrap_pyfunction!(gpu_device_count, m)?)?;

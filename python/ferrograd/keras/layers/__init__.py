@@ -2,8 +2,8 @@
 from ._base import Input, InputLayer, KerasTensor, Layer
 from .conv import (AveragePooling1D, AveragePooling2D, Conv1D, Conv2D, Conv2DTranspose, GlobalAveragePooling1D,
                    GlobalAveragePooling2D, GlobalMaxPooling1D, GlobalMaxPooling2D, MaxPooling1D, MaxPooling2D)
-from .core import (Activation, Dense, Dropout, Embedding, Flatten, LeakyReLU, Permute, ReLU, Rescaling, Reshape,
-                   Softmax)
+from .core import (Activation, Dense, Dropout, Embedding, Flatten, LeakyReLU, Masking, Permute, ReLU, Rescaling,
+                   Reshape, Softmax)
 from .merging import (Add, Average, Concatenate, Maximum, Minimum, Multiply, Subtract, add, concatenate,
                       multiply)
 from .normalization import BatchNormalization, LayerNormalization
@@ -15,7 +15,7 @@ GlobalAvgPool1D, GlobalAvgPool2D = GlobalAveragePooling1D, GlobalAveragePooling2
 GlobalMaxPool1D, GlobalMaxPool2D = GlobalMaxPooling1D, GlobalMaxPooling2D
 Convolution1D, Convolution2D, Conv2DTranspose = Conv1D, Conv2D, Conv2DTranspose
 
-__all__ = ["Input", "InputLayer", "Layer", "Dense", "Embedding", "Activation", "ReLU", "LeakyReLU", "Softmax",
+__all__ = ["Input", "InputLayer", "Layer", "Dense", "Embedding", "Masking", "Activation", "ReLU", "LeakyReLU", "Softmax",
            "Dropout", "Flatten", "Reshape", "Permute", "Rescaling", "Conv1D", "Conv2D", "Conv2DTranspose",
            "MaxPooling1D", "MaxPooling2D", "AveragePooling1D", "AveragePooling2D", "GlobalAveragePooling1D",
            "GlobalAveragePooling2D", "GlobalMaxPooling1D", "GlobalMaxPooling2D", "BatchNormalization",

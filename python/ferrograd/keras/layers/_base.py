@@ -9,14 +9,17 @@ follows an unknown one stays unknown).
 """
 import inspect
 import math
+import warnings
 
 import numpy as np
 
 import ferrograd as torch
 
+from .. import constraints as _constraints
 from .. import initializers as _initializers
 from .. import regularizers as _regularizers
-from .._common import assign, call_context, make_variable, to_numpy, to_snake_case, to_tensor, unique_name
+from .._common import (_MASKS, assign, call_context, get_keras_mask, make_variable, set_keras_mask,
+                       to_numpy, to_snake_case, to_tensor, unique_name)
 
 _DTYPES = {"float32": torch.float32, "float64": torch.float64, "int64": torch.int64, "int32": torch.int64,
            "bool": torch.bool}
@@ -142,6 +145,9 @@ _LAYER_KWARGS = _ALLOWED_LAYER_KWARGS | {"activity_regularizer", "trainable", "d
 class Layer:
     """Base class of all Keras layers (and of `Model`)."""
 
+    # Whether the layer passes masks on (Keras's rule: layers that define compute_mask do).
+    supports_masking = False
+
     def __init__(self, *, activity_regularizer=None, trainable=True, dtype=None, autocast=True, name=None,
                  **kwargs):
         unknown = set(kwargs) - _ALLOWED_LAYER_KWARGS
@@ -173,7 +179,10 @@ class Layer:
             self._input_batch_shape = None
         cls = type(self)
         if "_call_flags" not in cls.__dict__:
-            cls._call_flags = (_call_takes(cls, "training"), _call_takes(cls, "mask"))
+            cls._call_flags = (_call_takes(cls, "training"), _call_takes(cls, "mask"),
+                               "mask" in inspect.signature(cls.call).parameters)
+        if "supports_masking" not in self.__dict__ and cls.compute_mask is not Layer.compute_mask:
+            self.supports_masking = True
         self._initial_weights = kwargs.get("weights")
 
     # ------------------------------------------------------------------ tracking
@@ -238,9 +247,8 @@ class Layer:
         if not isinstance(value, torch.Tensor):
             value = to_tensor(value, dtype=_DTYPES[dtype], device="cpu")
         value = value.to(torch.get_default_device())
-        if constraint is not None:
-            raise NotImplementedError(f"layer '{self.name}': weight constraints are not supported by ferrograd.keras")
         var = make_variable(value.detach(), trainable=trainable and _DTYPES[dtype].is_floating_point, name=name)
+        var.constraint = _constraints.get(constraint)
         var.requires_grad_(var.trainable and self.trainable)
         var._path = f"{self.name}/{name}"
         (self._trainable_variables if trainable else self._non_trainable_variables).append(var)
@@ -392,8 +400,14 @@ class Layer:
                     kwargs["training"] = training
         elif "training" in kwargs:
             kwargs.pop("training")
-        if kwargs.get("mask") is None:
+        previous_mask = kwargs.get("mask")
+        if previous_mask is None:
             kwargs.pop("mask", None)
+            if _MASKS:
+                # Keras passes the mask attached to the input on to a `call` that takes one.
+                previous_mask = map_structure(get_keras_mask, first)
+                if self._call_flags[2] and any(m is not None for m in flatten(previous_mask)):
+                    kwargs["mask"] = previous_mask
         if training is not None and call_context.training is not training:
             previous = call_context.training
             call_context.training = training
@@ -406,10 +420,33 @@ class Layer:
         if self.activity_regularizer is not None:
             for out in flatten(outputs):
                 self.add_loss(self.activity_regularizer(out) / out.shape[0])
+        if self.supports_masking:
+            self._set_mask_metadata(first, outputs, previous_mask)
+        elif previous_mask is not None and any(m is not None for m in flatten(previous_mask)):
+            warnings.warn(f"Layer '{self.name}' (of type {type(self).__name__}) was passed an input with a mask "
+                          "attached to it. However, this layer does not support masking and will therefore destroy "
+                          "the mask information. Downstream layers will not see the mask.", stacklevel=2)
         return outputs
 
     def call(self, inputs, *args, **kwargs):
         return inputs
+
+    def compute_mask(self, inputs, previous_mask):
+        """The mask of the outputs (Keras's default: the input's)."""
+        return previous_mask
+
+    def _set_mask_metadata(self, inputs, outputs, previous_mask):
+        if previous_mask is None and type(self).compute_mask is Layer.compute_mask:
+            return
+        flat_outputs = flatten(outputs)
+        if all(get_keras_mask(x) is not None for x in flat_outputs):
+            return
+        masks = self.compute_mask(inputs, previous_mask)
+        if masks is None:
+            return
+        for tensor, mask in zip(flat_outputs, flatten(masks)):
+            if isinstance(tensor, torch.Tensor) and mask is not None and get_keras_mask(tensor) is None:
+                set_keras_mask(tensor, mask)
 
     def _symbolic_call(self, args, kwargs):
         symbolic = [t for t in flatten((list(args), kwargs)) if isinstance(t, KerasTensor)]

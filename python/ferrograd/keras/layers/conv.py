@@ -6,6 +6,7 @@ import ferrograd as torch
 import ferrograd.nn.functional as F
 
 from .. import activations as _activations
+from .. import constraints as _constraints
 from .. import initializers as _initializers
 from .. import regularizers as _regularizers
 from ._base import Layer
@@ -93,8 +94,10 @@ class _Conv(Layer):
                  kernel_regularizer=None, bias_regularizer=None, activity_regularizer=None, kernel_constraint=None,
                  bias_constraint=None, lora_rank=None, **kwargs):
         super().__init__(activity_regularizer=activity_regularizer, **kwargs)
-        if kernel_constraint or bias_constraint or lora_rank:
-            raise NotImplementedError(f"{type(self).__name__}: constraints and LoRA are not supported by ferrograd.keras")
+        if lora_rank:
+            raise NotImplementedError(f"{type(self).__name__}: LoRA is not supported by ferrograd.keras")
+        self.kernel_constraint = _constraints.get(kernel_constraint)
+        self.bias_constraint = _constraints.get(bias_constraint)
         if not isinstance(filters, int) or filters <= 0:
             raise ValueError(f"Invalid value for argument `filters`. Expected a strictly positive value. Received filters={filters}")
         self.filters = filters
@@ -126,9 +129,11 @@ class _Conv(Layer):
             raise ValueError(f"The number of input channels must be evenly divisible by the number of groups. "
                              f"Received groups={self.groups}, but the input has {channels} channels")
         self.kernel = self.add_weight(name="kernel", shape=self._kernel_shape(channels),
-                                      initializer=self.kernel_initializer, regularizer=self.kernel_regularizer)
+                                      initializer=self.kernel_initializer, regularizer=self.kernel_regularizer,
+                                      constraint=self.kernel_constraint)
         self.bias = self.add_weight(name="bias", shape=(self.filters,), initializer=self.bias_initializer,
-                                    regularizer=self.bias_regularizer) if self.use_bias else None
+                                    regularizer=self.bias_regularizer,
+                                    constraint=self.bias_constraint) if self.use_bias else None
         self.built = True
 
     def _kernel_shape(self, channels):
@@ -172,7 +177,8 @@ class _Conv(Layer):
                 "kernel_regularizer": _serialize_or_none(_regularizers, self.kernel_regularizer),
                 "bias_regularizer": _serialize_or_none(_regularizers, self.bias_regularizer),
                 "activity_regularizer": _serialize_or_none(_regularizers, self.activity_regularizer),
-                "kernel_constraint": None, "bias_constraint": None}
+                "kernel_constraint": _serialize_or_none(_constraints, self.kernel_constraint),
+                "bias_constraint": _serialize_or_none(_constraints, self.bias_constraint)}
 
 
 class Conv1D(_Conv):
@@ -330,7 +336,19 @@ class _GlobalMax(_GlobalPooling):
 
 
 class GlobalAveragePooling1D(_GlobalAverage):
+    """With a mask (batch, steps), the mean over the unmasked steps, as Keras."""
     rank = 1
+    supports_masking = True
+
+    def call(self, inputs, mask=None):
+        if mask is None:
+            return super().call(inputs)
+        steps = 1 if self.data_format == "channels_last" else 2
+        weights = mask.to(inputs.dtype).unsqueeze(2 if steps == 1 else 1)
+        return (inputs * weights).sum(steps, keepdim=self.keepdims) / weights.sum(steps, keepdim=self.keepdims)
+
+    def compute_mask(self, inputs, previous_mask):
+        return None
 
 
 class GlobalAveragePooling2D(_GlobalAverage):

@@ -1,11 +1,14 @@
-"""Dense, Embedding, Activation, ReLU, LeakyReLU, Softmax, Dropout, Flatten, Reshape, Permute,
+"""Dense, Embedding, Masking, Activation, ReLU, LeakyReLU, Softmax, Dropout, Flatten, Reshape, Permute,
 Rescaling."""
 import math
+
+import numpy as np
 
 import ferrograd as torch
 import ferrograd.nn.functional as F
 
 from .. import activations as _activations
+from .. import constraints as _constraints
 from .. import initializers as _initializers
 from .. import regularizers as _regularizers
 from ._base import Layer
@@ -17,6 +20,7 @@ def _serialize_or_none(module, value):
 
 class Dense(Layer):
     """`activation(inputs @ kernel + bias)`, kernel of shape `(input_dim, units)`."""
+    supports_masking = True
 
     def __init__(self, units, activation=None, use_bias=True, kernel_initializer="glorot_uniform",
                  bias_initializer="zeros", kernel_regularizer=None, bias_regularizer=None, activity_regularizer=None,
@@ -24,9 +28,11 @@ class Dense(Layer):
         super().__init__(activity_regularizer=activity_regularizer, **kwargs)
         if not isinstance(units, int) or units <= 0:
             raise ValueError(f"Received an invalid value for `units`, expected a positive integer. Received: units={units}")
-        if lora_rank or quantization_config or kernel_constraint or bias_constraint:
-            raise NotImplementedError("Dense: LoRA, quantization and constraints are not supported by ferrograd.keras")
+        if lora_rank or quantization_config:
+            raise NotImplementedError("Dense: LoRA and quantization are not supported by ferrograd.keras")
         self.units = units
+        self.kernel_constraint = _constraints.get(kernel_constraint)
+        self.bias_constraint = _constraints.get(bias_constraint)
         self.activation = _activations.get(activation)
         self.use_bias = use_bias
         self.kernel_initializer = _initializers.get(kernel_initializer)
@@ -39,9 +45,11 @@ class Dense(Layer):
         if input_dim is None:
             raise ValueError(f"Dense '{self.name}': the last dimension of the inputs must be known, got {input_shape}")
         self.kernel = self.add_weight(name="kernel", shape=(input_dim, self.units),
-                                      initializer=self.kernel_initializer, regularizer=self.kernel_regularizer)
+                                      initializer=self.kernel_initializer, regularizer=self.kernel_regularizer,
+                                      constraint=self.kernel_constraint)
         self.bias = self.add_weight(name="bias", shape=(self.units,), initializer=self.bias_initializer,
-                                    regularizer=self.bias_regularizer) if self.use_bias else None
+                                    regularizer=self.bias_regularizer,
+                                    constraint=self.bias_constraint) if self.use_bias else None
         self.built = True
 
     def call(self, inputs):
@@ -60,7 +68,8 @@ class Dense(Layer):
                 "bias_initializer": _initializers.serialize(self.bias_initializer),
                 "kernel_regularizer": _serialize_or_none(_regularizers, self.kernel_regularizer),
                 "bias_regularizer": _serialize_or_none(_regularizers, self.bias_regularizer),
-                "kernel_constraint": None, "bias_constraint": None, "quantization_config": None}
+                "kernel_constraint": _serialize_or_none(_constraints, self.kernel_constraint),
+                "bias_constraint": _serialize_or_none(_constraints, self.bias_constraint), "quantization_config": None}
 
 
 class Embedding(Layer):
@@ -70,20 +79,21 @@ class Embedding(Layer):
                  embeddings_constraint=None, mask_zero=False, weights=None, lora_rank=None, input_length=None,
                  quantization_config=None, **kwargs):
         super().__init__(**kwargs)
-        if mask_zero:
-            raise NotImplementedError("Embedding(mask_zero=True): masking is not supported by ferrograd.keras")
-        if embeddings_constraint or lora_rank or quantization_config:
-            raise NotImplementedError("Embedding: constraints, LoRA and quantization are not supported by ferrograd.keras")
+        if lora_rank or quantization_config:
+            raise NotImplementedError("Embedding: LoRA and quantization are not supported by ferrograd.keras")
+        self.embeddings_constraint = _constraints.get(embeddings_constraint)
         self.input_dim, self.output_dim = input_dim, output_dim
         self.embeddings_initializer = _initializers.get(embeddings_initializer)
         self.embeddings_regularizer = _regularizers.get(embeddings_regularizer)
         self.mask_zero = mask_zero
+        self.supports_masking = bool(mask_zero)
         self._initial_weights = [weights] if weights is not None else None
 
     def build(self, input_shape=None):
         self.embeddings = self.add_weight(name="embeddings", shape=(self.input_dim, self.output_dim),
                                           initializer=self.embeddings_initializer,
-                                          regularizer=self.embeddings_regularizer)
+                                          regularizer=self.embeddings_regularizer,
+                                          constraint=self.embeddings_constraint)
         self.built = True
 
     def call(self, inputs):
@@ -91,14 +101,46 @@ class Embedding(Layer):
             inputs = inputs.to(torch.int64)
         return F.embedding(inputs, self.embeddings)
 
+    def compute_mask(self, inputs, previous_mask=None):
+        """With `mask_zero`, True where the input index is not 0 (the padding index)."""
+        if not self.mask_zero:
+            return None
+        if not isinstance(inputs, torch.Tensor):
+            inputs = torch.as_tensor(np.asarray(inputs))
+        return inputs != 0
+
     def get_config(self):
         return {**super().get_config(), "input_dim": self.input_dim, "output_dim": self.output_dim,
                 "embeddings_initializer": _initializers.serialize(self.embeddings_initializer),
                 "embeddings_regularizer": _serialize_or_none(_regularizers, self.embeddings_regularizer),
-                "activity_regularizer": None, "embeddings_constraint": None, "mask_zero": self.mask_zero}
+                "activity_regularizer": None,
+                "embeddings_constraint": _serialize_or_none(_constraints, self.embeddings_constraint),
+                "mask_zero": self.mask_zero}
+
+
+class Masking(Layer):
+    """Masks the time steps whose features all equal `mask_value` (zeroing them, and putting
+    the mask on the output for the layers after it), as Keras's Masking."""
+    supports_masking = True
+
+    def __init__(self, mask_value=0.0, **kwargs):
+        super().__init__(**kwargs)
+        self.mask_value = mask_value
+
+    def compute_mask(self, inputs, previous_mask=None):
+        return (inputs != self.mask_value).any(-1)
+
+    def call(self, inputs):
+        keep = (inputs != self.mask_value).any(-1, keepdim=True)
+        return inputs * keep.to(inputs.dtype)
+
+    def get_config(self):
+        return {**super().get_config(), "mask_value": self.mask_value}
 
 
 class Activation(Layer):
+    supports_masking = True
+
     def __init__(self, activation, **kwargs):
         super().__init__(**kwargs)
         self.activation = _activations.get(activation)
@@ -111,6 +153,8 @@ class Activation(Layer):
 
 
 class ReLU(Layer):
+    supports_masking = True
+
     def __init__(self, max_value=None, negative_slope=0.0, threshold=0.0, **kwargs):
         super().__init__(**kwargs)
         if max_value is not None and max_value < 0:
@@ -128,6 +172,8 @@ class ReLU(Layer):
 
 
 class LeakyReLU(Layer):
+    supports_masking = True
+
     def __init__(self, negative_slope=0.3, **kwargs):
         super().__init__(**kwargs)
         self.negative_slope = negative_slope
@@ -140,6 +186,8 @@ class LeakyReLU(Layer):
 
 
 class Softmax(Layer):
+    supports_masking = True
+
     def __init__(self, axis=-1, **kwargs):
         super().__init__(**kwargs)
         self.axis = axis
@@ -155,6 +203,7 @@ class Softmax(Layer):
 
 class Dropout(Layer):
     """Zeroes a fraction `rate` of the inputs while training and scales the rest by 1/(1-rate)."""
+    supports_masking = True
 
     def __init__(self, rate, noise_shape=None, seed=None, **kwargs):
         super().__init__(**kwargs)
@@ -231,6 +280,8 @@ class Permute(Layer):
 
 
 class Rescaling(Layer):
+    supports_masking = True
+
     def __init__(self, scale, offset=0.0, **kwargs):
         super().__init__(**kwargs)
         self.scale, self.offset = scale, offset

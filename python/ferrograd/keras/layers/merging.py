@@ -8,6 +8,8 @@ from ._base import Layer
 
 
 class _Merge(Layer):
+    supports_masking = True
+
     def __init__(self, **kwargs):
         super().__init__(**kwargs)
         self.built = True
@@ -21,6 +23,12 @@ class _Merge(Layer):
         if not isinstance(inputs, (list, tuple)) or len(inputs) < 1:
             raise ValueError(f"A merge layer should be called on a list of inputs. Received: inputs={inputs}")
         return functools.reduce(self._merge, inputs)
+
+    def compute_mask(self, inputs, previous_mask):
+        """Keras's: the OR of the inputs' masks, None unless every input has one."""
+        if previous_mask is None or any(m is None for m in previous_mask):
+            return None
+        return functools.reduce(torch.logical_or, previous_mask)
 
 
 class Add(_Merge):
@@ -58,6 +66,20 @@ class Concatenate(_Merge):
 
     def call(self, inputs):
         return torch.cat(list(inputs), dim=self.axis)
+
+    def compute_mask(self, inputs, previous_mask):
+        """Keras's: the inputs' masks (all True for an unmasked input) broadcast to the inputs,
+        concatenated, then any() over the last axis."""
+        if previous_mask is None or all(m is None for m in previous_mask):
+            return None
+        full = []
+        for x, m in zip(inputs, previous_mask):
+            if m is None:
+                m = torch.ones(tuple(x.shape), dtype=torch.bool, device=x.device)
+            elif m.ndim < x.ndim:
+                m = m.unsqueeze(-1).expand(tuple(x.shape))
+            full.append(m)
+        return torch.cat(full, dim=self.axis).any(-1)
 
     def get_config(self):
         return {**super().get_config(), "axis": self.axis}

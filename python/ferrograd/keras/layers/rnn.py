@@ -1,25 +1,42 @@
 """SimpleRNN, LSTM, GRU and Bidirectional with Keras's weights (kept in a `cell`, kernels
 `(input_dim, gates * units)`, gate order i, f, c, o for LSTM and z, r, h for GRU) and
-`return_sequences` / `return_state` / `go_backwards`. The input projection of all time steps is
-one matmul; the recurrence runs step by step on ferrograd ops, so autograd flows through it."""
+`return_sequences` / `return_state` / `go_backwards` / `stateful`, masks and dropout. The input
+projection of all time steps is one matmul; the recurrence runs step by step on ferrograd ops,
+so autograd flows through it.
+
+Keras's rules kept here: a masked time step leaves the states unchanged and outputs the previous
+output (zeros with `zero_output_for_mask`); dropout masks are drawn once per call and used at
+every step, one per gate for LSTM/GRU when `recurrent_dropout` is set (Keras's implementation 1,
+which it then forces), else one for all gates."""
 import ferrograd as torch
+import ferrograd.nn.functional as F
 
 from .. import activations as _activations
+from .. import constraints as _constraints
 from .. import initializers as _initializers
 from .. import regularizers as _regularizers
+from .._common import make_variable
 from ._base import Layer
 from .core import _serialize_or_none
 
 
 class _Cell(Layer):
     gates = 1
+    state_count = 1
 
     def __init__(self, units, activation="tanh", recurrent_activation="sigmoid", use_bias=True,
                  kernel_initializer="glorot_uniform", recurrent_initializer="orthogonal", bias_initializer="zeros",
-                 kernel_regularizer=None, recurrent_regularizer=None, bias_regularizer=None, unit_forget_bias=True,
-                 reset_after=True, **kwargs):
+                 kernel_regularizer=None, recurrent_regularizer=None, bias_regularizer=None, kernel_constraint=None,
+                 recurrent_constraint=None, bias_constraint=None, dropout=0.0, recurrent_dropout=0.0, seed=None,
+                 unit_forget_bias=True, reset_after=True, **kwargs):
         super().__init__(**kwargs)
         self.units = units
+        self.dropout = min(1.0, max(0.0, dropout))
+        self.recurrent_dropout = min(1.0, max(0.0, recurrent_dropout))
+        self.seed = seed
+        self.kernel_constraint = _constraints.get(kernel_constraint)
+        self.recurrent_constraint = _constraints.get(recurrent_constraint)
+        self.bias_constraint = _constraints.get(bias_constraint)
         self.activation = _activations.get(activation)
         self.recurrent_activation = _activations.get(recurrent_activation)
         self.use_bias = use_bias
@@ -34,12 +51,15 @@ class _Cell(Layer):
     def build(self, input_shape):
         width = self.gates * self.units
         self.kernel = self.add_weight(shape=(input_shape[-1], width), name="kernel",
-                                      initializer=self.kernel_initializer, regularizer=self.kernel_regularizer)
+                                      initializer=self.kernel_initializer, regularizer=self.kernel_regularizer,
+                                      constraint=self.kernel_constraint)
         self.recurrent_kernel = self.add_weight(shape=(self.units, width), name="recurrent_kernel",
                                                 initializer=self.recurrent_initializer,
-                                                regularizer=self.recurrent_regularizer)
+                                                regularizer=self.recurrent_regularizer,
+                                                constraint=self.recurrent_constraint)
         self.bias = self.add_weight(shape=self._bias_shape(), name="bias", initializer=self._bias_init(),
-                                    regularizer=self.bias_regularizer) if self.use_bias else None
+                                    regularizer=self.bias_regularizer,
+                                    constraint=self.bias_constraint) if self.use_bias else None
         self.built = True
 
     def _bias_shape(self):
@@ -48,9 +68,40 @@ class _Cell(Layer):
     def _bias_init(self):
         return self.bias_initializer
 
-    def project_inputs(self, x):
+    def _mask_count(self):
+        """Masks per dropout: one per gate (Keras's implementation 1) or None for one in all."""
+        return self.gates if self.recurrent_dropout != 0 and self.gates > 1 else None
+
+    def _create_dropout_mask(self, like, rate):
+        """Keras's `DropoutRNNCell._create_dropout_mask`: `dropout(ones_like(like), rate)`, one
+        per gate or a single one."""
+        count = self._mask_count()
+        draw = lambda: F.dropout(torch.ones_like(like), rate, training=True)  # noqa: E731
+        return draw() if count is None else [draw() for _ in range(count)]
+
+    def dropout_masks(self, step_input, state, training):
+        """(input masks, recurrent masks) for one call: drawn when training, else None."""
+        inputs = self._create_dropout_mask(step_input, self.dropout) if training and 0 < self.dropout < 1 else None
+        recurrent = (self._create_dropout_mask(state, self.recurrent_dropout)
+                     if training and 0 < self.recurrent_dropout < 1 else None)
+        return inputs, recurrent
+
+    def _gate_columns(self, weight, g):
+        return weight[:, g * self.units:(g + 1) * self.units]
+
+    def _masked_matmul(self, x, weight, masks):
+        """`x @ weight` with x dropped by `masks`: one mask for all columns, or one per gate's
+        columns (x of shape (..., features); a mask (batch, features) is broadcast over time)."""
+        if masks is None:
+            return x @ weight
+        expand = (lambda m: m.unsqueeze(1)) if x.ndim == 3 else (lambda m: m)  # noqa: E731
+        if not isinstance(masks, list):
+            return (x * expand(masks)) @ weight
+        return torch.cat([(x * expand(m)) @ self._gate_columns(weight, g) for g, m in enumerate(masks)], dim=-1)
+
+    def project_inputs(self, x, masks=None):
         """x @ kernel (+ input bias) for all time steps at once: (batch, time, gates * units)."""
-        out = x @ self.kernel
+        out = self._masked_matmul(x, self.kernel, masks)
         bias = self._input_bias()
         return out + bias if bias is not None else out
 
@@ -62,13 +113,14 @@ class _Cell(Layer):
 
 
 class SimpleRNNCell(_Cell):
-    def step(self, xk, states):
-        h = self.activation(xk + states[0] @ self.recurrent_kernel)
+    def step(self, xk, states, rec_masks=None):
+        h = self.activation(xk + self._masked_matmul(states[0], self.recurrent_kernel, rec_masks))
         return h, [h]
 
 
 class LSTMCell(_Cell):
     gates = 4
+    state_count = 2
 
     def _bias_init(self):
         if not self.unit_forget_bias:
@@ -82,9 +134,9 @@ class LSTMCell(_Cell):
     def initial_states(self, batch, like):
         return [torch.zeros(batch, self.units, dtype=like.dtype, device=like.device) for _ in range(2)]
 
-    def step(self, xk, states):
+    def step(self, xk, states, rec_masks=None):
         h, c = states
-        z = xk + h @ self.recurrent_kernel
+        z = xk + self._masked_matmul(h, self.recurrent_kernel, rec_masks)
         i, f, g, o = z.chunk(4, dim=-1)
         i, f, o = self.recurrent_activation(i), self.recurrent_activation(f), self.recurrent_activation(o)
         c = f * c + i * self.activation(g)
@@ -103,12 +155,12 @@ class GRUCell(_Cell):
             return None
         return self.bias[0] if self.reset_after else self.bias
 
-    def step(self, xk, states):
+    def step(self, xk, states, rec_masks=None):
         h = states[0]
         u = self.units
         x_z, x_r, x_h = xk.chunk(3, dim=-1)
         if self.reset_after:
-            rec = h @ self.recurrent_kernel
+            rec = self._masked_matmul(h, self.recurrent_kernel, rec_masks)
             if self.bias is not None:
                 rec = rec + self.bias[1]
             r_z, r_r, r_h = rec.chunk(3, dim=-1)
@@ -116,17 +168,21 @@ class GRUCell(_Cell):
             r = self.recurrent_activation(x_r + r_r)
             candidate = self.activation(x_h + r * r_h)
         else:
-            rec = h @ self.recurrent_kernel[:, :2 * u]
+            gate_masks, h_dropped = rec_masks, h
+            if isinstance(rec_masks, list):
+                gate_masks, h_dropped = rec_masks[:2], h * rec_masks[2]
+            rec = self._masked_matmul(h, self.recurrent_kernel[:, :2 * u], gate_masks)
             r_z, r_r = rec.chunk(2, dim=-1)
             z = self.recurrent_activation(x_z + r_z)
             r = self.recurrent_activation(x_r + r_r)
-            candidate = self.activation(x_h + (r * h) @ self.recurrent_kernel[:, 2 * u:])
+            candidate = self.activation(x_h + (r * h_dropped) @ self.recurrent_kernel[:, 2 * u:])
         h = z * h + (1.0 - z) * candidate
         return h, [h]
 
 
 class _RNN(Layer):
     cell_class = None
+    supports_masking = True
 
     def __init__(self, units, activation="tanh", use_bias=True, kernel_initializer="glorot_uniform",
                  recurrent_initializer="orthogonal", bias_initializer="zeros", kernel_regularizer=None,
@@ -134,24 +190,22 @@ class _RNN(Layer):
                  recurrent_constraint=None, bias_constraint=None, dropout=0.0, recurrent_dropout=0.0,
                  return_sequences=False, return_state=False, go_backwards=False, stateful=False, unroll=False,
                  seed=None, recurrent_activation="sigmoid", unit_forget_bias=True, reset_after=True,
-                 use_cudnn="auto", **kwargs):
+                 use_cudnn="auto", zero_output_for_mask=False, **kwargs):
         super().__init__(activity_regularizer=activity_regularizer, **kwargs)
-        if dropout or recurrent_dropout:
-            raise NotImplementedError(f"{type(self).__name__}: dropout / recurrent_dropout are not supported by "
-                                      "ferrograd.keras (use a Dropout layer on the inputs or outputs)")
-        if stateful:
-            raise NotImplementedError(f"{type(self).__name__}(stateful=True) is not supported by ferrograd.keras")
-        if kernel_constraint or recurrent_constraint or bias_constraint:
-            raise NotImplementedError(f"{type(self).__name__}: constraints are not supported by ferrograd.keras")
         self.units = units
+        self.zero_output_for_mask = zero_output_for_mask
+        self.states = None  # stateful: the state Variables, made by build (not weights, as in Keras)
         self.return_sequences, self.return_state = return_sequences, return_state
         self.go_backwards, self.stateful, self.unroll, self.seed = go_backwards, stateful, unroll, seed
         self.cell = self.cell_class(units, activation=activation, recurrent_activation=recurrent_activation,
                                     use_bias=use_bias, kernel_initializer=kernel_initializer,
                                     recurrent_initializer=recurrent_initializer, bias_initializer=bias_initializer,
                                     kernel_regularizer=kernel_regularizer, recurrent_regularizer=recurrent_regularizer,
-                                    bias_regularizer=bias_regularizer, unit_forget_bias=unit_forget_bias,
-                                    reset_after=reset_after, name=f"{self._cell_name()}", dtype=kwargs.get("dtype"))
+                                    bias_regularizer=bias_regularizer, kernel_constraint=kernel_constraint,
+                                    recurrent_constraint=recurrent_constraint, bias_constraint=bias_constraint,
+                                    dropout=dropout, recurrent_dropout=recurrent_dropout, seed=seed,
+                                    unit_forget_bias=unit_forget_bias, reset_after=reset_after,
+                                    name=f"{self._cell_name()}", dtype=kwargs.get("dtype"))
 
     def _cell_name(self):
         from .._common import to_snake_case, unique_name
@@ -164,32 +218,78 @@ class _RNN(Layer):
         if not self.cell.built:
             self.cell.build(sequences_shape)
             self.cell.built = True
+        if self.stateful:
+            if self.states is not None:
+                self.reset_state()
+            else:
+                if sequences_shape[0] is None:
+                    raise ValueError("When using `stateful=True` in a RNN, the batch size must be static. Found "
+                                     f"dynamic batch size: sequence.shape={tuple(sequences_shape)}")
+                like = torch.zeros(1, dtype=self.cell.kernel.dtype, device=self.cell.kernel.device)
+                self.states = [make_variable(s, trainable=False, name="rnn_state")
+                               for s in self.cell.initial_states(sequences_shape[0], like)]
         self.built = True
 
+    def reset_state(self):
+        """Zeroes the states a stateful layer carries from one batch to the next."""
+        if self.states is not None:
+            for state in self.states:
+                state.assign(torch.zeros_like(state))
+
+    reset_states = reset_state
+
+    def compute_mask(self, inputs, previous_mask):
+        mask = previous_mask[0] if isinstance(previous_mask, (list, tuple)) else previous_mask
+        output_mask = mask if self.return_sequences else None
+        if self.return_state:
+            return [output_mask] + [None] * self.cell.state_count
+        return output_mask
+
+    def _first_states(self, sequences, initial_state):
+        batch = sequences.shape[0]
+        if initial_state is not None:
+            states = list(initial_state) if isinstance(initial_state, (list, tuple)) else [initial_state]
+        elif self.stateful:
+            states = [s.detach() for s in self.states]
+        else:
+            states = self.cell.initial_states(batch, sequences)
+        if self.stateful and batch != self.states[0].shape[0]:
+            raise ValueError("If an RNN is stateful, the batch size of the input sequences must be the same as the "
+                             f"batch size of the initial state. \n- Expected batch size: {self.states[0].shape[0]}\n"
+                             f"- Received batch size: {batch}")
+        return states
+
     def call(self, sequences, initial_state=None, mask=None, training=False):
-        if mask is not None:
-            raise NotImplementedError(f"{type(self).__name__}: masks are not supported by ferrograd.keras")
+        if isinstance(mask, (list, tuple)):
+            mask = mask[0]
         if sequences.ndim != 3:
             raise ValueError(f"{type(self).__name__} '{self.name}' expects inputs of shape (batch, timesteps, "
                              f"features); got {tuple(sequences.shape)}")
         if not sequences.is_floating_point():
             sequences = sequences.to(self.cell.kernel.dtype)
-        batch, steps = sequences.shape[0], sequences.shape[1]
-        if initial_state is None:
-            states = self.cell.initial_states(batch, sequences)
-        else:
-            states = list(initial_state) if isinstance(initial_state, (list, tuple)) else [initial_state]
-        projected = self.cell.project_inputs(sequences)
+        steps = sequences.shape[1]
+        if steps == 0:
+            raise ValueError(f"{type(self).__name__} '{self.name}': the input sequence has no time steps")
+        states = self._first_states(sequences, initial_state)
+        in_masks, rec_masks = self.cell.dropout_masks(sequences[:, 0], states[0], training)
+        projected = self.cell.project_inputs(sequences, in_masks)
+        if mask is not None:
+            mask = mask.to(torch.bool).to(sequences.device)
         order = range(steps - 1, -1, -1) if self.go_backwards else range(steps)
         outputs = []
-        output = None
         for t in order:
-            output, states = self.cell.step(projected[:, t], states)
-            if self.return_sequences:
-                outputs.append(output)
-        if output is None:
-            raise ValueError(f"{type(self).__name__} '{self.name}': the input sequence has no time steps")
-        result = torch.stack(outputs, dim=1) if self.return_sequences else output
+            output, new_states = self.cell.step(projected[:, t], states, rec_masks)
+            if mask is not None:
+                keep = mask[:, t].unsqueeze(-1)
+                held = torch.zeros_like(output) if self.zero_output_for_mask else states[0]
+                output = torch.where(keep, output, held)
+                new_states = [torch.where(keep, new, old) for new, old in zip(new_states, states)]
+            states = new_states
+            outputs.append(output)
+        if self.stateful:
+            for variable, state in zip(self.states, states):
+                variable.assign(state.detach())
+        result = torch.stack(outputs, dim=1) if self.return_sequences else outputs[-1]
         if self.return_state:
             return [result] + list(states)
         return result
@@ -198,7 +298,7 @@ class _RNN(Layer):
         cell = self.cell
         config = {**super().get_config(), "return_sequences": self.return_sequences,
                   "return_state": self.return_state, "go_backwards": self.go_backwards, "stateful": self.stateful,
-                  "unroll": self.unroll, "zero_output_for_mask": False, "units": self.units,
+                  "unroll": self.unroll, "zero_output_for_mask": self.zero_output_for_mask, "units": self.units,
                   "activation": _activations.serialize(cell.activation), "use_bias": cell.use_bias,
                   "kernel_initializer": _initializers.serialize(cell.kernel_initializer),
                   "recurrent_initializer": _initializers.serialize(cell.recurrent_initializer),
@@ -206,8 +306,11 @@ class _RNN(Layer):
                   "kernel_regularizer": _serialize_or_none(_regularizers, cell.kernel_regularizer),
                   "recurrent_regularizer": _serialize_or_none(_regularizers, cell.recurrent_regularizer),
                   "bias_regularizer": _serialize_or_none(_regularizers, cell.bias_regularizer),
-                  "activity_regularizer": None, "kernel_constraint": None, "recurrent_constraint": None,
-                  "bias_constraint": None, "dropout": 0.0, "recurrent_dropout": 0.0, "seed": self.seed}
+                  "activity_regularizer": None,
+                  "kernel_constraint": _serialize_or_none(_constraints, cell.kernel_constraint),
+                  "recurrent_constraint": _serialize_or_none(_constraints, cell.recurrent_constraint),
+                  "bias_constraint": _serialize_or_none(_constraints, cell.bias_constraint),
+                  "dropout": cell.dropout, "recurrent_dropout": cell.recurrent_dropout, "seed": self.seed}
         return config
 
 
@@ -233,6 +336,7 @@ class GRU(_RNN):
 
 class Bidirectional(Layer):
     """Runs a recurrent layer forwards and a copy of it backwards, merging their outputs."""
+    supports_masking = True
 
     def __init__(self, layer, merge_mode="concat", weights=None, backward_layer=None, **kwargs):
         super().__init__(**kwargs)
@@ -248,6 +352,8 @@ class Bidirectional(Layer):
             backward_layer = type(layer).from_config({**config, "name": f"backward_{layer.name}",
                                                       "go_backwards": not config["go_backwards"]})
         self.backward_layer = backward_layer
+        for directed in (self.forward_layer, self.backward_layer):
+            directed.zero_output_for_mask = directed.return_sequences  # as Keras forces it
         self.merge_mode = merge_mode
         self.return_sequences, self.return_state = layer.return_sequences, layer.return_state
         if weights is not None:
@@ -260,13 +366,30 @@ class Bidirectional(Layer):
                 layer.built = True
         self.built = True
 
+    def reset_state(self):
+        self.forward_layer.reset_state()
+        self.backward_layer.reset_state()
+
+    reset_states = reset_state
+
+    def compute_mask(self, inputs, previous_mask):
+        mask = previous_mask[0] if isinstance(previous_mask, (list, tuple)) else previous_mask
+        if not self.return_sequences:
+            output_mask = None if self.merge_mode else [None, None]
+        else:
+            output_mask = mask if self.merge_mode else [mask, mask]
+        if self.return_state:
+            states = [None] * (2 * self.forward_layer.cell.state_count)
+            return (output_mask if isinstance(output_mask, list) else [output_mask]) + states
+        return output_mask
+
     def call(self, sequences, initial_state=None, mask=None, training=False):
+        forward_state = backward_state = None
         if initial_state is not None:
             half = len(initial_state) // 2
-            forward = self.forward_layer(sequences, initial_state=initial_state[:half])
-            backward = self.backward_layer(sequences, initial_state=initial_state[half:])
-        else:
-            forward, backward = self.forward_layer(sequences), self.backward_layer(sequences)
+            forward_state, backward_state = initial_state[:half], initial_state[half:]
+        forward = self.forward_layer(sequences, initial_state=forward_state, mask=mask)
+        backward = self.backward_layer(sequences, initial_state=backward_state, mask=mask)
         states = []
         if self.return_state:
             states = forward[1:] + backward[1:]

@@ -15,7 +15,7 @@ from ferrograd.utils.data import DataLoader, Dataset
 
 from .. import losses as _losses
 from .. import metrics as _metrics
-from .._common import numpy_for_tensor, to_numpy
+from .._common import get_keras_mask, numpy_for_tensor, set_keras_mask, to_numpy
 from ..callbacks import CallbackList
 from ..layers._base import flatten, pack_like
 
@@ -391,7 +391,7 @@ class Trainer:
             if value is not None:
                 _track_mean(tracker, value, batch_size)
         if self._compiled_metrics.specs:
-            self._compiled_metrics.update(y_flat, [p.detach() for p in y_pred_flat], sample_weight)
+            self._compiled_metrics.update(y_flat, [_detached(p) for p in y_pred_flat], sample_weight)
 
     def train_step(self, x, y=None, sample_weight=None):
         y_pred = self(x, training=True)
@@ -598,6 +598,15 @@ class Trainer:
         with torch.no_grad():
             out = self(_convert(x, self._device()), training=False)
         return map_to_numpy(out)
+
+
+def _detached(t):
+    """`t.detach()` keeping the Keras mask that the metrics read."""
+    out = t.detach()
+    mask = get_keras_mask(t)
+    if mask is not None:
+        set_keras_mask(out, mask)
+    return out
 
 
 def _track_mean(tracker, value, batch_size):

@@ -8,7 +8,12 @@ from ._optimizer import Optimizer
 
 class SGD(Optimizer):
     """`m = momentum * m - lr * g`; `w += m` (nesterov: `w += momentum * m - lr * g`); without
-    momentum `w -= lr * g` (ferrograd's fused SGD kernel)."""
+    momentum `w -= lr * g`. Each step is one call of ferrograd's fused SGD kernel (PyTorch's
+    rule: `b = momentum * b + (1 - dampening) * g'`, `w -= lr_k * b`, nesterov
+    `w -= lr_k * (g' + momentum * b)`, `g' = -g` under maximize), with options that make it
+    Keras's: maximize, dampening `1 - lr` and `lr_k = -1` turn `b` into Keras's `m` and the
+    update into `w += m`. Nesterov's `- lr * g` term needs the gradients scaled by lr first
+    (then dampening 0)."""
 
     def __init__(self, learning_rate=0.01, momentum=0.0, nesterov=False, weight_decay=None, clipnorm=None,
                  clipvalue=None, global_clipnorm=None, use_ema=False, ema_momentum=0.99,
@@ -31,21 +36,19 @@ class SGD(Optimizer):
         self.momentums = self.add_optimizer_variables(variables, "momentum") if self.momentum != 0 else []
 
     def _update(self, grads, variables, lr):
+        work = _Contiguous(variables)
         if self.momentum == 0:
-            work = _Contiguous(variables)
-            _core.optim_step("sgd", work.work, grads, {}, [], dict(lr=lr, momentum=0.0, dampening=0.0, weight_decay=0.0,
-                                                                  nesterov=False, maximize=False))
-            work.write_back()
-            return
-        super()._update(grads, variables, lr)
-
-    def update_step(self, gradient, variable, learning_rate):
-        m = self.momentums[self._slot_index(variable)]
-        m.mul_(self.momentum).sub_(gradient * learning_rate)
-        if self.nesterov:
-            variable.add_(m * self.momentum - gradient * learning_rate)
+            states, options = {}, dict(lr=lr, momentum=0.0, dampening=0.0, maximize=False)
         else:
-            variable.add_(m)
+            states = {"momentum_buffer": [self.momentums[self._slot_index(v)] for v in variables]}
+            if self.nesterov:
+                grads = [g * lr for g in grads]
+                options = dict(lr=-1.0, momentum=self.momentum, dampening=0.0, maximize=True)
+            else:
+                options = dict(lr=-1.0, momentum=self.momentum, dampening=1.0 - lr, maximize=True)
+        _core.optim_step("sgd", work.work, grads, states, [False] * len(variables),
+                         dict(options, weight_decay=0.0, nesterov=bool(self.nesterov) and self.momentum != 0))
+        work.write_back()
 
     def get_config(self):
         return {**super().get_config(), "momentum": self.momentum, "nesterov": self.nesterov}

@@ -243,6 +243,10 @@ class Optimizer:
             if self.use_ema:
                 self._update_moving_averages()
             self._iterations.add_(1)
+            for variable in trainable_variables:  # Keras projects constrained weights after every step
+                constraint = getattr(variable, "constraint", None)
+                if constraint is not None:
+                    variable.copy_(constraint(variable))
 
     def _update_moving_averages(self):
         """Keras's EMA of the weights (momentum 0 while `iterations` is 0), written over the

@@ -3,8 +3,10 @@
 //! them with grad mode on (`create_graph`) records the graph of the gradient itself.
 use crate::error::{Error, Result};
 use crate::tensor::{Tensor, TensorImpl};
-use std::cell::Cell;
+use std::cell::{Cell, RefCell};
 use std::collections::HashMap;
+use std::ops::Range;
+use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex, OnceLock, Weak};
 
 mod hooks;
@@ -13,6 +15,43 @@ pub(crate) use hooks::SharedHooks;
 
 thread_local! {
     static GRAD_ENABLED: Cell<bool> = const { Cell::new(true) };
+    /// While GradientTapes record on this thread: how many, and (sequence number, leaf id) for
+    /// each leaf a recorded node reads — which trainable variables a tape watched.
+    static LEAF_READS: RefCell<(usize, Vec<(u64, usize)>)> = const { RefCell::new((0, Vec::new())) };
+}
+
+/// How many leaf-read logs are on, over all threads: recording a node looks at its thread's
+/// log only when some is, so ops outside any GradientTape pay one atomic load.
+static LEAF_LOGS_ON: AtomicUsize = AtomicUsize::new(0);
+
+/// Turns the log of leaf reads on (nested: counted) or off; the log empties when the last user
+/// turns it off.
+pub fn log_leaf_reads(on: bool) {
+    LEAF_READS.with(|log| {
+        let mut log = log.borrow_mut();
+        if on {
+            log.0 += 1;
+            LEAF_LOGS_ON.fetch_add(1, Ordering::Relaxed);
+        } else if log.0 > 0 {
+            log.0 -= 1;
+            LEAF_LOGS_ON.fetch_sub(1, Ordering::Relaxed);
+            if log.0 == 0 {
+                log.1 = Vec::new();
+            }
+        }
+    })
+}
+
+/// (sequence number, `Tensor::id`) of the first read of each leaf read by nodes recorded
+/// within `recorded` on this thread while the log was on, in order.
+pub fn leaf_reads(recorded: &[Range<u64>]) -> Vec<(u64, usize)> {
+    let mut seen = std::collections::HashSet::new();
+    LEAF_READS.with(|log| {
+        log.borrow().1.iter()
+            .filter(|(seq, id)| recorded.iter().any(|r| r.contains(seq)) && seen.insert(*id))
+            .copied()
+            .collect()
+    })
 }
 
 pub fn is_grad_enabled() -> bool {
@@ -94,6 +133,9 @@ type Rule = dyn Fn(&Ctx, &Tensor) -> Result<Vec<Option<Tensor>>> + Send + Sync;
 
 pub struct Node {
     pub name: &'static str,
+    /// When the node was recorded: numbers grow with every node of the process, so a range
+    /// of them is the part of the graph recorded in a span of time (a GradientTape's block).
+    pub sequence_nr: u64,
     edges: Vec<Option<Edge>>,
     saved: Mutex<Option<Vec<SavedTensor>>>,
     saved_any: bool,
@@ -139,6 +181,13 @@ impl Node {
     fn key(self: &Arc<Self>) -> usize {
         Arc::as_ptr(self) as *const u8 as usize
     }
+}
+
+static NEXT_SEQUENCE_NR: AtomicU64 = AtomicU64::new(0);
+
+/// The sequence number the next recorded node will get.
+pub fn next_sequence_nr() -> u64 {
+    NEXT_SEQUENCE_NR.load(Ordering::Relaxed)
 }
 
 /// Whether an op on these inputs must be recorded.
@@ -204,8 +253,22 @@ impl Recorder {
     }
     /// The node, for a caller that attaches it itself.
     pub(crate) fn into_node(self, rule: impl Fn(&Ctx, &Tensor) -> Result<Vec<Option<Tensor>>> + Send + Sync + 'static) -> Arc<Node> {
+        let sequence_nr = NEXT_SEQUENCE_NR.fetch_add(1, Ordering::Relaxed);
+        if LEAF_LOGS_ON.load(Ordering::Relaxed) > 0 {
+            LEAF_READS.with(|log| {
+                let mut log = log.borrow_mut();
+                if log.0 > 0 {
+                    let leaves = self.edges.iter().flatten().filter_map(|e| match e {
+                        Edge::Leaf(t) => Some((sequence_nr, t.id())),
+                        Edge::Node(_) => None,
+                    });
+                    log.1.extend(leaves);
+                }
+            });
+        }
         Arc::new(Node {
             name: self.name,
+            sequence_nr,
             saved_any: !self.saved.is_empty(),
             edges: self.edges,
             saved: Mutex::new(Some(self.saved)),
@@ -270,7 +333,7 @@ impl Node {
 /// Runs backward from `roots`, accumulating into the `.grad` of leaves and of tensors that
 /// retain grad.
 pub fn backward(roots: &[Tensor], grads: Vec<Option<Tensor>>, retain_graph: bool, create_graph: bool) -> Result<()> {
-    run(roots, grads, retain_graph, create_graph, None).map(|_| ())
+    run(roots, grads, retain_graph, create_graph, None, None).map(|_| ())
 }
 
 /// `torch.autograd.grad`: gradients of `roots` with respect to `inputs`, leaving `.grad` alone.
@@ -282,18 +345,38 @@ pub fn grad(
     create_graph: bool,
     allow_unused: bool,
 ) -> Result<Vec<Option<Tensor>>> {
+    grad_within(roots, grads, inputs, retain_graph, create_graph, allow_unused, None)
+}
+
+/// `grad` through only the nodes whose sequence numbers lie in `recorded` (all when None):
+/// what a GradientTape recorded. Other nodes are constants — nothing flows past them — but the
+/// gradient reaching one is still returned when its tensor is among `inputs`.
+pub fn grad_within(
+    roots: &[Tensor],
+    grads: Vec<Option<Tensor>>,
+    inputs: &[Tensor],
+    retain_graph: bool,
+    create_graph: bool,
+    allow_unused: bool,
+    recorded: Option<&[Range<u64>]>,
+) -> Result<Vec<Option<Tensor>>> {
     for t in inputs {
         if !t.requires_grad() {
             return Err(Error::Autograd("One of the differentiated Tensors does not require grad".into()));
         }
     }
-    let out = run(roots, grads, retain_graph, create_graph, Some(inputs))?;
+    let out = run(roots, grads, retain_graph, create_graph, Some(inputs), recorded)?;
     if !allow_unused && out.iter().any(|g| g.is_none()) {
         return Err(Error::Autograd(
             "One of the differentiated Tensors appears to not have been used in the graph. Set allow_unused=True if this is the desired behavior.".into(),
         ));
     }
     Ok(out)
+}
+
+/// Whether backward runs through `node`: recorded within one of the ranges, or no ranges given.
+fn runs_through(node: &Node, recorded: Option<&[Range<u64>]>) -> bool {
+    recorded.is_none_or(|ranges| ranges.iter().any(|r| r.contains(&node.sequence_nr)))
 }
 
 fn accumulate(slot: &mut Option<Tensor>, g: Tensor) -> Result<()> {
@@ -336,6 +419,7 @@ fn run(
     retain_graph: bool,
     create_graph: bool,
     capture: Option<&[Tensor]>,
+    recorded: Option<&[Range<u64>]>,
 ) -> Result<Vec<Option<Tensor>>> {
     let _mode = GradModeGuard::new(create_graph);
     // Gradients waiting at each node (keyed by node) and at each leaf (keyed by tensor id).
@@ -382,7 +466,7 @@ fn run(
     }
 
     // Topological order of the nodes reachable from the roots (inputs after consumers).
-    let order = topological_order(&root_nodes);
+    let order = topological_order(&root_nodes, recorded);
     let capture_keys: Vec<usize> = capture
         .map(|ts| ts.iter().map(|t| t.grad_fn().map_or(t.id(), |n| n.key())).collect())
         .unwrap_or_default();
@@ -404,7 +488,7 @@ fn run(
 
     for node in &order {
         if let Some(g) = node_grads.remove(&node.key()) {
-            run_node(node, g, capture, &capture_keys, &mut captured, &mut node_grads, &mut leaf_grads, retain_graph, create_graph)?;
+            run_node(node, g, capture, &capture_keys, &mut captured, &mut node_grads, &mut leaf_grads, retain_graph, create_graph, recorded)?;
         }
         if capture.is_some() {
             continue;
@@ -458,6 +542,7 @@ fn run_node(
     leaf_grads: &mut HashMap<usize, (Tensor, Option<Tensor>)>,
     retain_graph: bool,
     create_graph: bool,
+    recorded: Option<&[Range<u64>]>,
 ) -> Result<()> {
     let g = hooks::run_grad_hooks(node.hooks.get(), g)?;
     if capture.is_some() {
@@ -474,6 +559,9 @@ fn run_node(
         for t in retained {
             accumulate_into_grad(&t, g.clone(), create_graph)?;
         }
+    }
+    if !runs_through(node, recorded) {
+        return Ok(());
     }
     let input_grads = {
         let mut saved_guard = node.saved.lock().unwrap_or_else(|e| e.into_inner());
@@ -521,7 +609,7 @@ pub fn reachable_leaves(roots: &[Tensor]) -> Vec<Tensor> {
     let mut seen = std::collections::HashSet::new();
     let mut leaves: Vec<Tensor> = roots.iter().filter(|t| t.is_leaf() && t.requires_grad()).cloned().collect();
     let nodes: Vec<Arc<Node>> = roots.iter().filter_map(|t| t.grad_fn()).collect();
-    for node in topological_order(&nodes) {
+    for node in topological_order(&nodes, None) {
         for edge in node.edges.iter().flatten() {
             if let Edge::Leaf(t) = edge {
                 leaves.push(t.clone());
@@ -532,8 +620,9 @@ pub fn reachable_leaves(roots: &[Tensor]) -> Vec<Tensor> {
     leaves
 }
 
-/// Nodes reachable from `roots`, each after every node that feeds gradient into it.
-fn topological_order(roots: &[Arc<Node>]) -> Vec<Arc<Node>> {
+/// Nodes reachable from `roots` without passing through a node outside `recorded`, each after
+/// every node that feeds gradient into it.
+fn topological_order(roots: &[Arc<Node>], recorded: Option<&[Range<u64>]>) -> Vec<Arc<Node>> {
     let mut visited = std::collections::HashSet::new();
     let mut post = vec![];
     // Iterative DFS: graphs of long loops (RNNs) would overflow a recursive one.
@@ -543,7 +632,7 @@ fn topological_order(roots: &[Arc<Node>]) -> Vec<Arc<Node>> {
             stack.push((r.clone(), 0));
         }
         while let Some((node, i)) = stack.pop() {
-            if i < node.edges.len() {
+            if i < node.edges.len() && runs_through(&node, recorded) {
                 stack.push((node.clone(), i + 1));
                 if let Some(Edge::Node(child)) = &node.edges[i] {
                     if visited.insert(child.key()) {
@@ -569,6 +658,38 @@ mod tests {
         let x = Tensor::from_vec(vec![1.0f32, 1.0], &[2]).unwrap();
         x.set_requires_grad(true).unwrap();
         x
+    }
+
+    /// `grad_within` treats nodes recorded outside its ranges as constants, yet returns the
+    /// gradient that reaches one for its tensor; `grad` goes through everything.
+    #[test]
+    fn grad_within_stops_at_nodes_recorded_outside_the_ranges() {
+        let x = Tensor::from_vec(vec![2.0f32, 3.0], &[2]).unwrap();
+        x.set_requires_grad(true).unwrap();
+        let before = x.mul(&x).unwrap();
+        let start = super::next_sequence_nr();
+        let y = before.mul(&x).unwrap().sum(None, false).unwrap();
+        let span = [start..super::next_sequence_nr()];
+        assert!(before.grad_fn().unwrap().sequence_nr < start);
+        let inputs = [x.clone(), before.clone()];
+        let g = super::grad_within(&[y.clone()], vec![None], &inputs, true, false, true, Some(&span)).unwrap();
+        assert_eq!(g[0].as_ref().unwrap().to_vec::<f32>(), vec![4.0, 9.0]);
+        assert_eq!(g[1].as_ref().unwrap().to_vec::<f32>(), vec![2.0, 3.0]);
+        let g = super::grad(&[y], vec![None], &[x], false, false, false).unwrap();
+        assert_eq!(g[0].as_ref().unwrap().to_vec::<f32>(), vec![12.0, 27.0]);
+    }
+
+    /// While the log is on, each recorded node's leaf inputs are logged with its sequence number.
+    #[test]
+    fn leaf_reads_are_logged_while_on() {
+        let (a, b) = (leaf(), leaf());
+        super::log_leaf_reads(true);
+        let start = super::next_sequence_nr();
+        let _ = b.mul(&a.detach()).unwrap().add(&a).unwrap();
+        let reads = super::leaf_reads(&[start..super::next_sequence_nr()]);
+        super::log_leaf_reads(false);
+        assert_eq!(reads.iter().map(|&(_, id)| id).collect::<Vec<_>>(), vec![b.id(), a.id()]);
+        assert!(super::leaf_reads(&[0..u64::MAX]).is_empty());
     }
 
     /// A chain of a million nodes (with saved tensors) is freed without overflowing the stack
