@@ -307,27 +307,58 @@ def dead_rank(rank, world):
     dist.all_reduce(torch.ones(3))
 
 
+def _sleep_then_leave(seconds=20):
+    """The absent rank: mpirun ends it once the others exit (they exit without MPI_Finalize)."""
+    time.sleep(seconds)
+    os._exit(0)
+
+
+def expect_timeout(rank, op, fn, seconds=1.0):
+    """`fn` raises a catchable RuntimeError naming the op, the rank and the timeout, within the
+    timeout (plus slack for a loaded machine); after it every call raises at once."""
+    start = time.monotonic()
+    expect_error(RuntimeError, [f"[Rank {rank}] {op} on a group of", "timed out after 1 s"], fn)
+    took = time.monotonic() - start
+    assert seconds <= took < seconds + 4, took
+    start = time.monotonic()
+    expect_error(RuntimeError, ["all_reduce: ferrograd.distributed cannot be used after an operation timed out"],
+                 lambda: dist.all_reduce(torch.ones(2)))
+    assert time.monotonic() - start < 0.5
+    print(f"rank {rank}: {op} timed out as expected after {took:.2f} s", flush=True)
+
+
 def hung_rank(rank, world):
-    """The last rank never joins the collective: the others' wait() times out with an error."""
+    """The last rank never joins: wait() on an async collective raises after the timeout."""
     if rank == world - 1:
-        time.sleep(600)
-    try:
-        dist.all_reduce(torch.ones(3), async_op=True).wait()
-    except RuntimeError as e:
-        assert "all_reduce" in str(e) and "timed out after 1 s" in str(e) and f"[Rank {rank}]" in str(e), str(e)
-        print(f"rank {rank}: timed out as expected: {e}", flush=True)
-        raise
+        _sleep_then_leave()
+    expect_timeout(rank, "all_reduce", lambda: dist.all_reduce(torch.ones(3), async_op=True).wait())
 
 
 def hung_rank_blocking(rank, world):
-    """The same with a blocking call: the watchdog reports the timeout and aborts the job."""
+    """The same with blocking calls: a small one (MPI's non-blocking variant, polled) and a
+    large one (the blocking MPI call on the communication thread)."""
     if rank == world - 1:
-        time.sleep(600)
-    dist.all_reduce(torch.ones(3))
+        _sleep_then_leave()
+    expect_timeout(rank, "barrier", dist.barrier)
+
+
+def hung_rank_large(rank, world):
+    if rank == world - 1:
+        _sleep_then_leave()
+    expect_timeout(rank, "broadcast", lambda: dist.broadcast(torch.ones(1 << 19), src=0))
+
+
+def rank_left(rank, world):
+    """The last rank leaves without joining the collective (its loop ended early): the others'
+    all_reduce raises instead of waiting for it forever."""
+    if rank == world - 1:
+        sys.exit(0)
+    expect_timeout(rank, "all_reduce", lambda: dist.all_reduce(torch.ones(3)))
 
 
 CASES = {"all": [collectives, zero_copy_and_async, groups, point_to_point, errors, gpu_tensors, ddp],
-         "dead_rank": [dead_rank], "hung_rank": [hung_rank], "hung_rank_blocking": [hung_rank_blocking]}
+         "dead_rank": [dead_rank], "hung_rank": [hung_rank], "hung_rank_blocking": [hung_rank_blocking],
+         "hung_rank_large": [hung_rank_large], "rank_left": [rank_left]}
 
 
 def main():

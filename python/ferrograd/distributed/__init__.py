@@ -15,7 +15,7 @@ another in the order they were issued, and a `Work` comes back at once: communic
 whatever the caller does next (DDP's backward). `Work.wait()` raises the same RuntimeError once
 the timeout has passed. (Non-blocking collectives left to progress on their own measured 20-40x
 slower here: Open MPI moves them forward only inside MPI calls.) A blocking call made while
-async work is still queued waits its turn there. `isend`/`irecv` post MPI's non-blocking sends
+async work is still queued waits for that work first. `isend`/`irecv` post MPI's non-blocking sends
 and receives.
 
 MPI cannot cancel a started collective: after a timeout every later operation raises at once,
@@ -468,15 +468,11 @@ def _fingerprint(op, *buffers):
     return (op, [(list(b.tensor.shape), str(b.tensor.dtype)) for b in buffers])
 
 
-# From this many bytes on, a blocking collective is the blocking MPI call on the communication
-# thread: MPI's blocking algorithms move large buffers faster than its non-blocking ones, and the
-# thread hand-off is small next to the transfer.
+# From this many bytes per rank on, a blocking collective is the blocking MPI call on the
+# communication thread: MPI's blocking algorithms move large buffers faster than its non-blocking
+# ones, and the thread hand-off is small next to the transfer. (Every rank must choose alike: a
+# blocking MPI collective does not match a non-blocking one.)
 _LARGE_BYTES = 1 << 20
-
-
-def _nbytes(args):
-    arrays = (a[0] if isinstance(a, list) else a for a in args)
-    return sum(a.nbytes for a in arrays if isinstance(a, np.ndarray))
 
 
 def _drain(op, pg):
@@ -495,26 +491,30 @@ def _on_comm_thread(op, pg, fn):
 
 
 def _run(op, pg, mpi_call, args, async_op, finish=None, outputs=(), checked=()):
-    """Calls `comm.<mpi_call>(*args)` then `finish()`. An async call, a large buffer or a call
-    issued while async work is queued goes to the communication thread (the Work comes back
-    when `async_op`); any other posts `comm.I<mpi_call>(*args)` here and polls it."""
+    """Calls `comm.<mpi_call>(*args)` then `finish()`. An async call, or one whose buffers
+    (`checked`, the same size on every rank) are large, is the blocking MPI call on the
+    communication thread (the Work comes back when `async_op`); any other posts the non-blocking
+    variant (`Iallreduce`, ...) here, once the queued async work is done, and polls it."""
     _check_usable(op)
 
-    def call():
+    def check():
         if checked and _debug_detail():
             _check_same(pg, op, _fingerprint(op, *checked))
-        getattr(pg._comm, mpi_call)(*args)
-        if finish is not None:
-            finish()
-    if async_op or _State.comm_thread.busy() or _nbytes(args) >= _LARGE_BYTES:
+
+    if async_op or sum(b.array.nbytes for b in checked) >= _LARGE_BYTES:
+        def call():
+            check()
+            getattr(pg._comm, mpi_call)(*args)
+            if finish is not None:
+                finish()
         work = _State.comm_thread.submit(Work(op, pg, outputs), call)
         if async_op:
             return work
         work.wait()
         return None
-    if checked and _debug_detail():
-        _check_same(pg, op, _fingerprint(op, *checked))
-    _wait_for(getattr(pg._comm, "I" + mpi_call)(*args), op, pg)
+    _drain(op, pg)
+    check()
+    _wait_for(getattr(pg._comm, "I" + mpi_call.lower())(*args), op, pg)
     if finish is not None:
         finish()
     return None
