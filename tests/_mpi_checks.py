@@ -449,14 +449,14 @@ def hung_rank(rank, world):
 
 
 def hung_rank_blocking(rank, world):
-    """The same with blocking calls: a small one (MPI's non-blocking variant, polled) and a
-    large one (the blocking MPI call on the communication thread)."""
+    """The same with a blocking call (small: MPI's non-blocking variant, polled)."""
     if rank == world - 1:
         _sleep_then_leave()
     expect_timeout(rank, "barrier", dist.barrier)
 
 
 def hung_rank_large(rank, world):
+    """A large blocking call (a polled barrier, then MPI's blocking call) never starts the call."""
     if rank == world - 1:
         _sleep_then_leave()
     expect_timeout(rank, "broadcast", lambda: dist.broadcast(torch.ones(1 << 19), src=0))

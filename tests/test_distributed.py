@@ -81,8 +81,8 @@ def test_a_dead_rank_ends_the_job_instead_of_hanging():
 
 @needs_mpi
 def test_a_hung_or_departed_rank_makes_the_others_raise_within_the_timeout():
-    """A blocking collective (small: MPI's non-blocking variant polled; large: the blocking call
-    on the communication thread), wait() on an async one, and a peer that left: each raises a
+    """A blocking collective (small: MPI's non-blocking variant polled; large: a polled barrier
+    before the blocking call), wait() on an async one, and a peer that left: each raises a
     catchable RuntimeError after the 1 s timeout (checked in _mpi_checks.expect_timeout), later
     calls raise at once, and the process exits without MPI_Finalize (status 1)."""
     ops = {"hung_rank": "all_reduce", "hung_rank_blocking": "barrier", "hung_rank_large": "broadcast",

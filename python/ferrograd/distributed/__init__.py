@@ -6,17 +6,16 @@ their own memory (no copies); GPU tensors are staged through host memory.
 
 A blocking collective is posted as MPI's non-blocking variant (`Iallreduce`, `Ibarrier`, ...)
 in the caller's thread and polled (`Test`) until it completes; past the process group's
-`timeout` it raises a RuntimeError naming the op, the rank and the timeout. Large buffers
-(from 1 MiB) go to the blocking MPI call instead, made on the process's communication thread
-while the caller waits with the same timeout: MPI's blocking algorithms are faster there
-(25 MB all_reduce on 2 ranks: 32-36 ms blocking, 41-52 ms non-blocking). With `async_op=True`
-the call goes to the communication thread, which makes the blocking MPI calls one after
-another in the order they were issued, and a `Work` comes back at once: communication overlaps
-whatever the caller does next (DDP's backward). `Work.wait()` raises the same RuntimeError once
-the timeout has passed. (Non-blocking collectives left to progress on their own measured 20-40x
-slower here: Open MPI moves them forward only inside MPI calls.) A blocking call made while
-async work is still queued waits for that work first. `isend`/`irecv` post MPI's non-blocking sends
-and receives.
+`timeout` it raises a RuntimeError naming the op, the rank and the timeout. For larger buffers
+(from 64 KiB per rank) a polled `Ibarrier` comes first, with the same timeout, and then MPI's
+blocking call, whose algorithms are faster there: once every rank has reached the collective,
+only MPI itself could stall it. With `async_op=True` the call goes to the process's
+communication thread, which makes the blocking MPI calls one after another in the order they
+were issued, and a `Work` comes back at once: communication overlaps whatever the caller does
+next (DDP's backward). `Work.wait()` raises the same RuntimeError once the timeout has passed.
+(Non-blocking collectives left to progress on their own measured 20-40x slower here: Open MPI
+moves them forward only inside MPI calls.) A blocking call made while async work is still
+queued waits for that work first. `isend`/`irecv` post MPI's non-blocking sends and receives.
 
 MPI cannot cancel a started collective: after a timeout every later operation raises at once,
 and the process exits without finalizing MPI (which would wait for the lost peer); mpirun then
@@ -468,11 +467,13 @@ def _fingerprint(op, *buffers):
     return (op, [(list(b.tensor.shape), str(b.tensor.dtype)) for b in buffers])
 
 
-# From this many bytes per rank on, a blocking collective is the blocking MPI call on the
-# communication thread: MPI's blocking algorithms move large buffers faster than its non-blocking
-# ones, and the thread hand-off is small next to the transfer. (Every rank must choose alike: a
-# blocking MPI collective does not match a non-blocking one.)
-_LARGE_BYTES = 1 << 20
+# From this many bytes per rank on, a blocking collective is MPI's blocking call, made once a
+# polled Ibarrier shows that every rank has reached it: MPI's blocking algorithms move larger
+# buffers faster than its non-blocking ones (all_reduce on 2 ranks of this loaded machine,
+# non-blocking vs barrier + blocking: 64 KiB 50 vs 31 us, 1 MiB 2.7 vs 1.7 ms, 25 MB ~32 vs
+# 24-28 ms), and below it one non-blocking round trip is as fast as the two.
+# (Every rank chooses alike: a blocking MPI collective does not match a non-blocking one.)
+_LARGE_BYTES = 64 * 1024
 
 
 def _drain(op, pg):
@@ -491,30 +492,30 @@ def _on_comm_thread(op, pg, fn):
 
 
 def _run(op, pg, mpi_call, args, async_op, finish=None, outputs=(), checked=()):
-    """Calls `comm.<mpi_call>(*args)` then `finish()`. An async call, or one whose buffers
-    (`checked`, the same size on every rank) are large, is the blocking MPI call on the
-    communication thread (the Work comes back when `async_op`); any other posts the non-blocking
-    variant (`Iallreduce`, ...) here, once the queued async work is done, and polls it."""
+    """Calls `comm.<mpi_call>(*args)` then `finish()`: with `async_op`, on the communication
+    thread (the Work comes back at once); otherwise here, once the queued async work is done, as
+    the non-blocking variant (`Iallreduce`, ...) polled with the group's timeout, or, for large
+    buffers (`checked`, the same size on every rank), as the blocking call after a polled barrier."""
     _check_usable(op)
 
     def check():
         if checked and _debug_detail():
             _check_same(pg, op, _fingerprint(op, *checked))
 
-    if async_op or sum(b.array.nbytes for b in checked) >= _LARGE_BYTES:
+    if async_op:
         def call():
             check()
             getattr(pg._comm, mpi_call)(*args)
             if finish is not None:
                 finish()
-        work = _State.comm_thread.submit(Work(op, pg, outputs), call)
-        if async_op:
-            return work
-        work.wait()
-        return None
+        return _State.comm_thread.submit(Work(op, pg, outputs), call)
     _drain(op, pg)
     check()
-    _wait_for(getattr(pg._comm, "I" + mpi_call.lower())(*args), op, pg)
+    if sum(b.array.nbytes for b in checked) >= _LARGE_BYTES:
+        _wait_for(pg._comm.Ibarrier(), op, pg)
+        getattr(pg._comm, mpi_call)(*args)
+    else:
+        _wait_for(getattr(pg._comm, "I" + mpi_call.lower())(*args), op, pg)
     if finish is not None:
         finish()
     return None
