@@ -194,67 +194,64 @@ fn tanhf(x: f32) -> f32 {
     return select(-t, t, x >= 0.0);
 }
 
-// Unary op codes: 0 neg, 1 abs, 2 exp, 3 log, 4 log2, 5 log10, 6 log1p, 7 expm1, 8 sqrt,
-// 9 rsqrt, 10 square, 11 reciprocal, 12 sin, 13 cos, 14 tan, 15 asin, 16 acos, 17 atan,
-// 18 sinh, 19 cosh, 20 tanh, 21 sigmoid, 22 relu, 23 erf, 24 sign, 25 floor, 26 ceil,
-// 27 round (half to even), 28 trunc, 29 frac,
-// 40 isnan, 41 isinf, 42 isfinite (float -> bool), 43 logical_not (bool -> bool),
+// Unary ops: the UNARY_* codes come from the op table (rust/core/src/op.rs), the float ops
+// below UNARY_ISNAN; predicates give bool words; and the copies and casts
 // 50 copy (raw word), 51 float -> bool, 52 bool -> float.
 fn unary_op(xb: u32) -> u32 {
     let x = f(xb);
     // NaN in, NaN out for the float ops (sign gives 0), whatever the driver's builtins do.
-    if (OP < 30u && OP != 24u && is_nan_bits(xb)) {
+    if (OP < UNARY_ISNAN && OP != UNARY_SIGN && is_nan_bits(xb)) {
         return xb;
     }
     switch OP {
-        case 0u: { return u(-x); }
-        case 1u: { return u(abs(x)); }
-        case 2u: { return u(exp(x)); }
-        case 3u: { return u(log(x)); }
-        case 4u: { return u(log2(x)); }
-        case 5u: { return u(log(x) * 0.4342944819032518); }
-        case 6u: {
+        case UNARY_NEG: { return u(-x); }
+        case UNARY_ABS: { return u(abs(x)); }
+        case UNARY_EXP: { return u(exp(x)); }
+        case UNARY_LOG: { return u(log(x)); }
+        case UNARY_LOG2: { return u(log2(x)); }
+        case UNARY_LOG10: { return u(log(x) * 0.4342944819032518); }
+        case UNARY_LOG1P: {
             // log1p: exact for small x via the (1+x)-1 correction trick.
             let w = 1.0 + x;
             if (is_inf_bits(xb)) { return u(select(x, nan(), x < 0.0)); }
             if (w == 1.0) { return u(x); }
             return u(log(w) * x / (w - 1.0));
         }
-        case 7u: {
+        case UNARY_EXPM1: {
             if (abs(x) < 1e-5) { return u(x + 0.5 * x * x); }
             return u(exp(x) - 1.0);
         }
-        case 8u: { return u(sqrt(x)); }
-        case 9u: { return u(1.0 / sqrt(x)); }
-        case 10u: { return u(x * x); }
-        case 11u: { return u(1.0 / x); }
-        case 12u: { return u(sin(x)); }
-        case 13u: { return u(cos(x)); }
-        case 14u: { return u(tan(x)); }
+        case UNARY_SQRT: { return u(sqrt(x)); }
+        case UNARY_RSQRT: { return u(1.0 / sqrt(x)); }
+        case UNARY_SQUARE: { return u(x * x); }
+        case UNARY_RECIPROCAL: { return u(1.0 / x); }
+        case UNARY_SIN: { return u(sin(x)); }
+        case UNARY_COS: { return u(cos(x)); }
+        case UNARY_TAN: { return u(tan(x)); }
         // Through atan2 (drivers' asin/acos lose digits near +-1).
-        case 15u: { return u(atan2f(x, sqrt((1.0 - x) * (1.0 + x)))); }
-        case 16u: { return u(atan2f(sqrt((1.0 - x) * (1.0 + x)), x)); }
-        case 17u: { return u(atan(x)); }
-        case 18u: { return u(0.5 * (exp(x) - exp(-x))); }
-        case 19u: { return u(0.5 * (exp(x) + exp(-x))); }
-        case 20u: { return u(tanhf(x)); }
-        case 21u: { return u(1.0 / (1.0 + exp(-x))); }
-        case 22u: { return u(select(x, 0.0, x < 0.0)); }
-        case 23u: { return u(erff(x)); }
-        case 24u: {
+        case UNARY_ASIN: { return u(atan2f(x, sqrt((1.0 - x) * (1.0 + x)))); }
+        case UNARY_ACOS: { return u(atan2f(sqrt((1.0 - x) * (1.0 + x)), x)); }
+        case UNARY_ATAN: { return u(atan(x)); }
+        case UNARY_SINH: { return u(0.5 * (exp(x) - exp(-x))); }
+        case UNARY_COSH: { return u(0.5 * (exp(x) + exp(-x))); }
+        case UNARY_TANH: { return u(tanhf(x)); }
+        case UNARY_SIGMOID: { return u(1.0 / (1.0 + exp(-x))); }
+        case UNARY_RELU: { return u(select(x, 0.0, x < 0.0)); }
+        case UNARY_ERF: { return u(erff(x)); }
+        case UNARY_SIGN: {
             if (x > 0.0) { return u(1.0); }
             if (x < 0.0) { return u(-1.0); }
             return u(0.0);
         }
-        case 25u: { return u(floor(x)); }
-        case 26u: { return u(ceil(x)); }
-        case 27u: { return u(round(x)); }
-        case 28u: { return u(trunc(x)); }
-        case 29u: { return u(x - trunc(x)); }
-        case 40u: { return bool_word(is_nan_bits(xb)); }
-        case 41u: { return bool_word(is_inf_bits(xb)); }
-        case 42u: { return bool_word(!is_nan_bits(xb) && !is_inf_bits(xb)); }
-        case 43u: { return bool_word(xb == 0u); }
+        case UNARY_FLOOR: { return u(floor(x)); }
+        case UNARY_CEIL: { return u(ceil(x)); }
+        case UNARY_ROUND: { return u(round(x)); }
+        case UNARY_TRUNC: { return u(trunc(x)); }
+        case UNARY_FRAC: { return u(x - trunc(x)); }
+        case UNARY_ISNAN: { return bool_word(is_nan_bits(xb)); }
+        case UNARY_ISINF: { return bool_word(is_inf_bits(xb)); }
+        case UNARY_ISFINITE: { return bool_word(!is_nan_bits(xb) && !is_inf_bits(xb)); }
+        case UNARY_LOGICAL_NOT: { return bool_word(xb == 0u); }
         case 50u: { return xb; }
         case 51u: { return bool_word((xb & 0x7fffffffu) != 0u); }
         case 52u: { return u(f32(xb)); }
@@ -509,7 +506,8 @@ fn where64_main(@builtin(global_invocation_id) gid: vec3<u32>, @builtin(num_work
 }
 
 // Casts and copies with an int64 side: 60 int64 -> float32, 61 float32 -> int64,
-// 62 int64 -> bool, 63 bool -> int64, 64 int64 copy (strided).
+// 62 int64 -> bool, 63 bool -> int64, 64 int64 copy (strided); and the exact int64 unary ops
+// (UNARY_* codes).
 @compute @workgroup_size(256, 1, 1)
 fn unary64_main(@builtin(global_invocation_id) gid: vec3<u32>, @builtin(num_workgroups) nwg: vec3<u32>) {
     let i = linear_id(gid, nwg);
@@ -530,6 +528,24 @@ fn unary64_main(@builtin(global_invocation_id) gid: vec3<u32>, @builtin(num_work
         }
         case 61u: { v = f32_to_i64(f(load0(o.o0))); }
         case 63u: { v = vec2<u32>(select(0u, 1u, load0(o.o0) != 0u), 0u); }
+        case UNARY_NEG: { v = neg64(load64_0(o.o0)); }
+        case UNARY_ABS: {
+            let a = load64_0(o.o0);
+            v = select(a, neg64(a), cmp64(a, vec2<u32>(0u, 0u)) < 0);
+        }
+        case UNARY_SQUARE: {
+            let a = load64_0(o.o0);
+            v = mul64(a, a);
+        }
+        case UNARY_RELU: {
+            let a = load64_0(o.o0);
+            v = select(a, vec2<u32>(0u, 0u), cmp64(a, vec2<u32>(0u, 0u)) < 0);
+        }
+        case UNARY_SIGN: {
+            let c = cmp64(load64_0(o.o0), vec2<u32>(0u, 0u));
+            v = select(select(vec2<u32>(0u, 0u), vec2<u32>(1u, 0u), c > 0), vec2<u32>(0xffffffffu, 0xffffffffu), c < 0);
+        }
+        case UNARY_BITWISE_NOT: { v = ~load64_0(o.o0); }
         default: { v = load64_0(o.o0); }
     }
     out[2u * o.oo] = v.x;

@@ -1,5 +1,6 @@
 """The WGSL shaders run on their own through wgpu-py (no ferrograd._core): each file is
-compiled as the Rust runtime assembles it (shaders/common.wgsl, a newline, the file), and a
+compiled as the Rust runtime assembles it (shaders/common.wgsl, shaders/op_codes.wgsl, the
+file, joined by newlines), and a
 few entry points run on small inputs with metadata words laid out as the Rust side writes
 them (see the `info layout` comment at the top of each shader), against numpy. A failure here
 is a shader bug; a failure only in tests/test_gpu.py is a dispatch bug.
@@ -20,7 +21,7 @@ WG = 256
 
 
 def source(name):
-    return (SHADERS / "common.wgsl").read_text() + "\n" + (SHADERS / name).read_text()
+    return "\n".join((SHADERS / f).read_text() for f in ("common.wgsl", "op_codes.wgsl", name))
 
 
 @pytest.fixture(scope="module")
@@ -97,7 +98,7 @@ def f32(raw):
 
 def test_every_shader_compiles(device):
     for f in sorted(SHADERS.glob("*.wgsl")):
-        if f.name != "common.wgsl":
+        if f.name not in ("common.wgsl", "op_codes.wgsl"):
             device.create_shader_module(code=source(f.name))
 
 

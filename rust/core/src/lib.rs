@@ -7,6 +7,7 @@ pub mod dtype;
 pub mod error;
 pub mod gpu;
 pub mod layout;
+pub mod op;
 pub mod ops;
 pub mod optim;
 pub mod records;

@@ -14,6 +14,17 @@ fn shaders_validate() {
     }
 }
 
+#[test]
+fn op_codes_file_matches_the_op_tables() {
+    let path = concat!(env!("CARGO_MANIFEST_DIR"), "/../../shaders/op_codes.wgsl");
+    let expected = ferrograd_core::op::wgsl_constants();
+    if std::env::var("FERROGRAD_BLESS").as_deref() == Ok("1") {
+        std::fs::write(path, &expected).expect("writing shaders/op_codes.wgsl");
+    }
+    let found = std::fs::read_to_string(path).unwrap_or_default();
+    assert_eq!(found, expected, "shaders/op_codes.wgsl is stale: run FERROGRAD_BLESS=1 cargo test -p ferrograd-core --test gpu");
+}
+
 fn gpu_or_skip() -> bool {
     if gpu::is_available() {
         return true;

@@ -164,45 +164,13 @@ fn binary_op(name: &str) -> PyResult<BinaryOp> {
 }
 
 fn unary_op(name: &str) -> PyResult<UnaryOp> {
-    use UnaryOp::*;
-    Ok(match name {
-        "neg" => Neg,
-        "abs" => Abs,
-        "exp" => Exp,
-        "log" => Log,
-        "log2" => Log2,
-        "log10" => Log10,
-        "log1p" => Log1p,
-        "expm1" => Expm1,
-        "sqrt" => Sqrt,
-        "rsqrt" => Rsqrt,
-        "square" => Square,
-        "reciprocal" => Reciprocal,
-        "sin" => Sin,
-        "cos" => Cos,
-        "tan" => Tan,
-        "asin" => Asin,
-        "acos" => Acos,
-        "atan" => Atan,
-        "sinh" => Sinh,
-        "cosh" => Cosh,
-        "tanh" => Tanh,
-        "sigmoid" => Sigmoid,
-        "relu" => Relu,
-        "erf" => Erf,
-        "sign" => Sign,
-        "floor" => Floor,
-        "ceil" => Ceil,
-        "round" => Round,
-        "trunc" => Trunc,
-        "frac" => Frac,
-        "logical_not" => LogicalNot,
-        "bitwise_not" => BitwiseNot,
-        "isnan" => IsNan,
-        "isinf" => IsInf,
-        "isfinite" => IsFinite,
-        _ => return Err(PyValueError::new_err(format!("unknown unary op '{name}'"))),
-    })
+    UnaryOp::from_name(name).ok_or_else(|| PyValueError::new_err(format!("unknown unary op '{name}'")))
+}
+
+/// The unary ops' names, from the core's op table (the Python registry is built from them).
+#[pyfunction]
+fn unary_op_names() -> Vec<&'static str> {
+    UnaryOp::ALL.iter().map(|op| op.name()).collect()
 }
 
 /// Applies a binary op with `obj` on the right (or the left when `reflected`).
@@ -1171,6 +1139,7 @@ fn _core(m: &Bound<'_, PyModule>) -> PyResult<()> {
     m.add_class::<PyTensor>()?;
     m.add_class::<PyNode>()?;
     m.add_class::<PyHookHandle>()?;
+    m.add_function(wrap_pyfunction!(unary_op_names, m)?)?;
     m.add_function(wrap_pyfunction!(full, m)?)?;
     m.add_function(wrap_pyfunction!(full_int, m)?)?;
     m.add_function(wrap_pyfunction!(arange, m)?)?;

@@ -395,10 +395,7 @@ fn run(
                 if root.numel() != 1 {
                     return Err(Error::Autograd("grad can be implicitly created only for scalar outputs".into()));
                 }
-                match root.device() {
-                    crate::Device::Cpu => Tensor::full_dtype(root.shape(), 1.0, root.dtype())?,
-                    d => crate::gpu::ops::full(root.shape(), 1.0, root.dtype(), d)?,
-                }
+                Tensor::full_on(root.shape(), 1.0, root.dtype(), root.device())?
             }
         };
         match root.grad_fn() {

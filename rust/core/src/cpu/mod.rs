@@ -7,6 +7,21 @@ use crate::storage::try_with_capacity;
 use crate::tensor::Tensor;
 
 pub mod team;
+pub mod unary;
+
+/// The CPU backend.
+pub struct Cpu;
+
+impl crate::op::Backend for Cpu {
+    fn run(&self, op: &crate::op::Op<'_>, inputs: &[&Tensor]) -> Result<crate::op::Outputs> {
+        use crate::op::{Op, Outputs::One};
+        Ok(match *op {
+            Op::Unary(u) => One(unary::unary(u, inputs[0])?),
+            Op::ReluBackward => One(unary::relu_backward(inputs[0], inputs[1])?),
+            Op::Full { shape, value, dtype, .. } => One(Tensor::full_dtype(shape, value, dtype)?),
+        })
+    }
+}
 
 /// Below this many elements a kernel runs on the calling thread.
 pub const PAR_THRESHOLD: usize = 1 << 15;

@@ -17,6 +17,7 @@ use crate::device::Device;
 use crate::dtype::DType;
 use crate::error::{Error, Result};
 use crate::tensor::Tensor;
+pub(crate) use crate::op::{is_cpu_scalar, op_device, mixed};
 pub use runtime::{context, is_available, GpuBuffer, Kernel, Shader, Window};
 
 pub static ELEMENTWISE: Shader = Shader { name: "elementwise", body: include_str!("../../../../shaders/elementwise.wgsl") };
@@ -27,6 +28,20 @@ pub static MATMUL: Shader = Shader { name: "matmul", body: include_str!("../../.
 /// Every shader, for validation tests.
 pub fn shaders() -> [&'static Shader; 11] {
     [&ELEMENTWISE, &REDUCE, &SOFTMAX, &MATMUL, &optim::OPTIM, &index::INDEX, &conv::CONV, &conv::POOL, &loss::LOSS, &sort::SORT, &scan::SCAN]
+}
+
+/// The GPU backend.
+pub struct Gpu;
+
+impl crate::op::Backend for Gpu {
+    fn run(&self, op: &crate::op::Op<'_>, inputs: &[&Tensor]) -> Result<crate::op::Outputs> {
+        use crate::op::{Op, Outputs::One};
+        Ok(match *op {
+            Op::Unary(u) => One(ops::unary(u, inputs[0])?),
+            Op::ReluBackward => One(ops::relu_backward(inputs[0], inputs[1])?),
+            Op::Full { shape, value, dtype, device } => One(ops::full(shape, value, dtype, device)?),
+        })
+    }
 }
 
 /// Number of usable GPU devices (the runtime drives one: the best adapter, or the one the
@@ -54,37 +69,6 @@ pub fn elem_size(dtype: DType) -> usize {
         DType::Bool | DType::F32 => 4,
         DType::I64 | DType::F64 => 8,
     }
-}
-
-/// A tensor that takes part in a device's op as a scalar: a 0-d CPU tensor (Python numbers
-/// become these), which PyTorch also lets mix with tensors on any device.
-pub(crate) fn is_cpu_scalar(t: &Tensor) -> bool {
-    t.device() == Device::Cpu && t.ndim() == 0
-}
-
-/// The device an op over `ts` runs on: the tensors' common device, with 0-d CPU tensors
-/// fitting any device; PyTorch's error when two devices mix.
-pub fn op_device(ts: &[&Tensor]) -> Result<Device> {
-    let mut dev: Option<Device> = None;
-    let mut cpu_scalar = false;
-    for t in ts {
-        if is_cpu_scalar(t) {
-            cpu_scalar = true;
-            continue;
-        }
-        match dev {
-            None => dev = Some(t.device()),
-            Some(d) if d != t.device() => return Err(mixed(d, t.device())),
-            _ => {}
-        }
-    }
-    Ok(dev.unwrap_or(if cpu_scalar { Device::Cpu } else { Device::Cpu }))
-}
-
-/// PyTorch's error for tensors on two devices (the CPU named first).
-pub fn mixed(a: Device, b: Device) -> Error {
-    let (x, y) = if b == Device::Cpu { (b, a) } else { (a, b) };
-    Error::Device(format!("Expected all tensors to be on the same device, but found at least two devices, {x} and {y}!"))
 }
 
 /// For ops that only have CPU kernels: an error naming the op and the device when any

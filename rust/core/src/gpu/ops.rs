@@ -4,12 +4,13 @@
 //! rules written with tensor ops run on the GPU too.
 use super::runtime::{context, Kernel, Window};
 use super::{dtype_error, elem_size, is_cpu_scalar, op_device, ELEMENTWISE, MATMUL, REDUCE, SOFTMAX};
-use crate::autograd::Recorder;
 use crate::device::Device;
 use crate::dtype::{result_type, DType};
 use crate::error::{Error, Result};
 use crate::layout::{broadcast_shapes, contiguous_strides, Layout};
-use crate::ops::{BinaryOp, UnaryOp};
+use crate::autograd::Recorder;
+use crate::op::{no_kernel, Op, UnaryKind, UnaryOp};
+use crate::ops::BinaryOp;
 use crate::storage::Storage;
 use crate::tensor::Tensor;
 
@@ -546,93 +547,19 @@ pub fn relu_backward(g: &Tensor, y: &Tensor) -> Result<Tensor> {
     elementwise("binary_main", 10, &[og, oy], &shape, DType::F32, dev)
 }
 
-fn unary_code(op: UnaryOp) -> u32 {
-    use UnaryOp::*;
-    match op {
-        Neg => 0,
-        Abs => 1,
-        Exp => 2,
-        Log => 3,
-        Log2 => 4,
-        Log10 => 5,
-        Log1p => 6,
-        Expm1 => 7,
-        Sqrt => 8,
-        Rsqrt => 9,
-        Square => 10,
-        Reciprocal => 11,
-        Sin => 12,
-        Cos => 13,
-        Tan => 14,
-        Asin => 15,
-        Acos => 16,
-        Atan => 17,
-        Sinh => 18,
-        Cosh => 19,
-        Tanh => 20,
-        Sigmoid => 21,
-        Relu => 22,
-        Erf => 23,
-        Sign => 24,
-        Floor => 25,
-        Ceil => 26,
-        Round => 27,
-        Trunc => 28,
-        Frac => 29,
-        IsNan => 40,
-        IsInf => 41,
-        IsFinite => 42,
-        LogicalNot | BitwiseNot => 43,
-    }
-}
-
-/// The forward of a unary op on the GPU (no autograd).
+/// `op` over `x` in `x`'s dtype, as `Op::Unary` describes: float32 for the float ops and
+/// predicates, exact int64 kernels, bool logic.
 pub fn unary(op: UnaryOp, x: &Tensor) -> Result<Tensor> {
     use UnaryOp::*;
-    let dev = x.device();
-    let dt = x.dtype();
-    let xo = Operand::T(x.clone());
-    match op {
-        LogicalNot => return elementwise("unary_main", 43, &[operand(x, DType::Bool, op.name())?], x.shape(), DType::Bool, dev),
-        BitwiseNot if dt == DType::Bool => return elementwise("unary_main", 43, &[xo], x.shape(), DType::Bool, dev),
-        IsNan | IsInf | IsFinite => {
-            return match dt {
-                DType::F32 => elementwise("unary_main", unary_code(op), &[xo], x.shape(), DType::Bool, dev),
-                DType::Bool | DType::I64 => full(x.shape(), f64::from(u8::from(op == IsFinite)), DType::Bool, dev),
-                d => Err(dtype_error(op.name(), d, dev)),
-            }
-        }
-        Neg if dt == DType::Bool => {
-            return Err(Error::DType("Negation, the `-` operator, on a bool tensor is not supported. If you are trying to invert a mask, use the `~` or `logical_not()` operator instead.".into()))
-        }
-        _ => {}
+    let (dev, shape) = (x.device(), x.shape());
+    let xo = [Operand::T(x.clone())];
+    match (x.dtype(), op.kind()) {
+        (DType::F32, UnaryKind::Predicate) => elementwise("unary_main", op.code(), &xo, shape, DType::Bool, dev),
+        (DType::F32, UnaryKind::Float | UnaryKind::Exact) => elementwise("unary_main", op.code(), &xo, shape, DType::F32, dev),
+        (DType::Bool, UnaryKind::Logic) => elementwise("unary_main", LogicalNot.code(), &xo, shape, DType::Bool, dev),
+        (DType::I64, _) if matches!(op, Neg | Abs | Square | Relu | Sign | BitwiseNot) => elementwise("unary64_main", op.code(), &xo, shape, DType::I64, dev),
+        (dt, _) => Err(no_kernel(&Op::Unary(op), dt, dev)),
     }
-    match dt {
-        DType::F32 => elementwise("unary_main", unary_code(op), &[xo], x.shape(), DType::F32, dev),
-        // Integers promote to float32 for float ops, as on the CPU.
-        DType::Bool | DType::I64 if op.is_float_op() => elementwise("unary_main", unary_code(op), &[Operand::T(cast(x, DType::F32)?)], x.shape(), DType::F32, dev),
-        DType::Bool | DType::I64 => integer_unary(op, x),
-        d => Err(dtype_error(op.name(), d, dev)),
-    }
-}
-
-/// The integer versions of the CPU's non-float unary ops, from the exact int64 kernels (bool
-/// computes as int64 and casts back, as on the CPU).
-fn integer_unary(op: UnaryOp, x: &Tensor) -> Result<Tensor> {
-    use UnaryOp::*;
-    let xi = cast(x, DType::I64)?;
-    let int = |v: i64| Tensor::wrapped_scalar(v);
-    let out = match op {
-        Floor | Ceil | Round | Trunc => contiguous(x)?,
-        Neg => int(0).binary(BinaryOp::Sub, &xi)?,
-        BitwiseNot => int(-1).binary(BinaryOp::Sub, &xi)?,
-        Abs => xi.binary(BinaryOp::Maximum, &int(0).binary(BinaryOp::Sub, &xi)?)?,
-        Square => xi.binary(BinaryOp::Mul, &xi)?,
-        Relu => xi.binary(BinaryOp::Maximum, &int(0))?,
-        Sign => cast(&xi.binary(BinaryOp::Gt, &int(0))?, DType::I64)?.binary(BinaryOp::Sub, &cast(&xi.binary(BinaryOp::Lt, &int(0))?, DType::I64)?)?,
-        _ => return Err(dtype_error(op.name(), x.dtype(), x.device())),
-    };
-    if x.dtype() == DType::Bool && !matches!(op, Floor | Ceil | Round | Trunc | Square) { cast(&out, DType::Bool) } else { Ok(out) }
 }
 
 /// `where(cond, a, b)` on the GPU, no autograd (`Tensor::where_` records it).
@@ -1099,12 +1026,4 @@ fn matmul_split(a: &Tensor, b: &Tensor, batch: &[usize], a_fits: bool, b_fits: b
         return binary(BinaryOp::Add, &matmul(&a0, &b0, batch)?, &matmul(&a1, &b1, batch)?);
     }
     Err(Error::NotImplemented(format!("'matmul' on {}: an element does not fit the adapter's max storage binding size", a.device())))
-}
-
-/// `relu_backward` on the GPU with its own autograd (the same mask applied again).
-pub fn relu_backward_autograd(g: &Tensor, y: &Tensor) -> Result<Tensor> {
-    let r = relu_backward(g, y)?;
-    let Some(rec) = Recorder::new("ReluBackwardBackward0", &[g]) else { return Ok(r) };
-    let o = y.detach();
-    Ok(rec.finish(r, false, move |_, gg| Ok(vec![Some(gg.relu_backward(&o)?)])))
 }

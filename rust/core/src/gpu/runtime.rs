@@ -615,17 +615,19 @@ impl Drop for GpuBuffer {
     }
 }
 
-/// A WGSL source file: a shared prelude plus the op family's file.
+/// A WGSL source file: the shared prelude and op codes, then the op family's file.
 pub struct Shader {
     pub name: &'static str,
     pub body: &'static str,
 }
 
 pub const PRELUDE: &str = include_str!("../../../../shaders/common.wgsl");
+/// The op tables' kernel codes (`crate::op::wgsl_constants`, checked equal by a test).
+pub const OP_CODES: &str = include_str!("../../../../shaders/op_codes.wgsl");
 
 impl Shader {
     pub fn source(&self) -> String {
-        format!("{PRELUDE}\n{}", self.body)
+        format!("{PRELUDE}\n{OP_CODES}\n{}", self.body)
     }
 }
 

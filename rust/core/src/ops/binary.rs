@@ -282,7 +282,7 @@ pub fn binary_forward(op: BinaryOp, a: &Tensor, b: &Tensor) -> Result<Tensor> {
         && !a.dtype().is_float() && b.item::<i64>()? < 0 {
         return Err(Error::Runtime("Integers to negative integer powers are not allowed.".into()));
     }
-    if crate::gpu::op_device(&[a, b])?.is_gpu() {
+    if crate::op::op_device(&[a, b])?.is_gpu() {
         return crate::gpu::ops::binary(op, a, b);
     }
     let shape = broadcast_shapes(a.shape(), b.shape())?;

@@ -324,7 +324,7 @@ impl Tensor {
         let s = ConvShape { n, c, size: (h, wd), out: o, groups, window, out_size };
         let mut operands = vec![self, weight];
         operands.extend(bias);
-        let on_gpu = crate::gpu::op_device(&operands)?.is_gpu();
+        let on_gpu = crate::op::op_device(&operands)?.is_gpu();
         let (x0, w0, b0) = (self.detach(), weight.detach(), bias.map(Tensor::detach));
         let out = if on_gpu { forward_composed(&x0, &w0, b0.as_ref(), s)? } else { forward_cpu(&x0, &w0, b0.as_ref(), s)? };
         let Some(mut rec) = Recorder::new("ConvolutionBackward0", &operands) else { return Ok(out) };

@@ -52,12 +52,14 @@ impl Tensor {
         }
     }
 
+    /// A tensor of `shape` and `dtype` on `device` filled with `value`.
+    pub fn full_on(shape: &[usize], value: f64, dtype: DType, device: crate::Device) -> Result<Tensor> {
+        crate::ops::dispatch::run1(&crate::op::Op::Full { shape, value, dtype, device }, &[])
+    }
+
     /// Zeros of `shape` and `dtype` on `device`.
     pub fn zeros_on(shape: &[usize], dtype: DType, device: crate::Device) -> Result<Tensor> {
-        match device {
-            crate::Device::Cpu => Tensor::zeros(shape, dtype),
-            d => crate::gpu::ops::full(shape, 0.0, dtype, d),
-        }
+        Tensor::full_on(shape, 0.0, dtype, device)
     }
 
     /// `to(dtype)`: the same tensor when the dtype already matches, else a converted copy.

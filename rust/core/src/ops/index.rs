@@ -33,7 +33,7 @@ fn checked_indices(index: &Tensor, size: usize, dim: usize, op: &str) -> Result<
 impl Tensor {
     /// Elements along `dim` at the positions of a 1-D int64 `index`.
     pub fn index_select(&self, dim: i64, index: &Tensor) -> Result<Tensor> {
-        if crate::gpu::op_device(&[self, index])?.is_gpu() { return crate::gpu::index::index_select(self, dim, index); }
+        if crate::op::op_device(&[self, index])?.is_gpu() { return crate::gpu::index::index_select(self, dim, index); }
         crate::gpu::cpu_only("index_select", &[self, index])?;
         check_index_dtype(index, "index_select")?;
         if index.ndim() > 1 {
@@ -73,7 +73,7 @@ impl Tensor {
 
     /// A copy of `self` with `source` slices added at `index` along `dim`.
     pub fn index_add(&self, dim: i64, index: &Tensor, source: &Tensor) -> Result<Tensor> {
-        if crate::gpu::op_device(&[self, index, source])?.is_gpu() { return crate::gpu::index::index_add(self, dim, index, source); }
+        if crate::op::op_device(&[self, index, source])?.is_gpu() { return crate::gpu::index::index_add(self, dim, index, source); }
         crate::gpu::cpu_only("index_add", &[self, index, source])?;
         check_index_dtype(index, "index_add")?;
         let x = if self.ndim() == 0 { self.reshape_usize(&[1])? } else { self.clone() };
@@ -117,7 +117,7 @@ impl Tensor {
 
     /// `gather(dim, index)`: out[i][j] = self[i][index[i][j]] for dim 1, and so on.
     pub fn gather(&self, dim: i64, index: &Tensor) -> Result<Tensor> {
-        if crate::gpu::op_device(&[self, index])?.is_gpu() { return crate::gpu::index::gather(self, dim, index); }
+        if crate::op::op_device(&[self, index])?.is_gpu() { return crate::gpu::index::gather(self, dim, index); }
         crate::gpu::cpu_only("gather", &[self, index])?;
         check_index_dtype(index, "gather")?;
         let d = wrap_dim(dim, self.ndim())?;
@@ -211,12 +211,12 @@ impl Tensor {
 
     /// A copy of `self` with `src` values written at `index` along `dim`.
     pub fn scatter(&self, dim: i64, index: &Tensor, src: &Tensor) -> Result<Tensor> {
-        if crate::gpu::op_device(&[self, index, src])?.is_gpu() { return crate::gpu::index::scatter(self, dim, index, src); }
+        if crate::op::op_device(&[self, index, src])?.is_gpu() { return crate::gpu::index::scatter(self, dim, index, src); }
         self.scatter_impl(dim, index, src, false)
     }
     /// A copy of `self` with `src` values added at `index` along `dim`.
     pub fn scatter_add(&self, dim: i64, index: &Tensor, src: &Tensor) -> Result<Tensor> {
-        if crate::gpu::op_device(&[self, index, src])?.is_gpu() { return crate::gpu::index::scatter_add(self, dim, index, src); }
+        if crate::op::op_device(&[self, index, src])?.is_gpu() { return crate::gpu::index::scatter_add(self, dim, index, src); }
         crate::gpu::cpu_only("scatter_add", &[self, index, src])?;
         self.scatter_impl(dim, index, src, true)
     }
@@ -240,7 +240,7 @@ impl Tensor {
             return Err(Error::Runtime(format!("where expected condition to be a boolean tensor, but got a tensor with dtype {}", self.dtype())));
         };
         let dt = result_type(&[a.operand(), b.operand()]);
-        let out = if crate::gpu::op_device(&[self, a, b])?.is_gpu() { crate::gpu::ops::where_forward(self, a, b)? } else { where_cpu(&cond, a, b, dt)? };
+        let out = if crate::op::op_device(&[self, a, b])?.is_gpu() { crate::gpu::ops::where_forward(self, a, b)? } else { where_cpu(&cond, a, b, dt)? };
         if !dt.is_float() {
             return Ok(out);
         }
@@ -278,7 +278,7 @@ impl Tensor {
 
     /// Elements of the flattened tensor at int64 `index` (any shape); the result has index's shape.
     pub fn take(&self, index: &Tensor) -> Result<Tensor> {
-        let dev = crate::gpu::op_device(&[self, index])?;
+        let dev = crate::op::op_device(&[self, index])?;
         check_index_dtype(index, "take")?;
         let flat = self.reshape_usize(&[self.numel()])?;
         let idx = index.reshape_usize(&[index.numel()])?;
@@ -290,7 +290,7 @@ impl Tensor {
     /// `accumulate`, at int64 positions of the flattened tensor (negative positions count from
     /// the end, as in PyTorch's indexing).
     pub fn put(&self, index: &Tensor, values: &Tensor, accumulate: bool) -> Result<Tensor> {
-        let dev = crate::gpu::op_device(&[self, index, values])?;
+        let dev = crate::op::op_device(&[self, index, values])?;
         check_index_dtype(index, "index_put")?;
         let numel = self.numel();
         let idx = index.reshape_usize(&[index.numel()])?;

@@ -89,7 +89,7 @@ impl Tensor {
         }
         let mut operands = vec![self, target];
         operands.extend(weight);
-        let device = crate::gpu::op_device(&operands)?;
+        let device = crate::op::op_device(&operands)?;
         let x = self.detach();
         let rows = if device.is_gpu() {
             crate::gpu::loss::cross_entropy_rows(&x, target, weight, ignore_index)?

@@ -3,6 +3,7 @@ pub mod binary;
 pub mod conv;
 pub mod copy;
 pub mod creation;
+pub mod dispatch;
 pub mod index;
 pub mod loss;
 pub mod matmul;
@@ -14,4 +15,4 @@ pub mod unary;
 pub mod view;
 
 pub use binary::BinaryOp;
-pub use unary::UnaryOp;
+pub use crate::op::UnaryOp;

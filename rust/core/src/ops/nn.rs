@@ -488,7 +488,7 @@ impl Tensor {
     /// [N, C, L] values added into zero planes [N, C, H, W] at flat plane positions `index`
     /// (the backward of max pooling; its own backward is `plane_gather`).
     pub fn plane_scatter_add(&self, index: &Tensor, size: (usize, usize)) -> Result<Tensor> {
-        if crate::gpu::op_device(&[self, index])?.is_gpu() { return crate::gpu::conv::plane_scatter_add(self, index, size); }
+        if crate::op::op_device(&[self, index])?.is_gpu() { return crate::gpu::conv::plane_scatter_add(self, index, size); }
         let (n, c) = (self.shape()[0], self.shape()[1]);
         let l = self.numel() / (n * c).max(1);
         let plane = size.0 * size.1;
@@ -518,7 +518,7 @@ impl Tensor {
 
     /// out[n, c, j] = self[n, c, index[n, c, j]] over flattened planes; shaped like `index`.
     pub fn plane_gather(&self, index: &Tensor) -> Result<Tensor> {
-        if crate::gpu::op_device(&[self, index])?.is_gpu() { return crate::gpu::conv::plane_gather(self, index); }
+        if crate::op::op_device(&[self, index])?.is_gpu() { return crate::gpu::conv::plane_gather(self, index); }
         let (n, c) = (self.shape()[0], self.shape()[1]);
         let plane = self.numel() / (n * c).max(1);
         let l = index.numel() / (n * c).max(1);

@@ -8,7 +8,7 @@ use crate::tensor::Tensor;
 impl Tensor {
     /// Joins tensors along an existing dim.
     pub fn cat(tensors: &[Tensor], dim: i64) -> Result<Tensor> {
-        let device = crate::gpu::op_device(&tensors.iter().filter(|t| t.ndim() > 0).collect::<Vec<_>>())?;
+        let device = crate::op::op_device(&tensors.iter().filter(|t| t.ndim() > 0).collect::<Vec<_>>())?;
         if tensors.is_empty() {
             return Err(Error::Value("torch.cat(): expected a non-empty list of Tensors".into()));
         }

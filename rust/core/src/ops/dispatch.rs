@@ -1,0 +1,28 @@
+//! The one place where an op call meets a backend: the device comes from the operands (or, for
+//! ops without inputs, from the op), the kernels from that device's backend.
+use crate::device::Device;
+use crate::error::Result;
+use crate::op::{op_device, Backend, Op, Outputs};
+use crate::tensor::Tensor;
+
+/// The backend holding `device`'s kernels.
+pub fn backend(device: Device) -> &'static dyn Backend {
+    match device {
+        Device::Cpu => &crate::cpu::Cpu,
+        Device::Gpu(_) => &crate::gpu::Gpu,
+    }
+}
+
+/// Runs `op` over `inputs` on their device.
+pub fn run(op: &Op<'_>, inputs: &[&Tensor]) -> Result<Outputs> {
+    let device = match op {
+        Op::Full { device, .. } => *device,
+        _ => op_device(inputs)?,
+    };
+    backend(device).run(op, inputs)
+}
+
+/// Runs a one-output op.
+pub fn run1(op: &Op<'_>, inputs: &[&Tensor]) -> Result<Tensor> {
+    run(op, inputs)?.one()
+}
