@@ -364,9 +364,10 @@ def ddp_on_gpu(rank, world):
 
 
 def sync_batch_norm(rank, world):
-    """SyncBatchNorm over the ranks' uneven batches (one of them empty in a second round) equals
-    BatchNorm on the concatenated batch: outputs, running statistics, and the gradients of the
-    input and (summed over ranks) of weight and bias; on the CPU in float64, and on the GPU."""
+    """SyncBatchNorm over the ranks' uneven batches (one of them empty, and momentum=None, in a
+    second round) equals BatchNorm on the concatenated batch: outputs, running statistics, and
+    the gradients of the input and (summed over ranks) of weight and bias; on the CPU in
+    float64, and on the GPU."""
     from ferrograd.autograd import no_grad
     devices = ["cpu"] + (["gpu"] if torch.gpu.is_available() else [])
     for device, dtype, tol in [(d, torch.float64 if d == "cpu" else torch.float32, 1e-10 if d == "cpu" else 1e-4)
@@ -375,11 +376,12 @@ def sync_batch_norm(rank, world):
         for round_, sizes in enumerate([[3 + r for r in range(world)], [2] * (world - 1) + [0]]):
             xs = [rng.standard_normal((n, 4, 5)) * 2 + 1 for n in sizes]
             ups = [rng.standard_normal(x.shape) for x in xs]
-            reference = nn.BatchNorm1d(4, momentum=0.3).to(device=device, dtype=dtype)
+            momentum = 0.3 if round_ == 0 else None  # None: a cumulative average
+            reference = nn.BatchNorm1d(4, momentum=momentum).to(device=device, dtype=dtype)
             with no_grad():
                 reference.weight.copy_(torch.tensor(rng.standard_normal(4)))
                 reference.bias.copy_(torch.tensor(rng.standard_normal(4)))
-            local = nn.BatchNorm1d(4, momentum=0.3).to(device=device, dtype=dtype)
+            local = nn.BatchNorm1d(4, momentum=momentum).to(device=device, dtype=dtype)
             local.load_state_dict(reference.state_dict())
             net = nn.SyncBatchNorm.convert_sync_batchnorm(nn.Sequential(local))
             sync = net[0]

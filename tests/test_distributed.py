@@ -50,7 +50,8 @@ def launch_together(n, cases, timeout, script=os.path.join(HERE, "_mpi_checks.py
     for case in cases:
         cmd, env = _launch_command(n, case, script)
         procs[case] = subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True, env=env)
-    return {case: (p.wait(timeout=timeout), p.stdout.read()) for case, p in procs.items()}
+    outputs = {case: p.communicate(timeout=timeout)[0] for case, p in procs.items()}
+    return {case: (p.returncode, outputs[case]) for case, p in procs.items()}
 
 
 @needs_mpi
