@@ -238,14 +238,28 @@ def batches(shape, steps, per_rank, world):
     return xs, ys
 
 
-def ddp_matches_single_process(rank, world, make_model, shape, make_opt, accumulate=1, find_unused=False):
+class Shuffled(nn.Module):
+    """The head is registered first but used last: gradients become ready in another order
+    than the parameters' (reversed) order, which the first buckets assume."""
+
+    def __init__(self):
+        super().__init__()
+        self.head = nn.Linear(16, 4)
+        self.body = nn.Linear(8, 16)
+
+    def forward(self, x):
+        return self.head(self.body(x).relu())
+
+
+def ddp_matches_single_process(rank, world, make_model, shape, make_opt, accumulate=1, find_unused=False,
+                               device="cpu"):
     """10 steps of DDP on each rank's shard == 10 single-process steps on the whole batch."""
     steps, per_rank = 10, 4
     xs, ys = batches(shape, steps * accumulate, per_rank, world)
     torch.manual_seed(rank)  # different initial weights per rank: DDP must broadcast rank 0's
-    model = DDP(make_model(), find_unused_parameters=find_unused, bucket_cap_mb=0.0002)
+    model = DDP(make_model().to(device), find_unused_parameters=find_unused, bucket_cap_mb=0.0002)
     torch.manual_seed(0)
-    reference = make_model()
+    reference = make_model().to(device)
     reference.load_state_dict(model.module.state_dict())
     opt, ref_opt = make_opt(model.parameters()), make_opt(reference.parameters())
     loss_fn = nn.CrossEntropyLoss()
@@ -254,7 +268,7 @@ def ddp_matches_single_process(rank, world, make_model, shape, make_opt, accumul
         ref_opt.zero_grad()
         for micro in range(accumulate):
             i = step * accumulate + micro
-            x, y = torch.from_numpy(xs[i]), torch.from_numpy(ys[i])
+            x, y = torch.from_numpy(xs[i]).to(device), torch.from_numpy(ys[i]).to(device)
             shard = slice(rank * per_rank, (rank + 1) * per_rank)
             if micro < accumulate - 1:
                 with model.no_sync():
@@ -265,8 +279,9 @@ def ddp_matches_single_process(rank, world, make_model, shape, make_opt, accumul
         opt.step()
         ref_opt.step()
     for (name, p), q in zip(model.module.named_parameters(), reference.parameters()):
-        np.testing.assert_allclose(p.detach().numpy(), q.detach().numpy(), atol=1e-5, rtol=1e-5,
-                                   err_msg=f"{name} after {steps} steps on {world} ranks")
+        assert p.device.type == device
+        np.testing.assert_allclose(p.detach().cpu().numpy(), q.detach().cpu().numpy(), atol=1e-5, rtol=1e-5,
+                                   err_msg=f"{name} after {steps} steps on {world} ranks ({device})")
     return model
 
 
@@ -300,6 +315,107 @@ def ddp(rank, world):
         np.testing.assert_allclose(p.grad.numpy(), q.grad.numpy() / world, rtol=1e-5, atol=1e-6)
 
 
+def ddp_bucket_rebuild(rank, world):
+    """After the first iteration the buckets are rebuilt in the order gradients became ready
+    (the same on every rank), and training still equals single-process training."""
+    sgd = lambda ps: optim.SGD(ps, lr=0.1, momentum=0.9)  # noqa: E731
+    model = ddp_matches_single_process(rank, world, Shuffled, (8,), sgd)
+    assert model._has_rebuilt_buckets
+    torch.manual_seed(0)
+    model = DDP(Shuffled(), bucket_cap_mb=0.0002)  # 210 bytes: head.weight 256 B, body.weight 512 B
+    ready = []
+    for i, p in enumerate(model.module.parameters()):
+        p.register_post_accumulate_grad_hook(lambda t, i=i: ready.append(i))
+    assert [b.indices for b in model._buckets] == [[3, 2], [1, 0]]  # reversed: body's bias and weight, ...
+    x = torch.ones(2, 8)
+    model(x).sum().backward()
+    assert not model._has_rebuilt_buckets and [b.indices for b in model._buckets] == [[3, 2], [1, 0]]
+    assert sorted(ready[:2]) == [0, 1] and sorted(ready[2:]) == [2, 3]  # the head's gradients come first
+    model(x).sum().backward()
+    assert model._has_rebuilt_buckets
+    # In ready order, each bucket closed once it holds at least the cap (210 bytes), as torch's.
+    nbytes = [p.numel() * 4 for p in model.module.parameters()]
+    groups, current = [], []
+    for i in ready[:4]:
+        current.append(i)
+        if sum(nbytes[j] for j in current) >= 210:
+            groups, current = groups + [current], []
+    assert [b.indices for b in model._buckets] == groups + ([current] if current else []), (ready, groups)
+    everyone = [None] * world
+    dist.all_gather_object(everyone, [b.indices for b in model._buckets])
+    assert all(e == everyone[0] for e in everyone), everyone
+    # No rebuild with find_unused_parameters (torch's rule): the ready set may change each iteration.
+    model = DDP(Shuffled(), bucket_cap_mb=0.0002, find_unused_parameters=True)
+    for _ in range(2):
+        model(x).sum().backward()
+    assert not model._has_rebuilt_buckets and [b.indices for b in model._buckets] == [[3, 2], [1, 0]]
+
+
+def ddp_on_gpu(rank, world):
+    """DDP of models on the GPU (gradient buckets staged through host memory) equals
+    single-process training on the GPU."""
+    if not torch.gpu.is_available() and os.environ.get("FERROGRAD_REQUIRE_GPU") != "1":
+        print(f"rank {rank}: GPU DDP checks skipped: no adapter ({torch.gpu.unavailable_reason()})", flush=True)
+        return
+    sgd = lambda ps: optim.SGD(ps, lr=0.1, momentum=0.9)  # noqa: E731
+    model = ddp_matches_single_process(rank, world, mlp, (8,), sgd, device="gpu")
+    assert all(b.buffer.device.type == "gpu" for b in model._buckets)
+    ddp_matches_single_process(rank, world, cnn, (1, 8, 8), lambda ps: optim.Adam(ps, lr=0.01), device="gpu")
+
+
+def sync_batch_norm(rank, world):
+    """SyncBatchNorm over the ranks' uneven batches (one of them empty, and momentum=None, in a
+    second round) equals BatchNorm on the concatenated batch: outputs, running statistics, and
+    the gradients of the input and (summed over ranks) of weight and bias; on the CPU in
+    float64, and on the GPU."""
+    from ferrograd.autograd import no_grad
+    devices = ["cpu"] + (["gpu"] if torch.gpu.is_available() else [])
+    for device, dtype, tol in [(d, torch.float64 if d == "cpu" else torch.float32, 1e-10 if d == "cpu" else 1e-4)
+                               for d in devices]:
+        rng = np.random.default_rng(3)
+        for round_, sizes in enumerate([[3 + r for r in range(world)], [2] * (world - 1) + [0]]):
+            xs = [rng.standard_normal((n, 4, 5)) * 2 + 1 for n in sizes]
+            ups = [rng.standard_normal(x.shape) for x in xs]
+            momentum = 0.3 if round_ == 0 else None  # None: a cumulative average
+            reference = nn.BatchNorm1d(4, momentum=momentum).to(device=device, dtype=dtype)
+            with no_grad():
+                reference.weight.copy_(torch.tensor(rng.standard_normal(4)))
+                reference.bias.copy_(torch.tensor(rng.standard_normal(4)))
+            local = nn.BatchNorm1d(4, momentum=momentum).to(device=device, dtype=dtype)
+            local.load_state_dict(reference.state_dict())
+            net = nn.SyncBatchNorm.convert_sync_batchnorm(nn.Sequential(local))
+            sync = net[0]
+            assert type(sync) is nn.SyncBatchNorm and sync.weight is local.weight
+            start = sum(sizes[:rank])
+            for step in range(2):
+                x = torch.tensor(xs[rank], dtype=dtype, device=device, requires_grad=True)
+                y = net(x)
+                (y * torch.tensor(ups[rank], dtype=dtype, device=device)).sum().backward()
+                whole = torch.tensor(np.concatenate(xs), dtype=dtype, device=device, requires_grad=True)
+                expected = reference(whole)
+                (expected * torch.tensor(np.concatenate(ups), dtype=dtype, device=device)).sum().backward()
+                what = f"SyncBatchNorm on {device}, batches {sizes}, step {step}, rank {rank}"
+                rows = slice(start, start + sizes[rank])
+                np.testing.assert_allclose(y.detach().cpu().numpy(), expected.detach().cpu().numpy()[rows],
+                                           rtol=tol, atol=tol, err_msg=what)
+                np.testing.assert_allclose(x.grad.cpu().numpy(), whole.grad.cpu().numpy()[rows], rtol=tol,
+                                           atol=tol, err_msg=what + " input grad")
+                for name in ("weight", "bias"):
+                    summed = getattr(sync, name).grad.clone()
+                    dist.all_reduce(summed)
+                    np.testing.assert_allclose(summed.cpu().numpy(), getattr(reference, name).grad.cpu().numpy(),
+                                               rtol=tol, atol=tol, err_msg=f"{what} {name} grad")
+                for name in ("running_mean", "running_var", "num_batches_tracked"):
+                    np.testing.assert_allclose(getattr(sync, name).cpu().numpy(),
+                                               getattr(reference, name).cpu().numpy(), rtol=tol, atol=tol,
+                                               err_msg=f"{what} {name}")
+        sync.eval()
+        reference.eval()
+        x = torch.tensor(xs[0], dtype=dtype, device=device)
+        np.testing.assert_allclose(sync(x).detach().cpu().numpy(), reference(x).detach().cpu().numpy(), rtol=tol,
+                                   atol=tol)
+
+
 def dead_rank(rank, world):
     """The last rank dies before a collective; the others must not hang."""
     if rank == world - 1:
@@ -307,27 +423,59 @@ def dead_rank(rank, world):
     dist.all_reduce(torch.ones(3))
 
 
+def _sleep_then_leave(seconds=20):
+    """The absent rank: mpirun ends it once the others exit (they exit without MPI_Finalize)."""
+    time.sleep(seconds)
+    os._exit(0)
+
+
+def expect_timeout(rank, op, fn, seconds=1.0):
+    """`fn` raises a catchable RuntimeError naming the op, the rank and the timeout, within the
+    timeout (plus slack for a loaded machine); after it every call raises at once."""
+    start = time.monotonic()
+    expect_error(RuntimeError, [f"[Rank {rank}] {op} on a group of", "timed out after 1 s"], fn)
+    took = time.monotonic() - start
+    assert seconds <= took < seconds + 4, took
+    start = time.monotonic()
+    expect_error(RuntimeError, ["all_reduce: ferrograd.distributed cannot be used after an operation timed out"],
+                 lambda: dist.all_reduce(torch.ones(2)))
+    assert time.monotonic() - start < 0.5
+    print(f"rank {rank}: {op} timed out as expected after {took:.2f} s", flush=True)
+
+
 def hung_rank(rank, world):
-    """The last rank never joins the collective: the others' wait() times out with an error."""
+    """The last rank never joins: wait() on an async collective raises after the timeout."""
     if rank == world - 1:
-        time.sleep(600)
-    try:
-        dist.all_reduce(torch.ones(3), async_op=True).wait()
-    except RuntimeError as e:
-        assert "all_reduce" in str(e) and "timed out after 1 s" in str(e) and f"[Rank {rank}]" in str(e), str(e)
-        print(f"rank {rank}: timed out as expected: {e}", flush=True)
-        raise
+        _sleep_then_leave()
+    expect_timeout(rank, "all_reduce", lambda: dist.all_reduce(torch.ones(3), async_op=True).wait())
 
 
 def hung_rank_blocking(rank, world):
-    """The same with a blocking call: the watchdog reports the timeout and aborts the job."""
+    """The same with a blocking call (small: MPI's non-blocking variant, polled)."""
     if rank == world - 1:
-        time.sleep(600)
-    dist.all_reduce(torch.ones(3))
+        _sleep_then_leave()
+    expect_timeout(rank, "barrier", dist.barrier)
 
 
-CASES = {"all": [collectives, zero_copy_and_async, groups, point_to_point, errors, gpu_tensors, ddp],
-         "dead_rank": [dead_rank], "hung_rank": [hung_rank], "hung_rank_blocking": [hung_rank_blocking]}
+def hung_rank_large(rank, world):
+    """A large blocking call (a polled barrier, then MPI's blocking call) never starts the call."""
+    if rank == world - 1:
+        _sleep_then_leave()
+    expect_timeout(rank, "broadcast", lambda: dist.broadcast(torch.ones(1 << 19), src=0))
+
+
+def rank_left(rank, world):
+    """The last rank leaves without joining the collective (its loop ended early): the others'
+    all_reduce raises instead of waiting for it forever."""
+    if rank == world - 1:
+        sys.exit(0)
+    expect_timeout(rank, "all_reduce", lambda: dist.all_reduce(torch.ones(3)))
+
+
+CASES = {"all": [collectives, zero_copy_and_async, groups, point_to_point, errors, gpu_tensors, ddp,
+                 ddp_bucket_rebuild, ddp_on_gpu, sync_batch_norm],
+         "dead_rank": [dead_rank], "hung_rank": [hung_rank], "hung_rank_blocking": [hung_rank_blocking],
+         "hung_rank_large": [hung_rank_large], "rank_left": [rank_left]}
 
 
 def main():

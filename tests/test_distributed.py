@@ -29,15 +29,29 @@ needs_mpi = pytest.mark.skipif(not _mpi_installed(),
                                reason="mpi4py and mpirun are not installed (pip install 'ferrograd[distributed]')")
 
 
-def launch(n, case, timeout, script=os.path.join(HERE, "_mpi_checks.py")):
-    """Runs the checks of `case` on n ranks through the launcher; returns (return code, output)."""
+def _launch_command(n, case, script):
     # One compute thread per rank: the ranks already share the machine's cores.
     env = dict(os.environ, FERROGRAD_NUM_THREADS="1",
                PYTHONPATH=os.pathsep.join([os.path.dirname(os.path.dirname(torch.__file__)),
                                            os.environ.get("PYTHONPATH", "")]))
-    proc = subprocess.run([sys.executable, "-m", "ferrograd.distributed.run", "-n", str(n), *script.split(), case],
-                          capture_output=True, text=True, timeout=timeout, env=env)
+    return [sys.executable, "-m", "ferrograd.distributed.run", "-n", str(n), *script.split(), case], env
+
+
+def launch(n, case, timeout, script=os.path.join(HERE, "_mpi_checks.py")):
+    """Runs the checks of `case` on n ranks through the launcher; returns (return code, output)."""
+    cmd, env = _launch_command(n, case, script)
+    proc = subprocess.run(cmd, capture_output=True, text=True, timeout=timeout, env=env)
     return proc.returncode, proc.stdout + proc.stderr
+
+
+def launch_together(n, cases, timeout, script=os.path.join(HERE, "_mpi_checks.py")):
+    """`launch` for several cases at once (they mostly wait): {case: (return code, output)}."""
+    procs = {}
+    for case in cases:
+        cmd, env = _launch_command(n, case, script)
+        procs[case] = subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True, env=env)
+    outputs = {case: p.communicate(timeout=timeout)[0] for case, p in procs.items()}
+    return {case: (p.returncode, outputs[case]) for case, p in procs.items()}
 
 
 @needs_mpi
@@ -67,15 +81,18 @@ def test_a_dead_rank_ends_the_job_instead_of_hanging():
 
 
 @needs_mpi
-def test_a_hung_rank_makes_the_others_time_out_with_an_error():
-    rc, out = launch(2, "hung_rank", timeout=60)
-    assert rc != 0, out
-    assert "rank 0: timed out as expected" in out, out
-    assert "all_reduce on a group of 2 ranks timed out after 1 s" in out, out
-    rc, out = launch(2, "hung_rank_blocking", timeout=60)
-    assert rc != 0, out
-    assert "RuntimeError: [Rank 0] all_reduce on a group of 2 ranks timed out after 1 s" in out, out
-    assert "rank 0: ok" not in out
+def test_a_hung_or_departed_rank_makes_the_others_raise_within_the_timeout():
+    """A blocking collective (small: MPI's non-blocking variant polled; large: a polled barrier
+    before the blocking call), wait() on an async one, and a peer that left: each raises a
+    catchable RuntimeError after the 1 s timeout (checked in _mpi_checks.expect_timeout), later
+    calls raise at once, and the process exits without MPI_Finalize (status 1)."""
+    ops = {"hung_rank": "all_reduce", "hung_rank_blocking": "barrier", "hung_rank_large": "broadcast",
+           "rank_left": "all_reduce"}
+    for case, (rc, out) in launch_together(2, ops, timeout=60).items():
+        assert rc != 0, (case, out)
+        assert f"rank 0: {ops[case]} timed out as expected" in out, (case, out)
+        assert "rank 0: ok" in out, (case, out)  # caught: the script went on to its end
+        assert f"exiting without MPI_Finalize: [Rank 0] {ops[case]} on a group of 2 ranks timed out after 1 s" in out
 
 
 def test_calls_before_init_raise_torchs_error():

@@ -174,3 +174,79 @@ def test_full_backward_hook_on_a_container_sees_its_input_and_output():
     (net(x) * 2).sum().backward()
     np.testing.assert_allclose(got["go"], np.full((2, 3), 2.0))
     np.testing.assert_allclose(got["gi"], x.grad.numpy())
+
+
+def _assert_same(ours, theirs, where="results"):
+    """Nested lists, dicts, names and None equal; numbers within float64 rounding."""
+    if isinstance(theirs, dict):
+        assert sorted(ours) == sorted(theirs), where
+        for key in theirs:
+            _assert_same(ours[key], theirs[key], f"{where}[{key!r}]")
+    elif isinstance(theirs, list) and theirs and all(isinstance(v, (int, float)) for v in theirs):
+        np.testing.assert_allclose(ours, theirs, rtol=1e-12, atol=1e-12, err_msg=where)
+    elif isinstance(theirs, list):
+        assert isinstance(ours, list) and len(ours) == len(theirs), f"{where}: {ours} vs {theirs}"
+        for i, (a, b) in enumerate(zip(ours, theirs)):
+            _assert_same(a, b, f"{where}[{i}]")
+    else:
+        assert ours == theirs, f"{where}: {ours!r} vs PyTorch's {theirs!r}"
+
+
+@pytest.mark.filterwarnings("ignore:Full backward hook is firing")
+def test_full_backward_hooks_with_several_inputs_and_outputs_match_pytorch():
+    """Hooks replacing any of several grad_outputs / grad_inputs, None for unused outputs, zeros
+    for inputs without a gradient, hook order, nested modules: as PyTorch 2.15 (recorded)."""
+    import json
+
+    import backward_hook_cases
+    with open(backward_hook_cases.FIXTURE) as f:
+        recorded = json.load(f)["results"]
+    _assert_same(backward_hook_cases.run(torch), recorded)
+
+
+def test_full_backward_hook_errors_name_the_counts_and_shapes():
+    class Two(nn.Module):
+        def forward(self, a, b):
+            return a * b, a + b
+
+    a, b = leaf([1.0, 2.0]), leaf([3.0, 4.0])
+    m = Two()
+    handle = m.register_full_backward_pre_hook(lambda mod, go: (go[0],))
+    with pytest.raises(RuntimeError, match="Backward pre hook returned an invalid number of grad_output, got 1, "
+                                           "but expected 2"):
+        sum(o.sum() for o in m(a, b)).backward()
+    handle.remove()
+    handle = m.register_full_backward_hook(lambda mod, gi, go: (gi[0], gi[1], None))
+    with pytest.raises(RuntimeError, match="Backward hook returned an invalid number of grad_input, got 3, "
+                                           "but expected 2"):
+        sum(o.sum() for o in m(a, b)).backward()
+    handle.remove()
+    m.register_full_backward_hook(lambda mod, gi, go: (gi[0], torch.ones(3, dtype=torch.float64)))
+    with pytest.raises(RuntimeError, match=r"gradient for tensor 1 of shape \[3\].*but the tensor is \[2\]"):
+        sum(o.sum() for o in m(a, b)).backward()
+    lin = nn.Linear(2, 2)
+    lin.register_full_backward_hook(lambda mod, gi, go: (torch.ones(1),))
+    with pytest.raises(RuntimeError, match="no input requires gradient should always return None"):
+        with pytest.warns(UserWarning, match="no inputs require gradients"):
+            lin(torch.ones(1, 2)).sum().backward()
+
+
+def test_backward_with_inputs_runs_hooks_and_accumulates_as_pytorch():
+    """backward(inputs=...) accumulates only into the inputs, leaf and non-leaf, running a leaf's
+    hooks and then its post-accumulate hooks (values from PyTorch 2.15)."""
+    x, w = leaf([1.0, 1.0]), leaf([2.0, 2.0])
+    seen = []
+    x.register_post_accumulate_grad_hook(lambda t: seen.append(t.grad.tolist()))
+    w.register_post_accumulate_grad_hook(lambda t: seen.append("w"))
+    x.register_hook(lambda g: g * 10)
+    y = x * 3
+    z = (y * y * w).sum()
+    z.backward(inputs=[x, y], retain_graph=True)
+    assert seen == [[360.0, 360.0]] and w.grad is None
+    np.testing.assert_array_equal(y.grad.numpy(), [12.0, 12.0])
+    z.backward(inputs=[x])
+    assert seen == [[360.0, 360.0], [720.0, 720.0]]
+    with pytest.raises(RuntimeError, match="`inputs` argument to `backward\\(\\)` cannot be empty."):
+        (x * 2).sum().backward(inputs=[])
+    with pytest.raises(RuntimeError, match="does not require grad"):
+        (x * 2).sum().backward(inputs=[torch.ones(2)])

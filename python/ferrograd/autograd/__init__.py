@@ -27,10 +27,9 @@ def backward(tensors, grad_tensors=None, retain_graph=None, create_graph=False, 
         retain_graph = create_graph
     if inputs is not None:
         inputs = _seq(inputs)
-        result = _core.grad(tensors, grads, inputs, True if retain_graph else False, create_graph, True)
-        for t, g in zip(inputs, result):
-            if g is not None:
-                t.grad = g if t.grad is None else t.grad + g
+        if not inputs:
+            raise RuntimeError("`inputs` argument to `backward()` cannot be empty.")
+        _core.backward_to(tensors, grads, inputs, bool(retain_graph), create_graph)
         return
     _core.run_backward(tensors, grads, retain_graph, create_graph)
 

@@ -1101,6 +1101,29 @@ fn leaf_reads(recorded: Vec<(u64, u64)>) -> Vec<(u64, usize)> {
     autograd::leaf_reads(&recorded.into_iter().map(|(start, end)| start..end).collect::<Vec<_>>())
 }
 
+/// `backward(inputs=...)`: accumulates into the `.grad` of `inputs` only.
+#[pyfunction]
+fn backward_to(py: Python<'_>, outputs: &Bound<'_, PyAny>, grad_outputs: &Bound<'_, PyAny>, inputs: &Bound<'_, PyAny>, retain_graph: bool, create_graph: bool) -> PyResult<()> {
+    let outs = tensors(outputs)?;
+    let grads = optional_tensors(grad_outputs)?;
+    let ins = tensors(inputs)?;
+    py.detach(|| autograd::backward_to(&outs, grads, &ins, retain_graph, create_graph)).py()
+}
+
+/// Aliases of `tensors` whose gradients reach `hook(grads) -> grads` together, as a list with
+/// None where a tensor received none; the hook returns the gradients to pass on.
+#[pyfunction]
+fn hook_gradients_together(tensors_: &Bound<'_, PyAny>, hook: Py<PyAny>) -> PyResult<Vec<PyTensor>> {
+    let call = move |grads: Vec<Option<Tensor>>| -> ferrograd_core::Result<Vec<Option<Tensor>>> {
+        Python::attach(|py| {
+            let grads: Vec<Option<PyTensor>> = grads.into_iter().map(|g| g.map(wrap)).collect();
+            let out = hook.call1(py, (grads,)).map_err(hook_error)?;
+            optional_tensors(out.bind(py)).map_err(hook_error)
+        })
+    };
+    Ok(autograd::hook_gradients_together(&tensors(tensors_)?, Arc::new(call)).into_iter().map(wrap).collect())
+}
+
 /// The leaves requiring grad that backward from `outputs` would reach.
 #[pyfunction]
 fn reachable_leaves(outputs: &Bound<'_, PyAny>) -> PyResult<Vec<PyTensor>> {
@@ -1197,6 +1220,8 @@ fn _core(m: &Bound<'_, PyModule>) -> PyResult<()> {
     m.add_function(wrap_pyfunction!(next_sequence_nr, m)?)?;
     m.add_function(wrap_pyfunction!(log_leaf_reads, m)?)?;
     m.add_function(wrap_pyfunction!(leaf_reads, m)?)?;
+    m.add_function(wrap_pyfunction!(backward_to, m)?)?;
+    m.add_function(wrap_pyfunction!(hook_gradients_together, m)?)?;
     m.add_function(wrap_pyfunction!(to_device, m)?)?;
     m.add_function(wrap_pyfunction!(gpu_is_available, m)?)?;
     m.add_function(wrap_pyfunction!(gpu_device_count, m)?)?;

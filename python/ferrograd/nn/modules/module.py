@@ -1,10 +1,12 @@
 """`nn.Module`: the base class of every layer, with PyTorch's registration, state-dict and hook rules."""
 import functools
 import itertools
+import warnings
 import weakref
 from collections import OrderedDict, namedtuple
 from collections.abc import Mapping
 
+from ... import _core
 from ..._core import Tensor
 from ..._device import device as _device_cls
 from ..._dtype import to_dtype
@@ -87,87 +89,102 @@ class _WeakDict(dict):
 
 class _BackwardHook:
     """One module call's full backward (pre-)hooks, as PyTorch's `BackwardHook`: the call's
-    tensor inputs and outputs pass through identity views whose tensor hooks collect
-    grad_output (then run the pre-hooks) and grad_input (then run the full hooks).
+    tensor inputs, and then its tensor outputs, pass through `hook_gradients_together`, so the
+    pre-hooks see every grad_output at once, the full hooks every grad_input, and either may
+    replace any of them. The hooks are the module's at call time. One difference: PyTorch also
+    calls back a module none of whose outputs gets a gradient when it feeds a hooked module
+    (with None grad_output and zero grad_input); ferrograd's engine passes no gradient there."""
 
-    A replacement a hook returns can only be applied to the gradient that arrived last: with
-    several tensors, the others have already flowed on, and replacing them raises."""
-
-    def __init__(self, module):
+    def __init__(self, module, full_hooks, pre_hooks):
         self.module = module
+        self.full_hooks = full_hooks
+        self.pre_hooks = pre_hooks
         self.grad_outputs = None
+        self.input_positions = self.output_positions = None
+        self.n_inputs = self.n_outputs = 0
 
     @staticmethod
-    def _alias(values, on_grad):
-        """Identity views of the tensors among `values` that require grad, with `on_grad(slot,
-        grad)` hooked on each; returns the new values, the tensor count and how many are hooked."""
-        out, n_tensors, n_hooked = list(values), 0, 0
-        for i, v in enumerate(values):
-            if not isinstance(v, Tensor):
-                continue
-            if v.requires_grad:
-                out[i] = v.view_as(v)
-                out[i].register_hook(functools.partial(on_grad, n_tensors))
-                n_hooked += 1
-            n_tensors += 1
-        return out, n_tensors, n_hooked
+    def _apply(values, on_grads):
+        """`values` with their tensors swapped for aliases whose gradients go to `on_grads`
+        together; also the tensors' positions (None, and nothing swapped, when none requires grad)."""
+        positions = [i for i, v in enumerate(values) if isinstance(v, Tensor)]
+        if not any(values[i].requires_grad for i in positions):
+            return values, None
+        aliases = _core.hook_gradients_together([values[i] for i in positions], on_grads)
+        new_values = list(values)
+        for i, alias in zip(positions, aliases):
+            new_values[i] = alias
+        return tuple(new_values), positions
 
     @staticmethod
-    def _collect(grads, slot, grad, pending, hooks, call):
-        """Stores one gradient; when none is pending, runs `call(hook, grads)` for each hook (each
-        seeing the previous one's replacement) and returns the replacement for this slot (or None)."""
-        grads[slot] = grad
-        if pending:
-            return None
-        replacement = None
-        for hook in hooks:
-            result = call(hook, tuple(grads))
-            if result is None:
-                continue
-            result = tuple(result)
-            if len(result) != len(grads):
-                raise RuntimeError(f"Backward hook returned an invalid number of grad_input, got {len(result)}, "
-                                   f"but expected {len(grads)}")
-            for j, (new, old) in enumerate(zip(result, grads)):
-                if j != slot and new is not old:
-                    raise NotImplementedError(
-                        f"a full backward hook replaced the gradient of tensor {j} of a module call with several "
-                        f"tensors: ferrograd can only replace the one that arrived last ({slot})")
-            grads[:] = result
-            replacement = result[slot]
-        return replacement
+    def _pack(positions, grads, size):
+        packed = [None] * size
+        for i, g in zip(positions, grads):
+            packed[i] = g
+        return tuple(packed)
 
     def setup_inputs(self, args):
-        new_args, n, self.pending_inputs = self._alias(args, self._on_grad_input)
-        self.grad_inputs = [None] * n
-        return tuple(new_args)
+        self.n_inputs = len(args)
+        self.input_meta = [(list(a.shape), a._dtype, str(a.device)) if isinstance(a, Tensor) else None for a in args]
+        args, self.input_positions = self._apply(args, self._on_grad_inputs)
+        return args
 
     def setup_outputs(self, result):
-        single = isinstance(result, Tensor)
-        values = [result] if single else list(result) if isinstance(result, tuple) else None
-        if values is None:
-            return result
-        new_values, n, self.pending_outputs = self._alias(values, self._on_grad_output)
-        self.grad_outputs = [None] * n
-        return new_values[0] if single else tuple(new_values)
+        single = not isinstance(result, tuple)
+        if single and not isinstance(result, Tensor):
+            warnings.warn("For backward hooks to be called, module output should be a Tensor or a tuple of Tensors "
+                          f"but received {type(result)}")
+        values = (result,) if single else result
+        self.n_outputs = len(values)
+        values, self.output_positions = self._apply(values, self._on_grad_outputs)
+        return values[0] if single else values
 
-    def _on_grad_output(self, slot, grad):
-        self.pending_outputs -= 1
-        hooks = list(self.module._backward_pre_hooks.values())
-        new = self._collect(self.grad_outputs, slot, grad, self.pending_outputs, hooks,
-                            lambda hook, g: hook(self.module, g))
-        if not self.pending_outputs and not self.pending_inputs:
-            # No input needs a gradient: the full hooks run now, with None for grad_input.
-            for hook in list(self.module._backward_hooks.values()):
-                hook(self.module, tuple(self.grad_inputs), tuple(self.grad_outputs))
-        return new
+    def _on_grad_outputs(self, grads):
+        grad_outputs = self._pack(self.output_positions, grads, self.n_outputs)
+        for hook in self.pre_hooks:
+            result = hook(self.module, grad_outputs)
+            if result is None:
+                continue
+            if len(result) != len(grad_outputs):
+                raise RuntimeError("Backward pre hook returned an invalid number of grad_output, "
+                                   f"got {len(result)}, but expected {len(grad_outputs)}")
+            grad_outputs = tuple(result)
+        self.grad_outputs = grad_outputs
+        if self.input_positions is None:
+            # No input needs a gradient: the full hooks run now, with None for every grad_input.
+            if self.full_hooks:
+                warnings.warn("Full backward hook is firing when gradients are computed with respect to module "
+                              "outputs since no inputs require gradients. See https://docs.pytorch.org/docs/main/"
+                              "generated/torch.nn.Module.html#torch.nn.Module.register_full_backward_hook for more "
+                              "details.")
+            grad_inputs = (None,) * self.n_inputs
+            for hook in self.full_hooks:
+                result = hook(self.module, grad_inputs, grad_outputs)
+                if result is not None and not (isinstance(result, tuple) and all(g is None for g in result)):
+                    raise RuntimeError("Backward hook for Modules where no input requires gradient should always "
+                                       "return None or None for all gradients.")
+            self.grad_outputs = None
+        return [grad_outputs[i] for i in self.output_positions]
 
-    def _on_grad_input(self, slot, grad):
-        self.pending_inputs -= 1
-        hooks = list(self.module._backward_hooks.values())
-        grad_outputs = tuple(self.grad_outputs or ())
-        return self._collect(self.grad_inputs, slot, grad, self.pending_inputs, hooks,
-                             lambda hook, g: hook(self.module, g, grad_outputs))
+    def _on_grad_inputs(self, grads):
+        if self.grad_outputs is None:
+            # The gradient reached the inputs without passing through the outputs (as in PyTorch,
+            # e.g. a double backward): the hooks do not run.
+            return grads
+        # A tensor input that got no gradient is given zeros, as PyTorch's BackwardHookFunction does.
+        grads = [g if g is not None else _core.full(self.input_meta[i][0], 0.0, *self.input_meta[i][1:])
+                 for i, g in zip(self.input_positions, grads)]
+        grad_inputs = self._pack(self.input_positions, grads, self.n_inputs)
+        for hook in self.full_hooks:
+            result = hook(self.module, grad_inputs, self.grad_outputs)
+            if result is None:
+                continue
+            if len(result) != len(grad_inputs):
+                raise RuntimeError("Backward hook returned an invalid number of grad_input, "
+                                   f"got {len(result)}, but expected {len(grad_inputs)}")
+            grad_inputs = tuple(result)
+        self.grad_outputs = None
+        return [grad_inputs[i] for i in self.input_positions]
 
 
 def _forward_unimplemented(self, *input):
@@ -629,7 +646,8 @@ class Module:
                     args = result
         backward_hook = None
         if (self._backward_hooks or self._backward_pre_hooks) and is_grad_enabled():
-            backward_hook = _BackwardHook(self)
+            backward_hook = _BackwardHook(self, list(self._backward_hooks.values()),
+                                          list(self._backward_pre_hooks.values()))
             args = backward_hook.setup_inputs(args)
         called = set()
         try:

@@ -1,6 +1,5 @@
 """BatchNorm1d/2d/3d, SyncBatchNorm, LayerNorm, GroupNorm, RMSNorm, LocalResponseNorm, CrossMapLRN2d."""
 import numbers
-import os
 
 import numpy as np
 
@@ -120,31 +119,64 @@ class BatchNorm3d(_BatchNorm):
             raise ValueError(f"expected 5D input (got {input.dim()}D input)")
 
 
-# Launchers' variables that give the number of processes of a distributed run.
-_WORLD_SIZE_VARIABLES = ("WORLD_SIZE", "OMPI_COMM_WORLD_SIZE", "PMI_SIZE", "PMIX_SIZE", "SLURM_NTASKS")
+def _gather_with_summed_grad(local, group, world_size, needs_grad):
+    """Every rank's `local` stacked as (world_size, *shape), as torch.distributed.nn's
+    all_gather: in backward, the gradients every rank computes for the stack are summed over the
+    group, and this rank's row of the sum flows into `local`. `needs_grad`: whether this rank
+    takes part in that backward all-reduce (its input requires grad), even when `local` holds
+    no graph (an empty batch)."""
+    from ... import distributed as dist
+    rows = [T.zeros_like(local) for _ in range(world_size)]
+    dist.all_gather(rows, local.detach().contiguous(), group=group)
+    if not needs_grad:
+        return T.stack(rows)
+    rank = dist.get_rank(group)
+    if local.requires_grad:
+        stacked = T.stack(rows[:rank] + [local] + rows[rank + 1:])
+    else:
+        stacked = T.stack(rows).requires_grad_()
+
+    def sum_over_group(grad):
+        grad = grad.contiguous().clone()
+        dist.all_reduce(grad, group=group)
+        return grad
+
+    stacked.register_hook(sum_over_group)
+    return stacked
 
 
-def _world_size(process_group):
-    """(processes, where that number comes from): the process group's size where
-    ferrograd.distributed exists and is initialised, else the launcher's variables."""
-    try:
-        from ... import distributed
-    except ImportError:
-        distributed = None
-    if distributed is not None and distributed.is_available() and distributed.is_initialized():
-        return distributed.get_world_size(process_group), "the process group"
-    for name in _WORLD_SIZE_VARIABLES:
-        value = os.environ.get(name, "")
-        if value.isdigit():
-            return int(value), f"{name}={value}"
-    return 1, None
+def _sync_batch_norm(input, weight, bias, running_mean, running_var, eps, momentum, group, world_size):
+    """Batch norm over the batches of every rank of `group`, as torch's SyncBatchNorm: each
+    rank's per-channel count, mean and variance are gathered and combined (Chan's parallel
+    variance); in backward their gradients are summed over the group."""
+    channels = input.shape[1]
+    dims = [0] + list(range(2, input.dim()))
+    count = input.numel() // channels
+    if count > 0:
+        local = T.cat([input.mean(dims), input.var(dims, unbiased=False),
+                       T.full((1,), float(count), dtype=input.dtype, device=input.device)])
+    else:  # an empty batch still takes part in the collectives, with a count of zero
+        local = T.zeros(2 * channels + 1, dtype=input.dtype, device=input.device)
+    everyone = _gather_with_summed_grad(local, group, world_size, input.requires_grad)
+    counts = everyone[:, 2 * channels:].detach()
+    total = float(counts.sum())
+    means, variances = everyone[:, :channels], everyone[:, channels:2 * channels]
+    mean = (counts * means).sum(0) / total
+    var = (counts * (variances + (means - mean) ** 2)).sum(0) / total
+    if running_mean is not None:
+        with no_grad():
+            running_mean.mul_(1 - momentum).add_(mean.detach() * momentum)
+            running_var.mul_(1 - momentum).add_(var.detach() * (momentum * total / (total - 1)))
+    # Normalising with given statistics is batch_norm's evaluation path (differentiable in them).
+    return F.batch_norm(input, mean, var, weight, bias, False, 0.0, eps)
 
 
 class SyncBatchNorm(_BatchNorm):
-    """BatchNorm whose statistics span all processes of a process group. In one process it is
-    BatchNorm. Training across several processes would need the statistics' gradients summed
-    over the group during backward, which ferrograd's autograd has no hook for: it raises
-    rather than normalise each process's batch alone."""
+    """BatchNorm whose batch statistics span the processes of a process group, as torch's: in
+    training with an initialised `ferrograd.distributed` group of several processes, each
+    process's per-channel count, mean and variance are all-gathered and combined, and in
+    backward their gradients are summed over the group, so every process normalises with (and
+    differentiates through) the statistics of the whole batch. Otherwise it is BatchNorm."""
 
     def __init__(self, num_features, eps=1e-5, momentum=0.1, affine=True, track_running_stats=True,
                  process_group=None, device=None, dtype=None, bias=True):
@@ -155,20 +187,30 @@ class SyncBatchNorm(_BatchNorm):
         if input.dim() < 2:
             raise ValueError(f"expected at least 2D input (got {input.dim()}D input)")
 
-    def forward(self, input):
+    def _check_non_zero_input_channels(self, input):
         if input.shape[1] == 0:
             raise ValueError("SyncBatchNorm number of input channels should be non-zero")
-        if self.training:
-            world_size, source = _world_size(self.process_group)
-            if world_size > 1 and source == "the process group":
-                raise NotImplementedError(f"SyncBatchNorm: training across the {world_size} processes of the "
-                                          f"process group (statistics and their gradients synchronised) is not "
-                                          f"supported; use BatchNorm for per-process statistics")
-            if world_size > 1:
-                raise RuntimeError(f"SyncBatchNorm: this process is one of {world_size} ({source}), but no process "
-                                   f"group is initialised (ferrograd.distributed) to synchronise batch statistics "
-                                   f"over; use BatchNorm for per-process statistics")
-        return super().forward(input)
+
+    def forward(self, input):
+        from ... import distributed as dist
+        self._check_input_dim(input)
+        self._check_non_zero_input_channels(input)
+        world_size = 1
+        if self.training and dist.is_available() and dist.is_initialized():
+            group = self.process_group or dist.GroupMember.WORLD
+            world_size = dist.get_world_size(group)
+        if world_size <= 1:
+            return super().forward(input)
+        momentum = 0.0 if self.momentum is None else self.momentum
+        if self.track_running_stats:
+            with no_grad():
+                self.num_batches_tracked.add_(1)
+            if self.momentum is None:  # cumulative moving average
+                momentum = 1.0 / float(self.num_batches_tracked.item())
+        running_mean, running_var = ((self.running_mean, self.running_var) if self.track_running_stats
+                                     else (None, None))
+        return _sync_batch_norm(input, self.weight, self.bias, running_mean, running_var, self.eps, momentum,
+                                group, world_size)
 
     @classmethod
     def convert_sync_batchnorm(cls, module, process_group=None):

@@ -1,8 +1,9 @@
 """`DistributedDataParallel`: torch's DDP on `ferrograd.distributed`.
 
 Gradients are averaged over the ranks in buckets, as torch's reducer does: parameters are
-assigned to buckets in reverse order (the order backward produces their gradients; the first
-bucket is capped at 1 MB so communication starts early, the others at `bucket_cap_mb`). A
+assigned to buckets in reverse order (the order backward usually produces their gradients; the
+first bucket is capped at 1 MB so communication starts early, the others at `bucket_cap_mb`),
+and after the first iteration the buckets are rebuilt in the order the gradients became ready. A
 post-accumulate-grad hook on each parameter copies its gradient into its bucket's flat buffer;
 when a bucket is complete, and every bucket before it has been launched, an asynchronous
 all-reduce of the bucket starts on the communication thread while backward goes on (the last
@@ -56,12 +57,13 @@ class _Bucket:
         self.work = None
 
 
-def _assign_buckets(params, cap_bytes):
-    """Indices of `params` grouped into buckets, walking the parameters in reverse; a bucket holds
-    one dtype and device and is closed past its byte cap (the first one past 1 MB, as torch's, or
-    past the cap when that is smaller)."""
+def _assign_buckets(params, cap_bytes, order=None):
+    """Indices of `params` grouped into buckets, walking the parameters in `order` (by default in
+    reverse, the order backward usually produces their gradients); a bucket holds one dtype and
+    device and is closed past its byte cap (the first one past 1 MB, as torch's, or past the cap
+    when that is smaller)."""
     buckets, open_by_kind = [], {}
-    for i in reversed(range(len(params))):
+    for i in reversed(range(len(params))) if order is None else order:
         p = params[i]
         kind = (p._dtype, str(p.device))
         current = open_by_kind.setdefault(kind, [[], 0])
@@ -102,12 +104,12 @@ class DistributedDataParallel(Module):
         self._verify_same_model()
         if init_sync:
             self._sync_module_states()
-        self._buckets = [_Bucket([params[i] for i in idx], idx) for idx in
-                         _assign_buckets(params, self.bucket_bytes_cap)]
-        self._bucket_of = {}
-        for b, bucket in enumerate(self._buckets):
-            for slot, i in enumerate(bucket.indices):
-                self._bucket_of[i] = (b, slot)
+        self._set_buckets(_assign_buckets(params, self.bucket_bytes_cap))
+        # As torch's reducer: the first backward records the order in which gradients become
+        # ready, and the next forward rebuilds the buckets in that order (once; not with
+        # find_unused_parameters, whose set of ready gradients may change every iteration).
+        self._has_rebuilt_buckets = False
+        self._ready_order = []
         self._expect_reduction = False
         self._next_bucket = 0
         self._locally_used = [False] * len(params)
@@ -134,6 +136,22 @@ class DistributedDataParallel(Module):
             for t in itertools.chain(self.module.parameters(), self.module.buffers()):
                 dist.broadcast(t, src=self._global_rank(0), group=self.process_group)
 
+    def _set_buckets(self, assignment):
+        self._buckets = [_Bucket([self._params[i] for i in idx], idx) for idx in assignment]
+        self._bucket_of = {}
+        for b, bucket in enumerate(self._buckets):
+            for slot, i in enumerate(bucket.indices):
+                self._bucket_of[i] = (b, slot)
+
+    def _rebuild_buckets(self):
+        """Buckets in the order the first backward made gradients ready; rank 0's assignment is
+        everyone's, so that the ranks' all-reduces line up."""
+        assignment = [_assign_buckets(self._params, self.bucket_bytes_cap, self._ready_order)]
+        dist.broadcast_object_list(assignment, src=self._global_rank(0), group=self.process_group)
+        self._set_buckets(assignment[0])
+        self._has_rebuilt_buckets = True
+        self._ready_order = []
+
     def _global_rank(self, group_rank):
         group = self.process_group
         return group_rank if group is None or group is dist.GroupMember.WORLD else group._ranks[group_rank]
@@ -159,6 +177,8 @@ class DistributedDataParallel(Module):
                 "unused parameter detection by passing the keyword argument `find_unused_parameters=True` to "
                 "`torch.nn.parallel.DistributedDataParallel`. Parameter indices which did not receive grad for "
                 f"rank {dist.get_rank(self.process_group)}: {' '.join(map(str, missing))}")
+        if is_grad_enabled() and len(self._ready_order) == len(self._params):
+            self._rebuild_buckets()
         if self.broadcast_buffers and self.training and self._world_size > 1:
             with no_grad():
                 for buf in self.module.buffers():
@@ -202,6 +222,8 @@ class DistributedDataParallel(Module):
             elif not param.grad._same_storage(view):
                 view.copy_(param.grad)
         self._locally_used[index] = True
+        if not self._has_rebuilt_buckets and not self.find_unused_parameters:
+            self._ready_order.append(index)
         self._mark_ready(index)
 
     def _mark_ready(self, index):

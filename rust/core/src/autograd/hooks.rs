@@ -10,6 +10,9 @@ use std::sync::{Arc, Mutex, MutexGuard, Weak};
 pub type GradHook = dyn Fn(&Tensor) -> Result<Option<Tensor>> + Send + Sync;
 /// Sees a leaf after its gradient was accumulated into its `.grad`.
 pub type PostAccumulateGradHook = dyn Fn(&Tensor) -> Result<()> + Send + Sync;
+/// Sees the gradients of the tensors given to `hook_gradients_together` all at once (None for
+/// one that received none) and returns the gradients to pass on (None: no gradient).
+pub type GradsHook = dyn Fn(Vec<Option<Tensor>>) -> Result<Vec<Option<Tensor>>> + Send + Sync;
 
 #[derive(Default)]
 pub struct HookList {
@@ -95,6 +98,68 @@ pub(crate) fn run_post_accumulate_hooks(list: Option<&SharedHooks>, leaf: &Tenso
     let Some(list) = list else { return Ok(()) };
     let hooks: Vec<Arc<PostAccumulateGradHook>> = lock(list).post_accumulate.iter().map(|(_, h)| h.clone()).collect();
     hooks.iter().try_for_each(|hook| hook(leaf))
+}
+
+/// PyTorch's `BackwardHookFunction`, which module full backward hooks stand on: aliases of
+/// `tensors` (the same memory) whose gradients meet in one node. Each alias's node stores the
+/// gradient it receives and hands the join node a scalar token; the engine runs the join node
+/// after every node that feeds it, so `hook` sees all the gradients that arrive together and
+/// may replace any of them. Tensors that do not require grad come back as they are.
+pub fn hook_gradients_together(tensors: &[Tensor], hook: Arc<GradsHook>) -> Vec<Tensor> {
+    const NAME: &str = "BackwardHookFunctionBackward";
+    let inputs: Vec<&Tensor> = tensors.iter().collect();
+    let Some(recorder) = super::Recorder::new(NAME, &inputs) else { return tensors.to_vec() };
+    let needs: Vec<bool> = (0..tensors.len()).map(|i| recorder.needs(i)).collect();
+    let arrived: Arc<Mutex<Vec<Option<Tensor>>>> = Arc::new(Mutex::new(vec![None; tensors.len()]));
+    let expected: Vec<(Vec<usize>, crate::DType, crate::Device)> =
+        tensors.iter().map(|t| (t.shape().to_vec(), t.dtype(), t.device())).collect();
+    let join = recorder.into_node({
+        let arrived = arrived.clone();
+        move |ctx, _token| {
+            let grads = std::mem::replace(&mut *arrived.lock().unwrap_or_else(|e| e.into_inner()), vec![None; expected.len()]);
+            let out = hook(grads)?;
+            if out.len() != expected.len() {
+                return Err(Error::Runtime(format!(
+                    "a backward hook returned {} gradients for {} tensors",
+                    out.len(),
+                    expected.len()
+                )));
+            }
+            for (i, (g, (shape, dtype, device))) in out.iter().zip(&expected).enumerate() {
+                let Some(g) = g else { continue };
+                if g.shape() != shape.as_slice() || g.dtype() != *dtype || g.device() != *device {
+                    return Err(Error::Runtime(format!(
+                        "a backward hook returned a gradient for tensor {i} of shape {:?}, {} on {}, but the tensor is {:?}, {} on {}",
+                        g.shape(),
+                        g.dtype().tensor_type_name(),
+                        g.device(),
+                        shape,
+                        dtype.tensor_type_name(),
+                        device
+                    )));
+                }
+            }
+            Ok(out.into_iter().enumerate().map(|(i, g)| g.filter(|_| ctx.needs(i))).collect())
+        }
+    });
+    tensors
+        .iter()
+        .enumerate()
+        .map(|(i, t)| {
+            if !needs[i] {
+                return t.clone();
+            }
+            let arrived = arrived.clone();
+            let edges = vec![Some(super::Edge::Node(join.clone()))];
+            let node = super::Recorder { name: NAME, edges, saved: vec![] }.into_node(move |_, g| {
+                arrived.lock().unwrap_or_else(|e| e.into_inner())[i] = Some(g.clone());
+                Ok(vec![Some(Tensor::wrapped_scalar(0.0f64))])
+            });
+            let alias = t.detach();
+            alias.set_grad_fn(Some(node));
+            alias
+        })
+        .collect()
 }
 
 impl Tensor {

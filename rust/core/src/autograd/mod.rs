@@ -10,7 +10,7 @@ use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex, OnceLock, Weak};
 
 mod hooks;
-pub use hooks::{GradHook, HookHandle, PostAccumulateGradHook};
+pub use hooks::{hook_gradients_together, GradHook, GradsHook, HookHandle, PostAccumulateGradHook};
 pub(crate) use hooks::SharedHooks;
 
 thread_local! {
@@ -366,6 +366,18 @@ pub fn grad_within(
         }
     }
     let out = run(roots, grads, retain_graph, create_graph, Some(inputs), recorded)?;
+    // A leaf's hooks see its gradient as they would before accumulation.
+    let out = inputs
+        .iter()
+        .zip(out)
+        .map(|(t, g)| match g {
+            Some(g) if t.is_leaf() => {
+                let hooks = t.meta().hooks.clone();
+                hooks::run_grad_hooks(hooks.as_ref(), g).map(Some)
+            }
+            g => Ok(g),
+        })
+        .collect::<Result<Vec<_>>>()?;
     if !allow_unused && out.iter().any(|g| g.is_none()) {
         return Err(Error::Autograd(
             "One of the differentiated Tensors appears to not have been used in the graph. Set allow_unused=True if this is the desired behavior.".into(),
@@ -377,6 +389,26 @@ pub fn grad_within(
 /// Whether backward runs through `node`: recorded within one of the ranges, or no ranges given.
 fn runs_through(node: &Node, recorded: Option<&[Range<u64>]>) -> bool {
     recorded.is_none_or(|ranges| ranges.iter().any(|r| r.contains(&node.sequence_nr)))
+}
+
+/// `backward(inputs=...)`: accumulates into the `.grad` of `inputs` only, running their hooks
+/// (a leaf's post-accumulate hooks too) as a full backward does.
+pub fn backward_to(roots: &[Tensor], grads: Vec<Option<Tensor>>, inputs: &[Tensor], retain_graph: bool, create_graph: bool) -> Result<()> {
+    for t in inputs {
+        if !t.requires_grad() {
+            return Err(Error::Autograd("One of the differentiated Tensors does not require grad".into()));
+        }
+    }
+    let out = run(roots, grads, retain_graph, create_graph, Some(inputs), None)?;
+    for (t, g) in inputs.iter().zip(out) {
+        let Some(g) = g else { continue };
+        if t.is_leaf() {
+            finish_leaf(t, g, create_graph)?;
+        } else {
+            accumulate_into_grad(t, g, create_graph)?;
+        }
+    }
+    Ok(())
 }
 
 fn accumulate(slot: &mut Option<Tensor>, g: Tensor) -> Result<()> {
@@ -506,18 +538,14 @@ fn run(
     }
 
     match capture {
-        Some(inputs) => inputs
+        Some(inputs) => Ok(inputs
             .iter()
             .zip(&capture_keys)
-            .map(|(t, k)| {
-                if t.grad_fn().is_some() {
-                    return Ok(captured.remove(k));
-                }
-                // A leaf's hooks see its gradient as they would before accumulation.
-                let hooks = t.meta().hooks.clone();
-                leaf_grads.get(k).and_then(|(_, g)| g.clone()).map(|g| hooks::run_grad_hooks(hooks.as_ref(), g)).transpose()
+            .map(|(t, k)| match t.grad_fn() {
+                Some(_) => captured.remove(k),
+                None => leaf_grads.get(k).and_then(|(_, g)| g.clone()),
             })
-            .collect(),
+            .collect()),
         None => {
             // Leaves that were roots themselves (no node feeds them).
             for (_, (t, g)) in leaf_grads {
