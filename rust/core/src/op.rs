@@ -254,6 +254,88 @@ pub mod elementwise_codes {
     ];
 }
 
+/// Defines a kind enum of an op family from its table: variant, name (in errors and graph
+/// printouts), autograd node name (PyTorch's; `None` for ops with no gradient).
+macro_rules! kind_table {
+    ($(#[$doc:meta])* $kind:ident { $($variant:ident = $name:literal, $grad_fn:expr;)* }) => {
+        $(#[$doc])*
+        #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+        pub enum $kind {
+            $($variant,)*
+        }
+
+        impl $kind {
+            pub const ALL: &'static [$kind] = &[$($kind::$variant,)*];
+
+            pub fn name(self) -> &'static str {
+                match self {
+                    $($kind::$variant => $name,)*
+                }
+            }
+
+            /// The autograd node's name, PyTorch's where it has one.
+            pub fn grad_fn_name(self) -> Option<&'static str> {
+                match self {
+                    $($kind::$variant => $grad_fn,)*
+                }
+            }
+        }
+    };
+}
+
+kind_table! {
+    /// An index-driven op along one dim. Inputs: the indexed tensor, the int64 index and, for
+    /// the writes, the source (in the indexed tensor's dtype and on its device).
+    IndexOp {
+        Gather = "gather", Some("GatherBackward0");
+        Scatter = "scatter", Some("ScatterBackward0");
+        ScatterAdd = "scatter_add", Some("ScatterAddBackward0");
+        IndexSelect = "index_select", Some("IndexSelectBackward0");
+        IndexAdd = "index_add", Some("IndexAddBackward0");
+    }
+}
+
+kind_table! {
+    /// A sliding-window op over [N, C, H, W] planes (im2col and its adjoint, max pooling and
+    /// the in-plane scatter/gather pair of its backward).
+    WindowOp {
+        Im2Col = "im2col", Some("Im2ColBackward0");
+        Col2Im = "col2im", Some("Col2ImBackward0");
+        MaxPool2d = "max_pool2d", Some("MaxPool2DWithIndicesBackward0");
+        PlaneScatterAdd = "max_pool2d_backward", Some("MaxPool2DWithIndicesBackwardBackward0");
+        PlaneGather = "max_pool2d_gather", Some("MaxPool2DGatherBackward0");
+    }
+}
+
+/// Geometry of a 2-D sliding window (kernel, dilation, padding, stride) over an H x W input.
+#[derive(Clone, Copy, Debug, PartialEq)]
+pub struct Window {
+    pub kernel: (usize, usize),
+    pub dilation: (usize, usize),
+    pub padding: (usize, usize),
+    pub stride: (usize, usize),
+}
+
+impl Window {
+    /// Output size along one axis, or an error naming the sizes when the window does not fit.
+    fn out_len(input: usize, k: usize, d: usize, p: usize, s: usize) -> Result<usize> {
+        let span = d * (k - 1) + 1;
+        if input + 2 * p < span {
+            return Err(Error::Shape(format!(
+                "Calculated output size is too small: input size {input} with padding {p} is smaller than the effective kernel size {span}"
+            )));
+        }
+        Ok((input + 2 * p - span) / s + 1)
+    }
+    pub fn output_size(&self, h: usize, w: usize) -> Result<(usize, usize)> {
+        let Window { kernel: (kh, kw), dilation: (dh, dw), padding: (ph, pw), stride: (sh, sw) } = *self;
+        if kh == 0 || kw == 0 || sh == 0 || sw == 0 || dh == 0 || dw == 0 {
+            return Err(Error::Runtime(format!("kernel size, stride and dilation must be greater than zero, got {self:?}")));
+        }
+        Ok((Window::out_len(h, kh, dh, ph, sh)?, Window::out_len(w, kw, dw, pw, sw)?))
+    }
+}
+
 /// WGSL declarations of every op table's kernel codes (`const UNARY_EXP: u32 = 2u;`): the
 /// contents of `shaders/op_codes.wgsl`, which every shader includes (a test keeps the file equal
 /// to this, so the kernels and the tables cannot disagree).
@@ -297,6 +379,27 @@ pub enum Op<'a> {
     ReluBackward,
     /// A new tensor of `shape` filled with `value` (no inputs).
     Full { shape: &'a [usize], value: f64, dtype: DType, device: Device },
+    /// `op` along `dim` (checked, in range of the indexed tensor's dims; a 0-d tensor counts
+    /// as one of one element). The kernels check the index values, which they read.
+    Index { op: IndexOp, dim: usize },
+    /// [N, C, H, W] -> [N, C*kh*kw, L] columns, or [C*kh*kw, N*L] when `batch_major`, padded
+    /// with `pad_value` (float input).
+    Im2Col { window: Window, pad_value: f64, batch_major: bool },
+    /// The adjoint of `Im2Col`: columns (shape checked) -> [n, C, size.0, size.1].
+    Col2Im { window: Window, size: (usize, usize), batch_major: bool, n: usize },
+    /// Max pooling of a float [N, C, H, W] input to `out_size` planes: the values and the flat
+    /// in-plane index of each window's first maximum.
+    MaxPool2d { window: Window, out_size: (usize, usize) },
+    /// [N, C, ...] values (input 0) added into zero [N, C, size.0, size.1] planes at the flat
+    /// in-plane positions of the int64 input 1 (same shape as input 0).
+    PlaneScatterAdd { size: (usize, usize) },
+    /// out[n, c, j] = x[n, c, index[n, c, j]] over flattened planes, shaped like the index.
+    PlaneGather,
+    /// Cross-entropy per row of float logits [N, C] (input 0) against int64 classes [N]
+    /// (input 1), with optional class weights [C] (input 2, the logits' dtype): each row's loss
+    /// `w[t] * (logsumexp(x) - x[t])` and its weight `w[t]` (both 0 for an ignored row). The
+    /// kernels check the class values, which they read.
+    CrossEntropyRows { ignore_index: i64 },
 }
 
 impl Op<'_> {
@@ -312,6 +415,13 @@ impl Op<'_> {
             Op::AddInto => "add_",
             Op::ReluBackward => "threshold_backward",
             Op::Full { .. } => "full",
+            Op::Index { op, .. } => op.name(),
+            Op::Im2Col { .. } => WindowOp::Im2Col.name(),
+            Op::Col2Im { .. } => WindowOp::Col2Im.name(),
+            Op::MaxPool2d { .. } => WindowOp::MaxPool2d.name(),
+            Op::PlaneScatterAdd { .. } => WindowOp::PlaneScatterAdd.name(),
+            Op::PlaneGather => WindowOp::PlaneGather.name(),
+            Op::CrossEntropyRows { .. } => "cross_entropy",
         }
     }
 }

@@ -1,12 +1,13 @@
-//! im2col / col2im on the GPU (`shaders/conv.wgsl`), so conv2d, unfold/fold and the pooling
-//! layers built on them run there; autograd as on the CPU (each is the other's backward).
-use super::ops::{buffer, contiguous, empty, split_groups, u32_of};
+//! GPU kernels of the sliding-window ops: im2col / col2im (`shaders/conv.wgsl`), on which
+//! conv2d, unfold/fold and the pooling layers are built, max pooling (`shaders/pool.wgsl`), and
+//! the in-plane scatter/gather pair of its backward (through the index kernels).
+use super::ops::{buffer, contiguous, empty, full, split_groups, u32_of};
 use super::runtime::{context, Kernel};
-use super::{dtype_error, Shader};
-use crate::autograd::Recorder;
+use super::Shader;
 use crate::dtype::DType;
-use crate::error::{Error, Result};
-use crate::ops::nn::Window;
+use crate::error::Result;
+use crate::layout::Layout;
+use crate::op::{no_kernel, Op, Window};
 use crate::tensor::Tensor;
 
 pub static CONV: Shader = Shader { name: "conv", body: include_str!("../../../../shaders/conv.wgsl") };
@@ -29,13 +30,10 @@ fn info(n_out: usize, n: usize, c: usize, (h, wd): (usize, usize), (oh, ow): (us
     Ok(i)
 }
 
-/// im2col of a [N, C, H, W] float32 GPU tensor (see `Tensor::im2col`).
+/// im2col of a float32 [N, C, H, W] tensor (see `Op::Im2Col`).
 pub fn im2col(x: &Tensor, w: Window, pad_value: f64, batch_major: bool) -> Result<Tensor> {
-    if x.ndim() != 4 {
-        return Err(Error::Shape(format!("Expected 4D (batched) input to unfold, but got input of size: {:?}", x.shape())));
-    }
     if x.dtype() != DType::F32 {
-        return Err(dtype_error("im2col", x.dtype(), x.device()));
+        return Err(no_kernel(&Op::Im2Col { window: w, pad_value, batch_major }, x.dtype(), x.device()));
     }
     let (n, c, h, wd) = (x.shape()[0], x.shape()[1], x.shape()[2], x.shape()[3]);
     let (oh, ow) = w.output_size(h, wd)?;
@@ -49,39 +47,17 @@ pub fn im2col(x: &Tensor, w: Window, pad_value: f64, batch_major: bool) -> Resul
         let k = Kernel { shader: &CONV, entry: "im2col_main", constants: &[], inputs: 1 };
         context()?.dispatch(&k, &[Some(buffer(x))], buffer(&out), &inf, split_groups(total.div_ceil(WG))?)?;
     }
-    let Some(rec) = Recorder::new("Im2ColBackward0", &[x]) else { return Ok(out) };
-    Ok(rec.finish(out, false, move |_, grad| Ok(vec![Some(col2im(grad, (h, wd), w, batch_major, n)?)])))
+    Ok(out)
 }
 
-/// col2im of float32 GPU columns (see `Tensor::col2im`).
-pub fn col2im(cols: &Tensor, size: (usize, usize), w: Window, batch_major: bool, n: usize) -> Result<Tensor> {
+/// col2im of float32 columns (see `Op::Col2Im`).
+pub fn col2im(cols: &Tensor, w: Window, (h, wd): (usize, usize), batch_major: bool, n: usize) -> Result<Tensor> {
     if cols.dtype() != DType::F32 {
-        return Err(dtype_error("col2im", cols.dtype(), cols.device()));
+        return Err(no_kernel(&Op::Col2Im { window: w, size: (h, wd), batch_major, n }, cols.dtype(), cols.device()));
     }
-    let (h, wd) = size;
     let (oh, ow) = w.output_size(h, wd)?;
     let kk = w.kernel.0 * w.kernel.1;
-    let (rows, n) = if batch_major {
-        if cols.ndim() != 2 || cols.shape()[1] != n * oh * ow {
-            return Err(Error::Shape(format!("col2im: expected columns of shape [C*{kk}, {}], got {:?}", n * oh * ow, cols.shape())));
-        }
-        (cols.shape()[0], n)
-    } else {
-        if cols.ndim() != 3 || cols.shape()[2] != oh * ow {
-            return Err(Error::Shape(format!(
-                "Expected input of shape [N, C*{}*{}, {}] to fold into {:?}, but got {:?}",
-                w.kernel.0,
-                w.kernel.1,
-                oh * ow,
-                size,
-                cols.shape()
-            )));
-        }
-        (cols.shape()[1], cols.shape()[0])
-    };
-    if rows % kk != 0 {
-        return Err(Error::Shape(format!("col2im: {rows} rows is not a multiple of the kernel size {kk}")));
-    }
+    let rows = if batch_major { cols.shape()[0] } else { cols.shape()[1] };
     let c = rows / kk;
     let src = if cols.is_contiguous() { cols.clone() } else { contiguous(cols)? };
     let out = empty(&[n, c, h, wd], DType::F32, cols.device())?;
@@ -92,17 +68,16 @@ pub fn col2im(cols: &Tensor, size: (usize, usize), w: Window, batch_major: bool,
         let k = Kernel { shader: &CONV, entry: "col2im_main", constants: &[], inputs: 1 };
         context()?.dispatch(&k, &[Some(buffer(&src))], buffer(&out), &inf, split_groups(total.div_ceil(WG))?)?;
     }
-    let Some(rec) = Recorder::new("Col2ImBackward0", &[cols]) else { return Ok(out) };
-    Ok(rec.finish(out, false, move |_, grad| Ok(vec![Some(im2col(grad, w, 0.0, batch_major)?)])))
+    Ok(out)
 }
 
 pub static POOL: Shader = Shader { name: "pool", body: include_str!("../../../../shaders/pool.wgsl") };
 
-/// max_pool2d forward on the GPU for a checked window and output size (see
-/// `Tensor::max_pool2d`): values and int64 in-plane indices, gradient to each maximum.
+/// Max pooling of a float32 [N, C, H, W] tensor: values and int64 in-plane indices (see
+/// `Op::MaxPool2d`).
 pub fn max_pool2d(x: &Tensor, w: Window, (oh, ow): (usize, usize)) -> Result<(Tensor, Tensor)> {
     if x.dtype() != DType::F32 {
-        return Err(dtype_error("max_pool2d", x.dtype(), x.device()));
+        return Err(no_kernel(&Op::MaxPool2d { window: w, out_size: (oh, ow) }, x.dtype(), x.device()));
     }
     let (n, c, h, wd) = (x.shape()[0], x.shape()[1], x.shape()[2], x.shape()[3]);
     let values = empty(&[n, c, oh, ow], DType::F32, x.device())?;
@@ -122,28 +97,31 @@ pub fn max_pool2d(x: &Tensor, w: Window, (oh, ow): (usize, usize)) -> Result<(Te
         let k = Kernel { shader: &POOL, entry: "maxpool_main", constants: &[], inputs: 1 };
         context()?.dispatch_multi(&k, &[Some(buffer(x))], &[buffer(&values), buffer(&indices)], &i, split_groups(total.div_ceil(WG))?)?;
     }
-    let Some(rec) = Recorder::new("MaxPool2DWithIndicesBackward0", &[x]) else { return Ok((values, indices)) };
-    let idx = indices.clone();
-    let values = rec.finish(values, false, move |_, g| Ok(vec![Some(g.plane_scatter_add(&idx, (h, wd))?)]));
     Ok((values, indices))
 }
 
-/// `Tensor::plane_scatter_add` on the GPU: [N, C, L] values added into zero [N, C, H, W]
-/// planes at flat in-plane positions, through scatter_add.
-pub fn plane_scatter_add(g: &Tensor, index: &Tensor, size: (usize, usize)) -> Result<Tensor> {
+/// [N, C, L] values added into zero [N, C, H, W] planes at flat in-plane positions, through
+/// the scatter_add kernel over [N, C, H*W] (see `Op::PlaneScatterAdd`).
+pub fn plane_scatter_add(g: &Tensor, index: &Tensor, (h, wd): (usize, usize)) -> Result<Tensor> {
     let (n, c) = (g.shape()[0], g.shape()[1]);
     let l = g.numel() / (n * c).max(1);
-    let zeros = super::ops::full(&[n, c, size.0 * size.1], 0.0, g.dtype(), g.device())?;
-    let out = super::index::scatter_add(&zeros, 2, &index.reshape_usize(&[n, c, l])?, &g.reshape_usize(&[n, c, l])?)?;
-    out.reshape_usize(&[n, c, size.0, size.1])
+    let zeros = full(&[n, c, h * wd], 0.0, g.dtype(), g.device())?;
+    let out = super::index::scatter_add(&zeros, 2, &reshaped(index, &[n, c, l])?, &reshaped(g, &[n, c, l])?)?;
+    reshaped(&out, &[n, c, h, wd])
 }
 
-/// `Tensor::plane_gather` on the GPU: out[n, c, j] = x[n, c, index[n, c, j]] over flattened
-/// planes, shaped like `index`, through gather.
+/// out[n, c, j] = x[n, c, index[n, c, j]] over flattened planes, through the gather kernel
+/// (see `Op::PlaneGather`).
 pub fn plane_gather(x: &Tensor, index: &Tensor) -> Result<Tensor> {
     let (n, c) = (x.shape()[0], x.shape()[1]);
     let plane = x.numel() / (n * c).max(1);
     let l = index.numel() / (n * c).max(1);
-    let out = super::index::gather(&x.reshape_usize(&[n, c, plane])?, 2, &index.reshape_usize(&[n, c, l])?)?;
-    out.reshape_usize(index.shape())
+    let out = super::index::gather(&reshaped(x, &[n, c, plane])?, 2, &reshaped(index, &[n, c, l])?)?;
+    reshaped(&out, index.shape())
+}
+
+/// `t`'s elements in row-major order viewed with `shape` (copied first when `t` is strided).
+fn reshaped(t: &Tensor, shape: &[usize]) -> Result<Tensor> {
+    let t = if t.is_contiguous() { t.clone() } else { contiguous(t)? };
+    Ok(Tensor::from_parts(t.storage().clone(), Layout { offset: t.offset(), ..Layout::contiguous(shape) }))
 }

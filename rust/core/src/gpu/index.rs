@@ -1,14 +1,13 @@
-//! Index-driven ops on the GPU (`shaders/index.wgsl`): gather along a dim with int64 indices,
-//! its partner scatter_add, and scatter; index_select and index_add are the same kernels with
-//! the 1-D index broadcast over the other dims (a zero-stride view, no copy). Autograd as on
-//! the CPU: each op's backward is its partner.
-use super::ops::{buffer, cast, contiguous, full, reduce, split_groups, to_cpu, u32_of, write_into};
+//! GPU kernels of the index-driven ops (`shaders/index.wgsl`): gather along a dim with int64
+//! indices, its partner scatter_add, and scatter; index_select and index_add are the same
+//! kernels with the 1-D index broadcast over the other dims (a zero-stride view, no copy).
+use super::ops::{buffer, contiguous, full, reduce, split_groups, to_cpu, u32_of, write_into};
 use super::runtime::{context, Kernel};
-use super::{dtype_error, elem_size, is_cpu_scalar, mixed, Shader};
-use crate::autograd::Recorder;
+use super::{elem_size, Shader};
 use crate::dtype::DType;
 use crate::error::{Error, Result};
-use crate::layout::{wrap_dim, Layout};
+use crate::layout::Layout;
+use crate::op::{no_kernel, IndexOp, Op};
 use crate::storage::Storage;
 use crate::tensor::Tensor;
 
@@ -17,29 +16,40 @@ pub static INDEX: Shader = Shader { name: "index", body: include_str!("../../../
 const WG: usize = 256;
 const MAX_DIMS: usize = 8;
 
-fn check(op: &str, x: &Tensor, index: &Tensor) -> Result<()> {
-    if index.device() != x.device() {
-        return Err(mixed(x.device(), index.device()));
-    }
-    if index.dtype() != DType::I64 {
-        return Err(Error::Runtime(format!("{op}(): Expected dtype int64 for index, got {}", index.dtype())));
-    }
+/// `op` along `d` over the inputs `ops::index` prepared (see `Op::Index`). Out-of-range
+/// index values: scatter and index_add check them first (two readbacks); gather and
+/// scatter_add flag them on the device, raised at the next read.
+pub fn index(op: IndexOp, d: usize, inputs: &[&Tensor]) -> Result<Tensor> {
+    let (x, index) = (inputs[0], inputs[1]);
     if !matches!(x.dtype(), DType::F32 | DType::I64 | DType::Bool) {
-        return Err(dtype_error(op, x.dtype(), x.device()));
+        return Err(no_kernel(&Op::Index { op, dim: d }, x.dtype(), x.device()));
     }
     if x.ndim().max(1) > MAX_DIMS {
-        return Err(Error::NotImplemented(format!("{op} on {}: more than {MAX_DIMS} dims", x.device())));
+        return Err(Error::NotImplemented(format!("{} on {}: more than {MAX_DIMS} dims", op.name(), x.device())));
     }
-    Ok(())
+    let size = x.shape().get(d).copied().unwrap_or(1);
+    match op {
+        IndexOp::Gather => gather(x, d, index),
+        IndexOp::ScatterAdd => scatter_add(x, d, index, inputs[2]),
+        IndexOp::Scatter => {
+            check_range(index, size, d, op)?;
+            scatter(x, d, index, inputs[2])
+        }
+        IndexOp::IndexSelect => gather(x, d, &broadcast_index(index, x.shape(), d)),
+        IndexOp::IndexAdd => {
+            check_range(index, size, d, op)?;
+            scatter_add(x, d, &broadcast_index(index, inputs[2].shape(), d), inputs[2])
+        }
+    }
 }
 
 /// PyTorch's RuntimeError when an element of `index` lies outside [0, size) (two readbacks:
 /// its min and max).
-fn check_range(index: &Tensor, size: usize, d: usize, op: &str) -> Result<()> {
+fn check_range(index: &Tensor, size: usize, d: usize, op: IndexOp) -> Result<()> {
     if index.numel() == 0 {
         return Ok(());
     }
-    let all: Vec<usize> = (0..index.ndim()).collect();
+    let (all, op): (Vec<usize>, &str) = ((0..index.ndim()).collect(), op.name());
     let lo = to_cpu(&reduce(index, &all, false, 2, op)?)?.item::<i64>()?;
     let hi = to_cpu(&reduce(index, &all, false, 1, op)?)?.item::<i64>()?;
     let size = size as i64;
@@ -105,31 +115,26 @@ fn launch(entry: &'static str, target: &Tensor, index: &Tensor, src: Option<&Ten
     ctx.dispatch_multi(&k, &[Some(buffer(first)), Some(buffer(index))], &[buffer(out), ctx.error_flags()], &info, split_groups(n.div_ceil(WG))?)
 }
 
-/// gather without autograd: out has the index's shape.
-fn gather_forward(x: &Tensor, d: usize, index: &Tensor) -> Result<Tensor> {
+/// gather: out has the index's shape.
+pub(crate) fn gather(x: &Tensor, d: usize, index: &Tensor) -> Result<Tensor> {
     let out = super::ops::empty(index.shape(), x.dtype(), x.device())?;
     launch("gather_main", x, index, None, &out, d, 0)?;
     Ok(out)
 }
 
-/// A copy of `x` with `src` added at `index` along `d` (no autograd).
-fn scatter_add_forward(x: &Tensor, d: usize, index: &Tensor, src: &Tensor) -> Result<Tensor> {
-    if src.device() != x.device() {
-        return Err(mixed(x.device(), src.device()));
-    }
-    let src = if src.dtype() == x.dtype() { src.clone() } else { cast(src, x.dtype())? };
+/// A copy of `x` with `src` added at `index` along `d`.
+pub(crate) fn scatter_add(x: &Tensor, d: usize, index: &Tensor, src: &Tensor) -> Result<Tensor> {
     let out = contiguous(x)?;
-    launch("scatter_add_main", &out, index, Some(&src), &out, d, 0)?;
+    launch("scatter_add_main", &out, index, Some(src), &out, d, 0)?;
     Ok(out)
 }
 
 /// A copy of `x` with `src` written at `index` along `d`; where several index elements name
-/// one position the last one wins, as on the CPU (no autograd). The output's buffer holds one
-/// claim word per element after the values: the first launch marks each position with the
-/// last index element naming it, the second lets that element write.
-fn scatter_forward(x: &Tensor, d: usize, index: &Tensor, src: &Tensor) -> Result<Tensor> {
+/// one position the last one wins, as on the CPU. The output's buffer holds one claim word per
+/// element after the values: the first launch marks each position with the last index element
+/// naming it, the second lets that element write.
+fn scatter(x: &Tensor, d: usize, index: &Tensor, src: &Tensor) -> Result<Tensor> {
     let ctx = context()?;
-    let src = if src.dtype() == x.dtype() { src.clone() } else { cast(src, x.dtype())? };
     let n = x.numel();
     let words = elem_size(x.dtype()) / 4;
     let buf = ctx.alloc(((words + 1) * n * 4) as u64)?;
@@ -137,161 +142,17 @@ fn scatter_forward(x: &Tensor, d: usize, index: &Tensor, src: &Tensor) -> Result
     write_into(&out, x)?;
     let zeros = full(&[n], 0.0, DType::Bool, x.device())?;
     ctx.copy(buffer(&zeros), 0, buffer(&out), (words * n * 4) as u64, (n * 4) as u64)?;
-    launch("scatter_claim_main", &out, index, Some(&src), &out, d, words * n)?;
-    launch("scatter_main", &out, index, Some(&src), &out, d, words * n)?;
+    launch("scatter_claim_main", &out, index, Some(src), &out, d, words * n)?;
+    launch("scatter_main", &out, index, Some(src), &out, d, words * n)?;
     Ok(out)
 }
 
-/// The src of a scatter: a 0-d src (a Python number) expanded to the index's shape, moved to
-/// `x`'s device; else checked to cover the index.
-fn scatter_src(x: &Tensor, d: usize, index: &Tensor, src: &Tensor) -> Result<Tensor> {
-    let src = if is_cpu_scalar(src) {
-        // (a Python number arrives as a float64 scalar, which the GPU does not hold)
-        src.to_dtype(x.dtype())?.to_device(x.device())?
-    } else if src.device() != x.device() {
-        return Err(mixed(x.device(), src.device()));
-    } else {
-        src.clone()
-    };
-    if src.ndim() == 0 && index.ndim() > 0 {
-        return src.expand_to(index.shape());
-    }
-    for k in 0..index.ndim() {
-        if index.shape()[k] > src.shape().get(k).copied().unwrap_or(1) {
-            return Err(Error::Shape(format!(
-                "Expected index {:?} to be smaller than self {:?} apart from dimension {} and to be smaller size than src {:?}",
-                index.shape(),
-                x.shape(),
-                d,
-                src.shape()
-            )));
-        }
-    }
-    Ok(src)
-}
-
-/// `scatter(dim, index, src)` on the GPU with autograd (ScatterBackward0, as on the CPU).
-pub fn scatter(x: &Tensor, dim: i64, index: &Tensor, src: &Tensor) -> Result<Tensor> {
-    check("scatter", x, index)?;
-    let d = wrap_dim(dim, x.ndim())?;
-    crate::ops::index::check_scatter_shapes(x, index, d, "scatter")?;
-    let src = scatter_src(x, d, index, src)?;
-    check_range(index, if x.ndim() == 0 { 1 } else { x.shape()[d] }, d, "scatter")?;
-    let out = scatter_forward(x, d, index, &src)?;
-    let Some(rec) = Recorder::new("ScatterBackward0", &[x, &src]) else { return Ok(out) };
-    let (index, src_shape) = (index.clone(), src.shape().to_vec());
-    Ok(rec.finish(out, false, move |ctx, g| {
-        let gself = if ctx.needs(0) { Some(scatter(g, d as i64, &index, &Tensor::zeros(&[], g.dtype())?)?) } else { None };
-        let gsrc = if ctx.needs(1) {
-            let gi = gather(g, d as i64, &index)?;
-            if gi.shape() != src_shape.as_slice() {
-                return Err(Error::NotImplemented(format!("scatter backward on {}: src larger than index", g.device())));
-            }
-            Some(gi)
-        } else {
-            None
-        };
-        Ok(vec![gself, gsrc])
-    }))
-}
-
-/// `gather(dim, index)` on the GPU with autograd (the CPU's shape checks; backward is
-/// scatter_add into zeros).
-pub fn gather(x: &Tensor, dim: i64, index: &Tensor) -> Result<Tensor> {
-    check("gather", x, index)?;
-    let d = wrap_dim(dim, x.ndim())?;
-    crate::ops::index::check_scatter_shapes(x, index, d, "gather")?;
-    let out = gather_forward(x, d, index)?;
-    let Some(rec) = Recorder::new("GatherBackward0", &[x]) else { return Ok(out) };
-    let (shape, index) = (x.shape().to_vec(), index.clone());
-    Ok(rec.finish(out, false, move |_, g| Ok(vec![Some(scatter_add(&full(&shape, 0.0, g.dtype(), g.device())?, d as i64, &index, g)?)])))
-}
-
-/// `scatter_add(dim, index, src)` on the GPU with autograd (float32).
-pub fn scatter_add(x: &Tensor, dim: i64, index: &Tensor, src: &Tensor) -> Result<Tensor> {
-    check("scatter_add", x, index)?;
-    let d = wrap_dim(dim, x.ndim())?;
-    crate::ops::index::check_scatter_shapes(x, index, d, "scatter_add")?;
-    let src = &scatter_src(x, d, index, src)?;
-    let out = scatter_add_forward(x, d, index, src)?;
-    let Some(rec) = Recorder::new("ScatterAddBackward0", &[x, src]) else { return Ok(out) };
-    let (index, src_shape) = (index.clone(), src.shape().to_vec());
-    Ok(rec.finish(out, false, move |ctx, g| {
-        let gsrc = if ctx.needs(1) {
-            let gi = gather_forward(g, d, &index)?;
-            if gi.shape() != src_shape.as_slice() {
-                return Err(Error::NotImplemented(format!("scatter_add backward on {}: src larger than index", g.device())));
-            }
-            Some(gi)
-        } else {
-            None
-        };
-        Ok(vec![Some(g.clone()), gsrc])
-    }))
-}
-
-/// A 1-D (or 0-d) index viewed with `shape`'s dims, varying only along `d`.
-fn broadcast_index(index: &Tensor, shape: &[usize], d: usize) -> Result<Tensor> {
-    let mut s = vec![1usize; shape.len()];
-    s[d] = index.numel();
-    let mut full_shape = shape.to_vec();
-    full_shape[d] = index.numel();
-    index.reshape_usize(&s)?.expand_to(&full_shape)
-}
-
-/// `index_select(dim, index)` on the GPU with autograd (IndexSelectBackward0: index_add into
-/// zeros).
-pub fn index_select(x: &Tensor, dim: i64, index: &Tensor) -> Result<Tensor> {
-    check("index_select", x, index)?;
-    if index.ndim() > 1 {
-        return Err(Error::Index("index_select(): Index is supposed to be a vector".into()));
-    }
-    let xs = if x.ndim() == 0 { x.reshape_usize(&[1])? } else { x.clone() };
-    let d = wrap_dim(dim, xs.ndim())?;
-    let bi = broadcast_index(index, xs.shape(), d)?;
-    let out = gather_forward(&xs, d, &bi)?;
-    let out = if x.ndim() == 0 { out.reshape_usize(&[])? } else { out };
-    let Some(rec) = Recorder::new("IndexSelectBackward0", &[x]) else { return Ok(out) };
-    let (shape, xshape) = (xs.shape().to_vec(), x.shape().to_vec());
-    Ok(rec.finish(out, false, move |_, g| {
-        let zeros = full(&shape, 0.0, g.dtype(), g.device())?;
-        let gs = if g.ndim() == 0 { g.reshape_usize(&[1])? } else { g.clone() };
-        Ok(vec![Some(scatter_add_forward(&zeros, d, &bi, &gs)?.reshape_usize(&xshape)?)])
-    }))
-}
-
-/// `index_add(dim, index, source)` on the GPU with autograd.
-pub fn index_add(x: &Tensor, dim: i64, index: &Tensor, source: &Tensor) -> Result<Tensor> {
-    check("index_add", x, index)?;
-    if source.device() != x.device() {
-        return Err(mixed(x.device(), source.device()));
-    }
-    let xs = if x.ndim() == 0 { x.reshape_usize(&[1])? } else { x.clone() };
-    let ss = if source.ndim() == 0 { source.reshape_usize(&[1])? } else { source.clone() };
-    let d = wrap_dim(dim, xs.ndim())?;
-    let mut expect = xs.shape().to_vec();
-    expect[d] = index.numel();
-    if ss.shape() != expect.as_slice() || index.ndim() > 1 {
-        return Err(Error::Shape(format!(
-            "index_add_(): source shape {:?} does not match self shape {:?} with {} indices along dim {}",
-            ss.shape(),
-            xs.shape(),
-            index.numel(),
-            d
-        )));
-    }
-    check_range(index, xs.shape()[d], d, "index_add")?;
-    let bi = broadcast_index(index, &expect, d)?;
-    let out = scatter_add_forward(&xs, d, &bi, &ss)?.reshape_usize(x.shape())?;
-    let Some(rec) = Recorder::new("IndexAddBackward0", &[x, source]) else { return Ok(out) };
-    let src_shape = source.shape().to_vec();
-    Ok(rec.finish(out, false, move |ctx, g| {
-        let gs = if ctx.needs(1) {
-            let gx = if g.ndim() == 0 { g.reshape_usize(&[1])? } else { g.clone() };
-            Some(gather_forward(&gx, d, &bi)?.reshape_usize(&src_shape)?)
-        } else {
-            None
-        };
-        Ok(vec![Some(g.clone()), gs])
-    }))
+/// A 1-D (or 0-d) index viewed with `shape`'s dims, but its own length along `d`, varying
+/// only along `d`: a zero-stride view, no copy.
+fn broadcast_index(index: &Tensor, shape: &[usize], d: usize) -> Tensor {
+    let mut shape = shape.to_vec();
+    shape[d] = index.numel();
+    let mut strides = vec![0; shape.len()];
+    strides[d] = index.strides().first().copied().unwrap_or(0);
+    Tensor::from_parts(index.storage().clone(), Layout { shape, strides, offset: index.offset() })
 }

@@ -35,7 +35,7 @@ pub struct Gpu;
 
 impl crate::op::Backend for Gpu {
     fn run(&self, op: &crate::op::Op<'_>, inputs: &[&Tensor]) -> Result<crate::op::Outputs> {
-        use crate::op::{Op, Outputs::{Nothing, One}};
+        use crate::op::{Op, Outputs::{Nothing, One, Two}};
         Ok(match *op {
             Op::Unary(u) => One(ops::unary(u, inputs[0])?),
             Op::Binary(b) => One(ops::binary(b, inputs[0], inputs[1])?),
@@ -52,6 +52,19 @@ impl crate::op::Backend for Gpu {
             }
             Op::ReluBackward => One(ops::relu_backward(inputs[0], inputs[1])?),
             Op::Full { shape, value, dtype, device } => One(ops::full(shape, value, dtype, device)?),
+            Op::Index { op, dim } => One(index::index(op, dim, inputs)?),
+            Op::Im2Col { window, pad_value, batch_major } => One(conv::im2col(inputs[0], window, pad_value, batch_major)?),
+            Op::Col2Im { window, size, batch_major, n } => One(conv::col2im(inputs[0], window, size, batch_major, n)?),
+            Op::MaxPool2d { window, out_size } => {
+                let (values, indices) = conv::max_pool2d(inputs[0], window, out_size)?;
+                Two(values, indices)
+            }
+            Op::PlaneScatterAdd { size } => One(conv::plane_scatter_add(inputs[0], inputs[1], size)?),
+            Op::PlaneGather => One(conv::plane_gather(inputs[0], inputs[1])?),
+            Op::CrossEntropyRows { ignore_index } => {
+                let (loss, weight) = loss::cross_entropy_rows(inputs[0], inputs[1], inputs.get(2).copied(), ignore_index)?;
+                Two(loss, weight)
+            }
         })
     }
 }

@@ -694,11 +694,11 @@ fn arg_reduce_chunked(x: &Tensor, d: usize, keepdim: bool, max: bool) -> Result<
     for start in (0..n).step_by(chunk) {
         let part = x.narrow(d as i64, start as i64, chunk.min(n - start) as i64)?.clone_data()?;
         let i = arg_reduce(&part, &[d], true, max)?;
-        values.push(super::index::gather(&part, d as i64, &i)?);
+        values.push(super::index::gather(&part, d, &i)?);
         indices.push(i.add(&Tensor::wrapped_scalar(start as i64))?);
     }
     let best = arg_reduce(&Tensor::cat(&values, d as i64)?, &[d], true, max)?;
-    let out = super::index::gather(&Tensor::cat(&indices, d as i64)?, d as i64, &best)?;
+    let out = super::index::gather(&Tensor::cat(&indices, d as i64)?, d, &best)?;
     if keepdim { Ok(out) } else { out.squeeze(Some(&[d as i64])) }
 }
 
@@ -724,7 +724,7 @@ pub fn max_dim(x: &Tensor, dim: i64, keepdim: bool, max: bool) -> Result<(Tensor
         contiguous(&x.detach())?
     } else {
         let idx = if keepdim { indices.clone() } else { indices.unsqueeze(d as i64)? };
-        let v = super::index::gather(&x.detach(), d as i64, &idx)?;
+        let v = super::index::gather(&x.detach(), d, &idx)?;
         if keepdim { v } else { v.squeeze(Some(&[d as i64]))? }
     };
     let Some(rec) = Recorder::new(if max { "MaxBackward0" } else { "MinBackward0" }, &[x]) else { return Ok((values, indices)) };
@@ -736,7 +736,7 @@ pub fn max_dim(x: &Tensor, dim: i64, keepdim: bool, max: bool) -> Result<(Tensor
         }
         let (g, i) = if keepdim { (g.clone(), idx.clone()) } else { (g.unsqueeze(d as i64)?, idx.unsqueeze(d as i64)?) };
         let zeros = full(&src, 0.0, g.dtype(), g.device())?;
-        Ok(vec![Some(super::index::scatter_add(&zeros, d as i64, &i, &g)?)])
+        Ok(vec![Some(zeros.scatter_add(d as i64, &i, &g)?)])
     });
     Ok((values, indices))
 }

@@ -2,9 +2,11 @@
 //! nonzero, and flat take/put for advanced indexing. Each gather-like op's backward is its
 //! scatter-like partner and the other way round.
 use crate::autograd::Recorder;
-use crate::dtype::{result_type, DType, Element};
+use crate::dtype::{result_type, DType};
 use crate::error::{Error, Result};
-use crate::layout::{broadcast_shapes, wrap_dim, Layout};
+use crate::layout::{broadcast_shapes, wrap_dim};
+use crate::op::{IndexOp, Op};
+use crate::ops::dispatch::run1;
 use crate::tensor::Tensor;
 
 fn check_index_dtype(index: &Tensor, op: &str) -> Result<()> {
@@ -14,97 +16,57 @@ fn check_index_dtype(index: &Tensor, op: &str) -> Result<()> {
     Ok(())
 }
 
-/// Index values of gather/scatter/index_select/index_add, each in `0..size`: negative values
-/// do not wrap there (PyTorch raises RuntimeError for them as for any out-of-range index).
-fn checked_indices(index: &Tensor, size: usize, dim: usize, op: &str) -> Result<Vec<usize>> {
-    index
-        .contiguous_data::<i64>()
-        .iter()
-        .map(|&i| {
-            if i < 0 || i >= size as i64 {
-                Err(Error::Runtime(format!("{op}(): index {i} is out of bounds for dimension {dim} with size {size}")))
-            } else {
-                Ok(i as usize)
-            }
-        })
-        .collect()
+/// PyTorch's error when an operand of an index op lives on another device than the indexed
+/// tensor (a CPU index does not mix with a GPU tensor here, even a 0-d one).
+fn check_devices(x: &Tensor, others: &[&Tensor]) -> Result<()> {
+    match others.iter().find(|t| t.device() != x.device()) {
+        Some(t) => Err(crate::op::mixed(x.device(), t.device())),
+        None => Ok(()),
+    }
+}
+
+/// `t` viewed as 1-D when it is 0-d (index_select and index_add treat a 0-d tensor so).
+fn at_least_1d(t: &Tensor) -> Result<Tensor> {
+    if t.ndim() == 0 { t.reshape_usize(&[1]) } else { Ok(t.clone()) }
 }
 
 impl Tensor {
     /// Elements along `dim` at the positions of a 1-D int64 `index`.
     pub fn index_select(&self, dim: i64, index: &Tensor) -> Result<Tensor> {
-        if crate::op::op_device(&[self, index])?.is_gpu() { return crate::gpu::index::index_select(self, dim, index); }
-        crate::gpu::cpu_only("index_select", &[self, index])?;
+        check_devices(self, &[index])?;
         check_index_dtype(index, "index_select")?;
         if index.ndim() > 1 {
             return Err(Error::Index("index_select(): Index is supposed to be a vector".into()));
         }
-        let x = if self.ndim() == 0 { self.reshape_usize(&[1])? } else { self.clone() };
+        let x = at_least_1d(self)?;
         let d = wrap_dim(dim, x.ndim())?;
-        let idx = checked_indices(index, x.shape()[d], d, "index_select")?;
-        let mut shape = x.shape().to_vec();
-        shape[d] = idx.len();
-        let out = crate::with_dtype!(x.dtype(), T, {
-            let src = x.storage().slice::<T>();
-            let mut out: Vec<T> = Vec::with_capacity(shape.iter().product());
-            let outer: usize = x.shape()[..d].iter().product();
-            let l = x.layout();
-            let inner = Layout { shape: l.shape[d + 1..].to_vec(), strides: l.strides[d + 1..].to_vec(), offset: 0 };
-            let outer_l = Layout { shape: l.shape[..d].to_vec(), strides: l.strides[..d].to_vec(), offset: l.offset };
-            let mut outer_offs = Vec::with_capacity(outer);
-            outer_l.for_each_offset(|o| outer_offs.push(o));
-            for &ob in &outer_offs {
-                for &i in &idx {
-                    let base = ob + i * l.strides[d];
-                    let il = Layout { offset: base, ..inner.clone() };
-                    il.for_each_offset(|o| out.push(src[o]));
-                }
-            }
-            Tensor::from_vec(out, &shape)?
-        });
+        let out = run1(&Op::Index { op: IndexOp::IndexSelect, dim: d }, &[&x, index])?;
         let out = if self.ndim() == 0 { out.reshape_usize(&[])? } else { out };
         let Some(rec) = Recorder::new("IndexSelectBackward0", &[self]) else { return Ok(out) };
         let (src_shape, index) = (self.shape().to_vec(), index.clone());
         Ok(rec.finish(out, false, move |_, g| {
-            let zeros = Tensor::zeros(&src_shape, g.dtype())?;
+            let zeros = Tensor::zeros_on(&src_shape, g.dtype(), g.device())?;
             Ok(vec![Some(zeros.index_add(dim, &index, g)?)])
         }))
     }
 
     /// A copy of `self` with `source` slices added at `index` along `dim`.
     pub fn index_add(&self, dim: i64, index: &Tensor, source: &Tensor) -> Result<Tensor> {
-        if crate::op::op_device(&[self, index, source])?.is_gpu() { return crate::gpu::index::index_add(self, dim, index, source); }
-        crate::gpu::cpu_only("index_add", &[self, index, source])?;
+        check_devices(self, &[index, source])?;
         check_index_dtype(index, "index_add")?;
-        let x = if self.ndim() == 0 { self.reshape_usize(&[1])? } else { self.clone() };
-        let s = if source.ndim() == 0 { source.reshape_usize(&[1])? } else { source.clone() };
+        let x = at_least_1d(self)?;
+        let s = at_least_1d(source)?.cast_plain(x.dtype())?;
         let d = wrap_dim(dim, x.ndim())?;
-        let idx = checked_indices(index, x.shape()[d], d, "index_add")?;
         let mut expect = x.shape().to_vec();
-        expect[d] = idx.len();
+        expect[d] = index.numel();
         if s.shape() != expect.as_slice() {
             return Err(Error::Shape(format!(
                 "index_add_(): source shape {:?} does not match self shape {:?} with {} indices along dim {}",
-                s.shape(), x.shape(), idx.len(), d
+                s.shape(), x.shape(), index.numel(), d
             )));
         }
-        let out = crate::with_dtype!(x.dtype(), T, {
-            let mut data = x.contiguous_data::<T>().into_owned();
-            let src = s.contiguous_data::<T>();
-            let inner: usize = x.shape()[d + 1..].iter().product();
-            let outer: usize = x.shape()[..d].iter().product();
-            let (len, n) = (x.shape()[d], idx.len());
-            for o in 0..outer {
-                for (j, &i) in idx.iter().enumerate() {
-                    let dst = &mut data[(o * len + i) * inner..(o * len + i + 1) * inner];
-                    let sr = &src[(o * n + j) * inner..(o * n + j + 1) * inner];
-                    for (a, &b) in dst.iter_mut().zip(sr) {
-                        *a = add_elem(*a, b);
-                    }
-                }
-            }
-            Tensor::from_vec(data, x.shape())?
-        });
+        let flat_index = if index.ndim() == 1 { index.clone() } else { index.reshape_usize(&[index.numel()])? };
+        let out = run1(&Op::Index { op: IndexOp::IndexAdd, dim: d }, &[&x, &flat_index, &s])?;
         let out = if self.ndim() == 0 { out.reshape_usize(&[])? } else { out };
         let Some(rec) = Recorder::new("IndexAddBackward0", &[self, source]) else { return Ok(out) };
         let index = index.clone();
@@ -117,41 +79,25 @@ impl Tensor {
 
     /// `gather(dim, index)`: out[i][j] = self[i][index[i][j]] for dim 1, and so on.
     pub fn gather(&self, dim: i64, index: &Tensor) -> Result<Tensor> {
-        if crate::op::op_device(&[self, index])?.is_gpu() { return crate::gpu::index::gather(self, dim, index); }
-        crate::gpu::cpu_only("gather", &[self, index])?;
+        check_devices(self, &[index])?;
         check_index_dtype(index, "gather")?;
         let d = wrap_dim(dim, self.ndim())?;
         check_scatter_shapes(self, index, d, "gather")?;
-        let size = if self.ndim() == 0 { 1 } else { self.shape()[d] };
-        let idx = checked_indices(index, size, d, "gather")?;
-        let il = Layout::contiguous(index.shape());
-        let out = crate::with_dtype!(self.dtype(), T, {
-            let src = self.storage().slice::<T>();
-            let l = self.layout();
-            let mut out: Vec<T> = Vec::with_capacity(idx.len());
-            let mut pos = 0;
-            for_each_index_pos(&il, |coords| {
-                let mut off = l.offset;
-                for (k, &c) in coords.iter().enumerate() {
-                    off += if k == d { idx[pos] } else { c } * l.strides.get(k).copied().unwrap_or(0);
-                }
-                out.push(src[off]);
-                pos += 1;
-            });
-            Tensor::from_vec(out, index.shape())?
-        });
+        let out = run1(&Op::Index { op: IndexOp::Gather, dim: d }, &[self, index])?;
         let Some(rec) = Recorder::new("GatherBackward0", &[self]) else { return Ok(out) };
         let (shape, index) = (self.shape().to_vec(), index.clone());
         Ok(rec.finish(out, false, move |_, g| {
-            Ok(vec![Some(Tensor::zeros(&shape, g.dtype())?.scatter_add(dim, &index, g)?)])
+            Ok(vec![Some(Tensor::zeros_on(&shape, g.dtype(), g.device())?.scatter_add(dim, &index, g)?)])
         }))
     }
 
-    fn scatter_impl(&self, dim: i64, index: &Tensor, src: &Tensor, add: bool) -> Result<Tensor> {
-        let op = if add { "scatter_add" } else { "scatter" };
-        check_index_dtype(index, op)?;
+    fn scatter_impl(&self, dim: i64, index: &Tensor, src: &Tensor, op: IndexOp) -> Result<Tensor> {
+        // A Python number (a 0-d CPU tensor) goes to the indexed tensor's device.
+        let src = if crate::op::is_cpu_scalar(src) && src.device() != self.device() { src.to_dtype(self.dtype())?.to_device(self.device())? } else { src.clone() };
+        check_devices(self, &[index, &src])?;
+        check_index_dtype(index, op.name())?;
         let d = wrap_dim(dim, self.ndim())?;
-        check_scatter_shapes(self, index, d, op)?;
+        check_scatter_shapes(self, index, d, op.name())?;
         let src = if src.ndim() == 0 && index.ndim() > 0 {
             src.expand_to(index.shape())?
         } else {
@@ -163,45 +109,24 @@ impl Tensor {
                     )));
                 }
             }
-            src.clone()
+            src
         };
-        let size = if self.ndim() == 0 { 1 } else { self.shape()[d] };
-        let idx = checked_indices(index, size, d, op)?;
-        let il = Layout::contiguous(index.shape());
-        let out = crate::with_dtype!(self.dtype(), T, {
-            let mut data = self.contiguous_data::<T>().into_owned();
-            let sdata = src.to_dtype(self.dtype())?;
-            let sl = sdata.layout().clone();
-            let sv = sdata.storage().slice::<T>();
-            let strides = crate::layout::contiguous_strides(self.shape());
-            let mut pos = 0;
-            for_each_index_pos(&il, |coords| {
-                let mut off = 0;
-                let mut soff = sl.offset;
-                for (k, &c) in coords.iter().enumerate() {
-                    off += if k == d { idx[pos] } else { c } * strides.get(k).copied().unwrap_or(0);
-                    soff += c * sl.strides.get(k).copied().unwrap_or(0);
-                }
-                data[off] = if add { add_elem(data[off], sv[soff]) } else { sv[soff] };
-                pos += 1;
-            });
-            Tensor::from_vec(data, self.shape())?
-        });
-        let name = if add { "ScatterAddBackward0" } else { "ScatterBackward0" };
+        let out = run1(&Op::Index { op, dim: d }, &[self, index, &src.cast_plain(self.dtype())?])?;
+        let Some(name) = op.grad_fn_name() else { return Ok(out) };
         let Some(rec) = Recorder::new(name, &[self, &src]) else { return Ok(out) };
         let index = index.clone();
         let src_shape = src.shape().to_vec();
         Ok(rec.finish(out, false, move |ctx, g| {
             let gself = if !ctx.needs(0) {
                 None
-            } else if add {
+            } else if op == IndexOp::ScatterAdd {
                 Some(g.clone())
             } else {
                 Some(g.scatter(dim, &index, &Tensor::zeros(&[], g.dtype())?)?)
             };
             let gsrc = if ctx.needs(1) {
                 let gi = g.gather(dim, &index)?;
-                Some(if gi.shape() == src_shape.as_slice() { gi } else { Tensor::zeros(&src_shape, g.dtype())?.slice_assign_prefix(&gi)? })
+                Some(if gi.shape() == src_shape.as_slice() { gi } else { Tensor::zeros_on(&src_shape, g.dtype(), g.device())?.slice_assign_prefix(&gi)? })
             } else {
                 None
             };
@@ -211,14 +136,11 @@ impl Tensor {
 
     /// A copy of `self` with `src` values written at `index` along `dim`.
     pub fn scatter(&self, dim: i64, index: &Tensor, src: &Tensor) -> Result<Tensor> {
-        if crate::op::op_device(&[self, index, src])?.is_gpu() { return crate::gpu::index::scatter(self, dim, index, src); }
-        self.scatter_impl(dim, index, src, false)
+        self.scatter_impl(dim, index, src, IndexOp::Scatter)
     }
     /// A copy of `self` with `src` values added at `index` along `dim`.
     pub fn scatter_add(&self, dim: i64, index: &Tensor, src: &Tensor) -> Result<Tensor> {
-        if crate::op::op_device(&[self, index, src])?.is_gpu() { return crate::gpu::index::scatter_add(self, dim, index, src); }
-        crate::gpu::cpu_only("scatter_add", &[self, index, src])?;
-        self.scatter_impl(dim, index, src, true)
+        self.scatter_impl(dim, index, src, IndexOp::ScatterAdd)
     }
 
     /// `self` with `small` written into its leading corner (for gradients of partial sources).
@@ -343,31 +265,7 @@ fn wrap_flat_on_device(idx: &Tensor, numel: usize) -> Result<Tensor> {
     idx.binary(Lt, &Tensor::scalar(0i64))?.where_(&idx.add(&n)?, idx)
 }
 
-fn add_elem<T: Element>(a: T, b: T) -> T {
-    match T::DTYPE {
-        DType::Bool => T::from_i64((a.to_i64() | b.to_i64()) & 1),
-        DType::I64 => T::from_i64(a.to_i64().wrapping_add(b.to_i64())),
-        _ => T::from_f64(a.to_f64() + b.to_f64()),
-    }
-}
-
-/// Calls `f` with the coordinates of every position of a contiguous layout, row-major.
-fn for_each_index_pos(l: &Layout, mut f: impl FnMut(&[usize])) {
-    let n = l.numel();
-    let mut coords = vec![0usize; l.ndim()];
-    for _ in 0..n {
-        f(&coords);
-        for k in (0..l.ndim()).rev() {
-            coords[k] += 1;
-            if coords[k] < l.shape[k] {
-                break;
-            }
-            coords[k] = 0;
-        }
-    }
-}
-
-pub(crate) fn check_scatter_shapes(x: &Tensor, index: &Tensor, d: usize, op: &str) -> Result<()> {
+fn check_scatter_shapes(x: &Tensor, index: &Tensor, d: usize, op: &str) -> Result<()> {
     let xn = x.ndim().max(1);
     let inn = index.ndim().max(1);
     if xn != inn {

@@ -1,10 +1,12 @@
-//! Cross-entropy over class indices, fused: one pass per row computes the row's log-sum-exp
-//! and picks the target's logit (CPU kernel here, WGSL kernel in `gpu::loss`); the reduction
-//! and the backward rule, softmax(x) - onehot(target) scaled per row, are built from
-//! differentiable ops, so double backward works on both devices.
+//! Cross-entropy over class indices, fused: one kernel pass per row computes the row's
+//! log-sum-exp and picks the target's logit (`Op::CrossEntropyRows`); the reduction and the
+//! backward rule, softmax(x) - onehot(target) scaled per row, are built from differentiable
+//! ops, so double backward works on both devices.
 use crate::autograd::Recorder;
-use crate::dtype::{DType, Float};
+use crate::dtype::DType;
 use crate::error::{Error, Result};
+use crate::op::Op;
+use crate::ops::dispatch::run;
 use crate::ops::BinaryOp;
 use crate::tensor::Tensor;
 
@@ -25,38 +27,6 @@ impl Reduction {
             _ => Err(Error::Value(format!("{s} is not a valid value for reduction"))),
         }
     }
-}
-
-/// Per-row results of the fused kernel: each row's loss `w[t] * (logsumexp(x) - x[t])` and its
-/// weight `w[t]` (0 for an ignored row).
-pub struct RowLosses {
-    pub loss: Tensor,
-    pub weight: Tensor,
-}
-
-fn rows_cpu<T: Float>(x: &Tensor, target: &[i64], weight: Option<&[T]>, ignore_index: i64) -> Result<RowLosses> {
-    let (n, c) = (x.shape()[0], x.shape()[1]);
-    let data = x.contiguous_data::<T>();
-    let mut loss = Vec::with_capacity(n);
-    let mut coef = Vec::with_capacity(n);
-    for (i, &t) in target.iter().enumerate() {
-        if t == ignore_index {
-            loss.push(T::zero());
-            coef.push(T::zero());
-            continue;
-        }
-        if t < 0 || t as usize >= c {
-            return Err(Error::Index(format!("Target {t} is out of bounds.")));
-        }
-        let row = &data[i * c..(i + 1) * c];
-        let m = row.iter().fold(T::neg_inf(), |a, &b| if b > a || b.is_nan() { b } else { a });
-        let shift = if m == T::neg_inf() { T::zero() } else { m };
-        let lse = shift + row.iter().map(|&v| (v - shift).exp()).sum::<T>().ln();
-        let w = weight.map_or(T::one(), |w| w[t as usize]);
-        loss.push(w * (lse - row[t as usize]));
-        coef.push(w);
-    }
-    Ok(RowLosses { loss: Tensor::from_vec(loss, &[n])?, weight: Tensor::from_vec(coef, &[n])? })
 }
 
 impl Tensor {
@@ -87,36 +57,28 @@ impl Tensor {
                 )));
             }
         }
-        let mut operands = vec![self, target];
-        operands.extend(weight);
-        let device = crate::op::op_device(&operands)?;
         let x = self.detach();
-        let rows = if device.is_gpu() {
-            crate::gpu::loss::cross_entropy_rows(&x, target, weight, ignore_index)?
-        } else {
-            let t = target.contiguous_data::<i64>();
-            crate::with_float!(
-                x.dtype(),
-                T,
-                rows_cpu::<T>(&x, &t, weight.map(|w| w.contiguous_data::<T>()).as_deref(), ignore_index)?,
-                unreachable!()
-            )
-        };
+        let op = Op::CrossEntropyRows { ignore_index };
+        let (loss, row_weight) = match weight {
+            Some(w) => run(&op, &[&x, target, w])?,
+            None => run(&op, &[&x, target])?,
+        }
+        .two()?;
         // Each row's factor in the gradient: its weight, over the weight total for a mean.
         let (out, scale) = match reduction {
-            Reduction::None => (rows.loss, rows.weight),
-            Reduction::Sum => (rows.loss.sum(None, false)?, rows.weight),
+            Reduction::None => (loss, row_weight),
+            Reduction::Sum => (loss.sum(None, false)?, row_weight),
             Reduction::Mean => {
-                let total = rows.weight.sum(None, false)?;
+                let total = row_weight.sum(None, false)?;
                 // With every row ignored the loss is 0/0 = NaN, as PyTorch's, but its gradient
                 // is zero: the rows' zero weights are divided by 1 instead of by 0.
                 let nothing_counted = total.binary(BinaryOp::Eq, &Tensor::wrapped_scalar(0.0))?.to_dtype(total.dtype())?;
-                (rows.loss.sum(None, false)?.div(&total)?, rows.weight.div(&total.add(&nothing_counted)?)?)
+                (loss.sum(None, false)?.div(&total)?, row_weight.div(&total.add(&nothing_counted)?)?)
             }
         };
         let Some(mut rec) = Recorder::new("NllLossBackward0", &[self]) else { return Ok(out) };
         rec.save(self);
-        let classes = Tensor::arange(0.0, c as f64, 1.0, DType::I64)?.to_device(device)?;
+        let classes = Tensor::arange(0.0, c as f64, 1.0, DType::I64)?.to_device(self.device())?;
         let onehot = target.detach().unsqueeze(1)?.binary(BinaryOp::Eq, &classes)?.to_dtype(self.dtype())?;
         Ok(rec.finish(out, false, move |ctx, g| {
             let x = ctx.saved(0)?;
