@@ -88,12 +88,15 @@ UNARY = {
     "sigmoid": (torch.sigmoid, lambda x: 1 / (1 + np.exp(-x)), None),
     "relu": (torch.relu, lambda x: np.maximum(x, 0), None),
     "erf": (torch.erf, np.vectorize(math.erf, otypes=[np.float64]), None),
+    "logit": (torch.logit, lambda x: np.log(x / (1 - x)), "unit"),
 }
 
 
 def _domain(kind, shape, seed=0):
     if kind == "pos":
         return rand(*shape, low=0.3, high=3.0, rng=np.random.default_rng(seed))
+    if kind == "unit":
+        return rand(*shape, low=0.05, high=0.95, rng=np.random.default_rng(seed))
     if kind == "small":
         return rand(*shape, low=-1.0, high=1.0, rng=np.random.default_rng(seed))
     return rand(*shape, rng=np.random.default_rng(seed))
@@ -115,6 +118,25 @@ def test_unary_backward(name):
     if name in ("abs", "relu"):
         a = a + np.sign(a) * 0.1  # stay away from the kink
     check_grad(f, a)
+
+
+def test_logit_eps_clamps_and_zeroes_the_gradient_outside():
+    a = np.array([-0.5, 0.0, 0.1, 0.5, 0.9, 1.0, 1.5])
+    eps = 0.2
+    x = torch.tensor(a.astype(np.float32), requires_grad=True)
+    y = x.logit(eps=eps)
+    clamped = np.clip(a, eps, 1 - eps)
+    assert_close(y, np.log(clamped / (1 - clamped)).astype(np.float32), rtol=1e-5, atol=1e-6)
+    assert y.grad_fn.name() == "LogitBackward0"
+    y.sum().backward()
+    inside = (a >= eps) & (a <= 1 - eps)
+    assert_close(x.grad, np.divide(1, a * (1 - a), out=np.zeros_like(a), where=inside).astype(np.float32), rtol=1e-5, atol=1e-6)
+    # without eps, PyTorch's infinities at 0 and 1 and NaN outside [0, 1]
+    assert_close(torch.logit(torch.tensor([0.0, 1.0, 2.0])), np.array([-np.inf, np.inf, np.nan], dtype=np.float32))
+    z = torch.tensor([0.3, 0.6])
+    z.logit_(eps=0.4)
+    assert_close(z, np.log(np.array([0.4, 0.6]) / np.array([0.6, 0.4])).astype(np.float32), rtol=1e-5)
+    check_grad(lambda t: torch.logit(t, eps=0.25), np.array([0.1, 0.3, 0.5, 0.8]))
 
 
 def test_unary_non_contiguous_view():

@@ -867,6 +867,14 @@ def round(input, decimals=0, *, out=None):
     return _core.unary(input * scale, "round") / scale
 
 
+@op(inplace=True)
+def logit(input, eps=None, *, out=None):
+    _no_out(out)
+    if eps is not None:
+        input = input.clamp(eps, 1.0 - eps)
+    return _core.unary(input, "logit")
+
+
 # Every other unary op of the Rust table, generated: PyTorch's second names for some, and no
 # in-place form for the predicates, whose result is bool. An op with arguments beyond the input
 # (as `round`'s decimals) is written above with @op, and the loop leaves it alone.
