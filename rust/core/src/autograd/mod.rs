@@ -360,11 +360,7 @@ pub fn grad_within(
     allow_unused: bool,
     recorded: Option<&[Range<u64>]>,
 ) -> Result<Vec<Option<Tensor>>> {
-    for t in inputs {
-        if !t.requires_grad() {
-            return Err(Error::Autograd("One of the differentiated Tensors does not require grad".into()));
-        }
-    }
+    check_differentiable(inputs)?;
     let out = run(roots, grads, retain_graph, create_graph, Some(inputs), recorded)?;
     // A leaf's hooks see its gradient as they would before accumulation.
     let out = inputs
@@ -386,6 +382,14 @@ pub fn grad_within(
     Ok(out)
 }
 
+/// PyTorch's error for an input of `grad`/`backward(inputs=)` that does not require grad.
+fn check_differentiable(inputs: &[Tensor]) -> Result<()> {
+    if inputs.iter().any(|t| !t.requires_grad()) {
+        return Err(Error::Autograd("One of the differentiated Tensors does not require grad".into()));
+    }
+    Ok(())
+}
+
 /// Whether backward runs through `node`: recorded within one of the ranges, or no ranges given.
 fn runs_through(node: &Node, recorded: Option<&[Range<u64>]>) -> bool {
     recorded.is_none_or(|ranges| ranges.iter().any(|r| r.contains(&node.sequence_nr)))
@@ -394,11 +398,7 @@ fn runs_through(node: &Node, recorded: Option<&[Range<u64>]>) -> bool {
 /// `backward(inputs=...)`: accumulates into the `.grad` of `inputs` only, running their hooks
 /// (a leaf's post-accumulate hooks too) as a full backward does.
 pub fn backward_to(roots: &[Tensor], grads: Vec<Option<Tensor>>, inputs: &[Tensor], retain_graph: bool, create_graph: bool) -> Result<()> {
-    for t in inputs {
-        if !t.requires_grad() {
-            return Err(Error::Autograd("One of the differentiated Tensors does not require grad".into()));
-        }
-    }
+    check_differentiable(inputs)?;
     let out = run(roots, grads, retain_graph, create_graph, Some(inputs), None)?;
     for (t, g) in inputs.iter().zip(out) {
         let Some(g) = g else { continue };
