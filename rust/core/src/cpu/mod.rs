@@ -6,6 +6,11 @@ use crate::layout::Layout;
 use crate::storage::try_with_capacity;
 use crate::tensor::Tensor;
 
+pub mod matmul;
+pub mod reduce;
+pub mod scan;
+pub mod softmax;
+pub mod sort;
 pub mod team;
 pub mod unary;
 
@@ -19,6 +24,16 @@ impl crate::op::Backend for Cpu {
             Op::Unary(u) => One(unary::unary(u, inputs[0])?),
             Op::ReluBackward => One(unary::relu_backward(inputs[0], inputs[1])?),
             Op::Full { shape, value, dtype, .. } => One(Tensor::full_dtype(shape, value, dtype)?),
+            Op::Reduce { op, dims, keepdim } => One(reduce::reduce(op, inputs[0], dims, keepdim)?),
+            Op::ArgReduce { op, dim, keepdim } => One(reduce::arg_reduce(op, inputs[0], dim, keepdim)?),
+            Op::Scan { op, dim } => One(scan::scan(op, inputs[0], dim)?),
+            Op::Flip { dims } => One(scan::flip(inputs[0], dims)?),
+            Op::Sort { dim, descending } => {
+                let (values, indices) = sort::sort(inputs[0], dim, descending)?;
+                crate::op::Outputs::Two(values, indices)
+            }
+            Op::Softmax { op, dim } => One(softmax::softmax(op, inputs[0], dim)?),
+            Op::Matmul { batch } => One(matmul::matmul(inputs[0], inputs[1], batch)?),
         })
     }
 }

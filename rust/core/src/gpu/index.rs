@@ -2,7 +2,9 @@
 //! its partner scatter_add, and scatter; index_select and index_add are the same kernels with
 //! the 1-D index broadcast over the other dims (a zero-stride view, no copy). Autograd as on
 //! the CPU: each op's backward is its partner.
-use super::ops::{buffer, cast, contiguous, full, reduce, split_groups, to_cpu, u32_of, write_into};
+use super::ops::{buffer, cast, contiguous, full, split_groups, to_cpu, u32_of, write_into};
+use super::reduce::reduce;
+use crate::op::ReduceOp;
 use super::runtime::{context, Kernel};
 use super::{dtype_error, elem_size, is_cpu_scalar, mixed, Shader};
 use crate::autograd::Recorder;
@@ -40,8 +42,8 @@ fn check_range(index: &Tensor, size: usize, d: usize, op: &str) -> Result<()> {
         return Ok(());
     }
     let all: Vec<usize> = (0..index.ndim()).collect();
-    let lo = to_cpu(&reduce(index, &all, false, 2, op)?)?.item::<i64>()?;
-    let hi = to_cpu(&reduce(index, &all, false, 1, op)?)?.item::<i64>()?;
+    let lo = to_cpu(&reduce(ReduceOp::Min, index, &all, false)?)?.item::<i64>()?;
+    let hi = to_cpu(&reduce(ReduceOp::Max, index, &all, false)?)?.item::<i64>()?;
     let size = size as i64;
     match [lo, hi].into_iter().find(|&i| i < 0 || i >= size) {
         Some(i) => Err(Error::Runtime(format!("{op}(): index {i} is out of bounds for dimension {d} with size {size}"))),
@@ -106,7 +108,7 @@ fn launch(entry: &'static str, target: &Tensor, index: &Tensor, src: Option<&Ten
 }
 
 /// gather without autograd: out has the index's shape.
-fn gather_forward(x: &Tensor, d: usize, index: &Tensor) -> Result<Tensor> {
+pub(crate) fn gather_forward(x: &Tensor, d: usize, index: &Tensor) -> Result<Tensor> {
     let out = super::ops::empty(index.shape(), x.dtype(), x.device())?;
     launch("gather_main", x, index, None, &out, d, 0)?;
     Ok(out)

@@ -1,25 +1,22 @@
 //! GPU op entry points: argument checks, layouts and metadata, and the kernel launches. The
-//! tensor ops (`binary`, `unary`, `sum`, `matmul`, `softmax`, ...) dispatch here when their
+//! element-wise tensor ops (`binary`, `unary`, casts, copies, ...) dispatch here when their
 //! operands live on a GPU; autograd is recorded by the callers as on the CPU, so backward
 //! rules written with tensor ops run on the GPU too.
 use super::runtime::{context, Kernel, Window};
-use super::{dtype_error, elem_size, is_cpu_scalar, op_device, ELEMENTWISE, MATMUL, REDUCE, SOFTMAX};
+use super::{dtype_error, elem_size, is_cpu_scalar, op_device, ELEMENTWISE};
 use crate::device::Device;
 use crate::dtype::{result_type, DType};
 use crate::error::{Error, Result};
-use crate::layout::{broadcast_shapes, contiguous_strides, Layout};
-use crate::autograd::Recorder;
+use crate::layout::{broadcast_shapes, Layout};
 use crate::op::{no_kernel, Op, UnaryKind, UnaryOp};
 use crate::ops::BinaryOp;
 use crate::storage::Storage;
 use crate::tensor::Tensor;
 
 /// Dims a kernel's index math handles after merging.
-const MAX_DIMS: usize = 8;
+pub(crate) const MAX_DIMS: usize = 8;
 /// Workgroup size of the 1-D kernels.
 const WG: usize = 256;
-/// Elements one reduction workgroup sums before a second pass takes over.
-const REDUCE_CHUNK: usize = 4096;
 
 pub(crate) fn u32_of(v: usize, what: &str) -> Result<u32> {
     u32::try_from(v).map_err(|_| Error::NotImplemented(format!("GPU kernels index with 32 bits: {what} {v} is too large")))
@@ -169,10 +166,10 @@ pub(crate) fn coalesce(shape: &[usize], strides: &[Vec<usize>]) -> (Vec<usize>, 
 const MAX_BLOCKS: usize = 1 << 16;
 
 /// A view's place in memory: element offset, strides, bytes per element.
-struct Span<'a> {
-    offset: usize,
-    strides: &'a [usize],
-    elem: usize,
+pub(crate) struct Span<'a> {
+    pub(crate) offset: usize,
+    pub(crate) strides: &'a [usize],
+    pub(crate) elem: usize,
 }
 
 /// Offset alignment of a window into a buffer of `elem`-byte elements.
@@ -200,7 +197,7 @@ pub(crate) fn view_window<'a>(buf: &'a wgpu::Buffer, offset: usize, shape: &[usi
 }
 
 /// Whether a view fits one storage binding wherever it starts in its buffer.
-fn fits_binding(shape: &[usize], span: &Span<'_>) -> Result<bool> {
+pub(crate) fn fits_binding(shape: &[usize], span: &Span<'_>) -> Result<bool> {
     let reach: usize = shape.iter().zip(span.strides).map(|(&n, &s)| n.saturating_sub(1) * s).sum();
     Ok(((reach + 1) * span.elem) as u64 + window_align(span.elem)? <= context()?.max_binding())
 }
@@ -528,7 +525,8 @@ fn check_nonzero_divisor(b: &Tensor) -> Result<()> {
         b.item::<i64>()? == 0
     } else {
         let zeros = binary(BinaryOp::Eq, b, &Tensor::wrapped_scalar(0i64))?;
-        to_cpu(&any_all(&zeros, None, false, true)?)?.item::<bool>()?
+        let all_dims: Vec<usize> = (0..zeros.ndim()).collect();
+        to_cpu(&super::reduce::reduce(crate::op::ReduceOp::Any, &zeros, &all_dims, false)?)?.item::<bool>()?
     };
     if has_zero {
         return Err(Error::Runtime("ZeroDivisionError".into()));
@@ -579,451 +577,4 @@ pub fn where_forward(cond: &Tensor, a: &Tensor, b: &Tensor) -> Result<Tensor> {
     }
     let ops = [operand(cond, DType::Bool, "where")?, operand(a, dt, "where")?, operand(b, dt, "where")?];
     elementwise("where_main", 0, &ops, &shape, dt, dev)
-}
-
-// ---- reductions ----
-
-/// Reduces `x` over `dims` (sum: op 0, max: 1, min: 2, prod: 3), no autograd: float32, and
-/// int64 exactly for sum/max/min (wrapping sums, as on the CPU).
-pub fn reduce(x: &Tensor, dims: &[usize], keepdim: bool, op: u32, name: &str) -> Result<Tensor> {
-    let dev = x.device();
-    if !matches!(x.dtype(), DType::F32 | DType::I64) {
-        return Err(dtype_error(name, x.dtype(), dev));
-    }
-    let nd = x.ndim();
-    let mut order: Vec<usize> = (0..nd).filter(|d| !dims.contains(d)).collect();
-    order.extend(dims.iter().copied());
-    let moved = x.layout().permute(&order)?;
-    let rows: usize = (0..nd).filter(|d| !dims.contains(d)).map(|d| x.shape()[d]).product();
-    let inner: usize = dims.iter().map(|&d| x.shape()[d]).product();
-    let out_shape: Vec<usize> = (0..nd)
-        .filter_map(|d| if dims.contains(&d) { keepdim.then_some(1) } else { Some(x.shape()[d]) })
-        .collect();
-    if !fits_binding(x.shape(), &Span { offset: x.offset(), strides: x.strides(), elem: 4 })? || !fits_binding(&[rows], &Span { offset: 0, strides: &[1], elem: 4 })? {
-        return reduce_split(x, dims, keepdim, op, name, &out_shape);
-    }
-    let (sh, st) = coalesce(&moved.shape, std::slice::from_ref(&moved.strides));
-    if sh.len() > MAX_DIMS {
-        return Err(Error::NotImplemented(format!("{name} on {dev}: more than {MAX_DIMS} dims after merging")));
-    }
-    let contiguous = sh.len() <= 1 && st[0].first().copied().unwrap_or(1) == 1;
-    let out = empty(&out_shape, x.dtype(), dev)?;
-    if rows == 0 {
-        return Ok(out);
-    }
-    reduce_pass(x, &sh, &st[0], moved.offset, contiguous, rows, inner, op, &out)?;
-    Ok(out)
-}
-
-/// Into how many slices along dim `d` a tensor of `bytes` (of its view or its result) is cut
-/// so that each fits one storage binding with room to spare (a slice still too large is cut
-/// again by the caller's recursion).
-fn slice_count(bytes: usize, d_len: usize) -> Result<usize> {
-    let half = (context()?.max_binding() / 2).max(1) as usize;
-    Ok(bytes.div_ceil(half).clamp(2, d_len.max(2)))
-}
-
-/// The bytes a view reaches from its first element to its last.
-fn reach_bytes(t: &Tensor) -> usize {
-    (t.shape().iter().zip(t.strides()).map(|(&n, &s)| n.saturating_sub(1) * s).sum::<usize>() + 1) * elem_size(t.dtype())
-}
-
-/// `reduce` of a tensor, or to a result, larger than one storage binding: reduces slices
-/// along the dim outermost in memory (the result's outermost kept dim when only the result is
-/// too large) and combines the partial results: side by side when that dim is kept, added
-/// (or their maximum / minimum taken) when it is reduced.
-fn reduce_split(x: &Tensor, dims: &[usize], keepdim: bool, op: u32, name: &str, out_shape: &[usize]) -> Result<Tensor> {
-    let l = x.layout();
-    let big_input = !fits_binding(x.shape(), &Span { offset: x.offset(), strides: x.strides(), elem: 4 })?;
-    let candidates = (0..x.ndim()).filter(|&d| l.shape[d] > 1 && (big_input || !dims.contains(&d)));
-    let d = if big_input { candidates.max_by_key(|&d| l.strides[d]) } else { candidates.min() };
-    let d = d.ok_or_else(|| Error::NotImplemented(format!("'{name}' on {}: no dim to split the tensor along to fit a storage binding", x.device())))?;
-    let bytes = if big_input { reach_bytes(x) } else { out_shape.iter().product::<usize>() * 4 };
-    let len = l.shape[d].div_ceil(slice_count(bytes, l.shape[d])?);
-    let mut parts = vec![];
-    for start in (0..l.shape[d]).step_by(len) {
-        let part = x.view_with_layout(l.slice(d, start, (start + len).min(l.shape[d]), 1));
-        parts.push(reduce(&part, dims, true, op, name)?);
-    }
-    let r = if dims.contains(&d) {
-        // Element-wise, as the partial results may be as large as the input.
-        let combine = [BinaryOp::Add, BinaryOp::Maximum, BinaryOp::Minimum][op as usize];
-        parts.iter().skip(1).try_fold(parts[0].clone(), |acc, p| binary(combine, &acc, p))?
-    } else {
-        Tensor::cat(&parts, d as i64)?
-    };
-    if keepdim {
-        Ok(r)
-    } else {
-        r.reshape_usize(out_shape)
-    }
-}
-
-/// One or two launches of reduce_main writing `rows` results into `out`.
-#[allow(clippy::too_many_arguments)]
-fn reduce_pass(x: &Tensor, shape: &[usize], strides: &[usize], offset: usize, contiguous: bool, rows: usize, inner: usize, op: u32, out: &Tensor) -> Result<()> {
-    let ctx = context()?;
-    // Enough workgroups to fill the device: split long rows when there are few of them.
-    let chunks = if inner > REDUCE_CHUNK { inner.div_ceil(REDUCE_CHUNK).min((1024 / rows).max(1)) } else { 1 };
-    let chunk_len = inner.div_ceil(chunks).max(1);
-    let mut info = vec![0u32; 32];
-    info[0] = u32_of(rows, "rows")?;
-    info[1] = u32_of(inner, "row length")?;
-    info[2] = chunks as u32;
-    info[3] = u32_of(chunk_len, "chunk")?;
-    info[4] = shape.len() as u32;
-    info[6] = u32::from(contiguous);
-    for d in 0..shape.len() {
-        info[16 + d] = shape[d] as u32;
-        info[24 + d] = u32_of(strides[d], "stride")?;
-    }
-    let consts = [("OP", op as f64)];
-    let entry = if x.dtype() == DType::I64 { "reduce64_main" } else { "reduce_main" };
-    let k = Kernel { shader: &REDUCE, entry, constants: &consts, inputs: 1 };
-    let elem = elem_size(x.dtype());
-    let (input, rel) = view_window(buffer(x), offset, shape, strides, elem)?;
-    info[5] = u32_of(rel, "offset")?;
-    if chunks == 1 {
-        let (output, _) = view_window(buffer(out), 0, &[rows], &[1], elem)?;
-        return ctx.dispatch_windows(&k, &[Some(input)], &[output], &info, split_groups(rows)?);
-    }
-    let partial = empty(&[rows, chunks], x.dtype(), x.device())?;
-    ctx.dispatch_windows(&k, &[Some(input)], &[Window::whole(buffer(&partial))], &info, split_groups(rows * chunks)?)?;
-    reduce_pass(&partial, &[rows * chunks], &[1], 0, true, rows, chunks, op, out)
-}
-
-/// Indices (int64) of the first max (`max`) or min along `d` of a float32 or int64 tensor; NaN
-/// counts as the extreme, as on the CPU. One workgroup per row.
-fn arg_reduce(x: &Tensor, ds: &[usize], keepdim: bool, max: bool) -> Result<Tensor> {
-    let dev = x.device();
-    // One workgroup scans a whole row, through one storage binding: long rows (lavapipe returned
-    // index 0 for rows of 2^23 elements) and tensors larger than a binding go in chunks.
-    if let [d] = ds {
-        let fits = fits_binding(x.shape(), &Span { offset: x.offset(), strides: x.strides(), elem: elem_size(x.dtype()) })?;
-        if !fits || x.shape()[*d] > ARG_CHUNK {
-            return arg_reduce_chunked(x, *d, keepdim, max);
-        }
-    }
-    let nd = x.ndim();
-    let mut order: Vec<usize> = (0..nd).filter(|d| !ds.contains(d)).collect();
-    order.extend(ds.iter().copied());
-    let moved = x.layout().permute(&order)?;
-    let rows: usize = (0..nd).filter(|d| !ds.contains(d)).map(|d| x.shape()[d]).product();
-    let inner: usize = ds.iter().map(|&d| x.shape()[d]).product();
-    let out_shape: Vec<usize> = (0..nd)
-        .filter_map(|d| if ds.contains(&d) { keepdim.then_some(1) } else { Some(x.shape()[d]) })
-        .collect();
-    let (sh, st) = coalesce(&moved.shape, std::slice::from_ref(&moved.strides));
-    if sh.len() > MAX_DIMS {
-        return Err(Error::NotImplemented(format!("argmax on {dev}: more than {MAX_DIMS} dims after merging")));
-    }
-    let out = empty(&out_shape, DType::I64, dev)?;
-    if rows == 0 {
-        return Ok(out);
-    }
-    let mut info = vec![0u32; 32];
-    info[0] = u32_of(rows, "rows")?;
-    info[1] = u32_of(inner, "row length")?;
-    info[4] = sh.len() as u32;
-    info[5] = u32_of(moved.offset, "offset")?;
-    info[6] = u32::from(sh.len() <= 1 && st[0].first().copied().unwrap_or(1) == 1);
-    u32_of(x.storage().len(), "storage length")?;
-    for d in 0..sh.len() {
-        info[16 + d] = sh[d] as u32;
-        info[24 + d] = u32_of(st[0][d], "stride")?;
-    }
-    let consts = [("OP", if max { 1.0 } else { 2.0 })];
-    let entry = if x.dtype() == DType::I64 { "argreduce64_main" } else { "argreduce_main" };
-    let k = Kernel { shader: &REDUCE, entry, constants: &consts, inputs: 1 };
-    context()?.dispatch(&k, &[Some(buffer(x))], buffer(&out), &info, split_groups(rows)?)?;
-    Ok(out)
-}
-
-/// The longest run argmax scans in one workgroup.
-const ARG_CHUNK: usize = 1 << 20;
-
-/// arg_reduce along dim `d` in chunks of at most ARG_CHUNK positions that each fit one storage
-/// binding (copied out), then per row the chunk whose best value wins (the first on ties and
-/// NaN, so the first index overall wins, as in one pass).
-fn arg_reduce_chunked(x: &Tensor, d: usize, keepdim: bool, max: bool) -> Result<Tensor> {
-    let n = x.shape()[d];
-    let row_bytes = (x.numel() / n.max(1) * elem_size(x.dtype())).max(1) as u64;
-    let chunk = usize::try_from(context()?.max_binding() / 2 / row_bytes).unwrap_or(usize::MAX).min(n).min(ARG_CHUNK);
-    if chunk == 0 {
-        return Err(Error::NotImplemented(format!(
-            "argmax on {}: a slice of {row_bytes} bytes across the reduced dim exceeds the storage binding limit",
-            x.device()
-        )));
-    }
-    let x = x.detach();
-    let (mut values, mut indices) = (Vec::new(), Vec::new());
-    for start in (0..n).step_by(chunk) {
-        let part = x.narrow(d as i64, start as i64, chunk.min(n - start) as i64)?.clone_data()?;
-        let i = arg_reduce(&part, &[d], true, max)?;
-        values.push(super::index::gather(&part, d as i64, &i)?);
-        indices.push(i.add(&Tensor::wrapped_scalar(start as i64))?);
-    }
-    let best = arg_reduce(&Tensor::cat(&values, d as i64)?, &[d], true, max)?;
-    let out = super::index::gather(&Tensor::cat(&indices, d as i64)?, d as i64, &best)?;
-    if keepdim { Ok(out) } else { out.squeeze(Some(&[d as i64])) }
-}
-
-/// `max(dim)`/`min(dim)` on the GPU: values and int64 indices; the gradient goes to the index
-/// (MaxBackward0/MinBackward0, as on the CPU).
-pub fn max_dim(x: &Tensor, dim: i64, keepdim: bool, max: bool) -> Result<(Tensor, Tensor)> {
-    if x.dtype() == DType::Bool {
-        // Bool words compare as int64 0/1 (no autograd on bools).
-        let (values, indices) = max_dim(&cast(x, DType::I64)?, dim, keepdim, max)?;
-        return Ok((cast(&values, DType::Bool)?, indices));
-    }
-    let name = if max { "max" } else { "min" };
-    let d = crate::layout::wrap_dim(dim, x.ndim())?;
-    if x.ndim() > 0 && x.shape()[d] == 0 {
-        return Err(Error::Index(format!("{name}(): Expected reduction dim {d} to have non-zero size.")));
-    }
-    if !matches!(x.dtype(), DType::F32 | DType::I64) {
-        return Err(dtype_error(if max { "max.dim / argmax" } else { "min.dim / argmin" }, x.dtype(), x.device()));
-    }
-    let ds = if x.ndim() == 0 { vec![] } else { vec![d] };
-    let indices = arg_reduce(x, &ds, keepdim, max)?;
-    let values = if x.ndim() == 0 {
-        contiguous(&x.detach())?
-    } else {
-        let idx = if keepdim { indices.clone() } else { indices.unsqueeze(d as i64)? };
-        let v = super::index::gather(&x.detach(), d as i64, &idx)?;
-        if keepdim { v } else { v.squeeze(Some(&[d as i64]))? }
-    };
-    let Some(rec) = Recorder::new(if max { "MaxBackward0" } else { "MinBackward0" }, &[x]) else { return Ok((values, indices)) };
-    let src = x.shape().to_vec();
-    let idx = indices.clone();
-    let values = rec.finish(values, false, move |_, g| {
-        if src.is_empty() {
-            return Ok(vec![Some(g.reshape_usize(&[])?)]);
-        }
-        let (g, i) = if keepdim { (g.clone(), idx.clone()) } else { (g.unsqueeze(d as i64)?, idx.unsqueeze(d as i64)?) };
-        let zeros = full(&src, 0.0, g.dtype(), g.device())?;
-        Ok(vec![Some(super::index::scatter_add(&zeros, d as i64, &i, &g)?)])
-    });
-    Ok((values, indices))
-}
-
-/// `any`/`all` on the GPU: the max/min of the values as 0/1 floats.
-pub fn any_all(x: &Tensor, dims: Option<&[i64]>, keepdim: bool, any: bool) -> Result<Tensor> {
-    let ds = crate::ops::reduce::reduce_dims(dims, x.ndim())?;
-    let b = if x.dtype() == DType::Bool { x.clone() } else { cast(x, DType::Bool)? };
-    // any: a sum of the 0/1 words (0 over no elements), all: their min (+inf over none).
-    let r = reduce(&cast(&b, DType::F32)?, &ds, keepdim, if any { 0 } else { 2 }, if any { "any" } else { "all" })?;
-    cast(&r, DType::Bool)
-}
-
-/// `sum` on the GPU with autograd (SumBackward1, as on the CPU).
-pub fn sum(x: &Tensor, dims: Option<&[i64]>, keepdim: bool) -> Result<Tensor> {
-    let ds = crate::ops::reduce::reduce_dims(dims, x.ndim())?;
-    if x.dtype() == DType::Bool {
-        return reduce(&cast(x, DType::I64)?, &ds, keepdim, 0, "sum");
-    }
-    let out = reduce(x, &ds, keepdim, 0, "sum")?;
-    let Some(rec) = Recorder::new("SumBackward1", &[x]) else { return Ok(out) };
-    let src = x.shape().to_vec();
-    Ok(rec.finish(out, false, move |_, g| Ok(vec![Some(crate::ops::reduce::expand_reduced(g, &src, &ds, keepdim)?)])))
-}
-
-/// `prod` of a float32 tensor on the GPU (no autograd: the caller records the CPU's rule).
-pub fn prod(x: &Tensor, ds: &[usize], keepdim: bool) -> Result<Tensor> {
-    let x = if x.dtype() == DType::Bool { cast(x, DType::I64)? } else { x.clone() };
-    reduce(&x, ds, keepdim, 3, "prod")
-}
-
-// ---- softmax ----
-
-/// Softmax / log-softmax along dim `d` (no autograd); the output is contiguous.
-pub fn softmax_forward(x: &Tensor, d: usize, log: bool) -> Result<Tensor> {
-    let dev = x.device();
-    if x.dtype() != DType::F32 {
-        return Err(dtype_error(if log { "log_softmax" } else { "softmax" }, x.dtype(), dev));
-    }
-    let out = empty(x.shape(), DType::F32, dev)?;
-    if x.numel() == 0 {
-        return Ok(out);
-    }
-    if x.ndim() == 0 {
-        return full(&[], if log { 0.0 } else { 1.0 }, DType::F32, dev);
-    }
-    if !fits_binding(x.shape(), &Span { offset: x.offset(), strides: x.strides(), elem: 4 })? || !fits_binding(&[x.numel()], &Span { offset: 0, strides: &[1], elem: 4 })? {
-        return softmax_split(x, d, log, &out);
-    }
-    let ostrides = contiguous_strides(x.shape());
-    let l = x.layout();
-    let mut outer = vec![];
-    let mut istr = vec![];
-    let mut ostr = vec![];
-    for k in 0..x.ndim() {
-        if k != d && l.shape[k] != 1 {
-            outer.push(l.shape[k]);
-            istr.push(l.strides[k]);
-            ostr.push(ostrides[k]);
-        }
-    }
-    let (sh, st) = coalesce(&outer, &[istr, ostr]);
-    if sh.len() > MAX_DIMS {
-        return Err(Error::NotImplemented(format!("softmax on {dev}: more than {MAX_DIMS} dims")));
-    }
-    let rows: usize = sh.iter().product();
-    let mut info = vec![0u32; 40];
-    info[0] = u32_of(rows, "rows")?;
-    info[1] = u32_of(l.shape[d], "row length")?;
-    info[2] = sh.len() as u32;
-    info[3] = u32_of(l.offset, "offset")?;
-    info[4] = u32_of(l.strides[d], "stride")?;
-    info[5] = ostrides[d] as u32;
-    u32_of(x.numel(), "element count")?;
-    for k in 0..sh.len() {
-        info[16 + k] = sh[k] as u32;
-        info[24 + k] = u32_of(st[0][k], "stride")?;
-        info[32 + k] = st[1][k] as u32;
-    }
-    let (input, rel) = view_window(buffer(x), l.offset, &l.shape, &l.strides, 4)?;
-    info[3] = u32_of(rel, "offset")?;
-    let (output, _) = view_window(buffer(&out), 0, &[x.numel()], &[1], 4)?;
-    let consts = [("LOG", f64::from(u8::from(log)))];
-    let k = Kernel { shader: &SOFTMAX, entry: "softmax_main", constants: &consts, inputs: 1 };
-    context()?.dispatch_windows(&k, &[Some(input)], &[output], &info, split_groups(rows)?)?;
-    Ok(out)
-}
-
-/// Softmax of a tensor larger than one storage binding into `out`: slices along the dim
-/// other than `d` outermost in memory, each computed on its own (or cut again) and copied into
-/// its part of `out`; rows along `d` are made contiguous first and never cut.
-fn softmax_split(x: &Tensor, d: usize, log: bool, out: &Tensor) -> Result<Tensor> {
-    let l = x.layout();
-    let last = x.ndim() - 1;
-    if l.strides[d] != 1 && l.shape[d] > 1 {
-        // A row read through a stride spans the buffer: softmax over a copy in which it is
-        // contiguous, written back through the transposed view.
-        let moved = contiguous(&x.view_with_layout(l.transpose(d, last)))?;
-        let r = softmax_forward(&moved, last, log)?;
-        write_into(out, &r.view_with_layout(r.layout().transpose(d, last)))?;
-        return Ok(out.clone());
-    }
-    let Some(s) = (0..x.ndim()).filter(|&k| k != d && l.shape[k] > 1).max_by_key(|&k| l.strides[k]) else {
-        return Err(Error::NotImplemented(format!(
-            "'{}' on {}: a row of {} elements along dim {d} exceeds the adapter's max storage binding size ({} bytes)",
-            if log { "log_softmax" } else { "softmax" },
-            x.device(),
-            l.shape[d],
-            context()?.max_binding()
-        )));
-    };
-    let bytes = reach_bytes(x).max(x.numel() * 4);
-    let len = l.shape[s].div_ceil(slice_count(bytes, l.shape[s])?);
-    for start in (0..l.shape[s]).step_by(len) {
-        let stop = (start + len).min(l.shape[s]);
-        let part = softmax_forward(&x.view_with_layout(l.slice(s, start, stop, 1)), d, log)?;
-        write_into(&out.view_with_layout(out.layout().slice(s, start, stop, 1)), &part)?;
-    }
-    Ok(out.clone())
-}
-
-// ---- matmul ----
-
-/// Out[b] = A[b] @ B[b] for [..batch, m, k] and [..batch, k, n] operands whose batch dims
-/// are broadcast to `batch`; contiguous output (the GPU half of `batched_matmul_forward`).
-pub fn matmul(a: &Tensor, b: &Tensor, batch: &[usize]) -> Result<Tensor> {
-    let dev = op_device(&[a, b])?;
-    if !a.device().is_gpu() || !b.device().is_gpu() {
-        return Err(super::mixed(a.device(), b.device()));
-    }
-    if a.dtype() != DType::F32 || b.dtype() != DType::F32 {
-        return Err(dtype_error("matmul", if a.dtype() != DType::F32 { a.dtype() } else { b.dtype() }, dev));
-    }
-    let (la, lb) = (a.layout(), b.layout());
-    let (m, k) = (la.shape[la.ndim() - 2], la.shape[la.ndim() - 1]);
-    let n = lb.shape[lb.ndim() - 1];
-    let nb: usize = batch.iter().product();
-    let mut out_shape = batch.to_vec();
-    out_shape.extend([m, n]);
-    let fits = |t: &Tensor| fits_binding(t.shape(), &Span { offset: t.offset(), strides: t.strides(), elem: 4 });
-    if out_shape.iter().all(|&s| s > 0) && (!fits(a)? || !fits(b)? || !fits_binding(&[nb * m * n], &Span { offset: 0, strides: &[1], elem: 4 })?) {
-        return matmul_split(a, b, batch, fits(a)?, fits(b)?);
-    }
-    let out = empty(&out_shape, DType::F32, dev)?;
-    if out.numel() == 0 {
-        return Ok(out);
-    }
-    let sa = la.strides[..la.ndim() - 2].to_vec();
-    let sb = lb.strides[..lb.ndim() - 2].to_vec();
-    let (bsh, bst) = coalesce(batch, &[sa, sb]);
-    if bsh.len() > 4 {
-        return Err(Error::NotImplemented(format!("matmul on {dev}: more than 4 batch dims after merging")));
-    }
-    u32_of(out.numel(), "element count")?;
-    let mut info = vec![0u32; 28];
-    info[0] = m as u32;
-    info[1] = n as u32;
-    info[2] = u32_of(k, "inner dim")?;
-    info[3] = bsh.len() as u32;
-    info[6] = u32_of(la.strides[la.ndim() - 2], "stride")?;
-    info[7] = u32_of(la.strides[la.ndim() - 1], "stride")?;
-    info[8] = u32_of(lb.strides[lb.ndim() - 2], "stride")?;
-    info[9] = u32_of(lb.strides[lb.ndim() - 1], "stride")?;
-    for d in 0..bsh.len() {
-        info[16 + d] = bsh[d] as u32;
-        info[20 + d] = u32_of(bst[0][d], "stride")?;
-        info[24 + d] = u32_of(bst[1][d], "stride")?;
-    }
-    let ctx = context()?;
-    let max = ctx.limits.max_compute_workgroups_per_dimension.max(1) as usize;
-    let (gx, gy) = (n.div_ceil(64), m.div_ceil(64));
-    if gx > max || gy > max {
-        return Err(Error::NotImplemented(format!("matmul on {dev}: a {m}x{n} output needs more than {max} tiles per dim")));
-    }
-    let (wa, ra) = view_window(buffer(a), la.offset, &la.shape, &la.strides, 4)?;
-    let (wb, rb) = view_window(buffer(b), lb.offset, &lb.shape, &lb.strides, 4)?;
-    let (wo, _) = view_window(buffer(&out), 0, &[out.numel()], &[1], 4)?;
-    info[4] = u32_of(ra, "offset")?;
-    info[5] = u32_of(rb, "offset")?;
-    let kern = Kernel { shader: &MATMUL, entry: "matmul_main", constants: &[], inputs: 2 };
-    let mut base = 0;
-    while base < nb {
-        let z = (nb - base).min(max);
-        info[10] = base as u32;
-        ctx.dispatch_windows(&kern, &[Some(wa), Some(wb)], &[wo], &info, (gx as u32, gy as u32, z as u32))?;
-        base += z;
-    }
-    Ok(out)
-}
-
-/// `matmul` with an operand or the result larger than one storage binding: halves the first
-/// batch dim of size > 1, else the rows (the result or `a` too large), the columns (the result
-/// or `b` too large) or the inner dim (partial products added), and joins the halves; each
-/// half that is still too large is cut again.
-fn matmul_split(a: &Tensor, b: &Tensor, batch: &[usize], a_fits: bool, b_fits: bool) -> Result<Tensor> {
-    let nd = a.ndim();
-    let (m, k, n) = (a.shape()[nd - 2], a.shape()[nd - 1], b.shape()[nd - 1]);
-    let halves = |t: &Tensor, d: usize| {
-        let len = t.shape()[d];
-        [t.view_with_layout(t.layout().slice(d, 0, len / 2, 1)), t.view_with_layout(t.layout().slice(d, len / 2, len, 1))]
-    };
-    if let Some(d) = batch.iter().position(|&s| s > 1) {
-        let ([a0, a1], [b0, b1]) = (halves(a, d), halves(b, d));
-        let mut b_half = batch.to_vec();
-        b_half[d] = a0.shape()[d];
-        let first = matmul(&a0, &b0, &b_half)?;
-        b_half[d] = a1.shape()[d];
-        return Tensor::cat(&[first, matmul(&a1, &b1, &b_half)?], d as i64);
-    }
-    let out_fits = fits_binding(&[m * n], &Span { offset: 0, strides: &[1], elem: 4 })?;
-    if (!out_fits || !a_fits) && m > 1 {
-        let [a0, a1] = halves(a, nd - 2);
-        return Tensor::cat(&[matmul(&a0, b, batch)?, matmul(&a1, b, batch)?], nd as i64 - 2);
-    }
-    if (!out_fits || !b_fits) && n > 1 {
-        let [b0, b1] = halves(b, nd - 1);
-        return Tensor::cat(&[matmul(a, &b0, batch)?, matmul(a, &b1, batch)?], nd as i64 - 1);
-    }
-    if k > 1 {
-        let ([a0, a1], [b0, b1]) = (halves(a, nd - 1), halves(b, nd - 2));
-        return binary(BinaryOp::Add, &matmul(&a0, &b0, batch)?, &matmul(&a1, &b1, batch)?);
-    }
-    Err(Error::NotImplemented(format!("'matmul' on {}: an element does not fit the adapter's max storage binding size", a.device())))
 }
