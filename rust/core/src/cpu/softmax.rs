@@ -27,38 +27,41 @@ fn softmax_run<T: Float>(run: &mut [T], log: bool) {
     }
 }
 
-/// Softmax of each column of a slab of `len` rows of `inner` elements, through a row buffer.
-fn softmax_slab<T: Float>(slab: &mut [T], inner: usize, log: bool) {
-    let mut row: Vec<T> = Vec::with_capacity(slab.len() / inner);
-    for i in 0..inner {
-        row.clear();
-        row.extend(slab[i..].iter().step_by(inner));
-        softmax_run(&mut row, log);
-        slab[i..].iter_mut().step_by(inner).zip(&row).for_each(|(d, &v)| *d = v);
-    }
-}
-
-/// Softmax (or log-softmax) along `dim`, as `Op::Softmax` describes: the data in row-major
-/// order is `outer` slabs of `len` x `inner`; rows are contiguous when `inner` is 1.
+/// Softmax (or log-softmax) along `dim`, as `Op::Softmax` describes: rows along the dim are
+/// made contiguous (the dim moved last: one strided copy there and one back, both on the CPU
+/// team when large, cheaper than reading each row through its stride), then done in place.
 pub fn softmax(op: SoftmaxOp, x: &Tensor, dim: usize) -> Result<Tensor> {
-    let shape = x.shape();
-    let (len, inner) = if shape.is_empty() { (1, 1) } else { (shape[dim], shape[dim + 1..].iter().product()) };
+    let nd = x.ndim();
+    let last = nd.saturating_sub(1);
+    let mut order: Vec<usize> = (0..nd).filter(|&k| k != dim).collect();
+    if nd > 0 {
+        order.push(dim);
+    }
+    let moved = x.view_with_layout(x.layout().permute(&order)?);
+    let len = moved.shape().get(last).copied().unwrap_or(1);
     let log = op == SoftmaxOp::LogSoftmax;
     crate::with_float!(
         x.dtype(),
         T,
         {
-            let mut data = x.contiguous_data::<T>().into_owned();
-            let chunk = len * inner;
-            let slab = |r: &mut [T]| if inner == 1 { softmax_run(r, log) } else { softmax_slab(r, inner, log) };
-            if chunk > 0 {
+            let mut data = moved.contiguous_data::<T>().into_owned();
+            if len > 0 {
                 if data.len() >= super::PAR_THRESHOLD {
-                    super::team::chunks_mut(&mut data, chunk, |_, r| slab(r));
+                    super::team::chunks_mut(&mut data, len, |_, r| softmax_run(r, log));
                 } else {
-                    data.chunks_mut(chunk).for_each(slab);
+                    data.chunks_mut(len).for_each(|r| softmax_run(r, log));
                 }
             }
-            Tensor::from_vec(data, shape)
+            if dim == last {
+                return Tensor::from_vec(data, x.shape());
+            }
+            let mut inverse = vec![0; nd];
+            for (i, &k) in order.iter().enumerate() {
+                inverse[k] = i;
+            }
+            let rows = Tensor::from_vec(data, moved.shape())?;
+            let back = rows.view_with_layout(rows.layout().permute(&inverse)?);
+            Tensor::from_vec(back.contiguous_data::<T>().into_owned(), x.shape())
         },
         Err(no_kernel(&Op::Softmax { op, dim }, x.dtype(), x.device()))
     )
