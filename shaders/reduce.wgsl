@@ -9,7 +9,7 @@
 //   4 ndim   5 offset   6 contiguous (1: element r*inner+j is at offset+r*inner+j)
 //   16..24 shape (permuted)   24..32 strides (permuted)
 
-override OP: u32 = 0u; // 0 sum, 1 max, 2 min, 3 prod
+override OP: u32 = 0u; // a REDUCE_* code (argreduce: an EXTREMUM_* code)
 
 @group(0) @binding(0) var<storage, read> x: array<u32>;
 @group(0) @binding(1) var<storage, read_write> out: array<u32>;
@@ -19,9 +19,9 @@ var<workgroup> part: array<f32, 256>;
 
 fn identity() -> f32 {
     switch OP {
-        case 1u: { return -inf(); }
-        case 2u: { return inf(); }
-        case 3u: { return 1.0; }
+        case REDUCE_MAX: { return -inf(); }
+        case REDUCE_MIN: { return inf(); }
+        case REDUCE_PROD: { return 1.0; }
         default: { return 0.0; }
     }
 }
@@ -29,15 +29,15 @@ fn identity() -> f32 {
 // Max and min propagate NaN, as PyTorch's do.
 fn combine(a: f32, b: f32) -> f32 {
     switch OP {
-        case 1u: {
+        case REDUCE_MAX: {
             if (is_nan_bits(u(a)) || is_nan_bits(u(b))) { return nan(); }
             return max(a, b);
         }
-        case 2u: {
+        case REDUCE_MIN: {
             if (is_nan_bits(u(a)) || is_nan_bits(u(b))) { return nan(); }
             return min(a, b);
         }
-        case 3u: { return a * b; }
+        case REDUCE_PROD: { return a * b; }
         default: { return a + b; }
     }
 }
@@ -86,7 +86,7 @@ fn reduce_main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) n
     }
 }
 
-// argmax (OP 1) / argmin (OP 2) over each row (one workgroup per row, no chunks): the index
+// argmax (EXTREMUM_MAX) / argmin (EXTREMUM_MIN) over each row (one workgroup per row, no chunks): the index
 // of the first maximum/minimum, a NaN counting as the extreme (the first NaN wins), written
 // as an int64 (low, high) word pair.
 var<workgroup> part_i: array<u32, 256>;
@@ -101,7 +101,7 @@ fn arg_better(va: f32, ia: u32, vb: f32, ib: u32) -> bool {
     if (b_nan) {
         return true;
     }
-    if (OP == 1u && vb > va) || (OP == 2u && vb < va) {
+    if (OP == EXTREMUM_MAX && vb > va) || (OP == EXTREMUM_MIN && vb < va) {
         return true;
     }
     return vb == va && ib < ia;
@@ -150,18 +150,18 @@ fn load64(lin: u32) -> vec2<u32> {
 
 fn identity64() -> vec2<u32> {
     switch OP {
-        case 1u: { return vec2<u32>(0u, 0x80000000u); }
-        case 2u: { return vec2<u32>(0xffffffffu, 0x7fffffffu); }
-        case 3u: { return vec2<u32>(1u, 0u); }
+        case REDUCE_MAX: { return vec2<u32>(0u, 0x80000000u); }
+        case REDUCE_MIN: { return vec2<u32>(0xffffffffu, 0x7fffffffu); }
+        case REDUCE_PROD: { return vec2<u32>(1u, 0u); }
         default: { return vec2<u32>(0u, 0u); }
     }
 }
 
 fn combine64(a: vec2<u32>, b: vec2<u32>) -> vec2<u32> {
     switch OP {
-        case 1u: { return select(b, a, cmp64(a, b) >= 0); }
-        case 2u: { return select(b, a, cmp64(a, b) <= 0); }
-        case 3u: { return mul64(a, b); }  // wrapping, as the CPU's int64 prod
+        case REDUCE_MAX: { return select(b, a, cmp64(a, b) >= 0); }
+        case REDUCE_MIN: { return select(b, a, cmp64(a, b) <= 0); }
+        case REDUCE_PROD: { return mul64(a, b); }  // wrapping, as the CPU's int64 prod
         default: { return add64(a, b); }
     }
 }
@@ -195,11 +195,11 @@ fn reduce64_main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups)
     }
 }
 
-// Whether (vb, ib) beats (va, ia): a larger (OP 1) / smaller (OP 2) value, or the same
+// Whether (vb, ib) beats (va, ia): a larger (EXTREMUM_MAX) / smaller (EXTREMUM_MIN) value, or the same
 // value at a lower index.
 fn arg_better64(va: vec2<u32>, ia: u32, vb: vec2<u32>, ib: u32) -> bool {
     let c = cmp64(vb, va);
-    return (OP == 1u && c > 0) || (OP == 2u && c < 0) || (c == 0 && ib < ia);
+    return (OP == EXTREMUM_MAX && c > 0) || (OP == EXTREMUM_MIN && c < 0) || (c == 0 && ib < ia);
 }
 
 @compute @workgroup_size(256, 1, 1)

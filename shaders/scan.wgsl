@@ -22,7 +22,8 @@
 // flip_main (WORDS 32-bit words per element), info: 0 n   1 ndim   2 source offset of element
 //   0   16..24 shape   24..32 source strides as two's-complement u32 (negative on flipped dims).
 
-override OP: u32 = 0u; // scans: 0 float32 add, 1 float32 mul, 2 int64 add, 3 int64 mul, 4 u32 add
+override OP: u32 = 0u; // scans: SCAN_SUM or SCAN_PROD
+override KIND: u32 = 0u; // scans: 0 float32, 1 int64, 2 u32 (running counts)
 override WORDS: u32 = 1u; // flip: 32-bit words per element
 
 const ITEMS: u32 = 4u;
@@ -35,24 +36,25 @@ const BLOCK: u32 = 1024u; // WG * ITEMS
 var<workgroup> part: array<vec2<u32>, 256>;
 
 fn wide() -> bool {
-    return OP == 2u || OP == 3u;
+    return KIND == 1u;
 }
 
 fn identity() -> vec2<u32> {
-    switch OP {
-        case 1u: { return vec2<u32>(u(1.0), 0u); }
-        case 3u: { return vec2<u32>(1u, 0u); }
-        default: { return vec2<u32>(0u, 0u); }
+    if (OP != SCAN_PROD) {
+        return vec2<u32>(0u, 0u);
     }
+    return select(vec2<u32>(1u, 0u), vec2<u32>(u(1.0), 0u), KIND == 0u);
 }
 
 // a then b (the earlier value first).
 fn combine(a: vec2<u32>, b: vec2<u32>) -> vec2<u32> {
-    switch OP {
-        case 0u: { return vec2<u32>(u(f(a.x) + f(b.x)), 0u); }
-        case 1u: { return vec2<u32>(u(f(a.x) * f(b.x)), 0u); }
-        case 2u: { return add64(a, b); }
-        case 3u: { return mul64(a, b); }
+    let prod = OP == SCAN_PROD;
+    switch KIND {
+        case 0u: { return vec2<u32>(u(select(f(a.x) + f(b.x), f(a.x) * f(b.x), prod)), 0u); }
+        case 1u: {
+            if (prod) { return mul64(a, b); }
+            return add64(a, b);
+        }
         default: { return vec2<u32>(a.x + b.x, 0u); }
     }
 }

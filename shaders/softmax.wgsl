@@ -7,7 +7,7 @@
 //   4 input stride along the dim   5 output stride along the dim
 //   16..24 outer shape   24..32 input outer strides   32..40 output outer strides
 
-override LOG: u32 = 0u;
+override OP: u32 = 0u; // SOFTMAX_SOFTMAX or SOFTMAX_LOGSOFTMAX
 
 @group(0) @binding(0) var<storage, read> x: array<u32>;
 @group(0) @binding(1) var<storage, read_write> out: array<u32>;
@@ -53,7 +53,7 @@ fn softmax_main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) 
         let lt = log(total);
         for (var j = lid; j < len; j += WG) {
             let v = f(x[ib + j * is]) - mx;
-            if (LOG != 0u) {
+            if (OP == SOFTMAX_LOGSOFTMAX) {
                 out[ob + j * os] = u(v - lt);
             } else {
                 out[ob + j * os] = u(exp(v) / total);

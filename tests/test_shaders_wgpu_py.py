@@ -178,7 +178,7 @@ def test_softmax_rows(wgpu, device, log):
     info = np.zeros(40, np.uint32)
     info[:6] = [rows, length, 1, 0, 1, 1]
     info[16], info[24], info[32] = rows, length, length
-    (out,) = run(wgpu, device, "softmax.wgsl", "softmax_main", [x], [4 * x.size], info, (rows, 1, 1), {"LOG": log})
+    (out,) = run(wgpu, device, "softmax.wgsl", "softmax_main", [x], [4 * x.size], info, (rows, 1, 1), {"OP": log})
     z = x.astype(np.float64) - x.max(1, keepdims=True)
     want = z - np.log(np.exp(z).sum(1, keepdims=True))
     np.testing.assert_allclose(f32(out).reshape(rows, length), want if log else np.exp(want), rtol=1e-5, atol=1e-6)

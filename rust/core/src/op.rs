@@ -336,6 +336,94 @@ impl Window {
     }
 }
 
+/// Defines a kind enum of an op family from its table: variant = GPU kernel code (emitted into
+/// the shaders as `<PREFIX>_<VARIANT>`), name (error messages, graph printouts), autograd node
+/// name (`None` for kinds with no gradient).
+macro_rules! op_kinds {
+    ($(#[$doc:meta])* $kind:ident, $prefix:literal { $($variant:ident = $code:literal, $name:literal, $grad_fn:expr;)* }) => {
+        $(#[$doc])*
+        #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+        #[repr(u32)]
+        pub enum $kind {
+            $($variant = $code,)*
+        }
+
+        impl $kind {
+            pub const ALL: &'static [$kind] = &[$($kind::$variant,)*];
+            /// The prefix of this table's constants in `shaders/op_codes.wgsl`.
+            pub const WGSL_PREFIX: &'static str = $prefix;
+
+            pub fn name(self) -> &'static str {
+                match self {
+                    $($kind::$variant => $name,)*
+                }
+            }
+
+            /// The autograd node's name, PyTorch's.
+            pub fn grad_fn_name(self) -> Option<&'static str> {
+                match self {
+                    $($kind::$variant => $grad_fn,)*
+                }
+            }
+
+            /// The code the WGSL kernels switch on.
+            pub fn code(self) -> u32 {
+                self as u32
+            }
+
+            fn wgsl_name(self) -> &'static str {
+                match self {
+                    $($kind::$variant => stringify!($variant),)*
+                }
+            }
+        }
+    };
+}
+
+op_kinds! {
+    /// A reduction of runs of elements to one value. The autograd names are those of a
+    /// reduction over given dims (PyTorch names a full `sum`/`prod` `...Backward0`).
+    ReduceOp, "REDUCE" {
+        Sum = 0, "sum", Some("SumBackward1");
+        Max = 1, "amax", Some("AmaxBackward0");
+        Min = 2, "amin", Some("AminBackward0");
+        Prod = 3, "prod", Some("ProdBackward1");
+        Any = 4, "any", None;
+        All = 5, "all", None;
+    }
+}
+
+op_kinds! {
+    /// Which extreme `max(dim)`/`min(dim)` and `argmax`/`argmin` look for.
+    Extremum, "EXTREMUM" {
+        Max = 1, "max", Some("MaxBackward0");
+        Min = 2, "min", Some("MinBackward0");
+    }
+}
+
+op_kinds! {
+    /// An inclusive scan along a dim.
+    ScanOp, "SCAN" {
+        Sum = 0, "cumsum", Some("CumsumBackward0");
+        Prod = 1, "cumprod", Some("CumprodBackward0");
+    }
+}
+
+op_kinds! {
+    /// Softmax or its logarithm along a dim (fused, stable).
+    SoftmaxOp, "SOFTMAX" {
+        Softmax = 0, "softmax", Some("SoftmaxBackward0");
+        LogSoftmax = 1, "log_softmax", Some("LogSoftmaxBackward0");
+    }
+}
+
+/// `const <PREFIX>_<VARIANT>: u32 = <code>u;` for every kind of a table.
+fn wgsl_kind_constants<K: Copy>(s: &mut String, prefix: &str, kinds: &[K], name: impl Fn(K) -> &'static str, code: impl Fn(K) -> u32) {
+    for &k in kinds {
+        s.push_str(&format!("const {prefix}_{}: u32 = {}u;\n", name(k).to_uppercase(), code(k)));
+    }
+}
+
 /// WGSL declarations of every op table's kernel codes (`const UNARY_EXP: u32 = 2u;`): the
 /// contents of `shaders/op_codes.wgsl`, which every shader includes (a test keeps the file equal
 /// to this, so the kernels and the tables cannot disagree).
@@ -350,6 +438,10 @@ pub fn wgsl_constants() -> String {
     for (name, code) in elementwise_codes::ALL {
         s.push_str(&format!("const {name}: u32 = {code}u;\n"));
     }
+    wgsl_kind_constants(&mut s, ReduceOp::WGSL_PREFIX, ReduceOp::ALL, ReduceOp::wgsl_name, ReduceOp::code);
+    wgsl_kind_constants(&mut s, Extremum::WGSL_PREFIX, Extremum::ALL, Extremum::wgsl_name, Extremum::code);
+    wgsl_kind_constants(&mut s, ScanOp::WGSL_PREFIX, ScanOp::ALL, ScanOp::wgsl_name, ScanOp::code);
+    wgsl_kind_constants(&mut s, SoftmaxOp::WGSL_PREFIX, SoftmaxOp::ALL, SoftmaxOp::wgsl_name, SoftmaxOp::code);
     s
 }
 
@@ -400,6 +492,25 @@ pub enum Op<'a> {
     /// `w[t] * (logsumexp(x) - x[t])` and its weight `w[t]` (both 0 for an ignored row). The
     /// kernels check the class values, which they read.
     CrossEntropyRows { ignore_index: i64 },
+    /// `op` over the runs along `dims` (sorted, unique) of the input. Sum and Prod take
+    /// float32, float64 or int64 (the caller casts the rest to int64), Any and All take bool,
+    /// Max and Min any dtype; the output keeps the input's dtype.
+    Reduce { op: ReduceOp, dims: &'a [usize], keepdim: bool },
+    /// The int64 index of the first max (or min) along `dim` of an input with at least one
+    /// dim and a non-empty `dim`; NaN counts as the extreme.
+    ArgReduce { op: Extremum, dim: usize, keepdim: bool },
+    /// The inclusive scan along `dim` of a float or int64 input, in its dtype; contiguous.
+    Scan { op: ScanOp, dim: usize },
+    /// Stable sort along `dim` of an input with at least one dim, NaN largest: two contiguous
+    /// outputs, the values and their int64 source indices.
+    Sort { dim: usize, descending: bool },
+    /// Softmax (or log-softmax) along `dim` of a float input; contiguous.
+    Softmax { op: SoftmaxOp, dim: usize },
+    /// Out[b] = A[b] @ B[b] of inputs [..batch, m, k] and [..batch, k, n] of one dtype (not
+    /// bool) whose batch dims are broadcast to `batch`; contiguous.
+    Matmul { batch: &'a [usize] },
+    /// A contiguous copy of the input reversed along `dims` (sorted, unique).
+    Flip { dims: &'a [usize] },
 }
 
 impl Op<'_> {
@@ -422,6 +533,13 @@ impl Op<'_> {
             Op::PlaneScatterAdd { .. } => WindowOp::PlaneScatterAdd.name(),
             Op::PlaneGather => WindowOp::PlaneGather.name(),
             Op::CrossEntropyRows { .. } => "cross_entropy",
+            Op::Reduce { op, .. } => op.name(),
+            Op::ArgReduce { op, .. } => op.name(),
+            Op::Scan { op, .. } => op.name(),
+            Op::Sort { .. } => "sort",
+            Op::Softmax { op, .. } => op.name(),
+            Op::Matmul { .. } => "matmul",
+            Op::Flip { .. } => "flip",
         }
     }
 }

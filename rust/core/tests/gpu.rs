@@ -59,7 +59,7 @@ fn cpu_kernels_refuse_gpu_memory() {
     assert!(g.storage().cpu_slice::<f32>("test").is_err());
     // float64 has no GPU scan kernel
     let g64 = Tensor::from_vec(vec![1.0f64, 2.0], &[2]).unwrap().to_device(Device::Gpu(0)).unwrap();
-    let err = g64.cumulative(0, false).unwrap_err();
+    let err = g64.cumulative(0, ferrograd_core::op::ScanOp::Sum).unwrap_err();
     assert!(matches!(err, ferrograd_core::Error::NotImplemented(ref m) if m.contains("gpu:0")), "{err:?}");
     let cpu = Tensor::from_vec(vec![1.0f32, 2.0], &[2]).unwrap();
     assert!(matches!(g.add(&cpu), Err(ferrograd_core::Error::Device(_))));

@@ -5,6 +5,7 @@ use ferrograd_core::autograd::{self, Node};
 use ferrograd_core::ops::loss::Reduction;
 use ferrograd_core::ops::{BinaryOp, UnaryOp};
 use ferrograd_core::storage::Storage;
+use ferrograd_core::op::{Extremum, ScanOp, SoftmaxOp};
 use ferrograd_core::{DType, Error, ExternalError, Layout, Tensor, Window};
 use numpy::npyffi::{self, npy_intp, PY_ARRAY_API};
 use numpy::{Element as NpElement, PyArrayDescrMethods, PyUntypedArray, PyUntypedArrayMethods};
@@ -850,13 +851,17 @@ fn mean(x: PyRef<'_, PyTensor>, dims: Option<Vec<i64>>, keepdim: bool) -> PyResu
 fn prod(x: PyRef<'_, PyTensor>, dims: Option<Vec<i64>>, keepdim: bool) -> PyResult<PyTensor> {
     Ok(wrap(x.inner.prod(dims.as_deref(), keepdim).py()?))
 }
+/// The op kind a Python `is_max` flag selects.
+fn extremum(is_max: bool) -> Extremum {
+    if is_max { Extremum::Max } else { Extremum::Min }
+}
 #[pyfunction]
 fn amax(x: PyRef<'_, PyTensor>, dims: Option<Vec<i64>>, keepdim: bool, is_max: bool) -> PyResult<PyTensor> {
-    Ok(wrap(x.inner.amax(dims.as_deref(), keepdim, is_max).py()?))
+    Ok(wrap(x.inner.amax(dims.as_deref(), keepdim, extremum(is_max)).py()?))
 }
 #[pyfunction]
 fn max_dim(x: PyRef<'_, PyTensor>, dim: i64, keepdim: bool, is_max: bool) -> PyResult<(PyTensor, PyTensor)> {
-    let (v, i) = x.inner.max_dim(dim, keepdim, is_max).py()?;
+    let (v, i) = x.inner.max_dim(dim, keepdim, extremum(is_max)).py()?;
     Ok((wrap(v), wrap(i)))
 }
 #[pyfunction]
@@ -866,7 +871,7 @@ fn sort(x: PyRef<'_, PyTensor>, dim: i64, descending: bool) -> PyResult<(PyTenso
 }
 #[pyfunction]
 fn argmax(x: PyRef<'_, PyTensor>, dim: Option<i64>, keepdim: bool, is_max: bool) -> PyResult<PyTensor> {
-    Ok(wrap(x.inner.argmax(dim, keepdim, is_max).py()?))
+    Ok(wrap(x.inner.argmax(dim, keepdim, extremum(is_max)).py()?))
 }
 #[pyfunction]
 fn var(x: PyRef<'_, PyTensor>, dims: Option<Vec<i64>>, correction: f64, keepdim: bool) -> PyResult<PyTensor> {
@@ -890,7 +895,7 @@ fn all(x: PyRef<'_, PyTensor>, dims: Option<Vec<i64>>, keepdim: bool) -> PyResul
 }
 #[pyfunction]
 fn cumulative(x: PyRef<'_, PyTensor>, dim: i64, prod: bool) -> PyResult<PyTensor> {
-    Ok(wrap(x.inner.cumulative(dim, prod).py()?))
+    Ok(wrap(x.inner.cumulative(dim, if prod { ScanOp::Prod } else { ScanOp::Sum }).py()?))
 }
 
 // ---- linear algebra ----
@@ -979,7 +984,7 @@ fn pad(x: PyRef<'_, PyTensor>, pads: Vec<i64>, value: f64) -> PyResult<PyTensor>
 #[pyfunction]
 fn softmax(py: Python<'_>, x: PyRef<'_, PyTensor>, dim: i64, log: bool) -> PyResult<PyTensor> {
     let x = x.inner.clone();
-    Ok(wrap(py.detach(|| x.softmax(dim, log)).py()?))
+    Ok(wrap(py.detach(|| x.softmax(dim, if log { SoftmaxOp::LogSoftmax } else { SoftmaxOp::Softmax })).py()?))
 }
 #[pyfunction]
 fn cross_entropy(x: PyRef<'_, PyTensor>, target: PyRef<'_, PyTensor>, weight: Option<PyRef<'_, PyTensor>>, ignore_index: i64, reduction: &str) -> PyResult<PyTensor> {

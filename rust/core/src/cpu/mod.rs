@@ -11,6 +11,11 @@ pub mod conv;
 pub mod copy;
 pub mod index;
 pub mod loss;
+pub mod matmul;
+pub mod reduce;
+pub mod scan;
+pub mod softmax;
+pub mod sort;
 pub mod team;
 pub mod unary;
 
@@ -49,6 +54,16 @@ impl crate::op::Backend for Cpu {
                 let (loss, weight) = loss::cross_entropy_rows(inputs[0], inputs[1], inputs.get(2).copied(), ignore_index)?;
                 Two(loss, weight)
             }
+            Op::Reduce { op, dims, keepdim } => One(reduce::reduce(op, inputs[0], dims, keepdim)?),
+            Op::ArgReduce { op, dim, keepdim } => One(reduce::arg_reduce(op, inputs[0], dim, keepdim)?),
+            Op::Scan { op, dim } => One(scan::scan(op, inputs[0], dim)?),
+            Op::Flip { dims } => One(scan::flip(inputs[0], dims)?),
+            Op::Sort { dim, descending } => {
+                let (values, indices) = sort::sort(inputs[0], dim, descending)?;
+                Two(values, indices)
+            }
+            Op::Softmax { op, dim } => One(softmax::softmax(op, inputs[0], dim)?),
+            Op::Matmul { batch } => One(matmul::matmul(inputs[0], inputs[1], batch)?),
         })
     }
 }

@@ -1,7 +1,9 @@
 //! GPU kernels of the index-driven ops (`shaders/index.wgsl`): gather along a dim with int64
 //! indices, its partner scatter_add, and scatter; index_select and index_add are the same
 //! kernels with the 1-D index broadcast over the other dims (a zero-stride view, no copy).
-use super::ops::{buffer, contiguous, full, reduce, split_groups, to_cpu, u32_of, write_into};
+use super::ops::{buffer, contiguous, full, split_groups, to_cpu, u32_of, write_into};
+use super::reduce::reduce;
+use crate::op::ReduceOp;
 use super::runtime::{context, Kernel};
 use super::{elem_size, Shader};
 use crate::dtype::DType;
@@ -49,12 +51,12 @@ fn check_range(index: &Tensor, size: usize, d: usize, op: IndexOp) -> Result<()>
     if index.numel() == 0 {
         return Ok(());
     }
-    let (all, op): (Vec<usize>, &str) = ((0..index.ndim()).collect(), op.name());
-    let lo = to_cpu(&reduce(index, &all, false, 2, op)?)?.item::<i64>()?;
-    let hi = to_cpu(&reduce(index, &all, false, 1, op)?)?.item::<i64>()?;
+    let all: Vec<usize> = (0..index.ndim()).collect();
+    let lo = to_cpu(&reduce(ReduceOp::Min, index, &all, false)?)?.item::<i64>()?;
+    let hi = to_cpu(&reduce(ReduceOp::Max, index, &all, false)?)?.item::<i64>()?;
     let size = size as i64;
     match [lo, hi].into_iter().find(|&i| i < 0 || i >= size) {
-        Some(i) => Err(Error::Runtime(format!("{op}(): index {i} is out of bounds for dimension {d} with size {size}"))),
+        Some(i) => Err(Error::Runtime(format!("{}(): index {i} is out of bounds for dimension {d} with size {size}", op.name()))),
         None => Ok(()),
     }
 }

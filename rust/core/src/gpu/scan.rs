@@ -1,14 +1,13 @@
 //! Scans and compaction on the GPU (`shaders/scan.wgsl`): cumsum/cumprod along a dim as a
 //! block-wise parallel scan (block totals scanned recursively and combined back), nonzero as
-//! stream compaction over the running count of the flags, flip, and take (through
-//! index_select). The callers in `ops` record autograd, so backward rules written with tensor
-//! ops (flip, cumsum, index_add) run here too.
+//! stream compaction over the running count of the flags, and flip.
 use super::ops::{buffer, cast, contiguous, empty, split_groups, u32_of};
 use super::runtime::{context, Kernel};
-use super::{dtype_error, elem_size, Shader};
+use super::{elem_size, Shader};
 use crate::dtype::DType;
 use crate::error::{Error, Result};
 use crate::layout::Layout;
+use crate::op::{no_kernel, Op, ScanOp};
 use crate::tensor::Tensor;
 
 pub static SCAN: Shader = Shader { name: "scan", body: include_str!("../../../../shaders/scan.wgsl") };
@@ -22,12 +21,14 @@ const WG: usize = 256;
 /// workgroup idle).
 const SHORT_ROW: usize = 64;
 
-/// Scan op codes of scan.wgsl.
-const F32_ADD: u32 = 0;
-const F32_MUL: u32 = 1;
-const I64_ADD: u32 = 2;
-const I64_MUL: u32 = 3;
-const COUNT: u32 = 4;
+/// The elements a scan combines (scan.wgsl's KIND).
+#[derive(Clone, Copy, PartialEq)]
+enum ScanKind {
+    F32 = 0,
+    I64 = 1,
+    /// u32 words (the running counts of nonzero).
+    Count = 2,
+}
 
 fn kernel<'a>(entry: &'static str, constants: &'a [(&'static str, f64)]) -> Kernel<'a> {
     Kernel { shader: &SCAN, entry, constants, inputs: 1 }
@@ -36,14 +37,14 @@ fn kernel<'a>(entry: &'static str, constants: &'a [(&'static str, f64)]) -> Kern
 /// Inclusive scan with `op` of `src` into `out` (same buffer dtype width), both seen through
 /// layouts of the same shape with the scanned dim last. Short rows take a thread each; rows
 /// longer than one block take a second scan over the block totals and a pass adding them back.
-fn launch_scan(src: &Tensor, src_l: &Layout, out: &Tensor, out_l: &Layout, op: u32) -> Result<()> {
+fn launch_scan(src: &Tensor, src_l: &Layout, out: &Tensor, out_l: &Layout, op: ScanOp, kind: ScanKind) -> Result<()> {
     let nd = src_l.ndim();
     let len = src_l.shape[nd - 1];
     let rows: usize = src_l.shape[..nd - 1].iter().product();
     if rows == 0 || len == 0 {
         return Ok(());
     }
-    let words = if matches!(op, I64_ADD | I64_MUL) { 2 } else { 1 };
+    let words = if kind == ScanKind::I64 { 2 } else { 1 };
     u32_of(src.storage().len() * words, "storage length")?;
     u32_of(out.storage().len() * words, "storage length")?;
     let (outer, strides) = super::ops::coalesce(&src_l.shape[..nd - 1], &[src_l.strides[..nd - 1].to_vec(), out_l.strides[..nd - 1].to_vec()]);
@@ -66,7 +67,7 @@ fn launch_scan(src: &Tensor, src_l: &Layout, out: &Tensor, out_l: &Layout, op: u
         info[32 + k] = u32_of(strides[1][k], "stride")?;
     }
     let ctx = context()?;
-    let consts = [("OP", op as f64)];
+    let consts = [("OP", f64::from(op.code())), ("KIND", kind as u32 as f64)];
     if len <= SHORT_ROW {
         return ctx.dispatch(&kernel("scan_rows_main", &consts), &[Some(buffer(src))], buffer(out), &info, split_groups(rows.div_ceil(WG))?);
     }
@@ -83,19 +84,16 @@ fn launch_scan(src: &Tensor, src_l: &Layout, out: &Tensor, out_l: &Layout, op: u
     let mut carry_shape = src_l.shape[..nd - 1].to_vec();
     carry_shape.push(blocks - 1);
     let carry = empty(&carry_shape, out.dtype(), out.device())?;
-    launch_scan(out, &totals, &carry, &Layout::contiguous(&carry_shape), op)?;
+    launch_scan(out, &totals, &carry, &Layout::contiguous(&carry_shape), op, kind)?;
     ctx.dispatch(&kernel("scan_add_main", &consts), &[Some(buffer(&carry))], buffer(out), &info, split_groups((rows * (len - BLOCK)).div_ceil(WG))?)
 }
 
-/// The inclusive scan of `x` (float32 or int64, detached) along dim `d`: cumsum, or cumprod
-/// when `prod`; a contiguous result.
-pub fn cumulative(x: &Tensor, d: usize, prod: bool) -> Result<Tensor> {
-    let op = match (x.dtype(), prod) {
-        (DType::F32, false) => F32_ADD,
-        (DType::F32, true) => F32_MUL,
-        (DType::I64, false) => I64_ADD,
-        (DType::I64, true) => I64_MUL,
-        (dt, _) => return Err(dtype_error(if prod { "cumprod" } else { "cumsum" }, dt, x.device())),
+/// The inclusive scan of float32 or int64 `x` along `d`, as `Op::Scan` describes.
+pub fn scan(op: ScanOp, x: &Tensor, d: usize) -> Result<Tensor> {
+    let kind = match x.dtype() {
+        DType::F32 => ScanKind::F32,
+        DType::I64 => ScanKind::I64,
+        dt => return Err(no_kernel(&Op::Scan { op, dim: d }, dt, x.device())),
     };
     if x.ndim() == 0 {
         return contiguous(x);
@@ -104,11 +102,11 @@ pub fn cumulative(x: &Tensor, d: usize, prod: bool) -> Result<Tensor> {
     let nd = x.ndim();
     let mut order: Vec<usize> = (0..nd).filter(|&k| k != d).collect();
     order.push(d);
-    launch_scan(x, &x.layout().permute(&order)?, &out, &Layout::contiguous(x.shape()).permute(&order)?, op)?;
+    launch_scan(x, &x.layout().permute(&order)?, &out, &Layout::contiguous(x.shape()).permute(&order)?, op, kind)?;
     Ok(out)
 }
 
-/// A contiguous copy of `x` reversed along `dims` (normalised, unique; no autograd).
+/// A contiguous copy of `x` reversed along `dims`, as `Op::Flip` describes.
 pub fn flip(x: &Tensor, dims: &[usize]) -> Result<Tensor> {
     let dev = x.device();
     let out = empty(x.shape(), x.dtype(), dev)?;
@@ -165,7 +163,7 @@ pub fn nonzero(x: &Tensor) -> Result<Tensor> {
     let flags = cast(x, DType::Bool)?;
     // Running counts are u32 words, held in a bool-typed buffer (4 bytes per element).
     let counts = empty(&[n], DType::Bool, dev)?;
-    launch_scan(&flags, &Layout::contiguous(&[1, n]), &counts, &Layout::contiguous(&[1, n]), COUNT)?;
+    launch_scan(&flags, &Layout::contiguous(&[1, n]), &counts, &Layout::contiguous(&[1, n]), ScanOp::Sum, ScanKind::Count)?;
     let total = context()?.download(buffer(&counts), (n as u64 - 1) * 4, 4)?;
     let total = u32::from_le_bytes([total[0], total[1], total[2], total[3]]) as usize;
     let out = empty(&[total, nd], DType::I64, dev)?;

@@ -1,12 +1,13 @@
 //! Sorting on the GPU (`shaders/sort.wgsl`): a bitonic network over 64-bit keys with the
 //! column as tie-break (so the order is the stable one), rows of up to 1024 entries sorted
 //! in workgroup memory, longer rows merged through global steps. The tensor op and its
-//! autograd are `Tensor::sort` (ops/sort.rs); this is the forward only.
+//! autograd are `Tensor::sort` (ops/sort.rs); this is the kernel only.
 use super::ops::{buffer, contiguous, empty, split_groups, u32_of};
 use super::runtime::{context, Kernel};
-use super::{dtype_error, Shader};
+use super::Shader;
 use crate::dtype::DType;
 use crate::error::Result;
+use crate::op::{no_kernel, Op};
 use crate::tensor::Tensor;
 
 pub static SORT: Shader = Shader { name: "sort", body: include_str!("../../../../shaders/sort.wgsl") };
@@ -16,16 +17,16 @@ const BLOCK: usize = 1024;
 /// Invocations per workgroup of the global step.
 const WG: usize = 256;
 
-/// Sorted values and int64 indices of `x` along dim `d` (no autograd); both contiguous.
+/// Sorted values and int64 indices of `x` along dim `d`, as `Op::Sort` describes.
 pub fn sort(x: &Tensor, d: usize, descending: bool) -> Result<(Tensor, Tensor)> {
     let kind = match x.dtype() {
         DType::F32 => 0.0,
         DType::I64 => 1.0,
         DType::Bool => 2.0,
-        dt => return Err(dtype_error("sort", dt, x.device())),
+        dt => return Err(no_kernel(&Op::Sort { dim: d, descending }, dt, x.device())),
     };
     let last = x.ndim() - 1;
-    let moved = x.transpose(d as i64, last as i64)?;
+    let moved = x.view_with_layout(x.layout().transpose(d, last));
     let moved = if moved.is_contiguous() { moved } else { contiguous(&moved)? };
     let n = x.shape()[d];
     let rows = x.numel().checked_div(n).unwrap_or(0);
@@ -34,7 +35,7 @@ pub fn sort(x: &Tensor, d: usize, descending: bool) -> Result<(Tensor, Tensor)> 
     if rows > 0 {
         sort_rows(&moved, rows, n, descending, kind, &values, &indices)?;
     }
-    let back = |t: Tensor| -> Result<Tensor> { if d == last { Ok(t) } else { contiguous(&t.transpose(d as i64, last as i64)?) } };
+    let back = |t: Tensor| -> Result<Tensor> { if d == last { Ok(t) } else { contiguous(&t.view_with_layout(t.layout().transpose(d, last))) } };
     Ok((back(values)?, back(indices)?))
 }
 

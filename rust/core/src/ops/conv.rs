@@ -7,8 +7,8 @@
 use crate::autograd::{is_grad_enabled, Recorder};
 use crate::dtype::{Element, Float};
 use crate::error::{Error, Result};
-use crate::ops::matmul::{gemm_into, Mat, Parallelism};
 use crate::cpu::conv::ColGeometry;
+use crate::cpu::matmul::{gemm_into, Mat, Parallelism};
 use crate::op::Window;
 use crate::storage::try_vec;
 use crate::tensor::Tensor;

@@ -83,7 +83,7 @@ impl Tensor {
         Ok(rec.finish(out, false, move |ctx, g| {
             let x = ctx.saved(0)?;
             let per_row = scale.mul(g)?.unsqueeze(1)?;
-            Ok(vec![Some(x.softmax(1, false)?.sub(&onehot)?.mul(&per_row)?)])
+            Ok(vec![Some(x.softmax(1, crate::op::SoftmaxOp::Softmax)?.sub(&onehot)?.mul(&per_row)?)])
         }))
     }
 }

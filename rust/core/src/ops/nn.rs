@@ -1,75 +1,26 @@
-//! Neural-network kernels that frameworks fuse: softmax/log_softmax along a dim, clamp, and
+//! Neural-network ops that frameworks fuse: softmax/log_softmax along a dim, clamp, and
 //! the im2col pair (unfold/fold) that conv2d and the pools are built on.
 use crate::autograd::Recorder;
-use crate::dtype::{result_type, DType, Float, Operand};
+use crate::dtype::{result_type, DType, Operand};
 use crate::error::{Error, Result};
 use crate::layout::wrap_dim;
-use crate::ops::BinaryOp;
-use crate::op::{Op, WindowOp};
 pub use crate::op::Window;
+use crate::op::{Op, SoftmaxOp, WindowOp};
 use crate::ops::dispatch::{run, run1};
+use crate::ops::BinaryOp;
 use crate::tensor::Tensor;
-use crate::cpu::team;
-
-fn softmax_run<T: Float>(run: &mut [T], log: bool) {
-    let m = run.iter().fold(T::neg_inf(), |a, &b| if b > a || b.is_nan() { b } else { a });
-    // An all -inf run has max -inf; shifting by 0 keeps exp well defined.
-    let shift = if m == T::neg_inf() { T::zero() } else { m };
-    if log {
-        let s: T = run.iter().map(|&v| (v - shift).exp()).sum();
-        let ls = s.ln();
-        for v in run.iter_mut() {
-            *v = *v - shift - ls;
-        }
-    } else {
-        let mut s = T::zero();
-        for v in run.iter_mut() {
-            *v = (*v - shift).exp();
-            s = s + *v;
-        }
-        for v in run.iter_mut() {
-            *v = *v / s;
-        }
-    }
-}
-
-/// Softmax / log-softmax of float `x` along dim `d` on the CPU, no autograd: one pass per row.
-fn softmax_cpu(x: &Tensor, d: usize, log: bool) -> Result<Tensor> {
-    let n = x.ndim();
-    let last = n.max(1) as i64 - 1;
-    let moved = if n == 0 { x.detach() } else { x.detach().movedim(d as i64, last)? };
-    let k = if n == 0 { 1 } else { moved.shape()[n - 1] };
-    let out = crate::with_float!(
-        x.dtype(),
-        T,
-        {
-            let mut data = moved.contiguous_data::<T>().into_owned();
-            if k > 0 {
-                if data.len() >= crate::cpu::PAR_THRESHOLD {
-                    team::chunks_mut(&mut data, k, |_, r| softmax_run(r, log));
-                } else {
-                    data.chunks_mut(k).for_each(|r| softmax_run(r, log));
-                }
-            }
-            Tensor::from_vec(data, moved.shape())?
-        },
-        unreachable!()
-    );
-    Ok(if n == 0 { out } else { out.movedim(last, d as i64)?.contiguous()?.detach() })
-}
 
 impl Tensor {
     /// Softmax (or log-softmax) along `dim`, computed stably in one pass per row.
-    pub fn softmax(&self, dim: i64, log: bool) -> Result<Tensor> {
+    pub fn softmax(&self, dim: i64, op: SoftmaxOp) -> Result<Tensor> {
         let x = if self.dtype().is_float() { self.clone() } else { self.to_dtype(DType::F32)? };
         let d = wrap_dim(dim, x.ndim())?;
-        let out = if x.device().is_gpu() { crate::gpu::ops::softmax_forward(&x.detach(), d, log)? } else { softmax_cpu(&x, d, log)? };
-        let name = if log { "LogSoftmaxBackward0" } else { "SoftmaxBackward0" };
-        let Some(rec) = Recorder::new(name, &[&x]) else { return Ok(out) };
+        let out = run1(&Op::Softmax { op, dim: d }, &[&x])?;
+        let Some(rec) = Recorder::new(op.grad_fn_name().unwrap_or("SoftmaxBackward0"), &[&x]) else { return Ok(out) };
         Ok(rec.finish(out, true, move |ctx, g| {
             let y = ctx.saved(0)?;
             let dims = [d as i64];
-            let gx = if log {
+            let gx = if op == SoftmaxOp::LogSoftmax {
                 g.sub(&y.exp()?.mul(&g.sum(Some(&dims), true)?)?)?
             } else {
                 y.mul(&g.sub(&g.mul(&y)?.sum(Some(&dims), true)?)?)?

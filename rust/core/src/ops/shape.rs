@@ -3,6 +3,8 @@ use crate::autograd::Recorder;
 use crate::dtype::result_type;
 use crate::error::{Error, Result};
 use crate::layout::wrap_dim;
+use crate::op::Op;
+use crate::ops::dispatch::run1;
 use crate::tensor::Tensor;
 
 impl Tensor {
@@ -74,45 +76,10 @@ impl Tensor {
     /// Reverses the order of elements along `dims` (a copy, as in PyTorch).
     pub fn flip(&self, dims: &[i64]) -> Result<Tensor> {
         let ds = crate::ops::reduce::reduce_dims(Some(dims), self.ndim())?;
-        let out = if self.device().is_gpu() { crate::gpu::scan::flip(&self.detach(), &ds)? } else { self.flip_host(&ds)? };
+        let out = run1(&Op::Flip { dims: &ds }, &[self])?;
         let Some(rec) = Recorder::new("FlipBackward0", &[self]) else { return Ok(out) };
         let dims = dims.to_vec();
         Ok(rec.finish(out, false, move |_, g| Ok(vec![Some(g.flip(&dims)?)])))
-    }
-
-    /// The CPU half of `flip` over normalised dims `ds`.
-    fn flip_host(&self, ds: &[usize]) -> Result<Tensor> {
-        let l = self.layout();
-        let mut rev_offsets = vec![];
-        for &d in ds {
-            if l.shape[d] > 0 {
-                rev_offsets.push(d);
-            }
-        }
-        // Walk the flipped dims backwards by enumerating indices manually.
-        Ok(crate::with_dtype!(self.dtype(), T, {
-            let src = self.storage().slice::<T>();
-            let n = l.numel();
-            let mut out: Vec<T> = Vec::with_capacity(n);
-            let nd = l.ndim();
-            let mut coords = vec![0usize; nd];
-            for _ in 0..n {
-                let mut off = l.offset;
-                for k in 0..nd {
-                    let c = if rev_offsets.contains(&k) { l.shape[k] - 1 - coords[k] } else { coords[k] };
-                    off += c * l.strides[k];
-                }
-                out.push(src[off]);
-                for k in (0..nd).rev() {
-                    coords[k] += 1;
-                    if coords[k] < l.shape[k] {
-                        break;
-                    }
-                    coords[k] = 0;
-                }
-            }
-            Tensor::from_vec(out, &l.shape)?
-        }))
     }
 
     /// Constant padding with PyTorch's `F.pad` order (last dim first: left, right, ...).
