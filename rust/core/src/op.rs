@@ -254,59 +254,6 @@ pub mod elementwise_codes {
     ];
 }
 
-/// Defines a kind enum of an op family from its table: variant, name (in errors and graph
-/// printouts), autograd node name (PyTorch's; `None` for ops with no gradient).
-macro_rules! kind_table {
-    ($(#[$doc:meta])* $kind:ident { $($variant:ident = $name:literal, $grad_fn:expr;)* }) => {
-        $(#[$doc])*
-        #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
-        pub enum $kind {
-            $($variant,)*
-        }
-
-        impl $kind {
-            pub const ALL: &'static [$kind] = &[$($kind::$variant,)*];
-
-            pub fn name(self) -> &'static str {
-                match self {
-                    $($kind::$variant => $name,)*
-                }
-            }
-
-            /// The autograd node's name, PyTorch's where it has one.
-            pub fn grad_fn_name(self) -> Option<&'static str> {
-                match self {
-                    $($kind::$variant => $grad_fn,)*
-                }
-            }
-        }
-    };
-}
-
-kind_table! {
-    /// An index-driven op along one dim. Inputs: the indexed tensor, the int64 index and, for
-    /// the writes, the source (in the indexed tensor's dtype and on its device).
-    IndexOp {
-        Gather = "gather", Some("GatherBackward0");
-        Scatter = "scatter", Some("ScatterBackward0");
-        ScatterAdd = "scatter_add", Some("ScatterAddBackward0");
-        IndexSelect = "index_select", Some("IndexSelectBackward0");
-        IndexAdd = "index_add", Some("IndexAddBackward0");
-    }
-}
-
-kind_table! {
-    /// A sliding-window op over [N, C, H, W] planes (im2col and its adjoint, max pooling and
-    /// the in-plane scatter/gather pair of its backward).
-    WindowOp {
-        Im2Col = "im2col", Some("Im2ColBackward0");
-        Col2Im = "col2im", Some("Col2ImBackward0");
-        MaxPool2d = "max_pool2d", Some("MaxPool2DWithIndicesBackward0");
-        PlaneScatterAdd = "max_pool2d_backward", Some("MaxPool2DWithIndicesBackwardBackward0");
-        PlaneGather = "max_pool2d_gather", Some("MaxPool2DGatherBackward0");
-    }
-}
-
 /// Geometry of a 2-D sliding window (kernel, dilation, padding, stride) over an H x W input.
 #[derive(Clone, Copy, Debug, PartialEq)]
 pub struct Window {
@@ -371,13 +318,39 @@ macro_rules! op_kinds {
                 self as u32
             }
 
-            fn wgsl_name(self) -> &'static str {
+            /// The variant's name, upper-cased in its WGSL constant.
+            pub fn wgsl_name(self) -> &'static str {
                 match self {
                     $($kind::$variant => stringify!($variant),)*
                 }
             }
         }
     };
+}
+
+op_kinds! {
+    /// An index-driven op along one dim. Inputs: the indexed tensor, the int64 index and, for
+    /// the writes, the source (in the indexed tensor's dtype and on its device). Its kernels are
+    /// picked by entry point, so its codes are not emitted into the shaders.
+    IndexOp, "INDEX" {
+        Gather = 0, "gather", Some("GatherBackward0");
+        Scatter = 1, "scatter", Some("ScatterBackward0");
+        ScatterAdd = 2, "scatter_add", Some("ScatterAddBackward0");
+        IndexSelect = 3, "index_select", Some("IndexSelectBackward0");
+        IndexAdd = 4, "index_add", Some("IndexAddBackward0");
+    }
+}
+
+op_kinds! {
+    /// A sliding-window op over [N, C, H, W] planes (im2col and its adjoint, max pooling and
+    /// the in-plane scatter/gather pair of its backward); kernels picked by entry point.
+    WindowOp, "WINDOW" {
+        Im2Col = 0, "im2col", Some("Im2ColBackward0");
+        Col2Im = 1, "col2im", Some("Col2ImBackward0");
+        MaxPool2d = 2, "max_pool2d", Some("MaxPool2DWithIndicesBackward0");
+        PlaneScatterAdd = 3, "max_pool2d_backward", Some("MaxPool2DWithIndicesBackwardBackward0");
+        PlaneGather = 4, "max_pool2d_gather", Some("MaxPool2DGatherBackward0");
+    }
 }
 
 op_kinds! {
