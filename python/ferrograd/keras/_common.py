@@ -109,6 +109,19 @@ def config_kwargs(cls, config, extra=()):
 # Keras keeps a mask on the tensor it masks (`x._keras_mask`). ferrograd tensors have no
 # __dict__ (one would cost every tensor), so masks live here by id(), each entry leaving with its
 # tensor (a weakref callback), and `Tensor._keras_mask` reads and writes this table.
+def serialize_object(obj, module):
+    """Keras's serialization of a config-carrying object (initializer, regularizer, constraint)."""
+    return {"module": module, "class_name": type(obj).__name__, "config": obj.get_config(), "registered_name": None}
+
+
+def deserialize_object(config, classes, what):
+    """The object `serialize_object` described, from its class in `classes`."""
+    cls = classes.get(config["class_name"])
+    if cls is None:
+        raise ValueError(f"Unknown {what}: {config['class_name']!r}")
+    return cls.from_config(config.get("config", {}))
+
+
 _MASKS = {}
 
 

@@ -2,6 +2,7 @@
 formulas, epsilon from `keras.backend.epsilon()`)."""
 import ferrograd as torch
 
+from ._common import deserialize_object, serialize_object
 from .backend import epsilon
 
 
@@ -96,12 +97,8 @@ def get(identifier):
 
 
 def serialize(constraint):
-    return {"module": "keras.constraints", "class_name": type(constraint).__name__,
-            "config": constraint.get_config(), "registered_name": None}
+    return serialize_object(constraint, "keras.constraints")
 
 
 def deserialize(config):
-    cls = _CLASSES.get(config["class_name"])
-    if cls is None:
-        raise ValueError(f"Unknown constraint: {config['class_name']!r}")
-    return cls.from_config(config.get("config", {}))
+    return deserialize_object(config, _CLASSES, "constraint")

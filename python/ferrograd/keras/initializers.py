@@ -6,6 +6,8 @@ import numpy as np
 
 import ferrograd as torch
 
+from ._common import deserialize_object, serialize_object
+
 
 def _compute_fans(shape):
     """Keras's fans: a kernel's last axis is the output, the one before the input, the rest the
@@ -242,12 +244,8 @@ def get(identifier):
 
 
 def serialize(initializer):
-    return {"module": "keras.initializers", "class_name": type(initializer).__name__,
-            "config": initializer.get_config(), "registered_name": None}
+    return serialize_object(initializer, "keras.initializers")
 
 
 def deserialize(config):
-    cls = _CLASSES.get(config["class_name"])
-    if cls is None:
-        raise ValueError(f"Unknown initializer: {config['class_name']!r}")
-    return cls.from_config(config.get("config", {}))
+    return deserialize_object(config, _CLASSES, "initializer")

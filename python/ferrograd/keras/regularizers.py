@@ -1,6 +1,8 @@
 """`keras.regularizers`: penalties on weights that `fit` adds to the loss."""
 import ferrograd as torch
 
+from ._common import deserialize_object, serialize_object
+
 
 class Regularizer:
     def __call__(self, x):
@@ -71,12 +73,8 @@ def get(identifier):
 
 
 def serialize(regularizer):
-    return {"module": "keras.regularizers", "class_name": type(regularizer).__name__,
-            "config": regularizer.get_config(), "registered_name": None}
+    return serialize_object(regularizer, "keras.regularizers")
 
 
 def deserialize(config):
-    cls = _CLASSES.get(config["class_name"])
-    if cls is None:
-        raise ValueError(f"Unknown regularizer: {config['class_name']!r}")
-    return cls.from_config(config.get("config", {}))
+    return deserialize_object(config, _CLASSES, "regularizer")
