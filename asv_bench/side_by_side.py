@@ -18,7 +18,8 @@ process's own high-water mark, which a child inherits through fork + exec on Lin
 Prints a Markdown table. Without PyTorch the last two columns use the reference figures that
 the project's speed issue lists for PyTorch 2.13 CPU on the 2-core development machine.
 `--only` keeps the rows whose name or group contains one of the given words
-(groups: matmul, elementwise, conv, overhead, mlp, cnn, import, demo).
+(groups: matmul, elementwise, conv, overhead, mlp, cnn, compile, import, demo; `compile` compares
+eager and `compile`d runs of the same workloads).
 """
 import argparse
 import gc
@@ -139,6 +140,15 @@ def _rows():
     build = lambda T: _primed(W.cnn_train_step(T, W.CNN_BATCH))  # noqa: E731
     rows.append(Row(f"CNN train step, batch {W.CNN_BATCH} (Adam)", "cnn", "time",
                     {"ferrograd": build, "torch": build}))
+    for compile in (False, True):
+        how = "compiled" if compile else "eager"
+        for label, make in ((f"chain ((x*2+1).relu()*3).exp() 4M f32, {how}", W.elementwise_chain),
+                            (f"{W.REPLAY_CHAIN} matmuls 4x4 in a row, {how}", W.tiny_matmul_chain),
+                            (f"MLP 784-128-10 inference, batch 64, {how}", lambda T: W.mlp_inference(T, 64)),
+                            (f"MLP 784-128-10 train step, batch 64 (SGD), {how}", lambda T: W.mlp_train_step(T, 64)),
+                            (f"CNN train step, batch {W.CNN_BATCH} (Adam), {how}", W.cnn_train_step)):
+            build = lambda T, make=make, compile=compile: W.compiled(T, make(T), compile)  # noqa: E731
+            rows.append(Row(label, "compile", "time", {"ferrograd": build, "torch": build}))
     rows.append(Row("import time", "import", "import", None))
     rows.append(Row("import peak RSS", "import", "import", None))
     for demo, what in W.DEMOS.items():

@@ -94,7 +94,9 @@ def assert_close(actual, expected, rtol=1e-5, atol=1e-6):
 
 def check_grad(fn, *arrays):
     """gradcheck of fn over float64 tensors made from `arrays`; on the GPU, fn's float32
-    gradients there against its float64 gradients on the CPU."""
+    gradients there against its float64 gradients on the CPU. Either way, fn's forward and
+    backward also run through `ferrograd.compile` (see `check_compiled`)."""
+    check_compiled(fn, *arrays)
     if not on_gpu():
         inputs = [t64(a, requires_grad=True) for a in arrays]
         assert gradcheck(fn, inputs, eps=1e-6, atol=1e-5, rtol=1e-4)
@@ -105,6 +107,39 @@ def check_grad(fn, *arrays):
                   for a in arrays]
         return _weighted_grads(fn(*inputs), inputs, device)
     _match_cpu(grads)
+
+
+def check_compiled(fn, *arrays):
+    """fn's output and the gradients of a weighted sum of it, through `ferrograd.compile`, equal
+    eager within 1e-6 (relative, float32) on the device under test: once when tracing and once
+    replaying on other data (the arrays' values in reversed order, so data baked into a graph
+    would show). A function the graph capture cannot take runs eagerly (its warning is kept out
+    of the test's output)."""
+    import warnings
+
+    def step(*xs):
+        for x in xs:
+            x.grad = None
+        out = fn(*xs)
+        if out.requires_grad:
+            w = torch.linspace(-1.0, 1.0, out.numel(), dtype=out.dtype, device=out.device).reshape(out.shape)
+            (out * w).sum().backward()
+        return out.detach()
+
+    compiled = torch.compile(step)
+    for arrs in (arrays, [np.asarray(a).ravel()[::-1].reshape(np.shape(a)) for a in arrays]):
+        results = []
+        for run in (step, compiled):
+            leaves = [torch.tensor(np.asarray(a, dtype=np.float32), requires_grad=True) for a in arrs]
+            with warnings.catch_warnings():
+                warnings.simplefilter("ignore", RuntimeWarning)
+                out = run(*leaves)
+            results.append([out] + [x.grad for x in leaves])
+        for i, (c, e) in enumerate(zip(results[1], results[0])):
+            assert (c is None) == (e is None), f"compiled: gradient {i - 1} is {c}, eager {e}"
+            if e is not None:
+                np.testing.assert_allclose(np_of(c), np_of(e), rtol=1e-6, atol=1e-6,
+                                           err_msg="compiled output" if i == 0 else f"compiled gradient {i - 1}")
 
 
 def module_grads_match_cpu(module, *inputs, call=lambda m, *xs: m(*xs)):

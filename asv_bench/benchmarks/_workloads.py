@@ -129,6 +129,49 @@ def cnn_train_step(T, batch=CNN_BATCH, size=28):
     return train_step(T, model, opt, x, y)
 
 
+def compiled(T, fn, compile):
+    """`fn`, through `T.compile` when `compile` (ferrograd's or torch's), primed by two calls (the
+    trace, and a first replay)."""
+    if compile:
+        fn = T.compile(fn)
+    fn()
+    fn()
+    return fn
+
+
+def elementwise_chain(T, n=ELEMENTWISE_N):
+    """`((x * 2 + 1).relu() * 3).exp()` on n float32: four element-wise ops, one pass if fused."""
+    x = T.randn(n)
+    return lambda: ((x * 2 + 1).relu() * 3).exp()
+
+
+REPLAY_CHAIN = 20
+
+
+def tiny_matmul_chain(T, length=REPLAY_CHAIN):
+    """`length` matmuls of 4x4 matrices in a row: per-op (or per-node) overhead, nothing to fuse."""
+    a, b = T.randn(4, 4), T.randn(4, 4)
+
+    def chain():
+        x = a
+        for _ in range(length):
+            x = x @ b
+        return x
+    return chain
+
+
+def mlp_inference(T, batch):
+    """The seed MLP's forward under no_grad, in eval mode."""
+    T.manual_seed(0)
+    model = mlp(T).eval()
+    x = T.randn(batch, 784)
+
+    def infer():
+        with T.no_grad():
+            return model(x)
+    return infer
+
+
 def _nn(T):
     __import__(T.__name__ + ".nn")
     return T.nn

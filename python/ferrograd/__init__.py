@@ -25,6 +25,8 @@ from .utils.data import Generator  # noqa: E402,F401
 from ._io import load, save  # noqa: E402,F401
 from ._variable import Variable  # noqa: E402,F401
 from ._tape import GradientTape, UnconnectedGradients  # noqa: E402,F401
+from ._compile import compile  # noqa: E402,F401
+from . import jit  # noqa: E402,F401
 
 __version__ = "0.1.0"
 

@@ -12,6 +12,7 @@ import warnings
 
 from .. import _core
 from .._core import Tensor
+from .._compile import note_optimizer
 
 __all__ = ["Optimizer", "required"]
 
@@ -221,6 +222,8 @@ class Optimizer:
         fields of the kernel's options struct).
         """
         loss = self._run_closure(closure)
+        if _core.is_tracing():
+            note_optimizer(self)
         state_of = self.state
         for group in self.param_groups:
             params, grads = [], []

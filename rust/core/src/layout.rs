@@ -2,7 +2,7 @@
 //! zero-copy views.
 use crate::error::{Error, Result};
 
-#[derive(Clone, Debug, PartialEq, Eq)]
+#[derive(Clone, Debug, PartialEq, Eq, Hash)]
 pub struct Layout {
     pub shape: Vec<usize>,
     pub strides: Vec<usize>,

@@ -484,6 +484,68 @@ pub enum Op<'a> {
     Matmul { batch: &'a [usize] },
     /// A contiguous copy of the input reversed along `dims` (sorted, unique).
     Flip { dims: &'a [usize] },
+    /// A new CPU tensor of `shape` drawn from the process's seedable generator (no inputs).
+    Random { dist: RandomDist, shape: &'a [usize], dtype: DType },
+    /// A chain of element-wise calls run as one kernel (made by graph capture's fusion pass):
+    /// one output per entry of `outputs`.
+    Fused(&'a Fused),
+}
+
+/// An operand of a fused chain's step.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+pub enum FusedOperand {
+    /// Input `k` of the fused call.
+    Input(usize),
+    /// The result of step `s`.
+    Step(usize),
+}
+
+/// A chain of element-wise calls (unary, binary, casts, ReLU's backward) whose results all have
+/// `shape`; inputs are broadcast to it.
+#[derive(Clone, Debug, PartialEq)]
+pub struct Fused {
+    pub steps: Vec<(Op<'static>, Vec<FusedOperand>)>,
+    /// Each step's result dtype.
+    pub dtypes: Vec<DType>,
+    /// The steps whose results leave the kernel, in output order.
+    pub outputs: Vec<usize>,
+    pub shape: Vec<usize>,
+}
+
+impl Fused {
+    /// Whether `op` may be a step of a fused chain.
+    pub fn can_fuse(op: &Op<'_>) -> bool {
+        matches!(op, Op::Unary(_) | Op::Binary(_) | Op::Cast(_) | Op::ReluBackward | Op::Where)
+    }
+
+    /// The chain as nested calls, one expression per output: `exp(mul(relu(%0), %1))`.
+    pub fn expressions(&self, input: impl Fn(usize) -> String) -> Vec<String> {
+        fn expr(f: &Fused, s: usize, input: &dyn Fn(usize) -> String) -> String {
+            let (op, operands) = &f.steps[s];
+            let args: Vec<String> = operands
+                .iter()
+                .map(|o| match *o {
+                    FusedOperand::Input(k) => input(k),
+                    FusedOperand::Step(t) => expr(f, t, input),
+                })
+                .collect();
+            format!("{}({})", op.name(), args.join(", "))
+        }
+        self.outputs.iter().map(|&s| expr(self, s, &input)).collect()
+    }
+}
+
+/// What `Op::Random` draws.
+#[derive(Clone, Copy, Debug, PartialEq)]
+pub enum RandomDist {
+    /// Uniform on [low, high), float dtypes.
+    Uniform { low: f64, high: f64 },
+    /// Normal with the given mean and std (std >= 0), float dtypes.
+    Normal { mean: f64, std: f64 },
+    /// Integers uniform on [low, high) (low < high), drawn as int64 and cast to the dtype.
+    Int { low: i64, high: i64 },
+    /// A permutation of 0..shape[0], int64.
+    Permutation,
 }
 
 impl Op<'_> {
@@ -513,7 +575,75 @@ impl Op<'_> {
             Op::Softmax { op, .. } => op.name(),
             Op::Matmul { .. } => "matmul",
             Op::Flip { .. } => "flip",
+            Op::Random { dist: RandomDist::Uniform { .. }, .. } => "uniform",
+            Op::Random { dist: RandomDist::Normal { .. }, .. } => "normal",
+            Op::Random { dist: RandomDist::Int { .. }, .. } => "randint",
+            Op::Random { dist: RandomDist::Permutation, .. } => "randperm",
+            Op::Fused(_) => "fused",
         }
+    }
+}
+
+impl<'a> Op<'a> {
+    /// The op's one borrowed attribute (a shape or dims), empty for ops without one.
+    pub fn slice_attr(&self) -> &'a [usize] {
+        match *self {
+            Op::Full { shape, .. } | Op::Random { shape, .. } => shape,
+            Op::Reduce { dims, .. } | Op::Flip { dims } => dims,
+            Op::Matmul { batch } => batch,
+            _ => &[],
+        }
+    }
+
+    /// The same op with its borrowed attribute taken from `attr`: how a captured graph replays
+    /// an op it keeps as `detached()` plus the attribute.
+    pub fn with_slice_attr<'b>(&self, attr: &'b [usize]) -> Op<'b>
+    where
+        'a: 'b,
+    {
+        self.rebuild(attr, |f| Some(f)).expect("every op rebuilds with its own borrows")
+    }
+
+    /// The op without borrows (its slice attribute emptied), to keep beside the attribute; None
+    /// for a fused chain, which is kept whole.
+    pub fn detached(&self) -> Option<Op<'static>> {
+        self.rebuild(&[], |_| None)
+    }
+
+    fn rebuild<'b>(&self, attr: &'b [usize], fused: impl FnOnce(&'a Fused) -> Option<&'b Fused>) -> Option<Op<'b>> {
+        Some(match *self {
+            Op::Unary(u) => Op::Unary(u),
+            Op::Binary(b) => Op::Binary(b),
+            Op::Where => Op::Where,
+            Op::Cast(dtype) => Op::Cast(dtype),
+            Op::ToDevice(device) => Op::ToDevice(device),
+            Op::Write => Op::Write,
+            Op::AddInto => Op::AddInto,
+            Op::ReluBackward => Op::ReluBackward,
+            Op::Full { value, dtype, device, .. } => Op::Full { shape: attr, value, dtype, device },
+            Op::Index { op, dim } => Op::Index { op, dim },
+            Op::Im2Col { window, pad_value, batch_major } => Op::Im2Col { window, pad_value, batch_major },
+            Op::Col2Im { window, size, batch_major, n } => Op::Col2Im { window, size, batch_major, n },
+            Op::MaxPool2d { window, out_size } => Op::MaxPool2d { window, out_size },
+            Op::PlaneScatterAdd { size } => Op::PlaneScatterAdd { size },
+            Op::PlaneGather => Op::PlaneGather,
+            Op::CrossEntropyRows { ignore_index } => Op::CrossEntropyRows { ignore_index },
+            Op::Reduce { op, keepdim, .. } => Op::Reduce { op, dims: attr, keepdim },
+            Op::ArgReduce { op, dim, keepdim } => Op::ArgReduce { op, dim, keepdim },
+            Op::Scan { op, dim } => Op::Scan { op, dim },
+            Op::Sort { dim, descending } => Op::Sort { dim, descending },
+            Op::Softmax { op, dim } => Op::Softmax { op, dim },
+            Op::Matmul { .. } => Op::Matmul { batch: attr },
+            Op::Flip { .. } => Op::Flip { dims: attr },
+            Op::Random { dist, dtype, .. } => Op::Random { dist, shape: attr, dtype },
+            Op::Fused(f) => Op::Fused(fused(f)?),
+        })
+    }
+
+    /// Whether the op only computes its outputs from its inputs: no writes into an input's
+    /// memory, no draws from the generator. Pure calls with equal operands may be merged.
+    pub fn is_pure(&self) -> bool {
+        !matches!(self, Op::Write | Op::AddInto | Op::Random { .. })
     }
 }
 
@@ -524,9 +654,19 @@ pub enum Outputs {
     Nothing,
     One(Tensor),
     Two(Tensor, Tensor),
+    Many(Vec<Tensor>),
 }
 
 impl Outputs {
+    /// The outputs in order.
+    pub fn tensors(&self) -> Vec<&Tensor> {
+        match self {
+            Outputs::Nothing => vec![],
+            Outputs::One(a) => vec![a],
+            Outputs::Two(a, b) => vec![a, b],
+            Outputs::Many(ts) => ts.iter().collect(),
+        }
+    }
     /// The single output of a one-output op.
     pub fn one(self) -> Result<Tensor> {
         match self {

@@ -13,6 +13,10 @@ use std::ptr::NonNull;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::Arc;
 
+/// The graph break of host code touching tensor memory outside a kernel call: an op computed
+/// outside `ops::dispatch`, which a captured graph could not replay.
+const OUTSIDE_KERNEL: &str = "an op touched tensor memory outside a kernel call (it is not captured)";
+
 pub struct Storage {
     ptr: NonNull<u8>,
     len: usize,
@@ -126,6 +130,7 @@ impl Storage {
     pub fn slice<T: Element>(&self) -> &[T] {
         assert_eq!(T::DTYPE, self.dtype, "storage dtype mismatch");
         assert!(!self.is_gpu(), "bug: a CPU kernel was handed {} memory (an op entry point lacks its device check)", self.device);
+        crate::graph::record::host_read(OUTSIDE_KERNEL);
         // SAFETY: ptr points to `len` initialised elements of T (checked dtype), alive while self is.
         unsafe { std::slice::from_raw_parts(self.ptr.as_ptr() as *const T, self.len) }
     }
@@ -139,6 +144,7 @@ impl Storage {
     pub unsafe fn slice_mut<T: Element>(&self) -> &mut [T] {
         assert_eq!(T::DTYPE, self.dtype, "storage dtype mismatch");
         assert!(!self.is_gpu(), "bug: a CPU kernel was handed {} memory (an op entry point lacks its device check)", self.device);
+        crate::graph::record::host_read(OUTSIDE_KERNEL);
         std::slice::from_raw_parts_mut(self.ptr.as_ptr() as *mut T, self.len)
     }
 }

@@ -203,7 +203,9 @@ impl Tensor {
             Cow::Owned(out)
         })
     }
+    /// The elements in row-major order, read into host code (not a kernel).
     pub fn to_vec<T: Element>(&self) -> Vec<T> {
+        crate::graph::record::host_read("reading a tensor's values into Python (.tolist(), print, iteration)");
         self.contiguous_data::<T>().into_owned()
     }
     /// The single element of a one-element tensor.
@@ -214,6 +216,7 @@ impl Tensor {
                 self.numel()
             )));
         }
+        crate::graph::record::host_read("reading a tensor's value into Python (.item(), float(), int(), bool())");
         Ok(self.contiguous_data::<T>()[0])
     }
 
@@ -254,7 +257,11 @@ impl Tensor {
         self.meta().grad_fn.is_none()
     }
     pub fn grad(&self) -> Option<Tensor> {
-        self.meta().grad.clone()
+        let grad = self.meta().grad.clone();
+        if let Some(g) = &grad {
+            crate::graph::record::grad_read(self, g);
+        }
+        grad
     }
     pub fn set_grad(&self, grad: Option<Tensor>) -> Result<()> {
         if let Some(g) = &grad {
@@ -283,6 +290,7 @@ impl Tensor {
                 )));
             }
         }
+        crate::graph::record::grad_set(self);
         self.meta().grad = grad;
         Ok(())
     }

@@ -27,6 +27,7 @@ const MI_OPTION_PURGE_DELAY: libmimalloc_sys::mi_option_t = 15;
 /// default 10 ms they page-faulted again each step (seed CNN step: 4.7 -> 4.0 ms at 1 s).
 const PURGE_DELAY_MS: std::ffi::c_long = 1000;
 
+mod graph;
 mod optim;
 mod records;
 
@@ -367,6 +368,7 @@ impl PyTensor {
     fn _numpy<'py>(slf: Bound<'py, Self>) -> PyResult<Bound<'py, PyAny>> {
         let t = slf.borrow().inner.clone();
         let py = slf.py();
+        ferrograd_core::graph::record::host_read("viewing a tensor's memory from numpy (.numpy(), np.asarray)");
         if t.device().is_gpu() {
             return Err(PyTypeError::new_err(format!(
                 "can't convert {} device type tensor to numpy. Use Tensor.cpu() to copy the tensor to host memory first.",
@@ -1143,6 +1145,12 @@ fn _core(m: &Bound<'_, PyModule>) -> PyResult<()> {
     m.add_class::<PyTensor>()?;
     m.add_class::<PyNode>()?;
     m.add_class::<PyHookHandle>()?;
+    m.add_class::<graph::PyGraph>()?;
+    m.add_function(wrap_pyfunction!(graph::trace_begin, m)?)?;
+    m.add_function(wrap_pyfunction!(graph::trace_abort, m)?)?;
+    m.add_function(wrap_pyfunction!(graph::trace_end, m)?)?;
+    m.add_function(wrap_pyfunction!(graph::is_tracing, m)?)?;
+    m.add_function(wrap_pyfunction!(graph::set_graph_break_locator, m)?)?;
     m.add_function(wrap_pyfunction!(unary_op_names, m)?)?;
     m.add_function(wrap_pyfunction!(full, m)?)?;
     m.add_function(wrap_pyfunction!(full_int, m)?)?;

@@ -441,6 +441,7 @@ fn accumulate_into_grad(t: &Tensor, g: Tensor, create_graph: bool) -> Result<()>
             prev
         }
     };
+    crate::graph::record::grad_set(t);
     t.meta().grad = Some(new);
     Ok(())
 }
@@ -454,6 +455,7 @@ fn run(
     recorded: Option<&[Range<u64>]>,
 ) -> Result<Vec<Option<Tensor>>> {
     let _mode = GradModeGuard::new(create_graph);
+    crate::graph::record::backward_ran();
     // Gradients waiting at each node (keyed by node) and at each leaf (keyed by tensor id).
     let mut node_grads: HashMap<usize, Tensor> = HashMap::new();
     let mut leaf_grads: HashMap<usize, (Tensor, Option<Tensor>)> = HashMap::new();

@@ -9,9 +9,11 @@ use crate::tensor::Tensor;
 pub mod binary;
 pub mod conv;
 pub mod copy;
+pub mod fused;
 pub mod index;
 pub mod loss;
 pub mod matmul;
+pub mod random;
 pub mod reduce;
 pub mod scan;
 pub mod softmax;
@@ -64,6 +66,8 @@ impl crate::op::Backend for Cpu {
             }
             Op::Softmax { op, dim } => One(softmax::softmax(op, inputs[0], dim)?),
             Op::Matmul { batch } => One(matmul::matmul(inputs[0], inputs[1], batch)?),
+            Op::Random { dist, shape, dtype } => One(random::random(dist, shape, dtype)?),
+            Op::Fused(f) => crate::op::Outputs::Many(fused::run(f, inputs)?),
         })
     }
 }

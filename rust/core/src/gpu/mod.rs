@@ -78,6 +78,11 @@ impl crate::op::Backend for Gpu {
             }
             Op::Softmax { op, dim } => One(softmax::softmax(op, inputs[0], dim)?),
             Op::Matmul { batch } => One(matmul::matmul(inputs[0], inputs[1], batch)?),
+            // Draws come from the one CPU generator (so a seed gives the same numbers on every
+            // device); `ops::dispatch` sends them to the CPU backend.
+            // Graph capture fuses CPU chains only until the GPU has a generated kernel for them.
+            Op::Fused(f) => return Err(crate::op::no_kernel(op, f.dtypes[0], inputs.first().map_or(crate::device::Device::Gpu(0), |t| t.device()))),
+            Op::Random { dtype, .. } => return Err(crate::op::no_kernel(op, dtype, crate::device::Device::Gpu(0))),
         })
     }
 }

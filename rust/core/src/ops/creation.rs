@@ -1,31 +1,10 @@
-//! Creation ops that need more than a fill: ranges, eye, random numbers (one seedable
-//! generator per process), and the in-place random fills.
+//! Creation ops that need more than a fill: ranges, eye, random numbers (`Op::Random`, drawn
+//! by the CPU backend from one seedable generator per process), and the in-place random fills.
 use crate::dtype::{DType, Element};
 use crate::error::{Error, Result};
 use crate::tensor::Tensor;
-use rand::{rngs::SmallRng, Rng, SeedableRng};
-use rand_distr::{Distribution, StandardNormal};
-use std::sync::Mutex;
-
-static RNG: Mutex<Option<SmallRng>> = Mutex::new(None);
-
-/// Seeds the global generator (`torch.manual_seed`).
-pub fn manual_seed(seed: u64) {
-    *RNG.lock().unwrap_or_else(|e| e.into_inner()) = Some(SmallRng::seed_from_u64(seed));
-}
-
-fn with_rng<R>(f: impl FnOnce(&mut SmallRng) -> R) -> R {
-    let mut guard = RNG.lock().unwrap_or_else(|e| e.into_inner());
-    let rng = guard.get_or_insert_with(|| SmallRng::seed_from_u64(std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).map_or(0, |d| d.as_nanos() as u64)));
-    f(rng)
-}
-
-fn fill_with<T: Element>(shape: &[usize], mut f: impl FnMut(&mut SmallRng) -> T) -> Result<Tensor> {
-    let n = crate::layout::checked_numel(shape)?;
-    let mut v = crate::storage::try_with_capacity::<T>(n)?;
-    with_rng(|rng| v.extend((0..n).map(|_| f(rng))));
-    Tensor::from_vec(v, shape)
-}
+use crate::op::{Op, RandomDist};
+use crate::ops::dispatch::run1;
 
 fn require_float(dtype: DType, op: &str) -> Result<()> {
     if !dtype.is_float() {
@@ -38,7 +17,7 @@ impl Tensor {
     /// Uniform on [low, high).
     pub fn rand_uniform(shape: &[usize], low: f64, high: f64, dtype: DType) -> Result<Tensor> {
         require_float(dtype, "check_uniform_bounds")?;
-        crate::with_float!(dtype, T, fill_with::<T>(shape, |r| T::from_f64(low + (high - low) * r.random::<f64>())), unreachable!())
+        run1(&Op::Random { dist: RandomDist::Uniform { low, high }, shape, dtype }, &[])
     }
     /// Normal with the given mean and std.
     pub fn rand_normal(shape: &[usize], mean: f64, std: f64, dtype: DType) -> Result<Tensor> {
@@ -46,35 +25,18 @@ impl Tensor {
         if std < 0.0 {
             return Err(Error::Runtime(format!("normal expects std >= 0.0, but found std {std}")));
         }
-        crate::with_float!(
-            dtype,
-            T,
-            fill_with::<T>(shape, |r| {
-                let z: f64 = StandardNormal.sample(r);
-                T::from_f64(mean + std * z)
-            }),
-            unreachable!()
-        )
+        run1(&Op::Random { dist: RandomDist::Normal { mean, std }, shape, dtype }, &[])
     }
     /// Integers uniform on [low, high).
     pub fn randint(low: i64, high: i64, shape: &[usize], dtype: DType) -> Result<Tensor> {
         if high <= low {
             return Err(Error::Runtime(format!("random_ expects 'from' to be less than 'to', but got from={low} >= to={high}")));
         }
-        let t = fill_with::<i64>(shape, |r| r.random_range(low..high))?;
-        t.to_dtype(dtype)
+        run1(&Op::Random { dist: RandomDist::Int { low, high }, shape, dtype }, &[])
     }
     /// A random permutation of 0..n.
     pub fn randperm(n: usize) -> Result<Tensor> {
-        let mut v = crate::storage::try_with_capacity::<i64>(n)?;
-        v.extend(0..n as i64);
-        with_rng(|r| {
-            for i in (1..n).rev() {
-                let j = r.random_range(0..=i);
-                v.swap(i, j);
-            }
-        });
-        Tensor::from_vec(v, &[n])
+        run1(&Op::Random { dist: RandomDist::Permutation, shape: &[n], dtype: DType::I64 }, &[])
     }
     /// Bernoulli draws with probability `p` (as the dtype of `like`).
     pub fn bernoulli_mask(shape: &[usize], p: f64, dtype: DType) -> Result<Tensor> {

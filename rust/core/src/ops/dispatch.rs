@@ -17,11 +17,12 @@ pub fn backend(device: Device) -> &'static dyn Backend {
 pub fn run(op: &Op<'_>, inputs: &[&Tensor]) -> Result<Outputs> {
     let device = match op {
         Op::Full { device, .. } => *device,
+        Op::Random { .. } => Device::Cpu,
         // Transfers run where the GPU side is.
         Op::ToDevice(to) if to.is_gpu() => *to,
         _ => op_device(inputs)?,
     };
-    backend(device).run(op, inputs)
+    crate::graph::record::run(op, inputs, || backend(device).run(op, inputs))
 }
 
 /// Checks that `device` exists (a GPU index the runtime drives).
