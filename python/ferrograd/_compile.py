@@ -20,6 +20,7 @@ import threading
 import warnings
 
 from . import _core
+from ._core import Tensor
 from .autograd import is_grad_enabled
 
 __all__ = ["compile", "trace"]
@@ -73,7 +74,6 @@ def _hyperparameters(optimizer):
 
 def _flatten(obj, tensors):
     """The structure of `obj` with tensors replaced by their index in `tensors` (appended)."""
-    from ._core import Tensor
     if isinstance(obj, Tensor):
         tensors.append(obj)
         return ("T", len(tensors) - 1)
@@ -102,7 +102,6 @@ def _unflatten(spec, tensors):
 
 def _output_spec(obj, tensors):
     """As `_flatten`, keeping non-tensor leaves themselves (they are returned as traced)."""
-    from ._core import Tensor
     if isinstance(obj, Tensor):
         tensors.append(obj)
         return ("T", len(tensors) - 1)
@@ -118,16 +117,21 @@ def _fused_lines(graph):
 
 
 class _Entry:
-    __slots__ = ("key", "graph", "out_spec", "optimizers", "hyper")
+    __slots__ = ("graph", "out_spec", "single", "optimizers", "hyper")
 
-    def __init__(self, key, graph, out_spec, optimizers):
-        self.key, self.graph, self.out_spec, self.optimizers = key, graph, out_spec, optimizers
+    def __init__(self, graph, out_spec, optimizers):
+        self.graph, self.out_spec, self.optimizers = graph, out_spec, optimizers
+        self.single = out_spec == ("T", 0)
         self.hyper = tuple(_hyperparameters(o) for o in optimizers)
+
+    def current(self):
+        """Whether the optimizers stepped in the trace still have its hyper-parameters."""
+        return not self.optimizers or self.hyper == tuple(_hyperparameters(o) for o in self.optimizers)
 
 
 def _describe_change(old, new):
-    """Names the first guard that differs between two signatures."""
-    names = ("argument structure and values", "tensor arguments (shape, dtype, device, requires_grad)", "grad mode",
+    """Names the first Python-side guard that differs between two signatures."""
+    names = ("argument structure and non-tensor values", "grad mode",
              "module state (training flags, parameters and buffers)")
     for name, a, b in zip(names, old, new):
         if a != b:
@@ -142,69 +146,77 @@ class CompiledFunction:
         self._fn = fn
         self._fullgraph = fullgraph
         self._module = module
-        self._entries = []
+        # Signature (Python-side guards) -> the graphs traced for it; the core checks each
+        # graph's tensor arguments (layout, dtype, device, requires_grad) when it replays.
+        self._cache = {}
+        self._graphs = []
+        self._latest = None
         self._eager_keys = {}
         self._retraces = {}
         self._given_up = None
         self._last_key = None
+        self._last_miss = None
         functools.update_wrapper(self, fn)
 
     @property
     def graphs(self):
-        """The captured graphs, one per signature seen."""
-        return [e.graph for e in self._entries]
+        """The captured graphs, in the order they were traced."""
+        return list(self._graphs)
 
     @property
     def graph(self):
         """The most recently captured graph (None before the first call); `print` it."""
-        return self._entries[-1].graph if self._entries else None
+        return self._latest
 
     @property
     def code(self):
         """The fused kernels of the latest graph, one line each (the element-wise expression each
         runs in one pass)."""
-        return "\n".join(_fused_lines(self.graph)) if self._entries else ""
+        return "\n".join(_fused_lines(self._latest)) if self._latest is not None else ""
 
     def _module_state(self):
         m = self._module
-        if m is None:
-            return ()
         return (tuple(x.training for x in m.modules()),
                 tuple((id(t), t.data_ptr(), t.requires_grad) for t in m.parameters()),
                 tuple((id(t), t.data_ptr()) for t in m.buffers()))
 
-    def _key(self, args, kwargs, tensors):
-        structure = _flatten((args, kwargs), tensors)
-        specs = tuple((tuple(t.shape), t.dtype, t.device, t.requires_grad) for t in tensors)
-        return (structure, specs, is_grad_enabled(), self._module_state())
-
     def __call__(self, *args, **kwargs):
-        if _core.is_tracing() or self._given_up is not None:
-            # Inside another trace the calls are recorded there; past the cache limit, eager.
+        if self._given_up is not None or _core.is_tracing():
+            # Past the cache limit, eager; inside another trace, the calls are recorded there.
             return self._fn(*args, **kwargs)
-        tensors = []
-        key = self._key(args, kwargs, tensors)
-        if key in self._eager_keys:
-            return self._fn(*args, **kwargs)
-        for entry in self._entries:
-            if entry.key == key and entry.hyper == tuple(_hyperparameters(o) for o in entry.optimizers):
+        if not kwargs and all(isinstance(a, Tensor) for a in args):
+            tensors, structure = args, len(args)
+        else:
+            tensors = []
+            structure = _flatten((args, kwargs), tensors)
+        key = (structure, is_grad_enabled(), self._module_state() if self._module is not None else None)
+        for entry in self._cache.get(key, ()):
+            if entry.current():
                 done, value = entry.graph.run(tensors)
                 if done:
-                    return _unflatten(entry.out_spec, value)
-                _log("recompiles", f"{self.__name__}: {value}")
-        if len(self._entries) >= CACHE_SIZE_LIMIT:
-            changed = _describe_change(self._last_key, key) if self._last_key else "signature"
+                    return value[0] if entry.single else _unflatten(entry.out_spec, value)
+                self._last_miss = value
+        if key in self._eager_keys:
+            return self._fn(*args, **kwargs)
+        if len(self._graphs) >= CACHE_SIZE_LIMIT:
+            changed = self._why_retrace(key)
             self._given_up = changed
             warnings.warn(f"ferrograd.compile: {self.__name__} was traced {CACHE_SIZE_LIMIT} times "
                           f"(cache_size_limit); it runs eagerly from now on. The changing guard: {changed}",
                           RuntimeWarning, stacklevel=2)
             return self._fn(*args, **kwargs)
         if self._last_key is not None:
-            _log("recompiles", f"{self.__name__}: retracing, {_describe_change(self._last_key, key)}")
+            _log("recompiles", f"{self.__name__}: retracing, {self._why_retrace(key)}")
         self._last_key = key
-        return self._trace(key, tensors, args, kwargs)
+        return self._trace(key, list(tensors), args, kwargs)
+
+    def _why_retrace(self, key):
+        if self._last_key is not None and self._last_key != key:
+            return _describe_change(self._last_key, key)
+        return self._last_miss or "optimizer hyper-parameters"
 
     def _trace(self, key, tensors, args, kwargs):
+        self._last_miss = None
         _local.optimizers = []
         _core.trace_begin(tensors)
         try:
@@ -231,7 +243,9 @@ class CompiledFunction:
                               RuntimeWarning, stacklevel=3)
                 self._eager_keys[key] = retry
         else:
-            self._entries.append(_Entry(key, graph, out_spec, optimizers))
+            self._cache.setdefault(key, []).append(_Entry(graph, out_spec, optimizers))
+            self._graphs.append(graph)
+            self._latest = graph
             dead, merged = graph.removed
             groups, calls = graph.fused
             _log("graph", f"{self.__name__}: {graph.kernel_count} kernel calls "

@@ -64,6 +64,8 @@ pub struct Node {
     stored: Stored,
     pub inputs: Vec<Port>,
     pub outputs: Vec<ValueId>,
+    /// For each input whose memory is captured: the operand, made once.
+    prebuilt: Vec<Option<Tensor>>,
 }
 
 impl Node {
@@ -73,7 +75,7 @@ impl Node {
             (None, Op::Fused(f)) => Stored::Fused(Box::new((*f).clone())),
             (None, _) => unreachable!("only a fused chain has no detached form"),
         };
-        Node { stored, inputs, outputs }
+        Node { stored, inputs, outputs, prebuilt: vec![] }
     }
     pub fn op(&self) -> Op<'_> {
         match &self.stored {
@@ -106,11 +108,16 @@ pub struct ArgSpec {
     pub layout: Layout,
     pub dtype: DType,
     pub device: Device,
+    pub requires_grad: bool,
 }
 
 impl ArgSpec {
     fn of(t: &Tensor) -> ArgSpec {
-        ArgSpec { layout: t.layout().clone(), dtype: t.dtype(), device: t.device() }
+        ArgSpec { layout: t.layout().clone(), dtype: t.dtype(), device: t.device(), requires_grad: t.requires_grad() }
+    }
+
+    fn matches(&self, t: &Tensor) -> bool {
+        t.layout() == &self.layout && t.dtype() == self.dtype && t.device() == self.device && t.requires_grad() == self.requires_grad
     }
 }
 
@@ -148,11 +155,11 @@ impl Graph {
             return Some(format!("{} tensor arguments, traced with {}", args.len(), self.args.len()));
         }
         for (i, (t, spec)) in args.iter().zip(&self.args).enumerate() {
-            let now = ArgSpec::of(t);
-            if &now != spec {
+            if !spec.matches(t) {
+                let now = ArgSpec::of(t);
                 return Some(format!(
-                    "argument {i}: shape {:?} (strides {:?}), {} on {}; traced with shape {:?} (strides {:?}), {} on {}",
-                    now.layout.shape, now.layout.strides, now.dtype, now.device, spec.layout.shape, spec.layout.strides, spec.dtype, spec.device
+                    "tensor argument {i}: shape {:?} (strides {:?}), {} on {}, requires_grad={}; traced with shape {:?} (strides {:?}), {} on {}, requires_grad={}",
+                    now.layout.shape, now.layout.strides, now.dtype, now.device, now.requires_grad, spec.layout.shape, spec.layout.strides, spec.dtype, spec.device, spec.requires_grad
                 ));
             }
         }
@@ -180,30 +187,35 @@ impl Graph {
         if let Some(why) = self.guard(args) {
             return Ok(Replay::GuardFailed(why));
         }
-        let mut env: Vec<Option<Arc<Storage>>> = self
+        // Each value as a tensor on its memory: the argument or output itself (reused as the
+        // operand when the layout matches, which is the common case), else a handle to view.
+        let mut env: Vec<Option<Tensor>> = self
             .values
             .iter()
             .map(|v| match &v.source {
-                Source::Arg(i) => Some(args[*i].storage().clone()),
-                Source::Captured(s) => Some(s.clone()),
-                Source::GradOf(leaf) => leaf.resolve(args).grad().map(|g| g.storage().clone()),
+                Source::Arg(i) => Some(args[*i].clone()),
+                Source::Captured(s) => Some(Tensor::from_parts(s.clone(), Layout::contiguous(&[s.len()]))),
+                Source::GradOf(leaf) => leaf.resolve(args).grad(),
                 Source::Node { .. } => None,
             })
             .collect();
-        let tensor = |env: &[Option<Arc<Storage>>], p: &Port| -> Result<Tensor> {
-            let storage = env[p.value].clone().ok_or_else(|| Error::Runtime(format!("captured graph: value %{} read before it was made", p.value)))?;
-            Ok(Tensor::from_parts(storage, p.layout.clone()))
+        let tensor = |env: &[Option<Tensor>], p: &Port| -> Result<Tensor> {
+            let t = env[p.value].as_ref().ok_or_else(|| Error::Runtime(format!("captured graph: value %{} read before it was made", p.value)))?;
+            Ok(if t.layout() == &p.layout { t.clone() } else { t.view_with_layout(p.layout.clone()) })
         };
         let mut operands: Vec<Tensor> = Vec::with_capacity(4);
         for (i, node) in self.nodes.iter().enumerate() {
             operands.clear();
-            for p in &node.inputs {
-                operands.push(tensor(&env, p)?);
+            for (j, p) in node.inputs.iter().enumerate() {
+                operands.push(match node.prebuilt.get(j) {
+                    Some(Some(t)) => t.clone(),
+                    _ => tensor(&env, p)?,
+                });
             }
             let refs: Vec<&Tensor> = operands.iter().collect();
             let made = crate::ops::dispatch::run(&node.op(), &refs)?;
             for (&v, t) in node.outputs.iter().zip(made.tensors()) {
-                env[v] = Some(t.storage().clone());
+                env[v] = Some(t.clone());
             }
             for &v in &self.frees[i] {
                 env[v] = None;

@@ -2,6 +2,7 @@
 //! calls, dead-code elimination, and the liveness that frees each intermediate after its last
 //! reader during a replay.
 use super::{ArgSpec, Graph, Leaf, Node, Port, Source, Value, ValueId};
+use crate::tensor::Tensor;
 use std::collections::{HashMap, HashSet};
 
 impl Graph {
@@ -11,6 +12,7 @@ impl Graph {
         g.remove_dead();
         g.fuse();
         g.plan_frees();
+        g.prebuild();
         g
     }
 
@@ -76,6 +78,20 @@ impl Graph {
             for (index, &v) in n.outputs.iter().enumerate() {
                 self.values[v].source = Source::Node { node, index };
             }
+        }
+    }
+
+    /// Makes the operands on captured memory once.
+    fn prebuild(&mut self) {
+        for node in &mut self.nodes {
+            node.prebuilt = node
+                .inputs
+                .iter()
+                .map(|p| match &self.values[p.value].source {
+                    Source::Captured(s) => Some(Tensor::from_parts(s.clone(), p.layout.clone())),
+                    _ => None,
+                })
+                .collect();
         }
     }
 
