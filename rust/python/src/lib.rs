@@ -600,6 +600,12 @@ fn gpu_device_name(py: Python<'_>) -> PyResult<String> {
 fn gpu_synchronize(py: Python<'_>) -> PyResult<()> {
     py.detach(ferrograd_core::gpu::synchronize).py()
 }
+
+/// Submissions made to the GPU so far.
+#[pyfunction]
+fn gpu_submission_count() -> u64 {
+    ferrograd_core::gpu::submission_count()
+}
 /// Why no GPU is usable (None when one is).
 #[pyfunction]
 fn gpu_unavailable_reason(py: Python<'_>) -> Option<String> {
@@ -1240,6 +1246,7 @@ fn _core(m: &Bound<'_, PyModule>) -> PyResult<()> {
     m.add_function(wrap_pyfunction!(gpu_device_count, m)?)?;
     m.add_function(wrap_pyfunction!(gpu_device_name, m)?)?;
     m.add_function(wrap_pyfunction!(gpu_synchronize, m)?)?;
+    m.add_function(wrap_pyfunction!(gpu_submission_count, m)?)?;
     m.add_function(wrap_pyfunction!(gpu_unavailable_reason, m)?)?;
     optim::register(m)?;
     records::register(m)?;

@@ -106,6 +106,21 @@ pub fn synchronize() -> Result<()> {
     }
 }
 
+/// Runs `f` with the GPU's batch held, then submits it: the kernels `f` records go to the GPU in
+/// one submission (unless the metadata arena fills or `f` reads data back).
+pub fn one_submission<R>(f: impl FnOnce() -> R) -> R {
+    let Ok(c) = runtime::context() else { return f() };
+    c.hold_batch(true);
+    let out = f();
+    c.hold_batch(false);
+    out
+}
+
+/// Submissions made to the GPU so far (0 without one).
+pub fn submission_count() -> u64 {
+    runtime::context().map_or(0, |c| c.submissions())
+}
+
 /// Bytes per element of a dtype in GPU memory (bools are 32-bit words there).
 pub fn elem_size(dtype: DType) -> usize {
     match dtype {

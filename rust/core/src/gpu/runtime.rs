@@ -75,6 +75,12 @@ struct State {
     uploaded_bytes: u64,
     encoder: Option<wgpu::CommandEncoder>,
     pending: usize,
+    /// While set (a captured graph's replay), a full batch does not submit: the replay's
+    /// kernels go in one submission (made when it ends, or earlier only if the metadata arena
+    /// fills or data must come back).
+    held: bool,
+    /// Submissions made so far (for tests and benchmarks).
+    submissions: u64,
     info_buf: wgpu::Buffer,
     info: Vec<u32>,
     dummy: wgpu::Buffer,
@@ -189,6 +195,8 @@ impl Context {
                 uploaded_bytes: 0,
                 encoder: None,
                 pending: 0,
+                held: false,
+                submissions: 0,
                 info_buf,
                 info: Vec::new(),
                 dummy,
@@ -370,7 +378,7 @@ impl Context {
         let mut st = self.state();
         st.encoder_mut(&self.device).copy_buffer_to_buffer(src, src_off, dst, dst_off, bytes);
         st.pending += 1;
-        if st.pending >= BATCH_DISPATCHES {
+        if st.pending >= BATCH_DISPATCHES && !st.held {
             self.submit_locked(&mut st);
         }
         Ok(())
@@ -501,7 +509,7 @@ impl Context {
             pass.dispatch_workgroups(groups.0, groups.1, groups.2);
         }
         st.pending += 1;
-        if st.pending >= BATCH_DISPATCHES {
+        if st.pending >= BATCH_DISPATCHES && !st.held {
             self.submit_locked(&mut st);
         }
         Ok(())
@@ -523,6 +531,7 @@ impl Context {
             false
         };
         if submitted {
+            st.submissions += 1;
             // Lets wgpu free resources of finished submissions and run callbacks.
             let _ = self.device.poll(wgpu::PollType::Poll);
         }
@@ -539,6 +548,20 @@ impl Context {
         }
         self.device.poll(wgpu::PollType::wait_indefinitely()).map_err(|e| Error::Runtime(format!("GPU wait failed: {e}")))?;
         self.take_error()
+    }
+
+    /// Holds (or releases and submits) the batch: see `State::held`.
+    pub fn hold_batch(&self, held: bool) {
+        let mut st = self.state();
+        st.held = held;
+        if !held {
+            self.submit_locked(&mut st);
+        }
+    }
+
+    /// Submissions made so far.
+    pub fn submissions(&self) -> u64 {
+        self.state().submissions
     }
 
     /// Submits recorded work without waiting.

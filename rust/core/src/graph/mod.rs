@@ -182,11 +182,16 @@ impl Graph {
         None
     }
 
-    /// Runs the graph on `args` (tensors laid out as in the trace).
+    /// Runs the graph on `args` (tensors laid out as in the trace); GPU kernels go in one submission.
     pub fn run(&self, args: &[Tensor]) -> Result<Replay> {
         if let Some(why) = self.guard(args) {
             return Ok(Replay::GuardFailed(why));
         }
+        let uses_gpu = self.values.iter().any(|v| v.device.is_gpu());
+        crate::ops::dispatch::one_gpu_submission(uses_gpu, || self.replay(args))
+    }
+
+    fn replay(&self, args: &[Tensor]) -> Result<Replay> {
         // Each value as a tensor on its memory: the argument or output itself (reused as the
         // operand when the layout matches, which is the common case), else a handle to view.
         let mut env: Vec<Option<Tensor>> = self

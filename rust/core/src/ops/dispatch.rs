@@ -25,6 +25,15 @@ pub fn run(op: &Op<'_>, inputs: &[&Tensor]) -> Result<Outputs> {
     crate::graph::record::run(op, inputs, || backend(device).run(op, inputs))
 }
 
+/// Runs `f` (a captured graph's replay) so that the GPU kernels it launches go in one submission.
+pub fn one_gpu_submission<R>(uses_gpu: bool, f: impl FnOnce() -> R) -> R {
+    if uses_gpu {
+        crate::gpu::one_submission(f)
+    } else {
+        f()
+    }
+}
+
 /// Checks that `device` exists (a GPU index the runtime drives).
 pub fn check_device(device: Device) -> Result<()> {
     match device {
