@@ -328,6 +328,9 @@ macro_rules! op_kinds {
     };
 }
 
+pub mod optim;
+pub use optim::{OptimKind, OptimOptions};
+
 op_kinds! {
     /// An index-driven op along one dim. Inputs: the indexed tensor, the int64 index and, for
     /// the writes, the source (in the indexed tensor's dtype and on its device). Its kernels are
@@ -484,6 +487,12 @@ pub enum Op<'a> {
     Matmul { batch: &'a [usize] },
     /// A contiguous copy of the input reversed along `dims` (sorted, unique).
     Flip { dims: &'a [usize] },
+    /// One fused optimizer step over `params` parameters, updating them and their states in
+    /// place (no output). The inputs are in `optim::OptimOperands`' order, checked by
+    /// `ops::optim`; the scalar states (step counts, ...) are read and advanced by the kernels,
+    /// so the same `Op` serves every step. `fresh[i]` says parameter `i`'s states were created
+    /// for this call (SGD starts a new momentum buffer as the gradient).
+    OptimStep { options: OptimOptions, params: usize, fresh: &'a [bool] },
 }
 
 impl Op<'_> {
@@ -513,6 +522,7 @@ impl Op<'_> {
             Op::Softmax { op, .. } => op.name(),
             Op::Matmul { .. } => "matmul",
             Op::Flip { .. } => "flip",
+            Op::OptimStep { options, .. } => options.kind().name(),
         }
     }
 }

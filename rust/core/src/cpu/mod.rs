@@ -12,6 +12,7 @@ pub mod copy;
 pub mod index;
 pub mod loss;
 pub mod matmul;
+pub mod optim;
 pub mod reduce;
 pub mod scan;
 pub mod softmax;
@@ -64,6 +65,10 @@ impl crate::op::Backend for Cpu {
             }
             Op::Softmax { op, dim } => One(softmax::softmax(op, inputs[0], dim)?),
             Op::Matmul { batch } => One(matmul::matmul(inputs[0], inputs[1], batch)?),
+            Op::OptimStep { options, params, fresh } => {
+                optim::optim_step(&options, fresh, &crate::op::optim::OptimOperands::new(&options, params, inputs));
+                Nothing
+            }
         })
     }
 }

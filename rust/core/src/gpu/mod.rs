@@ -78,6 +78,10 @@ impl crate::op::Backend for Gpu {
             }
             Op::Softmax { op, dim } => One(softmax::softmax(op, inputs[0], dim)?),
             Op::Matmul { batch } => One(matmul::matmul(inputs[0], inputs[1], batch)?),
+            Op::OptimStep { options, params, fresh } => {
+                optim::optim_step(&options, fresh, &crate::op::optim::OptimOperands::new(&options, params, inputs))?;
+                Nothing
+            }
         })
     }
 }
