@@ -57,6 +57,20 @@ def _check_lr(lr):
         raise ValueError(f"Invalid learning rate: {lr}")
 
 
+def _check_nonnegative(**values):
+    """PyTorch's `Invalid <name> value` checks of hyper-parameters that must be >= 0, in order."""
+    for name, value in values.items():
+        if not 0.0 <= value:
+            raise ValueError(f"Invalid {'epsilon' if name == 'eps' else name} value: {value}")
+
+
+def _check_betas(betas):
+    """PyTorch's checks of Adam-style `betas`: each in [0, 1)."""
+    for i, beta in enumerate(betas[:2]):
+        if not 0.0 <= beta < 1.0:
+            raise ValueError(f"Invalid beta parameter at index {i}: {beta}")
+
+
 # Hyper-parameters may be given as one-element tensors; `float` reads them (no wrapper: the
 # options are built on every step).
 _float = float
@@ -402,6 +416,29 @@ class Optimizer:
 
         param_groups = [update_group(g, ng) for g, ng in zip(groups, saved_groups)]
         self.__setstate__({"state": state, "param_groups": param_groups})
+
+
+class _FusedOptimizer(Optimizer):
+    """A built-in optimizer whose step is one fused kernel call per param group
+    (`Optimizer._fused_step`). Subclasses give `_kernel`, `_state_names` and `_kernel_options`;
+    the states default to a 'step' count and zero tensors like the parameter."""
+
+    # Group keys that state dicts of older versions lack, with PyTorch's defaults.
+    _group_defaults = dict(foreach=None, maximize=False, differentiable=False, capturable=False)
+
+    def __setstate__(self, state):
+        super().__setstate__(state)
+        for group in self.param_groups:
+            for key, value in self._group_defaults.items():
+                group.setdefault(key, value)
+
+    def _init_state(self, name, p, group):
+        import ferrograd as torch
+        return _new_scalar(0.0) if name == "step" else torch.zeros_like(p)
+
+    def step(self, closure=None):
+        """Performs a single optimization step."""
+        return self._fused_step(closure)
 
 
 class _Handle:
