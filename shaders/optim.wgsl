@@ -1,5 +1,5 @@
 // Fused optimizer steps: one dispatch updates one parameter and its state tensors in place,
-// in the same per-element operation order as the CPU kernels (rust/core/src/optim.rs), which
+// in the same per-element operation order as the CPU kernels (rust/core/src/cpu/optim.rs), which
 // follow PyTorch's single-tensor update rules. Hyper-parameters arrive as float32 bits,
 // already combined on the host exactly as the CPU kernels combine them.
 //
@@ -50,6 +50,15 @@ fn grad(i: u32) -> f32 {
     return gi;
 }
 
+// The gradient of element i with coupled weight decay (flag 2, constant 0) of the parameter value pv.
+fn decayed_grad(i: u32, pv: f32) -> f32 {
+    var gi = grad(i);
+    if (flag(2u)) {
+        gi = gi + c(0u) * pv;
+    }
+    return gi;
+}
+
 // torch.maximum: NaN from either side propagates.
 fn maximum(a: f32, b: f32) -> f32 {
     if (is_nan_bits(u(a)) || is_nan_bits(u(b))) {
@@ -77,6 +86,32 @@ fn sign_of(x: f32) -> f32 {
     return 0.0;
 }
 
+// Element i's values after the part of an update Adam, NAdam and RAdam share.
+struct Moments {
+    pv: f32,
+    gi: f32,
+    m: f32,
+    v: f32,
+}
+
+// The shared part of an Adam-family update (constants 0-5: wd, decay, w1, omw1, b2, c2):
+// decoupled decay of the parameter (flag 4), the gradient with coupled decay (flag 2), exp_avg
+// (s0) lerped toward it and exp_avg_sq (s1) updated, both stored.
+fn adam_moments(i: u32) -> Moments {
+    var pv = f(p[info[2] + i]);
+    if (flag(4u)) {
+        pv = pv * c(1u);
+    }
+    let gi = decayed_grad(i, pv);
+    let mi = info[4] + i;
+    let m = lerp_w(f(s0[mi]), gi, c(2u), c(3u));
+    s0[mi] = u(m);
+    let vi = info[5] + i;
+    let v = f(s1[vi]) * c(4u) + c(5u) * gi * gi;
+    s1[vi] = u(v);
+    return Moments(pv, gi, m, v);
+}
+
 // torch.clamp(x, lo, hi): NaN propagates; hi wins when lo > hi.
 fn clamp_nan(x: f32, lo: f32, hi: f32) -> f32 {
     if (is_nan_bits(u(x))) {
@@ -93,10 +128,7 @@ fn sgd_main(@builtin(global_invocation_id) gid: vec3<u32>, @builtin(num_workgrou
     }
     let pi = info[2] + i;
     let pv = f(p[pi]);
-    var gi = grad(i);
-    if (flag(2u)) {
-        gi = gi + c(0u) * pv;
-    }
+    var gi = decayed_grad(i, pv);
     if (flag(4u)) {
         let bi = info[4] + i;
         var b = gi;
@@ -119,33 +151,15 @@ fn adam_main(@builtin(global_invocation_id) gid: vec3<u32>, @builtin(num_workgro
     if (i >= info[0]) {
         return;
     }
-    let pi = info[2] + i;
-    let mi_ = info[4] + i;
-    let vi_ = info[5] + i;
-    var pv = f(p[pi]);
-    var gi = grad(i);
-    if (flag(4u)) {
-        pv = pv * c(1u);
-    }
-    if (flag(2u)) {
-        gi = gi + c(0u) * pv;
-    }
-    let m0 = f(s0[mi_]);
-    var m = gi - (gi - m0) * c(3u);
-    if (flag(16u)) {
-        m = m0 + c(2u) * (gi - m0);
-    }
-    s0[mi_] = u(m);
-    let v = f(s1[vi_]) * c(4u) + c(5u) * gi * gi;
-    s1[vi_] = u(v);
-    var d = v;
+    let a = adam_moments(i);
+    var d = a.v;
     if (flag(8u)) {
         let wi = info[6] + i;
-        d = maximum(f(s2[wi]), v);
+        d = maximum(f(s2[wi]), a.v);
         s2[wi] = u(d);
     }
     let denom = sqrt(d) / c(6u) + c(7u);
-    p[pi] = u(pv + c(8u) * m / denom);
+    p[info[2] + i] = u(a.pv + c(8u) * a.m / denom);
 }
 
 @compute @workgroup_size(256, 1, 1)
@@ -156,10 +170,7 @@ fn rmsprop_main(@builtin(global_invocation_id) gid: vec3<u32>, @builtin(num_work
     }
     let pi = info[2] + i;
     let pv = f(p[pi]);
-    var gi = grad(i);
-    if (flag(2u)) {
-        gi = gi + c(0u) * pv;
-    }
+    let gi = decayed_grad(i, pv);
     let si = info[4] + i;
     let s = f(s0[si]) * c(1u) + c(2u) * gi * gi;
     s0[si] = u(s);
@@ -194,10 +205,7 @@ fn adagrad_main(@builtin(global_invocation_id) gid: vec3<u32>, @builtin(num_work
     }
     let pi = info[2] + i;
     let pv = f(p[pi]);
-    var gi = grad(i);
-    if (flag(2u)) {
-        gi = gi + c(0u) * pv;
-    }
+    let gi = decayed_grad(i, pv);
     let si = info[4] + i;
     let sv = f(s0[si]) + gi * gi;
     s0[si] = u(sv);
@@ -210,24 +218,10 @@ fn nadam_main(@builtin(global_invocation_id) gid: vec3<u32>, @builtin(num_workgr
     if (i >= info[0]) {
         return;
     }
-    let pi = info[2] + i;
-    let mi_ = info[4] + i;
-    let vi_ = info[5] + i;
-    var pv = f(p[pi]);
-    var gi = grad(i);
-    if (flag(4u)) {
-        pv = pv * c(1u);
-    }
-    if (flag(2u)) {
-        gi = gi + c(0u) * pv;
-    }
-    let m = lerp_w(f(s0[mi_]), gi, c(2u), c(3u));
-    s0[mi_] = u(m);
-    let v = f(s1[vi_]) * c(4u) + c(5u) * gi * gi;
-    s1[vi_] = u(v);
-    let denom = sqrt(v / c(6u)) + c(7u);
-    pv = pv + c(8u) * gi / denom;
-    p[pi] = u(pv + c(9u) * m / denom);
+    let a = adam_moments(i);
+    let denom = sqrt(a.v / c(6u)) + c(7u);
+    let pv = a.pv + c(8u) * a.gi / denom;
+    p[info[2] + i] = u(pv + c(9u) * a.m / denom);
 }
 
 @compute @workgroup_size(256, 1, 1)
@@ -236,26 +230,12 @@ fn radam_main(@builtin(global_invocation_id) gid: vec3<u32>, @builtin(num_workgr
     if (i >= info[0]) {
         return;
     }
-    let pi = info[2] + i;
-    let mi_ = info[4] + i;
-    let vi_ = info[5] + i;
-    var pv = f(p[pi]);
-    var gi = grad(i);
-    if (flag(4u)) {
-        pv = pv * c(1u);
-    }
-    if (flag(2u)) {
-        gi = gi + c(0u) * pv;
-    }
-    let m = lerp_w(f(s0[mi_]), gi, c(2u), c(3u));
-    s0[mi_] = u(m);
-    let v = f(s1[vi_]) * c(4u) + c(5u) * gi * gi;
-    s1[vi_] = u(v);
-    var update = m / c(6u) * c(7u);
+    let a = adam_moments(i);
+    var update = a.m / c(6u) * c(7u);
     if (flag(8u)) {
-        update = update * (c(8u) / (sqrt(v) + c(9u))) * c(10u);
+        update = update * (c(8u) / (sqrt(a.v) + c(9u))) * c(10u);
     }
-    p[pi] = u(pv + (-1.0) * update);
+    p[info[2] + i] = u(a.pv + (-1.0) * update);
 }
 
 @compute @workgroup_size(256, 1, 1)
@@ -268,10 +248,7 @@ fn adamax_main(@builtin(global_invocation_id) gid: vec3<u32>, @builtin(num_workg
     let mi_ = info[4] + i;
     let ui_ = info[5] + i;
     let pv = f(p[pi]);
-    var gi = grad(i);
-    if (flag(2u)) {
-        gi = gi + c(0u) * pv;
-    }
+    let gi = decayed_grad(i, pv);
     let m = lerp_w(f(s0[mi_]), gi, c(1u), c(2u));
     s0[mi_] = u(m);
     let ui = maximum(f(s1[ui_]) * c(3u), abs(gi) + c(4u));
@@ -289,10 +266,7 @@ fn adadelta_main(@builtin(global_invocation_id) gid: vec3<u32>, @builtin(num_wor
     let si = info[4] + i;
     let ai = info[5] + i;
     let pv = f(p[pi]);
-    var gi = grad(i);
-    if (flag(2u)) {
-        gi = gi + c(0u) * pv;
-    }
+    let gi = decayed_grad(i, pv);
     let s = f(s0[si]) * c(1u) + c(2u) * gi * gi;
     s0[si] = u(s);
     let rms = sqrt(s + c(3u));
@@ -311,10 +285,7 @@ fn asgd_main(@builtin(global_invocation_id) gid: vec3<u32>, @builtin(num_workgro
     let pi = info[2] + i;
     let xi = info[4] + i;
     var pv = f(p[pi]);
-    var gi = grad(i);
-    if (flag(2u)) {
-        gi = gi + c(0u) * pv;
-    }
+    let gi = decayed_grad(i, pv);
     pv = pv * c(1u);
     pv = pv + c(2u) * gi;
     p[pi] = u(pv);

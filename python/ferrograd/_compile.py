@@ -6,7 +6,8 @@ kernel call it makes (forward, `backward()`, `optimizer.step()`); later calls wh
 matches replay that graph with no Python per op. The signature (the guards): the structure and
 non-tensor values of the arguments; each tensor argument's shape, strides, dtype, device and
 `requires_grad`; grad mode; for a module, every submodule's `training` flag and the identity
-and memory of its parameters and buffers; the hyper-parameters of optimizers stepped inside.
+and memory of its parameters and buffers; the settings of optimizers stepped inside (their
+hyper-parameters, such as `lr`, are graph inputs: a scheduler changing them needs no new trace).
 
 As with `tf.function`, Python side effects (printing, appending to a list) happen while tracing
 only, and tensors the function reaches through closures or globals are read by reference: a
@@ -60,16 +61,29 @@ def _locate():
 _core.set_graph_break_locator(_locate)
 
 
-def note_optimizer(optimizer):
-    """Called by an optimizer's step: while tracing, its hyper-parameters join the guards."""
-    touched = getattr(_local, "optimizers", None)
-    if touched is not None and all(o is not optimizer for o in touched):
-        touched.append(optimizer)
+def note_step(optimizer, group_index, first, end):
+    """Called by an optimizer's fused step while tracing: the kernel calls recorded between trace
+    marks `first` and `end` are param group `group_index`'s step. A replay takes that step's
+    hyper-parameters from the group as it is then (they are graph inputs)."""
+    steps = getattr(_local, "steps", None)
+    if steps is not None:
+        steps.append((optimizer, group_index, first, end))
 
 
-def _hyperparameters(optimizer):
-    return tuple(tuple((k, v) for k, v in group.items() if k != "params" and isinstance(v, (bool, int, float, str, type(None))))
-                 for group in optimizer.param_groups)
+def _structure(optimizer):
+    """What of an optimizer's settings a graph is specialised on: the parameter groups, the
+    switches (bools, strings), and which numbers are zero (momentum 0 or not changes the
+    states a step uses). Nonzero numbers such as `lr` may change between replays."""
+    def setting(v):
+        if isinstance(v, (bool, str, type(None))):
+            return v
+        if isinstance(v, (int, float)):
+            return v == 0
+        if isinstance(v, tuple):
+            return tuple(setting(x) for x in v)
+        return type(v)
+    return tuple((tuple(id(p) for p in g["params"]), tuple((k, setting(v)) for k, v in g.items() if k != "params"))
+                 for g in optimizer.param_groups)
 
 
 def _flatten(obj, tensors):
@@ -117,16 +131,23 @@ def _fused_lines(graph):
 
 
 class _Entry:
-    __slots__ = ("graph", "out_spec", "single", "optimizers", "hyper")
+    __slots__ = ("graph", "out_spec", "single", "steps", "optimizers", "structure")
 
-    def __init__(self, graph, out_spec, optimizers):
-        self.graph, self.out_spec, self.optimizers = graph, out_spec, optimizers
+    def __init__(self, graph, out_spec, steps):
+        self.graph, self.out_spec, self.steps = graph, out_spec, steps
         self.single = out_spec == ("T", 0)
-        self.hyper = tuple(_hyperparameters(o) for o in optimizers)
+        self.optimizers = list({id(o): o for o, *_ in steps}.values())
+        self.structure = tuple(_structure(o) for o in self.optimizers)
 
     def current(self):
-        """Whether the optimizers stepped in the trace still have its hyper-parameters."""
-        return not self.optimizers or self.hyper == tuple(_hyperparameters(o) for o in self.optimizers)
+        """Whether the optimizers stepped in the trace still have its structure."""
+        return not self.optimizers or self.structure == tuple(_structure(o) for o in self.optimizers)
+
+    def step_options(self):
+        """Each recorded optimizer step's span and its group's hyper-parameters now."""
+        if not self.steps:
+            return None
+        return [(first, end, o._kernel, o._kernel_options(o.param_groups[g])) for o, g, first, end in self.steps]
 
 
 def _describe_change(old, new):
@@ -136,7 +157,7 @@ def _describe_change(old, new):
     for name, a, b in zip(names, old, new):
         if a != b:
             return f"{name}: {a!r} -> {b!r}" if len(repr(a)) + len(repr(b)) < 300 else name
-    return "optimizer hyper-parameters"
+    return "optimizer settings"
 
 
 class CompiledFunction:
@@ -192,7 +213,7 @@ class CompiledFunction:
         key = (structure, is_grad_enabled(), self._module_state() if self._module is not None else None)
         for entry in self._cache.get(key, ()):
             if entry.current():
-                done, value = entry.graph.run(tensors)
+                done, value = entry.graph.run(tensors, entry.step_options())
                 if done:
                     return value[0] if entry.single else _unflatten(entry.out_spec, value)
                 self._last_miss = value
@@ -213,19 +234,19 @@ class CompiledFunction:
     def _why_retrace(self, key):
         if self._last_key is not None and self._last_key != key:
             return _describe_change(self._last_key, key)
-        return self._last_miss or "optimizer hyper-parameters"
+        return self._last_miss or "optimizer settings (parameter groups, switches, zero or nonzero numbers)"
 
     def _trace(self, key, tensors, args, kwargs):
         self._last_miss = None
-        _local.optimizers = []
+        _local.steps = []
         _core.trace_begin(tensors)
         try:
             result = self._fn(*args, **kwargs)
         except BaseException:
             _core.trace_abort()
-            _local.optimizers = None
+            _local.steps = None
             raise
-        optimizers, _local.optimizers = _local.optimizers, None
+        steps, _local.steps = _local.steps, None
         outputs = []
         out_spec = _output_spec(result, outputs)
         graph, breaks, retry = _core.trace_end(outputs)
@@ -243,7 +264,7 @@ class CompiledFunction:
                               RuntimeWarning, stacklevel=3)
                 self._eager_keys[key] = retry
         else:
-            self._cache.setdefault(key, []).append(_Entry(graph, out_spec, optimizers))
+            self._cache.setdefault(key, []).append(_Entry(graph, out_spec, steps))
             self._graphs.append(graph)
             self._latest = graph
             dead, merged = graph.removed

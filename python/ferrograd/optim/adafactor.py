@@ -1,10 +1,10 @@
 """`Adafactor`: second moments factored into row and column statistics (Shazeer and Stern, 2018)."""
-from .optimizer import Optimizer, _float, _new_scalar
+from .optimizer import _FusedOptimizer, _float, _new_scalar
 
 __all__ = ["Adafactor"]
 
 
-class Adafactor(Optimizer):
+class Adafactor(_FusedOptimizer):
     """PyTorch's `torch.optim.Adafactor`.
 
     A parameter of 2 or more dims keeps the running means of `g * g` over its last dim
@@ -34,10 +34,7 @@ class Adafactor(Optimizer):
                         maximize=maximize)
         super().__init__(params, defaults)
 
-    def __setstate__(self, state):
-        super().__setstate__(state)
-        for group in self.param_groups:
-            group.setdefault("foreach", None)
+    _group_defaults = dict(foreach=None)
 
     _kernel = "adafactor"
     _states_per_param = True
@@ -60,7 +57,3 @@ class Adafactor(Optimizer):
         return dict(lr=_float(group["lr"]), beta2_decay=_float(group["beta2_decay"]),
                     eps1=None if eps1 is None else _float(eps1), eps2=_float(eps2), d=_float(group["d"]),
                     weight_decay=_float(group["weight_decay"]), maximize=bool(group["maximize"]))
-
-    def step(self, closure=None):
-        """Performs a single optimization step."""
-        return self._fused_step(closure)

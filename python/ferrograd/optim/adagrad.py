@@ -1,10 +1,10 @@
 """`Adagrad` with learning-rate decay, initial accumulator value, weight decay and maximize."""
-from .optimizer import Optimizer, _float, _new_scalar
+from .optimizer import _FusedOptimizer, _check_nonnegative, _float, _new_scalar
 
 __all__ = ["Adagrad"]
 
 
-class Adagrad(Optimizer):
+class Adagrad(_FusedOptimizer):
     """PyTorch's `torch.optim.Adagrad`.
 
     `clr = lr / (1 + (t - 1) * lr_decay)`, `sum += g * g`, `p -= clr * g / (sqrt(sum) + eps)`.
@@ -16,14 +16,8 @@ class Adagrad(Optimizer):
                  foreach=None, *, maximize=False, differentiable=False, fused=None):
         if not 0.0 <= lr:
             raise ValueError(f"Invalid learning rate: {lr}")
-        if not 0.0 <= lr_decay:
-            raise ValueError(f"Invalid lr_decay value: {lr_decay}")
-        if not 0.0 <= weight_decay:
-            raise ValueError(f"Invalid weight_decay value: {weight_decay}")
-        if not 0.0 <= initial_accumulator_value:
-            raise ValueError(f"Invalid initial_accumulator_value value: {initial_accumulator_value}")
-        if not 0.0 <= eps:
-            raise ValueError(f"Invalid epsilon value: {eps}")
+        _check_nonnegative(lr_decay=lr_decay, weight_decay=weight_decay,
+                           initial_accumulator_value=initial_accumulator_value, eps=eps)
         defaults = dict(lr=lr, lr_decay=lr_decay, eps=eps, weight_decay=weight_decay,
                         initial_accumulator_value=initial_accumulator_value, foreach=foreach, maximize=maximize,
                         differentiable=differentiable, fused=fused)
@@ -34,13 +28,7 @@ class Adagrad(Optimizer):
                 for name in self._state_names(group, p):
                     state[name] = self._init_state(name, p, group)
 
-    def __setstate__(self, state):
-        super().__setstate__(state)
-        for group in self.param_groups:
-            group.setdefault("foreach", None)
-            group.setdefault("maximize", False)
-            group.setdefault("differentiable", False)
-            group.setdefault("fused", None)
+    _group_defaults = dict(foreach=None, maximize=False, differentiable=False, fused=None)
 
     _kernel = "adagrad"
 
@@ -57,7 +45,3 @@ class Adagrad(Optimizer):
         return dict(lr=_float(group["lr"]), lr_decay=_float(group["lr_decay"]),
                     weight_decay=_float(group["weight_decay"]), eps=_float(group["eps"]),
                     maximize=bool(group["maximize"]))
-
-    def step(self, closure=None):
-        """Performs a single optimization step."""
-        return self._fused_step(closure)

@@ -1,5 +1,5 @@
 """`Adam` (with AMSGrad, weight decay, maximize; decoupled weight decay for AdamW)."""
-from .optimizer import Optimizer, _float, _new_scalar
+from .optimizer import _FusedOptimizer, _check_betas, _check_nonnegative, _float
 
 __all__ = ["Adam"]
 
@@ -7,17 +7,12 @@ __all__ = ["Adam"]
 def _check_adam_args(lr, betas, eps, weight_decay):
     if not 0.0 <= lr:
         raise ValueError(f"Invalid learning rate: {lr}")
-    if not 0.0 <= eps:
-        raise ValueError(f"Invalid epsilon value: {eps}")
-    if not 0.0 <= betas[0] < 1.0:
-        raise ValueError(f"Invalid beta parameter at index 0: {betas[0]}")
-    if not 0.0 <= betas[1] < 1.0:
-        raise ValueError(f"Invalid beta parameter at index 1: {betas[1]}")
-    if not 0.0 <= weight_decay:
-        raise ValueError(f"Invalid weight_decay value: {weight_decay}")
+    _check_nonnegative(eps=eps)
+    _check_betas(betas)
+    _check_nonnegative(weight_decay=weight_decay)
 
 
-class Adam(Optimizer):
+class Adam(_FusedOptimizer):
     """PyTorch's `torch.optim.Adam`.
 
     Per step: `m = lerp(m, g, 1 - beta1)`, `v = beta2 * v + (1 - beta2) * g * g`,
@@ -34,25 +29,18 @@ class Adam(Optimizer):
                         differentiable=differentiable, fused=fused, decoupled_weight_decay=decoupled_weight_decay)
         super().__init__(params, defaults)
 
+    _group_defaults = dict(_FusedOptimizer._group_defaults, amsgrad=False, fused=None)
+
     def __setstate__(self, state):
         super().__setstate__(state)
         for group in self.param_groups:
-            group.setdefault("amsgrad", False)
-            group.setdefault("maximize", False)
-            group.setdefault("foreach", None)
-            group.setdefault("capturable", False)
-            group.setdefault("differentiable", False)
-            group.setdefault("fused", None)
             group.setdefault("decoupled_weight_decay", type(self).__name__ == "AdamW")
 
     _kernel = "adam"
 
     def _state_names(self, group, p):
-        return ("step", "exp_avg", "exp_avg_sq", "max_exp_avg_sq") if group["amsgrad"] else ("step", "exp_avg", "exp_avg_sq")
-
-    def _init_state(self, name, p, group):
-        import ferrograd as torch
-        return _new_scalar(0.0) if name == "step" else torch.zeros_like(p)
+        names = ("step", "exp_avg", "exp_avg_sq")
+        return names + ("max_exp_avg_sq",) if group["amsgrad"] else names
 
     def _kernel_options(self, group):
         beta1, beta2 = group["betas"]
@@ -60,7 +48,3 @@ class Adam(Optimizer):
                     weight_decay=_float(group["weight_decay"]), amsgrad=bool(group["amsgrad"]),
                     maximize=bool(group["maximize"]),
                     decoupled_weight_decay=bool(group.get("decoupled_weight_decay", False)))
-
-    def step(self, closure=None):
-        """Performs a single optimization step."""
-        return self._fused_step(closure)

@@ -1,10 +1,10 @@
 """`ASGD`: averaged stochastic gradient descent (Polyak and Juditsky, 1992)."""
-from .optimizer import Optimizer, _check_lr, _float, _new_scalar
+from .optimizer import _FusedOptimizer, _check_nonnegative, _check_lr, _float, _new_scalar
 
 __all__ = ["ASGD"]
 
 
-class ASGD(Optimizer):
+class ASGD(_FusedOptimizer):
     """PyTorch's `torch.optim.ASGD`.
 
     `p *= 1 - lambd * eta`, `p -= eta * g`, and the average `ax` follows `p` (`ax += (p - ax) *
@@ -15,23 +15,11 @@ class ASGD(Optimizer):
     def __init__(self, params, lr=1e-2, lambd=1e-4, alpha=0.75, t0=1e6, weight_decay=0, foreach=None,
                  maximize=False, differentiable=False, capturable=False):
         _check_lr(lr)
-        if not 0.0 <= lambd:
-            raise ValueError(f"Invalid lambd value: {lambd}")
-        if not 0.0 <= alpha:
-            raise ValueError(f"Invalid alpha value: {alpha}")
-        if not 0.0 <= weight_decay:
-            raise ValueError(f"Invalid weight_decay value: {weight_decay}")
+        _check_nonnegative(lambd=lambd, alpha=alpha, weight_decay=weight_decay)
         defaults = dict(lr=lr, lambd=lambd, alpha=alpha, t0=t0, weight_decay=weight_decay, foreach=foreach,
                         maximize=maximize, differentiable=differentiable, capturable=capturable)
         super().__init__(params, defaults)
 
-    def __setstate__(self, state):
-        super().__setstate__(state)
-        for group in self.param_groups:
-            group.setdefault("foreach", None)
-            group.setdefault("maximize", False)
-            group.setdefault("differentiable", False)
-            group.setdefault("capturable", False)
 
     _cpu_states = ("step", "eta", "mu")
     _kernel = "asgd"
@@ -50,7 +38,3 @@ class ASGD(Optimizer):
         return dict(lr=_float(group["lr"]), lambd=_float(group["lambd"]), alpha=_float(group["alpha"]),
                     t0=_float(group["t0"]), weight_decay=_float(group["weight_decay"]),
                     maximize=bool(group["maximize"]), default_float32=torch.get_default_dtype() == torch.float32)
-
-    def step(self, closure=None):
-        """Performs a single optimization step."""
-        return self._fused_step(closure)

@@ -1,10 +1,10 @@
 """`NAdam`: Adam with Nesterov momentum and momentum decay (Dozat, 2016)."""
-from .optimizer import Optimizer, _check_lr, _float, _new_scalar
+from .optimizer import _FusedOptimizer, _check_nonnegative, _check_betas, _check_lr, _float, _new_scalar
 
 __all__ = ["NAdam"]
 
 
-class NAdam(Optimizer):
+class NAdam(_FusedOptimizer):
     """PyTorch's `torch.optim.NAdam`.
 
     `mu_t = beta1 * (1 - 0.5 * 0.96 ** (t * momentum_decay))`; the step adds
@@ -17,29 +17,15 @@ class NAdam(Optimizer):
                  decoupled_weight_decay=False, *, foreach=None, maximize=False, capturable=False,
                  differentiable=False):
         _check_lr(lr)
-        if not 0.0 <= eps:
-            raise ValueError(f"Invalid epsilon value: {eps}")
-        if not 0.0 <= betas[0] < 1.0:
-            raise ValueError(f"Invalid beta parameter at index 0: {betas[0]}")
-        if not 0.0 <= betas[1] < 1.0:
-            raise ValueError(f"Invalid beta parameter at index 1: {betas[1]}")
-        if not 0.0 <= weight_decay:
-            raise ValueError(f"Invalid weight_decay value: {weight_decay}")
-        if not 0.0 <= momentum_decay:
-            raise ValueError(f"Invalid momentum_decay value: {momentum_decay}")
+        _check_nonnegative(eps=eps)
+        _check_betas(betas)
+        _check_nonnegative(weight_decay=weight_decay, momentum_decay=momentum_decay)
         defaults = dict(lr=lr, betas=betas, eps=eps, weight_decay=weight_decay, momentum_decay=momentum_decay,
                         decoupled_weight_decay=decoupled_weight_decay, maximize=maximize, foreach=foreach,
                         capturable=capturable, differentiable=differentiable)
         super().__init__(params, defaults)
 
-    def __setstate__(self, state):
-        super().__setstate__(state)
-        for group in self.param_groups:
-            group.setdefault("maximize", False)
-            group.setdefault("foreach", None)
-            group.setdefault("capturable", False)
-            group.setdefault("differentiable", False)
-            group.setdefault("decoupled_weight_decay", False)
+    _group_defaults = dict(_FusedOptimizer._group_defaults, decoupled_weight_decay=False)
 
     _cpu_states = ("step", "mu_product")
     _kernel = "nadam"
@@ -58,8 +44,4 @@ class NAdam(Optimizer):
         return dict(lr=_float(group["lr"]), beta1=_float(beta1), beta2=_float(beta2), eps=_float(group["eps"]),
                     weight_decay=_float(group["weight_decay"]), momentum_decay=_float(group["momentum_decay"]),
                     decoupled_weight_decay=bool(group["decoupled_weight_decay"]), maximize=bool(group["maximize"]))
-
-    def step(self, closure=None):
-        """Performs a single optimization step."""
-        return self._fused_step(closure)
 

@@ -12,7 +12,7 @@ import warnings
 
 from .. import _core
 from .._core import Tensor
-from .._compile import note_optimizer
+from .._compile import note_step
 
 __all__ = ["Optimizer", "required"]
 
@@ -56,6 +56,20 @@ def _check_lr(lr):
         raise ValueError("Tensor lr must be 1-element")
     if not 0.0 <= lr:
         raise ValueError(f"Invalid learning rate: {lr}")
+
+
+def _check_nonnegative(**values):
+    """PyTorch's `Invalid <name> value` checks of hyper-parameters that must be >= 0, in order."""
+    for name, value in values.items():
+        if not 0.0 <= value:
+            raise ValueError(f"Invalid {'epsilon' if name == 'eps' else name} value: {value}")
+
+
+def _check_betas(betas):
+    """PyTorch's checks of Adam-style `betas`: each in [0, 1)."""
+    for i, beta in enumerate(betas[:2]):
+        if not 0.0 <= beta < 1.0:
+            raise ValueError(f"Invalid beta parameter at index {i}: {beta}")
 
 
 # Hyper-parameters may be given as one-element tensors; `float` reads them (no wrapper: the
@@ -222,10 +236,9 @@ class Optimizer:
         fields of the kernel's options struct).
         """
         loss = self._run_closure(closure)
-        if _core.is_tracing():
-            note_optimizer(self)
+        tracing = _core.is_tracing()
         state_of = self.state
-        for group in self.param_groups:
+        for group_index, group in enumerate(self.param_groups):
             params, grads = [], []
             for p in group["params"]:
                 g = p.grad
@@ -266,6 +279,7 @@ class Optimizer:
             if rows:
                 states = dict(zip(group_names, map(list, zip(*rows))))
             c = _Contiguous(params)
+            first = _core.trace_mark() if tracing else 0
             try:
                 _core.optim_step(self._kernel, c.work, grads, states, fresh, self._kernel_options(group))
             except BaseException:
@@ -274,6 +288,8 @@ class Optimizer:
                     for name in new:
                         state_of[p].pop(name, None)
                 raise
+            if tracing:
+                note_step(self, group_index, first, _core.trace_mark())
             c.write_back()
         return loss
 
@@ -405,6 +421,29 @@ class Optimizer:
 
         param_groups = [update_group(g, ng) for g, ng in zip(groups, saved_groups)]
         self.__setstate__({"state": state, "param_groups": param_groups})
+
+
+class _FusedOptimizer(Optimizer):
+    """A built-in optimizer whose step is one fused kernel call per param group
+    (`Optimizer._fused_step`). Subclasses give `_kernel`, `_state_names` and `_kernel_options`;
+    the states default to a 'step' count and zero tensors like the parameter."""
+
+    # Group keys that state dicts of older versions lack, with PyTorch's defaults.
+    _group_defaults = dict(foreach=None, maximize=False, differentiable=False, capturable=False)
+
+    def __setstate__(self, state):
+        super().__setstate__(state)
+        for group in self.param_groups:
+            for key, value in self._group_defaults.items():
+                group.setdefault(key, value)
+
+    def _init_state(self, name, p, group):
+        import ferrograd as torch
+        return _new_scalar(0.0) if name == "step" else torch.zeros_like(p)
+
+    def step(self, closure=None):
+        """Performs a single optimization step."""
+        return self._fused_step(closure)
 
 
 class _Handle:

@@ -1,10 +1,10 @@
 """`Rprop`: resilient backpropagation, per-element step sizes driven by gradient signs."""
-from .optimizer import Optimizer, _check_lr, _float, _new_scalar
+from .optimizer import _FusedOptimizer, _check_lr, _float, _new_scalar
 
 __all__ = ["Rprop"]
 
 
-class Rprop(Optimizer):
+class Rprop(_FusedOptimizer):
     """PyTorch's `torch.optim.Rprop`.
 
     Where the gradient keeps its sign the step size grows by `etas[1]`, where it flips it
@@ -21,13 +21,6 @@ class Rprop(Optimizer):
                         differentiable=differentiable, capturable=capturable)
         super().__init__(params, defaults)
 
-    def __setstate__(self, state):
-        super().__setstate__(state)
-        for group in self.param_groups:
-            group.setdefault("foreach", None)
-            group.setdefault("maximize", False)
-            group.setdefault("differentiable", False)
-            group.setdefault("capturable", False)
 
     _kernel = "rprop"
 
@@ -45,7 +38,3 @@ class Rprop(Optimizer):
         step_size_min, step_size_max = group["step_sizes"]
         return dict(etaminus=_float(etaminus), etaplus=_float(etaplus), step_size_min=_float(step_size_min),
                     step_size_max=_float(step_size_max), maximize=bool(group["maximize"]))
-
-    def step(self, closure=None):
-        """Performs a single optimization step."""
-        return self._fused_step(closure)

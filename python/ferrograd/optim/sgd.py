@@ -1,10 +1,10 @@
 """`SGD` with momentum, dampening, Nesterov, weight decay and maximize (PyTorch's rule)."""
-from .optimizer import Optimizer, _float
+from .optimizer import _FusedOptimizer, _float
 
 __all__ = ["SGD"]
 
 
-class SGD(Optimizer):
+class SGD(_FusedOptimizer):
     """Stochastic gradient descent, PyTorch's `torch.optim.SGD`.
 
     The momentum buffer starts as a copy of the first gradient; then
@@ -27,14 +27,7 @@ class SGD(Optimizer):
             raise ValueError("Nesterov momentum requires a momentum and zero dampening")
         super().__init__(params, defaults)
 
-    def __setstate__(self, state):
-        super().__setstate__(state)
-        for group in self.param_groups:
-            group.setdefault("nesterov", False)
-            group.setdefault("maximize", False)
-            group.setdefault("foreach", None)
-            group.setdefault("differentiable", False)
-            group.setdefault("fused", False)
+    _group_defaults = dict(nesterov=False, maximize=False, foreach=None, differentiable=False, fused=False)
 
     _kernel = "sgd"
 
@@ -52,7 +45,3 @@ class SGD(Optimizer):
         return dict(lr=_float(group["lr"]), momentum=momentum, dampening=_float(group["dampening"]),
                     weight_decay=_float(group["weight_decay"]), nesterov=bool(group["nesterov"]),
                     maximize=bool(group["maximize"]))
-
-    def step(self, closure=None):
-        """Performs a single optimization step."""
-        return self._fused_step(closure)

@@ -10,7 +10,6 @@ pub mod gpu;
 pub mod layout;
 pub mod op;
 pub mod ops;
-pub mod optim;
 pub mod records;
 pub mod storage;
 pub mod tensor;

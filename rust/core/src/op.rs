@@ -328,6 +328,9 @@ macro_rules! op_kinds {
     };
 }
 
+pub mod optim;
+pub use optim::{OptimKind, OptimOptions};
+
 op_kinds! {
     /// An index-driven op along one dim. Inputs: the indexed tensor, the int64 index and, for
     /// the writes, the source (in the indexed tensor's dtype and on its device). Its kernels are
@@ -484,6 +487,12 @@ pub enum Op<'a> {
     Matmul { batch: &'a [usize] },
     /// A contiguous copy of the input reversed along `dims` (sorted, unique).
     Flip { dims: &'a [usize] },
+    /// One fused optimizer step over `params` parameters, updating them and their states in
+    /// place (no output). The inputs are in `optim::OptimOperands`' order, checked by
+    /// `ops::optim`; the scalar states (step counts, ...) are read and advanced by the kernels,
+    /// so the same `Op` serves every step. `fresh[i]` says parameter `i`'s states were created
+    /// for this call (SGD starts a new momentum buffer as the gradient).
+    OptimStep { options: OptimOptions, params: usize, fresh: &'a [bool] },
     /// A new CPU tensor of `shape` drawn from the process's seedable generator (no inputs).
     Random { dist: RandomDist, shape: &'a [usize], dtype: DType },
     /// A chain of element-wise calls run as one kernel (made by graph capture's fusion pass):
@@ -580,37 +589,52 @@ impl Op<'_> {
             Op::Random { dist: RandomDist::Int { .. }, .. } => "randint",
             Op::Random { dist: RandomDist::Permutation, .. } => "randperm",
             Op::Fused(_) => "fused",
+            Op::OptimStep { options, .. } => options.kind().name(),
         }
     }
 }
 
+/// An op's borrowed slices, owned: what a captured graph keeps beside the op's `detached()` form.
+#[derive(Clone, Debug, Default, PartialEq)]
+pub struct OwnedAttrs {
+    /// A shape or dims.
+    pub dims: Box<[usize]>,
+    /// Per-parameter flags (an optimizer step's `fresh`).
+    pub flags: Box<[bool]>,
+}
+
 impl<'a> Op<'a> {
-    /// The op's one borrowed attribute (a shape or dims), empty for ops without one.
-    pub fn slice_attr(&self) -> &'a [usize] {
-        match *self {
+    /// The op's borrowed slices, copied.
+    pub fn owned_attrs(&self) -> OwnedAttrs {
+        let dims: &[usize] = match *self {
             Op::Full { shape, .. } | Op::Random { shape, .. } => shape,
             Op::Reduce { dims, .. } | Op::Flip { dims } => dims,
             Op::Matmul { batch } => batch,
             _ => &[],
-        }
+        };
+        let flags: &[bool] = match *self {
+            Op::OptimStep { fresh, .. } => fresh,
+            _ => &[],
+        };
+        OwnedAttrs { dims: dims.into(), flags: flags.into() }
     }
 
-    /// The same op with its borrowed attribute taken from `attr`: how a captured graph replays
-    /// an op it keeps as `detached()` plus the attribute.
-    pub fn with_slice_attr<'b>(&self, attr: &'b [usize]) -> Op<'b>
+    /// The same op with its borrowed slices taken from `attrs`: how a captured graph replays an
+    /// op it keeps as `detached()` plus `owned_attrs()`.
+    pub fn with_attrs<'b>(&self, attrs: &'b OwnedAttrs) -> Op<'b>
     where
         'a: 'b,
     {
-        self.rebuild(attr, |f| Some(f)).expect("every op rebuilds with its own borrows")
+        self.rebuild(&attrs.dims, &attrs.flags, |f| Some(f)).expect("every op rebuilds with its own borrows")
     }
 
-    /// The op without borrows (its slice attribute emptied), to keep beside the attribute; None
-    /// for a fused chain, which is kept whole.
+    /// The op without borrows (its slices emptied), to keep beside `owned_attrs()`; None for a
+    /// fused chain, which is kept whole.
     pub fn detached(&self) -> Option<Op<'static>> {
-        self.rebuild(&[], |_| None)
+        self.rebuild(&[], &[], |_| None)
     }
 
-    fn rebuild<'b>(&self, attr: &'b [usize], fused: impl FnOnce(&'a Fused) -> Option<&'b Fused>) -> Option<Op<'b>> {
+    fn rebuild<'b>(&self, attr: &'b [usize], flags: &'b [bool], fused: impl FnOnce(&'a Fused) -> Option<&'b Fused>) -> Option<Op<'b>> {
         Some(match *self {
             Op::Unary(u) => Op::Unary(u),
             Op::Binary(b) => Op::Binary(b),
@@ -636,6 +660,7 @@ impl<'a> Op<'a> {
             Op::Matmul { .. } => Op::Matmul { batch: attr },
             Op::Flip { .. } => Op::Flip { dims: attr },
             Op::Random { dist, dtype, .. } => Op::Random { dist, shape: attr, dtype },
+            Op::OptimStep { options, params, .. } => Op::OptimStep { options, params, fresh: flags },
             Op::Fused(f) => Op::Fused(fused(f)?),
         })
     }
@@ -643,7 +668,7 @@ impl<'a> Op<'a> {
     /// Whether the op only computes its outputs from its inputs: no writes into an input's
     /// memory, no draws from the generator. Pure calls with equal operands may be merged.
     pub fn is_pure(&self) -> bool {
-        !matches!(self, Op::Write | Op::AddInto | Op::Random { .. })
+        !matches!(self, Op::Write | Op::AddInto | Op::Random { .. } | Op::OptimStep { .. })
     }
 }
 

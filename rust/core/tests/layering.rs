@@ -1,6 +1,6 @@
 //! The layering rule of rust/core (CONTRIBUTING.md): `op` (ops as data) sits below everything;
-//! the backends `cpu/` and `gpu/` hold kernels only — they never name `autograd`, `ops` or
-//! `optim` and never call a tensor op (a method defined in `ops/`); `autograd/` never names a
+//! the backends `cpu/` and `gpu/` hold kernels only — they never name `autograd` or `ops` and
+//! never call a tensor op (a method defined in `ops/`); `autograd/` never names a
 //! backend or `ops` (backward rules reach kernels through tensor ops). So there is no import cycle
 //! between `ops`, `autograd`, `cpu` and `gpu`.
 use std::collections::BTreeSet;
@@ -85,21 +85,11 @@ fn violations(dir: &str, forbidden: &[&str], check_tensor_ops: bool) -> Vec<Stri
     found
 }
 
-/// Breaks of the rule not yet mended, each with what mends it. The test fails on any other
-/// break, and on an entry here that no longer happens (so the list only shrinks).
-const NOT_YET_MENDED: &[(&str, &str)] = &[(
-    "gpu/optim.rs names crate::optim",
-    "the fused optimizer step is not an `Op` yet: its options structs and CPU kernels live in crate::optim",
-)];
-
 #[test]
 fn backends_hold_kernels_only() {
-    let mut found = violations("cpu", &["autograd", "ops", "optim"], true);
-    found.extend(violations("gpu", &["autograd", "ops", "optim"], true));
-    let new: Vec<&String> = found.iter().filter(|f| !NOT_YET_MENDED.iter().any(|(k, _)| k == f)).collect();
-    let mended: Vec<&str> = NOT_YET_MENDED.iter().map(|(k, _)| *k).filter(|k| !found.iter().any(|f| f == k)).collect();
-    assert!(new.is_empty(), "backend modules break the layering rule:\n{}", new.iter().map(|s| s.as_str()).collect::<Vec<_>>().join("\n"));
-    assert!(mended.is_empty(), "mended, remove from NOT_YET_MENDED: {mended:?}");
+    let mut found = violations("cpu", &["autograd", "ops"], true);
+    found.extend(violations("gpu", &["autograd", "ops"], true));
+    assert!(found.is_empty(), "backend modules break the layering rule:\n{}", found.join("\n"));
 }
 
 #[test]
@@ -110,7 +100,8 @@ fn autograd_names_no_backend_and_no_op() {
 
 #[test]
 fn ops_as_data_sit_below_everything() {
-    let code = code_of(&src().join("op.rs"));
-    let named: Vec<String> = named_modules(&code).into_iter().filter(|m| ["ops", "cpu", "gpu", "autograd", "optim"].contains(&m.as_str())).collect();
-    assert!(named.is_empty(), "op.rs names {named:?}");
+    for path in std::iter::once(src().join("op.rs")).chain(rust_files(&src().join("op"))) {
+        let named: Vec<String> = named_modules(&code_of(&path)).into_iter().filter(|m| ["ops", "cpu", "gpu", "autograd"].contains(&m.as_str())).collect();
+        assert!(named.is_empty(), "{} names {named:?}", path.display());
+    }
 }

@@ -1156,6 +1156,7 @@ fn _core(m: &Bound<'_, PyModule>) -> PyResult<()> {
     m.add_function(wrap_pyfunction!(graph::trace_abort, m)?)?;
     m.add_function(wrap_pyfunction!(graph::trace_end, m)?)?;
     m.add_function(wrap_pyfunction!(graph::is_tracing, m)?)?;
+    m.add_function(wrap_pyfunction!(graph::trace_mark, m)?)?;
     m.add_function(wrap_pyfunction!(graph::set_graph_break_locator, m)?)?;
     m.add_function(wrap_pyfunction!(unary_op_names, m)?)?;
     m.add_function(wrap_pyfunction!(full, m)?)?;

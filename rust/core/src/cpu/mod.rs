@@ -13,6 +13,7 @@ pub mod fused;
 pub mod index;
 pub mod loss;
 pub mod matmul;
+pub mod optim;
 pub mod random;
 pub mod reduce;
 pub mod scan;
@@ -68,6 +69,10 @@ impl crate::op::Backend for Cpu {
             Op::Matmul { batch } => One(matmul::matmul(inputs[0], inputs[1], batch)?),
             Op::Random { dist, shape, dtype } => One(random::random(dist, shape, dtype)?),
             Op::Fused(f) => crate::op::Outputs::Many(fused::run(f, inputs)?),
+            Op::OptimStep { options, params, fresh } => {
+                optim::optim_step(&options, fresh, &crate::op::optim::OptimOperands::new(&options, params, inputs));
+                Nothing
+            }
         })
     }
 }

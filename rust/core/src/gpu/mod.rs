@@ -83,6 +83,10 @@ impl crate::op::Backend for Gpu {
             // Graph capture fuses CPU chains only until the GPU has a generated kernel for them.
             Op::Fused(f) => return Err(crate::op::no_kernel(op, f.dtypes[0], inputs.first().map_or(crate::device::Device::Gpu(0), |t| t.device()))),
             Op::Random { dtype, .. } => return Err(crate::op::no_kernel(op, dtype, crate::device::Device::Gpu(0))),
+            Op::OptimStep { options, params, fresh } => {
+                optim::optim_step(&options, fresh, &crate::op::optim::OptimOperands::new(&options, params, inputs))?;
+                Nothing
+            }
         })
     }
 }

@@ -15,7 +15,9 @@ use crate::device::Device;
 use crate::dtype::DType;
 use crate::error::{Error, Result};
 use crate::layout::Layout;
-use crate::op::{Fused, Op};
+use crate::op::optim::OptimOptions;
+use crate::op::{Fused, Op, OwnedAttrs};
+use std::ops::Range;
 use crate::storage::Storage;
 use crate::tensor::Tensor;
 use std::fmt::Write as _;
@@ -54,8 +56,8 @@ pub struct Value {
 
 /// An op as a graph keeps it.
 enum Stored {
-    /// The op with its borrowed attribute emptied, and the attribute (see `Op::with_slice_attr`).
-    Op(Op<'static>, Box<[usize]>),
+    /// The op with its borrowed slices emptied, and the slices (see `Op::with_attrs`).
+    Op(Op<'static>, OwnedAttrs),
     Fused(Box<Fused>),
 }
 
@@ -66,20 +68,22 @@ pub struct Node {
     pub outputs: Vec<ValueId>,
     /// For each input whose memory is captured: the operand, made once.
     prebuilt: Vec<Option<Tensor>>,
+    /// Its position in the trace (before the passes), which trace marks refer to.
+    pub origin: usize,
 }
 
 impl Node {
     fn new(op: &Op<'_>, inputs: Vec<Port>, outputs: Vec<ValueId>) -> Node {
         let stored = match (op.detached(), op) {
-            (Some(template), _) => Stored::Op(template, op.slice_attr().into()),
+            (Some(template), _) => Stored::Op(template, op.owned_attrs()),
             (None, Op::Fused(f)) => Stored::Fused(Box::new((*f).clone())),
             (None, _) => unreachable!("only a fused chain has no detached form"),
         };
-        Node { stored, inputs, outputs, prebuilt: vec![] }
+        Node { stored, inputs, outputs, prebuilt: vec![], origin: 0 }
     }
     pub fn op(&self) -> Op<'_> {
         match &self.stored {
-            Stored::Op(template, attr) => template.with_slice_attr(attr),
+            Stored::Op(template, attrs) => template.with_attrs(attrs),
             Stored::Fused(f) => Op::Fused(f),
         }
     }
@@ -182,16 +186,18 @@ impl Graph {
         None
     }
 
-    /// Runs the graph on `args` (tensors laid out as in the trace); GPU kernels go in one submission.
-    pub fn run(&self, args: &[Tensor]) -> Result<Replay> {
+    /// Runs the graph on `args` (tensors laid out as in the trace); GPU kernels go in one
+    /// submission. An optimizer step recorded within one of `steps`' spans of the trace runs with
+    /// that span's options (hyper-parameters are inputs: a scheduler's new `lr` needs no trace).
+    pub fn run(&self, args: &[Tensor], steps: &[(Range<usize>, OptimOptions)]) -> Result<Replay> {
         if let Some(why) = self.guard(args) {
             return Ok(Replay::GuardFailed(why));
         }
         let uses_gpu = self.values.iter().any(|v| v.device.is_gpu());
-        crate::ops::dispatch::one_gpu_submission(uses_gpu, || self.replay(args))
+        crate::ops::dispatch::one_gpu_submission(uses_gpu, || self.replay(args, steps))
     }
 
-    fn replay(&self, args: &[Tensor]) -> Result<Replay> {
+    fn replay(&self, args: &[Tensor], steps: &[(Range<usize>, OptimOptions)]) -> Result<Replay> {
         // Each value as a tensor on its memory: the argument or output itself (reused as the
         // operand when the layout matches, which is the common case), else a handle to view.
         let mut env: Vec<Option<Tensor>> = self
@@ -218,7 +224,13 @@ impl Graph {
                 });
             }
             let refs: Vec<&Tensor> = operands.iter().collect();
-            let made = crate::ops::dispatch::run(&node.op(), &refs)?;
+            let mut op = node.op();
+            if let Op::OptimStep { options, .. } = &mut op {
+                if let Some((_, o)) = steps.iter().find(|(span, o)| span.contains(&node.origin) && o.kind() == options.kind()) {
+                    *options = *o;
+                }
+            }
+            let made = crate::ops::dispatch::run(&op, &refs)?;
             for (&v, t) in node.outputs.iter().zip(made.tensors()) {
                 env[v] = Some(t.clone());
             }

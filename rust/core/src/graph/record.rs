@@ -42,6 +42,8 @@ struct Recorder {
     /// Leaves whose `.grad` the function set or accumulated into.
     grad_slots: Vec<Tensor>,
     breaks: Vec<String>,
+    /// Why this trace cannot be replayed although the next may be.
+    retry: Option<String>,
     backward_ran: bool,
 }
 
@@ -73,10 +75,17 @@ impl Recorder {
     }
 
     fn record(&mut self, op: &Op<'_>, inputs: &[&Tensor], out: &Outputs) {
+        if let Op::OptimStep { fresh, .. } = op {
+            if fresh.iter().any(|&f| f) {
+                self.retry = Some("an optimizer step created its state (the first step differs from the next)".into());
+            }
+        }
         let ports = inputs.iter().map(|t| self.port(t)).collect();
         let node = self.nodes.len();
         let outputs = out.tensors().into_iter().enumerate().map(|(index, t)| self.value_of(t, || Source::Node { node, index })).collect();
-        self.nodes.push(Node::new(op, ports, outputs));
+        let mut n = Node::new(op, ports, outputs);
+        n.origin = node;
+        self.nodes.push(n);
     }
 
     /// Values made during the trace that something besides the outputs and gradients still
@@ -108,6 +117,11 @@ pub struct Traced {
 
 fn with_recorder<R>(f: impl FnOnce(&mut Recorder) -> R) -> Option<R> {
     RECORDER.with(|r| r.try_borrow_mut().ok().and_then(|mut r| r.as_mut().map(f)))
+}
+
+/// The number of calls recorded so far in this thread's trace (0 when none runs).
+pub fn mark() -> usize {
+    with_recorder(|rec| rec.nodes.len()).unwrap_or(0)
 }
 
 /// Whether this thread's kernel calls are recorded now.
@@ -164,6 +178,9 @@ pub fn end(outputs: &[Tensor]) -> Result<Traced> {
     let grads: Vec<Option<Tensor>> = slots.iter().map(Tensor::grad).collect();
     let grad_effects: Vec<(Leaf, Option<Port>)> = slots.into_iter().zip(&grads).map(|(leaf, g)| (rec.leaf(leaf), g.as_ref().map(|g| rec.port(g)))).collect();
     let kept: Vec<&Tensor> = outputs.iter().chain(grads.iter().flatten()).collect();
+    if let Some(why) = rec.retry.take() {
+        return Ok(Traced { graph: None, breaks: vec![], retry: Some(why) });
+    }
     if rec.escaped(&kept) {
         return Ok(Traced {
             graph: None,

@@ -20,6 +20,8 @@ pub fn run(op: &Op<'_>, inputs: &[&Tensor]) -> Result<Outputs> {
         Op::Random { .. } => Device::Cpu,
         // Transfers run where the GPU side is.
         Op::ToDevice(to) if to.is_gpu() => *to,
+        // The parameters' device: the scalar states stay on the CPU whatever it is.
+        Op::OptimStep { .. } => inputs.first().map_or(Device::Cpu, |p| p.device()),
         _ => op_device(inputs)?,
     };
     crate::graph::record::run(op, inputs, || backend(device).run(op, inputs))

@@ -8,6 +8,7 @@ pub mod index;
 pub mod loss;
 pub mod matmul;
 pub mod nn;
+pub mod optim;
 pub mod reduce;
 pub mod shape;
 pub mod sort;
