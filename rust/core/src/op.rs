@@ -575,7 +575,12 @@ pub fn mixed(a: Device, b: Device) -> Error {
 
 /// The error for an op a backend has no kernel for (with this dtype).
 pub fn no_kernel(op: &Op<'_>, dtype: DType, device: Device) -> Error {
-    Error::NotImplemented(format!("'{}' on {device} is not implemented for dtype {dtype}", op.name()))
+    no_kernel_named(op.name(), dtype, device)
+}
+
+/// `no_kernel` for a step of a kernel that knows its op only by name.
+pub fn no_kernel_named(op: &str, dtype: DType, device: Device) -> Error {
+    Error::NotImplemented(format!("'{op}' on {device} is not implemented for dtype {dtype}"))
 }
 
 /// A tensor that takes part in a device's op as a scalar: a 0-d CPU tensor (Python numbers
