@@ -64,6 +64,7 @@ impl crate::op::Backend for Gpu {
             }
             Op::PlaneScatterAdd { size } => One(conv::plane_scatter_add(inputs[0], inputs[1], size)?),
             Op::PlaneGather => One(conv::plane_gather(inputs[0], inputs[1])?),
+            Op::Conv2d { shape, part } => conv::conv2d(&shape, part, inputs)?,
             Op::CrossEntropyRows { ignore_index } => {
                 let (loss, weight) = loss::cross_entropy_rows(inputs[0], inputs[1], inputs.get(2).copied(), ignore_index)?;
                 Two(loss, weight)
@@ -78,6 +79,8 @@ impl crate::op::Backend for Gpu {
             }
             Op::Softmax { op, dim } => One(softmax::softmax(op, inputs[0], dim)?),
             Op::Matmul { batch } => One(matmul::matmul(inputs[0], inputs[1], batch)?),
+            Op::Nonzero => One(scan::nonzero(inputs[0])?),
+            Op::WrapIndex { size } => One(index::wrap_index(inputs[0], size)?),
         })
     }
 }
