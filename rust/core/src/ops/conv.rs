@@ -81,6 +81,9 @@ impl Tensor {
         let saved_w = rec.needs(0).then(|| rec.save(weight));
         let saved_x = rec.needs(1).then(|| rec.save(self));
         Ok(rec.finish(out, false, move |ctx, g| {
+            // Every kernel below reads the gradient contiguously: one copy (of an expanded
+            // gradient, typically) serves them all, the bias's sum included.
+            let g = &g.contiguous()?;
             let x = saved_x.map(|i| ctx.saved(i)).transpose()?;
             let w = saved_w.map(|i| ctx.saved(i)).transpose()?;
             // Grad mode is on inside backward only when the gradient's own graph is wanted.
