@@ -270,6 +270,8 @@ class _Encoder(nn.Module):
 
 MODELS = {
     "mlp": (lambda: nn.Sequential(nn.Linear(6, 16), nn.ReLU(), nn.Linear(16, 3)), (8, 6)),
+    "cnn": (lambda: nn.Sequential(nn.Conv2d(1, 4, 3, padding=1), nn.ReLU(), nn.MaxPool2d(2), nn.Flatten(),
+                                  nn.Linear(4 * 4 * 4, 3)), (8, 1, 8, 8)),
     "lstm": (_LSTMClassifier, (8, 5, 6)),
     "transformer": (_Encoder, (8, 5, 8)),
 }
@@ -316,3 +318,27 @@ def test_compiled_training_with_scheduler_matches_eager_over_20_steps(model_name
     # The first step creates the optimizer's state (traced again); the scheduler's lr changes
     # are graph inputs, so one graph serves the other steps.
     assert len(compiled.graphs) == 1, [str(g)[:200] for g in compiled.graphs]
+
+
+@needs_gpu
+def test_gpu_replay_is_one_submission():
+    torch.manual_seed(0)
+    model = nn.Sequential(nn.Linear(16, 32), nn.ReLU(), nn.Linear(32, 1)).to(GPU)
+    opt = torch.optim.SGD(model.parameters(), lr=0.01, momentum=0.9)
+
+    def step(x, y):
+        opt.zero_grad()
+        loss = F.mse_loss(model(x), y)
+        loss.backward()
+        opt.step()
+        return loss.detach()
+
+    compiled = torch.compile(step)
+    x, y = torch.randn(64, 16).to(GPU), torch.randn(64, 1).to(GPU)
+    for _ in range(3):
+        compiled(x, y)
+    torch.gpu.synchronize()
+    before = torch._core.gpu_submission_count()
+    compiled(x, y)
+    assert torch._core.gpu_submission_count() - before == 1
+    assert compiled.graph.kernel_count > 10

@@ -82,6 +82,11 @@ def test_conv2d_large_batches(stride, padding, dilation, groups, kernel):
     composed = torch.autograd.grad(out, (x, w, b), g, create_graph=True)
     for f, c in zip(fused, composed):
         assert_close(f, c.detach().cpu().numpy(), rtol=1e-5, atol=1e-4)
+    # One gradient alone (a frozen weight; an input that needs none) takes its own kernel.
+    (gx,) = torch.autograd.grad(F.conv2d(x, w.detach(), b, stride, padding, dilation, groups), (x,), g)
+    (gw,) = torch.autograd.grad(F.conv2d(x.detach(), w, b, stride, padding, dilation, groups), (w,), g)
+    assert_close(gx, fused[0].cpu().numpy(), rtol=1e-5, atol=1e-4)
+    assert_close(gw, fused[1].cpu().numpy(), rtol=1e-5, atol=1e-4)
 
 
 @pytest.mark.cpu_only("gradgradcheck needs float64")

@@ -31,10 +31,7 @@ CASES = [
     ("linear", lambda x, b, v: F.linear(x, x, v[:3]), "AddmmBackward0"),
     ("flip", lambda x, b, v: x.flip(0), "FlipBackward0"),
     ("cat", lambda x, b, v: torch.cat([x, x]), "CatBackward0"),
-]
-
-# Ops ferrograd composes from others, so their node is the last op's: PyTorch records one node.
-COMPOSED = [
+    # Ops with a node of their own although they could be composed (PyTorch records one node).
     ("mean", lambda x, b, v: x.mean(), "MeanBackward0"),
     ("mean_dim", lambda x, b, v: x.mean(1), "MeanBackward1"),
     ("max", lambda x, b, v: x.max(), "MaxBackward1"),
@@ -46,6 +43,11 @@ COMPOSED = [
     ("topk", lambda x, b, v: x.topk(2)[0], "TopkBackward0"),
     ("median", lambda x, b, v: x.median(1)[0], "MedianBackward1"),
     ("linear_no_bias", lambda x, b, v: F.linear(x, x), "MmBackward0"),
+    ("min", lambda x, b, v: x.min(), "MinBackward1"),
+    ("amax_all", lambda x, b, v: x.amax(), "AmaxBackward0"),
+    ("kthvalue", lambda x, b, v: x.kthvalue(2, 1)[0], "KthvalueBackward0"),
+    ("norm_p1", lambda x, b, v: x.norm(1, dim=1), "LinalgVectorNormBackward0"),
+    ("norm_inf", lambda x, b, v: x.norm(float("inf")), "LinalgVectorNormBackward0"),
 ]
 
 DEVICES = ["cpu", pytest.param(GPU, marks=needs_gpu)]
@@ -66,14 +68,7 @@ def test_grad_fn_name_is_pytorchs(case, call, expected, device):
     assert _node_name(call, device) == expected
 
 
-@pytest.mark.parametrize("device", DEVICES)
-@pytest.mark.parametrize("case,call,expected", COMPOSED, ids=[c[0] for c in COMPOSED])
-@pytest.mark.xfail(strict=True, reason="composed of other ops in ferrograd (one node per op): its own node is follow-up work of issue 10")
-def test_grad_fn_name_of_composed_op(case, call, expected, device):
-    assert _node_name(call, device) == expected
-
-
 @needs_gpu
-@pytest.mark.parametrize("case,call,expected", CASES + COMPOSED, ids=[c[0] for c in CASES + COMPOSED])
+@pytest.mark.parametrize("case,call,expected", CASES, ids=[c[0] for c in CASES])
 def test_grad_fn_name_same_on_both_devices(case, call, expected):
     assert _node_name(call, GPU) == _node_name(call, "cpu")

@@ -3,6 +3,8 @@ import numpy as np
 import pytest
 
 import ferrograd as torch
+import ferrograd.nn.functional as F
+from ferrograd.autograd import gradgradcheck
 from helpers import assert_close, check_grad, data, noncontig, on_gpu, rand, t64
 
 DIMS = [None, 0, 1, -1, (0, 2), (1, 2)]
@@ -108,6 +110,65 @@ def test_norm(p):
     z = t64(np.zeros(3), requires_grad=True)
     z.norm().backward()
     assert_close(z.grad, np.zeros(3))
+
+
+# Ops recorded as one node of their own (PyTorch's), with a backward rule written in tensor
+# ops: gradcheck on every device, and on the CPU the rule's own graph (create_graph) too.
+OWN_NODE = [
+    ("mean", lambda x: x.mean()),
+    ("mean_dim", lambda x: x.mean(1, keepdim=True)),
+    ("max", lambda x: x.max()),
+    ("min", lambda x: x.min()),
+    ("var", lambda x: x.var(1)),
+    ("std", lambda x: x.std()),
+    ("std_keepdim", lambda x: x.std(0, keepdim=True, correction=0)),
+    ("logsumexp", lambda x: x.logsumexp(1)),
+    ("norm", lambda x: x.norm()),
+    ("norm_p1", lambda x: x.norm(1, dim=0)),
+    ("norm_inf", lambda x: x.norm(float("inf"), dim=1)),
+    ("norm_p3", lambda x: x.norm(3)),
+    ("norm_p_half", lambda x: x.norm(0.5, dim=1, keepdim=True)),
+    ("mv", lambda x: torch.mv(x, x[1])),
+    ("topk", lambda x: x.topk(2, dim=1).values),
+    ("topk_smallest", lambda x: x.topk(2, dim=0, largest=False).values),
+    ("median", lambda x: x.median(1).values),
+    ("median_keepdim", lambda x: x.median(0, keepdim=True).values),
+    ("kthvalue", lambda x: x.kthvalue(2, 1).values),
+    ("linear_no_bias", lambda x: F.linear(x, x)),
+]
+
+
+@pytest.mark.parametrize("fn", [c[1] for c in OWN_NODE], ids=[c[0] for c in OWN_NODE])
+def test_own_node_gradients(fn):
+    a = rand(3, 4)
+    check_grad(fn, a)
+    if not on_gpu():
+        assert gradgradcheck(fn, [t64(a, requires_grad=True)], eps=1e-6, atol=1e-5, rtol=1e-4)
+
+
+def test_own_node_subgradients():
+    # std of a constant row and p-norms of zeros: PyTorch's 0, not nan.
+    x = t64(np.ones((2, 3)), requires_grad=True)
+    x.std(1).sum().backward()
+    assert_close(x.grad, np.zeros((2, 3)))
+    for p in (0.5, 3):
+        z = t64(np.zeros(3), requires_grad=True)
+        z.norm(p).backward()
+        assert_close(z.grad, np.zeros(3))
+    # max() and norm(inf) share the gradient among ties; max(dim) and median(dim) give it to
+    # the index they return.
+    t = t64(np.array([1.0, 3.0, 3.0]), requires_grad=True)
+    t.max().backward()
+    assert_close(t.grad, np.array([0.0, 0.5, 0.5]))
+    t = t64(np.array([-3.0, 1.0, 3.0]), requires_grad=True)
+    t.norm(float("inf")).backward()
+    assert_close(t.grad, np.array([-0.5, 0.0, 0.5]))
+    t = t64(np.array([[2.0, 1.0, 2.0, 5.0]]), requires_grad=True)
+    v, i = t.median(1)
+    v.sum().backward()
+    expect = np.zeros((1, 4))
+    expect[0, i.item()] = 1.0
+    assert_close(t.grad, expect)
 
 
 @pytest.mark.parametrize("dim", [0, 1, -1])

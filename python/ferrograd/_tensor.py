@@ -1101,7 +1101,7 @@ def _max_min(input, dim, keepdim, other, is_max):
     if dim is None:
         if input.numel() == 0:
             raise RuntimeError(f"{'max' if is_max else 'min'}(): Expected reduction dim to be specified for input.numel() == 0. Specify the reduction dim with the 'dim' argument.")
-        return _core.amax(input, None, False, is_max)
+        return _core.max_all(input, is_max)
     v, i = _core.max_dim(input, _py_int(dim), keepdim, is_max)
     return (ReturnMax if is_max else ReturnMin)(v, i)
 
@@ -1157,7 +1157,10 @@ def var(input, dim=None, unbiased=None, keepdim=False, *, correction=None):
 
 @op()
 def std(input, dim=None, unbiased=None, keepdim=False, *, correction=None):
-    return _core.unary(var(input, dim, unbiased, keepdim, correction=correction), "sqrt")
+    if isinstance(dim, _py_bool):
+        dim, unbiased = None, dim
+    _require_float(input, "std_var")
+    return _core.std(input, _reduce_dims(dim), _correction(unbiased, correction), keepdim)
 
 
 @op(method=False)
@@ -1238,7 +1241,8 @@ def median(input, dim=None, keepdim=False):
         if flat.numel() == 0:
             return full((), float("nan"), dtype=input.dtype, device=input.device)
         s = sort(flat)
-        return s.values.gather(0, _median_position(flat, 0).reshape(1)).reshape(())
+        pos = _median_position(flat, 0).reshape(1)
+        return _core.selected(input, "median", None, s.values.gather(0, pos).reshape(()), pos)
     d = _wrap(dim, input.ndim)
     s = sort(input, d)
     if input.ndim == 0:
@@ -1251,7 +1255,7 @@ def median(input, dim=None, keepdim=False):
     v, i = s.values.gather(d, pos), s.indices.gather(d, pos)
     if not keepdim:
         v, i = v.squeeze(d), i.squeeze(d)
-    return ReturnMedian(v, i)
+    return ReturnMedian(_core.selected(input, "median", d, v, i), i)
 
 
 @op()
@@ -1285,7 +1289,8 @@ def topk(input, k, dim=-1, largest=True, sorted=True):
     s = sort(input, dim, descending=largest)
     if input.ndim == 0:
         return ReturnTopk(s.values, s.indices)
-    return ReturnTopk(s.values.narrow(dim, 0, k), s.indices.narrow(dim, 0, k))
+    i = s.indices.narrow(dim, 0, k)
+    return ReturnTopk(_core.selected(input, "topk", dim, s.values.narrow(dim, 0, k), i), i)
 
 
 @op()
@@ -1300,7 +1305,7 @@ def kthvalue(input, k, dim=-1, keepdim=False):
     v, i = s.values.narrow(dim, k - 1, 1), s.indices.narrow(dim, k - 1, 1)
     if not keepdim:
         v, i = v.squeeze(dim), i.squeeze(dim)
-    return ReturnKthvalue(v, i)
+    return ReturnKthvalue(_core.selected(input, "kthvalue", dim, v, i), i)
 
 
 # ---------------------------------------------------------------------------- shape

@@ -283,6 +283,62 @@ impl Window {
     }
 }
 
+/// The sizes of one conv2d: `n` samples of `c` planes of `size`, `out` output channels in
+/// `groups` groups, the window (its kernel is the weight's) and the output planes' size.
+#[derive(Clone, Copy, Debug, PartialEq)]
+pub struct ConvShape {
+    pub n: usize,
+    pub c: usize,
+    pub size: (usize, usize),
+    pub out: usize,
+    pub groups: usize,
+    pub window: Window,
+    pub out_size: (usize, usize),
+}
+
+impl ConvShape {
+    pub fn plane(&self) -> usize {
+        self.size.0 * self.size.1
+    }
+    /// Output positions per plane: L = oh * ow.
+    pub fn l(&self) -> usize {
+        self.out_size.0 * self.out_size.1
+    }
+    pub fn kk(&self) -> usize {
+        self.window.kernel.0 * self.window.kernel.1
+    }
+    /// Column rows per group: C/groups * kh * kw.
+    pub fn group_rows(&self) -> usize {
+        self.c / self.groups * self.kk()
+    }
+    pub fn out_per_group(&self) -> usize {
+        self.out / self.groups
+    }
+    pub fn input_shape(&self) -> [usize; 4] {
+        [self.n, self.c, self.size.0, self.size.1]
+    }
+    pub fn weight_shape(&self) -> [usize; 4] {
+        [self.out, self.c / self.groups, self.window.kernel.0, self.window.kernel.1]
+    }
+    pub fn output_shape(&self) -> [usize; 4] {
+        [self.n, self.out, self.out_size.0, self.out_size.1]
+    }
+}
+
+/// Which part of a conv2d a kernel call computes.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum ConvPart {
+    /// The output, from the input, the weight and an optional bias.
+    Forward,
+    /// The input's gradient, from the output's gradient and the weight.
+    InputGrad,
+    /// The weight's gradient, from the output's gradient and the input.
+    WeightGrad,
+    /// Both gradients in one pass (input's, weight's), from the output's gradient, the input
+    /// and the weight.
+    Grads,
+}
+
 /// Defines a kind enum of an op family from its table: variant = GPU kernel code (emitted into
 /// the shaders as `<PREFIX>_<VARIANT>`), name (error messages, graph printouts), autograd node
 /// name (`None` for kinds with no gradient).
@@ -463,6 +519,11 @@ pub enum Op<'a> {
     PlaneScatterAdd { size: (usize, usize) },
     /// out[n, c, j] = x[n, c, index[n, c, j]] over flattened planes, shaped like the index.
     PlaneGather,
+    /// A part of a conv2d of `shape` (checked), all operands float of one dtype: `Forward`
+    /// takes the input [N, C, H, W], the weight [O, C/groups, kh, kw] and optionally a bias
+    /// [O] and gives [N, O, oh, ow]; the backward parts take the output's gradient and the
+    /// tensors their `ConvPart` names, and give those gradients.
+    Conv2d { shape: ConvShape, part: ConvPart },
     /// Cross-entropy per row of float logits [N, C] (input 0) against int64 classes [N]
     /// (input 1), with optional class weights [C] (input 2, the logits' dtype): each row's loss
     /// `w[t] * (logsumexp(x) - x[t])` and its weight `w[t]` (both 0 for an ignored row). The
@@ -498,6 +559,12 @@ pub enum Op<'a> {
     /// A chain of element-wise calls run as one kernel (made by graph capture's fusion pass):
     /// one output per entry of `outputs`.
     Fused(&'a Fused),
+    /// The int64 [n, ndim] positions of the true elements of a bool input, in row-major order.
+    Nonzero,
+    /// 1-D int64 positions into a flattened tensor of `size` elements, wrapped into `0..size`
+    /// (negative ones count from the end). The kernels read the positions, so they raise
+    /// PyTorch's IndexError for one out of range.
+    WrapIndex { size: usize },
 }
 
 /// An operand of a fused chain's step.
@@ -576,6 +643,8 @@ impl Op<'_> {
             Op::MaxPool2d { .. } => WindowOp::MaxPool2d.name(),
             Op::PlaneScatterAdd { .. } => WindowOp::PlaneScatterAdd.name(),
             Op::PlaneGather => WindowOp::PlaneGather.name(),
+            Op::Conv2d { part: ConvPart::Forward, .. } => "conv2d",
+            Op::Conv2d { .. } => "convolution_backward",
             Op::CrossEntropyRows { .. } => "cross_entropy",
             Op::Reduce { op, .. } => op.name(),
             Op::ArgReduce { op, .. } => op.name(),
@@ -590,6 +659,8 @@ impl Op<'_> {
             Op::Random { dist: RandomDist::Permutation, .. } => "randperm",
             Op::Fused(_) => "fused",
             Op::OptimStep { options, .. } => options.kind().name(),
+            Op::Nonzero => "nonzero",
+            Op::WrapIndex { .. } => "index",
         }
     }
 }
@@ -661,8 +732,17 @@ impl<'a> Op<'a> {
             Op::Flip { .. } => Op::Flip { dims: attr },
             Op::Random { dist, dtype, .. } => Op::Random { dist, shape: attr, dtype },
             Op::OptimStep { options, params, .. } => Op::OptimStep { options, params, fresh: flags },
+            Op::Conv2d { shape, part } => Op::Conv2d { shape, part },
+            Op::Nonzero => Op::Nonzero,
+            Op::WrapIndex { size } => Op::WrapIndex { size },
             Op::Fused(f) => Op::Fused(fused(f)?),
         })
+    }
+
+    /// Whether the shape of the op's output depends on its inputs' values (which a captured graph
+    /// cannot replay: it fixes shapes when it traces).
+    pub fn has_value_dependent_shape(&self) -> bool {
+        matches!(self, Op::Nonzero)
     }
 
     /// Whether the op only computes its outputs from its inputs: no writes into an input's
@@ -740,7 +820,17 @@ pub fn mixed(a: Device, b: Device) -> Error {
 
 /// The error for an op a backend has no kernel for (with this dtype).
 pub fn no_kernel(op: &Op<'_>, dtype: DType, device: Device) -> Error {
-    Error::NotImplemented(format!("'{}' on {device} is not implemented for dtype {dtype}", op.name()))
+    no_kernel_named(op.name(), dtype, device)
+}
+
+/// `no_kernel` for a step of a kernel that knows its op only by name.
+pub fn no_kernel_named(op: &str, dtype: DType, device: Device) -> Error {
+    Error::NotImplemented(format!("'{op}' on {device} is not implemented for dtype {dtype}"))
+}
+
+/// PyTorch's IndexError for a flat position `i` outside a tensor of `size` elements.
+pub fn index_out_of_range(i: i64, size: usize) -> Error {
+    Error::Index(format!("index {i} is out of bounds for dimension 0 with size {size}"))
 }
 
 /// A tensor that takes part in a device's op as a scalar: a 0-d CPU tensor (Python numbers

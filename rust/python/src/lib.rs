@@ -868,6 +868,14 @@ fn amax(x: PyRef<'_, PyTensor>, dims: Option<Vec<i64>>, keepdim: bool, is_max: b
     Ok(wrap(x.inner.amax(dims.as_deref(), keepdim, extremum(is_max)).py()?))
 }
 #[pyfunction]
+fn max_all(x: PyRef<'_, PyTensor>, is_max: bool) -> PyResult<PyTensor> {
+    Ok(wrap(x.inner.max_all(extremum(is_max)).py()?))
+}
+#[pyfunction]
+fn selected(x: PyRef<'_, PyTensor>, op: &str, dim: Option<i64>, values: PyRef<'_, PyTensor>, indices: PyRef<'_, PyTensor>) -> PyResult<PyTensor> {
+    Ok(wrap(x.inner.selected(op, dim, &values.inner, &indices.inner).py()?))
+}
+#[pyfunction]
 fn max_dim(x: PyRef<'_, PyTensor>, dim: i64, keepdim: bool, is_max: bool) -> PyResult<(PyTensor, PyTensor)> {
     let (v, i) = x.inner.max_dim(dim, keepdim, extremum(is_max)).py()?;
     Ok((wrap(v), wrap(i)))
@@ -884,6 +892,11 @@ fn argmax(x: PyRef<'_, PyTensor>, dim: Option<i64>, keepdim: bool, is_max: bool)
 #[pyfunction]
 fn var(x: PyRef<'_, PyTensor>, dims: Option<Vec<i64>>, correction: f64, keepdim: bool) -> PyResult<PyTensor> {
     Ok(wrap(x.inner.var(dims.as_deref(), correction, keepdim).py()?))
+}
+#[pyfunction]
+#[pyo3(name = "std")]
+fn std_dev(x: PyRef<'_, PyTensor>, dims: Option<Vec<i64>>, correction: f64, keepdim: bool) -> PyResult<PyTensor> {
+    Ok(wrap(x.inner.std(dims.as_deref(), correction, keepdim).py()?))
 }
 #[pyfunction]
 fn logsumexp(x: PyRef<'_, PyTensor>, dims: Vec<i64>, keepdim: bool) -> PyResult<PyTensor> {
@@ -1199,10 +1212,13 @@ fn _core(m: &Bound<'_, PyModule>) -> PyResult<()> {
     m.add_function(wrap_pyfunction!(mean, m)?)?;
     m.add_function(wrap_pyfunction!(prod, m)?)?;
     m.add_function(wrap_pyfunction!(amax, m)?)?;
+    m.add_function(wrap_pyfunction!(max_all, m)?)?;
+    m.add_function(wrap_pyfunction!(selected, m)?)?;
     m.add_function(wrap_pyfunction!(max_dim, m)?)?;
     m.add_function(wrap_pyfunction!(sort, m)?)?;
     m.add_function(wrap_pyfunction!(argmax, m)?)?;
     m.add_function(wrap_pyfunction!(var, m)?)?;
+    m.add_function(wrap_pyfunction!(std_dev, m)?)?;
     m.add_function(wrap_pyfunction!(logsumexp, m)?)?;
     m.add_function(wrap_pyfunction!(norm, m)?)?;
     m.add_function(wrap_pyfunction!(any, m)?)?;

@@ -3,7 +3,7 @@
 use crate::dtype::{DType, Element};
 use crate::error::{Error, Result};
 use crate::layout::{contiguous_strides, Layout};
-use crate::op::IndexOp;
+use crate::op::{index_out_of_range, IndexOp};
 use crate::tensor::Tensor;
 
 /// `op` along `d` over the inputs `ops::index` prepared (see `Op::Index`).
@@ -149,4 +149,31 @@ fn for_each_index_pos(l: &Layout, mut f: impl FnMut(&[usize])) {
             coords[k] = 0;
         }
     }
+}
+
+/// Positions of the true elements of a bool tensor (see `Op::Nonzero`).
+pub fn nonzero(flags: &Tensor) -> Result<Tensor> {
+    let data = flags.contiguous_data::<bool>();
+    let (shape, nd) = (flags.shape(), flags.ndim());
+    let strides = contiguous_strides(shape);
+    let mut out = vec![];
+    let mut count = 0;
+    for (lin, _) in data.iter().enumerate().filter(|(_, &f)| f) {
+        count += 1;
+        out.extend((0..nd).map(|k| ((lin / strides[k]) % shape[k]) as i64));
+    }
+    Tensor::from_vec(out, &[count, nd])
+}
+
+/// Flat positions wrapped into `0..size` (see `Op::WrapIndex`).
+pub fn wrap_index(idx: &Tensor, size: usize) -> Result<Tensor> {
+    let wrapped = idx
+        .contiguous_data::<i64>()
+        .iter()
+        .map(|&i| {
+            let j = if i < 0 { i + size as i64 } else { i };
+            if j < 0 || j >= size as i64 { Err(index_out_of_range(i, size)) } else { Ok(j) }
+        })
+        .collect::<Result<Vec<_>>>()?;
+    Tensor::from_vec(wrapped, &[idx.numel()])
 }

@@ -27,7 +27,7 @@ impl<'a, T> Mat<'a, T> {
         Mat { data, rows, cols, row_stride: cols, col_stride: 1 }
     }
     /// The transpose, by strides.
-    pub(crate) fn t(self) -> Self {
+    pub(crate) fn transposed(self) -> Self {
         Mat { rows: self.cols, cols: self.rows, row_stride: self.col_stride, col_stride: self.row_stride, ..self }
     }
     fn fits(&self) -> bool {

@@ -53,6 +53,7 @@ impl crate::op::Backend for Cpu {
             }
             Op::PlaneScatterAdd { size } => One(conv::plane_scatter_add(inputs[0], inputs[1], size)?),
             Op::PlaneGather => One(conv::plane_gather(inputs[0], inputs[1])?),
+            Op::Conv2d { shape, part } => conv::conv2d(&shape, part, inputs)?,
             Op::CrossEntropyRows { ignore_index } => {
                 let (loss, weight) = loss::cross_entropy_rows(inputs[0], inputs[1], inputs.get(2).copied(), ignore_index)?;
                 Two(loss, weight)
@@ -73,6 +74,8 @@ impl crate::op::Backend for Cpu {
                 optim::optim_step(&options, fresh, &crate::op::optim::OptimOperands::new(&options, params, inputs));
                 Nothing
             }
+            Op::Nonzero => One(index::nonzero(inputs[0])?),
+            Op::WrapIndex { size } => One(index::wrap_index(inputs[0], size)?),
         })
     }
 }

@@ -1,13 +1,15 @@
 //! GPU kernels of the sliding-window ops: im2col / col2im (`shaders/conv.wgsl`), on which
 //! conv2d, unfold/fold and the pooling layers are built, max pooling (`shaders/pool.wgsl`), and
-//! the in-plane scatter/gather pair of its backward (through the index kernels).
-use super::ops::{buffer, contiguous, empty, full, split_groups, u32_of};
+//! the in-plane scatter/gather pair of its backward (through the index kernels). conv2d and its
+//! gradients are composed from im2col / col2im and the matmul kernel.
+use super::matmul::matmul;
+use super::ops::{binary, buffer, contiguous, empty, full, split_groups, u32_of};
 use super::runtime::{context, Kernel};
 use super::Shader;
 use crate::dtype::DType;
 use crate::error::Result;
 use crate::layout::Layout;
-use crate::op::{no_kernel, Op, Window};
+use crate::op::{no_kernel, BinaryOp, ConvPart, ConvShape, Op, Outputs, Window};
 use crate::tensor::Tensor;
 
 pub static CONV: Shader = Shader { name: "conv", body: include_str!("../../../../shaders/conv.wgsl") };
@@ -124,4 +126,53 @@ pub fn plane_gather(x: &Tensor, index: &Tensor) -> Result<Tensor> {
 fn reshaped(t: &Tensor, shape: &[usize]) -> Result<Tensor> {
     let t = if t.is_contiguous() { t.clone() } else { contiguous(t)? };
     Ok(Tensor::from_parts(t.storage().clone(), Layout { offset: t.offset(), ..Layout::contiguous(shape) }))
+}
+
+/// One part of a conv2d (see `Op::Conv2d`): batch-major columns [C*kh*kw, N*L] and one matmul
+/// batched over the groups.
+pub fn conv2d(s: &ConvShape, part: ConvPart, inputs: &[&Tensor]) -> Result<Outputs> {
+    let (a, b) = (inputs[0], inputs[1]);
+    if a.dtype() != DType::F32 {
+        return Err(no_kernel(&Op::Conv2d { shape: *s, part }, a.dtype(), a.device()));
+    }
+    Ok(match part {
+        ConvPart::Forward => Outputs::One(forward(s, a, b, inputs.get(2).copied())?),
+        ConvPart::InputGrad => Outputs::One(input_grad(s, a, b)?),
+        ConvPart::WeightGrad => Outputs::One(weight_grad(s, a, b)?),
+        ConvPart::Grads => Outputs::Two(input_grad(s, a, inputs[2])?, weight_grad(s, a, b)?),
+    })
+}
+
+/// `x`'s columns as [groups, C/groups*kh*kw, N*L].
+fn columns(s: &ConvShape, x: &Tensor) -> Result<Tensor> {
+    reshaped(&im2col(x, s.window, 0.0, true)?, &[s.groups, s.group_rows(), s.n * s.l()])
+}
+
+fn forward(s: &ConvShape, x: &Tensor, w: &Tensor, bias: Option<&Tensor>) -> Result<Tensor> {
+    let out = matmul(&reshaped(w, &[s.groups, s.out_per_group(), s.group_rows()])?, &columns(s, x)?, &[s.groups])?;
+    // [O, N, L] read as [N, O, oh, ow].
+    let nchw = out.view_with_layout(Layout { shape: s.output_shape().to_vec(), strides: vec![s.l(), s.n * s.l(), s.out_size.1, 1], offset: out.offset() });
+    match bias {
+        Some(bias) => binary(BinaryOp::Add, &nchw, &reshaped(bias, &[1, s.out, 1, 1])?),
+        None => contiguous(&nchw),
+    }
+}
+
+fn input_grad(s: &ConvShape, g: &Tensor, w: &Tensor) -> Result<Tensor> {
+    let w = reshaped(w, &[s.groups, s.out_per_group(), s.group_rows()])?;
+    let dcols = matmul(&w.view_with_layout(w.layout().transpose(1, 2)), &grad_rows(g, s)?, &[s.groups])?;
+    col2im(&reshaped(&dcols, &[s.c * s.kk(), s.n * s.l()])?, s.window, s.size, true, s.n)
+}
+
+fn weight_grad(s: &ConvShape, g: &Tensor, x: &Tensor) -> Result<Tensor> {
+    let cols = columns(s, x)?;
+    let dw = matmul(&grad_rows(g, s)?, &cols.view_with_layout(cols.layout().transpose(1, 2)), &[s.groups])?;
+    reshaped(&dw, &s.weight_shape())
+}
+
+/// The output's gradient [N, O, oh, ow] as [groups, O/groups, N*L] rows.
+fn grad_rows(g: &Tensor, s: &ConvShape) -> Result<Tensor> {
+    let g3 = reshaped(g, &[s.n, s.out, s.l()])?;
+    let rows = contiguous(&g3.view_with_layout(g3.layout().transpose(0, 1)))?;
+    reshaped(&rows, &[s.groups, s.out_per_group(), s.n * s.l()])
 }

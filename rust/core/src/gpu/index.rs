@@ -1,7 +1,7 @@
 //! GPU kernels of the index-driven ops (`shaders/index.wgsl`): gather along a dim with int64
 //! indices, its partner scatter_add, and scatter; index_select and index_add are the same
 //! kernels with the 1-D index broadcast over the other dims (a zero-stride view, no copy).
-use super::ops::{buffer, contiguous, full, split_groups, to_cpu, u32_of, write_into};
+use super::ops::{binary, buffer, contiguous, full, split_groups, to_cpu, u32_of, where_select, write_into};
 use super::reduce::reduce;
 use crate::op::ReduceOp;
 use super::runtime::{context, Kernel};
@@ -9,7 +9,7 @@ use super::{elem_size, Shader};
 use crate::dtype::DType;
 use crate::error::{Error, Result};
 use crate::layout::Layout;
-use crate::op::{no_kernel, IndexOp, Op};
+use crate::op::{index_out_of_range, no_kernel, BinaryOp, IndexOp, Op};
 use crate::storage::Storage;
 use crate::tensor::Tensor;
 
@@ -157,4 +157,20 @@ fn broadcast_index(index: &Tensor, shape: &[usize], d: usize) -> Tensor {
     let mut strides = vec![0; shape.len()];
     strides[d] = index.strides().first().copied().unwrap_or(0);
     Tensor::from_parts(index.storage().clone(), Layout { shape, strides, offset: index.offset() })
+}
+
+/// Flat positions wrapped into `0..size` (see `Op::WrapIndex`): one readback for the range
+/// check, then the wrap on the device (the scatter kernels take non-negative positions only).
+pub fn wrap_index(idx: &Tensor, size: usize) -> Result<Tensor> {
+    use BinaryOp::{Add, Ge, LogicalOr, Lt};
+    if idx.numel() == 0 {
+        return Ok(idx.clone());
+    }
+    let n = i64::try_from(size).map_err(|_| no_kernel(&Op::WrapIndex { size }, idx.dtype(), idx.device()))?;
+    let bad = binary(LogicalOr, &binary(Lt, idx, &Tensor::scalar(-n))?, &binary(Ge, idx, &Tensor::scalar(n))?)?;
+    if to_cpu(&reduce(ReduceOp::Any, &bad, &[0], false)?)?.item::<bool>()? {
+        let i = to_cpu(idx)?.to_vec::<i64>().into_iter().find(|&i| i < -n || i >= n).unwrap_or_default();
+        return Err(index_out_of_range(i, size));
+    }
+    where_select(&binary(Lt, idx, &Tensor::scalar(0i64))?, &binary(Add, idx, &Tensor::scalar(n))?, idx)
 }

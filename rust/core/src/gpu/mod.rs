@@ -3,7 +3,7 @@
 //! holds the op entry points the tensor ops dispatch to when their operands live on a GPU.
 //!
 //! No op falls back to the CPU silently: an op without a GPU kernel returns
-//! `Error::NotImplemented` naming the op and the device (see `cpu_only`).
+//! `op::no_kernel`'s NotImplemented naming the op, the dtype and the device.
 pub mod conv;
 pub mod index;
 pub mod loss;
@@ -16,9 +16,8 @@ pub mod scan;
 pub mod softmax;
 pub mod sort;
 
-use crate::device::Device;
 use crate::dtype::DType;
-use crate::error::{Error, Result};
+use crate::error::Result;
 use crate::tensor::Tensor;
 pub(crate) use crate::op::{is_cpu_scalar, op_device, mixed};
 pub use runtime::{context, is_available, GpuBuffer, Kernel, Shader, Window};
@@ -64,6 +63,7 @@ impl crate::op::Backend for Gpu {
             }
             Op::PlaneScatterAdd { size } => One(conv::plane_scatter_add(inputs[0], inputs[1], size)?),
             Op::PlaneGather => One(conv::plane_gather(inputs[0], inputs[1])?),
+            Op::Conv2d { shape, part } => conv::conv2d(&shape, part, inputs)?,
             Op::CrossEntropyRows { ignore_index } => {
                 let (loss, weight) = loss::cross_entropy_rows(inputs[0], inputs[1], inputs.get(2).copied(), ignore_index)?;
                 Two(loss, weight)
@@ -87,6 +87,8 @@ impl crate::op::Backend for Gpu {
                 optim::optim_step(&options, fresh, &crate::op::optim::OptimOperands::new(&options, params, inputs))?;
                 Nothing
             }
+            Op::Nonzero => One(scan::nonzero(inputs[0])?),
+            Op::WrapIndex { size } => One(index::wrap_index(inputs[0], size)?),
         })
     }
 }
@@ -133,19 +135,3 @@ pub fn elem_size(dtype: DType) -> usize {
     }
 }
 
-/// For ops that only have CPU kernels: an error naming the op and the device when any
-/// operand lives on a GPU (instead of reading device memory as host memory).
-pub fn cpu_only(op: &str, ts: &[&Tensor]) -> Result<()> {
-    match ts.iter().find(|t| t.device().is_gpu()) {
-        Some(t) => Err(Error::NotImplemented(format!(
-            "'{op}' has no GPU kernel yet (tensor on {}); move the tensors to the CPU with .cpu() to run it there",
-            t.device()
-        ))),
-        None => Ok(()),
-    }
-}
-
-/// NotImplemented for a dtype the GPU kernels of `op` do not handle.
-pub(crate) fn dtype_error(op: &str, dtype: DType, device: Device) -> Error {
-    Error::NotImplemented(format!("'{op}' on {device} is not implemented for dtype {dtype} (the GPU kernels handle float32 and bool, and int64 in casts, comparisons, arithmetic, reductions, sorting and indexing)"))
-}

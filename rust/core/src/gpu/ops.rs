@@ -3,12 +3,12 @@
 //! operands live on a GPU; autograd is recorded by the callers as on the CPU, so backward
 //! rules written with tensor ops run on the GPU too.
 use super::runtime::{context, Kernel, Window};
-use super::{dtype_error, elem_size, is_cpu_scalar, op_device, ELEMENTWISE};
+use super::{elem_size, is_cpu_scalar, op_device, ELEMENTWISE};
 use crate::device::Device;
 use crate::dtype::DType;
 use crate::error::{Error, Result};
 use crate::layout::{broadcast_shapes, Layout};
-use crate::op::{elementwise_codes as codes, no_kernel, BinaryKind, BinaryOp, Op, UnaryKind, UnaryOp};
+use crate::op::{elementwise_codes as codes, no_kernel, no_kernel_named, BinaryKind, BinaryOp, Op, UnaryKind, UnaryOp};
 use crate::storage::Storage;
 use crate::tensor::Tensor;
 
@@ -112,7 +112,7 @@ fn scalar_bits(t: &Tensor, dtype: DType, op: &str) -> Result<u32> {
     match dtype {
         DType::F32 => Ok((v as f32).to_bits()),
         DType::Bool => Ok(u32::from(v != 0.0)),
-        d => Err(dtype_error(op, d, Device::Gpu(0))),
+        d => Err(no_kernel_named(op, d, Device::Gpu(0))),
     }
 }
 
@@ -132,7 +132,7 @@ fn operand(t: &Tensor, dtype: DType, op: &str) -> Result<Operand> {
 fn operand64(t: &Tensor, op: &str) -> Result<Operand> {
     if is_cpu_scalar(t) {
         if t.dtype().is_float() {
-            return Err(dtype_error(op, t.dtype(), Device::Gpu(0)));
+            return Err(no_kernel_named(op, t.dtype(), Device::Gpu(0)));
         }
         let v = t.item::<i64>()? as u64;
         return Ok(Operand::S64(v as u32, (v >> 32) as u32));
@@ -377,7 +377,7 @@ pub fn contiguous(t: &Tensor) -> Result<Tensor> {
     if t.dtype() == DType::I64 {
         return elementwise("unary64_main", codes::COPY_I64, &[Operand::T(t.clone())], t.shape(), DType::I64, t.device());
     }
-    Err(dtype_error("contiguous (strided copy)", t.dtype(), t.device()))
+    Err(no_kernel_named("contiguous (strided copy)", t.dtype(), t.device()))
 }
 
 /// A contiguous copy in `dtype`.
@@ -434,7 +434,7 @@ pub fn write_into(dst: &Tensor, src: &Tensor) -> Result<()> {
             dst.storage().bump_version();
             return Ok(());
         }
-        return Err(dtype_error("copy_", dst.dtype(), dst.device()));
+        return Err(no_kernel_named("copy_", dst.dtype(), dst.device()));
     }
     let mut s = operand(src, dst.dtype(), "copy_")?;
     if let Operand::T(t) = &s {

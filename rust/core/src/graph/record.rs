@@ -208,6 +208,9 @@ pub(crate) fn run(op: &Op<'_>, inputs: &[&Tensor], kernel: impl FnOnce() -> Resu
         let _reset = InKernel;
         kernel()?
     };
+    if op.has_value_dependent_shape() {
+        host_read(&format!("'{}' makes an output whose shape depends on the values", op.name()));
+    }
     with_recorder(|rec| rec.record(op, inputs, &out));
     Ok(out)
 }

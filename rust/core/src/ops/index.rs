@@ -180,32 +180,15 @@ impl Tensor {
 
     /// Indices of non-zero elements as an [n, ndim] int64 tensor.
     pub fn nonzero(&self) -> Result<Tensor> {
-        if self.device().is_gpu() { return crate::gpu::scan::nonzero(self); }
-        let flags = self.to_dtype(DType::Bool)?;
-        let flags = flags.contiguous_data::<bool>();
-        let shape = self.shape();
-        let nd = shape.len();
-        let strides = crate::layout::contiguous_strides(shape);
-        let mut out = vec![];
-        let mut count = 0;
-        for (lin, &f) in flags.iter().enumerate() {
-            if f {
-                count += 1;
-                for k in 0..nd {
-                    out.push(((lin / strides[k]) % shape[k]) as i64);
-                }
-            }
-        }
-        Tensor::from_vec(out, &[count, nd])
+        run1(&Op::Nonzero, &[&self.cast_plain(DType::Bool)?])
     }
 
     /// Elements of the flattened tensor at int64 `index` (any shape); the result has index's shape.
     pub fn take(&self, index: &Tensor) -> Result<Tensor> {
-        let dev = crate::op::op_device(&[self, index])?;
+        crate::op::op_device(&[self, index])?;
         check_index_dtype(index, "take")?;
         let flat = self.reshape_usize(&[self.numel()])?;
-        let idx = index.reshape_usize(&[index.numel()])?;
-        let idx = if dev.is_gpu() { wrap_flat_on_device(&idx, self.numel())? } else { wrap_flat(&idx, self.numel())? };
+        let idx = run1(&Op::WrapIndex { size: self.numel() }, &[&index.reshape_usize(&[index.numel()])?])?;
         flat.index_select(0, &idx)?.reshape_usize(index.shape())
     }
 
@@ -216,8 +199,7 @@ impl Tensor {
         let dev = crate::op::op_device(&[self, index, values])?;
         check_index_dtype(index, "index_put")?;
         let numel = self.numel();
-        let idx = index.reshape_usize(&[index.numel()])?;
-        let idx = if dev.is_gpu() { wrap_flat_on_device(&idx, numel)? } else { wrap_flat(&idx, numel)? };
+        let idx = run1(&Op::WrapIndex { size: numel }, &[&index.reshape_usize(&[index.numel()])?])?;
         let vals = values.to_dtype(self.dtype())?;
         let vals = if vals.device() == dev { vals } else { vals.to_device(dev)? };
         let vals = vals.expand_to(index.shape()).map_err(|_| {
@@ -232,37 +214,6 @@ impl Tensor {
         let out = if accumulate { flat.index_add(0, &idx, &vals)? } else { flat.scatter(0, &idx, &vals)? };
         out.reshape_usize(self.shape())
     }
-}
-
-/// Flat positions wrapped into `0..numel`, with PyTorch's out-of-range error (CPU).
-fn wrap_flat(idx: &Tensor, numel: usize) -> Result<Tensor> {
-    let wrapped = idx.contiguous_data::<i64>().iter().map(|&i| {
-        let j = if i < 0 { i + numel as i64 } else { i };
-        if j < 0 || j >= numel as i64 {
-            Err(Error::Index(format!("index {i} is out of bounds for dimension 0 with size {numel}")))
-        } else {
-            Ok(j)
-        }
-    }).collect::<Result<Vec<_>>>()?;
-    Tensor::from_vec(wrapped, &[idx.numel()])
-}
-
-/// `wrap_flat` for an index on the GPU: one readback for the range check, then the wrap as
-/// device ops (the GPU scatter kernels take only non-negative positions).
-fn wrap_flat_on_device(idx: &Tensor, numel: usize) -> Result<Tensor> {
-    use crate::ops::BinaryOp::{Ge, Lt, LogicalOr};
-    if idx.numel() == 0 {
-        return Ok(idx.clone());
-    }
-    let size = i64::try_from(numel).map_err(|_| Error::NotImplemented(format!("indexing on {}: {numel} elements", idx.device())))?;
-    let n = Tensor::scalar(size);
-    let bad = idx.binary(Lt, &Tensor::scalar(-size))?.binary(LogicalOr, &idx.binary(Ge, &n)?)?;
-    if bad.any(None, false)?.to_device(crate::device::Device::Cpu)?.item::<bool>()? {
-        let host = idx.to_device(crate::device::Device::Cpu)?.to_vec::<i64>();
-        let i = host.iter().copied().find(|&i| i < -size || i >= size).unwrap_or_default();
-        return Err(Error::Index(format!("index {i} is out of bounds for dimension 0 with size {numel}")));
-    }
-    idx.binary(Lt, &Tensor::scalar(0i64))?.where_(&idx.add(&n)?, idx)
 }
 
 fn check_scatter_shapes(x: &Tensor, index: &Tensor, d: usize, op: &str) -> Result<()> {

@@ -98,9 +98,31 @@ impl Tensor {
         match (da, db) {
             (1, 1) => self.dot(other),
             (1, _) => self.unsqueeze(0)?.matmul_nd(other)?.squeeze(Some(&[-2])),
+            (2, 1) => self.mv(other),
             (_, 1) => self.matmul_nd(&other.unsqueeze(1)?)?.squeeze(Some(&[-1])),
             _ => self.matmul_nd(other),
         }
+    }
+
+    /// Matrix [m, k] times vector [k] as one node (PyTorch's `MvBackward0`).
+    fn mv(&self, v: &Tensor) -> Result<Tensor> {
+        let out = self.detach().matmul_nd(&v.detach().unsqueeze(1)?)?.squeeze(Some(&[-1]))?;
+        let Some(mut rec) = Recorder::new("MvBackward0", &[self, v]) else { return Ok(out) };
+        let (na, nv) = (rec.needs(0), rec.needs(1));
+        let ia = nv.then(|| rec.save(self));
+        let iv = na.then(|| rec.save(v));
+        Ok(rec.finish(out, false, move |ctx, g| {
+            let g1 = g.unsqueeze(1)?;
+            let ga = match iv {
+                Some(i) => Some(g1.matmul_nd(&ctx.saved(i)?.unsqueeze(0)?)?),
+                None => None,
+            };
+            let gv = match ia {
+                Some(i) => Some(ctx.saved(i)?.t()?.matmul_nd(&g1)?.squeeze(Some(&[-1]))?),
+                None => None,
+            };
+            Ok(vec![ga, gv])
+        }))
     }
 
     pub fn mm(&self, other: &Tensor) -> Result<Tensor> {
@@ -163,7 +185,7 @@ impl Tensor {
 }
 
 impl Tensor {
-    /// `F.linear`: x @ weight^T + bias in one op (PyTorch's addmm path). The weight's gradient
+    /// `F.linear`: x @ weight^T + bias in one op (PyTorch's addmm path, or mm without a bias). The weight's gradient
     /// comes out of one gemm already in the weight's layout (no transposed copy).
     pub fn linear(&self, weight: &Tensor, bias: Option<&Tensor>) -> Result<Tensor> {
         if weight.ndim() != 2 || self.ndim() == 0 {
@@ -199,7 +221,8 @@ impl Tensor {
         }
         let out = out.reshape_usize(&out_shape)?;
         let inputs: Vec<&Tensor> = std::iter::once(self).chain(std::iter::once(weight)).chain(bias).collect();
-        let Some(mut rec) = Recorder::new("AddmmBackward0", &inputs) else { return Ok(out) };
+        // PyTorch's node: addmm with a bias, mm without.
+        let Some(mut rec) = Recorder::new(if bias.is_some() { "AddmmBackward0" } else { "MmBackward0" }, &inputs) else { return Ok(out) };
         let (nx, nw) = (rec.needs(0), rec.needs(1));
         let iw = nx.then(|| rec.save(weight));
         let ix = nw.then(|| rec.save(self));

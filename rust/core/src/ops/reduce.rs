@@ -100,6 +100,7 @@ impl Tensor {
         }))
     }
 
+    /// `mean` over `dims` (all when None, named `MeanBackward0` as in PyTorch).
     pub fn mean(&self, dims: Option<&[i64]>, keepdim: bool) -> Result<Tensor> {
         if !self.dtype().is_float() {
             return Err(Error::DType(format!(
@@ -108,8 +109,11 @@ impl Tensor {
             )));
         }
         let ds = reduce_dims(dims, self.ndim())?;
-        let k: usize = ds.iter().map(|&d| self.shape()[d]).product();
-        self.sum(Some(&ds.iter().map(|&d| d as i64).collect::<Vec<_>>()), keepdim)?.div(&Tensor::wrapped_scalar(k as f64))
+        let k = Tensor::wrapped_scalar(ds.iter().map(|&d| self.shape()[d]).product::<usize>() as f64);
+        let out = run1(&Op::Reduce { op: ReduceOp::Sum, dims: &ds, keepdim }, &[self])?.div(&k)?;
+        let Some(rec) = Recorder::new(if dims.is_none() { "MeanBackward0" } else { "MeanBackward1" }, &[self]) else { return Ok(out) };
+        let src = self.shape().to_vec();
+        Ok(rec.finish(out, false, move |_, g| Ok(vec![Some(expand_reduced(g, &src, &ds, keepdim)?.div(&k)?)])))
     }
 
     pub fn prod(&self, dims: Option<&[i64]>, keepdim: bool) -> Result<Tensor> {
@@ -118,25 +122,21 @@ impl Tensor {
 
     /// `amax`/`amin`: values only; the gradient is shared evenly among ties.
     pub fn amax(&self, dims: Option<&[i64]>, keepdim: bool, which: Extremum) -> Result<Tensor> {
-        let op = match which {
-            Extremum::Max => ReduceOp::Max,
-            Extremum::Min => ReduceOp::Min,
-        };
+        let op = reduce_op(which);
+        self.extreme(dims, keepdim, which, op.grad_fn_name().unwrap_or("AmaxBackward0"))
+    }
+
+    /// `max()`/`min()` of every element: amax's value and rule under PyTorch's own node name.
+    pub fn max_all(&self, which: Extremum) -> Result<Tensor> {
+        self.extreme(None, false, which, if which == Extremum::Max { "MaxBackward1" } else { "MinBackward1" })
+    }
+
+    fn extreme(&self, dims: Option<&[i64]>, keepdim: bool, which: Extremum, grad_fn: &'static str) -> Result<Tensor> {
+        let op = reduce_op(which);
         let ds = reduce_dims(dims, self.ndim())?;
         check_nonempty(self, dims, &ds, op.name())?;
         let out = run1(&Op::Reduce { op, dims: &ds, keepdim }, &[self])?;
-        let Some(mut rec) = Recorder::new(op.grad_fn_name().unwrap_or("AmaxBackward0"), &[self]) else { return Ok(out) };
-        rec.save(self);
-        let src = self.shape().to_vec();
-        Ok(rec.finish(out, true, move |ctx, g| {
-            let (x, y) = (ctx.saved(0)?, ctx.saved(1)?);
-            let y = expand_reduced(&y, &src, &ds, keepdim)?;
-            let mask = x.binary(BinaryOp::Eq, &y)?.to_dtype(x.dtype())?;
-            let dims: Vec<i64> = ds.iter().map(|&d| d as i64).collect();
-            let count = mask.sum(Some(&dims), true)?;
-            let g = expand_reduced(g, &src, &ds, keepdim)?;
-            Ok(vec![Some(g.mul(&mask)?.div(&count)?)])
-        }))
+        Ok(record_evenly(self, out, ds, keepdim, grad_fn))
     }
 
     /// `max(dim)`/`min(dim)`: values and int64 indices; the gradient goes to the index.
@@ -151,20 +151,38 @@ impl Tensor {
             let indices = run1(&Op::ArgReduce { op: which, dim: d, keepdim }, &[self])?;
             (self.detach().gather_reduced(d, &indices, keepdim)?, indices)
         };
-        let Some(rec) = Recorder::new(which.grad_fn_name().unwrap_or("MaxBackward0"), &[self]) else {
-            return Ok((values, indices));
+        let values = self.selected_as(which.grad_fn_name().unwrap_or("MaxBackward0"), d, values, &indices)?;
+        Ok((values, indices))
+    }
+
+    /// `values`, read from `self` at `indices` along `dim` (kept in both, or squeezed in both)
+    /// by the selection `op` ("topk", "median" or "kthvalue"), recorded as that op's one node:
+    /// the gradient goes back to those indices. `median()` of every element (no dim) shares
+    /// it evenly among the elements equal to the median instead, as PyTorch does.
+    pub fn selected(&self, op: &str, dim: Option<i64>, values: &Tensor, indices: &Tensor) -> Result<Tensor> {
+        let grad_fn = match (op, dim) {
+            ("median", None) => return Ok(record_evenly(self, values.detach(), (0..self.ndim()).collect(), false, "MedianBackward0")),
+            ("topk", Some(_)) => "TopkBackward0",
+            ("median", Some(_)) => "MedianBackward1",
+            ("kthvalue", Some(_)) => "KthvalueBackward0",
+            _ => return Err(Error::Value(format!("selected(): no selection '{op}' with dim {dim:?}"))),
         };
+        let d = if self.ndim() == 0 { 0 } else { wrap_dim(dim.unwrap_or(0), self.ndim())? };
+        self.selected_as(grad_fn, d, values.detach(), indices)
+    }
+
+    fn selected_as(&self, grad_fn: &'static str, d: usize, values: Tensor, indices: &Tensor) -> Result<Tensor> {
+        let Some(rec) = Recorder::new(grad_fn, &[self]) else { return Ok(values) };
         let src = self.shape().to_vec();
         let idx = indices.clone();
-        let values = rec.finish(values, false, move |_, g| {
+        Ok(rec.finish(values, false, move |_, g| {
             if src.is_empty() {
                 return Ok(vec![Some(g.reshape_usize(&[])?)]);
             }
-            let (g, i) = if keepdim { (g.clone(), idx.clone()) } else { (g.unsqueeze(d as i64)?, idx.unsqueeze(d as i64)?) };
+            let (g, i) = if g.ndim() == src.len() { (g.clone(), idx.clone()) } else { (g.unsqueeze(d as i64)?, idx.unsqueeze(d as i64)?) };
             let zeros = Tensor::zeros_on(&src, g.dtype(), g.device())?;
             Ok(vec![Some(zeros.scatter(d as i64, &i, &g)?)])
-        });
-        Ok((values, indices))
+        }))
     }
 
     fn gather_reduced(&self, d: usize, indices: &Tensor, keepdim: bool) -> Result<Tensor> {
@@ -197,33 +215,60 @@ impl Tensor {
 
     /// Variance with `correction` (1 = unbiased).
     pub fn var(&self, dims: Option<&[i64]>, correction: f64, keepdim: bool) -> Result<Tensor> {
-        let ds = reduce_dims(dims, self.ndim())?;
-        let dims: Vec<i64> = ds.iter().map(|&d| d as i64).collect();
-        let n: usize = ds.iter().map(|&d| self.shape()[d]).product();
-        let mean = self.mean(Some(&dims), true)?;
-        let dev = self.sub(&mean)?;
-        let ss = dev.mul(&dev)?.sum(Some(&dims), keepdim)?;
-        ss.div(&Tensor::wrapped_scalar((n as f64 - correction).max(0.0)))
+        self.var_or_std(dims, correction, keepdim, false)
     }
 
     pub fn std(&self, dims: Option<&[i64]>, correction: f64, keepdim: bool) -> Result<Tensor> {
-        self.var(dims, correction, keepdim)?.sqrt()
+        self.var_or_std(dims, correction, keepdim, true)
+    }
+
+    /// The variance, or its square root, as one node (PyTorch's `VarBackward0`/`StdBackward0`).
+    fn var_or_std(&self, dims: Option<&[i64]>, correction: f64, keepdim: bool, root: bool) -> Result<Tensor> {
+        let ds = reduce_dims(dims, self.ndim())?;
+        let dims: Vec<i64> = ds.iter().map(|&d| d as i64).collect();
+        let n: usize = ds.iter().map(|&d| self.shape()[d]).product();
+        let denom = Tensor::wrapped_scalar((n as f64 - correction).max(0.0));
+        let x = self.detach();
+        let dev = x.sub(&x.mean(Some(&dims), true)?)?;
+        let var = dev.mul(&dev)?.sum(Some(&dims), keepdim)?.div(&denom)?;
+        let out = if root { var.sqrt()? } else { var };
+        let Some(mut rec) = Recorder::new(if root { "StdBackward0" } else { "VarBackward0" }, &[self]) else { return Ok(out) };
+        rec.save(self);
+        let src = self.shape().to_vec();
+        Ok(rec.finish(out, root, move |ctx, g| {
+            let x = ctx.saved(0)?;
+            let dev = x.sub(&x.mean(Some(&dims), true)?)?;
+            let g = expand_reduced(g, &src, &ds, keepdim)?;
+            // d var / dx = 2 (x - mean) / (n - correction); d std = d var / (2 std), taken as 0
+            // where std is 0 (PyTorch's choice at that kink).
+            let scale = if root {
+                let y = expand_reduced(&ctx.saved(1)?, &src, &ds, keepdim)?;
+                let zero = Tensor::wrapped_scalar(0.0f64);
+                y.binary(BinaryOp::Eq, &zero)?.where_(&zero, &g.div(&y)?)?
+            } else {
+                g.mul_scalar(2.0)?
+            };
+            Ok(vec![Some(scale.div(&denom)?.mul(&dev)?)])
+        }))
     }
 
     /// log(sum(exp(x))) computed stably by subtracting the max first.
     pub fn logsumexp(&self, dims: &[i64], keepdim: bool) -> Result<Tensor> {
-        let x = if self.dtype().is_float() { self.clone() } else { self.to_dtype(DType::F32)? };
-        if x.numel() == 0 {
-            return x.exp()?.sum(Some(dims), keepdim)?.log();
-        }
-        let m = x.detach().amax(Some(dims), true, Extremum::Max)?;
-        // An infinite max would give inf - inf = nan; shift by 0 there instead.
-        let m = m.unary(UnaryOp::IsInf)?.where_(&Tensor::wrapped_scalar(0.0f64), &m)?;
-        let s = x.sub(&m)?.exp()?.sum(Some(dims), true)?.log()?.add(&m)?;
-        if keepdim { Ok(s) } else { s.squeeze(Some(dims)) }
+        let x = if self.dtype().is_float() { self.detach() } else { self.to_dtype(DType::F32)? };
+        let out = logsumexp_values(&x, dims, keepdim)?;
+        let Some(mut rec) = Recorder::new("LogsumexpBackward0", &[self]) else { return Ok(out) };
+        rec.save(self);
+        let ds = reduce_dims(Some(dims), self.ndim())?;
+        let src = self.shape().to_vec();
+        Ok(rec.finish(out, true, move |ctx, g| {
+            let (x, y) = (ctx.saved(0)?, ctx.saved(1)?);
+            let y = expand_reduced(&y, &src, &ds, keepdim)?;
+            Ok(vec![Some(expand_reduced(g, &src, &ds, keepdim)?.mul(&x.sub(&y)?.exp()?)?)])
+        }))
     }
 
-    /// Vector p-norm over `dims` (all when None): p = 2, 1, inf, -inf, 0 or any other positive p.
+    /// Vector p-norm over `dims` (all when None): p = 2, 1, inf, -inf, 0 or any other positive
+    /// p, one node (`LinalgVectorNormBackward0`) for every p.
     pub fn norm(&self, p: f64, dims: Option<&[i64]>, keepdim: bool) -> Result<Tensor> {
         if !self.dtype().is_float() {
             return Err(Error::DType(format!(
@@ -231,33 +276,46 @@ impl Tensor {
                 crate::ops::copy::titled(self.dtype())
             )));
         }
-        let a = self.unary(UnaryOp::Abs)?;
-        if p == f64::INFINITY || p == f64::NEG_INFINITY {
-            return a.amax(dims, keepdim, if p > 0.0 { Extremum::Max } else { Extremum::Min });
-        }
-        if p == 0.0 {
-            return a.binary(BinaryOp::Ne, &Tensor::wrapped_scalar(0.0f64))?.to_dtype(self.dtype())?.sum(dims, keepdim);
-        }
-        if p == 1.0 {
-            return a.sum(dims, keepdim);
-        }
-        if p == 2.0 {
-            let out = self.mul(self)?.sum(dims, keepdim)?.detach().sqrt()?;
-            let Some(mut rec) = Recorder::new("NormBackward1", &[self]) else { return Ok(out) };
-            rec.save(self);
-            let ds = reduce_dims(dims, self.ndim())?;
-            let src = self.shape().to_vec();
-            return Ok(rec.finish(out, true, move |ctx, g| {
-                let (x, n) = (ctx.saved(0)?, ctx.saved(1)?);
-                let n = expand_reduced(&n, &src, &ds, keepdim)?;
-                let g = expand_reduced(g, &src, &ds, keepdim)?;
-                // The subgradient at 0 is 0, as in PyTorch.
-                let zero = n.binary(BinaryOp::Eq, &Tensor::wrapped_scalar(0.0f64))?;
-                let scaled = x.div(&n)?;
-                Ok(vec![Some(g.mul(&zero.where_(&Tensor::wrapped_scalar(0.0f64), &scaled)?)?)])
-            }));
-        }
-        a.binary(BinaryOp::Pow, &Tensor::wrapped_scalar(p))?.sum(dims, keepdim)?.binary(BinaryOp::Pow, &Tensor::wrapped_scalar(1.0 / p))
+        let x = self.detach();
+        let a = x.unary(UnaryOp::Abs)?;
+        let extremum = (p.is_infinite()).then_some(if p > 0.0 { Extremum::Max } else { Extremum::Min });
+        let out = if let Some(which) = extremum {
+            a.amax(dims, keepdim, which)?
+        } else if p == 0.0 {
+            a.binary(BinaryOp::Ne, &Tensor::wrapped_scalar(0.0f64))?.to_dtype(self.dtype())?.sum(dims, keepdim)?
+        } else if p == 1.0 {
+            a.sum(dims, keepdim)?
+        } else if p == 2.0 {
+            x.mul(&x)?.sum(dims, keepdim)?.sqrt()?
+        } else {
+            a.binary(BinaryOp::Pow, &Tensor::wrapped_scalar(p))?.sum(dims, keepdim)?.binary(BinaryOp::Pow, &Tensor::wrapped_scalar(1.0 / p))?
+        };
+        let Some(mut rec) = Recorder::new("LinalgVectorNormBackward0", &[self]) else { return Ok(out) };
+        rec.save(self);
+        let ds = reduce_dims(dims, self.ndim())?;
+        let src = self.shape().to_vec();
+        Ok(rec.finish(out, true, move |ctx, g| {
+            let (x, n) = (ctx.saved(0)?, ctx.saved(1)?);
+            let zero = Tensor::wrapped_scalar(0.0f64);
+            let sign = x.unary(UnaryOp::Sign)?;
+            if extremum.is_some() {
+                return Ok(vec![Some(sign.mul(&evenly(&x.unary(UnaryOp::Abs)?, &n, g, &src, &ds, keepdim)?)?)]);
+            }
+            let g = expand_reduced(g, &src, &ds, keepdim)?;
+            if p == 0.0 {
+                return Ok(vec![Some(g.mul(&zero)?)]);
+            }
+            if p == 1.0 {
+                return Ok(vec![Some(g.mul(&sign)?)]);
+            }
+            // x |x|^(p-2) / n^(p-1), written sign(x) |x|^(p-1) so that p < 2 has no 0 * inf;
+            // 0 where x or the norm is 0 (PyTorch's subgradient there).
+            let n = expand_reduced(&n, &src, &ds, keepdim)?;
+            let e = Tensor::wrapped_scalar(p - 1.0);
+            let scaled = x.binary(BinaryOp::Eq, &zero)?.where_(&zero, &sign.mul(&x.unary(UnaryOp::Abs)?.binary(BinaryOp::Pow, &e)?)?)?;
+            let scale = n.binary(BinaryOp::Eq, &zero)?.where_(&zero, &g.div(&n.binary(BinaryOp::Pow, &e)?)?)?;
+            Ok(vec![Some(scaled.mul(&scale)?)])
+        }))
     }
 
     pub fn any(&self, dims: Option<&[i64]>, keepdim: bool) -> Result<Tensor> {
@@ -341,4 +399,40 @@ pub fn expand_reduced(g: &Tensor, src: &[usize], dims: &[usize], keepdim: bool) 
         }
     }
     g.expand_to(src)
+}
+
+fn reduce_op(which: Extremum) -> ReduceOp {
+    match which {
+        Extremum::Max => ReduceOp::Max,
+        Extremum::Min => ReduceOp::Min,
+    }
+}
+
+/// `out`, a value of `x` over `ds` (its max, min or median), recorded as `grad_fn` with
+/// PyTorch's rule for those: the gradient shared evenly among the elements equal to it.
+fn record_evenly(x: &Tensor, out: Tensor, ds: Vec<usize>, keepdim: bool, grad_fn: &'static str) -> Tensor {
+    let Some(mut rec) = Recorder::new(grad_fn, &[x]) else { return out };
+    rec.save(x);
+    let src = x.shape().to_vec();
+    rec.finish(out, true, move |ctx, g| Ok(vec![Some(evenly(&ctx.saved(0)?, &ctx.saved(1)?, g, &src, &ds, keepdim)?)]))
+}
+
+/// The gradient `g` of `y` (a value of `x` over `ds`) shared evenly among the elements equal to it.
+fn evenly(x: &Tensor, y: &Tensor, g: &Tensor, src: &[usize], ds: &[usize], keepdim: bool) -> Result<Tensor> {
+    let mask = x.binary(BinaryOp::Eq, &expand_reduced(y, src, ds, keepdim)?)?.to_dtype(x.dtype())?;
+    let dims: Vec<i64> = ds.iter().map(|&d| d as i64).collect();
+    let count = mask.sum(Some(&dims), true)?;
+    expand_reduced(g, src, ds, keepdim)?.mul(&mask)?.div(&count)
+}
+
+/// logsumexp's values, of a float input that records nothing.
+fn logsumexp_values(x: &Tensor, dims: &[i64], keepdim: bool) -> Result<Tensor> {
+    if x.numel() == 0 {
+        return x.exp()?.sum(Some(dims), keepdim)?.log();
+    }
+    let m = x.amax(Some(dims), true, Extremum::Max)?;
+    // An infinite max would give inf - inf = nan; shift by 0 there instead.
+    let m = m.unary(UnaryOp::IsInf)?.where_(&Tensor::wrapped_scalar(0.0f64), &m)?;
+    let s = x.sub(&m)?.exp()?.sum(Some(dims), true)?.log()?.add(&m)?;
+    if keepdim { Ok(s) } else { s.squeeze(Some(dims)) }
 }
