@@ -55,12 +55,13 @@ class Mean(Metric):
 
     def _fold_pending(self):
         if self._pending:
-            means = torch.stack([m.reshape(()) for m, _ in self._pending])
+            means, sizes = zip(*self._pending)
+            # flatten + cat: stack's per-tensor shape checks cost more than the batch means' sum
+            means = torch.cat([m.flatten() for m in means])
             # through numpy: torch.tensor(list) infers the list's type element by element (~6x slower)
-            sizes = torch.from_numpy(np.array([n for _, n in self._pending], dtype=np.float32))
-            sizes = sizes.to(device=means.device, dtype=means.dtype)
-            self._total = self._total + torch.sum(means * sizes)
-            self._count = self._count + sum(n for _, n in self._pending)
+            weights = torch.from_numpy(np.array(sizes, dtype=np.float32)).to(device=means.device, dtype=means.dtype)
+            self._total = self._total + torch.sum(means * weights)
+            self._count = self._count + sum(sizes)
             self._pending = []
 
     def update_state(self, values, sample_weight=None):
