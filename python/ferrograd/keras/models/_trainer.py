@@ -491,7 +491,7 @@ class Trainer:
                 self.reset_metrics()
                 callbacks.on_epoch_begin(epoch, {})
                 step = -1
-                hooks = callbacks.has_batch_hooks
+                hooks = callbacks.has_train_batch_hooks
                 for step, (xb, yb, swb) in enumerate(train_data):
                     if hooks:
                         callbacks.on_train_batch_begin(step, logs={})
