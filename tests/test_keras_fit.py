@@ -236,6 +236,19 @@ def test_metrics_match_keras(name, kwargs, kind):
     assert float(f_metric.result()) == float(k_metric.result()) == 0.0
 
 
+def test_mean_sums_many_unread_batches_as_keras():
+    # batch sums wait for the next read, folded every so often: the state of a metric updated
+    # far more often than it is read stays bounded, and its result is Keras's
+    rng = np.random.default_rng(0)
+    k_mean, f_mean = keras.metrics.Mean(), fk.metrics.Mean()
+    for _ in range(2500):
+        values = rng.normal(size=int(rng.integers(1, 5))).astype(np.float32)
+        k_mean.update_state(values)
+        f_mean.update_state(values)
+    assert len(f_mean._pending) < 2500
+    assert f_mean.result() == pytest.approx(float(k_mean.result()), rel=1e-5)
+
+
 def test_one_hot_metrics_refuse_integer_labels():
     y_pred = fk.ops.convert_to_tensor(np.full((4, 3), 1 / 3, np.float32))
     for metric in (fk.metrics.TopKCategoricalAccuracy(k=2), fk.metrics.CategoricalAccuracy()):

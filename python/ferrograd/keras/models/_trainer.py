@@ -385,12 +385,11 @@ class Trainer:
         self._step_state_complete = self.built
 
     def _update_trackers(self, loss, per_output, y_flat, y_pred_flat, sample_weight, batch_size):
-        # A batch's mean loss counts once per sample, as Keras's loss trackers weigh it. The batch
-        # values are kept as they are and summed when the result is read: a step runs no extra op.
-        self._loss_tracker._pending.append((loss.detach(), batch_size))
+        # a batch's mean loss counts once per sample, as Keras's loss trackers weigh it
+        self._loss_tracker._defer(loss.detach(), batch_size, batch_size)
         for tracker, value in zip(self._output_loss_trackers, per_output):
             if value is not None:
-                tracker._pending.append((value.detach(), batch_size))
+                tracker._defer(value.detach(), batch_size, batch_size)
         if self._compiled_metrics.specs:
             self._compiled_metrics.update(y_flat, [_detached(p) for p in y_pred_flat], sample_weight)
 
