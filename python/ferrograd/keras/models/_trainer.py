@@ -82,8 +82,9 @@ class _ArrayBatches:
         if self.shuffle and self.n > 1:
             order = torch.randperm(self.n, device=tensors[0].device)
             tensors = [t.index_select(0, order) for t in tensors]
-        # every batch's view cut at once (one narrow each): slicing per step costs an indexing call
-        columns = [t.split(self.batch_size)[:self.num_batches] for t in tensors]
+        # the epoch's batch views cut at once (a narrow each): slicing per step costs an indexing call
+        used = min(self.n, self.num_batches * self.batch_size)
+        columns = [t.narrow(0, 0, used).split(self.batch_size)[:self.num_batches] for t in tensors]
         x, y, sw = self.structure
         if isinstance(x, (list, tuple, dict)) or isinstance(y, (list, tuple, dict)):
             return (self._pack(parts) for parts in zip(*columns))
@@ -372,9 +373,8 @@ class Trainer:
         for reg, var in self._regularizers:
             loss = loss + reg(var)
         for layer in self._all_layers:
-            if layer._call_losses:
-                for extra in layer._call_losses:
-                    loss = loss + extra
+            for extra in layer._call_losses:
+                loss = loss + extra
         return loss, per_output, y_flat, y_pred_flat
 
     def _prepare_step_state(self):
