@@ -103,6 +103,23 @@ def test_callbacks_fire_in_keras_order_with_keras_logs():
                                                ("on_predict_batch_end", 1), ("on_predict_end", ())]
 
 
+def test_batch_hooks_reach_callbacks_that_override_only_the_legacy_or_lambda_hook():
+    # fit calls a batch hook only on callbacks whose hook is not Callback's no-op; Callback's
+    # on_train_batch_end calls on_batch_end, and LambdaCallback sets its hooks on the instance
+    x, y = _data(n=40)
+    seen = []
+
+    class Legacy(fk.callbacks.Callback):
+        def on_batch_end(self, batch, logs=None):
+            seen.append(("on_batch_end", batch, tuple(sorted(logs))))
+
+    hooks = [Legacy(), fk.callbacks.LambdaCallback(on_train_batch_begin=lambda batch, logs: seen.append(
+        ("on_train_batch_begin", batch)))]
+    _compiled().fit(x, y, batch_size=20, epochs=1, verbose=0, callbacks=hooks)
+    assert seen == [("on_train_batch_begin", 0), ("on_batch_end", 0, _M),
+                    ("on_train_batch_begin", 1), ("on_batch_end", 1, _M)]
+
+
 def test_early_stopping_restores_the_best_weights():
     x, y = _data(n=60)
     torch.manual_seed(1)
@@ -217,6 +234,19 @@ def test_metrics_match_keras(name, kwargs, kind):
     f_metric.reset_state()
     k_metric.reset_state()
     assert float(f_metric.result()) == float(k_metric.result()) == 0.0
+
+
+def test_mean_sums_many_unread_batches_as_keras():
+    # batch sums wait for the next read, folded every so often: the state of a metric updated
+    # far more often than it is read stays bounded, and its result is Keras's
+    rng = np.random.default_rng(0)
+    k_mean, f_mean = keras.metrics.Mean(), fk.metrics.Mean()
+    for _ in range(2500):
+        values = rng.normal(size=int(rng.integers(1, 5))).astype(np.float32)
+        k_mean.update_state(values)
+        f_mean.update_state(values)
+    assert len(f_mean._pending) < 2500
+    assert f_mean.result() == pytest.approx(float(k_mean.result()), rel=1e-5)
 
 
 def test_one_hot_metrics_refuse_integer_labels():

@@ -40,12 +40,8 @@ class Progbar:
         if not current:
             return 0.0
         if self._time_after_first_step is not None and current > 1:
-            per = (now - self._time_after_first_step) / (current - 1)
-        else:
-            per = (now - self._start) / current
-        if current == 1:
-            self._time_after_first_step = now
-        return per
+            return (now - self._time_after_first_step) / (current - 1)
+        return (now - self._start) / current
 
     def update(self, current, values=None, finalize=None):
         if finalize is None:
@@ -53,10 +49,12 @@ class Progbar:
         for k, v in values or []:
             self._values[k] = v
         now = time.time()
-        per_step = self._step_time(current, now)
+        if current == 1:
+            self._time_after_first_step = now
         if self.verbose == 1:
             if now - self._last_update < self.interval and not finalize:
-                return
+                return   # most steps: nothing to draw, so no step time to estimate
+            per_step = self._step_time(current, now)
             if self.target:
                 digits = int(math.log10(self.target)) + 1
                 done = int(self.width * current / self.target)
@@ -91,6 +89,7 @@ class Progbar:
             sys.stdout.flush()
             self._prev_width = width
         elif self.verbose == 2 and finalize and self.target:
+            per_step = self._step_time(current, now)
             digits = int(math.log10(self.target)) + 1
             info = f"{current:{digits}d}/{self.target} - {now - self._start:.0f}s -{_format_time(per_step, self.unit_name)}"
             for k, v in self._values.items():

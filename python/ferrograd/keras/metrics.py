@@ -44,6 +44,9 @@ class Metric:
         return f"<{type(self).__name__} name={self.name}>"
 
 
+_FOLD_EVERY = 1024
+
+
 class Mean(Metric):
     """The (weighted) mean of the values given to `update_state`."""
     _direction = "down"
@@ -51,16 +54,25 @@ class Mean(Metric):
     def reset_state(self):
         self._total = 0.0
         self._count = 0.0
-        self._pending = []   # (batch mean, batch size) pairs from fit's loss tracking
+        self._pending = []
+
+    def _defer(self, value, weight, count):
+        """Adds `value` (a one-element tensor) times `weight` to the total, and `count` to the
+        count, when the result is next read: one sum over all batches then instead of an add per
+        batch. Runs without reads are folded every `_FOLD_EVERY` batches."""
+        self._pending.append((value, weight, count))
+        if len(self._pending) >= _FOLD_EVERY:
+            self._fold_pending()
 
     def _fold_pending(self):
         if self._pending:
-            means = torch.stack([m.reshape(()) for m, _ in self._pending])
+            values, weights, counts = zip(*self._pending)
+            # flatten + cat: stack's per-tensor shape checks cost more than the sum itself
+            flat = torch.cat([v.flatten() for v in values])
             # through numpy: torch.tensor(list) infers the list's type element by element (~6x slower)
-            sizes = torch.from_numpy(np.array([n for _, n in self._pending], dtype=np.float32))
-            sizes = sizes.to(device=means.device, dtype=means.dtype)
-            self._total = self._total + torch.sum(means * sizes)
-            self._count = self._count + sum(n for _, n in self._pending)
+            weights = torch.from_numpy(np.array(weights, dtype=np.float32)).to(device=flat.device, dtype=flat.dtype)
+            self._total = self._total + torch.sum(flat * weights)
+            self._count = self._count + sum(counts)
             self._pending = []
 
     def update_state(self, values, sample_weight=None):
@@ -68,8 +80,7 @@ class Mean(Metric):
         if not values.is_floating_point():
             values = values.to(torch.float32)
         if sample_weight is None:
-            self._total = self._total + torch.sum(values)
-            self._count = self._count + values.numel()
+            self._defer(torch.sum(values), 1, values.numel())
             return
         weighted, sw = _losses._apply_sample_weight(values, sample_weight)
         self._total = self._total + torch.sum(weighted)

@@ -8,8 +8,11 @@ import numpy as np
 
 from .._progbar import Progbar
 
-_BATCH_HOOKS = ("on_batch_begin", "on_batch_end", "on_train_batch_begin", "on_train_batch_end",
-                "on_test_batch_begin", "on_test_batch_end", "on_predict_batch_begin", "on_predict_batch_end")
+# the hooks CallbackList calls each batch; Callback's train batch hooks call on_batch_begin/end
+_STEP_HOOKS = ("on_train_batch_begin", "on_train_batch_end", "on_test_batch_begin", "on_test_batch_end",
+               "on_predict_batch_begin", "on_predict_batch_end")
+_BATCH_HOOKS = ("on_batch_begin", "on_batch_end") + _STEP_HOOKS
+_DELEGATES = {"on_train_batch_begin": "on_batch_begin", "on_train_batch_end": "on_batch_end"}
 
 
 class Callback:
@@ -168,7 +171,7 @@ class ProgbarLogger(Callback):
         self._ensure()
         self.seen = batch + 1
         if self.verbose == 1:
-            self.progbar.update(self.seen, list((logs or {}).items()), finalize=False)
+            self.progbar.update(self.seen, logs.items() if logs else None, finalize=False)
 
     def _finalize(self, logs):
         self._ensure()
@@ -195,11 +198,14 @@ class CallbackList(Callback):
             self.set_params(params)
         # Batch logs cost a read-back from the device; build them only for callbacks that look.
         # (a duck-typed callback, not derived from Callback, gets them always)
-        self.wants_batch_logs = any(getattr(c, "_uses_batch_hooks", lambda: True)() for c in self.callbacks
-                                    if not isinstance(c, (History, ProgbarLogger)))
+        batch_users = [c for c in self.callbacks if getattr(c, "_uses_batch_hooks", lambda: True)()]
+        self.wants_batch_logs = any(not isinstance(c, (History, ProgbarLogger)) for c in batch_users)
         self.progbar = next((c for c in self.callbacks if isinstance(c, ProgbarLogger)), None)
-        # batch hooks that no callback overrides are skipped altogether
-        self.has_batch_hooks = any(getattr(c, "_uses_batch_hooks", lambda: True)() for c in self.callbacks)
+        # each batch hook calls only the callbacks whose hook does something (not Callback's no-op)
+        self._batch_callers = {hook: [getattr(c, hook) for c in batch_users if _acts_on(c, hook)]
+                               for hook in _STEP_HOOKS}
+        self.has_train_batch_hooks = bool(self._batch_callers["on_train_batch_begin"]
+                                          or self._batch_callers["on_train_batch_end"])
 
     def set_model(self, model):
         super().set_model(model)
@@ -229,11 +235,15 @@ class CallbackList(Callback):
     def on_epoch_end(self, epoch, logs=None):
         self._call("on_epoch_end", epoch, logs)
 
+    def _call_batch(self, hook, batch, logs):
+        for method in self._batch_callers[hook]:
+            method(batch, logs)
+
     def on_train_batch_begin(self, batch, logs=None):
-        self._call("on_train_batch_begin", batch, logs)
+        self._call_batch("on_train_batch_begin", batch, logs)
 
     def on_train_batch_end(self, batch, logs=None):
-        self._call("on_train_batch_end", batch, logs)
+        self._call_batch("on_train_batch_end", batch, logs)
 
     def on_test_begin(self, logs=None):
         self._call("on_test_begin", logs)
@@ -242,10 +252,10 @@ class CallbackList(Callback):
         self._call("on_test_end", logs)
 
     def on_test_batch_begin(self, batch, logs=None):
-        self._call("on_test_batch_begin", batch, logs)
+        self._call_batch("on_test_batch_begin", batch, logs)
 
     def on_test_batch_end(self, batch, logs=None):
-        self._call("on_test_batch_end", batch, logs)
+        self._call_batch("on_test_batch_end", batch, logs)
 
     def on_predict_begin(self, logs=None):
         self._call("on_predict_begin", logs)
@@ -254,10 +264,20 @@ class CallbackList(Callback):
         self._call("on_predict_end", logs)
 
     def on_predict_batch_begin(self, batch, logs=None):
-        self._call("on_predict_batch_begin", batch, logs)
+        self._call_batch("on_predict_batch_begin", batch, logs)
 
     def on_predict_batch_end(self, batch, logs=None):
-        self._call("on_predict_batch_end", batch, logs)
+        self._call_batch("on_predict_batch_end", batch, logs)
+
+
+def _acts_on(callback, hook):
+    """Whether `callback`'s `hook` does something: one that lacks the hook (duck-typed) or has
+    Callback's no-op there is not called for it."""
+    if not hasattr(callback, hook):
+        return False
+    names = (hook, _DELEGATES[hook]) if hook in _DELEGATES else (hook,)
+    return any(getattr(getattr(callback, name, None), "__func__", None) is not getattr(Callback, name)
+               for name in names)
 
 
 class _MonitorCallback(Callback):

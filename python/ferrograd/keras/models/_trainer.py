@@ -5,6 +5,7 @@ over all trainable variables — with Keras's bookkeeping around it: compiled lo
 output, sample and class weights, regularization), metrics, callbacks and logs. Running sums of
 the loss and metrics stay on the device; logs are read back only when a callback or the progress
 bar needs them."""
+import itertools
 import math
 import numbers
 
@@ -81,19 +82,21 @@ class _ArrayBatches:
         if self.shuffle and self.n > 1:
             order = torch.randperm(self.n, device=tensors[0].device)
             tensors = [t.index_select(0, order) for t in tensors]
+        # the epoch's batch views cut at once (a narrow each): slicing per step costs an indexing call
+        used = min(self.n, self.num_batches * self.batch_size)
+        columns = [t.narrow(0, 0, used).split(self.batch_size)[:self.num_batches] for t in tensors]
         x, y, sw = self.structure
-        plain = not isinstance(x, (list, tuple, dict)) and not isinstance(y, (list, tuple, dict))
-        size = self.batch_size
-        for b in range(self.num_batches):
-            start = b * size
-            parts = [t[start:start + size] for t in tensors]
-            if plain:   # one input array, one target array: no structure to rebuild
-                yield parts[0], parts[1] if y is not None else None, parts[-1] if sw is not None else None
-                continue
-            it = iter(parts)
-            yield (pack_like(x, [next(it) for _ in flatten(x)]),
-                   None if y is None else pack_like(y, [next(it) for _ in flatten(y)]),
-                   None if sw is None else next(it))
+        if isinstance(x, (list, tuple, dict)) or isinstance(y, (list, tuple, dict)):
+            return (self._pack(parts) for parts in zip(*columns))
+        it, missing = iter(columns), itertools.repeat(None)
+        return zip(next(it), missing if y is None else next(it), missing if sw is None else next(it))
+
+    def _pack(self, parts):
+        x, y, sw = self.structure
+        it = iter(parts)
+        return (pack_like(x, [next(it) for _ in flatten(x)]),
+                None if y is None else pack_like(y, [next(it) for _ in flatten(y)]),
+                None if sw is None else next(it))
 
 
 class _IterableBatches:
@@ -318,8 +321,6 @@ class Trainer:
         return ["output_1"]
 
     def _ensure_compiled_parts(self, y_pred_flat):
-        if self._compiled_loss is not None:
-            return
         names = self._output_names_for_compile()
         if len(names) != len(y_pred_flat):
             names = [f"output_{i + 1}" for i in range(len(y_pred_flat))]
@@ -364,19 +365,17 @@ class Trainer:
         return [y]
 
     def compute_loss(self, x=None, y=None, y_pred=None, sample_weight=None, training=True):
-        y_pred_flat = flatten(y_pred)
-        self._ensure_compiled_parts(y_pred_flat)
+        y_pred_flat = [y_pred] if isinstance(y_pred, torch.Tensor) else flatten(y_pred)
+        if self._compiled_loss is None:
+            self._ensure_compiled_parts(y_pred_flat)
         y_flat = self._targets_flat(y, len(y_pred_flat))
         loss, per_output = self._compiled_loss(y_flat, y_pred_flat, sample_weight)
         for reg, var in self._regularizers:
             loss = loss + reg(var)
-        for layer in self._layers_with_losses():
+        for layer in self._all_layers:
             for extra in layer._call_losses:
                 loss = loss + extra
         return loss, per_output, y_flat, y_pred_flat
-
-    def _layers_with_losses(self):
-        return [l for l in self._all_layers if l._call_losses]
 
     def _prepare_step_state(self):
         # object.__setattr__: these lists hold the model itself, which must not track them as sub-layers
@@ -386,10 +385,11 @@ class Trainer:
         self._step_state_complete = self.built
 
     def _update_trackers(self, loss, per_output, y_flat, y_pred_flat, sample_weight, batch_size):
-        _track_mean(self._loss_tracker, loss, batch_size)
+        # a batch's mean loss counts once per sample, as Keras's loss trackers weigh it
+        self._loss_tracker._defer(loss.detach(), batch_size, batch_size)
         for tracker, value in zip(self._output_loss_trackers, per_output):
             if value is not None:
-                _track_mean(tracker, value, batch_size)
+                tracker._defer(value.detach(), batch_size, batch_size)
         if self._compiled_metrics.specs:
             self._compiled_metrics.update(y_flat, [_detached(p) for p in y_pred_flat], sample_weight)
 
@@ -397,12 +397,12 @@ class Trainer:
         y_pred = self(x, training=True)
         if not self._step_state_complete:
             self._prepare_step_state()   # a subclassed model builds its layers in its first call
-        for var in self._train_vars:
+        variables = self._train_vars
+        for var in variables:
             var.grad = None
         loss, per_output, y_flat, y_pred_flat = self.compute_loss(x, y, y_pred, sample_weight)
         loss.backward()
-        grads = [var.grad for var in self._train_vars]
-        self.optimizer.apply(grads, self._train_vars)
+        self.optimizer.apply([var.grad for var in variables], variables)
         self._update_trackers(loss, per_output, y_flat, y_pred_flat, sample_weight, _batch_size(x))
 
     def test_step(self, x, y=None, sample_weight=None):
@@ -490,7 +490,7 @@ class Trainer:
                 self.reset_metrics()
                 callbacks.on_epoch_begin(epoch, {})
                 step = -1
-                hooks = callbacks.has_batch_hooks
+                hooks = callbacks.has_train_batch_hooks
                 for step, (xb, yb, swb) in enumerate(train_data):
                     if hooks:
                         callbacks.on_train_batch_begin(step, logs={})
@@ -609,12 +609,6 @@ def _detached(t):
     return out
 
 
-def _track_mean(tracker, value, batch_size):
-    """A batch's mean loss counts once per sample, as Keras's loss trackers weigh it. The batch
-    values are kept as they are and summed when the result is read, so a step runs no extra op."""
-    tracker._pending.append((value.detach(), batch_size))
-
-
 def map_to_numpy(out):
     if isinstance(out, (list, tuple, dict)):
         return pack_like(out, [to_numpy(o) for o in flatten(out)])
@@ -622,8 +616,7 @@ def map_to_numpy(out):
 
 
 def _batch_size(x):
-    first = x if isinstance(x, torch.Tensor) else flatten(x)[0]
-    return first.shape[0]
+    return len(x if isinstance(x, torch.Tensor) else flatten(x)[0])
 
 
 def _as_log_value(value):
