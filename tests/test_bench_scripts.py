@@ -162,6 +162,24 @@ def test_side_by_side_prints_the_table():
     assert "| a + b, 16 elements, requires_grad |" in p.stdout
 
 
+def test_compile_side_by_side_prints_the_table():
+    p = subprocess.run([sys.executable, str(ASV / "compile_side_by_side.py"), "--rounds", "1"],
+                       capture_output=True, text=True, timeout=300)
+    assert p.returncode == 0, p.stderr
+    rows = [line for line in p.stdout.splitlines() if line.startswith("| ") and "×" in line]
+    assert len(rows) == 5, p.stdout
+    assert all(re.search(r"\| \d+\.\d\d× \|", r) for r in rows), p.stdout
+
+
+def test_compiled_workloads_match_eager():
+    for make in (W.elementwise_chain, lambda T: W.mlp_inference(T, 8), W.tiny_matmul_chain):
+        torch.manual_seed(0)
+        eager = make(torch)
+        torch.manual_seed(0)
+        compiled = W.compiled(torch, make(torch), True)
+        np.testing.assert_allclose(compiled().numpy(), eager().numpy(), rtol=1e-6)
+
+
 def test_keras_side_by_side_prints_the_table():
     p = subprocess.run([sys.executable, str(ASV / "keras_side_by_side.py"), "--rounds", "1", "--no-peer"],
                        capture_output=True, text=True, timeout=300)
