@@ -118,7 +118,9 @@ def seconds(fn, target=0.05):
 
 
 def fmt(s):
-    return f"{s * 1e3:.2f} ms" if s >= 1e-3 else f"{s * 1e6:.0f} µs"
+    if s >= 1e-3:
+        return f"{s * 1e3:.2f} ms"
+    return f"{s * 1e6:.0f} µs" if s >= 1e-5 else f"{s * 1e9:.0f} ns"
 
 
 def main(argv=None):

@@ -282,20 +282,23 @@ OPTIMIZERS = {
 }
 
 
+def _train_step(model, opt, loss_fn):
+    def step(x, y):
+        opt.zero_grad()
+        loss = loss_fn(model(x), y)
+        loss.backward()
+        opt.step()
+        return loss.detach()
+    return step
+
+
 def _training(model_name, optimizer_name):
     make, shape = MODELS[model_name]
     torch.manual_seed(0)
     model = make()
     opt = OPTIMIZERS[optimizer_name](model.parameters())
     sched = torch.optim.lr_scheduler.StepLR(opt, step_size=3, gamma=0.5)
-
-    def step(x, y):
-        opt.zero_grad()
-        loss = F.cross_entropy(model(x), y)
-        loss.backward()
-        opt.step()
-        return loss.detach()
-    return model, step, sched
+    return model, _train_step(model, opt, F.cross_entropy), sched
 
 
 @pytest.mark.parametrize("optimizer_name", list(OPTIMIZERS))
@@ -325,15 +328,7 @@ def test_gpu_replay_is_one_submission():
     torch.manual_seed(0)
     model = nn.Sequential(nn.Linear(16, 32), nn.ReLU(), nn.Linear(32, 1)).to(GPU)
     opt = torch.optim.SGD(model.parameters(), lr=0.01, momentum=0.9)
-
-    def step(x, y):
-        opt.zero_grad()
-        loss = F.mse_loss(model(x), y)
-        loss.backward()
-        opt.step()
-        return loss.detach()
-
-    compiled = torch.compile(step)
+    compiled = torch.compile(_train_step(model, opt, F.mse_loss))
     x, y = torch.randn(64, 16).to(GPU), torch.randn(64, 1).to(GPU)
     for _ in range(3):
         compiled(x, y)

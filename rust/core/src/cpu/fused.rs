@@ -8,7 +8,7 @@ use crate::tensor::Tensor;
 
 /// Elements per chunk: the chain's intermediates of one chunk stay in L2, and each step's
 /// kernel stays below the size where it would start the team itself.
-const CHUNK: usize = 1 << 13;
+const CHUNK: usize = 1 << 14;
 
 /// The rows `rows` (of the output's first dim) of input `x`, broadcast to `shape`; a 0-d input
 /// stays 0-d, which the kernels broadcast on their scalar path.

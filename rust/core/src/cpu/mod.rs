@@ -181,11 +181,11 @@ pub fn binary_map<T: Element, U: Element>(
         }
         (Some(ra), None) if b.numel() == 1 => {
             let y = db[b.offset()];
-            map_slice(&da[ra], |x| f(x, y))?
+            map_slice(&da[ra], move |x| f(x, y))?
         }
         (None, Some(rb)) if a.numel() == 1 => {
             let x = da[a.offset()];
-            map_slice(&db[rb], |y| f(x, y))?
+            map_slice(&db[rb], move |y| f(x, y))?
         }
         _ => {
             let (la, lb) = coalesce2(&la, &lb);

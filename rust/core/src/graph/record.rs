@@ -91,16 +91,14 @@ impl Recorder {
     /// Values made during the trace that something besides the outputs and gradients still
     /// holds: state created on a first call (an optimizer's buffers), which a replay could not
     /// hand back.
-    fn escaped(&self, kept: &[&Tensor]) -> bool {
-        self.values.iter().enumerate().any(|(v, value)| {
-            if !matches!(value.source, Source::Node { .. }) {
-                return false;
-            }
+    fn escaped(&self, kept: &[&Tensor]) -> Option<String> {
+        self.values.iter().enumerate().find_map(|(v, value)| {
+            let Source::Node { node, .. } = value.source else { return None };
             let s = &self.keep[v];
             let mut holders: Vec<usize> = kept.iter().filter(|t| Arc::ptr_eq(t.storage(), s)).map(|t| t.id()).collect();
             holders.sort_unstable();
             holders.dedup();
-            Arc::strong_count(s) > 1 + holders.len()
+            (Arc::strong_count(s) > 1 + holders.len()).then(|| format!("{}{:?} made by '{}'", value.dtype, value.shape, self.nodes[node].op().name()))
         })
     }
 }
@@ -161,13 +159,20 @@ pub fn abort() {
 pub fn end(outputs: &[Tensor]) -> Result<Traced> {
     let mut rec = RECORDER.with(|r| r.borrow_mut().take()).ok_or_else(|| Error::Runtime("no trace is running on this thread".into()))?;
     TRACES.fetch_sub(1, Ordering::Relaxed);
-    if !rec.backward_ran {
-        for (i, t) in outputs.iter().enumerate() {
-            if t.requires_grad() {
-                rec.breaks.push(format!(
-                    "output {i} requires grad: a backward through the graph run after it returns is not captured (call backward inside the function, or run it under no_grad)"
-                ));
+    for (i, t) in outputs.iter().enumerate() {
+        if !t.requires_grad() {
+            continue;
+        }
+        if rec.backward_ran {
+            // The function ran its backward: what it returns is a result (a loss), detached as a
+            // replay's outputs are, which also frees the graph behind it.
+            if t.detach_().is_err() {
+                rec.breaks.push(format!("output {i} is a view that requires grad after the function's backward"));
             }
+        } else {
+            rec.breaks.push(format!(
+                "output {i} requires grad: a backward through the graph run after it returns is not captured (call backward inside the function, or run it under no_grad)"
+            ));
         }
     }
     if !rec.breaks.is_empty() {
@@ -181,11 +186,11 @@ pub fn end(outputs: &[Tensor]) -> Result<Traced> {
     if let Some(why) = rec.retry.take() {
         return Ok(Traced { graph: None, breaks: vec![], retry: Some(why) });
     }
-    if rec.escaped(&kept) {
+    if let Some(what) = rec.escaped(&kept) {
         return Ok(Traced {
             graph: None,
             breaks: vec![],
-            retry: Some("a tensor made during the trace is kept after it (state created on a first call, such as an optimizer's buffers)".into()),
+            retry: Some(format!("a tensor made during the trace ({what}) is kept after it (state created on a first call, such as an optimizer's buffers)")),
         });
     }
     let graph = Graph::new(rec.values, rec.nodes, rec.args, rec.arg_values, ports, grad_effects);
