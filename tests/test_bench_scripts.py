@@ -52,6 +52,7 @@ TINY_PARAMS = {
     "HandLoopEpoch": [["mlp"]],
     "Layers": [["transformer 2+2 layers d64", "upsample x2 bilinear", "conv3d 8->16 16^3", "grid_sample bilinear"]],
     "AddScalar": [["float", "0-d tensor"]],
+    "Compiled": [["matmuls", "mlp_infer", "mlp_step"], ["eager", "compiled"]],
     # in process only: a spawned worker cannot import this harness's privately loaded package
     "DataLoaderWorkers": [[0]],
 }

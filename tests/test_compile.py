@@ -147,6 +147,17 @@ def test_module_train_eval_and_replaced_parameter_retrace():
     assert list(compiled.parameters())[0] is model[0].weight
 
 
+def test_module_argument_train_eval_retraces():
+    model = nn.Sequential(nn.Linear(4, 4), nn.Dropout(0.5))
+    compiled = torch.compile(lambda m, x: m(x))
+    x = torch.randn(3, 4)
+    with torch.no_grad():
+        compiled(model, x)
+        model.eval()
+        np.testing.assert_allclose(compiled(model, x).numpy(), model(x).numpy(), rtol=1e-6)
+    assert len(compiled.graphs) == 2
+
+
 def test_in_place_update_of_an_input_is_replayed():
     compiled = torch.compile(lambda x: x.add_(1))
     for _ in range(2):

@@ -87,10 +87,14 @@ def _structure(optimizer):
 
 
 def _flatten(obj, tensors):
-    """The structure of `obj` with tensors replaced by their index in `tensors` (appended)."""
+    """The structure of `obj` with tensors replaced by their index in `tensors` (appended); a
+    module argument counts with its submodules' training flags."""
+    from .nn import Module
     if isinstance(obj, Tensor):
         tensors.append(obj)
         return ("T", len(tensors) - 1)
+    if isinstance(obj, Module):
+        return ("M", id(obj), tuple(m.training for m in obj.modules()))
     if isinstance(obj, (list, tuple)):
         return (type(obj), tuple(_flatten(x, tensors) for x in obj))
     if isinstance(obj, dict):
