@@ -158,6 +158,20 @@ def test_module_argument_train_eval_retraces():
     assert len(compiled.graphs) == 2
 
 
+def test_cumprod_backward_is_captured_for_inputs_with_and_without_zeros():
+    def grad_of(x):
+        x.grad = None
+        x.cumprod(1).sum().backward()
+
+    compiled = torch.compile(grad_of)
+    for values in ([[1.0, 2.0, 3.0], [4.0, 5.0, 6.0]], [[1.0, 0.0, 3.0], [0.0, 5.0, 0.0]]):
+        x, y = (torch.tensor(values, requires_grad=True) for _ in range(2))
+        compiled(x)
+        grad_of(y)
+        np.testing.assert_allclose(x.grad.numpy(), y.grad.numpy(), rtol=1e-6)
+    assert len(compiled.graphs) == 1
+
+
 def test_in_place_update_of_an_input_is_replayed():
     compiled = torch.compile(lambda x: x.add_(1))
     for _ in range(2):

@@ -348,7 +348,9 @@ impl Tensor {
             }
             let (x, y) = (ctx.saved(0)?, ctx.saved(1)?);
             let zero = x.binary(BinaryOp::Eq, &Tensor::wrapped_scalar(0.0f64))?;
-            if !zero.any(None, false)?.to_device(crate::Device::Cpu)?.item::<bool>()? {
+            // The shorter formula holds without zeros; a captured graph must not depend on
+            // whether this trace's input had any, so it always takes the general one.
+            if !crate::graph::record::recording() && !zero.any(None, false)?.to_device(crate::Device::Cpu)?.item::<bool>()? {
                 return Ok(vec![Some(rev(&g.mul(&y)?)?.div(&x)?)]);
             }
             Ok(vec![Some(cumprod_backward_with_zeros(&x, &y, g, &zero, d)?)])
