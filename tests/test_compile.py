@@ -172,6 +172,17 @@ def test_cumprod_backward_is_captured_for_inputs_with_and_without_zeros():
     assert len(compiled.graphs) == 1
 
 
+def test_advanced_indexing_is_captured_and_checks_bounds_on_replay():
+    compiled = torch.compile(lambda x, i, j: x[i, :, j] * 2)
+    x = torch.randn(4, 5, 6)
+    for i, j in (([0, -1, 2], [5, 0, -6]), ([3, 1, 0], [1, 2, 3])):
+        i, j = torch.tensor(i), torch.tensor(j)
+        np.testing.assert_allclose(compiled(x, i, j).numpy(), x.numpy()[i.numpy(), :, j.numpy()] * 2, rtol=1e-6)
+    assert len(compiled.graphs) == 1
+    with pytest.raises(IndexError, match="index 6 is out of bounds for dimension 2 with size 6"):
+        compiled(x, torch.tensor([0, 1, 2]), torch.tensor([0, 6, 1]))
+
+
 def test_in_place_update_of_an_input_is_replayed():
     compiled = torch.compile(lambda x: x.add_(1))
     for _ in range(2):

@@ -1887,13 +1887,8 @@ def _advanced(x, advanced):
     sizes = [x.shape[d] for d in dims]
     lin = None
     for idx, d, n in zip(idxs, dims, sizes):
-        if idx.numel():
-            bad = (idx < -n) | (idx >= n)
-            if bad.any().item():
-                flat = idx.reshape(-1)
-                v = flat[_py_int(bad.reshape(-1).long().argmax().item())].item()
-                raise IndexError(f"index {v} is out of bounds for dimension {d} with size {n}")
-        idx = where(idx < 0, idx + n, idx)
+        # Wrapped and range-checked by the kernels (no value read here: capturable, no GPU sync).
+        idx = _core.wrap_index(idx, n, d)
         lin = idx if lin is None else lin * n + idx
     rest = [k for k in range(x.ndim) if k not in dims]
     moved = _core.permute(x, dims + rest)

@@ -561,10 +561,10 @@ pub enum Op<'a> {
     Fused(&'a Fused),
     /// The int64 [n, ndim] positions of the true elements of a bool input, in row-major order.
     Nonzero,
-    /// 1-D int64 positions into a flattened tensor of `size` elements, wrapped into `0..size`
-    /// (negative ones count from the end). The kernels read the positions, so they raise
-    /// PyTorch's IndexError for one out of range.
-    WrapIndex { size: usize },
+    /// 1-D int64 positions along a dim of `size` elements (`dim` names it in the error; a
+    /// flattened tensor's is 0), wrapped into `0..size` (negative ones count from the end). The
+    /// kernels read the positions, so they raise PyTorch's IndexError for one out of range.
+    WrapIndex { size: usize, dim: usize },
 }
 
 /// An operand of a fused chain's step.
@@ -734,7 +734,7 @@ impl<'a> Op<'a> {
             Op::OptimStep { options, params, .. } => Op::OptimStep { options, params, fresh: flags },
             Op::Conv2d { shape, part } => Op::Conv2d { shape, part },
             Op::Nonzero => Op::Nonzero,
-            Op::WrapIndex { size } => Op::WrapIndex { size },
+            Op::WrapIndex { size, dim } => Op::WrapIndex { size, dim },
             Op::Fused(f) => Op::Fused(fused(f)?),
         })
     }
@@ -828,9 +828,9 @@ pub fn no_kernel_named(op: &str, dtype: DType, device: Device) -> Error {
     Error::NotImplemented(format!("'{op}' on {device} is not implemented for dtype {dtype}"))
 }
 
-/// PyTorch's IndexError for a flat position `i` outside a tensor of `size` elements.
-pub fn index_out_of_range(i: i64, size: usize) -> Error {
-    Error::Index(format!("index {i} is out of bounds for dimension 0 with size {size}"))
+/// PyTorch's IndexError for a position `i` outside dim `dim` of `size` elements.
+pub fn index_out_of_range(i: i64, dim: usize, size: usize) -> Error {
+    Error::Index(format!("index {i} is out of bounds for dimension {dim} with size {size}"))
 }
 
 /// A tensor that takes part in a device's op as a scalar: a 0-d CPU tensor (Python numbers

@@ -975,6 +975,12 @@ fn where_(cond: PyRef<'_, PyTensor>, a: &Bound<'_, PyAny>, b: &Bound<'_, PyAny>)
 fn nonzero(x: PyRef<'_, PyTensor>) -> PyResult<PyTensor> {
     Ok(wrap(x.inner.nonzero().py()?))
 }
+/// int64 positions along dim `dim` of `size` elements, wrapped into `0..size` and flattened
+/// (IndexError naming the dim for one out of range; checked by the kernels).
+#[pyfunction]
+fn wrap_index(index: PyRef<'_, PyTensor>, size: usize, dim: usize) -> PyResult<PyTensor> {
+    Ok(wrap(index.inner.wrap_positions(size, dim).py()?))
+}
 #[pyfunction]
 fn take(x: PyRef<'_, PyTensor>, index: PyRef<'_, PyTensor>) -> PyResult<PyTensor> {
     Ok(wrap(x.inner.take(&index.inner).py()?))
@@ -1236,6 +1242,7 @@ fn _core(m: &Bound<'_, PyModule>) -> PyResult<()> {
     m.add_function(wrap_pyfunction!(where_, m)?)?;
     m.add_function(wrap_pyfunction!(nonzero, m)?)?;
     m.add_function(wrap_pyfunction!(take, m)?)?;
+    m.add_function(wrap_pyfunction!(wrap_index, m)?)?;
     m.add_function(wrap_pyfunction!(put, m)?)?;
     m.add_function(wrap_pyfunction!(cat, m)?)?;
     m.add_function(wrap_pyfunction!(flip, m)?)?;

@@ -166,13 +166,13 @@ pub fn nonzero(flags: &Tensor) -> Result<Tensor> {
 }
 
 /// Flat positions wrapped into `0..size` (see `Op::WrapIndex`).
-pub fn wrap_index(idx: &Tensor, size: usize) -> Result<Tensor> {
+pub fn wrap_index(idx: &Tensor, size: usize, dim: usize) -> Result<Tensor> {
     let wrapped = idx
         .contiguous_data::<i64>()
         .iter()
         .map(|&i| {
             let j = if i < 0 { i + size as i64 } else { i };
-            if j < 0 || j >= size as i64 { Err(index_out_of_range(i, size)) } else { Ok(j) }
+            if j < 0 || j >= size as i64 { Err(index_out_of_range(i, dim, size)) } else { Ok(j) }
         })
         .collect::<Result<Vec<_>>>()?;
     Tensor::from_vec(wrapped, &[idx.numel()])

@@ -75,7 +75,7 @@ impl crate::op::Backend for Cpu {
                 Nothing
             }
             Op::Nonzero => One(index::nonzero(inputs[0])?),
-            Op::WrapIndex { size } => One(index::wrap_index(inputs[0], size)?),
+            Op::WrapIndex { size, dim } => One(index::wrap_index(inputs[0], size, dim)?),
         })
     }
 }

@@ -161,16 +161,16 @@ fn broadcast_index(index: &Tensor, shape: &[usize], d: usize) -> Tensor {
 
 /// Flat positions wrapped into `0..size` (see `Op::WrapIndex`): one readback for the range
 /// check, then the wrap on the device (the scatter kernels take non-negative positions only).
-pub fn wrap_index(idx: &Tensor, size: usize) -> Result<Tensor> {
+pub fn wrap_index(idx: &Tensor, size: usize, dim: usize) -> Result<Tensor> {
     use BinaryOp::{Add, Ge, LogicalOr, Lt};
     if idx.numel() == 0 {
         return Ok(idx.clone());
     }
-    let n = i64::try_from(size).map_err(|_| no_kernel(&Op::WrapIndex { size }, idx.dtype(), idx.device()))?;
+    let n = i64::try_from(size).map_err(|_| no_kernel(&Op::WrapIndex { size, dim }, idx.dtype(), idx.device()))?;
     let bad = binary(LogicalOr, &binary(Lt, idx, &Tensor::scalar(-n))?, &binary(Ge, idx, &Tensor::scalar(n))?)?;
     if to_cpu(&reduce(ReduceOp::Any, &bad, &[0], false)?)?.item::<bool>()? {
         let i = to_cpu(idx)?.to_vec::<i64>().into_iter().find(|&i| i < -n || i >= n).unwrap_or_default();
-        return Err(index_out_of_range(i, size));
+        return Err(index_out_of_range(i, dim, size));
     }
     where_select(&binary(Lt, idx, &Tensor::scalar(0i64))?, &binary(Add, idx, &Tensor::scalar(n))?, idx)
 }

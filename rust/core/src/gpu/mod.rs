@@ -88,7 +88,7 @@ impl crate::op::Backend for Gpu {
                 Nothing
             }
             Op::Nonzero => One(scan::nonzero(inputs[0])?),
-            Op::WrapIndex { size } => One(index::wrap_index(inputs[0], size)?),
+            Op::WrapIndex { size, dim } => One(index::wrap_index(inputs[0], size, dim)?),
         })
     }
 }

@@ -183,12 +183,20 @@ impl Tensor {
         run1(&Op::Nonzero, &[&self.cast_plain(DType::Bool)?])
     }
 
+    /// These int64 positions along dim `dim` of `size` elements, wrapped into `0..size`
+    /// (negative ones count from the end), flattened; PyTorch's IndexError naming the dim for
+    /// one out of range. The kernels check the values, so no host code reads them.
+    pub fn wrap_positions(&self, size: usize, dim: usize) -> Result<Tensor> {
+        check_index_dtype(self, "index")?;
+        run1(&Op::WrapIndex { size, dim }, &[&self.reshape_usize(&[self.numel()])?])
+    }
+
     /// Elements of the flattened tensor at int64 `index` (any shape); the result has index's shape.
     pub fn take(&self, index: &Tensor) -> Result<Tensor> {
         crate::op::op_device(&[self, index])?;
         check_index_dtype(index, "take")?;
         let flat = self.reshape_usize(&[self.numel()])?;
-        let idx = run1(&Op::WrapIndex { size: self.numel() }, &[&index.reshape_usize(&[index.numel()])?])?;
+        let idx = index.wrap_positions(self.numel(), 0)?;
         flat.index_select(0, &idx)?.reshape_usize(index.shape())
     }
 
@@ -199,7 +207,7 @@ impl Tensor {
         let dev = crate::op::op_device(&[self, index, values])?;
         check_index_dtype(index, "index_put")?;
         let numel = self.numel();
-        let idx = run1(&Op::WrapIndex { size: numel }, &[&index.reshape_usize(&[index.numel()])?])?;
+        let idx = index.wrap_positions(numel, 0)?;
         let vals = values.to_dtype(self.dtype())?;
         let vals = if vals.device() == dev { vals } else { vals.to_device(dev)? };
         let vals = vals.expand_to(index.shape()).map_err(|_| {
