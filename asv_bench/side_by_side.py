@@ -18,8 +18,8 @@ process's own high-water mark, which a child inherits through fork + exec on Lin
 Prints a Markdown table. Without PyTorch the last two columns use the reference figures that
 the project's speed issue lists for PyTorch 2.13 CPU on the 2-core development machine.
 `--only` keeps the rows whose name or group contains one of the given words
-(groups: matmul, elementwise, conv, overhead, mlp, cnn, compile, import, demo; `compile` compares
-eager and `compile`d runs of the same workloads).
+(groups: matmul, elementwise, conv, overhead, mlp, cnn, amp, compile, import, demo; `compile`
+compares eager and `compile`d runs of the same workloads, `amp` 16-bit floats against float32).
 """
 import argparse
 import gc
@@ -140,6 +140,15 @@ def _rows():
     build = lambda T: _primed(W.cnn_train_step(T, W.CNN_BATCH))  # noqa: E731
     rows.append(Row(f"CNN train step, batch {W.CNN_BATCH} (Adam)", "cnn", "time",
                     {"ferrograd": build, "torch": build}))
+    for dtype in ("float32", "bfloat16", "float16"):
+        build = lambda T, dtype=dtype: W.matmul(T, W.AMP_MATMUL, dtype=getattr(T, dtype))  # noqa: E731
+        rows.append(Row(f"matmul {W.AMP_MATMUL}² {dtype}", "amp", "gflops", {"ferrograd": build, "torch": build},
+                        scale=W.matmul_flops(W.AMP_MATMUL)))
+    for dtype in (None, "bfloat16", "float16"):
+        build = lambda T, dtype=dtype: _primed(W.mlp_train_step(T, 64, autocast=dtype))  # noqa: E731
+        how = f"autocast {dtype}" if dtype else "float32"
+        rows.append(Row(f"MLP 784-128-10 train step, batch 64 (SGD), {how}", "amp", "time",
+                        {"ferrograd": build, "torch": build}))
     for compile in (False, True):
         how = "compiled" if compile else "eager"
         for label, make in ((f"chain ((x*2+1).relu()*3).exp() 4M f32, {how}", W.elementwise_chain),

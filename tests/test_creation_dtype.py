@@ -16,7 +16,7 @@ def test_tensor_inference_and_dtype():
     assert torch.tensor(3).shape == () and torch.tensor(3).dtype == torch.int64
     assert torch.tensor([[1, 2], [3, 4]], dtype=torch.float64).dtype == torch.float64
     assert torch.tensor(np.ones(2)).dtype == torch.float64
-    assert torch.tensor(np.ones(2, dtype=np.int32)).dtype == torch.int64
+    assert torch.tensor(np.ones(2, dtype=np.int32)).dtype == torch.int32
     assert torch.tensor([torch.tensor(1.0), torch.tensor(2.0)]).tolist() == [1.0, 2.0]
     assert torch.tensor([]).shape == (0,)
     assert torch.get_default_dtype() == torch.float32
@@ -26,7 +26,7 @@ def test_tensor_inference_and_dtype():
 
 def test_conversions():
     x = torch.tensor([1.5, 2.5])
-    assert x.double().dtype == torch.float64 and x.long().tolist() == [1, 2] and x.int().dtype == torch.int64
+    assert x.double().dtype == torch.float64 and x.long().tolist() == [1, 2] and x.int().dtype == torch.int32
     assert x.bool().tolist() == [True, True] and x.float() is x
     assert x.to(torch.float64).dtype == torch.float64 and x.to("cpu") is x
     assert x.to(torch.ones(1, dtype=torch.float64)).dtype == torch.float64

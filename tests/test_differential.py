@@ -23,7 +23,6 @@ _BEYOND_INT64 = (
     "same bits (int_tensor + 2**63 adds -2**63: a silent wrong answer) or as a float; ferrograd "
     "refuses it with RuntimeError (overflow), as it refuses any int beyond int64.")
 _NO_UINT64 = "numpy uint64 data: ferrograd has no uint64 dtype and raises TypeError (rather than wrap values past 2**63)."
-_INT64_ONLY = "ferrograd's one integer dtype is int64 (float32, float64, int64, bool): narrower numpy ints widen to it."
 _CHECKPOINT_FORMAT = (
     "Checkpoints are safetensors, not pickles: a damaged file raises the documented RuntimeError naming "
     "the file, where torch.load raises its unpickler's EOFError / UnpicklingError.")
@@ -81,7 +80,6 @@ KNOWN_DIFFERENCES = {
     ], _BEYOND_INT64),
     "torch.tensor(np.array([2**64 - 1], dtype=np.uint64))": _NO_UINT64,
     "torch.from_numpy(np.array([1, 2], dtype=np.uint64))": _NO_UINT64,
-    "torch.tensor(np.array([1, 2], dtype=np.int32))": _INT64_ONLY,
     "open(path, 'wb').write(b''); torch.load(path)": _CHECKPOINT_FORMAT,
     "open(path, 'wb').write(b'garbage!' * 4); torch.load(path)": _CHECKPOINT_FORMAT,
     "torch.utils.data.WeightedRandomSampler([0.1, -0.9], 5)":

@@ -174,16 +174,16 @@ def test_loads_foreign_safetensors(tmp_path):
     assert out["b"].dtype == torch.bool and out["b"].tolist() == [True, False]
 
 
-def test_foreign_dtypes_converted(tmp_path):
+def test_foreign_dtypes_keep_their_dtype(tmp_path):
     arrays = {"h": np.array([0.5, -1.0], dtype=np.float16), "i32": np.array([7, -8], dtype=np.int32),
               "u8": np.array([0, 255], dtype=np.uint8), "i8": np.array([-3], dtype=np.int8)}
     path = tmp_path / "narrow.safetensors"
     stn.save_file(arrays, str(path))
     out = torch.load(path)
-    assert out["h"].dtype == torch.float32 and out["h"].tolist() == [0.5, -1.0]
-    assert out["i32"].dtype == torch.int64 and out["i32"].tolist() == [7, -8]
-    assert out["u8"].dtype == torch.int64 and out["u8"].tolist() == [0, 255]
-    assert out["i8"].tolist() == [-3]
+    assert out["h"].dtype == torch.float16 and out["h"].tolist() == [0.5, -1.0]
+    assert out["i32"].dtype == torch.int32 and out["i32"].tolist() == [7, -8]
+    assert out["u8"].dtype == torch.uint8 and out["u8"].tolist() == [0, 255]
+    assert out["i8"].dtype == torch.int8 and out["i8"].tolist() == [-3]
 
 
 def test_bfloat16_file(tmp_path):
@@ -193,7 +193,7 @@ def test_bfloat16_file(tmp_path):
     header += b" " * (-len(header) % 8)
     (tmp_path / "bf").write_bytes(struct.pack("<Q", len(header)) + header + bf16)
     out = torch.load(tmp_path / "bf")
-    assert out["w"].dtype == torch.float32 and out["w"].tolist() == vals.tolist()
+    assert out["w"].dtype == torch.bfloat16 and out["w"].tolist() == vals.tolist()
 
 
 # ---------------------------------------------------------------------------- integrity

@@ -22,14 +22,16 @@ CONV_CASES = {"conv1 1->16 28x28": (32, 1, 16, 28), "conv2 16->32 14x14": (32, 1
 OVERHEAD_N = 16
 MLP_BATCHES = (64, 256)
 CNN_BATCH = 32
+# The mixed-precision issue's matmul size (16-bit floats against float32).
+AMP_MATMUL = 1024
 
 
 def matmul_flops(n):
     return 2.0 * n ** 3
 
 
-def matmul(T, n, device=None):
-    a, b = T.randn(n, n, device=device), T.randn(n, n, device=device)
+def matmul(T, n, device=None, dtype=None):
+    a, b = T.randn(n, n, device=device, dtype=dtype), T.randn(n, n, device=device, dtype=dtype)
     fn = lambda: a @ b  # noqa: E731
     fn.operands = (a, b)
     return fn
@@ -98,27 +100,33 @@ def cnn(T, size=28, channels=(16, 32), num_classes=10):
         nn.Flatten(), nn.Linear(c2 * (size // 4) ** 2, num_classes))
 
 
-def train_step(T, model, optimizer, x, y):
-    """zero_grad, forward, cross-entropy, backward, optimizer step; returns the loss tensor."""
+def train_step(T, model, optimizer, x, y, autocast=None):
+    """zero_grad, forward, cross-entropy, backward, optimizer step; returns the loss tensor.
+    With `autocast` (a dtype), the forward and the loss run under CPU autocast."""
     loss_fn = _nn(T).CrossEntropyLoss()
 
     def step():
         optimizer.zero_grad()
-        loss = loss_fn(model(x), y)
+        if autocast is None:
+            loss = loss_fn(model(x), y)
+        else:
+            with T.autocast("cpu", dtype=autocast):
+                loss = loss_fn(model(x), y)
         loss.backward()
         optimizer.step()
         return loss
     return step
 
 
-def mlp_train_step(T, batch, device=None):
+def mlp_train_step(T, batch, device=None, autocast=None):
+    """The seed MLP's SGD step; `autocast` names a dtype attribute of T ("bfloat16")."""
     T.manual_seed(0)
     model = mlp(T)
     x, y = T.randn(batch, 784), T.randint(0, 10, (batch,))
     if device is not None:
         model, x, y = model.to(device), x.to(device), y.to(device)
     opt = T.optim.SGD(model.parameters(), lr=0.01, momentum=0.9)
-    return train_step(T, model, opt, x, y)
+    return train_step(T, model, opt, x, y, autocast=None if autocast is None else getattr(T, autocast))
 
 
 def cnn_train_step(T, batch=CNN_BATCH, size=28):

@@ -23,8 +23,10 @@ ferrograd loads safetensors files written by other tools.
 * `"format": "pt"` is set, as `safetensors.torch.save_file` does.
 
 Files written by other tools have no ferrograd metadata: `load` returns a flat dict
-name -> tensor. Dtypes ferrograd lacks are widened: float16/bfloat16 -> float32,
-(u)int8/16/32 -> int64, uint64 -> int64 (if the values fit).
+name -> tensor. Every ferrograd dtype is stored natively (F64, F32, F16, BF16, I64, I32, I16,
+I8, U8, BOOL), so PyTorch reads ferrograd's files with their dtypes and the other way round;
+the unsigned types ferrograd lacks are widened: uint16/uint32 -> int64, uint64 -> int64 (if the
+values fit).
 
 Writes are atomic: bytes go to a temporary file in the target directory, which is fsynced and
 renamed over the target with `os.replace`, so the target is either the old file or the
@@ -52,6 +54,10 @@ _FORMAT_VERSION = "1"
 _META_STRUCT = "ferrograd.structure"
 _META_SHA = "ferrograd.sha256"
 _META_VERSION = "ferrograd.version"
+
+# bfloat16 values travel as their 16-bit patterns (numpy has no bfloat16), in arrays of this
+# dtype, which the writer stores as BF16.
+_BF16_BITS = np.dtype("<u2", metadata={"safetensors": "BF16"})
 
 # safetensors dtype names -> numpy little-endian dtypes
 _ST_DTYPES = {"F64": "<f8", "F32": "<f4", "F16": "<f2", "I64": "<i8", "I32": "<i4", "I16": "<i2",
@@ -97,7 +103,12 @@ def _flatten(obj):
             if id(o) in seen:
                 return {"__tensor__": seen[id(o)]}
             name = name_for(path)
-            arr = _contig(o.detach().cpu().numpy())
+            host = o.detach().cpu()
+            if host.dtype.name == "bfloat16":
+                # float32 holds each bfloat16 exactly, in its high 16 bits.
+                arr = (_contig(host.float().numpy()).view(np.uint32) >> 16).astype(_BF16_BITS)
+            else:
+                arr = _contig(host.numpy())
             tensors[name] = arr
             seen[id(o)] = name
             node = {"__tensor__": name}
@@ -202,8 +213,11 @@ def _digest(tensors, structure):
 def _to_tensor(arr, name):
     from ._tensor import tensor
     kind, size = arr.dtype.kind, arr.dtype.itemsize
-    if kind == "f":
-        arr = arr.astype(np.float64 if size == 8 else np.float32, copy=False)
+    if arr.dtype.metadata == _BF16_BITS.metadata:
+        as_float32 = (arr.astype(np.uint32) << 16).view(np.float32)
+        return tensor(_contig(as_float32), device="cpu").bfloat16()
+    if kind == "f" or (kind == "i" and size < 8) or (kind == "u" and size == 1):
+        arr = arr.astype(arr.dtype.newbyteorder("="), copy=False)
     elif kind == "u" and size == 8:
         if arr.size and arr.max() > np.iinfo(np.int64).max:
             raise RuntimeError(f"tensor {name!r}: uint64 values exceed int64, which ferrograd cannot hold")
@@ -223,18 +237,26 @@ def save(obj, f, pickle_module=None, pickle_protocol=None, _use_new_zipfile_seri
     """Saves `obj` (a state_dict, a tensor, or nested dicts/lists/tuples of tensors and plain
     values such as an optimizer state_dict) to `f` (a path or a writable binary file object)
     as a safetensors file. See the module docstring for the layout; the write is atomic."""
-    import safetensors.numpy as stn
     structure, tensors = _flatten(obj)
     structure = json.dumps(structure, separators=(",", ":"))
     metadata = {"format": "pt", _META_VERSION: _FORMAT_VERSION, _META_STRUCT: structure,
                 _META_SHA: _digest(tensors, structure)}
-    data = stn.save(tensors, metadata=metadata)
+    data = _serialize(tensors, metadata)
     if hasattr(f, "write"):
         f.write(data)
         if hasattr(f, "flush"):
             f.flush()
         return
     _atomic_write(os.fspath(f), data)
+
+
+def _serialize(tensors, metadata):
+    """safetensors bytes of name -> little-endian C-contiguous array (bfloat16 as `_BF16_BITS`)."""
+    from safetensors import TensorSpec, serialize
+    specs = {name: TensorSpec(dtype="bfloat16" if a.dtype.metadata == _BF16_BITS.metadata else a.dtype.name,
+                              shape=a.shape, data_ptr=a.ctypes.data, data_len=a.nbytes)
+             for name, a in tensors.items()}
+    return bytes(serialize(specs, metadata=metadata))
 
 
 def _atomic_write(path, data):
@@ -331,8 +353,7 @@ def _read_tensors(raw, header, start):
         begin, end = info["data_offsets"]
         buf = raw[start + begin:start + end]
         if info["dtype"] == "BF16":
-            u = np.frombuffer(buf, dtype="<u2").astype(np.uint32) << 16
-            out[name] = u.view(np.float32).reshape(info["shape"])
+            out[name] = np.frombuffer(buf, dtype=_BF16_BITS).reshape(info["shape"]).copy()
         else:
             out[name] = np.frombuffer(buf, dtype=_ST_DTYPES[info["dtype"]]).reshape(info["shape"]).copy()
     return out

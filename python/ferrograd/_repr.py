@@ -1,6 +1,7 @@
 """`repr(tensor)` in PyTorch's style: `tensor([[1., 2.], ...], dtype=..., requires_grad=True)`."""
 import numpy as np
 
+from ._dtype import get_default_dtype
 from ._registry import op
 
 _THRESHOLD, _EDGE, _LINE = 1000, 3, 80
@@ -52,16 +53,19 @@ def _format(arr, fmt, indent, summarize):
 
 
 def tensor_repr(t, prefix="tensor("):
-    arr = t.detach().cpu().numpy()
+    host = t.detach().cpu()
+    # Printed through float32 where numpy has no bfloat16 (its values are exact in float32).
+    arr = (host if host.dtype._np_exact else host.float()).numpy()
     suffix = []
     dt = t.dtype.name
+    default = get_default_dtype().name
     if t.numel() == 0:
         body = "[]"
         if t.ndim != 1:
             suffix.append(f"size={tuple(t.shape)}")
     else:
         summarize = arr.size > _THRESHOLD
-        if dt in ("float32", "float64"):
+        if t.dtype.is_floating_point:
             sample = arr if not summarize else np.concatenate([arr.reshape(-1)[:_EDGE * 10], arr.reshape(-1)[-_EDGE * 10:]])
             fmt = _float_formatter(np.asarray(sample, dtype=np.float64).reshape(-1))
         elif dt == "bool":
@@ -70,7 +74,9 @@ def tensor_repr(t, prefix="tensor("):
             width = max(len(str(v)) for v in (arr.min(), arr.max()))
             fmt = lambda v: str(int(v)).rjust(width)  # noqa: E731
         body = _format(arr, fmt, len(prefix), summarize)
-    if dt == "float64" or (dt == "int64" and t.numel() == 0) or (dt == "bool" and t.numel() == 0):
+    # PyTorch's rule: the default float type, int64 and bool are implied by the values, unless
+    # there are none.
+    if dt not in (default, "int64", "bool") or (t.numel() == 0 and dt != default):
         suffix.append(f"dtype=torch.{dt}")
     if t._device != "cpu":
         suffix.append(f"device='{t._device}'")

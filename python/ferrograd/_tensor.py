@@ -14,7 +14,8 @@ import numpy as np
 from . import _core
 from ._core import Tensor
 from ._device import CPU, _creating, check_device, default_device, device
-from ._dtype import bool_, dtype, float32, float64, from_name, from_numpy_dtype, get_default_dtype, int64, to_dtype
+from ._dtype import (bfloat16, bool_, dtype, finfo, float16, float32, float64, from_name, from_numpy_dtype,
+                     get_default_dtype, iinfo, int8, int16, int32, int64, to_dtype, uint8)
 from . import _registry
 from ._registry import UNARY_NAMES, op, tensor_attribute, tensor_property
 
@@ -167,16 +168,24 @@ def _has_int_beyond_int64(data):
     return isinstance(data, numbers.Integral) and not -2**63 <= data < 2**63
 
 
+# The C++ type names of PyTorch's overflow messages.
+_C_TYPE = {"float32": "float", "float64": "double", "float16": "at::Half", "bfloat16": "at::BFloat16",
+           "int64": "int64_t", "uint8": "uint8_t"}
+
+
 def _check_fill_value(value, d):
     """PyTorch's RuntimeError for a fill value the dtype cannot hold (NaN or inf as an integer,
     an int beyond int64, a finite float beyond float32's range)."""
     if isinstance(value, _py_bool) or not isinstance(value, numbers.Number):
         return
-    if d is int64 and (isinstance(value, numbers.Integral) and not -2**63 <= value < 2**63
-                       or not isinstance(value, numbers.Integral) and not np.isfinite(value)):
-        raise RuntimeError(f"value cannot be converted to type int64 without overflow: {value}")
-    if d is float32 and np.isfinite(value) and _py_abs(value) > np.finfo(np.float32).max:
-        raise RuntimeError(f"value cannot be converted to type float without overflow: {value}")
+    if d.is_floating_point:
+        if np.isfinite(value) and _py_abs(value) > finfo(d).max:
+            raise RuntimeError(f"value cannot be converted to type {_C_TYPE.get(d.name, d.name)} without overflow: {value}")
+    elif d is not bool_:
+        info = iinfo(d)
+        if (isinstance(value, numbers.Integral) and not info.min <= value <= info.max
+                or not isinstance(value, numbers.Integral) and not np.isfinite(value)):
+            raise RuntimeError(f"value cannot be converted to type {_C_TYPE.get(d.name, d.name + '_t')} without overflow: {value}")
 
 
 def _tensor_to_py(v):
@@ -198,11 +207,15 @@ def tensor(data, dtype=None, device=None, requires_grad=False, pin_memory=False)
             out = out.to(dtype)
     else:
         arr = _infer_np(data, dtype)
-        target = to_dtype(dtype) if dtype is not None else from_numpy_dtype(arr.dtype)
+        if dtype is not None:
+            target = to_dtype(dtype)
+        elif arr.dtype.kind == "f" and not isinstance(data, np.ndarray):
+            target = get_default_dtype()  # Python floats (which _infer_np gave the default's numpy type)
+        else:
+            target = from_numpy_dtype(arr.dtype)
         if target is int64 and arr.dtype.kind == "f" and not np.isfinite(arr).all():
             raise RuntimeError("value cannot be converted to type int64 without overflow: NaN or inf in the data")
-        arr = _valid_bools(arr)
-        out = _core.from_numpy(np.array(arr, dtype=target._np, order="C", copy=True))
+        out = _array_as(_valid_bools(arr), target)
     if requires_grad:
         out.requires_grad_(True)
     return out
@@ -243,8 +256,10 @@ def _fill(size, value, dtype, device, requires_grad, default):
     dev = check_device(device)
     d = to_dtype(dtype) if dtype is not None else default
     _check_fill_value(value, d)
-    if isinstance(value, numbers.Integral) and not isinstance(value, _py_bool) and d is int64:
+    if isinstance(value, numbers.Integral) and not isinstance(value, _py_bool) and d.is_signed and not d.is_floating_point:
+        # Exact for integers beyond float64's 53 bits.
         out = _core.full_int(_creation_shape(size), _py_int(value))
+        out = out if d is int64 else out.to(d)
     else:
         # Filled where it will live: a GPU tensor is never made (nor size-checked) on the host.
         out = _core.full(_creation_shape(size), _py_float(value), d.name, str(dev))
@@ -321,19 +336,25 @@ def _float_dtype(dtype, op):
     return d
 
 
-_TITLED = {"int64": "Long", "bool": "Bool", "float32": "Float", "float64": "Double"}
 
 
 def _require_float(input, op):
     """PyTorch's NotImplementedError for an op that has only floating-point kernels."""
     if not input.dtype.is_floating_point:
-        raise NotImplementedError(f"\"{op}\" not implemented for '{_TITLED[input.dtype.name]}'")
+        raise NotImplementedError(f"\"{op}\" not implemented for '{input.dtype._titled}'")
 
 
 def _from_generator(generator, draw, shape, dtype):
     """Values drawn from a `ferrograd.Generator` (its own stream, not the global one)."""
     arr = draw(generator._rng, tuple(shape))
-    return _core.from_numpy(np.array(arr, dtype=dtype._np, order="C", copy=True))
+    return _array_as(arr, dtype)
+
+
+def _array_as(arr, d):
+    """A new tensor of dtype `d` holding a copy of numpy data `arr` (bfloat16 through float32,
+    which holds its values, where numpy lacks ml_dtypes' bfloat16)."""
+    out = _core.from_numpy(np.array(arr, dtype=d._np, order="C", copy=True))
+    return out if d._np_exact else out.to(d)
 
 
 def _random_float(size, dtype, device, requires_grad, generator, kernel_name, draw, core_fill):
@@ -689,8 +710,7 @@ def gpu(self, device=None, non_blocking=False, memory_format=None):
 @op("type", function=False)
 def _type(self, dtype=None, non_blocking=False):
     if dtype is None:
-        return "torch." + self.dtype.name.replace("float32", "Float").replace("float64", "Double") \
-            .replace("int64", "Long").replace("bool", "Bool") + "Tensor"
+        return "torch." + self.dtype._legacy
     return self.to(dtype)
 
 
@@ -699,34 +719,18 @@ def type_as(self, other):
     return self.to(other.dtype)
 
 
-@op("float", function=False)
-def _float(self):
-    return self.to(float32)
+def _cast_method(name, target):
+    def cast(self, memory_format=None):
+        return self.to(target)
+    cast.__name__ = cast.__qualname__ = name
+    cast.__doc__ = f"`self.to({target})`."
+    op(name, function=False)(cast)
 
 
-@op(function=False)
-def double(self):
-    return self.to(float64)
-
-
-@op(function=False)
-def long(self):
-    return self.to(int64)
-
-
-@op("int", function=False)
-def _int(self):
-    return self.to(int64)
-
-
-@op("bool", function=False)
-def _bool(self):
-    return self.to(bool_)
-
-
-@op(function=False)
-def half(self):
-    raise NotImplementedError("float16 is not supported by ferrograd yet")
+# `.float()`, `.half()`, `.int()` (int32, as PyTorch), `.byte()`, ... and `.bfloat16()`.
+for _name, _target in {"float": float32, "double": float64, "half": float16, "bfloat16": bfloat16, "long": int64,
+                       "int": int32, "short": int16, "char": int8, "byte": uint8, "bool": bool_}.items():
+    _cast_method(_name, _target)
 
 
 @op(function=False)
@@ -928,7 +932,7 @@ def nan_to_num(input, nan=0.0, posinf=None, neginf=None):
     values; integer and bool tensors come back unchanged (a copy)."""
     if not input.is_floating_point():
         return input.clone()
-    big = np.finfo(input.dtype._np).max
+    big = finfo(input.dtype).max
     out = where(input.isnan(), _py_float(nan), input)
     out = where(out == float("inf"), big if posinf is None else _py_float(posinf), out)
     return where(out == float("-inf"), -big if neginf is None else _py_float(neginf), out)
@@ -2210,9 +2214,28 @@ def _legacy_constructor(dt, name):
     return make
 
 
-for _dt, _name in [(float32, "FloatTensor"), (float64, "DoubleTensor"), (int64, "LongTensor"), (bool_, "BoolTensor")]:
-    op(_name, method=False)(_legacy_constructor(_dt, _name))
-del _dt, _name
+for _dt in (float32, float64, float16, bfloat16, int64, int32, int16, int8, uint8, bool_):
+    op(_dt._legacy, method=False)(_legacy_constructor(_dt, _dt._legacy))
+del _dt
+
+
+@op(method=False)
+def promote_types(type1, type2):
+    """The dtype `type1` and `type2` meet in (PyTorch's promotion table)."""
+    return from_name(_core.promote_types(to_dtype(type1).name, to_dtype(type2).name))
+
+
+@op(method=False)
+def result_type(tensor, other):
+    """The dtype an element-wise op of `tensor` and `other` (tensors or numbers) computes in."""
+    return from_name(_core.result_type(tensor, other))
+
+
+@op(method=False)
+def can_cast(from_, to):
+    """Whether casting `from_` to `to` keeps its category: no float to integer, nothing to bool."""
+    category = lambda d: 0 if d is bool_ else 2 if d.is_floating_point else 1  # noqa: E731
+    return category(to_dtype(from_)) <= category(to_dtype(to))
 
 
 @op(method=False)

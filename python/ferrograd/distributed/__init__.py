@@ -46,7 +46,8 @@ __all__ = ["is_available", "is_initialized", "init_process_group", "destroy_proc
 
 default_pg_timeout = datetime.timedelta(minutes=30)
 
-_DTYPES = ("float32", "float64", "int64", "bool")
+# MPI has no 16-bit float types: float16/bfloat16 tensors are refused by name.
+_DTYPES = ("float32", "float64", "int64", "int32", "int16", "int8", "uint8", "bool")
 
 
 def is_available():
@@ -403,7 +404,7 @@ class _Buffer:
             raise TypeError(f"{op}: {what} must be a Tensor, got {type(tensor).__name__}")
         if tensor._dtype not in _DTYPES:
             raise TypeError(f"{op}: {what} has dtype {tensor.dtype}, which MPI cannot take here "
-                            f"(float32, float64, int64 or bool)")
+                            f"({', '.join(_DTYPES)})")
         if contiguous and not tensor.is_contiguous():
             raise RuntimeError(f"{op}: [Rank {get_rank()}] {what} must be contiguous, got shape "
                                f"{list(tensor.shape)} with strides {list(tensor.stride())}")

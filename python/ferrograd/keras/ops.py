@@ -5,8 +5,8 @@ Arguments may be ferrograd tensors, Variables, numpy arrays, nested lists or Pyt
 non-tensors are converted by `convert_to_tensor` onto the device of the tensor they meet.
 Conventions are Keras's: `axis`/`keepdims` names, `axis=None` for "all axes", population
 variance, `leaky_relu` slope 0.2, tanh-approximated `gelu`, crossentropies clipping
-probabilities to [1e-7, 1 - 1e-7]. Integer results are int64 (ferrograd's only integer type)
-where Keras gives int32; `int8`..`int32` and `uint*` dtype names map to int64.
+probabilities to [1e-7, 1 - 1e-7]. Integer results are int64 where Keras gives int32, and
+`int8`..`int32` and `uint*` dtype names map to int64: ferrograd's GPU holds no narrower integers yet.
 """
 import builtins
 import numbers
@@ -28,7 +28,12 @@ def _floatx():
 
 
 def _resolve_dtype(dtype):
-    return None if dtype is None else to_dtype(dtype)
+    """A Keras dtype (name or object) as the ferrograd dtype its tensors get: integer types are
+    int64, which every device holds (see the module docstring)."""
+    if dtype is None:
+        return None
+    d = to_dtype(dtype)
+    return _fg.int64 if not d.is_floating_point and d is not _fg.bool else d
 
 
 def convert_to_tensor(x, dtype=None, sparse=None, ragged=None):
@@ -114,16 +119,16 @@ def dtype(x):
 
 
 def cast(x, dtype):
-    return convert_to_tensor(x).to(to_dtype(dtype))
+    return convert_to_tensor(x).to(_resolve_dtype(dtype))
 
 
 def saturate_cast(x, dtype):
     d = to_dtype(dtype)
     x = convert_to_tensor(x)
     if not d.is_floating_point and d.name != "bool" and x.is_floating_point():
-        info = np.iinfo(d._np)
+        info = _fg.iinfo(d)
         x = x.clamp(float(info.min), float(info.max))
-    return x.to(d)
+    return x.to(_resolve_dtype(dtype))
 
 
 def shape(x):

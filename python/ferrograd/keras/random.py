@@ -7,9 +7,9 @@ fixed, stateless draw: the same seed always gives the same values), or a `SeedGe
 import numbers
 
 import ferrograd as _fg
-from .._dtype import get_default_dtype, to_dtype
+from .._dtype import get_default_dtype
 from ..utils.data import Generator
-from .ops import convert_to_tensor
+from .ops import _resolve_dtype, convert_to_tensor
 
 __all__ = ["SeedGenerator", "normal", "uniform", "randint", "truncated_normal", "shuffle", "dropout",
            "categorical"]
@@ -50,7 +50,7 @@ def _generator(seed):
 
 
 def _float_dtype(dtype):
-    d = to_dtype(dtype) if dtype is not None else get_default_dtype()
+    d = _resolve_dtype(dtype) or get_default_dtype()
     if not d.is_floating_point:
         raise ValueError(f"The dtype of a float random tensor must be floating, got {d.name}")
     return d
@@ -71,7 +71,7 @@ def uniform(shape, minval=0.0, maxval=1.0, dtype=None, seed=None):
 
 
 def randint(shape, minval, maxval, dtype="int32", seed=None):
-    d = to_dtype(dtype)
+    d = _resolve_dtype(dtype)
     if d.is_floating_point:
         raise ValueError(f"`keras.random.randint` requires an integer `dtype`. Received: dtype={dtype}")
     return _fg.randint(int(minval), int(maxval), _shape(shape), generator=_generator(seed)).to(d)
@@ -116,4 +116,4 @@ def categorical(logits, num_samples, dtype="int32", seed=None):
     u = uniform((logits.shape[0], num_samples), seed=seed).to(logits.device)
     # The sampled class is the number of cumulative probabilities below u (clamped for rounding).
     picks = (u.unsqueeze(-1) > cdf.unsqueeze(1)).sum(-1).clamp(max=logits.shape[1] - 1)
-    return picks.to(to_dtype(dtype))
+    return picks.to(_resolve_dtype(dtype))

@@ -29,8 +29,7 @@ required = _RequiredParameter()
 
 def _typename(obj):
     if isinstance(obj, Tensor):
-        return "torch." + {"float32": "FloatTensor", "float64": "DoubleTensor", "int64": "LongTensor",
-                           "bool": "BoolTensor"}.get(str(obj.dtype).split(".")[-1], "Tensor")
+        return "torch." + obj.dtype._legacy
     t = type(obj)
     return t.__qualname__ if t.__module__ in ("builtins", "__builtin__") else f"{t.__module__}.{t.__qualname__}"
 

@@ -1,60 +1,83 @@
 //! Element types, PyTorch's promotion rules, and the element trait kernels are generic over.
 use std::fmt;
 
-/// The element types a tensor can hold, ordered by promotion rank.
+/// The element types a tensor can hold, ordered by category (bool, integers, floats) and, in
+/// each, by width.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord)]
 pub enum DType {
     Bool,
+    U8,
+    I8,
+    I16,
+    I32,
     I64,
+    F16,
+    BF16,
     F32,
     F64,
 }
 
-impl DType {
-    pub const ALL: [DType; 4] = [DType::Bool, DType::I64, DType::F32, DType::F64];
+/// Each dtype's names: ours (PyTorch's), PyTorch's alias, the legacy tensor type and the
+/// capitalised scalar type name of PyTorch's messages.
+const NAMES: [(DType, &str, &str, &str, &str); 10] = [
+    (DType::Bool, "bool", "bool", "BoolTensor", "Bool"),
+    (DType::U8, "uint8", "byte", "ByteTensor", "Byte"),
+    (DType::I8, "int8", "char", "CharTensor", "Char"),
+    (DType::I16, "int16", "short", "ShortTensor", "Short"),
+    (DType::I32, "int32", "int", "IntTensor", "Int"),
+    (DType::I64, "int64", "long", "LongTensor", "Long"),
+    (DType::F16, "float16", "half", "HalfTensor", "Half"),
+    (DType::BF16, "bfloat16", "bfloat16", "BFloat16Tensor", "BFloat16"),
+    (DType::F32, "float32", "float", "FloatTensor", "Float"),
+    (DType::F64, "float64", "double", "DoubleTensor", "Double"),
+];
 
+impl DType {
+    pub const ALL: [DType; 10] =
+        [DType::Bool, DType::U8, DType::I8, DType::I16, DType::I32, DType::I64, DType::F16, DType::BF16, DType::F32, DType::F64];
+
+    fn names(self) -> &'static (DType, &'static str, &'static str, &'static str, &'static str) {
+        &NAMES[self as usize]
+    }
     pub fn name(self) -> &'static str {
-        match self {
-            DType::Bool => "bool",
-            DType::I64 => "int64",
-            DType::F32 => "float32",
-            DType::F64 => "float64",
-        }
+        self.names().1
+    }
+    /// PyTorch's other name for it ("half", "long"; the name itself where there is none).
+    pub fn alias(self) -> &'static str {
+        self.names().2
     }
     /// PyTorch's legacy type name, used in autograd error messages ("torch.FloatTensor").
     pub fn tensor_type_name(self) -> &'static str {
-        match self {
-            DType::Bool => "BoolTensor",
-            DType::I64 => "LongTensor",
-            DType::F32 => "FloatTensor",
-            DType::F64 => "DoubleTensor",
-        }
+        self.names().3
+    }
+    /// PyTorch's capitalised scalar type name ("Float", "Long") used in some messages.
+    pub fn titled(self) -> &'static str {
+        self.names().4
     }
     pub fn from_name(name: &str) -> Option<DType> {
-        Some(match name {
-            "bool" => DType::Bool,
-            "int64" | "long" => DType::I64,
-            "float32" | "float" => DType::F32,
-            "float64" | "double" => DType::F64,
-            _ => return None,
-        })
+        NAMES.iter().find(|n| n.1 == name || n.2 == name).map(|n| n.0)
     }
     pub fn is_float(self) -> bool {
-        matches!(self, DType::F32 | DType::F64)
+        matches!(self, DType::F16 | DType::BF16 | DType::F32 | DType::F64)
+    }
+    /// An integer type (bool is not one).
+    pub fn is_int(self) -> bool {
+        matches!(self, DType::U8 | DType::I8 | DType::I16 | DType::I32 | DType::I64)
     }
     pub fn size_of(self) -> usize {
         match self {
-            DType::Bool => 1,
+            DType::Bool | DType::U8 | DType::I8 => 1,
+            DType::I16 | DType::F16 | DType::BF16 => 2,
+            DType::I32 | DType::F32 => 4,
             DType::I64 | DType::F64 => 8,
-            DType::F32 => 4,
         }
     }
     /// 0 bool, 1 integer, 2 floating: the categories PyTorch's promotion compares.
     pub fn category(self) -> u8 {
         match self {
             DType::Bool => 0,
-            DType::I64 => 1,
-            DType::F32 | DType::F64 => 2,
+            d if d.is_int() => 1,
+            _ => 2,
         }
     }
     /// The float type an op that needs floats computes in (int and bool go to float32).
@@ -65,6 +88,15 @@ impl DType {
             DType::F32
         }
     }
+    /// The type kernels compute this one in (PyTorch's "opmath" type): 16-bit floats in
+    /// float32, narrow integers in int64 (exact: their wrapping arithmetic is int64's, truncated).
+    pub fn compute_type(self) -> DType {
+        match self {
+            DType::F16 | DType::BF16 => DType::F32,
+            DType::U8 | DType::I8 | DType::I16 | DType::I32 => DType::I64,
+            d => d,
+        }
+    }
 }
 
 impl fmt::Display for DType {
@@ -73,9 +105,17 @@ impl fmt::Display for DType {
     }
 }
 
-/// Promotion of two dtypes; with our four types the lattice is a chain.
+/// PyTorch's `promoteTypes`: the higher category wins; within integers an unsigned and a
+/// signed type meet in a signed type wide enough for both; float16 and bfloat16 meet in float32.
 pub fn promote(a: DType, b: DType) -> DType {
-    a.max(b)
+    use DType::*;
+    let (lo, hi) = if a <= b { (a, b) } else { (b, a) };
+    match (lo, hi) {
+        _ if lo == hi || lo.category() < hi.category() => hi,
+        (U8, I8) => I16,
+        (F16, BF16) => F32,
+        _ => hi,
+    }
 }
 
 /// How an operand takes part in type promotion (PyTorch's ResultTypeState).
@@ -135,7 +175,7 @@ pub trait Element: Copy + Send + Sync + PartialOrd + PartialEq + Default + fmt::
     #[inline]
     fn cast<U: Element>(self) -> U {
         // Integers convert directly (one rounding: int64 -> float32 through float64 would round twice).
-        if Self::DTYPE == DType::I64 || Self::DTYPE == DType::Bool {
+        if !Self::DTYPE.is_float() {
             U::from_i64(self.to_i64())
         } else {
             U::from_f64(self.to_f64())
@@ -172,34 +212,77 @@ impl Element for bool {
     }
 }
 
-impl Element for i64 {
-    const DTYPE: DType = DType::I64;
-    #[inline]
-    fn to_f64(self) -> f64 {
-        self as f64
-    }
-    #[inline]
-    fn from_f64(v: f64) -> Self {
-        v as i64
-    }
-    #[inline]
-    fn to_i64(self) -> i64 {
-        self
-    }
-    #[inline]
-    fn from_i64(v: i64) -> Self {
-        v
-    }
-    fn zero() -> Self {
-        0
-    }
-    fn one() -> Self {
-        1
-    }
-    fn into_owned_vec(v: Vec<Self>) -> crate::storage::OwnedVec {
-        crate::storage::OwnedVec::I64(v)
-    }
+macro_rules! int_element {
+    ($($t:ty, $variant:ident;)*) => {$(
+        impl Element for $t {
+            const DTYPE: DType = DType::$variant;
+            #[inline]
+            fn to_f64(self) -> f64 {
+                self as f64
+            }
+            /// Through int64, so out-of-range values wrap as PyTorch's casts do on x86.
+            #[inline]
+            fn from_f64(v: f64) -> Self {
+                v as i64 as $t
+            }
+            #[inline]
+            fn to_i64(self) -> i64 {
+                self as i64
+            }
+            /// Wraps (keeps the low bits), as PyTorch's integer casts.
+            #[inline]
+            fn from_i64(v: i64) -> Self {
+                v as $t
+            }
+            fn zero() -> Self {
+                0
+            }
+            fn one() -> Self {
+                1
+            }
+            fn into_owned_vec(v: Vec<Self>) -> crate::storage::OwnedVec {
+                crate::storage::OwnedVec::$variant(v)
+            }
+        }
+    )*};
 }
+int_element!(u8, U8; i8, I8; i16, I16; i32, I32; i64, I64;);
+
+/// The 16-bit floats convert through float32, as PyTorch's `c10::Half`/`BFloat16`
+/// constructors do (a float64 or int64 value is rounded to float32 first).
+macro_rules! half_element {
+    ($($t:ty, $variant:ident;)*) => {$(
+        impl Element for $t {
+            const DTYPE: DType = DType::$variant;
+            #[inline]
+            fn to_f64(self) -> f64 {
+                self.to_f64()
+            }
+            #[inline]
+            fn from_f64(v: f64) -> Self {
+                <$t>::from_f32(v as f32)
+            }
+            #[inline]
+            fn to_i64(self) -> i64 {
+                self.to_f32() as i64
+            }
+            #[inline]
+            fn from_i64(v: i64) -> Self {
+                <$t>::from_f32(v as f32)
+            }
+            fn zero() -> Self {
+                <$t>::ZERO
+            }
+            fn one() -> Self {
+                <$t>::ONE
+            }
+            fn into_owned_vec(v: Vec<Self>) -> crate::storage::OwnedVec {
+                crate::storage::OwnedVec::$variant(v)
+            }
+        }
+    )*};
+}
+half_element!(half::f16, F16; half::bf16, BF16;);
 
 macro_rules! float_element {
     ($t:ty, $d:expr, $variant:ident) => {
@@ -313,8 +396,32 @@ macro_rules! with_dtype {
                 type $T = bool;
                 $body
             }
+            $crate::dtype::DType::U8 => {
+                type $T = u8;
+                $body
+            }
+            $crate::dtype::DType::I8 => {
+                type $T = i8;
+                $body
+            }
+            $crate::dtype::DType::I16 => {
+                type $T = i16;
+                $body
+            }
+            $crate::dtype::DType::I32 => {
+                type $T = i32;
+                $body
+            }
             $crate::dtype::DType::I64 => {
                 type $T = i64;
+                $body
+            }
+            $crate::dtype::DType::F16 => {
+                type $T = half::f16;
+                $body
+            }
+            $crate::dtype::DType::BF16 => {
+                type $T = half::bf16;
                 $body
             }
             $crate::dtype::DType::F32 => {
@@ -361,6 +468,24 @@ mod tests {
         assert_eq!(result_type(&[Dim(DType::Bool), Wrapped(DType::I64)]), DType::I64);
         assert_eq!(result_type(&[Dim(DType::F32), Dim(DType::F64)]), DType::F64);
         assert_eq!(result_type(&[Dim(DType::I64), Wrapped(DType::I64)]), DType::I64);
+        assert_eq!(result_type(&[Dim(DType::U8), Wrapped(DType::I64)]), DType::U8);
+        assert_eq!(result_type(&[Dim(DType::I32), Wrapped(DType::F64)]), DType::F32);
+        assert_eq!(result_type(&[Dim(DType::F16), Wrapped(DType::F64)]), DType::F16);
+        assert_eq!(result_type(&[Dim(DType::I32), Dim(DType::F16)]), DType::F16);
+    }
+
+    #[test]
+    fn promotion_table_is_pytorchs() {
+        use DType::*;
+        let cases = [
+            (U8, I8, I16), (U8, I16, I16), (U8, I32, I32), (U8, I64, I64), (I8, I16, I16), (I16, I32, I32),
+            (F16, BF16, F32), (F16, F32, F32), (BF16, F64, F64), (I64, F16, F16), (U8, BF16, BF16),
+            (Bool, U8, U8), (Bool, BF16, BF16), (I32, I32, I32),
+        ];
+        for (a, b, want) in cases {
+            assert_eq!(promote(a, b), want, "{a} + {b}");
+            assert_eq!(promote(b, a), want, "{b} + {a}");
+        }
     }
 }
 

@@ -745,6 +745,23 @@ impl<'a> Op<'a> {
         matches!(self, Op::Nonzero)
     }
 
+    /// Whether every backend's kernel takes every dtype as it is: the op moves, converts or
+    /// draws elements without arithmetic. Other ops compute 16-bit floats and narrow integers
+    /// in their compute type (`DType::compute_type`): `ops::dispatch` widens their operands and
+    /// narrows their results, so a kernel needs only bool, int64, float32 and float64 arms.
+    pub fn takes_every_dtype(&self) -> bool {
+        matches!(
+            self,
+            Op::Cast(_) | Op::ToDevice(_) | Op::Write | Op::Full { .. } | Op::Where | Op::Index { .. } | Op::Flip { .. }
+                | Op::PlaneGather | Op::Nonzero | Op::WrapIndex { .. } | Op::Random { .. } | Op::Sort { .. }
+        )
+    }
+
+    /// Whether output `i` holds int64 positions (never the input's values or dtype).
+    pub fn is_index_output(&self, i: usize) -> bool {
+        matches!((self, i), (Op::ArgReduce { .. } | Op::Nonzero, 0) | (Op::Sort { .. } | Op::MaxPool2d { .. }, 1))
+    }
+
     /// Whether the op only computes its outputs from its inputs: no writes into an input's
     /// memory, no draws from the generator. Pure calls with equal operands may be merged.
     pub fn is_pure(&self) -> bool {

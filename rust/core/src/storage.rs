@@ -45,7 +45,13 @@ enum Owner {
 /// A Vec of one of the element types, held only to keep its buffer alive.
 pub enum OwnedVec {
     Bool(Vec<bool>),
+    U8(Vec<u8>),
+    I8(Vec<i8>),
+    I16(Vec<i16>),
+    I32(Vec<i32>),
     I64(Vec<i64>),
+    F16(Vec<half::f16>),
+    BF16(Vec<half::bf16>),
     F32(Vec<f32>),
     F64(Vec<f64>),
 }

@@ -148,6 +148,26 @@ fn unary_op_names() -> Vec<&'static str> {
     UnaryOp::ALL.iter().map(|op| op.name()).collect()
 }
 
+/// The dtypes, from the core's table: (name, PyTorch alias, legacy tensor type, capitalised
+/// name, is floating point, bytes per element), in promotion order.
+#[pyfunction]
+fn dtype_table() -> Vec<(&'static str, &'static str, &'static str, &'static str, bool, usize)> {
+    DType::ALL.iter().map(|&d| (d.name(), d.alias(), d.tensor_type_name(), d.titled(), d.is_float(), d.size_of())).collect()
+}
+
+/// `torch.promote_types`: the dtype two dtypes meet in.
+#[pyfunction]
+fn promote_types(a: &str, b: &str) -> PyResult<&'static str> {
+    Ok(ferrograd_core::dtype::promote(parse_dtype(a)?, parse_dtype(b)?).name())
+}
+
+/// `torch.result_type`: the dtype an element-wise op of two tensors or numbers computes in.
+#[pyfunction]
+fn result_type(a: &Bound<'_, PyAny>, b: &Bound<'_, PyAny>) -> PyResult<&'static str> {
+    let (a, b) = (need_operand(a, "result_type")?, need_operand(b, "result_type")?);
+    Ok(ferrograd_core::dtype::result_type(&[a.operand(), b.operand()]).name())
+}
+
 /// Applies a binary op with `obj` on the right (or the left when `reflected`).
 fn binary_dunder(py: Python<'_>, a: &Tensor, obj: &Bound<'_, PyAny>, op: BinaryOp, reflected: bool) -> PyResult<Py<PyAny>> {
     let Some(b) = operand(obj)? else { return Ok(py.NotImplemented()) };
@@ -349,7 +369,7 @@ impl PyTensor {
         let t = host(py, &self.inner)?;
         match t.dtype() {
             DType::Bool => Ok(PyBool::new(py, t.item::<bool>().py()?).to_owned().into_any()),
-            DType::I64 => Ok(t.item::<i64>().py()?.into_pyobject(py)?.into_any()),
+            d if d.is_int() => Ok(t.item::<i64>().py()?.into_pyobject(py)?.into_any()),
             _ => Ok(t.item::<f64>().py()?.into_pyobject(py)?.into_any()),
         }
     }
@@ -358,9 +378,8 @@ impl PyTensor {
         let t = host(py, &self.inner)?;
         match t.dtype() {
             DType::Bool => PyList::new(py, t.to_vec::<bool>()),
-            DType::I64 => PyList::new(py, t.to_vec::<i64>()),
-            DType::F32 => PyList::new(py, t.to_vec::<f32>().into_iter().map(|v| v as f64)),
-            DType::F64 => PyList::new(py, t.to_vec::<f64>()),
+            d if d.is_int() => PyList::new(py, t.to_vec::<i64>()),
+            _ => PyList::new(py, t.to_vec::<f64>()),
         }
     }
 
@@ -375,12 +394,7 @@ impl PyTensor {
                 t.device()
             )));
         }
-        let descr = match t.dtype() {
-            DType::Bool => bool::get_dtype(py),
-            DType::I64 => i64::get_dtype(py),
-            DType::F32 => f32::get_dtype(py),
-            DType::F64 => f64::get_dtype(py),
-        };
+        let descr = np_descr(py, t.dtype())?;
         let size = t.dtype().size_of();
         let mut dims: Vec<npy_intp> = t.shape().iter().map(|&d| d as npy_intp).collect();
         let mut strides: Vec<npy_intp> = t.strides().iter().map(|&s| (s * size) as npy_intp).collect();
@@ -701,21 +715,36 @@ fn scalar(value: &Bound<'_, PyAny>, dtype: Option<&str>) -> PyResult<PyTensor> {
     }))
 }
 
-fn np_dtype(a: &Bound<'_, PyUntypedArray>) -> Option<DType> {
-    let py = a.py();
-    let d = a.dtype();
-    [
-        (f32::get_dtype(py), DType::F32),
-        (f64::get_dtype(py), DType::F64),
-        (i64::get_dtype(py), DType::I64),
-        (bool::get_dtype(py), DType::Bool),
-    ]
-    .into_iter()
-    .find(|(nd, _)| d.is_equiv_to(nd))
-    .map(|(_, dt)| dt)
+/// numpy's descriptor of `dtype`. numpy has no bfloat16: the `ml_dtypes` package provides one,
+/// and without it the conversion fails as PyTorch's does.
+fn np_descr(py: Python<'_>, dtype: DType) -> PyResult<Bound<'_, numpy::PyArrayDescr>> {
+    Ok(match dtype {
+        DType::Bool => bool::get_dtype(py),
+        DType::U8 => u8::get_dtype(py),
+        DType::I8 => i8::get_dtype(py),
+        DType::I16 => i16::get_dtype(py),
+        DType::I32 => i32::get_dtype(py),
+        DType::I64 => i64::get_dtype(py),
+        DType::F16 => half::f16::get_dtype(py),
+        DType::BF16 => {
+            py.import("ml_dtypes").map_err(|_| PyTypeError::new_err("Got unsupported ScalarType BFloat16 (numpy has no bfloat16; install ml_dtypes to convert it)"))?;
+            numpy::PyArrayDescr::new(py, "bfloat16")?
+        }
+        DType::F32 => f32::get_dtype(py),
+        DType::F64 => f64::get_dtype(py),
+    })
 }
 
-/// A tensor sharing a numpy array's memory (dtypes float32/float64/int64/bool).
+fn np_dtype(a: &Bound<'_, PyUntypedArray>) -> Option<DType> {
+    let d = a.dtype();
+    // ml_dtypes' bfloat16 is a user-defined ("V") type: look for it only then.
+    DType::ALL
+        .into_iter()
+        .filter(|&dt| (dt == DType::BF16) == (d.kind() == b'V'))
+        .find(|&dt| np_descr(a.py(), dt).is_ok_and(|nd| d.is_equiv_to(&nd)))
+}
+
+/// A tensor sharing a numpy array's memory (every dtype numpy and ferrograd share).
 #[pyfunction]
 fn from_numpy(arr: &Bound<'_, PyAny>) -> PyResult<PyTensor> {
     let a = arr.cast::<PyUntypedArray>().map_err(|_| {
@@ -723,7 +752,7 @@ fn from_numpy(arr: &Bound<'_, PyAny>) -> PyResult<PyTensor> {
     })?;
     let dtype = np_dtype(a).ok_or_else(|| {
         PyTypeError::new_err(format!(
-            "can't convert np.ndarray of type {}. The only supported types are: float64, float32, int64, and bool.",
+            "can't convert np.ndarray of type {}. The only supported types are: float64, float32, float16, bfloat16, int64, int32, int16, int8, uint8, and bool.",
             a.dtype()
         ))
     })?;
@@ -1178,6 +1207,9 @@ fn _core(m: &Bound<'_, PyModule>) -> PyResult<()> {
     m.add_function(wrap_pyfunction!(graph::trace_mark, m)?)?;
     m.add_function(wrap_pyfunction!(graph::set_graph_break_locator, m)?)?;
     m.add_function(wrap_pyfunction!(unary_op_names, m)?)?;
+    m.add_function(wrap_pyfunction!(dtype_table, m)?)?;
+    m.add_function(wrap_pyfunction!(promote_types, m)?)?;
+    m.add_function(wrap_pyfunction!(result_type, m)?)?;
     m.add_function(wrap_pyfunction!(full, m)?)?;
     m.add_function(wrap_pyfunction!(full_int, m)?)?;
     m.add_function(wrap_pyfunction!(arange, m)?)?;

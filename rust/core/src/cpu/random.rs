@@ -30,15 +30,14 @@ fn fill_with<T: Element>(shape: &[usize], mut f: impl FnMut(&mut SmallRng) -> T)
 /// A new tensor of `shape` and `dtype` drawn from `dist` (arguments checked by the caller).
 pub fn random(dist: RandomDist, shape: &[usize], dtype: DType) -> Result<Tensor> {
     match dist {
-        RandomDist::Uniform { low, high } => crate::with_float!(dtype, T, fill_with::<T>(shape, |r| T::from_f64(low + (high - low) * r.random::<f64>())), unreachable!()),
-        RandomDist::Normal { mean, std } => crate::with_float!(
+        RandomDist::Uniform { low, high } => crate::with_dtype!(dtype, T, fill_with::<T>(shape, |r| T::from_f64(low + (high - low) * r.random::<f64>()))),
+        RandomDist::Normal { mean, std } => crate::with_dtype!(
             dtype,
             T,
             fill_with::<T>(shape, |r| {
                 let z: f64 = StandardNormal.sample(r);
                 T::from_f64(mean + std * z)
-            }),
-            unreachable!()
+            })
         ),
         RandomDist::Int { low, high } => crate::with_dtype!(dtype, T, fill_with::<T>(shape, |r| T::from_i64(r.random_range(low..high)))),
         RandomDist::Permutation => {

@@ -38,6 +38,14 @@ pub struct Gpu;
 impl crate::op::Backend for Gpu {
     fn run(&self, op: &crate::op::Op<'_>, inputs: &[&Tensor]) -> Result<crate::op::Outputs> {
         use crate::op::{Op, Outputs::{Nothing, One, Two}};
+        let attr_dtype = match *op {
+            Op::Cast(dtype) | Op::Full { dtype, .. } => Some(dtype),
+            _ => None,
+        };
+        if let Some(dtype) = inputs.iter().map(|t| t.dtype()).chain(attr_dtype).find(|d| !HOLDS.contains(d)) {
+            let device = inputs.iter().map(|t| t.device()).find(|d| d.is_gpu()).unwrap_or(crate::device::Device::Gpu(0));
+            return Err(crate::op::no_kernel(op, dtype, device));
+        }
         Ok(match *op {
             Op::Unary(u) => One(ops::unary(u, inputs[0])?),
             Op::Binary(b) => One(ops::binary(b, inputs[0], inputs[1])?),
@@ -127,11 +135,15 @@ pub fn submission_count() -> u64 {
     runtime::context().map_or(0, |c| c.submissions())
 }
 
+/// The dtypes GPU memory holds so far; the backend refuses the others (NotImplementedError
+/// naming the op, dtype and device) before any work.
+const HOLDS: [DType; 4] = [DType::Bool, DType::I64, DType::F32, DType::F64];
+
 /// Bytes per element of a dtype in GPU memory (bools are 32-bit words there).
 pub fn elem_size(dtype: DType) -> usize {
     match dtype {
-        DType::Bool | DType::F32 => 4,
-        DType::I64 | DType::F64 => 8,
+        DType::Bool => 4,
+        d => d.size_of(),
     }
 }
 

@@ -67,6 +67,7 @@ pub fn to_gpu(t: &Tensor, device: Device) -> Result<Tensor> {
         DType::F32 => ctx.upload(bytemuck::cast_slice(&t.contiguous_data::<f32>()))?,
         DType::F64 => ctx.upload(bytemuck::cast_slice(&t.contiguous_data::<f64>()))?,
         DType::I64 => ctx.upload(bytemuck::cast_slice(&t.contiguous_data::<i64>()))?,
+        d => return Err(crate::op::no_kernel(&crate::op::Op::ToDevice(device), d, device)),
     };
     Ok(Tensor::from_parts(Storage::from_gpu(buf, t.numel(), t.dtype(), device), Layout::contiguous(t.shape())))
 }
@@ -91,6 +92,7 @@ pub fn to_cpu(t: &Tensor) -> Result<Tensor> {
         DType::F32 => Tensor::from_vec(bytemuck::pod_collect_to_vec::<u8, f32>(&bytes), shape),
         DType::F64 => Tensor::from_vec(bytemuck::pod_collect_to_vec::<u8, f64>(&bytes), shape),
         DType::I64 => Tensor::from_vec(bytemuck::pod_collect_to_vec::<u8, i64>(&bytes), shape),
+        d => Err(crate::op::no_kernel(&crate::op::Op::ToDevice(Device::Cpu), d, t.device())),
     }
 }
 

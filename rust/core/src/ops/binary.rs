@@ -27,17 +27,17 @@ pub fn binary_forward(op: BinaryOp, a: &Tensor, b: &Tensor) -> Result<Tensor> {
     if op == BinaryOp::Pow && common == DType::Bool && !b.is_wrapped_number() {
         return Err(Error::NotImplemented("\"pow\" not implemented for 'Bool'".into()));
     }
-    let not_for = |d: DType| Error::DType(format!("\"{}_cpu\" not implemented for '{}'", op.name(), crate::ops::copy::titled(d)));
+    let not_for = |d: DType| Error::DType(format!("\"{}_cpu\" not implemented for '{}'", op.name(), d.titled()));
     let compute = match (op.kind(), common) {
         (BinaryKind::Logical, _) | (BinaryKind::Bitwise, DType::Bool) => DType::Bool,
-        (BinaryKind::Bitwise, DType::I64) => DType::I64,
+        (BinaryKind::Bitwise, d) if d.is_int() => d,
         (BinaryKind::Bitwise, d) | (BinaryKind::IntegerDivision, d @ DType::Bool) => return Err(not_for(d)),
         (BinaryKind::Float, d) => d.to_float(),
         // Bools compute as int64 (comparisons too); arithmetic casts back below.
         (_, DType::Bool) => DType::I64,
         (_, d) => d,
     };
-    if compute == DType::I64 && op.kind() == BinaryKind::IntegerDivision && has_zero(b)? {
+    if compute.is_int() && op.kind() == BinaryKind::IntegerDivision && has_zero(b)? {
         return Err(Error::Runtime("ZeroDivisionError".into()));
     }
     let out = run1(&Op::Binary(op), &[&a.cast_plain(compute)?, &b.cast_plain(compute)?])?;

@@ -201,22 +201,13 @@ fn check_inplace_result(dst: &Tensor, result: &Tensor) -> Result<()> {
             result.shape()
         )));
     }
-    if result.dtype() > dst.dtype() && result.dtype().category() > dst.dtype().category() {
+    if result.dtype().category() > dst.dtype().category() {
         return Err(Error::Runtime(format!(
             "result type {} can't be cast to the desired output type {}",
-            titled(result.dtype()),
-            titled(dst.dtype())
+            result.dtype().titled(),
+            dst.dtype().titled()
         )));
     }
     Ok(())
 }
 
-/// PyTorch's capitalised scalar type names ("Float", "Long") used in some messages.
-pub fn titled(d: DType) -> &'static str {
-    match d {
-        DType::Bool => "Bool",
-        DType::I64 => "Long",
-        DType::F32 => "Float",
-        DType::F64 => "Double",
-    }
-}

@@ -8,7 +8,7 @@ use crate::ops::dispatch::run1;
 
 fn require_float(dtype: DType, op: &str) -> Result<()> {
     if !dtype.is_float() {
-        return Err(Error::DType(format!("\"{op}\" not implemented for '{}'", crate::ops::copy::titled(dtype))));
+        return Err(Error::DType(format!("\"{op}\" not implemented for '{}'", dtype.titled())));
     }
     Ok(())
 }

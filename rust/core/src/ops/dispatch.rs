@@ -1,6 +1,7 @@
 //! The one place where an op call meets a backend: the device comes from the operands (or, for
 //! ops without inputs, from the op), the kernels from that device's backend.
 use crate::device::Device;
+use crate::dtype::DType;
 use crate::error::Result;
 use crate::op::{op_device, Backend, Op, Outputs};
 use crate::tensor::Tensor;
@@ -15,6 +16,9 @@ pub fn backend(device: Device) -> &'static dyn Backend {
 
 /// Runs `op` over `inputs` on their device.
 pub fn run(op: &Op<'_>, inputs: &[&Tensor]) -> Result<Outputs> {
+    if !op.takes_every_dtype() && inputs.iter().any(|t| t.dtype().compute_type() != t.dtype()) {
+        return run_widened(op, inputs);
+    }
     let device = match op {
         Op::Full { device, .. } => *device,
         Op::Random { .. } => Device::Cpu,
@@ -25,6 +29,42 @@ pub fn run(op: &Op<'_>, inputs: &[&Tensor]) -> Result<Outputs> {
         _ => op_device(inputs)?,
     };
     crate::graph::record::run(op, inputs, || backend(device).run(op, inputs))
+}
+
+/// Runs `op` on operands of 16-bit float or narrow integer dtypes in their compute type, as
+/// PyTorch's kernels compute them (float32, int64): each element is widened exactly and each
+/// result rounded (or wrapped) once, back to the dtype of the operands of its category. An op
+/// that writes into its inputs has them written back.
+fn run_widened(op: &Op<'_>, inputs: &[&Tensor]) -> Result<Outputs> {
+    let narrow = |category: u8| inputs.iter().map(|t| t.dtype()).find(|d| d.category() == category && d.compute_type() != *d);
+    let (narrow_float, narrow_int) = (narrow(2), narrow(1));
+    let widened = inputs.iter().map(|t| if t.dtype().compute_type() == t.dtype() { Ok((*t).clone()) } else { run1(&Op::Cast(t.dtype().compute_type()), &[t]) }).collect::<Result<Vec<_>>>()?;
+    let outputs = run(op, &widened.iter().collect::<Vec<_>>())?;
+    if !op.is_pure() {
+        for (original, wide) in inputs.iter().zip(&widened) {
+            if original.dtype() != wide.dtype() {
+                run(&Op::Write, &[original, wide])?;
+            }
+        }
+    }
+    let narrowed = |i: usize, t: &Tensor| -> Result<Tensor> {
+        let back = match t.dtype() {
+            _ if op.is_index_output(i) => None,
+            DType::F32 => narrow_float,
+            DType::I64 => narrow_int,
+            _ => None,
+        };
+        match back {
+            Some(d) => run1(&Op::Cast(d), &[t]),
+            None => Ok(t.clone()),
+        }
+    };
+    Ok(match outputs {
+        Outputs::Nothing => Outputs::Nothing,
+        Outputs::One(a) => Outputs::One(narrowed(0, &a)?),
+        Outputs::Two(a, b) => Outputs::Two(narrowed(0, &a)?, narrowed(1, &b)?),
+        Outputs::Many(ts) => Outputs::Many(ts.iter().enumerate().map(|(i, t)| narrowed(i, t)).collect::<Result<_>>()?),
+    })
 }
 
 /// Runs `f` (a captured graph's replay) so that the GPU kernels it launches go in one submission.

@@ -102,7 +102,7 @@ impl Tensor {
             )));
         }
         if !self.dtype().is_float() {
-            return Err(Error::DType(format!("\"im2col\" not implemented for '{}'", crate::ops::copy::titled(self.dtype()))));
+            return Err(Error::DType(format!("\"im2col\" not implemented for '{}'", self.dtype().titled())));
         }
         let (n, h, wd) = (self.shape()[0], self.shape()[2], self.shape()[3]);
         w.output_size(h, wd)?;
@@ -135,7 +135,7 @@ impl Tensor {
             return Err(Error::Shape(format!("col2im: {rows} rows is not a multiple of the kernel size {kk}")));
         }
         if !self.dtype().is_float() {
-            return Err(Error::DType(format!("\"col2im\" not implemented for '{}'", crate::ops::copy::titled(self.dtype()))));
+            return Err(Error::DType(format!("\"col2im\" not implemented for '{}'", self.dtype().titled())));
         }
         let out = run1(&Op::Col2Im { window: w, size, batch_major, n }, &[self])?;
         let Some(rec) = Recorder::new(grad_fn(WindowOp::Col2Im), &[self]) else { return Ok(out) };
@@ -162,7 +162,7 @@ impl Tensor {
         let oh = pool_out_len(h, kh, dh, ph, sh, ceil_mode)?;
         let ow = pool_out_len(wd, kw, dw, pw, sw, ceil_mode)?;
         if !self.dtype().is_float() {
-            return Err(Error::DType(format!("\"max_pool2d\" not implemented for '{}'", crate::ops::copy::titled(self.dtype()))));
+            return Err(Error::DType(format!("\"max_pool2d\" not implemented for '{}'", self.dtype().titled())));
         }
         let (values, indices) = run(&Op::MaxPool2d { window: w, out_size: (oh, ow) }, &[self])?.two()?;
         let Some(rec) = Recorder::new(grad_fn(WindowOp::MaxPool2d), &[self]) else { return Ok((values, indices)) };

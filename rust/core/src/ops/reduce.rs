@@ -105,7 +105,7 @@ impl Tensor {
         if !self.dtype().is_float() {
             return Err(Error::DType(format!(
                 "mean(): could not infer output dtype. Input dtype must be either a floating point or complex dtype. Got: {}",
-                crate::ops::copy::titled(self.dtype())
+                self.dtype().titled()
             )));
         }
         let ds = reduce_dims(dims, self.ndim())?;
@@ -273,7 +273,7 @@ impl Tensor {
         if !self.dtype().is_float() {
             return Err(Error::DType(format!(
                 "linalg.vector_norm: Expected a floating point or complex tensor as input. Got {}",
-                crate::ops::copy::titled(self.dtype())
+                self.dtype().titled()
             )));
         }
         let x = self.detach();

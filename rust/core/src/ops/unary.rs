@@ -14,7 +14,7 @@ pub fn unary_forward(op: UnaryOp, x: &Tensor) -> Result<Tensor> {
     use UnaryOp::*;
     let dt = x.dtype();
     let kernel = |x: &Tensor| run1(&Op::Unary(op), &[x]);
-    let not_for = |d: DType| Error::DType(format!("\"{}_cpu\" not implemented for '{}'", op.name(), crate::ops::copy::titled(d)));
+    let not_for = |d: DType| Error::DType(format!("\"{}_cpu\" not implemented for '{}'", op.name(), d.titled()));
     match op.kind() {
         UnaryKind::Float => kernel(&x.cast_plain(dt.to_float())?),
         UnaryKind::Predicate if dt.is_float() => kernel(x),
@@ -30,11 +30,12 @@ pub fn unary_forward(op: UnaryOp, x: &Tensor) -> Result<Tensor> {
         UnaryKind::Exact if dt.is_float() => kernel(x),
         // Rounding an integer is the identity.
         UnaryKind::Exact if matches!(op, Floor | Ceil | Round | Trunc) => Ok(x.clone_data()?.detach()),
-        UnaryKind::Exact if op == Frac => Err(not_for(DType::I64)),
+        UnaryKind::Exact if op == Frac => Err(not_for(dt)),
+        UnaryKind::Exact if dt.is_int() => kernel(x),
         UnaryKind::Exact => {
             // Bools compute as int64; the square of a bool is int64 in PyTorch, the rest stay bool.
             let out = kernel(&x.cast_plain(DType::I64)?)?;
-            if dt == DType::Bool && op != Square { out.cast_plain(DType::Bool) } else { Ok(out) }
+            if op != Square { out.cast_plain(DType::Bool) } else { Ok(out) }
         }
     }
 }
