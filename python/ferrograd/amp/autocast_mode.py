@@ -54,7 +54,6 @@ class _ThreadState(threading.local):
 _state = _ThreadState()
 _install_lock = threading.Lock()
 _open_regions = 0
-_originals = {}  # (owner, name) -> original attribute
 
 
 def _device_type(device_type):
@@ -108,30 +107,32 @@ def _wrap(fn, want):
     return autocast_op
 
 
-def _owners():
-    import ferrograd
-    return {"ferrograd": ferrograd, "ferrograd.nn.functional": importlib.import_module("ferrograd.nn.functional"),
-            "Tensor": Tensor}
+_plan = []  # (owner, name, original, wrapper), made once: installing is then a loop of setattr
+
+
+def _casting_plan():
+    if not _plan:
+        import ferrograd
+        owners = {"ferrograd": ferrograd, "ferrograd.nn.functional": importlib.import_module("ferrograd.nn.functional"),
+                  "Tensor": Tensor}
+        for table, want in ((LOWER_PRECISION, _to_low), (FLOAT32, _to_float32)):
+            for owner_name, names in table.items():
+                owner = owners[owner_name]
+                for name in names:
+                    original = getattr(owner, name, None)
+                    if original is not None:
+                        _plan.append((owner, name, original, _wrap(original, want)))
+    return _plan
 
 
 def _install():
-    owners = _owners()
-    for table, want in ((LOWER_PRECISION, _to_low), (FLOAT32, _to_float32)):
-        for owner_name, names in table.items():
-            owner = owners[owner_name]
-            for name in names:
-                original = getattr(owner, name, None)
-                if original is None or (owner_name, name) in _originals:
-                    continue
-                _originals[(owner_name, name)] = original
-                setattr(owner, name, _wrap(original, want))
+    for owner, name, _, wrapper in _casting_plan():
+        setattr(owner, name, wrapper)
 
 
 def _uninstall():
-    owners = _owners()
-    for (owner_name, name), original in _originals.items():
-        setattr(owners[owner_name], name, original)
-    _originals.clear()
+    for owner, name, original, _ in _casting_plan():
+        setattr(owner, name, original)
 
 
 class autocast:

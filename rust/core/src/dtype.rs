@@ -171,12 +171,23 @@ pub trait Element: Copy + Send + Sync + PartialOrd + PartialEq + Default + fmt::
     fn zero() -> Self;
     fn one() -> Self;
     fn into_owned_vec(v: Vec<Self>) -> crate::storage::OwnedVec;
+    #[inline]
+    fn to_f32(self) -> f32 {
+        self.to_f64() as f32
+    }
+    #[inline]
+    fn from_f32(v: f32) -> Self {
+        Self::from_f64(v as f64)
+    }
     /// Conversion between element types with PyTorch's cast semantics.
     #[inline]
     fn cast<U: Element>(self) -> U {
-        // Integers convert directly (one rounding: int64 -> float32 through float64 would round twice).
         if !Self::DTYPE.is_float() {
+            // Integers convert directly (one rounding: int64 -> float32 through float64 would round twice).
             U::from_i64(self.to_i64())
+        } else if Self::DTYPE.size_of() <= 4 && U::DTYPE.is_float() && U::DTYPE.size_of() <= 4 {
+            // float32 and the 16-bit floats meet exactly in float32 (one rounding, no float64 detour).
+            U::from_f32(self.to_f32())
         } else {
             U::from_f64(self.to_f64())
         }
@@ -263,8 +274,16 @@ macro_rules! half_element {
                 <$t>::from_f32(v as f32)
             }
             #[inline]
+            fn to_f32(self) -> f32 {
+                <$t>::to_f32(self)
+            }
+            #[inline]
+            fn from_f32(v: f32) -> Self {
+                <$t>::from_f32(v)
+            }
+            #[inline]
             fn to_i64(self) -> i64 {
-                self.to_f32() as i64
+                <$t>::to_f32(self) as i64
             }
             #[inline]
             fn from_i64(v: i64) -> Self {
@@ -297,6 +316,14 @@ macro_rules! float_element {
                 v as $t
             }
             #[inline]
+            fn to_f32(self) -> f32 {
+                self as f32
+            }
+            #[inline]
+            fn from_f32(v: f32) -> Self {
+                v as $t
+            }
+            #[inline]
             fn to_i64(self) -> i64 {
                 self as i64
             }
@@ -318,6 +345,29 @@ macro_rules! float_element {
 }
 float_element!(f32, DType::F32, F32);
 float_element!(f64, DType::F64, F64);
+
+/// float16 <-> float32 of a whole slice, None for other pairs. The slice conversions detect
+/// the CPU's F16C instructions once per call; the per-element ones would at every element.
+pub fn convert_f16_slice<S: Element, T: Element>(src: &[S]) -> Option<Vec<T>> {
+    use half::slice::HalfFloatSliceExt;
+    let n = src.len();
+    let mut out = vec![T::zero(); n];
+    match (S::DTYPE, T::DTYPE) {
+        (DType::F16, DType::F32) => {
+            // SAFETY: each dtype has exactly one Element type, so S is half::f16 and T is f32;
+            // both slices hold n elements.
+            let (src, dst) = unsafe { (std::slice::from_raw_parts(src.as_ptr() as *const half::f16, n), std::slice::from_raw_parts_mut(out.as_mut_ptr() as *mut f32, n)) };
+            src.convert_to_f32_slice(dst);
+        }
+        (DType::F32, DType::F16) => {
+            // SAFETY: as above, with S f32 and T half::f16.
+            let (src, dst) = unsafe { (std::slice::from_raw_parts(src.as_ptr() as *const f32, n), std::slice::from_raw_parts_mut(out.as_mut_ptr() as *mut half::f16, n)) };
+            dst.convert_from_f32_slice(src);
+        }
+        _ => return None,
+    }
+    Some(out)
+}
 
 /// Float element types, for kernels that only make sense on floats.
 pub trait Float: Element + std::ops::Add<Output = Self> + std::ops::Sub<Output = Self>

@@ -94,6 +94,18 @@ impl Layout {
     pub fn contiguous_range(&self) -> Option<std::ops::Range<usize>> {
         self.is_contiguous().then(|| self.offset..self.offset + self.numel())
     }
+    /// Whether the layout is a permutation of a contiguous one (a transpose, `permute`): it
+    /// covers `offset..offset + numel` exactly once.
+    pub fn is_dense(&self) -> bool {
+        let mut dims: Vec<(usize, usize)> = self.shape.iter().zip(&self.strides).filter(|(&d, _)| d != 1).map(|(&d, &s)| (s, d)).collect();
+        dims.sort_unstable();
+        let mut expected = 1;
+        dims.iter().all(|&(stride, size)| {
+            let ok = stride == expected;
+            expected *= size;
+            ok
+        })
+    }
     /// One past the largest storage index this layout touches (0 when empty).
     pub fn storage_extent(&self) -> usize {
         if self.shape.contains(&0) {

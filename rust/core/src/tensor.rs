@@ -198,6 +198,13 @@ impl Tensor {
         }
         crate::with_dtype!(self.dtype(), S, {
             let data = self.0.storage.slice::<S>();
+            if let Some(r) = l.contiguous_range() {
+                if let Some(v) = crate::dtype::convert_f16_slice::<S, T>(&data[r.clone()]) {
+                    return Cow::Owned(v);
+                }
+                // A plain slice loop, which the compiler vectorises.
+                return Cow::Owned(data[r].iter().map(|v| v.cast::<T>()).collect());
+            }
             let mut out = Vec::with_capacity(l.numel());
             l.for_each_offset(|o| out.push(data[o].cast::<T>()));
             Cow::Owned(out)

@@ -3,6 +3,7 @@
 use crate::device::Device;
 use crate::dtype::DType;
 use crate::error::Result;
+use crate::layout::Layout;
 use crate::op::{op_device, Backend, Op, Outputs};
 use crate::tensor::Tensor;
 
@@ -38,7 +39,7 @@ pub fn run(op: &Op<'_>, inputs: &[&Tensor]) -> Result<Outputs> {
 fn run_widened(op: &Op<'_>, inputs: &[&Tensor]) -> Result<Outputs> {
     let narrow = |category: u8| inputs.iter().map(|t| t.dtype()).find(|d| d.category() == category && d.compute_type() != *d);
     let (narrow_float, narrow_int) = (narrow(2), narrow(1));
-    let widened = inputs.iter().map(|t| if t.dtype().compute_type() == t.dtype() { Ok((*t).clone()) } else { run1(&Op::Cast(t.dtype().compute_type()), &[t]) }).collect::<Result<Vec<_>>>()?;
+    let widened = inputs.iter().map(|t| widen(t)).collect::<Result<Vec<_>>>()?;
     let outputs = run(op, &widened.iter().collect::<Vec<_>>())?;
     if !op.is_pure() {
         for (original, wide) in inputs.iter().zip(&widened) {
@@ -65,6 +66,22 @@ fn run_widened(op: &Op<'_>, inputs: &[&Tensor]) -> Result<Outputs> {
         Outputs::Two(a, b) => Outputs::Two(narrowed(0, &a)?, narrowed(1, &b)?),
         Outputs::Many(ts) => Outputs::Many(ts.iter().enumerate().map(|(i, t)| narrowed(i, t)).collect::<Result<_>>()?),
     })
+}
+
+/// `t` in its compute type. A transposed or permuted tensor keeps its strides (its memory is
+/// cast as one run), so kernels that read such layouts directly (matmul) still can.
+fn widen(t: &Tensor) -> Result<Tensor> {
+    let wide = t.dtype().compute_type();
+    if wide == t.dtype() {
+        return Ok(t.clone());
+    }
+    let l = t.layout();
+    if l.is_contiguous() || !l.is_dense() {
+        return run1(&Op::Cast(wide), &[t]);
+    }
+    let run = Tensor::from_parts(t.storage().clone(), Layout { shape: vec![l.numel()], strides: vec![1], offset: l.offset });
+    let cast = run1(&Op::Cast(wide), &[&run])?;
+    Ok(Tensor::from_parts(cast.storage().clone(), Layout { shape: l.shape.clone(), strides: l.strides.clone(), offset: 0 }))
 }
 
 /// Runs `f` (a captured graph's replay) so that the GPU kernels it launches go in one submission.
