@@ -10,7 +10,7 @@ import helpers
 # with that reason.
 BOTH_DEVICES = {"test_ops_elementwise", "test_ops_reduce_linalg", "test_views_indexing", "test_functional",
                 "test_nn_layers", "test_optim", "test_autograd", "test_properties", "test_nn_modules",
-                "test_nn_parity", "test_nn_parity_behaviour", "test_autograd_views"}
+                "test_nn_parity", "test_nn_parity_behaviour", "test_autograd_views", "test_dtypes"}
 
 
 def pytest_configure(config):

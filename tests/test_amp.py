@@ -95,7 +95,21 @@ def test_autocast_bad_arguments():
     with pytest.raises(RuntimeError, match="supported dtypes"):
         torch.autocast("cpu", dtype=torch.float64)
     with pytest.raises(RuntimeError, match="gpu autocast"):
-        torch.autocast("cuda")
+        torch.autocast("cuda", dtype=torch.int32)
+
+
+def test_autocast_on_the_gpu():
+    if not torch.gpu.is_available():
+        pytest.skip("no GPU adapter")
+    x, w = torch.randn(4, 8, device="gpu"), torch.randn(8, 8, device="gpu")
+    with torch.autocast("cuda"):
+        assert torch.get_autocast_dtype("cuda") is torch.float16 and torch.is_autocast_enabled("gpu")
+        out = x @ w
+        assert out.dtype is torch.float16 and out.device == x.device
+        assert F.softmax(out, 1).dtype is torch.float32
+        # The CPU's region is a separate one.
+        assert not torch.is_autocast_enabled("cpu") and (x.cpu() @ w.cpu()).dtype is torch.float32
+    np.testing.assert_array_equal(out.cpu().numpy(), (x.half() @ w.half()).cpu().numpy())
 
 
 def _train(steps, use_amp):

@@ -52,6 +52,8 @@ TINY_PARAMS = {
     "HandLoopEpoch": [["mlp"]],
     "Layers": [["transformer 2+2 layers d64", "upsample x2 bilinear", "conv3d 8->16 16^3", "grid_sample bilinear"]],
     "AddScalar": [["float", "0-d tensor"]],
+    "Matmul16": [["float32", "bfloat16", "float16"]],
+    "AutocastMLPStep": [["float32", "bfloat16", "float16"]],
     "Compiled": [["matmuls", "mlp_infer", "mlp_step"], ["eager", "compiled"]],
     # in process only: a spawned worker cannot import this harness's privately loaded package
     "DataLoaderWorkers": [[0]],
@@ -67,6 +69,7 @@ def tiny(monkeypatch):
     monkeypatch.setattr(mods["bench_elementwise"], "N", 1000)
     monkeypatch.setattr(mods["bench_conv"], "CASES", {"tiny a": (2, 1, 4, 6), "tiny b": (2, 4, 3, 5)})
     monkeypatch.setattr(mods["bench_overhead"], "LOOP", 50)
+    monkeypatch.setattr(W, "AMP_MATMUL", 16)
     monkeypatch.setattr(mods["bench_training"].CNNTrainStep, "size", 8)
     monkeypatch.setattr(mods["bench_tensorboard"], "CALLS", 50)
     for name, value in (("ITEMS", 16), ("LOOP", 100), ("WORKERS", 0), ("ROUNDS", 1)):

@@ -1,12 +1,19 @@
 """float16, bfloat16, int32, int16, int8 and uint8: names, PyTorch's promotion table, casts,
 arithmetic (16-bit floats computed in float32, narrow integers wrapping), reductions, matmul,
-conv, autograd, numpy interop and checkpoints. References: numpy (which has every dtype but
-bfloat16) and a bfloat16 rounding written out below."""
+conv, autograd, numpy interop and checkpoints, on both devices (conftest runs this module on
+the CPU and the GPU). References: numpy (which has every dtype but bfloat16) and a bfloat16
+rounding written out below."""
 import numpy as np
 import pytest
 
 import ferrograd as torch
 import ferrograd.nn.functional as F
+import helpers
+
+
+def on(t):
+    """`t` on the device this run tests."""
+    return t.to(helpers.DEVICE)
 
 FLOAT16S = [torch.float16, torch.bfloat16]
 NARROW_INTS = [torch.uint8, torch.int8, torch.int16, torch.int32]
@@ -27,7 +34,9 @@ def rounded(a, dtype):
         return a.astype(np.float16).astype(np.float32) if dtype is torch.float16 else bf16_round(a)
 
 
-def values(t):
+def host(t):
+    """The values of `t` as a numpy array (16-bit floats as float32, narrow integers as int64)."""
+    t = t.cpu()
     return t.float().numpy() if t.dtype.is_floating_point else t.long().numpy()
 
 
@@ -49,6 +58,7 @@ bf bf bf bf bf f4 f4 f8 bf bf
 """
 
 
+@pytest.mark.cpu_only("names and legacy type strings (device-independent)")
 def test_names_aliases_and_methods():
     assert (torch.half, torch.int, torch.short, torch.char, torch.byte, torch.long) == (
         torch.float16, torch.int32, torch.int16, torch.int8, torch.uint8, torch.int64)
@@ -72,13 +82,15 @@ def test_promotion_table_is_pytorchs():
             x, y = torch.ones(2, dtype=_CODES[a]), torch.ones(2, dtype=_CODES[b])
             if _CODES[a] is torch.bool and _CODES[b] is torch.bool:
                 continue
+            if helpers.DEVICE == "gpu" and torch.float64 in (_CODES[a], _CODES[b]):
+                continue  # the GPU has no float64 kernels
             assert (x + y).dtype is want, (a, b)
 
 
 def test_promotion_with_numbers_and_zero_dim():
     i32, f16 = torch.ones(2, dtype=torch.int32), torch.ones(2, dtype=torch.float16)
     assert (i32 + 1).dtype is torch.int32 and (i32 * 2.5).dtype is torch.float32
-    assert (f16 * 2.5).dtype is torch.float16 and (f16 + torch.tensor(1.0, dtype=torch.float64)).dtype is torch.float16
+    assert (f16 * 2.5).dtype is torch.float16 and (f16 + torch.tensor(1.0, dtype=torch.float64, device="cpu")).dtype is torch.float16
     assert (torch.ones(2, dtype=torch.uint8) + torch.tensor(1000)).dtype is torch.uint8
     assert (i32 + torch.tensor(1.0)).dtype is torch.float32
     assert torch.result_type(i32, 1.0) is torch.float32 and torch.result_type(f16, i32) is torch.float16
@@ -90,22 +102,23 @@ def test_float_to_16_bit_casts_round_to_nearest_even():
     a = np.concatenate([rng.normal(0, 100, 2000), rng.normal(0, 1e-5, 500), [65504, 65520, 1e6, -1e6, 6e-8, 3e-8, 0.0, -0.0,
                                                                                np.inf, -np.inf, 1 + 2 ** -11, 1 + 3 * 2 ** -11]]).astype(np.float32)
     for dtype in FLOAT16S:
-        got = torch.from_numpy(a).to(dtype).float().numpy()
+        got = host(on(torch.from_numpy(a)).to(dtype))
         np.testing.assert_array_equal(got, rounded(a, dtype))
-    nan = torch.tensor([np.nan]).half().float().numpy()
-    assert np.isnan(nan).all()
+        np.testing.assert_array_equal(host(on(torch.from_numpy(a).to(dtype)).float()), rounded(a, dtype))
+        assert np.isnan(host(on(torch.tensor([np.nan])).to(dtype))).all()
     # float64 and int64 go through float32 first, as PyTorch's c10::Half(float) does.
-    np.testing.assert_array_equal(torch.tensor([1 + 2 ** -30], dtype=torch.float64).half().double().numpy(), [1.0])
+    np.testing.assert_array_equal(torch.tensor([1 + 2 ** -30], dtype=torch.float64, device="cpu").half().double().numpy(), [1.0])
     assert torch.tensor([2 ** 24 + 1]).bfloat16().long().item() == 2 ** 24
 
 
 @pytest.mark.parametrize("dtype", NARROW_INTS)
 def test_integer_casts_wrap_as_numpy(dtype):
     a = np.array([0, 1, -1, 127, 128, 255, 256, -129, 2 ** 31, -2 ** 31 - 1, 2 ** 40 + 5], np.int64)
-    got = torch.from_numpy(a).to(dtype)
-    np.testing.assert_array_equal(got.long().numpy(), a.astype(dtype._np).astype(np.int64))
+    got = on(torch.from_numpy(a)).to(dtype)
+    assert got.dtype is dtype
+    np.testing.assert_array_equal(host(got), a.astype(dtype._np).astype(np.int64))
     # Floats truncate toward zero.
-    assert torch.tensor([2.9, -2.9]).to(dtype).long().tolist() == ([2, 254] if dtype is torch.uint8 else [2, -2])
+    assert torch.tensor([2.9, -2.9]).to(dtype).tolist() == ([2, 254] if dtype is torch.uint8 else [2, -2])
 
 
 _INT_OPS = {
@@ -127,10 +140,10 @@ def test_integer_arithmetic_wraps_as_pytorch(dtype, name):
     if name in ("floor_divide", "remainder") and info.min < 0:
         b[b == -1] = 5  # numpy's MIN // -1 is platform-defined
     ours, ref = _INT_OPS[name]
-    got = ours(torch.from_numpy(a), torch.from_numpy(b))
+    got = ours(on(torch.from_numpy(a)), on(torch.from_numpy(b)))
     assert got.dtype is dtype
     with np.errstate(over="ignore"):
-        np.testing.assert_array_equal(got.numpy(), ref(a, b))
+        np.testing.assert_array_equal(host(got), ref(a, b).astype(np.int64))
 
 
 def test_integer_unary_reductions_and_division_by_zero():
@@ -165,41 +178,40 @@ def test_16_bit_float_ops_compute_in_float32_and_round_once(dtype, name):
     a = rounded(rng.uniform(-3, 3, 500), dtype)
     b = rounded(rng.uniform(0.5, 2, 500), dtype)
     ours, ref = _FLOAT_OPS[name]
-    got = ours(torch.from_numpy(a).to(dtype), torch.from_numpy(b).to(dtype))
+    got = ours(on(torch.from_numpy(a).to(dtype)), on(torch.from_numpy(b).to(dtype)))
     assert got.dtype is dtype
     want = rounded(ref(a.astype(np.float64), b.astype(np.float64)), dtype)
     # Within one unit in the last place of the 16-bit result (the float32 kernels are within
     # a few float32 ulp, which can move a result that sits on a rounding boundary).
     ulp = 2.0 ** -10 if dtype is torch.float16 else 2.0 ** -7
-    np.testing.assert_allclose(got.float().numpy(), want, rtol=ulp, atol=1e-6)
+    np.testing.assert_allclose(host(got), want, rtol=ulp, atol=1e-6)
 
 
 @pytest.mark.parametrize("dtype", FLOAT16S)
 def test_16_bit_reductions_accumulate_in_float32(dtype):
     a = np.full(4096, 0.1, np.float32)
-    x = torch.from_numpy(a).to(dtype)
+    x = on(torch.from_numpy(a).to(dtype))
     # In the 16-bit type the running sum would stall far below 409.6.
     assert x.sum().dtype is dtype
     np.testing.assert_allclose(x.sum().float().item(), rounded(rounded(a, dtype).sum(), dtype), rtol=1e-6)
     np.testing.assert_allclose(x.mean().float().item(), rounded(rounded(a, dtype).mean(), dtype), rtol=1e-6)
     y = torch.randn(5, 7).to(dtype)
-    np.testing.assert_array_equal(F.softmax(y, 1).float().numpy(),
-                                  rounded(F.softmax(y.float(), 1).numpy(), dtype))
+    np.testing.assert_array_equal(host(F.softmax(y, 1)), rounded(host(F.softmax(y.float(), 1)), dtype))
 
 
 @pytest.mark.parametrize("dtype", FLOAT16S)
 def test_16_bit_matmul_and_conv_accumulate_in_float32(dtype):
     torch.manual_seed(0)
     a, b = torch.randn(64, 300).to(dtype), torch.randn(300, 40).to(dtype)
-    want = rounded(a.float().numpy() @ b.float().numpy(), dtype)
+    want = rounded(host(a) @ host(b), dtype)
     got = (a @ b)
     assert got.dtype is dtype
-    np.testing.assert_allclose(got.float().numpy(), want, rtol=2 ** -7, atol=1e-2)
+    np.testing.assert_allclose(host(got), want, rtol=2 ** -7, atol=1e-2)
     x, w = torch.randn(2, 3, 9, 9).to(dtype), torch.randn(4, 3, 3, 3).to(dtype)
     got = F.conv2d(x, w, padding=1)
-    want = rounded(F.conv2d(x.float(), w.float(), padding=1).numpy(), dtype)
+    want = rounded(host(F.conv2d(x.float(), w.float(), padding=1)), dtype)
     assert got.dtype is dtype
-    np.testing.assert_allclose(got.float().numpy(), want, rtol=2 ** -7, atol=1e-2)
+    np.testing.assert_allclose(host(got), want, rtol=2 ** -7, atol=1e-2)
 
 
 @pytest.mark.parametrize("dtype", FLOAT16S)
@@ -223,7 +235,7 @@ def test_16_bit_autograd_matches_float32_rounded(dtype):
     np.testing.assert_allclose(loss16.float().item(), loss32.item(), rtol=tol)
     for p16, p32 in zip(model16.parameters(), model32.parameters()):
         assert p16.grad.dtype is dtype
-        np.testing.assert_allclose(p16.grad.float().numpy(), p32.grad.numpy(), rtol=tol * 4, atol=tol)
+        np.testing.assert_allclose(host(p16.grad), host(p32.grad), rtol=tol * 4, atol=tol)
     # An optimizer steps 16-bit parameters in place, in their dtype.
     before = [p.detach().clone() for p in model16.parameters()]
     torch.optim.Adam(model16.parameters(), lr=0.1).step()
@@ -249,6 +261,7 @@ def test_creation_with_every_dtype():
     assert torch.full((1,), float("inf"), dtype=torch.float16).item() == float("inf")
 
 
+@pytest.mark.cpu_only("no tensors")
 def test_iinfo_and_finfo():
     assert (torch.iinfo(torch.int8).min, torch.iinfo(torch.int8).max, torch.iinfo(torch.uint8).max) == (-128, 127, 255)
     assert torch.iinfo(torch.int32).bits == 32 and torch.iinfo(torch.int).max == 2 ** 31 - 1
@@ -262,6 +275,7 @@ def test_iinfo_and_finfo():
         torch.finfo(torch.int32)
 
 
+@pytest.mark.cpu_only("numpy shares host memory")
 @pytest.mark.parametrize("np_dtype", [np.float16, np.int32, np.int16, np.int8, np.uint8])
 def test_numpy_interop_shares_memory(np_dtype):
     a = np.arange(6, dtype=np_dtype).reshape(2, 3)
@@ -274,6 +288,7 @@ def test_numpy_interop_shares_memory(np_dtype):
     assert torch.tensor(a).dtype.name == np.dtype(np_dtype).name
 
 
+@pytest.mark.cpu_only("numpy shares host memory")
 def test_bfloat16_numpy_through_ml_dtypes():
     ml_dtypes = pytest.importorskip("ml_dtypes")
     t = torch.tensor([1.5, -2.25, 3.0]).bfloat16()
@@ -283,6 +298,7 @@ def test_bfloat16_numpy_through_ml_dtypes():
     assert back.dtype is torch.bfloat16 and back.tolist() == [0.5, 7.0]
 
 
+@pytest.mark.cpu_only("checkpoints hold host copies")
 def test_checkpoints_store_every_dtype_natively(tmp_path):
     import json
     import struct
@@ -312,11 +328,35 @@ def test_checkpoints_store_every_dtype_natively(tmp_path):
     np.testing.assert_array_equal(bits[b_begin:b_end].view("<u2"), want)
 
 
-def test_gpu_refuses_new_dtypes_by_name():
-    if not torch.gpu.is_available():
-        pytest.skip("no GPU adapter")
+def test_writes_into_strided_views_of_packed_memory():
+    """On the GPU the 8- and 16-bit dtypes are packed into words: writes into strided views
+    must leave the neighbours in a word alone (the CPU holds them unpacked: the reference)."""
     for dtype in FLOAT16S + NARROW_INTS:
-        with pytest.raises(NotImplementedError, match=dtype.name if dtype is not torch.bfloat16 else "BFloat16|bfloat16"):
-            torch.ones(2, dtype=dtype).to("gpu")
-        with pytest.raises(NotImplementedError):
-            torch.ones(2, device="gpu").to(dtype)
+        ref = torch.arange(37, device="cpu").to(dtype)
+        x = on(ref.clone())
+        for index, value in ((slice(None, None, 3), 9), (slice(1, 30, 7), 5), (slice(2, 5), 4), (36, 1)):
+            x[index] = value
+            ref[index] = value
+        assert x.dtype is dtype and torch.equal(x.cpu(), ref), dtype
+        grid, ref2 = on(torch.zeros(5, 6, dtype=dtype)), torch.zeros(5, 6, dtype=dtype, device="cpu")
+        grid.t()[1:4, ::2] = on(torch.ones(3, 3, dtype=torch.int64))
+        ref2.t()[1:4, ::2] = 1
+        assert torch.equal(grid.cpu(), ref2), dtype
+        # A transposed, offset view read back.
+        assert torch.equal(grid.t()[1:].contiguous().cpu(), ref2.t()[1:].contiguous()), dtype
+
+
+def test_in_place_ops_and_cross_dtype_copies():
+    for dtype in FLOAT16S + NARROW_INTS:
+        x = on(torch.arange(6).to(dtype))
+        x.add_(1)
+        x[2:4].mul_(2)
+        want = torch.arange(6, device="cpu").to(dtype) + 1
+        want[2:4] *= 2
+        assert torch.equal(x.cpu(), want), dtype
+        y = on(torch.zeros(6, dtype=torch.float32))
+        y.copy_(x)
+        assert torch.equal(y.cpu(), want.float()), dtype
+        z = on(torch.zeros(6, dtype=dtype))
+        z.copy_(on(torch.tensor([0.5, 1.5, 2.5, -1.0, 300.0, 7.0])))
+        assert torch.equal(z.cpu(), torch.tensor([0.5, 1.5, 2.5, -1.0, 300.0, 7.0], device="cpu").to(dtype)), dtype

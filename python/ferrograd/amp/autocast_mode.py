@@ -43,7 +43,7 @@ FLOAT32 = {
 }
 
 _DEFAULT_DTYPE = {"cpu": bfloat16, "gpu": float16}
-_SUPPORTED = {"cpu": (bfloat16, float16), "gpu": ()}
+_SUPPORTED = {"cpu": (bfloat16, float16), "gpu": (float16, bfloat16)}
 
 
 class _ThreadState(threading.local):
@@ -144,7 +144,7 @@ class autocast:
         self.fast_dtype = _DEFAULT_DTYPE[self.device] if dtype is None else dtype
         self._enabled = bool(enabled)
         if self._enabled and self.fast_dtype not in _SUPPORTED[self.device]:
-            supported = ", ".join(str(d) for d in _SUPPORTED[self.device]) or "none yet (the GPU holds no 16-bit floats)"
+            supported = ", ".join(str(d) for d in _SUPPORTED[self.device])
             raise RuntimeError(f"In {self.device} autocast, the supported dtypes are: {supported}; got {self.fast_dtype}")
         self._saved = []
 

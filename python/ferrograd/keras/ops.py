@@ -5,8 +5,9 @@ Arguments may be ferrograd tensors, Variables, numpy arrays, nested lists or Pyt
 non-tensors are converted by `convert_to_tensor` onto the device of the tensor they meet.
 Conventions are Keras's: `axis`/`keepdims` names, `axis=None` for "all axes", population
 variance, `leaky_relu` slope 0.2, tanh-approximated `gelu`, crossentropies clipping
-probabilities to [1e-7, 1 - 1e-7]. Integer results are int64 where Keras gives int32, and
-`int8`..`int32` and `uint*` dtype names map to int64: ferrograd's GPU holds no narrower integers yet.
+probabilities to [1e-7, 1 - 1e-7]. Integer results are int64 where Keras gives int32 (index
+ops give int64, as PyTorch's), and `int8`..`int32` and `uint*` dtype names map to int64 so that
+integer tensors meet in one dtype.
 """
 import builtins
 import numbers

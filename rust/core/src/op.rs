@@ -745,16 +745,18 @@ impl<'a> Op<'a> {
         matches!(self, Op::Nonzero)
     }
 
-    /// Whether every backend's kernel takes every dtype as it is: the op moves, converts or
-    /// draws elements without arithmetic. Other ops compute 16-bit floats and narrow integers
+    /// Whether `device`'s kernel takes every dtype as it is: the op moves, converts or draws
+    /// elements without arithmetic (on a GPU, where the narrow dtypes are packed words: only
+    /// casts, transfers, writes and fills). Other ops compute 16-bit floats and narrow integers
     /// in their compute type (`DType::compute_type`): `ops::dispatch` widens their operands and
     /// narrows their results, so a kernel needs only bool, int64, float32 and float64 arms.
-    pub fn takes_every_dtype(&self) -> bool {
-        matches!(
-            self,
-            Op::Cast(_) | Op::ToDevice(_) | Op::Write | Op::Full { .. } | Op::Where | Op::Index { .. } | Op::Flip { .. }
-                | Op::PlaneGather | Op::Nonzero | Op::WrapIndex { .. } | Op::Random { .. } | Op::Sort { .. }
-        )
+    pub fn takes_every_dtype(&self, device: Device) -> bool {
+        match self {
+            Op::Cast(_) | Op::ToDevice(_) | Op::Write | Op::Full { .. } => true,
+            Op::Where | Op::Index { .. } | Op::Flip { .. } | Op::PlaneGather | Op::Nonzero | Op::WrapIndex { .. }
+            | Op::Random { .. } | Op::Sort { .. } => !device.is_gpu(),
+            _ => false,
+        }
     }
 
     /// Whether output `i` holds int64 positions (never the input's values or dtype).

@@ -8,6 +8,7 @@ pub mod conv;
 pub mod index;
 pub mod loss;
 pub mod matmul;
+pub mod narrow;
 pub mod ops;
 pub mod optim;
 pub mod reduce;
@@ -28,8 +29,8 @@ pub static SOFTMAX: Shader = Shader { name: "softmax", body: include_str!("../..
 pub static MATMUL: Shader = Shader { name: "matmul", body: include_str!("../../../../shaders/matmul.wgsl") };
 
 /// Every shader, for validation tests.
-pub fn shaders() -> [&'static Shader; 11] {
-    [&ELEMENTWISE, &REDUCE, &SOFTMAX, &MATMUL, &optim::OPTIM, &index::INDEX, &conv::CONV, &conv::POOL, &loss::LOSS, &sort::SORT, &scan::SCAN]
+pub fn shaders() -> [&'static Shader; 12] {
+    [&ELEMENTWISE, &REDUCE, &SOFTMAX, &MATMUL, &optim::OPTIM, &index::INDEX, &conv::CONV, &conv::POOL, &loss::LOSS, &sort::SORT, &scan::SCAN, &narrow::NARROW]
 }
 
 /// The GPU backend.
@@ -38,14 +39,6 @@ pub struct Gpu;
 impl crate::op::Backend for Gpu {
     fn run(&self, op: &crate::op::Op<'_>, inputs: &[&Tensor]) -> Result<crate::op::Outputs> {
         use crate::op::{Op, Outputs::{Nothing, One, Two}};
-        let attr_dtype = match *op {
-            Op::Cast(dtype) | Op::Full { dtype, .. } => Some(dtype),
-            _ => None,
-        };
-        if let Some(dtype) = inputs.iter().map(|t| t.dtype()).chain(attr_dtype).find(|d| !HOLDS.contains(d)) {
-            let device = inputs.iter().map(|t| t.device()).find(|d| d.is_gpu()).unwrap_or(crate::device::Device::Gpu(0));
-            return Err(crate::op::no_kernel(op, dtype, device));
-        }
         Ok(match *op {
             Op::Unary(u) => One(ops::unary(u, inputs[0])?),
             Op::Binary(b) => One(ops::binary(b, inputs[0], inputs[1])?),
@@ -134,10 +127,6 @@ pub fn one_submission<R>(f: impl FnOnce() -> R) -> R {
 pub fn submission_count() -> u64 {
     runtime::context().map_or(0, |c| c.submissions())
 }
-
-/// The dtypes GPU memory holds so far; the backend refuses the others (NotImplementedError
-/// naming the op, dtype and device) before any work.
-const HOLDS: [DType; 4] = [DType::Bool, DType::I64, DType::F32, DType::F64];
 
 /// Bytes per element of a dtype in GPU memory (bools are 32-bit words there).
 pub fn elem_size(dtype: DType) -> usize {

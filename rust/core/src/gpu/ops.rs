@@ -3,6 +3,7 @@
 //! operands live on a GPU; autograd is recorded by the callers as on the CPU, so backward
 //! rules written with tensor ops run on the GPU too.
 use super::runtime::{context, Kernel, Window};
+use super::narrow;
 use super::{elem_size, is_cpu_scalar, op_device, ELEMENTWISE};
 use crate::device::Device;
 use crate::dtype::DType;
@@ -38,7 +39,8 @@ pub(crate) fn split_groups(groups: usize) -> Result<(u32, u32, u32)> {
 /// A new contiguous GPU tensor (uninitialised).
 pub fn empty(shape: &[usize], dtype: DType, device: Device) -> Result<Tensor> {
     let n = crate::layout::checked_numel(shape)?;
-    let bytes = n.checked_mul(elem_size(dtype)).ok_or_else(|| Error::OutOfMemory(format!("GPU out of memory: a tensor of shape {shape:?} has more bytes than can be addressed")))?;
+    let bytes = if narrow::is_narrow(dtype) { narrow::buffer_bytes(dtype, n) } else { n.checked_mul(elem_size(dtype)) };
+    let bytes = bytes.ok_or_else(|| Error::OutOfMemory(format!("GPU out of memory: a tensor of shape {shape:?} has more bytes than can be addressed")))?;
     let buf = context()?.alloc(bytes as u64)?;
     Ok(Tensor::from_parts(Storage::from_gpu(buf, n, dtype, device), Layout::contiguous(shape)))
 }
@@ -67,7 +69,11 @@ pub fn to_gpu(t: &Tensor, device: Device) -> Result<Tensor> {
         DType::F32 => ctx.upload(bytemuck::cast_slice(&t.contiguous_data::<f32>()))?,
         DType::F64 => ctx.upload(bytemuck::cast_slice(&t.contiguous_data::<f64>()))?,
         DType::I64 => ctx.upload(bytemuck::cast_slice(&t.contiguous_data::<i64>()))?,
-        d => return Err(crate::op::no_kernel(&crate::op::Op::ToDevice(device), d, device)),
+        d => {
+            let mut bytes = crate::with_dtype!(d, T, element_bytes(&t.contiguous_data::<T>()));
+            bytes.resize(narrow::buffer_bytes(d, t.numel()).unwrap_or(bytes.len()), 0);
+            ctx.upload(&bytes)?
+        }
     };
     Ok(Tensor::from_parts(Storage::from_gpu(buf, t.numel(), t.dtype(), device), Layout::contiguous(t.shape())))
 }
@@ -81,8 +87,30 @@ pub fn transfer(t: &Tensor, device: Device) -> Result<Tensor> {
     }
 }
 
+/// The bytes of host elements (plain numbers: integers and IEEE floats).
+fn element_bytes<T: crate::dtype::Element>(v: &[T]) -> Vec<u8> {
+    // SAFETY: every Element type other than bool is a plain number without padding or invalid
+    // bit patterns (bool is never passed here: GPU memory holds bools as u32 words).
+    unsafe { std::slice::from_raw_parts(v.as_ptr() as *const u8, std::mem::size_of_val(v)) }.to_vec()
+}
+
+/// Host elements from bytes of GPU memory (`n` elements of `T` at the start).
+fn elements_from_bytes<T: crate::dtype::Element>(bytes: &[u8], n: usize) -> Vec<T> {
+    let mut out = vec![T::zero(); n];
+    // SAFETY: as in `element_bytes`; `bytes` holds at least n elements (the download covers
+    // whole words) and `out` is n elements long.
+    unsafe { std::ptr::copy_nonoverlapping(bytes.as_ptr(), out.as_mut_ptr() as *mut u8, n * std::mem::size_of::<T>()) };
+    out
+}
+
 /// A contiguous copy of a GPU tensor in host memory (waits for pending GPU work).
 pub fn to_cpu(t: &Tensor) -> Result<Tensor> {
+    if narrow::is_narrow(t.dtype()) {
+        // Packed words: download a contiguous copy that starts at a word.
+        let src = narrow::cast(t, t.dtype())?;
+        let bytes = context()?.download(buffer(&src), 0, narrow::buffer_bytes(t.dtype(), t.numel()).unwrap_or(0) as u64)?;
+        return crate::with_dtype!(t.dtype(), T, Tensor::from_vec(elements_from_bytes::<T>(&bytes, t.numel()), t.shape()));
+    }
     let src = if t.is_contiguous() { t.clone() } else { contiguous(t)? };
     let es = elem_size(t.dtype());
     let bytes = context()?.download(buffer(&src), (src.offset() * es) as u64, (src.numel() * es) as u64)?;
@@ -367,6 +395,9 @@ pub fn full(shape: &[usize], value: f64, dtype: DType, device: Device) -> Result
 
 /// A contiguous copy of a GPU tensor.
 pub fn contiguous(t: &Tensor) -> Result<Tensor> {
+    if narrow::is_narrow(t.dtype()) {
+        return narrow::cast(t, t.dtype());
+    }
     if elem_size(t.dtype()) == 4 {
         return elementwise("unary_main", codes::COPY, &[Operand::T(t.clone())], t.shape(), t.dtype(), t.device());
     }
@@ -384,6 +415,9 @@ pub fn contiguous(t: &Tensor) -> Result<Tensor> {
 
 /// A contiguous copy in `dtype`.
 pub fn cast(t: &Tensor, dtype: DType) -> Result<Tensor> {
+    if narrow::is_narrow(t.dtype()) || narrow::is_narrow(dtype) {
+        return narrow::cast(t, dtype);
+    }
     let code = match (t.dtype(), dtype) {
         (a, b) if a == b => return contiguous(t),
         (DType::F32, DType::Bool) => codes::CAST_F32_BOOL,
@@ -408,6 +442,13 @@ pub fn write_into(dst: &Tensor, src: &Tensor) -> Result<()> {
     let dev = op_device(&[dst, src])?;
     if !dev.is_gpu() || !dst.device().is_gpu() {
         return Err(super::mixed(dst.device(), src.device()));
+    }
+    if narrow::is_narrow(dst.dtype()) {
+        return narrow::write_into(dst, src);
+    }
+    if narrow::is_narrow(src.dtype()) {
+        let src = if src.device().is_gpu() { src.clone() } else { transfer(src, dev)? };
+        return write_into(dst, &narrow::cast(&src, src.dtype().compute_type())?);
     }
     src.layout().expand(dst.shape())?;
     if dst.dtype() == DType::I64 && !(src.device().is_gpu() && src.dtype() == DType::I64 && src.shape() == dst.shape() && src.is_contiguous() && dst.is_contiguous() && !src.same_storage(dst)) {

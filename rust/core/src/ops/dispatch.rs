@@ -17,9 +17,6 @@ pub fn backend(device: Device) -> &'static dyn Backend {
 
 /// Runs `op` over `inputs` on their device.
 pub fn run(op: &Op<'_>, inputs: &[&Tensor]) -> Result<Outputs> {
-    if !op.takes_every_dtype() && inputs.iter().any(|t| t.dtype().compute_type() != t.dtype()) {
-        return run_widened(op, inputs);
-    }
     let device = match op {
         Op::Full { device, .. } => *device,
         Op::Random { .. } => Device::Cpu,
@@ -29,6 +26,9 @@ pub fn run(op: &Op<'_>, inputs: &[&Tensor]) -> Result<Outputs> {
         Op::OptimStep { .. } => inputs.first().map_or(Device::Cpu, |p| p.device()),
         _ => op_device(inputs)?,
     };
+    if !op.takes_every_dtype(device) && inputs.iter().any(|t| t.dtype().compute_type() != t.dtype()) {
+        return run_widened(op, inputs);
+    }
     crate::graph::record::run(op, inputs, || backend(device).run(op, inputs))
 }
 
