@@ -188,9 +188,14 @@ fn erff(x: f32) -> f32 {
 }
 
 fn tanhf(x: f32) -> f32 {
+    // Near 0, (1 - e) / (1 + e) cancels (tanh(1e-38) came out 3e-8): the series instead.
+    if (abs(x) < 1e-3) {
+        return x - x * x * x / 3.0;
+    }
     let e = exp(-2.0 * abs(x));
     let t = (1.0 - e) / (1.0 + e);
-    return select(-t, t, x >= 0.0);
+    // The sign bit, so that tanh(-0.0) is -0.0.
+    return select(t, -t, (bitcast<u32>(x) >> 31u) != 0u);
 }
 
 // Unary ops: the UNARY_* codes come from the op table (rust/core/src/op.rs), the float ops
@@ -214,7 +219,8 @@ fn unary_op(xb: u32) -> u32 {
             let w = 1.0 + x;
             if (is_inf_bits(xb)) { return u(select(x, nan(), x < 0.0)); }
             if (w == 1.0) { return u(x); }
-            return u(log(w) * x / (w - 1.0));
+            // x / (w - 1) first: x * log(w) overflows for x near the float32 maximum.
+            return u(log(w) * (x / (w - 1.0)));
         }
         case UNARY_EXPM1: {
             if (abs(x) < 1e-5) { return u(x + 0.5 * x * x); }

@@ -183,8 +183,7 @@ def _check_fill_value(value, d):
             raise RuntimeError(f"value cannot be converted to type {_C_TYPE.get(d.name, d.name)} without overflow: {value}")
     elif d is not bool_:
         info = iinfo(d)
-        if (isinstance(value, numbers.Integral) and not info.min <= value <= info.max
-                or not isinstance(value, numbers.Integral) and not np.isfinite(value)):
+        if not np.isfinite(value) or not info.min <= value <= info.max:
             raise RuntimeError(f"value cannot be converted to type {_C_TYPE.get(d.name, d.name + '_t')} without overflow: {value}")
 
 

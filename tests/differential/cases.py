@@ -673,9 +673,94 @@ def checkpoints():
     return [("checkpoint", c, False) for c in cases]
 
 
+# The narrower dtypes (issue #15): edge values each can hold.
+NARROW = ("float16", "bfloat16", "int32", "int16", "int8", "uint8")
+NARROW_EDGE = {
+    "float16": [0.0, -0.0, 0.5, -1.0, 2.5, -3.7, 100.0, 65504.0, 1e-6, 3e-8, float("inf"), float("-inf"), float("nan")],
+    "int32": [0, 1, -1, 7, -7, 100, 2**31 - 1, -2**31],
+    "int16": [0, 1, -1, 7, -7, 100, 2**15 - 1, -2**15],
+    "int8": [0, 1, -1, 7, -7, 100, 127, -128],
+    "uint8": [0, 1, 7, 100, 200, 255],
+}
+NARROW_EDGE["bfloat16"] = NARROW_EDGE["float16"][:7] + [3e38, 1e-38, float("inf"), float("-inf"), float("nan")]
+NARROW_PAIR = {
+    "float16": ([5.5, -5.5, 0.0, 1000.0, -2.0, 7.0], [2.0, 3.0, 1.5, 100.0, -3.0, 0.25]),
+    "int32": ([7, -7, 0, 2**31 - 1, -2**31, 5], [2, 3, 5, 2, 3, -3]),
+    "int16": ([7, -7, 0, 2**15 - 1, -2**15, 5], [2, 3, 5, 2, 3, -3]),
+    "int8": ([7, -7, 0, 127, -128, 5], [2, 3, 5, 2, 3, -3]),
+    "uint8": ([7, 200, 0, 255, 128, 5], [2, 3, 5, 2, 3, 100]),
+}
+NARROW_PAIR["bfloat16"] = NARROW_PAIR["float16"]
+
+
+def narrow_dtypes():
+    """Every family again over the narrow dtypes, and their promotion with each other."""
+    out = []
+    floats = ("float16", "bfloat16")
+    for op, dt in itertools.product(["abs", "neg", "exp", "log", "sqrt", "sin", "tanh", "sigmoid", "relu", "floor",
+                                     "round", "sign", "square", "reciprocal", "isnan", "isinf", "logical_not",
+                                     "bitwise_not", "erf", "expm1", "log1p", "rsqrt", "frac", "trunc"], NARROW):
+        out.append(("narrow", f"torch.{op}({tensor_src(dt, NARROW_EDGE[dt])})", True))
+    for op, dt in itertools.product(["add", "sub", "mul", "div", "floor_divide", "remainder", "fmod", "pow", "maximum",
+                                     "minimum", "eq", "lt", "bitwise_and", "bitwise_xor", "atan2"], NARROW):
+        a, b = tensor_src(dt, NARROW_PAIR[dt][0]), tensor_src(dt, NARROW_PAIR[dt][1])
+        out.append(("narrow", f"torch.{op}({a}, {b})", True))
+    mixed = [("uint8", "int8"), ("int32", "float16"), ("float16", "bfloat16"), ("int16", "int64"), ("uint8", "bool"),
+             ("bfloat16", "float32"), ("int8", "float32"), ("int32", "uint8"), ("float16", "float64"), ("int16", "int8")]
+    for op, (da, db) in itertools.product(["add", "mul", "div", "eq", "maximum"], mixed):
+        a = f"torch.tensor([1, 2, 3], dtype=torch.{da})"
+        b = f"torch.tensor([4, 5, 6], dtype=torch.{db})"
+        out.append(("narrow", f"torch.{op}({a}, {b})", _gpu(da, db)))
+    for dt, scalar in itertools.product(NARROW, ["2", "2.5", "True", "-1", "torch.tensor(2.5)", "torch.tensor(300)"]):
+        out.append(("narrow", f"{tensor_src(dt, NARROW_PAIR[dt][0])} * {scalar}", True))
+    for dt, (op, args) in itertools.product(NARROW, [("sum", ""), ("sum", "0"), ("prod", ""), ("max", ""), ("min", "0"),
+                                                     ("argmax", ""), ("cumsum", "1"), ("amax", "1"), ("any", ""),
+                                                     ("count_nonzero", ""), ("mean", ""), ("var", "1"), ("logsumexp", "1")]):
+        x = f"torch.tensor({lit(NARROW_PAIR[dt][0])}, dtype=torch.{dt}).view(2, 3)"
+        out.append(("narrow", f"{x}.{op}({args})", True))
+    for dt in NARROW:
+        x = tensor_src(dt, NARROW_PAIR[dt][0])
+        for other in ("float32", "int64", "bool") + NARROW:
+            out.append(("narrow", f"{x}.to(torch.{other})", True))
+        out.append(("narrow", f"{tensor_src('float32', NARROW_EDGE['float16'][:10])}.to(torch.{dt})", True))
+        out += [("narrow", c, True) for c in [
+            f"torch.zeros(2, 3, dtype=torch.{dt})", f"torch.ones(3, dtype=torch.{dt})", f"torch.arange(5, dtype=torch.{dt})",
+            f"torch.full((2,), 7, dtype=torch.{dt})", f"torch.full((2,), 300, dtype=torch.{dt})",
+            f"torch.full((2,), 1e6, dtype=torch.{dt})", f"torch.eye(2, dtype=torch.{dt})",
+            f"torch.cat([{x}, {x}[:2]])", f"torch.cat([{x}, torch.tensor([1.5])])", f"torch.stack([{x}, {x}])",
+            f"torch.where({x} > 2, {x}, torch.zeros(6, dtype=torch.{dt}))", f"{x}.sort()", f"{x}.topk(2)",
+            f"{x}.flip(0)", f"{x}[1:5:2]", f"{x}[torch.tensor([0, 3])]", f"{x}.gather(0, torch.tensor([5, 0]))",
+            f"{x}.masked_fill({x} > 2, 1)", f"{x}.clamp(0, 6)", f"x = {x}; x[::2] = 9; x", f"x = {x}; x.add_(1); x",
+            f"{x}.view(2, 3).t().contiguous()", f"torch.promote_types(torch.{dt}, torch.int8)",
+            f"torch.result_type({x}, 2.5)", f"torch.can_cast(torch.{dt}, torch.int8)",
+            f"{x}.view(2, 3) @ {x}.view(3, 2)", f"{x}.type()", f"{x}.element_size()",
+        ]]
+    for dt in floats:
+        x = f"torch.tensor([[0.5, -1.5, 2.0], [3.0, 0.25, -4.0]], dtype=torch.{dt})"
+        out += [("narrow", c, True) for c in [
+            f"F.softmax({x}, 1)", f"F.log_softmax({x}, 0)", f"F.layer_norm({x}, (3,))", f"F.gelu({x})",
+            f"F.linear({x}, {x})", f"F.cross_entropy({x}, torch.tensor([0, 2]))", f"F.mse_loss({x}, {x}.flip(0))",
+            f"F.conv2d({x}.view(1, 1, 2, 3), {x}[:, :2].reshape(1, 1, 2, 2))",
+            f"x = {x}.requires_grad_(); (x * x).sum().backward(); x.grad",
+            f"x = {x}.requires_grad_(); F.softmax(x, 1)[:, 0].sum().backward(); x.grad",
+            f"x = {x}.requires_grad_(); (x @ x.t()).tanh().sum().backward(); x.grad",
+            f"torch.randn(3, dtype=torch.{dt}).dtype", f"torch.finfo(torch.{dt}).eps", f"torch.finfo(torch.{dt}).max",
+        ]]
+    for dt in ("int32", "int16", "int8", "uint8"):
+        out += [("narrow", c, True) for c in [f"torch.iinfo(torch.{dt}).max", f"torch.iinfo(torch.{dt}).min",
+                                             f"torch.tensor([5], dtype=torch.{dt}) // 0",
+                                             f"torch.randint(0, 5, (3,), dtype=torch.{dt}).dtype"]]
+    out += [("narrow", c, False) for c in [
+        "torch.from_numpy(np.array([1, 2], dtype=np.int8))", "torch.from_numpy(np.array([1, 2], dtype=np.uint8))",
+        "torch.from_numpy(np.array([1.5, 2], dtype=np.float16))", "torch.tensor(np.array([1, 2], dtype=np.int16))",
+        "torch.tensor([1, 2], dtype=torch.int32).numpy().dtype.name", "torch.tensor([1.0]).half().numpy().dtype.name",
+    ]]
+    return out
+
+
 def all_cases():
     cases = (creation() + unary() + binary() + reductions() + shapes() + indexing() + autograd() + functional()
-             + data() + checkpoints())
+             + data() + checkpoints() + narrow_dtypes())
     seen = set()
     out = []
     for family, src, gpu in cases:

@@ -53,8 +53,9 @@ def _encode(value, torch, device):
     if isinstance(value, torch.Tensor):
         if value.device.type != torch.device(device).type:
             return ["err", f"result on {value.device.type}, expected {device}"]
-        arr = value.detach().cpu().numpy()
         dtype = str(value.dtype).replace("torch.", "")
+        # numpy has no bfloat16: its values are exact in float32.
+        arr = (value.detach().cpu().float() if dtype == "bfloat16" else value.detach().cpu()).numpy()
         return ["t", dtype, list(arr.shape), [_scalar(v) for v in arr.reshape(-1).tolist()]]
     if isinstance(value, torch.dtype):
         return ["dtype", str(value).replace("torch.", "")]

@@ -31,9 +31,34 @@ def _pair(v, name="kernel_size"):
     return v
 
 
+_REDUCED_FLOATS = ("float16", "bfloat16")
+
+
+def _float32(x):
+    return x.float() if isinstance(x, Tensor) and x._dtype in _REDUCED_FLOATS else x
+
+
+def _in_float32(fn):
+    """`fn` (a function of several kernels) run on float16/bfloat16 tensor arguments in float32,
+    its result rounded once to the input's dtype, as PyTorch's fused kernels compute them
+    (each step in the 16-bit type would round every intermediate)."""
+    @functools.wraps(fn)
+    def computed_in_float32(input, *args, **kwargs):
+        if not (isinstance(input, Tensor) and input._dtype in _REDUCED_FLOATS) and not any(
+                isinstance(a, Tensor) and a._dtype in _REDUCED_FLOATS for a in (*args, *kwargs.values())):
+            return fn(input, *args, **kwargs)
+        out = fn(_float32(input), *map(_float32, args), **{k: _float32(v) for k, v in kwargs.items()})
+        keep = input.dtype if isinstance(input, Tensor) and input._dtype in _REDUCED_FLOATS else None
+        return out.to(keep) if keep is not None and isinstance(out, Tensor) and out.dtype is float32 else out
+    return computed_in_float32
+
+
 def _inplace_result(input, inplace, fn):
-    """fn(input), written into input when `inplace`. When autograd records, fn reads a copy: its
-    backward must not see the values that the in-place write replaces."""
+    """fn(input), written into input when `inplace` (float16/bfloat16 computed in float32, see
+    `_in_float32`). When autograd records, fn reads a copy: its backward must not see the
+    values that the in-place write replaces."""
+    if input._dtype in _REDUCED_FLOATS:
+        fn = _in_float32(fn)
     if not inplace:
         return fn(input)
     if input.requires_grad and _core.is_grad_enabled():
@@ -647,6 +672,11 @@ def nll_loss(input, target, weight=None, size_average=None, ignore_index=-100, r
 
 
 def cross_entropy(input, target, weight=None, size_average=None, ignore_index=-100, reduce=None, reduction="mean", label_smoothing=0.0):
+    if input._dtype in _REDUCED_FLOATS:
+        # As PyTorch: log-probabilities rounded to the input's dtype, then reduced in float32.
+        logp = T.log_softmax(input, 0 if input.ndim == 1 else 1)
+        return cross_entropy(logp.float(), _float32(target), _float32(weight), size_average, ignore_index, reduce,
+                             reduction, label_smoothing).to(input.dtype)
     if label_smoothing > 1.0:
         raise RuntimeError(f"label_smoothing must be between 0.0 and 1.0. Got: {label_smoothing}")
     if not target.dtype.is_floating_point and label_smoothing == 0:
@@ -2372,3 +2402,15 @@ def grouped_mm(mat_a, mat_b, *, offs=None, bias=None, out_dtype=None):
         else:
             out = T.stack([T.matmul(mat_a[:, s:e], mat_b[s:e]) for s, e in zip(starts, ends)], 0)
     return out if bias is None else out + (bias.unsqueeze(1) if out.ndim == 3 and bias.ndim == 2 else bias)
+
+
+# Composite functions (several kernels here) that PyTorch computes in one float32 pass for float16
+# and bfloat16 (cross_entropy, composite in PyTorch too, rounds its log-probabilities first, above);
+# batch_norm and instance_norm are left out: they update running statistics in place.
+for _name in [n for n in dir() if n.endswith("_loss")] + [
+        "nll_loss", "kl_div", "binary_cross_entropy", "binary_cross_entropy_with_logits", "gelu", "layer_norm",
+        "group_norm", "rms_norm", "normalize", "local_response_norm", "cosine_similarity", "pairwise_distance",
+        "softplus", "logsigmoid", "glu"]:
+    if _name in globals():
+        globals()[_name] = _in_float32(globals()[_name])
+del _name

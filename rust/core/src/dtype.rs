@@ -88,6 +88,10 @@ impl DType {
             DType::F32
         }
     }
+    /// float16 or bfloat16: floats that compute in float32.
+    pub fn is_reduced_float(self) -> bool {
+        matches!(self, DType::F16 | DType::BF16)
+    }
     /// The type kernels compute this one in (PyTorch's "opmath" type): 16-bit floats in
     /// float32, narrow integers in int64 (exact: their wrapping arithmetic is int64's, truncated).
     pub fn compute_type(self) -> DType {

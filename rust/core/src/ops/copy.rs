@@ -211,3 +211,14 @@ fn check_inplace_result(dst: &Tensor, result: &Tensor) -> Result<()> {
     Ok(())
 }
 
+impl Tensor {
+    /// `f` (an op of several kernels) run on a float16/bfloat16 tensor in float32, its result
+    /// rounded once, as PyTorch's fused kernels compute them (each step in the 16-bit type would
+    /// round every intermediate); other dtypes run as they are. Autograd records the two casts.
+    pub(crate) fn in_float32(&self, f: impl FnOnce(&Tensor) -> Result<Tensor>) -> Result<Tensor> {
+        if !self.dtype().is_reduced_float() {
+            return f(self);
+        }
+        f(&self.to_dtype(DType::F32)?)?.to_dtype(self.dtype())
+    }
+}

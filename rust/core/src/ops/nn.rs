@@ -20,11 +20,16 @@ impl Tensor {
         Ok(rec.finish(out, true, move |ctx, g| {
             let y = ctx.saved(0)?;
             let dims = [d as i64];
-            let gx = if op == SoftmaxOp::LogSoftmax {
-                g.sub(&y.exp()?.mul(&g.sum(Some(&dims), true)?)?)?
-            } else {
-                y.mul(&g.sub(&g.mul(&y)?.sum(Some(&dims), true)?)?)?
-            };
+            // One float32 pass over the (rounded) output for 16-bit floats, as PyTorch's kernel.
+            let y32 = if y.dtype().is_reduced_float() { y.to_dtype(DType::F32)? } else { y.clone() };
+            let gx = g.in_float32(|g| {
+                let g = g.to_dtype(y32.dtype())?;
+                if op == SoftmaxOp::LogSoftmax {
+                    g.sub(&y32.exp()?.mul(&g.sum(Some(&dims), true)?)?)
+                } else {
+                    y32.mul(&g.sub(&g.mul(&y32)?.sum(Some(&dims), true)?)?)
+                }
+            })?;
             Ok(vec![Some(gx)])
         }))
     }

@@ -102,6 +102,9 @@ impl Tensor {
 
     /// `mean` over `dims` (all when None, named `MeanBackward0` as in PyTorch).
     pub fn mean(&self, dims: Option<&[i64]>, keepdim: bool) -> Result<Tensor> {
+        if self.dtype().is_reduced_float() {
+            return self.in_float32(|x| x.mean(dims, keepdim));
+        }
         if !self.dtype().is_float() {
             return Err(Error::DType(format!(
                 "mean(): could not infer output dtype. Input dtype must be either a floating point or complex dtype. Got: {}",
@@ -224,6 +227,9 @@ impl Tensor {
 
     /// The variance, or its square root, as one node (PyTorch's `VarBackward0`/`StdBackward0`).
     fn var_or_std(&self, dims: Option<&[i64]>, correction: f64, keepdim: bool, root: bool) -> Result<Tensor> {
+        if self.dtype().is_reduced_float() {
+            return self.in_float32(|x| x.var_or_std(dims, correction, keepdim, root));
+        }
         let ds = reduce_dims(dims, self.ndim())?;
         let dims: Vec<i64> = ds.iter().map(|&d| d as i64).collect();
         let n: usize = ds.iter().map(|&d| self.shape()[d]).product();
@@ -254,6 +260,9 @@ impl Tensor {
 
     /// log(sum(exp(x))) computed stably by subtracting the max first.
     pub fn logsumexp(&self, dims: &[i64], keepdim: bool) -> Result<Tensor> {
+        if self.dtype().is_reduced_float() {
+            return self.in_float32(|x| x.logsumexp(dims, keepdim));
+        }
         let x = if self.dtype().is_float() { self.detach() } else { self.to_dtype(DType::F32)? };
         let out = logsumexp_values(&x, dims, keepdim)?;
         let Some(mut rec) = Recorder::new("LogsumexpBackward0", &[self]) else { return Ok(out) };
@@ -270,6 +279,9 @@ impl Tensor {
     /// Vector p-norm over `dims` (all when None): p = 2, 1, inf, -inf, 0 or any other positive
     /// p, one node (`LinalgVectorNormBackward0`) for every p.
     pub fn norm(&self, p: f64, dims: Option<&[i64]>, keepdim: bool) -> Result<Tensor> {
+        if self.dtype().is_reduced_float() {
+            return self.in_float32(|x| x.norm(p, dims, keepdim));
+        }
         if !self.dtype().is_float() {
             return Err(Error::DType(format!(
                 "linalg.vector_norm: Expected a floating point or complex tensor as input. Got {}",
@@ -326,7 +338,9 @@ impl Tensor {
     }
     fn any_all(&self, op: ReduceOp, dims: Option<&[i64]>, keepdim: bool) -> Result<Tensor> {
         let ds = reduce_dims(dims, self.ndim())?;
-        run1(&Op::Reduce { op, dims: &ds, keepdim }, &[&self.cast_plain(DType::Bool)?])
+        let out = run1(&Op::Reduce { op, dims: &ds, keepdim }, &[&self.cast_plain(DType::Bool)?])?;
+        // PyTorch keeps uint8 for uint8 inputs (its masks before bool existed).
+        if self.dtype() == DType::U8 { out.cast_plain(DType::U8) } else { Ok(out) }
     }
 
     /// Inclusive scan along `dim`: cumsum or cumprod; integer and bool inputs scan in int64.
