@@ -1864,7 +1864,7 @@ def _apply_index(self, index):
                 for j, idx in enumerate(nonzero(i, as_tuple=True)):
                     advanced.append((d + j, idx))
                 d += k
-            elif i._dtype == "int64":
+            elif i._dtype in ("int64", "int32"):
                 advanced.append((d, i))
                 d += 1
             else:

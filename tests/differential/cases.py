@@ -750,6 +750,14 @@ def narrow_dtypes():
         out += [("narrow", c, True) for c in [f"torch.iinfo(torch.{dt}).max", f"torch.iinfo(torch.{dt}).min",
                                              f"torch.tensor([5], dtype=torch.{dt}) // 0",
                                              f"torch.randint(0, 5, (3,), dtype=torch.{dt}).dtype"]]
+    i32 = "torch.tensor([0, 3], dtype=torch.int32)"
+    out += [("narrow", c, True) for c in [
+        f"torch.arange(10.0)[{i32}]", f"torch.arange(10.0).index_select(0, {i32})", f"torch.arange(10.0).gather(0, {i32})",
+        f"F.embedding({i32}, torch.arange(10.0).view(5, 2))", f"x = torch.zeros(5); x[{i32}] = 1.0; x",
+        f"torch.zeros(5).index_add(0, {i32}, torch.ones(2))", f"torch.zeros(5).scatter(0, {i32}, 1.0)",
+        f"torch.arange(10.0)[{i32}.short()]", f"torch.arange(10.0).index_select(0, {i32}.char())",
+        f"F.cross_entropy(torch.zeros(2, 3), {i32}.clamp(max=2))", f"F.one_hot({i32})",
+    ]]
     out += [("narrow", c, False) for c in [
         "torch.from_numpy(np.array([1, 2], dtype=np.int8))", "torch.from_numpy(np.array([1, 2], dtype=np.uint8))",
         "torch.from_numpy(np.array([1.5, 2], dtype=np.float16))", "torch.tensor(np.array([1, 2], dtype=np.int16))",

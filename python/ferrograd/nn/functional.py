@@ -277,8 +277,9 @@ def one_hot(tensor, num_classes=-1):
 
 
 def embedding(input, weight, padding_idx=None, max_norm=None, norm_type=2.0, scale_grad_by_freq=False, sparse=False):
-    if input.dtype is not int64:
+    if input.dtype not in (int64, T.int32):
         raise RuntimeError(f"Expected tensor for argument #1 'indices' to have scalar type Long; but got {input.dtype} instead")
+    input = input.long()
     if max_norm is not None:
         raise NotImplementedError("embedding max_norm is not supported")
     if padding_idx is not None:

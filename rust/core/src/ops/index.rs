@@ -9,11 +9,13 @@ use crate::op::{IndexOp, Op};
 use crate::ops::dispatch::run1;
 use crate::tensor::Tensor;
 
-fn check_index_dtype(index: &Tensor, op: &str) -> Result<()> {
-    if index.dtype() != DType::I64 {
-        return Err(Error::Runtime(format!("{op}(): Expected dtype int64 for index, got {}", index.dtype())));
+/// `index` as int64: int64 as it is, int32 (which PyTorch's index ops also take) cast.
+fn long_index(index: &Tensor, op: &str) -> Result<Tensor> {
+    match index.dtype() {
+        DType::I64 => Ok(index.clone()),
+        DType::I32 => index.to_dtype(DType::I64),
+        d => Err(Error::Runtime(format!("{op}(): Expected dtype int64 for index, got {d}"))),
     }
-    Ok(())
 }
 
 /// PyTorch's error when an operand of an index op lives on another device than the indexed
@@ -34,7 +36,7 @@ impl Tensor {
     /// Elements along `dim` at the positions of a 1-D int64 `index`.
     pub fn index_select(&self, dim: i64, index: &Tensor) -> Result<Tensor> {
         check_devices(self, &[index])?;
-        check_index_dtype(index, "index_select")?;
+        let index = &long_index(index, "index_select")?;
         if index.ndim() > 1 {
             return Err(Error::Index("index_select(): Index is supposed to be a vector".into()));
         }
@@ -53,7 +55,7 @@ impl Tensor {
     /// A copy of `self` with `source` slices added at `index` along `dim`.
     pub fn index_add(&self, dim: i64, index: &Tensor, source: &Tensor) -> Result<Tensor> {
         check_devices(self, &[index, source])?;
-        check_index_dtype(index, "index_add")?;
+        let index = &long_index(index, "index_add")?;
         let x = at_least_1d(self)?;
         let s = at_least_1d(source)?.cast_plain(x.dtype())?;
         let d = wrap_dim(dim, x.ndim())?;
@@ -80,7 +82,7 @@ impl Tensor {
     /// `gather(dim, index)`: out[i][j] = self[i][index[i][j]] for dim 1, and so on.
     pub fn gather(&self, dim: i64, index: &Tensor) -> Result<Tensor> {
         check_devices(self, &[index])?;
-        check_index_dtype(index, "gather")?;
+        let index = &long_index(index, "gather")?;
         let d = wrap_dim(dim, self.ndim())?;
         check_scatter_shapes(self, index, d, "gather")?;
         let out = run1(&Op::Index { op: IndexOp::Gather, dim: d }, &[self, index])?;
@@ -95,7 +97,7 @@ impl Tensor {
         // A Python number (a 0-d CPU tensor) goes to the indexed tensor's device.
         let src = if crate::op::is_cpu_scalar(src) && src.device() != self.device() { src.to_dtype(self.dtype())?.to_device(self.device())? } else { src.clone() };
         check_devices(self, &[index, &src])?;
-        check_index_dtype(index, op.name())?;
+        let index = &long_index(index, op.name())?;
         let d = wrap_dim(dim, self.ndim())?;
         check_scatter_shapes(self, index, d, op.name())?;
         let src = if src.ndim() == 0 && index.ndim() > 0 {
@@ -187,14 +189,14 @@ impl Tensor {
     /// (negative ones count from the end), flattened; PyTorch's IndexError naming the dim for
     /// one out of range. The kernels check the values, so no host code reads them.
     pub fn wrap_positions(&self, size: usize, dim: usize) -> Result<Tensor> {
-        check_index_dtype(self, "index")?;
-        run1(&Op::WrapIndex { size, dim }, &[&self.reshape_usize(&[self.numel()])?])
+        let positions = long_index(self, "index")?;
+        run1(&Op::WrapIndex { size, dim }, &[&positions.reshape_usize(&[positions.numel()])?])
     }
 
     /// Elements of the flattened tensor at int64 `index` (any shape); the result has index's shape.
     pub fn take(&self, index: &Tensor) -> Result<Tensor> {
         crate::op::op_device(&[self, index])?;
-        check_index_dtype(index, "take")?;
+        let index = &long_index(index, "take")?;
         let flat = self.reshape_usize(&[self.numel()])?;
         let idx = index.wrap_positions(self.numel(), 0)?;
         flat.index_select(0, &idx)?.reshape_usize(index.shape())
@@ -205,7 +207,7 @@ impl Tensor {
     /// the end, as in PyTorch's indexing).
     pub fn put(&self, index: &Tensor, values: &Tensor, accumulate: bool) -> Result<Tensor> {
         let dev = crate::op::op_device(&[self, index, values])?;
-        check_index_dtype(index, "index_put")?;
+        let index = &long_index(index, "index_put")?;
         let numel = self.numel();
         let idx = index.wrap_positions(numel, 0)?;
         let vals = values.to_dtype(self.dtype())?;
