@@ -447,3 +447,104 @@ def test_initial_epoch_steps_per_epoch_and_dropout_in_training():
     assert set(np.unique(kept)) == {0.0, 2.0} and abs((kept == 0).mean() - 0.5) < 0.05
     np.testing.assert_array_equal(dropout(ones).numpy(), ones.numpy())     # inference: identity
     np.testing.assert_array_equal(model.predict(x, verbose=0), model.predict(x, verbose=0))
+
+
+class _GuideModel(fk.Model):
+    """The custom `train_step` of Keras 3's guide "Customizing what happens in fit() with PyTorch"."""
+
+    def __init__(self):
+        super().__init__()
+        self.hidden = fk.layers.Dense(8, activation="relu")
+        self.out = fk.layers.Dense(3)
+
+    def call(self, x):
+        return self.out(self.hidden(x))
+
+    def train_step(self, data):
+        x, y = data
+        self.zero_grad()
+        y_pred = self(x, training=True)
+        loss = self.compute_loss(y=y, y_pred=y_pred)
+        loss.backward()
+        trainable_weights = [v for v in self.trainable_weights]
+        gradients = [v.value.grad for v in trainable_weights]
+        with torch.no_grad():
+            self.optimizer.apply(gradients, trainable_weights)
+        for metric in self.metrics:
+            if metric.name == "loss":
+                metric.update_state(loss)
+            else:
+                metric.update_state(y, y_pred)
+        return {m.name: m.result() for m in self.metrics}
+
+    def test_step(self, data):
+        x, y = data
+        y_pred = self(x, training=False)
+        loss = self.compute_loss(y=y, y_pred=y_pred)
+        for metric in self.metrics:
+            if metric.name == "loss":
+                metric.update_state(loss)
+            else:
+                metric.update_state(y, y_pred)
+        return {m.name: m.result() for m in self.metrics}
+
+
+def _same_start(model, reference, x):
+    model(x[:1])
+    model.set_weights(reference.get_weights())
+
+
+def test_custom_train_step_of_the_keras_guide_trains_as_the_built_in_one():
+    x, y = _data()
+    reference = _compiled(metrics=())
+    model = _GuideModel()
+    _same_start(model, reference, x)
+    model.compile(optimizer="sgd", loss=fk.losses.SparseCategoricalCrossentropy(from_logits=True))
+    history = model.fit(x, y, batch_size=8, epochs=2, shuffle=False, verbose=0, validation_data=(x, y))
+    ref_history = reference.fit(x, y, batch_size=8, epochs=2, shuffle=False, verbose=0, validation_data=(x, y))
+    for w, r in zip(model.get_weights(), reference.get_weights()):
+        np.testing.assert_allclose(w, r, rtol=1e-5, atol=1e-6)
+    np.testing.assert_allclose(history.history["loss"], ref_history.history["loss"], rtol=1e-5)
+    np.testing.assert_allclose(history.history["val_loss"], ref_history.history["val_loss"], rtol=1e-5)
+    # Equal batches: the guide's tracker averages batch means, the built-in one weighs samples.
+    logs = model.evaluate(x, y, batch_size=8, verbose=0, return_dict=True)
+    assert logs["loss"] == pytest.approx(reference.evaluate(x, y, batch_size=8, verbose=0), rel=1e-5)
+    step_logs = model.train_on_batch(x[:8], y[:8], return_dict=True)
+    assert set(step_logs) == {"loss"} and np.isfinite(step_logs["loss"])
+
+
+def test_compute_loss_override_is_what_fit_minimises():
+    x, y = _data()
+
+    class Doubled(fk.Sequential):
+        def compute_loss(self, x=None, y=None, y_pred=None, sample_weight=None, training=True):
+            return 2.0 * super().compute_loss(x, y, y_pred, sample_weight, training)
+
+    reference = _compiled(metrics=())
+    model = Doubled([fk.Input((6,)), fk.layers.Dense(8, activation="relu"), fk.layers.Dense(3)])
+    model.set_weights(reference.get_weights())
+    model.compile(optimizer=fk.optimizers.SGD(0.005), loss=fk.losses.SparseCategoricalCrossentropy(from_logits=True))
+    reference.compile(optimizer=fk.optimizers.SGD(0.01), loss=fk.losses.SparseCategoricalCrossentropy(from_logits=True))
+    history = model.fit(x, y, batch_size=8, epochs=1, shuffle=False, verbose=0)
+    ref_history = reference.fit(x, y, batch_size=8, epochs=1, shuffle=False, verbose=0)
+    # Half the learning rate on twice the loss: the same steps, and a reported loss twice as large.
+    for w, r in zip(model.get_weights(), reference.get_weights()):
+        np.testing.assert_allclose(w, r, rtol=1e-5, atol=1e-6)
+    np.testing.assert_allclose(history.history["loss"], 2 * np.array(ref_history.history["loss"]), rtol=1e-5)
+
+
+def test_default_steps_take_keras_data_and_predict_step_overrides():
+    x, y = _data()
+    model = _compiled()
+    logs = model.train_step((torch.tensor(x[:8]), torch.tensor(y[:8])))
+    assert set(logs) == {"loss", "accuracy"}
+    assert set(model.test_step((torch.tensor(x[:8]), torch.tensor(y[:8])))) == {"loss", "accuracy"}
+    assert tuple(model.predict_step((torch.tensor(x[:4]),)).shape) == (4, 3)
+
+    class Softmaxed(fk.Sequential):
+        def predict_step(self, data):
+            return fk.ops.softmax(self(data[0], training=False))
+
+    soft = Softmaxed([fk.Input((6,)), fk.layers.Dense(3)])
+    probs = soft.predict(x, verbose=0)
+    np.testing.assert_allclose(probs.sum(1), 1.0, rtol=1e-5)

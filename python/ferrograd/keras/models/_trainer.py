@@ -365,6 +365,31 @@ class Trainer:
         return [y]
 
     def compute_loss(self, x=None, y=None, y_pred=None, sample_weight=None, training=True):
+        """The total loss of a batch (compiled losses, regularization, layers' added losses), as
+        Keras 3's `Model.compute_loss`; override it to change the loss `fit` minimises."""
+        return self._loss_parts(x, y, y_pred, sample_weight)[0]
+
+    def compute_metrics(self, x, y, y_pred, sample_weight=None):
+        """Updates the compiled metrics with a batch and returns every metric's result."""
+        y_pred_flat = [y_pred] if isinstance(y_pred, torch.Tensor) else flatten(y_pred)
+        if self._compiled_metrics is None:
+            self._ensure_compiled_parts(y_pred_flat)
+        if self._compiled_metrics.specs:
+            self._compiled_metrics.update(self._targets_flat(y, len(y_pred_flat)), [_detached(p) for p in y_pred_flat],
+                                          sample_weight)
+        return self.get_metrics_result()
+
+    def get_metrics_result(self):
+        """Every metric's current result (`loss` and the compiled metrics), as Keras 3."""
+        return self._logs()
+
+    def zero_grad(self):
+        """Drops the trainable weights' gradients (Keras 3's torch backend: Layer is a Module)."""
+        for var in self.trainable_weights:
+            var.grad = None
+
+    def _loss_parts(self, x, y, y_pred, sample_weight):
+        """(total loss, per-output losses, flat targets, flat predictions) of a batch."""
         y_pred_flat = [y_pred] if isinstance(y_pred, torch.Tensor) else flatten(y_pred)
         if self._compiled_loss is None:
             self._ensure_compiled_parts(y_pred_flat)
@@ -393,24 +418,64 @@ class Trainer:
         if self._compiled_metrics.specs:
             self._compiled_metrics.update(y_flat, [_detached(p) for p in y_pred_flat], sample_weight)
 
-    def train_step(self, x, y=None, sample_weight=None):
+    def train_step(self, data):
+        """One optimizer step on `data` (`x`, `(x, y)` or `(x, y, sample_weight)`); returns the
+        metrics' results. Override it (Keras 3's signature) to customise what `fit` does."""
+        self._train_step(*_unpack(data))
+        return self.get_metrics_result()
+
+    def test_step(self, data):
+        """Updates the metrics with one batch of `data`; returns their results."""
+        self._test_step(*_unpack(data))
+        return self.get_metrics_result()
+
+    def predict_step(self, data):
+        return self(_unpack(data)[0], training=False)
+
+    def _overrides(self, name):
+        return getattr(type(self), name) is not getattr(Trainer, name)
+
+    def _batch_loss_parts(self, x, y, y_pred, sample_weight, training):
+        if self._overrides("compute_loss"):
+            loss = self.compute_loss(x, y, y_pred, sample_weight, training=training)
+            y_flat_pred = [y_pred] if isinstance(y_pred, torch.Tensor) else flatten(y_pred)
+            return loss, [], self._targets_flat(y, len(y_flat_pred)), y_flat_pred
+        return self._loss_parts(x, y, y_pred, sample_weight)
+
+    def _train_step(self, x, y=None, sample_weight=None):
         y_pred = self(x, training=True)
-        if not self._step_state_complete:
-            self._prepare_step_state()   # a subclassed model builds its layers in its first call
+        if not getattr(self, "_step_state_complete", False):
+            # Before fit prepared it (a direct train_step call), or a subclassed model that
+            # builds its layers in its first call.
+            self._prepare_step_state()
         variables = self._train_vars
         for var in variables:
             var.grad = None
-        loss, per_output, y_flat, y_pred_flat = self.compute_loss(x, y, y_pred, sample_weight)
+        loss, per_output, y_flat, y_pred_flat = self._batch_loss_parts(x, y, y_pred, sample_weight, True)
         loss.backward()
         self.optimizer.apply([var.grad for var in variables], variables)
         self._update_trackers(loss, per_output, y_flat, y_pred_flat, sample_weight, _batch_size(x))
 
-    def test_step(self, x, y=None, sample_weight=None):
+    def _test_step(self, x, y=None, sample_weight=None):
         y_pred = self(x, training=False)
-        loss, per_output, y_flat, y_pred_flat = self.compute_loss(x, y, y_pred, sample_weight, training=False)
+        loss, per_output, y_flat, y_pred_flat = self._batch_loss_parts(x, y, y_pred, sample_weight, False)
         self._update_trackers(loss, per_output, y_flat, y_pred_flat, sample_weight, _batch_size(x))
 
+    def _run_step(self, name, x, y, sample_weight):
+        """A train or test step: the built-in one (its metrics read only when logs are wanted), or
+        the model's own `train_step(data)`/`test_step(data)` and the logs it returns."""
+        if self._overrides(name):
+            data = (x,) if y is None and sample_weight is None else (x, y) if sample_weight is None else (x, y, sample_weight)
+            logs = getattr(self, name)(data)
+            self._custom_logs = {k: _as_log_value(v.item() if isinstance(v, torch.Tensor) else v)
+                                 for k, v in (logs or {}).items()}
+            return
+        self._custom_logs = None
+        getattr(self, "_" + name)(x, y, sample_weight)
+
     def _logs(self):
+        if getattr(self, "_custom_logs", None) is not None:
+            return dict(self._custom_logs)
         logs = {}
         if self._compiled_metrics is not None and self._compiled_metrics.metrics is not None:
             for _, metric, _ in self._compiled_metrics.metrics:
@@ -494,7 +559,7 @@ class Trainer:
                 for step, (xb, yb, swb) in enumerate(train_data):
                     if hooks:
                         callbacks.on_train_batch_begin(step, logs={})
-                    self.train_step(xb, yb, swb)
+                    self._run_step("train_step", xb, yb, swb)
                     if hooks:
                         wants = callbacks.wants_batch_logs or (progbar is not None and progbar.wants_logs())
                         callbacks.on_train_batch_end(step, logs=self._logs() if wants else None)
@@ -525,7 +590,7 @@ class Trainer:
         with torch.no_grad():
             for step, (xb, yb, swb) in enumerate(data):
                 callbacks.on_test_batch_begin(step, logs={})
-                self.test_step(xb, yb, swb)
+                self._run_step("test_step", xb, yb, swb)
                 progbar = callbacks.progbar
                 wants = callbacks.wants_batch_logs or (progbar is not None and progbar.wants_logs() and not self._in_fit)
                 callbacks.on_test_batch_end(step, logs=self._logs() if wants else None)
@@ -558,7 +623,7 @@ class Trainer:
         with torch.no_grad():
             for step, (xb, _, _) in enumerate(data):
                 callbacks.on_predict_batch_begin(step, logs={})
-                out = self(xb, training=False)
+                out = self.predict_step((xb,)) if self._overrides("predict_step") else self(xb, training=False)
                 outputs.append(out)
                 callbacks.on_predict_batch_end(step, logs={"outputs": out})
         callbacks.on_predict_end({})
@@ -579,7 +644,7 @@ class Trainer:
         device = self._device()
         x, y, sample_weight = (_convert(s, device) for s in (x, y, sample_weight))
         self._prepare_step_state()
-        self.train_step(x, y, sample_weight)
+        self._run_step("train_step", x, y, sample_weight)
         logs = self._logs()
         return logs if return_dict else self._ordered_results(logs)
 
@@ -590,7 +655,7 @@ class Trainer:
         self._prepare_step_state()
         self.reset_metrics()
         with torch.no_grad():
-            self.test_step(x, y, sample_weight)
+            self._run_step("test_step", x, y, sample_weight)
         logs = self._logs()
         return logs if return_dict else self._ordered_results(logs)
 
@@ -617,6 +682,17 @@ def map_to_numpy(out):
 
 def _batch_size(x):
     return len(x if isinstance(x, torch.Tensor) else flatten(x)[0])
+
+
+def _unpack(data):
+    """(x, y, sample_weight) of a batch given as x, (x,), (x, y) or (x, y, sample_weight)."""
+    if isinstance(data, list):
+        data = tuple(data)
+    if not isinstance(data, tuple):
+        return data, None, None
+    if len(data) > 3:
+        raise ValueError(f"Data is expected to be in format `x`, `(x,)`, `(x, y)`, or `(x, y, sample_weight)`, found: {data}")
+    return tuple(data) + (None,) * (3 - len(data))
 
 
 def _as_log_value(value):
