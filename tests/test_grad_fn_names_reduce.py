@@ -30,6 +30,20 @@ CASES = [
     ("dot", lambda x, b, v: v.dot(v), "DotBackward0"),
     ("linear", lambda x, b, v: F.linear(x, x, v[:3]), "AddmmBackward0"),
     ("flip", lambda x, b, v: x.flip(0), "FlipBackward0"),
+    # matmul's decomposition in PyTorch: the node of its last step (fold + view, or a clone of
+    # the transposed fold), and dim=() as an explicit dim list.
+    ("linear_3d", lambda x, b, v: F.linear(b, x), "UnsafeViewBackward0"),
+    ("linear_3d_bias", lambda x, b, v: F.linear(b, x, v[:3]), "UnsafeViewBackward0"),
+    ("matmul_3d_2d", lambda x, b, v: b @ x.T, "UnsafeViewBackward0"),
+    ("matmul_3d_3d", lambda x, b, v: b @ b.transpose(1, 2), "UnsafeViewBackward0"),
+    ("matmul_2d_3d", lambda x, b, v: x.T @ b, "CloneBackward0"),
+    ("matmul_1d_3d", lambda x, b, v: v[:3] @ b, "UnsafeViewBackward0"),
+    ("matmul_3d_1d", lambda x, b, v: b @ v, "UnsafeViewBackward0"),
+    ("matmul_1d_2d", lambda x, b, v: v[:3] @ x, "SqueezeBackward4"),
+    ("sum_empty_dims", lambda x, b, v: x.sum(dim=()), "SumBackward1"),
+    ("mean_empty_dims", lambda x, b, v: x.mean(dim=()), "MeanBackward1"),
+    ("mean_half", lambda x, b, v: x.half().mean(), "MeanBackward0"),
+    ("var_bfloat16", lambda x, b, v: x.bfloat16().var(1), "VarBackward0"),
     ("cat", lambda x, b, v: torch.cat([x, x]), "CatBackward0"),
     # Ops with a node of their own although they could be composed (PyTorch records one node).
     ("mean", lambda x, b, v: x.mean(), "MeanBackward0"),

@@ -1067,7 +1067,7 @@ def _sum_dtype(input, dtype):
 
 @op()
 def sum(input, dim=None, keepdim=False, *, dtype=None):
-    return _core.sum(_sum_dtype(input, dtype), _reduce_dims(dim), keepdim)
+    return _core.sum(_sum_dtype(input, dtype), _dims(dim), keepdim)  # () reduces all: the core names it SumBackward1
 
 
 @op()
@@ -1079,7 +1079,7 @@ def nansum(input, dim=None, keepdim=False, *, dtype=None):
 
 @op()
 def mean(input, dim=None, keepdim=False, *, dtype=None):
-    return _core.mean(_sum_dtype(input, dtype), _reduce_dims(dim), keepdim)
+    return _core.mean(_sum_dtype(input, dtype), _dims(dim), keepdim)  # as sum
 
 
 @op()

@@ -221,4 +221,14 @@ impl Tensor {
         }
         f(&self.to_dtype(DType::F32)?)?.to_dtype(self.dtype())
     }
+
+    /// The values of a composite op's forward pass (`f` of the detached tensor, no autograd):
+    /// for float16/bfloat16 computed in float32 and rounded once, as PyTorch's kernels do. The
+    /// op records its own node, so its `grad_fn` is PyTorch's.
+    pub(crate) fn forward_in_float32(&self, f: impl FnOnce(&Tensor) -> Result<Tensor>) -> Result<Tensor> {
+        if !self.dtype().is_reduced_float() {
+            return f(&self.detach());
+        }
+        f(&self.detach().to_dtype(DType::F32)?)?.to_dtype(self.dtype())
+    }
 }

@@ -95,13 +95,21 @@ impl Tensor {
                 "both arguments to matmul need to be at least 1D, but they are {da}D and {db}D"
             )));
         }
-        match (da, db) {
-            (1, 1) => self.dot(other),
-            (1, _) => self.unsqueeze(0)?.matmul_nd(other)?.squeeze(Some(&[-2])),
-            (2, 1) => self.mv(other),
-            (_, 1) => self.matmul_nd(&other.unsqueeze(1)?)?.squeeze(Some(&[-1])),
-            _ => self.matmul_nd(other),
+        let product = match (da, db) {
+            (1, 1) => return self.dot(other),
+            (2, 1) => return self.mv(other),
+            (2, 2) => return self.matmul_nd(other),
+            (1, _) => self.unsqueeze(0)?.matmul_nd(other)?,
+            (_, 1) => self.matmul_nd(&other.unsqueeze(1)?)?,
+            _ => self.matmul_nd(other)?,
+        };
+        let mut shape = product.shape().to_vec();
+        if da == 1 {
+            shape.remove(shape.len() - 2);
+        } else if db == 1 {
+            shape.pop();
         }
+        product.result_view(&shape, matmul_grad_fn(self.shape(), other.shape()))
     }
 
     /// Matrix [m, k] times vector [k] as one node (PyTorch's `MvBackward0`).
@@ -213,6 +221,11 @@ impl Tensor {
         }
         let mut out_shape = self.shape()[..self.ndim() - 1].to_vec();
         out_shape.push(out_f);
+        if self.ndim() > 2 {
+            // As PyTorch: the batch dims folded into one mm/addmm, its result viewed back.
+            let rows = self.numel() / in_f.max(1);
+            return self.reshape_usize(&[rows, in_f])?.linear(weight, bias)?.result_view(&out_shape, "UnsafeViewBackward0");
+        }
         let x2 = self.detach().reshape_usize(&[self.numel() / in_f.max(1), in_f])?;
         let wt = weight.detach().t()?;
         let mut out = run1(&Op::Matmul { batch: &[] }, &[&x2, &wt])?;
@@ -248,5 +261,19 @@ impl Tensor {
             }
             Ok(grads)
         }))
+    }
+}
+
+/// The node PyTorch's `matmul` ends with for operands of these shapes (one of them not 2-D, not
+/// a dot or matrix-vector product): it folds a >= 3-D left operand (or a right one, through
+/// transposes, whose final contiguous copy is a clone) into one mm, or runs a bmm, then views
+/// the result; a batch of ones counts as no batch.
+fn matmul_grad_fn(a: &[usize], b: &[usize]) -> &'static str {
+    let unbatched = |s: &[usize]| s.len() <= 2 || s[..s.len() - 2].iter().all(|&d| d == 1);
+    match (a.len(), b.len()) {
+        (1, 2) => "SqueezeBackward4",
+        (da, _) if da >= 3 && unbatched(b) => "UnsafeViewBackward0",
+        (da, db) if db >= 3 && da >= 2 && unbatched(a) => "CloneBackward0",
+        _ => "UnsafeViewBackward0",
     }
 }

@@ -56,7 +56,8 @@ impl Tensor {
     /// `sum` or `prod` over `dims` (all when None, named `...Backward0` as in PyTorch):
     /// integer and bool inputs reduce in int64.
     fn sum_or_prod(&self, op: ReduceOp, dims: Option<&[i64]>, keepdim: bool) -> Result<Tensor> {
-        let ds = reduce_dims(dims, self.ndim())?;
+        // An explicit empty list reduces every dim too (PyTorch's dim=()), named as a dim list.
+        let ds = reduce_dims(dims.filter(|d| !d.is_empty()), self.ndim())?;
         let out = if self.dtype().is_float() {
             run1(&Op::Reduce { op, dims: &ds, keepdim }, &[self])?
         } else {
@@ -102,18 +103,16 @@ impl Tensor {
 
     /// `mean` over `dims` (all when None, named `MeanBackward0` as in PyTorch).
     pub fn mean(&self, dims: Option<&[i64]>, keepdim: bool) -> Result<Tensor> {
-        if self.dtype().is_reduced_float() {
-            return self.in_float32(|x| x.mean(dims, keepdim));
-        }
         if !self.dtype().is_float() {
             return Err(Error::DType(format!(
                 "mean(): could not infer output dtype. Input dtype must be either a floating point or complex dtype. Got: {}",
                 self.dtype().titled()
             )));
         }
-        let ds = reduce_dims(dims, self.ndim())?;
+        // An explicit empty list reduces every dim too (PyTorch's dim=()), named as a dim list.
+        let ds = reduce_dims(dims.filter(|d| !d.is_empty()), self.ndim())?;
         let k = Tensor::wrapped_scalar(ds.iter().map(|&d| self.shape()[d]).product::<usize>() as f64);
-        let out = run1(&Op::Reduce { op: ReduceOp::Sum, dims: &ds, keepdim }, &[self])?.div(&k)?;
+        let out = self.forward_in_float32(|x| run1(&Op::Reduce { op: ReduceOp::Sum, dims: &ds, keepdim }, &[x])?.div(&k))?;
         let Some(rec) = Recorder::new(if dims.is_none() { "MeanBackward0" } else { "MeanBackward1" }, &[self]) else { return Ok(out) };
         let src = self.shape().to_vec();
         Ok(rec.finish(out, false, move |_, g| Ok(vec![Some(expand_reduced(g, &src, &ds, keepdim)?.div(&k)?)])))
@@ -227,17 +226,15 @@ impl Tensor {
 
     /// The variance, or its square root, as one node (PyTorch's `VarBackward0`/`StdBackward0`).
     fn var_or_std(&self, dims: Option<&[i64]>, correction: f64, keepdim: bool, root: bool) -> Result<Tensor> {
-        if self.dtype().is_reduced_float() {
-            return self.in_float32(|x| x.var_or_std(dims, correction, keepdim, root));
-        }
         let ds = reduce_dims(dims, self.ndim())?;
         let dims: Vec<i64> = ds.iter().map(|&d| d as i64).collect();
         let n: usize = ds.iter().map(|&d| self.shape()[d]).product();
         let denom = Tensor::wrapped_scalar((n as f64 - correction).max(0.0));
-        let x = self.detach();
-        let dev = x.sub(&x.mean(Some(&dims), true)?)?;
-        let var = dev.mul(&dev)?.sum(Some(&dims), keepdim)?.div(&denom)?;
-        let out = if root { var.sqrt()? } else { var };
+        let out = self.forward_in_float32(|x| {
+            let dev = x.sub(&x.mean(Some(&dims), true)?)?;
+            let var = dev.mul(&dev)?.sum(Some(&dims), keepdim)?.div(&denom)?;
+            if root { var.sqrt() } else { Ok(var) }
+        })?;
         let Some(mut rec) = Recorder::new(if root { "StdBackward0" } else { "VarBackward0" }, &[self]) else { return Ok(out) };
         rec.save(self);
         let src = self.shape().to_vec();
@@ -260,11 +257,8 @@ impl Tensor {
 
     /// log(sum(exp(x))) computed stably by subtracting the max first.
     pub fn logsumexp(&self, dims: &[i64], keepdim: bool) -> Result<Tensor> {
-        if self.dtype().is_reduced_float() {
-            return self.in_float32(|x| x.logsumexp(dims, keepdim));
-        }
-        let x = if self.dtype().is_float() { self.detach() } else { self.to_dtype(DType::F32)? };
-        let out = logsumexp_values(&x, dims, keepdim)?;
+        let x = if self.dtype().is_float() { self.clone() } else { self.to_dtype(DType::F32)? };
+        let out = x.forward_in_float32(|x| logsumexp_values(x, dims, keepdim))?;
         let Some(mut rec) = Recorder::new("LogsumexpBackward0", &[self]) else { return Ok(out) };
         rec.save(self);
         let ds = reduce_dims(Some(dims), self.ndim())?;
@@ -279,29 +273,27 @@ impl Tensor {
     /// Vector p-norm over `dims` (all when None): p = 2, 1, inf, -inf, 0 or any other positive
     /// p, one node (`LinalgVectorNormBackward0`) for every p.
     pub fn norm(&self, p: f64, dims: Option<&[i64]>, keepdim: bool) -> Result<Tensor> {
-        if self.dtype().is_reduced_float() {
-            return self.in_float32(|x| x.norm(p, dims, keepdim));
-        }
         if !self.dtype().is_float() {
             return Err(Error::DType(format!(
                 "linalg.vector_norm: Expected a floating point or complex tensor as input. Got {}",
                 self.dtype().titled()
             )));
         }
-        let x = self.detach();
-        let a = x.unary(UnaryOp::Abs)?;
         let extremum = (p.is_infinite()).then_some(if p > 0.0 { Extremum::Max } else { Extremum::Min });
-        let out = if let Some(which) = extremum {
-            a.amax(dims, keepdim, which)?
-        } else if p == 0.0 {
-            a.binary(BinaryOp::Ne, &Tensor::wrapped_scalar(0.0f64))?.to_dtype(self.dtype())?.sum(dims, keepdim)?
-        } else if p == 1.0 {
-            a.sum(dims, keepdim)?
-        } else if p == 2.0 {
-            x.mul(&x)?.sum(dims, keepdim)?.sqrt()?
-        } else {
-            a.binary(BinaryOp::Pow, &Tensor::wrapped_scalar(p))?.sum(dims, keepdim)?.binary(BinaryOp::Pow, &Tensor::wrapped_scalar(1.0 / p))?
-        };
+        let out = self.forward_in_float32(|x| {
+            let a = x.unary(UnaryOp::Abs)?;
+            if let Some(which) = extremum {
+                a.amax(dims, keepdim, which)
+            } else if p == 0.0 {
+                a.binary(BinaryOp::Ne, &Tensor::wrapped_scalar(0.0f64))?.to_dtype(x.dtype())?.sum(dims, keepdim)
+            } else if p == 1.0 {
+                a.sum(dims, keepdim)
+            } else if p == 2.0 {
+                x.mul(x)?.sum(dims, keepdim)?.sqrt()
+            } else {
+                a.binary(BinaryOp::Pow, &Tensor::wrapped_scalar(p))?.sum(dims, keepdim)?.binary(BinaryOp::Pow, &Tensor::wrapped_scalar(1.0 / p))
+            }
+        })?;
         let Some(mut rec) = Recorder::new("LinalgVectorNormBackward0", &[self]) else { return Ok(out) };
         rec.save(self);
         let ds = reduce_dims(dims, self.ndim())?;

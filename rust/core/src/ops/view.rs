@@ -114,6 +114,15 @@ impl Tensor {
         }
     }
 
+    /// A reshape of a fresh (contiguous) result whose autograd node carries `grad_fn`: the name
+    /// of the last step PyTorch's decomposition of a composite op records (`UnsafeViewBackward0`
+    /// after a folded matmul, for instance).
+    pub(crate) fn result_view(&self, shape: &[usize], grad_fn: &'static str) -> Result<Tensor> {
+        let layout = self.layout().view(shape).ok_or_else(|| Error::Runtime(format!("result_view: {:?} is not a view of {:?}", shape, self.shape())))?;
+        let src = self.shape().to_vec();
+        Ok(self.make_view(layout, grad_fn, move |g| g.reshape_usize(&src)))
+    }
+
     pub fn permute(&self, dims: &[i64]) -> Result<Tensor> {
         let n = self.ndim();
         let dims = dims.iter().map(|&d| wrap_dim(d, n)).collect::<Result<Vec<_>>>()?;
