@@ -43,10 +43,8 @@ _F16_RSQRT_APPROX = ("PyTorch's float16 rsqrt(65504) is 0.0039100647, one float1
                      "0.00390625 (1/sqrt(65504) = 0.0039072) that ferrograd gives.")
 _BF16_LOG_SOFTMAX = ("PyTorch's bfloat16 log_softmax rounds an intermediate to bfloat16 (log_softmax([0.5, -1.5, 2])[0] "
                      "= -1.71875; exact -1.72565, which rounds to ferrograd's -1.7265625), and cross_entropy inherits it.")
-_OPEN = "OPEN (not fixed yet, see the note of issue #18): "
 
 # Differences kept on purpose: source -> reason (a (source, device) key limits it to one device).
-# Entries whose reason starts with "OPEN" are known bugs still to fix, listed so they stay in view.
 # The test fails when an entry starts to match PyTorch, so the table cannot go stale.
 KNOWN_DIFFERENCES = {
     ("torch.erf(torch.tensor([0.0, -0.0, 0.5, -1.0, 2.5, -3.7, 100.0, 3e+38, 1e-38, inf, -inf, nan], dtype=torch.bfloat16))",
@@ -121,8 +119,6 @@ KNOWN_DIFFERENCES = {
     ("F.embedding(torch.tensor([[0, -1], [1, 0]]), torch.arange(12.0).view(4, 3))", "gpu"): _GPU_DEVICE_SIDE_INDEX,
     ("F.embedding(torch.tensor([[0, 2**62], [0, 0]]), torch.arange(12.0).view(4, 3))", "gpu"): _GPU_DEVICE_SIDE_INDEX,
     ("F.embedding(torch.tensor([3]), torch.ones(3, 2))", "gpu"): _GPU_DEVICE_SIDE_INDEX,
-    "F.cross_entropy(torch.tensor([[1.0, 2.0, 0.5], [0.1, -1.0, 3.0]]), torch.tensor([2, 0]), label_smoothing=-0.1)":
-        _OPEN + "a negative label_smoothing: PyTorch accepts it and computes another value.",
 }
 
 

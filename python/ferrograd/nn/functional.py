@@ -680,6 +680,8 @@ def cross_entropy(input, target, weight=None, size_average=None, ignore_index=-1
                              reduction, label_smoothing).to(input.dtype)
     if label_smoothing > 1.0:
         raise RuntimeError(f"label_smoothing must be between 0.0 and 1.0. Got: {label_smoothing}")
+    # PyTorch applies smoothing only when it is positive: a negative value means none.
+    label_smoothing = max(label_smoothing, 0.0)
     if not target.dtype.is_floating_point and label_smoothing == 0:
         x, t, out_shape = _class_rows(input, target)
         loss = _core.cross_entropy(x, t, weight, ignore_index, reduction)
